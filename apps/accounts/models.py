@@ -1,0 +1,68 @@
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Length
+
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+# Aliases are never all digits, so `<alias>/<name>` and `<account-id>/<name>` never collide.
+ALIAS_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
+ALL_DIGITS_PATTERN = r"^[0-9]+$"
+
+
+class Account(models.Model):
+    id = models.CharField(primary_key=True, max_length=12, validators=[RegexValidator(ACCOUNT_ID_PATTERN)])
+    name = models.CharField(max_length=128)
+    # A push to a missing private repository creates it (members only).
+    create_on_push = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id__regex=ACCOUNT_ID_PATTERN), name="account_id_12_digits"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+    @property
+    def default_alias(self) -> str:
+        return self.aliases.get(is_default=True).name
+
+
+class Alias(models.Model):
+    """A public namespace of an account: `<host>/<alias>/<name>`."""
+
+    name = models.CharField(
+        max_length=50, unique=True, validators=[RegexValidator(ALIAS_PATTERN), RegexValidator(ALL_DIGITS_PATTERN, inverse_match=True)]
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="aliases")
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "aliases"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(name__regex=ALIAS_PATTERN), name="alias_grammar"),
+            models.CheckConstraint(condition=~models.Q(name__regex=ALL_DIGITS_PATTERN), name="alias_not_all_digits"),
+            models.CheckConstraint(condition=models.Q(name__length__gte=2), name="alias_min_length"),
+            models.UniqueConstraint(
+                fields=["account"], condition=models.Q(is_default=True), name="one_default_alias_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+models.CharField.register_lookup(Length)
+
+
+class Membership(models.Model):
+    """A user belongs to exactly one account."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.account_id}"

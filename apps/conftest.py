@@ -1,0 +1,131 @@
+"""Fixtures for the apps' own tests (Django test client, test database)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from apps.accounts import services as account_services
+from apps.accounts.models import Account
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_clean_cache(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@dataclass
+class Tenant:
+    account: Account
+    username: str
+    password: str = PASSWORD
+
+    @property
+    def id(self) -> str:
+        return self.account.id
+
+    @property
+    def alias(self) -> str:
+        return self.account.default_alias
+
+
+@pytest.fixture
+def make_tenant(db):
+    counter = iter(range(1000))
+
+    def make(name: str | None = None) -> Tenant:
+        n = next(counter)
+        username = f"{name or 'user'}{n}-{os.getpid()}"
+        account = account_services.create_account(name=name or f"tenant{n}", username=username, password=PASSWORD)
+        return Tenant(account=account, username=username)
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant) -> Tenant:
+    return make_tenant("alice")
+
+
+@pytest.fixture
+def other_tenant(make_tenant) -> Tenant:
+    return make_tenant("mallory")
+
+
+class RegistryClient:
+    """Django's test client speaking the registry protocol: fetches a token for the
+    scope it needs, like docker does."""
+
+    def __init__(self, credentials: tuple[str, str] | None) -> None:
+        self.client = Client()
+        self.credentials = credentials
+
+    def token(self, *scopes: str) -> str:
+        headers = {}
+        if self.credentials:
+            raw = f"{self.credentials[0]}:{self.credentials[1]}".encode()
+            headers["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(raw).decode()
+        query = "&".join(f"scope={s}" for s in scopes)
+        response = self.client.get(f"/token?service=berth-registry&{query}", **headers)
+        assert response.status_code == 200, response.content
+        return response.json()["token"]
+
+    def request(self, method: str, path: str, *, scope: str | None = None, data: bytes = b"",
+                content_type: str = "application/octet-stream", headers: dict | None = None, token: str | None = None):
+        extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
+        if token is None and scope is not None:
+            token = self.token(scope)
+        if token:
+            extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        return self.client.generic(method, path, data=data, content_type=content_type, **extra)
+
+    # conveniences over the protocol
+    def push_blob(self, name: str, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        response = self.request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}", scope=f"repository:{name}:pull,push", data=data)
+        assert response.status_code == 201, response.content
+        return digest
+
+    def push_manifest(self, name: str, reference: str, manifest: dict | bytes, media_type: str | None = None):
+        body = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+        media_type = media_type or (manifest.get("mediaType") if isinstance(manifest, dict) else None) or "application/vnd.oci.image.manifest.v1+json"
+        return self.request("PUT", f"/v2/{name}/manifests/{reference}", scope=f"repository:{name}:pull,push",
+                            data=body, content_type=media_type)
+
+    def push_image(self, name: str, reference: str, *, layers: int = 1, seed: bytes = b"") -> tuple[str, dict]:
+        config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2026-01-02T03:04:05Z",
+                             "rootfs": {"type": "layers", "diff_ids": []}}).encode() + seed
+        config_digest = self.push_blob(name, config)
+        layer_descriptors = []
+        for i in range(layers):
+            data = os.urandom(1024) + seed + bytes([i])
+            layer_descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                      "digest": self.push_blob(name, data), "size": len(data)})
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
+                               "size": len(config)},
+                    "layers": layer_descriptors}
+        response = self.push_manifest(name, reference, manifest)
+        assert response.status_code == 201, response.content
+        return response["Docker-Content-Digest"], manifest
+
+
+@pytest.fixture
+def registry_client():
+    def make(tenant: Tenant | None = None, *, password: str | None = None) -> RegistryClient:
+        if tenant is None:
+            return RegistryClient(None)
+        return RegistryClient((tenant.username, password or tenant.password))
+
+    return make

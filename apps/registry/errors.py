@@ -1,0 +1,77 @@
+"""The OCI error envelope: every failure on /v2/ is one of these codes."""
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+
+STATUS_BY_CODE = {
+    "BLOB_UNKNOWN": 404,
+    "BLOB_UPLOAD_INVALID": 400,
+    "BLOB_UPLOAD_UNKNOWN": 404,
+    "DIGEST_INVALID": 400,
+    "MANIFEST_BLOB_UNKNOWN": 400,
+    "MANIFEST_INVALID": 400,
+    "MANIFEST_UNKNOWN": 404,
+    "MANIFEST_UNVERIFIED": 400,
+    "NAME_INVALID": 400,
+    "NAME_UNKNOWN": 404,
+    "SIZE_INVALID": 400,
+    "TAG_INVALID": 400,
+    "UNAUTHORIZED": 401,
+    "DENIED": 403,
+    "UNSUPPORTED": 415,
+    "TOOMANYREQUESTS": 429,
+    "RANGE_INVALID": 416,
+}
+
+DEFAULT_MESSAGES = {
+    "BLOB_UNKNOWN": "blob unknown to registry",
+    "BLOB_UPLOAD_INVALID": "blob upload invalid",
+    "BLOB_UPLOAD_UNKNOWN": "blob upload unknown to registry",
+    "DIGEST_INVALID": "provided digest did not match uploaded content",
+    "MANIFEST_BLOB_UNKNOWN": "manifest references a blob unknown to the repository",
+    "MANIFEST_INVALID": "manifest invalid",
+    "MANIFEST_UNKNOWN": "manifest unknown",
+    "MANIFEST_UNVERIFIED": "manifest failed signature verification",
+    "NAME_INVALID": "invalid repository name",
+    "NAME_UNKNOWN": "repository name not known to registry",
+    "SIZE_INVALID": "provided length did not match content length",
+    "TAG_INVALID": "manifest tag did not match URI",
+    "UNAUTHORIZED": "authentication required",
+    "DENIED": "requested access to the resource is denied",
+    "UNSUPPORTED": "the operation is unsupported",
+    "TOOMANYREQUESTS": "too many requests",
+    "RANGE_INVALID": "invalid content range",
+}
+
+
+class RegistryError(Exception):
+    """Raised anywhere below a /v2/ view; the view layer turns it into the envelope."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        detail: object = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.code = code
+        self.message = message or DEFAULT_MESSAGES[code]
+        self.detail = detail
+        self.status = status or STATUS_BY_CODE[code]
+        self.headers = headers or {}
+        super().__init__(f"{code}: {self.message}")
+
+    def response(self, *, head: bool = False) -> HttpResponse:
+        error = {"code": self.code, "message": self.message}
+        if self.detail is not None:
+            error["detail"] = self.detail
+        body = json.dumps({"errors": [error]}).encode()
+        response = HttpResponse(b"" if head else body, status=self.status, content_type="application/json")
+        response["Content-Length"] = str(len(body))
+        for name, value in self.headers.items():
+            response[name] = value
+        return response

@@ -1,0 +1,58 @@
+"""What the registry learns from a pushed manifest: sizes, layers, platforms."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from django.utils.dateparse import parse_datetime
+
+from .content import media_types as mt
+from .content.manifests import parse_manifest
+from .models import Manifest
+from .storage import get_blob_store
+
+_CONFIG_READ_LIMIT = 1024 * 1024
+
+
+def _read_config(digest: str, size: int) -> dict:
+    if size > _CONFIG_READ_LIMIT:
+        return {}
+    with get_blob_store().open_range(digest) as stream:
+        try:
+            document = json.loads(stream.read(_CONFIG_READ_LIMIT))
+        except ValueError:
+            return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _created(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
+
+
+def record(manifest: Manifest) -> None:
+    parsed = parse_manifest(bytes(manifest.content), manifest.media_type)
+    if parsed.is_index:
+        children = Manifest.objects.filter(
+            repository_id=manifest.repository_id, digest__in=[d.digest for d in parsed.manifests]
+        )
+        manifest.total_size = sum(child.total_size or child.size for child in children)
+        manifest.layer_count = None
+        manifest.platforms = [
+            {k: v for k, v in (d.platform or {}).items() if k in ("os", "architecture", "variant")}
+            for d in parsed.manifests
+            if d.platform
+        ]
+    else:
+        manifest.total_size = sum(d.size for d in parsed.blob_descriptors)
+        manifest.layer_count = len(parsed.layers)
+        if parsed.config and parsed.config.media_type in (mt.OCI_CONFIG, mt.DOCKER_CONFIG):
+            config = _read_config(parsed.config.digest, parsed.config.size)
+            platform = {k: config[k] for k in ("os", "architecture", "variant") if isinstance(config.get(k), str)}
+            manifest.platforms = [platform] if platform else []
+            manifest.image_created_at = _created(config.get("created"))
+    manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])

@@ -1,0 +1,103 @@
+"""`berth serve`: migrate, then run gunicorn, a Celery worker and the periodic
+scheduler together, and stop them together."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+# client, request line, status, response bytes (Content-Length: sendfile bypasses gunicorn's byte count), duration in ms.
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %({content-length}o)s %(M)sms'
+
+
+def gunicorn_command(*, bind: str, workers: int, threads: int) -> list[str]:
+    return [
+        sys.executable, "-m", "gunicorn", "registry_project.wsgi:application",
+        "--bind", bind,
+        "--worker-class", "gthread",
+        "--workers", str(workers),
+        "--threads", str(threads),
+        "--timeout", "120",
+        "--keep-alive", "30",
+        "--access-logfile", "-",
+        "--access-logformat", ACCESS_LOG_FORMAT,
+        "--error-logfile", "-",
+        # Manifests and blobs are streamed by the app; never buffer whole bodies.
+        "--limit-request-line", "8190",
+    ]
+
+
+def celery_command(*, role: str) -> list[str]:
+    base = [sys.executable, "-m", "celery", "-A", "registry_project"]
+    if role == "beat":
+        return base + ["beat", "--loglevel", "INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
+    return base + ["worker", "--loglevel", "INFO", "--concurrency", str(settings.BERTH_WORKER_CONCURRENCY)]
+
+
+def run_together(commands: dict[str, list[str]], stdout) -> int:
+    """Start every command; when one exits or we are signalled, stop them all."""
+    children: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for name, command in commands.items():
+            children[name] = subprocess.Popen(command)
+            stdout.write(f"started {name} (pid {children[name].pid})\n")
+            stdout.flush()
+        exit_code = 0
+        while not stopping:
+            for name, child in children.items():
+                code = child.poll()
+                if code is not None:
+                    stdout.write(f"{name} exited with {code}; stopping the others\n")
+                    exit_code = code or 1
+                    stopping = True
+                    break
+            time.sleep(0.2)
+        return exit_code
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Command(BaseCommand):
+    help = "Apply migrations and serve the registry (web server, worker and scheduler)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=os.environ.get("BERTH_BIND", "127.0.0.1:5000"))
+        parser.add_argument("--workers", type=int, default=settings.BERTH_WEB_WORKERS)
+        parser.add_argument("--threads", type=int, default=settings.BERTH_WEB_THREADS)
+        parser.add_argument("--no-worker", action="store_true", help="serve HTTP only (workers run elsewhere)")
+
+    def handle(self, *args, bind, workers, threads, no_worker, **options):
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        commands = {"web": gunicorn_command(bind=bind, workers=workers, threads=threads)}
+        if not no_worker:
+            commands["worker"] = celery_command(role="worker")
+            commands["beat"] = celery_command(role="beat")
+        self.stdout.write(f"Berth serving on http://{bind} (data in {settings.DATA_DIR})")
+        self.stdout.flush()
+        raise SystemExit(run_together(commands, self.stdout))

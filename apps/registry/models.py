@@ -1,0 +1,118 @@
+"""Registry content: blobs (global, content addressed), what each repository links,
+manifests, tags and upload sessions."""
+import uuid
+
+from django.db import models
+
+from apps.repositories.models import Repository
+
+DIGEST_MAX_LENGTH = 7 + 128 + 64  # "sha512:" + hex, with room for registered algorithms
+
+
+class Blob(models.Model):
+    """Bytes stored once in the blob store, whatever number of repositories link them."""
+
+    digest = models.CharField(primary_key=True, max_length=DIGEST_MAX_LENGTH)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class RepositoryBlob(models.Model):
+    """A repository may serve a blob only through a link: the tenancy boundary."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="blob_links")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "blob"], name="blob_linked_once")]
+
+
+class Manifest(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="manifests")
+    digest = models.CharField(max_length=DIGEST_MAX_LENGTH)
+    media_type = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    content = models.BinaryField()
+    artifact_type = models.CharField(max_length=255, blank=True, default="")
+    config_media_type = models.CharField(max_length=255, blank=True, default="")
+    subject_digest = models.CharField(max_length=DIGEST_MAX_LENGTH, blank=True, default="", db_index=True)
+    # Annotations are kept for the referrers API, which returns them.
+    annotations = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Learnt after the push by a worker (tasks.record_image_details); null until then.
+    total_size = models.BigIntegerField(null=True, blank=True)
+    layer_count = models.IntegerField(null=True, blank=True)
+    platforms = models.JSONField(default=list, blank=True)
+    image_created_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "digest"], name="manifest_unique_in_repository")]
+        indexes = [models.Index(fields=["repository", "subject_digest"])]
+
+    def __str__(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+
+class ManifestBlob(models.Model):
+    """Blobs a manifest references (config and layers): what keeps them alive."""
+
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="blob_refs")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="manifest_refs")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["manifest", "blob"], name="manifest_blob_once")]
+
+
+class ManifestChild(models.Model):
+    """Manifests an index references."""
+
+    parent = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="child_refs")
+    child = models.ForeignKey(Manifest, on_delete=models.PROTECT, related_name="parent_refs")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["parent", "child"], name="manifest_child_once")]
+
+
+class Tag(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=128)
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="tags")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "name"], name="tag_unique_in_repository")]
+
+    def __str__(self) -> str:
+        return f"{self.repository}:{self.name}"
+
+
+class TagHistory(models.Model):
+    """Every tag move, with the digest it pointed at before (empty when created)."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tag_history")
+    tag = models.CharField(max_length=128)
+    old_digest = models.CharField(max_length=DIGEST_MAX_LENGTH, blank=True, default="")
+    new_digest = models.CharField(max_length=DIGEST_MAX_LENGTH, blank=True, default="")
+    actor = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "tag history"
+        indexes = [models.Index(fields=["repository", "tag", "created_at"])]
+
+
+class Upload(models.Model):
+    """An upload session. Its bytes spool in the upload area, shared by all web processes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
+    size = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    def __str__(self) -> str:
+        return str(self.id)

@@ -1,0 +1,277 @@
+"""Every write to registry content: uploads, blob links, manifests, tags."""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.repositories.models import Repository
+
+from . import selectors
+from .content.manifests import ParsedManifest, parse_manifest
+from .digests import digest_bytes, parse_digest
+from .errors import RegistryError
+from .models import Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
+from .storage import get_blob_store
+from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy
+
+logger = logging.getLogger(__name__)
+
+TAG_GRAMMAR = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+
+
+@lru_cache(maxsize=1)
+def upload_area() -> UploadArea:
+    return UploadArea(settings.BERTH_UPLOAD_DIR)
+
+
+# -- blobs --------------------------------------------------------------------------
+
+
+def link_blob(*, repository: Repository, blob: Blob) -> None:
+    RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
+
+
+def mount_blob(*, repository: Repository, source: Repository, digest: str) -> Blob | None:
+    """Link a blob the caller may pull from ``source`` into ``repository``."""
+    blob = selectors.linked_blob(source, digest)
+    if blob is None:
+        return None
+    link_blob(repository=repository, blob=blob)
+    return blob
+
+
+def unlink_blob(*, repository: Repository, digest: str) -> bool:
+    deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob_id=digest).delete()
+    return bool(deleted)
+
+
+# -- uploads ------------------------------------------------------------------------
+
+
+def start_upload(*, repository: Repository) -> Upload:
+    upload = Upload.objects.create(repository=repository)
+    upload_area().create(str(upload.id))
+    return upload
+
+
+def get_upload(*, repository: Repository, upload_id: str) -> Upload:
+    try:
+        key = uuid.UUID(upload_id)
+    except ValueError:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:64]}) from None
+    upload = Upload.objects.select_related("repository").filter(repository=repository, id=key).first()
+    if upload is None or upload_area().size(str(upload.id)) is None:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": str(upload_id)[:64]})
+    return upload
+
+
+def append_to_upload(*, upload: Upload, stream, offset: int | None, length: int | None) -> int:
+    """Spool a chunk; returns the upload's new size. ``offset`` None appends (streamed PATCH)."""
+    try:
+        size = upload_area().append(str(upload.id), stream, offset=offset, length=length)
+    except OffsetMismatch as exc:
+        raise RegistryError(
+            "RANGE_INVALID",
+            f"chunk starts at {offset} but the upload holds {exc.current_size} bytes",
+            status=416,
+            headers={"Range": f"0-{exc.current_size - 1}" if exc.current_size else "0-0"},
+        ) from exc
+    except UploadBusy as exc:
+        raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=409) from exc
+    except ShortBody as exc:
+        raise RegistryError("SIZE_INVALID", str(exc)) from exc
+    Upload.objects.filter(pk=upload.pk).update(size=size, updated_at=timezone.now())
+    upload.size = size
+    return size
+
+
+def complete_upload(*, upload: Upload, digest: str) -> Blob:
+    """Verify the spooled bytes against ``digest`` and commit them as a blob linked
+    to the upload's repository. On a mismatch nothing is kept."""
+    algorithm, encoded = parse_digest(digest)
+    area = upload_area()
+    key = str(upload.id)
+    actual = area.hexdigest(key, algorithm)
+    size = area.size(key)
+    if actual != encoded:
+        area.discard(key)
+        Upload.objects.filter(pk=upload.pk).delete()
+        raise RegistryError(
+            "DIGEST_INVALID", detail={"expected": digest, "actual": f"{algorithm}:{actual}"}
+        )
+    store = get_blob_store()
+    store.commit(digest, str(area.path(key)))
+    area.forget(key)
+    with transaction.atomic():
+        blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
+        link_blob(repository=upload.repository, blob=blob)
+        Upload.objects.filter(pk=upload.pk).delete()
+    return blob
+
+
+def cancel_upload(*, upload: Upload) -> None:
+    upload_area().discard(str(upload.id))
+    Upload.objects.filter(pk=upload.pk).delete()
+
+
+def expire_abandoned_uploads(*, older_than: timedelta | None = None) -> int:
+    """Remove upload sessions untouched for longer than the expiry, and spool files
+    that lost their session (a crash between the two writes)."""
+    older_than = older_than or timedelta(seconds=settings.BERTH_UPLOAD_EXPIRY_SECONDS)
+    cutoff = timezone.now() - older_than
+    area = upload_area()
+    expired = 0
+    for upload_id in Upload.objects.filter(updated_at__lt=cutoff).values_list("id", flat=True):
+        area.discard(str(upload_id))
+        Upload.objects.filter(pk=upload_id).delete()
+        expired += 1
+    if area.root.is_dir():
+        live = {str(u) for u in Upload.objects.values_list("id", flat=True)}
+        for path in area.root.iterdir():
+            if path.name not in live and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+                expired += 1
+    return expired
+
+
+# -- manifests ----------------------------------------------------------------------
+
+
+def validate_tag(tag: str) -> None:
+    if not TAG_GRAMMAR.match(tag):
+        raise RegistryError("TAG_INVALID", f"invalid tag {tag[:200]!r}")
+
+
+def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[list[Blob], list[Manifest]]:
+    blobs: list[Blob] = []
+    for descriptor in parsed.blob_descriptors:
+        blob = selectors.linked_blob(repository, descriptor.digest)
+        if blob is None:
+            raise RegistryError(
+                "MANIFEST_BLOB_UNKNOWN",
+                f"blob {descriptor.digest} is not in repository",
+                detail={"digest": descriptor.digest},
+            )
+        if blob.size != descriptor.size:
+            raise RegistryError(
+                "MANIFEST_INVALID",
+                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob ({blob.size})",
+            )
+        blobs.append(blob)
+    children: list[Manifest] = []
+    for descriptor in parsed.manifests:
+        child = Manifest.objects.filter(repository=repository, digest=descriptor.digest).only("id", "size").first()
+        if child is None:
+            raise RegistryError(
+                "MANIFEST_BLOB_UNKNOWN",
+                f"manifest {descriptor.digest} referenced by the index is not in repository",
+                detail={"digest": descriptor.digest},
+            )
+        children.append(child)
+    return blobs, children
+
+
+def put_manifest(
+    *, repository: Repository, reference: str, body: bytes, content_type: str, actor: str
+) -> Manifest:
+    if len(body) > settings.BERTH_MAX_MANIFEST_BYTES:
+        raise RegistryError(
+            "SIZE_INVALID", f"manifest is {len(body)} bytes; the limit is {settings.BERTH_MAX_MANIFEST_BYTES}",
+            status=413,
+        )
+    parsed = parse_manifest(body, content_type)
+    if ":" in reference:
+        algorithm, _ = parse_digest(reference)
+        digest = digest_bytes(body, algorithm)
+        if digest != reference:
+            raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": digest})
+        tag = None
+    else:
+        validate_tag(reference)
+        digest = digest_bytes(body, "sha256")
+        tag = reference
+    blobs, children = _check_references(repository, parsed)
+
+    with transaction.atomic():
+        manifest, created = Manifest.objects.get_or_create(
+            repository=repository,
+            digest=digest,
+            defaults={
+                "media_type": parsed.media_type,
+                "size": len(body),
+                "content": body,
+                "artifact_type": parsed.artifact_type,
+                "config_media_type": parsed.config.media_type if parsed.config else "",
+                "subject_digest": parsed.subject.digest if parsed.subject else "",
+                "annotations": parsed.annotations,
+            },
+        )
+        if created:
+            ManifestBlob.objects.bulk_create(
+                [ManifestBlob(manifest=manifest, blob=blob) for blob in {b.digest: b for b in blobs}.values()]
+            )
+            ManifestChild.objects.bulk_create(
+                [ManifestChild(parent=manifest, child=child) for child in {c.id: c for c in children}.values()]
+            )
+        if tag is not None:
+            _point_tag(repository=repository, tag=tag, manifest=manifest, actor=actor)
+        if created:
+            # Post-push work runs in a worker, and only once the push is durable.
+            from .tasks import record_image_details
+
+            transaction.on_commit(lambda: record_image_details.delay(manifest.pk))
+    return manifest
+
+
+def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> None:
+    current = Tag.objects.select_for_update().select_related("manifest").filter(repository=repository, name=tag).first()
+    if current is None:
+        try:
+            with transaction.atomic():
+                Tag.objects.create(repository=repository, name=tag, manifest=manifest)
+        except IntegrityError:
+            # Another push created the tag first: move it like any other tag.
+            current = Tag.objects.select_for_update().select_related("manifest").get(repository=repository, name=tag)
+        else:
+            TagHistory.objects.create(repository=repository, tag=tag, new_digest=manifest.digest, actor=actor)
+            return
+    if current.manifest_id == manifest.pk:
+        return
+    old_digest = current.manifest.digest
+    current.manifest = manifest
+    current.save(update_fields=["manifest", "updated_at"])
+    TagHistory.objects.create(
+        repository=repository, tag=tag, old_digest=old_digest, new_digest=manifest.digest, actor=actor
+    )
+
+
+def delete_manifest(*, repository: Repository, digest: str, actor: str) -> None:
+    manifest = Manifest.objects.filter(repository=repository, digest=digest).first()
+    if manifest is None:
+        raise RegistryError("MANIFEST_UNKNOWN", detail={"digest": digest})
+    if ManifestChild.objects.filter(child=manifest).exists():
+        raise RegistryError(
+            "DENIED",
+            f"manifest {digest} is referenced by an index in this repository; delete the index first",
+            status=409,
+        )
+    with transaction.atomic():
+        for tag in Tag.objects.filter(manifest=manifest).values_list("name", flat=True):
+            TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor)
+        manifest.delete()
+
+
+def delete_tag(*, repository: Repository, tag: str, actor: str) -> None:
+    with transaction.atomic():
+        current = Tag.objects.select_related("manifest").filter(repository=repository, name=tag).first()
+        if current is None:
+            raise RegistryError("MANIFEST_UNKNOWN", f"tag {tag} is unknown", detail={"tag": tag})
+        TagHistory.objects.create(repository=repository, tag=tag, old_digest=current.manifest.digest, actor=actor)
+        current.delete()

@@ -1,0 +1,43 @@
+"""The one narrow interface every blob store implements.
+
+Blobs are immutable and addressed by digest; a store never decides who may read
+them (that is the repository link's job) and never verifies digests (the upload
+path does, before ``commit``)."""
+from __future__ import annotations
+
+import abc
+from typing import BinaryIO
+
+
+class BlobStore(abc.ABC):
+    @abc.abstractmethod
+    def exists(self, digest: str) -> bool:
+        """Whether the blob's bytes are in the store."""
+
+    @abc.abstractmethod
+    def size(self, digest: str) -> int | None:
+        """The stored size in bytes, or None when the blob is missing."""
+
+    @abc.abstractmethod
+    def commit(self, digest: str, source_path: str) -> None:
+        """Take a verified file from the upload area into the store under ``digest``.
+
+        The source file is consumed (moved or deleted). Committing a digest that is
+        already stored keeps the stored copy: content addressing makes them equal."""
+
+    @abc.abstractmethod
+    def open_range(self, digest: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        """A readable stream of bytes ``start..end`` inclusive (``end`` None = to the end)."""
+
+    @abc.abstractmethod
+    def delete(self, digest: str) -> None:
+        """Remove the bytes; deleting a missing blob is not an error."""
+
+    def redirect_url(self, digest: str, *, filename: str | None = None) -> str | None:
+        """A URL the client can fetch the blob from directly, or None to stream it."""
+        return None
+
+    @staticmethod
+    def key(digest: str) -> str:
+        algorithm, encoded = digest.split(":", 1)
+        return f"{algorithm}/{encoded[:2]}/{encoded}"

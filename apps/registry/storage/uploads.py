@@ -1,0 +1,146 @@
+"""The upload area: where pushed bytes spool, hashed as they arrive, before the
+digest is verified and the blob is committed to the blob store.
+
+It is a directory every web process can reach (a shared volume when scaled out),
+so the chunks of one upload may land on different processes. Each process keeps
+the running hash of the uploads it served last; when the next chunk or the final
+PUT lands elsewhere, that process rehashes the spooled bytes from disk."""
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import BinaryIO
+
+from ..digests import new_hasher
+
+CHUNK_SIZE = 1024 * 1024
+_HASHERS_KEPT = 64
+
+
+class UploadBusy(Exception):
+    """Another request is writing to the same upload right now."""
+
+
+class OffsetMismatch(Exception):
+    def __init__(self, current_size: int) -> None:
+        self.current_size = current_size
+        super().__init__(f"upload is at {current_size} bytes")
+
+
+class ShortBody(Exception):
+    def __init__(self, expected: int, received: int) -> None:
+        self.expected = expected
+        self.received = received
+        super().__init__(f"expected {expected} bytes, received {received}")
+
+
+class UploadArea:
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        self._hashers: OrderedDict[str, tuple[int, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def path(self, upload_id: str) -> Path:
+        return self.root / str(upload_id)
+
+    def create(self, upload_id: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.path(upload_id).touch(exist_ok=False)
+
+    def size(self, upload_id: str) -> int | None:
+        try:
+            return self.path(upload_id).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def append(self, upload_id: str, stream: BinaryIO, *, offset: int | None, length: int | None) -> int:
+        """Append ``length`` bytes (or all of ``stream``) at ``offset``; returns the new size.
+
+        A body shorter than announced leaves the upload exactly as it was."""
+        key = str(upload_id)
+        fd = os.open(self.path(key), os.O_WRONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise UploadBusy() from exc
+            start = os.fstat(fd).st_size
+            if offset is not None and offset != start:
+                raise OffsetMismatch(start)
+            hasher = self._take_hasher(key, start)
+            os.lseek(fd, start, os.SEEK_SET)
+            received = 0
+            try:
+                while length is None or received < length:
+                    want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - received)
+                    data = stream.read(want)
+                    if not data:
+                        break
+                    view = memoryview(data)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                    if hasher is not None:
+                        hasher.update(data)
+                    received += len(data)
+            except BaseException:
+                os.ftruncate(fd, start)
+                raise
+            if length is not None and received != length:
+                os.ftruncate(fd, start)
+                raise ShortBody(length, received)
+            if hasher is not None:
+                self._keep_hasher(key, start + received, hasher)
+            return start + received
+        finally:
+            os.close(fd)
+
+    def hexdigest(self, upload_id: str, algorithm: str) -> str:
+        """The digest of everything spooled so far, from the running hash when this
+        process has it, from the file otherwise."""
+        key = str(upload_id)
+        size = self.size(key)
+        if algorithm == "sha256":
+            with self._lock:
+                kept = self._hashers.get(key)
+            if kept is not None and kept[0] == size:
+                return kept[1].copy().hexdigest()
+        hasher = new_hasher(algorithm)
+        with open(self.path(key), "rb", buffering=0) as source:
+            while chunk := source.read(CHUNK_SIZE):
+                hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def discard(self, upload_id: str) -> None:
+        key = str(upload_id)
+        with self._lock:
+            self._hashers.pop(key, None)
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            pass
+
+    def forget(self, upload_id: str) -> None:
+        """Drop the running hash after the file was moved into the blob store."""
+        with self._lock:
+            self._hashers.pop(str(upload_id), None)
+
+    def _take_hasher(self, key: str, start: int):
+        with self._lock:
+            kept = self._hashers.pop(key, None)
+        if kept is not None and kept[0] == start:
+            return kept[1]
+        if start == 0:
+            return new_hasher("sha256")
+        # This process did not see the earlier chunks: hash on demand at the end.
+        return None
+
+    def _keep_hasher(self, key: str, size: int, hasher) -> None:
+        with self._lock:
+            self._hashers[key] = (size, hasher)
+            self._hashers.move_to_end(key)
+            while len(self._hashers) > _HASHERS_KEPT:
+                self._hashers.popitem(last=False)

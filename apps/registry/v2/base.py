@@ -1,0 +1,100 @@
+"""Plumbing every /v2/ handler shares: error envelope, protocol headers, bodies."""
+from __future__ import annotations
+
+import functools
+import re
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from ..errors import RegistryError
+
+API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
+
+
+def registry_endpoint(*methods: str):
+    """Route a /v2/ view by method, and turn RegistryError into the OCI envelope."""
+    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+
+    def decorate(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def handle(request, *args, **kwargs):
+            try:
+                if request.method not in allowed:
+                    raise RegistryError(
+                        "UNSUPPORTED",
+                        f"{request.method} is not supported here",
+                        status=405,
+                        headers={"Allow": ", ".join(sorted(allowed))},
+                    )
+                response = view(request, *args, **kwargs)
+            except RegistryError as exc:
+                response = exc.response(head=request.method == "HEAD")
+            response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+            return response
+
+        return handle
+
+    return decorate
+
+
+def empty_response(status: int, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(b"", status=status)
+    response["Content-Length"] = "0"
+    del response["Content-Type"]
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def json_response(body: bytes, *, content_type: str, status: int = 200, head: bool = False) -> HttpResponse:
+    response = HttpResponse(b"" if head else body, status=status, content_type=content_type)
+    response["Content-Length"] = str(len(body))
+    return response
+
+
+def absolute(path: str) -> str:
+    """Locations are relative unless a public URL is configured."""
+    return f"{settings.BERTH_PUBLIC_URL}{path}" if settings.BERTH_PUBLIC_URL else path
+
+
+def request_body_stream(request):
+    """The request body as (stream, length). A chunked body has no length; Django
+    would read none of it, so it is read from the server's decoded input."""
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return request.META["wsgi.input"], None
+    length = request.META.get("CONTENT_LENGTH")
+    if not length:
+        return request, 0
+    try:
+        size = int(length)
+    except ValueError:
+        raise RegistryError("SIZE_INVALID", "Content-Length is not a number") from None
+    if size < 0:
+        raise RegistryError("SIZE_INVALID", "Content-Length is negative")
+    return request, size
+
+
+def read_limited_body(request, limit: int) -> bytes:
+    stream, length = request_body_stream(request)
+    if length is not None and length > limit:
+        raise RegistryError("SIZE_INVALID", f"body is {length} bytes; the limit is {limit}", status=413)
+    data = stream.read(limit + 1) if length is None else (stream.read(length) if length else b"")
+    if len(data) > limit:
+        raise RegistryError("SIZE_INVALID", f"body exceeds the limit of {limit} bytes", status=413)
+    return data
+
+
+_INT = re.compile(r"^[0-9]{1,18}$")
+
+
+def query_int(request, name: str, *, default: int | None, maximum: int | None = None) -> int | None:
+    value = request.GET.get(name)
+    if value is None or value == "":
+        return default
+    if not _INT.match(value):
+        raise RegistryError("UNSUPPORTED", f"query parameter {name} must be a non-negative integer", status=400)
+    number = int(value)
+    return min(number, maximum) if maximum is not None else number

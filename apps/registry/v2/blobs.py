@@ -1,0 +1,94 @@
+"""`/v2/<name>/blobs/<digest>`: fetch (with ranges), check, delete."""
+from __future__ import annotations
+
+import re
+
+from django.http import FileResponse, HttpResponseRedirect
+
+from .. import selectors, services
+from ..access import authorize
+from ..digests import parse_digest
+from ..errors import RegistryError
+from ..storage import get_blob_store
+from .base import empty_response, registry_endpoint
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, end) inclusive for a single-range header; None to send everything."""
+    match = _RANGE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        raise RegistryError(
+            "RANGE_INVALID", f"unsupported Range {header[:100]!r}", status=416,
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    first, last = match.groups()
+    if first:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+        if start >= size or (last and int(last) < start):
+            raise RegistryError(
+                "RANGE_INVALID", f"range {header[:100]!r} is outside the blob's {size} bytes", status=416,
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+        return start, end
+    suffix = int(last)
+    if suffix == 0:
+        raise RegistryError(
+            "RANGE_INVALID", "an empty suffix range", status=416, headers={"Content-Range": f"bytes */{size}"}
+        )
+    return max(0, size - suffix), size - 1
+
+
+@registry_endpoint("GET", "DELETE")
+def blob(request, name: str, digest: str):
+    if request.method == "DELETE":
+        return _delete(request, name, digest)
+    authorized = authorize(request, name, "ecr:GetDownloadUrlForLayer")
+    parse_digest(digest)
+    blob = selectors.linked_blob(authorized.repository, digest)
+    if blob is None:
+        raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
+    headers = {
+        "Docker-Content-Digest": blob.digest,
+        "Accept-Ranges": "bytes",
+        "Content-Type": "application/octet-stream",
+        "Cache-Control": "max-age=31536000",
+        "ETag": f'"{blob.digest}"',
+    }
+    if request.method == "HEAD":
+        return empty_response(200, headers | {"Content-Length": str(blob.size)})
+
+    store = get_blob_store()
+    range_header = request.META.get("HTTP_RANGE")
+    byte_range = _byte_range(range_header, blob.size) if range_header and blob.size else None
+    if byte_range is None:
+        redirect = store.redirect_url(blob.digest)
+        if redirect:
+            response = HttpResponseRedirect(redirect, status=307)
+            response["Docker-Content-Digest"] = blob.digest
+            return response
+        start, end, status = 0, blob.size - 1, 200
+    else:
+        (start, end), status = byte_range, 206
+    try:
+        stream = store.open_range(blob.digest, start, end if blob.size else None)
+    except FileNotFoundError:
+        raise RegistryError("BLOB_UNKNOWN", "blob content is missing from storage", detail={"digest": digest}) from None
+    response = FileResponse(stream, status=status)
+    del response["Content-Disposition"]
+    for name_, value in headers.items():
+        response[name_] = value
+    response["Content-Length"] = str(end - start + 1 if blob.size else 0)
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
+    return response
+
+
+def _delete(request, name: str, digest: str):
+    authorized = authorize(request, name, "ecr:BatchDeleteImage")
+    parse_digest(digest)
+    if not services.unlink_blob(repository=authorized.repository, digest=digest):
+        raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
+    return empty_response(202, {"Docker-Content-Digest": digest})

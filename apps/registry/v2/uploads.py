@@ -1,0 +1,107 @@
+"""`/v2/<name>/blobs/uploads/`: monolithic, chunked and streamed pushes, and
+cross-repository mounts."""
+from __future__ import annotations
+
+import re
+
+from .. import services
+from ..access import authorize
+from ..digests import parse_digest
+from ..errors import RegistryError
+from .base import absolute, empty_response, registry_endpoint, request_body_stream
+
+_CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+
+
+def _session_headers(name: str, upload) -> dict[str, str]:
+    return {
+        "Location": absolute(f"/v2/{name}/blobs/uploads/{upload.id}"),
+        "Range": f"0-{upload.size - 1}" if upload.size else "0-0",
+        "Docker-Upload-UUID": str(upload.id),
+    }
+
+
+def _created(name: str, digest: str) -> dict[str, str]:
+    return {"Location": absolute(f"/v2/{name}/blobs/{digest}"), "Docker-Content-Digest": digest}
+
+
+@registry_endpoint("POST")
+def start(request, name: str):
+    authorized = authorize(request, name, "ecr:InitiateLayerUpload", create=True)
+    repository = authorized.repository
+    mount, source = request.GET.get("mount"), request.GET.get("from")
+    if mount:
+        parse_digest(mount)
+        source_repository = _pullable(request, source) if source else None
+        if source_repository and services.mount_blob(repository=repository, source=source_repository, digest=mount):
+            return empty_response(201, _created(name, mount))
+        # Not mountable: the client gets an ordinary upload session instead.
+    digest = request.GET.get("digest")
+    if digest:
+        parse_digest(digest)
+        stream, length = request_body_stream(request)
+        upload = services.start_upload(repository=repository)
+        try:
+            services.append_to_upload(upload=upload, stream=stream, offset=0, length=length)
+            blob = services.complete_upload(upload=upload, digest=digest)
+        except BaseException:
+            services.cancel_upload(upload=upload)
+            raise
+        return empty_response(201, _created(name, blob.digest))
+    upload = services.start_upload(repository=repository)
+    return empty_response(202, _session_headers(name, upload))
+
+
+def _pullable(request, source: str):
+    """The mount source, if this caller may pull from it; None otherwise, silently."""
+    try:
+        return authorize(request, source, "ecr:BatchGetImage").repository
+    except RegistryError:
+        return None
+
+
+@registry_endpoint("GET", "PATCH", "PUT", "DELETE")
+def session(request, name: str, upload_id: str):
+    action = "ecr:CompleteLayerUpload" if request.method == "PUT" else "ecr:UploadLayerPart"
+    authorized = authorize(request, name, action)
+    upload = services.get_upload(repository=authorized.repository, upload_id=upload_id)
+
+    if request.method in ("GET", "HEAD"):
+        return empty_response(204, _session_headers(name, upload))
+    if request.method == "DELETE":
+        services.cancel_upload(upload=upload)
+        return empty_response(204)
+    if request.method == "PATCH":
+        _append(request, upload)
+        return empty_response(202, _session_headers(name, upload))
+
+    digest = request.GET.get("digest")
+    if not digest:
+        raise RegistryError("DIGEST_INVALID", "the final PUT needs ?digest=")
+    parse_digest(digest)
+    _append(request, upload)
+    blob = services.complete_upload(upload=upload, digest=digest)
+    return empty_response(201, _created(name, blob.digest))
+
+
+def _append(request, upload) -> None:
+    stream, length = request_body_stream(request)
+    content_range = request.META.get("HTTP_CONTENT_RANGE")
+    offset = None
+    if content_range:
+        match = _CONTENT_RANGE.match(content_range.strip())
+        if not match:
+            raise RegistryError(
+                "RANGE_INVALID", f"malformed Content-Range {content_range[:100]!r}", status=416,
+                headers={"Range": f"0-{upload.size - 1}" if upload.size else "0-0"},
+            )
+        first, last = int(match.group(1)), int(match.group(2))
+        if last < first:
+            raise RegistryError("RANGE_INVALID", "Content-Range ends before it starts", status=416,
+                                headers={"Range": f"0-{upload.size - 1}" if upload.size else "0-0"})
+        if length is not None and length != last - first + 1:
+            raise RegistryError("SIZE_INVALID", "Content-Length does not match Content-Range")
+        offset, length = first, last - first + 1
+    if length == 0:
+        return
+    services.append_to_upload(upload=upload, stream=stream, offset=offset, length=length)

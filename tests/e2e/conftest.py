@@ -1,0 +1,351 @@
+"""End-to-end fixtures: a real Berth server (``berth serve``) in a subprocess.
+
+The ``berth`` fixture (session scope) starts ``<venv>/bin/berth serve --bind 127.0.0.1:<port>``
+with a fresh BERTH_DATA_DIR and a fresh database:
+
+* if BERTH_TEST_DATABASE_URL or DATABASE_URL is a postgres URL, a new database
+  ``berth_e2e_<pid>`` is created on that server (and dropped at the end);
+* otherwise a SQLite file inside the data directory.
+
+Client helpers: :func:`need` skips a test when a client binary is missing, except in CI
+(``CI`` set), where a missing client is a failure.  :func:`run_isolated` runs skopeo/podman
+with a private, empty blob-info cache so a push really uploads every blob instead of
+cross-repository mounting blobs it remembers from earlier runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+E2E_DIR = Path(__file__).resolve().parent
+BIN_DIR = Path(sys.executable).parent
+BERTH_BIN = BIN_DIR / "berth"
+STARTUP_TIMEOUT = 90
+CMD_TIMEOUT = 120
+
+_server_log_tail: list[str] = []
+
+
+# --------------------------------------------------------------------------- markers / reporting
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _server_log_tail and (exitstatus != 0 or terminalreporter.stats.get("failed")
+                             or terminalreporter.stats.get("error")):
+        terminalreporter.section("berth server log (tail)")
+        for line in _server_log_tail:
+            terminalreporter.write_line(line)
+
+
+# --------------------------------------------------------------------------- client helpers
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def need(binary: str) -> str:
+    """Path of a client binary; skip when missing (fail in CI)."""
+    path = shutil.which(binary)
+    if path is None:
+        msg = f"client {binary!r} is not installed"
+        if in_ci():
+            pytest.fail(msg + " (CI is set: missing clients are failures)")
+        pytest.skip(msg)
+    return path
+
+
+def _can_unshare() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    try:
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+_UNSHARE_OK: bool | None = None
+
+# containers/image keeps its blob-info cache here for root (no flag to move it); for
+# non-root it lives under $XDG_DATA_HOME/containers/cache.
+_SYSTEM_CACHE = "/var/lib/containers/cache"
+
+
+def run_isolated(cmd: list[str], tmp: Path, env: dict | None = None, check: bool = True,
+                 timeout: int = CMD_TIMEOUT, text: bool = True) -> subprocess.CompletedProcess:
+    """Run a containers/image client (skopeo, podman) with a private empty blob-info cache
+    and no credentials from the host (empty auth file)."""
+    global _UNSHARE_OK
+    tmp.mkdir(parents=True, exist_ok=True)
+    authfile = tmp / "auth.json"
+    if not authfile.exists():
+        authfile.write_text('{"auths": {}}')
+    e = dict(os.environ)
+    e["REGISTRY_AUTH_FILE"] = str(authfile)
+    e["XDG_DATA_HOME"] = str(tmp / "xdg-data")  # non-root blob-info cache location
+    e["XDG_RUNTIME_DIR"] = str(tmp / "xdg-run")
+    (tmp / "xdg-run").mkdir(exist_ok=True, mode=0o700)
+    e["HOME"] = str(tmp / "home")  # no ~/.docker/config.json or ~/.config/containers auth
+    (tmp / "home").mkdir(exist_ok=True)
+    e.pop("DOCKER_CONFIG", None)
+    if env:
+        e.update(env)
+    if _UNSHARE_OK is None:
+        _UNSHARE_OK = _can_unshare()
+    full = list(cmd)
+    if _UNSHARE_OK:
+        # private mount namespace with a tmpfs over the root blob-info cache dir
+        full = ["unshare", "-m", "sh", "-c",
+                f'mkdir -p {_SYSTEM_CACHE} && mount -t tmpfs berth-e2e-cache {_SYSTEM_CACHE}'
+                ' && exec "$@"', "berth-e2e", *cmd]
+    res = subprocess.run(full, capture_output=True, text=text, env=e, timeout=timeout)
+    if check and res.returncode != 0:
+        out, err = res.stdout, res.stderr
+        if not text:
+            out, err = out.decode(errors="replace"), err.decode(errors="replace")
+        raise AssertionError(
+            f"command failed (rc={res.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout\n{out[-4000:]}\n--- stderr\n{err[-4000:]}")
+    return res
+
+
+# --------------------------------------------------------------------------- database
+
+
+def _postgres_url() -> str | None:
+    for var in ("BERTH_TEST_DATABASE_URL", "DATABASE_URL"):
+        url = os.environ.get(var, "")
+        if url.split(":", 1)[0] in ("postgres", "postgresql", "pgsql", "postgis"):
+            return url
+    return None
+
+
+def _with_dbname(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def _psycopg_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql", *parts[1:]))
+
+
+class _PostgresDB:
+    def __init__(self, base_url: str):
+        import psycopg  # only needed on this path
+        from psycopg import sql
+
+        self._psycopg, self._sql = psycopg, sql
+        self.admin_url = _psycopg_url(base_url)
+        self.name = f"berth_e2e_{os.getpid()}"
+        self.url = _with_dbname(base_url, self.name)
+
+    def _exec(self, stmt) -> None:
+        with self._psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(stmt)
+
+    def create(self) -> None:
+        ident = self._sql.Identifier(self.name)
+        self._exec(self._sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        self._exec(self._sql.SQL("CREATE DATABASE {}").format(ident))
+
+    def drop(self) -> None:
+        try:
+            self._exec(self._sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                self._sql.Identifier(self.name)))
+        except Exception as exc:  # teardown must not mask test results
+            print(f"warning: could not drop e2e database {self.name}: {exc}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Account:
+    account_id: str
+    alias: str
+    username: str
+    password: str
+    name: str
+    raw: dict
+
+    @property
+    def creds(self) -> str:
+        return f"{self.username}:{self.password}"
+
+
+class BerthServer:
+    def __init__(self, data_dir: Path, database_url: str):
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.port = _free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self.log_path = data_dir.parent / "berth-server.log"
+        self.env = dict(os.environ)
+        self.env.update({"BERTH_DATA_DIR": str(data_dir), "DATABASE_URL": database_url})
+        self.env.pop("BERTH_TEST_DATABASE_URL", None)
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    # -- CLI ---------------------------------------------------------------
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        res = subprocess.run([str(BERTH_BIN), *args], capture_output=True, text=True,
+                             env=self.env, timeout=CMD_TIMEOUT, cwd=str(self.data_dir))
+        if check and res.returncode != 0:
+            raise AssertionError(f"berth {' '.join(args)} failed (rc={res.returncode})\n"
+                                 f"--- stdout\n{res.stdout}\n--- stderr\n{res.stderr}")
+        return res
+
+    def create_account(self, name: str, username: str | None = None,
+                       password: str | None = None) -> Account:
+        username = username or f"e2e-{secrets.token_hex(4)}"
+        password = password or secrets.token_urlsafe(18)
+        res = self.cli("create_account", "--name", name, "--username", username,
+                       "--password", password, "--json")
+        data = _last_json(res.stdout)
+        acct = data.get("account", data) if isinstance(data.get("account"), dict) else data
+        account_id = str(acct.get("account_id") or acct.get("id"))
+        alias = acct.get("alias") or data.get("alias")
+        assert account_id and account_id != "None", data
+        return Account(account_id=account_id, alias=alias,
+                       username=data.get("username", username), password=password,
+                       name=name, raw=data)
+
+    def create_repository(self, account_id: str, name: str, public: bool = False):
+        args = ["create_repository", "--account", str(account_id), "--name", name]
+        if public:
+            args.append("--public")
+        return self.cli(*args)
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(BERTH_BIN), "serve", "--bind", self.host],
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
+            cwd=str(self.data_dir), start_new_session=True)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"berth serve exited with {self.proc.returncode}\n"
+                                   + self.log_tail())
+            try:
+                with urllib.request.urlopen(self.url + "/v2/", timeout=5) as r:
+                    last = r.status
+                    return
+            except urllib.error.HTTPError as e:
+                last = e.code
+                if e.code in (200, 401):
+                    return
+            except (urllib.error.URLError, OSError) as e:
+                last = e
+            time.sleep(0.2)
+        raise RuntimeError(f"berth did not answer GET /v2/ in {STARTUP_TIMEOUT}s "
+                           f"(last: {last})\n" + self.log_tail())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)  # our own session: server + workers
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, n: int = 80) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no server log)"
+        return "\n".join(lines[-n:])
+
+
+def _last_json(out: str) -> dict:
+    out = out.strip()
+    try:
+        return json.loads(out)
+    except ValueError:
+        pass
+    for line in reversed(out.splitlines()):  # tolerate log lines before the JSON
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    start = out.find("{")
+    if start >= 0:
+        return json.loads(out[start:])
+    raise AssertionError(f"no JSON in output: {out!r}")
+
+
+@pytest.fixture(scope="session")
+def berth(tmp_path_factory):
+    if not BERTH_BIN.exists():
+        pytest.fail(f"{BERTH_BIN} not found: pip install -e . into this venv")
+    root = tmp_path_factory.mktemp("berth-e2e")
+    data_dir = root / "data"
+    data_dir.mkdir()
+
+    pg = None
+    pg_url = _postgres_url()
+    if pg_url:
+        pg = _PostgresDB(pg_url)
+        pg.create()
+        database_url = pg.url
+    else:
+        database_url = f"sqlite:///{data_dir / 'berth-e2e.sqlite3'}"
+
+    server = BerthServer(data_dir, database_url)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        _server_log_tail[:] = server.log_tail(60).splitlines()
+        if pg is not None:
+            pg.drop()
+
+
+@pytest.fixture
+def work(tmp_path) -> Path:
+    return tmp_path
