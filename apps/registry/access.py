@@ -36,13 +36,12 @@ SCOPE_ACTION = {
 
 def grantable_actions(principal: Principal, full_name: str) -> set[str]:
     """The scope actions the token service may grant ``principal`` on ``full_name``."""
-    address = repository_selectors.resolve_address(full_name)
-    if address is None:
-        return set()
-    if principal.account_id and principal.account_id == address.account.pk:
-        # Members may learn that their own repository is missing (NAME_UNKNOWN).
-        return {PULL, PUSH, DELETE}
-    repository = repository_selectors.repository_at(address)
+    if principal.account_id:
+        address = repository_selectors.resolve_address(full_name)
+        if address is not None and principal.account_id == address.account.pk:
+            # Members may learn that their own repository is missing (NAME_UNKNOWN).
+            return {PULL, PUSH, DELETE}
+    repository = repository_selectors.find_repository(full_name)
     if repository is not None and repository.is_public:
         return {PULL}
     return set()
@@ -118,13 +117,10 @@ def authorize(request, full_name: str, action: str, *, create: bool = False) -> 
     if claims is None or not claims.allows("repository", full_name, scope_action):
         raise refuse()
     principal = principal_of(claims)
-    address = repository_selectors.resolve_address(full_name)
-    if address is None:
-        raise refuse()
-    is_member = bool(principal.account_id) and principal.account_id == address.account.pk
-    repository = repository_selectors.repository_at(address)
+    repository = repository_selectors.find_repository(full_name)
     if repository is None:
-        if not is_member:
+        address = repository_selectors.resolve_address(full_name)
+        if address is None or not principal.account_id or principal.account_id != address.account.pk:
             raise refuse()
         if create and not address.via_alias and address.account.create_on_push:
             try:
@@ -135,6 +131,7 @@ def authorize(request, full_name: str, action: str, *, create: bool = False) -> 
                 raise RegistryError("NAME_UNKNOWN", "repository could not be created") from exc
         else:
             raise RegistryError("NAME_UNKNOWN", _missing_message(address))
+    is_member = bool(principal.account_id) and principal.account_id == repository.account_id
     # The token was minted earlier: check the grant still holds (visibility may have changed).
     if not is_member and not (repository.is_public and scope_action == PULL):
         raise refuse()

@@ -23,21 +23,13 @@ def linked_blob(repository: Repository, digest: str) -> Blob | None:
     return Blob.objects.filter(digest=digest, links__repository=repository).first()
 
 
-def manifest_by_reference(repository: Repository, reference: str) -> Manifest | None:
-    if is_digest(reference):
-        return Manifest.objects.filter(repository=repository, digest=reference).first()
-    tag = Tag.objects.select_related("manifest").filter(repository=repository, name=reference).first()
-    return tag.manifest if tag else None
-
-
-def manifest_head(repository: Repository, reference: str) -> dict | None:
-    """Media type, size and digest without loading the manifest's bytes."""
-    fields = ("digest", "media_type", "size")
-    if is_digest(reference):
-        return Manifest.objects.filter(repository=repository, digest=reference).values(*fields).first()
-    return (
-        Manifest.objects.filter(repository=repository, tags__name=reference).values(*fields).first()
-    )
+def manifest_by_reference(repository: Repository, reference: str, *, with_content: bool = True) -> Manifest | None:
+    """One query by tag or digest; without content for HEAD requests."""
+    manifests = Manifest.objects.filter(repository=repository)
+    manifests = manifests.filter(digest=reference) if is_digest(reference) else manifests.filter(tags__name=reference)
+    if not with_content:
+        manifests = manifests.only("digest", "media_type", "size")
+    return next(iter(manifests[:1]), None)
 
 
 def tag_names(repository: Repository, *, limit: int | None, after: str | None) -> list[str]:

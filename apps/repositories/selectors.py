@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from apps.accounts.models import Account, Alias
 
-from .models import Repository
+from .models import Repository, Visibility
 
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 
@@ -19,6 +19,20 @@ class Address:
     account: Account
     name: str
     via_alias: bool
+
+
+def find_repository(full_name: str) -> Repository | None:
+    """The repository `<namespace>/<name>` reaches, in one query: any repository of
+    the account through its id, only public ones through an alias."""
+    namespace, _, name = full_name.partition("/")
+    if not name:
+        return None
+    repositories = Repository.objects.select_related("account").filter(name=name)
+    if _ACCOUNT_ID.match(namespace):
+        repositories = repositories.filter(account_id=namespace)
+    else:
+        repositories = repositories.filter(account__aliases__name=namespace, visibility=Visibility.PUBLIC)
+    return next(iter(repositories[:1]), None)
 
 
 def resolve_address(full_name: str) -> Address | None:
@@ -38,11 +52,3 @@ def resolve_address(full_name: str) -> Address | None:
     return Address(full_name=full_name, account=account, name=name, via_alias=via_alias)
 
 
-def repository_at(address: Address) -> Repository | None:
-    """The repository an address reaches. An alias reaches only public repositories."""
-    repository = Repository.objects.filter(account=address.account, name=address.name).first()
-    if repository is not None:
-        repository.account = address.account
-    if repository is not None and address.via_alias and not repository.is_public:
-        return None
-    return repository

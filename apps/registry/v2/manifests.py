@@ -30,30 +30,22 @@ def _get(request, name: str, reference: str):
     if is_digest(reference):
         parse_digest(reference)
     head = request.method == "HEAD"
-    found = selectors.manifest_head(authorized.repository, reference)
+    found = selectors.manifest_by_reference(authorized.repository, reference, with_content=not head)
     if found is None:
         raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]})
     accepted = _accepted(request)
-    if accepted and "*/*" not in accepted and found["media_type"] not in accepted:
+    if accepted and "*/*" not in accepted and found.media_type not in accepted:
         # Like the reference registry: a client that cannot read the stored format
         # is told so rather than handed bytes it will misparse.
         raise RegistryError(
             "MANIFEST_UNKNOWN",
-            f"manifest is {found['media_type']}, which the Accept header does not allow",
-            detail={"mediaType": found["media_type"], "accepted": sorted(accepted)[:20]},
+            f"manifest is {found.media_type}, which the Accept header does not allow",
+            detail={"mediaType": found.media_type, "accepted": sorted(accepted)[:20]},
         )
-    if head:
-        body_size, body = found["size"], b""
-    else:
-        manifest = selectors.manifest_by_reference(authorized.repository, found["digest"])
-        if manifest is None:  # deleted between the two reads
-            raise RegistryError("MANIFEST_UNKNOWN", detail={"reference": reference[:200]})
-        body = bytes(manifest.content)
-        body_size = len(body)
-    response = json_response(body, content_type=found["media_type"], head=head)
-    response["Content-Length"] = str(body_size)
-    response["Docker-Content-Digest"] = found["digest"]
-    response["ETag"] = f'"{found["digest"]}"'
+    response = json_response(b"" if head else bytes(found.content), content_type=found.media_type, head=head)
+    response["Content-Length"] = str(found.size)
+    response["Docker-Content-Digest"] = found.digest
+    response["ETag"] = f'"{found.digest}"'
     return response
 
 

@@ -1,0 +1,102 @@
+"""The upload area: chunks landing on different processes, failures that must
+leave an upload as it was, and the sweep of abandoned uploads."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.registry import services
+from apps.registry.models import Upload
+from apps.registry.storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy
+
+
+class FailingStream:
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+
+    def read(self, size: int) -> bytes:
+        chunk = self.data.read(min(size, 10))
+        if not chunk:
+            raise ConnectionResetError("client went away")
+        return chunk
+
+
+def test_chunks_from_different_processes_hash_correctly(tmp_path):
+    # Two UploadArea objects over one directory are two web processes.
+    first, second = UploadArea(tmp_path), UploadArea(tmp_path)
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    first.create("u1")
+    first.append("u1", io.BytesIO(data[:1000]), offset=0, length=1000)
+    second.append("u1", io.BytesIO(data[1000:2_000_000]), offset=1000, length=2_000_000 - 1000)
+    first.append("u1", io.BytesIO(data[2_000_000:]), offset=2_000_000, length=len(data) - 2_000_000)
+    expected = hashlib.sha256(data).hexdigest()
+    assert first.hexdigest("u1", "sha256") == expected
+    assert second.hexdigest("u1", "sha256") == expected
+    assert first.hexdigest("u1", "sha512") == hashlib.sha512(data).hexdigest()
+
+
+def test_running_hash_is_used_when_this_process_saw_everything(tmp_path, monkeypatch):
+    area = UploadArea(tmp_path)
+    area.create("u2")
+    area.append("u2", io.BytesIO(b"hello "), offset=None, length=None)
+    area.append("u2", io.BytesIO(b"world"), offset=None, length=None)
+    monkeypatch.setattr("builtins.open", lambda *a, **k: pytest.fail("rehashed from disk"))
+    assert area.hexdigest("u2", "sha256") == hashlib.sha256(b"hello world").hexdigest()
+
+
+def test_offset_mismatch_and_short_body_leave_the_upload_unchanged(tmp_path):
+    area = UploadArea(tmp_path)
+    area.create("u3")
+    area.append("u3", io.BytesIO(b"abc"), offset=0, length=3)
+    with pytest.raises(OffsetMismatch) as mismatch:
+        area.append("u3", io.BytesIO(b"zzz"), offset=10, length=3)
+    assert mismatch.value.current_size == 3
+    with pytest.raises(ShortBody):
+        area.append("u3", io.BytesIO(b"de"), offset=3, length=5)
+    with pytest.raises(ConnectionResetError):
+        area.append("u3", FailingStream(b"0123456789" * 5), offset=3, length=100)
+    assert area.size("u3") == 3
+    area.append("u3", io.BytesIO(b"def"), offset=3, length=3)
+    assert area.hexdigest("u3", "sha256") == hashlib.sha256(b"abcdef").hexdigest()
+
+
+def test_concurrent_writers_are_refused(tmp_path):
+    import fcntl
+
+    area = UploadArea(tmp_path)
+    area.create("u4")
+    fd = os.open(area.path("u4"), os.O_WRONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(UploadBusy):
+            area.append("u4", io.BytesIO(b"x"), offset=0, length=1)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.django_db
+def test_abandoned_uploads_expire(tenant, settings):
+    from apps.repositories.services import create_repository
+
+    repository = create_repository(account=tenant.account, name="sweep")
+    stale = services.start_upload(repository=repository)
+    fresh = services.start_upload(repository=repository)
+    Upload.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(days=2))
+    area = services.upload_area()
+    orphan = area.root / "orphan-without-session"
+    orphan.write_bytes(b"left by a crash")
+    old = (timezone.now() - timedelta(days=2)).timestamp()
+    os.utime(orphan, (old, old))
+
+    from apps.registry.tasks import expire_abandoned_uploads
+
+    assert expire_abandoned_uploads.delay().get() == 2
+    assert list(Upload.objects.values_list("pk", flat=True)) == [fresh.pk]
+    assert not area.path(str(stale.pk)).exists()
+    assert area.path(str(fresh.pk)).exists()
+    assert not orphan.exists()
