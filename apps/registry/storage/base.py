@@ -33,7 +33,7 @@ class BlobStore(abc.ABC):
     def delete(self, digest: str) -> None:
         """Remove the bytes; deleting a missing blob is not an error."""
 
-    def redirect_url(self, digest: str, *, filename: str | None = None) -> str | None:
+    def redirect_url(self, digest: str) -> str | None:
         """A URL the client can fetch the blob from directly, or None to stream it."""
         return None
 

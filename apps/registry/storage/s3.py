@@ -1,0 +1,130 @@
+"""Blobs as objects in an S3 (or S3-compatible) bucket.
+
+The bucket is configured with django-storages' ``AWS_*`` settings and must
+already exist: Berth never creates buckets, the operator does (with its
+lifecycle, encryption and access policy). Credentials need s3:GetObject,
+s3:PutObject, s3:DeleteObject and s3:ListBucket on it; without ListBucket a
+missing key answers 403 instead of 404 and reads as an error, not "missing".
+
+Objects are stored under ``<AWS_LOCATION>/blobs/<algorithm>/<xx>/<encoded>``."""
+from __future__ import annotations
+
+import os
+from typing import BinaryIO
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+from django.conf import settings
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+from .base import BlobStore
+
+MiB = 1024 * 1024
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def _is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in _MISSING
+
+
+class S3BlobStore(BlobStore):
+    def __init__(
+        self,
+        storage: S3Storage,
+        *,
+        redirect: bool = True,
+        redirect_expiry: int = 1200,
+        part_size: int = 64 * MiB,
+        max_concurrency: int = 4,
+    ) -> None:
+        self.storage = storage
+        self.redirect = redirect
+        self.redirect_expiry = redirect_expiry
+        self.transfer_config = TransferConfig(
+            multipart_threshold=part_size, multipart_chunksize=part_size, max_concurrency=max_concurrency
+        )
+
+    @classmethod
+    def from_settings(cls, **options) -> S3BlobStore:
+        storage = S3Storage(
+            bucket_name=settings.AWS_STORAGE_BUCKET_NAME,
+            endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+            region_name=settings.AWS_S3_REGION_NAME,
+            access_key=settings.AWS_ACCESS_KEY_ID,
+            secret_key=settings.AWS_SECRET_ACCESS_KEY,
+            location=settings.AWS_LOCATION,
+            addressing_style=settings.AWS_S3_ADDRESSING_STYLE,
+            signature_version=settings.AWS_S3_SIGNATURE_VERSION,
+        )
+        options.setdefault("redirect", settings.BERTH_S3_REDIRECT)
+        options.setdefault("redirect_expiry", settings.BERTH_S3_REDIRECT_EXPIRY)
+        return cls(storage, **options)
+
+    @property
+    def _client(self):
+        # The storage keeps one boto3 connection per thread; fetch it per call so
+        # every web thread uses its own.
+        return self.storage.connection.meta.client
+
+    def _name(self, digest: str) -> str:
+        """The name relative to AWS_LOCATION, for the Storage API."""
+        return f"blobs/{self.key(digest)}"
+
+    def _object_key(self, digest: str) -> str:
+        return self.storage._normalize_name(clean_name(self._name(digest)))
+
+    def _head(self, digest: str) -> dict | None:
+        try:
+            return self._client.head_object(Bucket=self.storage.bucket_name, Key=self._object_key(digest))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+
+    def exists(self, digest: str) -> bool:
+        return self._head(digest) is not None
+
+    def size(self, digest: str) -> int | None:
+        head = self._head(digest)
+        return None if head is None else head["ContentLength"]
+
+    def commit(self, digest: str, source_path: str) -> None:
+        if not self.exists(digest):
+            # Managed transfer: multipart with parallel parts above the threshold,
+            # so blobs of many GiB never sit in memory and a failed part is retried alone.
+            self._client.upload_file(
+                source_path,
+                self.storage.bucket_name,
+                self._object_key(digest),
+                ExtraArgs={"ContentType": "application/octet-stream"},
+                Config=self.transfer_config,
+            )
+        # Only once the object is complete: a failed upload leaves the spool file
+        # for a retry (or the upload sweep).
+        os.unlink(source_path)
+
+    def open_range(self, digest: str, start: int = 0, end: int | None = None) -> BinaryIO:
+        params = {"Bucket": self.storage.bucket_name, "Key": self._object_key(digest)}
+        # "bytes=0-" on an empty object is an unsatisfiable range (416): ask for
+        # the whole object instead.
+        if start or end is not None:
+            params["Range"] = f"bytes={start}-{'' if end is None else end}"
+        try:
+            response = self._client.get_object(**params)
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise FileNotFoundError(digest) from None
+            raise
+        # botocore's StreamingBody reads from the socket as asked, and is an IOBase
+        # (read, close, context manager), which is all FileResponse needs.
+        return response["Body"]
+
+    def delete(self, digest: str) -> None:
+        # S3 answers a delete of a missing key with success too.
+        self._client.delete_object(Bucket=self.storage.bucket_name, Key=self._object_key(digest))
+
+    def redirect_url(self, digest: str) -> str | None:
+        if not self.redirect:
+            return None
+        return self.storage.url(self._name(digest), expire=self.redirect_expiry)
