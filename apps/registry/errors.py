@@ -22,7 +22,6 @@ STATUS_BY_CODE = {
     "DENIED": 403,
     "UNSUPPORTED": 415,
     "TOOMANYREQUESTS": 429,
-    "RANGE_INVALID": 416,
 }
 
 DEFAULT_MESSAGES = {
@@ -42,7 +41,6 @@ DEFAULT_MESSAGES = {
     "DENIED": "requested access to the resource is denied",
     "UNSUPPORTED": "the operation is unsupported",
     "TOOMANYREQUESTS": "too many requests",
-    "RANGE_INVALID": "invalid content range",
 }
 
 

@@ -78,7 +78,7 @@ def append_to_upload(*, upload: Upload, stream, offset: int | None, length: int 
         size = upload_area().append(str(upload.id), stream, offset=offset, length=length)
     except OffsetMismatch as exc:
         raise RegistryError(
-            "RANGE_INVALID",
+            "BLOB_UPLOAD_INVALID",
             f"chunk starts at {offset} but the upload holds {exc.current_size} bytes",
             status=416,
             headers={"Range": f"0-{exc.current_size - 1}" if exc.current_size else "0-0"},

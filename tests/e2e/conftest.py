@@ -274,19 +274,20 @@ class BerthServer:
                            f"(last: {last})\n" + self.log_tail())
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)  # our own session: server + workers
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                # `berth serve` stops its own children (gunicorn, worker, beat) on SIGTERM
+                self.proc.send_signal(signal.SIGTERM)
                 try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
                     pass
-                self.proc.wait(timeout=10)
+            # then kill whatever is left in the process group we started it in
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait(timeout=10)
         if self._log is not None:
             self._log.close()
             self._log = None

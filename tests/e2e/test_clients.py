@@ -235,6 +235,11 @@ def test_oras_helm_chart(berth, owner, built, tmp_path, monkeypatch):
     c = oras.client.OrasClient(hostname=berth.host, insecure=True, tls_verify=False)
     c.login(username=owner.username, password=owner.password, hostname=berth.host,
             tls_verify=False, config_path=str(docker_cfg / "config.json"))
+    # oras-py 0.2.43 keeps the first token it gets (from the pull-scoped challenge of its
+    # HEAD blob check) and refreshes only on 403, not on the 401 insufficient_scope a
+    # token registry (distribution, Berth) answers a push with.  Like the oras Go CLI and
+    # Helm, ask for pull,push up front -- through oras-py's own token code.
+    _oras_prime_push_token(c, berth, f"{owner.account_id}/e2e-chart")
     resp = c.push(target=target, files=[f"{chart.chart.name}:{I.HELM_CHART}"],
                   manifest_config=f"{chart.config.name}:{I.HELM_CONFIG}", quiet=True)
     assert resp.status_code == 201, (resp.status_code, resp.text)
@@ -254,6 +259,20 @@ def test_oras_helm_chart(berth, owner, built, tmp_path, monkeypatch):
     if shutil.which("skopeo"):
         raw = raw_manifest(tmp_path, target, owner.creds)
         assert json.loads(raw)["layers"][0]["digest"] == chart.chart_digest
+
+
+def _oras_prime_push_token(client, berth, repo: str) -> None:
+    import oras.auth.utils as auth_utils
+
+    ch = requests.get(berth.url + "/v2/", timeout=10)
+    www = ch.headers.get("WWW-Authenticate", "")
+    if not www.lower().startswith("bearer"):
+        return  # not token auth: nothing to prime
+    h = auth_utils.parse_auth_header(www)
+    h.scope = f"repository:{repo}:pull,push"
+    token = client.auth.request_token(h)
+    assert token, f"token service refused pull,push on {repo} to the owner"
+    client.auth.set_token_auth(token)
 
 
 # --------------------------------------------------------------------------- public repos

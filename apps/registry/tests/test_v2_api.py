@@ -133,6 +133,7 @@ def test_chunked_upload_with_status_and_out_of_order_chunk(alice, repo):
     response = alice.request("PATCH", location, token=token, data=data[5000:6000], headers={"Content-Range": "5000-5999"})
     assert response.status_code == 416
     assert response["Range"] == "0-3999"
+    assert error_codes(response) == ["BLOB_UPLOAD_INVALID"]
     response = alice.request("GET", location, token=token)
     assert response.status_code == 204
     assert response["Range"] == "0-3999"

@@ -20,7 +20,7 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     match = _RANGE.match(header.strip())
     if not match or (not match.group(1) and not match.group(2)):
         raise RegistryError(
-            "RANGE_INVALID", f"unsupported Range {header[:100]!r}", status=416,
+            "UNSUPPORTED", f"unsupported Range {header[:100]!r}", status=416,
             headers={"Content-Range": f"bytes */{size}"},
         )
     first, last = match.groups()
@@ -29,14 +29,14 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
         end = min(int(last), size - 1) if last else size - 1
         if start >= size or (last and int(last) < start):
             raise RegistryError(
-                "RANGE_INVALID", f"range {header[:100]!r} is outside the blob's {size} bytes", status=416,
+                "UNSUPPORTED", f"range {header[:100]!r} is outside the blob's {size} bytes", status=416,
                 headers={"Content-Range": f"bytes */{size}"},
             )
         return start, end
     suffix = int(last)
     if suffix == 0:
         raise RegistryError(
-            "RANGE_INVALID", "an empty suffix range", status=416, headers={"Content-Range": f"bytes */{size}"}
+            "UNSUPPORTED", "an empty suffix range", status=416, headers={"Content-Range": f"bytes */{size}"}
         )
     return max(0, size - suffix), size - 1
 

@@ -92,12 +92,12 @@ def _append(request, upload) -> None:
         match = _CONTENT_RANGE.match(content_range.strip())
         if not match:
             raise RegistryError(
-                "RANGE_INVALID", f"malformed Content-Range {content_range[:100]!r}", status=416,
+                "BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range[:100]!r}", status=416,
                 headers={"Range": f"0-{upload.size - 1}" if upload.size else "0-0"},
             )
         first, last = int(match.group(1)), int(match.group(2))
         if last < first:
-            raise RegistryError("RANGE_INVALID", "Content-Range ends before it starts", status=416,
+            raise RegistryError("BLOB_UPLOAD_INVALID", "Content-Range ends before it starts", status=416,
                                 headers={"Range": f"0-{upload.size - 1}" if upload.size else "0-0"})
         if length is not None and length != last - first + 1:
             raise RegistryError("SIZE_INVALID", "Content-Length does not match Content-Range")
