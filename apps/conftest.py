@@ -5,10 +5,11 @@ import base64
 import hashlib
 import json
 import os
+import uuid
 from dataclasses import dataclass
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import Client
 
 from apps.accounts import services as account_services
@@ -18,11 +19,15 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing_and_clean_cache(settings):
+def _fast_hashing_and_fresh_cache(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
+    # A fresh key prefix instead of cache.clear(): clearing Redis would also flush
+    # whatever else shares the database (a live server's Celery queue).
+    backend = caches["default"]
+    previous = backend.key_prefix
+    backend.key_prefix = f"test-{uuid.uuid4().hex}"
     yield
-    cache.clear()
+    backend.key_prefix = previous
 
 
 @dataclass

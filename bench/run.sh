@@ -132,6 +132,9 @@ else
   BERTH=$VENV/bin/berth
   [ -x "$BERTH" ] || die "no berth console script in $VENV/bin"
   export BERTH_DATA_DIR=$WORK/berth-data; mkdir -p "$BERTH_DATA_DIR"
+  # create_account does not migrate by itself: a fresh data dir needs the tables first
+  (cd "$REPO" && "$BERTH" migrate --noinput) > "$RESULTS/migrate.log" 2>&1 \
+    || { tail -n 30 "$RESULTS/migrate.log" >&2; die "berth migrate failed"; }
   PW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   (cd "$REPO" && "$BERTH" create_account --name bench --username bench --password "$PW" --json) \
     > "$RESULTS/create-account.out" 2> "$RESULTS/create-account.err" \

@@ -278,27 +278,49 @@ def _oras_prime_push_token(client, berth, repo: str) -> None:
 # --------------------------------------------------------------------------- public repos
 
 
-def test_podman_pull_public_anonymous(public_image, tmp_path):
+def test_podman_pull_public_anonymous_then_push(berth, owner, public_image, tmp_path):
     need("podman")
     ref, img = public_image
     runroot = tempfile.mkdtemp(prefix="be2e-")  # podman wants a runroot under 50 chars
     base = ["podman", "--storage-driver", "vfs", "--root", str(tmp_path / "root"),
             "--runroot", runroot, "--events-backend", "file", "--cgroup-manager", "cgroupfs"]
+    iso = tmp_path / "iso"
+    mine = f"{berth.host}/{owner.account_id}/e2e-podman:v1"
     try:
-        run_isolated([*base, "pull", "-q", "--tls-verify=false", ref], tmp_path / "iso")
+        # anonymous: no --creds, empty auth file (run_isolated)
+        run_isolated([*base, "pull", "-q", "--tls-verify=false", ref], iso)
         res = run_isolated([*base, "image", "inspect", "--format", "{{.Digest}} {{.Id}}", ref],
-                           tmp_path / "iso")
+                           iso)
+        digest, image_id = res.stdout.split()
+        assert digest == img.manifest_digest
+        assert "sha256:" + image_id.removeprefix("sha256:") == img.config_digest
+
+        # podman push re-compresses the layers on the fly (uploads of unknown length)
+        run_isolated([*base, "tag", ref, mine], iso)
+        res = run_isolated([*base, "push", "--tls-verify=false", mine], iso, check=False)
+        assert_failed_auth(res, "anonymous podman push")
+        run_isolated([*base, "push", "-q", "--tls-verify=false", "--creds", owner.creds, mine],
+                     iso)
     finally:
         shutil.rmtree(runroot, ignore_errors=True)
-    digest, image_id = res.stdout.split()
-    assert digest == img.manifest_digest
-    assert "sha256:" + image_id.removeprefix("sha256:") == img.config_digest
+    pushed = json.loads(raw_manifest(tmp_path, mine, owner.creds))
+    assert len(pushed["layers"]) == len(img.layer_digests)
+    out = tmp_path / "pulled"
+    copy(tmp_path, f"docker://{mine}", f"oci:{out}:v1", src_creds=owner.creds)
+    _, pulled = I.read_oci_layout(out, "v1")
+    assert_oci_layout_blobs(out, json.loads(pulled))
+    # same filesystem content: the uncompressed layers are the config's diff_ids
+    cfg = json.loads(I.layout_blob(out, json.loads(pulled)["config"]["digest"]).read_bytes())
+    assert cfg["rootfs"]["diff_ids"] == img.diff_ids
 
 
 def test_skopeo_public_anonymous_and_write_protected(berth, other, public_image, tmp_path):
     ref, img = public_image
     assert sha(raw_manifest(tmp_path, ref, None)) == img.manifest_digest
     assert remote_digest(tmp_path, ref, None) == img.manifest_digest
+    tags = json.loads(skopeo(tmp_path, "list-tags", "--tls-verify=false", "--no-creds",
+                             f"docker://{ref.rsplit(':', 1)[0]}").stdout)
+    assert tags["Tags"] == ["v1"]
     out = tmp_path / "pulled"
     copy(tmp_path, f"docker://{ref}", f"oci:{out}:v1")
     desc, pulled = I.read_oci_layout(out, "v1")
@@ -353,6 +375,21 @@ def test_tenant_isolation_private_repo(berth, owner, other, pushed_oci, tmp_path
     assert_failed_auth(res, "other account overwrites owner's tag")
     # the owner still sees the original
     assert remote_digest(tmp_path, ref, owner.creds) == img.manifest_digest
+
+
+def test_delete_only_by_owner(berth, owner, other, built, tmp_path):
+    img = built["docker"]
+    ref = f"{berth.host}/{owner.account_id}/e2e-delete:v1"
+    copy(tmp_path, f"dir:{img.path}", f"docker://{ref}", dest_creds=owner.creds)
+    for creds in (None, other.creds):
+        res = skopeo(tmp_path, "delete", "--tls-verify=false",
+                     *(["--creds", creds] if creds else ["--no-creds"]), f"docker://{ref}",
+                     check=False)
+        assert_failed_auth(res, f"delete as {creds or 'anonymous'}")
+    assert remote_digest(tmp_path, ref, owner.creds) == img.manifest_digest
+    skopeo(tmp_path, "delete", "--tls-verify=false", "--creds", owner.creds, f"docker://{ref}")
+    res = inspect(tmp_path, ref, "--raw", creds=owner.creds, check=False)
+    assert res.returncode != 0 and "manifest unknown" in res.stderr.lower(), res.stderr
 
 
 def test_wrong_password_fails(berth, owner, pushed_oci, tmp_path):
