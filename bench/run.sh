@@ -21,8 +21,8 @@ RESULTS=${BENCH_RESULTS:-$BENCH_ROOT/results/$(date +%Y%m%d-%H%M%S)}
 CANDIDATE=${CANDIDATE:-berth}
 STRICT=${STRICT:-0}
 
-# bench.sh knobs, smaller defaults than the kit's so one run stays well under 15 minutes
-export RUNS=${RUNS:-3} WRK_RUNS=${WRK_RUNS:-3} WRK_DUR=${WRK_DUR:-5s} WRK_CONN=${WRK_CONN:-16}
+# bench.sh knobs (the kit's defaults; a full run takes ~4 min when Berth is as fast as the reference)
+export RUNS=${RUNS:-5} WRK_RUNS=${WRK_RUNS:-3} WRK_DUR=${WRK_DUR:-10s} WRK_CONN=${WRK_CONN:-16}
 export PAR=${PAR:-32} BLOB_MIB=${BLOB_MIB:-512} SMALL_MIB=${SMALL_MIB:-16}
 ONLY=${ONLY:-"skopeo curl wrk par"}
 
@@ -44,7 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PKGS[@]}" >/dev/null
 fi
 
-mkdir -p "$RESULTS"; RESULTS=$(cd "$RESULTS" && pwd)
+mkdir -p "$BENCH_ROOT" "$RESULTS"; RESULTS=$(cd "$RESULTS" && pwd)
 WORK=$(mktemp -d "$BENCH_ROOT/run.XXXXXX")
 rm -f "$RESULTS/problems.txt"
 log "results in $RESULTS"
@@ -59,11 +59,16 @@ stop_berth() {
   if kill -0 "$pid" 2>/dev/null; then
     log "stopping berth (pid $pid, SIGTERM)"
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    local t0; t0=$(date +%s)
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     if kill -0 "$pid" 2>/dev/null; then
-      echo "berth serve (pid $pid) still running 20 s after SIGTERM; sending SIGKILL" | tee -a "$RESULTS/problems.txt" >&2
+      echo "berth serve (pid $pid) still running 30 s after SIGTERM; sending SIGKILL" | tee -a "$RESULTS/problems.txt" >&2
       kill -KILL "$pid" 2>/dev/null || true
+    else
+      log "berth stopped $(( $(date +%s) - t0 )) s after SIGTERM"
     fi
+  else
+    echo "berth serve (pid $pid) was no longer running at the end of the run" | tee -a "$RESULTS/problems.txt" >&2
   fi
   # berth serve was started in its own session/process group (setsid): anything left in
   # that group (gunicorn workers, celery) was started by this script and is cleaned up too.
@@ -167,6 +172,7 @@ fi
   echo "candidate: $CAND_NAME at $CAND_URL"
   echo "knobs: RUNS=$RUNS WRK_RUNS=$WRK_RUNS WRK_DUR=$WRK_DUR WRK_CONN=$WRK_CONN PAR=$PAR BLOB_MIB=$BLOB_MIB SMALL_MIB=$SMALL_MIB ONLY=\"$ONLY\""
   echo "images: $IMAGES_DIR"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$RESULTS/meta.txt"
 
 # ---- benchmark: each section against both registries, alternating which goes first -------
@@ -191,6 +197,9 @@ run_one() {  # run_one ref|berth SECTION
       | tee -a "$RESULTS/problems.txt" >&2
   fi
   log "$sec on $who: $(( $(date +%s) - t0 )) s (exit $rc)"
+  if [ "$who" = berth ] && [ -n "$BERTH_PID" ] && ! kill -0 "$BERTH_PID" 2>/dev/null; then
+    echo "berth serve (pid $BERTH_PID) died during the $sec section; see berth-server.log" | tee -a "$RESULTS/problems.txt" >&2
+  fi
 }
 T_START=$(date +%s); n=0
 for sec in $ONLY; do
@@ -199,6 +208,7 @@ for sec in $ONLY; do
   n=$((n + 1))
 done
 T_BENCH=$(( $(date +%s) - T_START ))
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores: other work on the host skews the figures)" >> "$RESULTS/meta.txt"
 
 # ---- table -------------------------------------------------------------------------------
 # section|metric|label|direction (hi: bigger is better)|target ratio (empty: info only)

@@ -114,26 +114,22 @@ TEMPLATES = [
 WSGI_APPLICATION = "registry_project.wsgi.application"
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "berth.sqlite3",
-            "OPTIONS": {
-                # WAL lets readers run beside the one writer; IMMEDIATE takes the write
-                # lock at BEGIN so concurrent writers queue instead of deadlocking.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-            },
-        }
-    }
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+    if DATABASE_URL
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "berth.sqlite3", "CONN_MAX_AGE": 600}
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    test_name = os.environ.get("BERTH_TEST_SQLITE_NAME")
-    if test_name:
-        DATABASES["default"]["TEST"] = {"NAME": test_name}
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # WAL lets readers run beside the one writer; IMMEDIATE takes the write
+            # lock at BEGIN so concurrent writers queue (up to the timeout) instead
+            # of failing with "database is locked" when a read upgrades to a write.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -5,7 +5,7 @@ with a fresh BERTH_DATA_DIR and a fresh database:
 
 * if BERTH_TEST_DATABASE_URL or DATABASE_URL is a postgres URL, a new database
   ``berth_e2e_<pid>`` is created on that server (and dropped at the end);
-* otherwise a SQLite file inside the data directory.
+* otherwise Berth's own default: DATABASE_URL empty, a SQLite file in the data directory.
 
 Client helpers: :func:`need` skips a test when a client binary is missing, except in CI
 (``CI`` set), where a missing client is a failure.  :func:`run_isolated` runs skopeo/podman
@@ -213,6 +213,9 @@ class BerthServer:
         self.env = dict(os.environ)
         self.env.update({"BERTH_DATA_DIR": str(data_dir), "DATABASE_URL": database_url})
         self.env.pop("BERTH_TEST_DATABASE_URL", None)
+        # set for the in-process unit tests by registry_project.pytest_environment; a real
+        # server hands its tasks to its worker
+        self.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         self.proc: subprocess.Popen | None = None
         self._log = None
 
@@ -334,7 +337,9 @@ def berth(tmp_path_factory):
         pg.create()
         database_url = pg.url
     else:
-        database_url = f"sqlite:///{data_dir / 'berth-e2e.sqlite3'}"
+        # Berth's embedded default: no DATABASE_URL means SQLite in BERTH_DATA_DIR (with
+        # the WAL / IMMEDIATE / busy-timeout options the default config sets).
+        database_url = ""
 
     server = BerthServer(data_dir, database_url)
     try:

@@ -314,7 +314,7 @@ def test_podman_pull_public_anonymous_then_push(berth, owner, public_image, tmp_
     assert cfg["rootfs"]["diff_ids"] == img.diff_ids
 
 
-def test_skopeo_public_anonymous_and_write_protected(berth, other, public_image, tmp_path):
+def test_skopeo_public_anonymous_and_write_protected(berth, owner, other, public_image, tmp_path):
     ref, img = public_image
     assert sha(raw_manifest(tmp_path, ref, None)) == img.manifest_digest
     assert remote_digest(tmp_path, ref, None) == img.manifest_digest
@@ -326,11 +326,13 @@ def test_skopeo_public_anonymous_and_write_protected(berth, other, public_image,
     desc, pulled = I.read_oci_layout(out, "v1")
     assert desc["digest"] == img.manifest_digest
     assert_oci_layout_blobs(out, json.loads(pulled))
-    # public means public reads, not public writes
-    for creds in (None, other.creds):
-        res = copy(tmp_path, f"oci:{img.path}:v1", f"docker://{ref.rsplit(':', 1)[0]}:hijack",
-                   dest_creds=creds, check=False)
-        assert_failed_auth(res, f"push to someone else's public repo as {creds or 'anonymous'}")
+    # public means public reads, not public writes (neither via the alias nor the id path)
+    by_id = f"{berth.host}/{owner.account_id}/e2e-public"
+    for repo in (ref.rsplit(":", 1)[0], by_id):
+        for creds in (None, other.creds):
+            res = copy(tmp_path, f"oci:{img.path}:v1", f"docker://{repo}:hijack",
+                       dest_creds=creds, check=False)
+            assert_failed_auth(res, f"push to {repo} as {creds or 'anonymous'}")
 
 
 def test_docker_manifest_inspect_public_anonymous(public_image, tmp_path):
@@ -440,3 +442,19 @@ def test_cross_tenant_blob_mount_refused(berth, owner, other, pushed_oci):
     assert r.status_code in (202, 401, 403, 404), (r.status_code, r.text[:500])
     r = requests.head(f"{berth.url}/v2/{dst_repo}/blobs/{layer}", headers=h, timeout=10)
     assert r.status_code in (401, 403, 404), (r.status_code, r.headers)
+    # nor read it straight from the owner's repository with its own token
+    r = requests.get(f"{berth.url}/v2/{src_repo}/blobs/{layer}", headers=h, timeout=10)
+    assert r.status_code in (401, 403, 404), (r.status_code, r.headers)
+
+
+def test_catalog_lists_only_own_repositories(berth, owner, other, pushed_oci):
+    names = {}
+    for who in (owner, other):
+        h = _auth_header(berth, ["registry:catalog:*"], (who.username, who.password))
+        assert h, f"no catalog token for {who.username}"
+        r = requests.get(f"{berth.url}/v2/_catalog", params={"n": 1000}, headers=h, timeout=10)
+        assert r.status_code == 200, (r.status_code, r.text[:500])
+        names[who.account_id] = r.json()["repositories"]
+    assert f"{owner.account_id}/e2e-oci" in names[owner.account_id]
+    assert not [n for n in names[other.account_id] if n.startswith(owner.account_id + "/")], names
+    assert not [n for n in names[owner.account_id] if n.startswith(other.account_id + "/")], names

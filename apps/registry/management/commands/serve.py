@@ -28,8 +28,9 @@ def gunicorn_command(*, bind: str, workers: int, threads: int) -> list[str]:
         "--access-logfile", "-",
         "--access-logformat", ACCESS_LOG_FORMAT,
         "--error-logfile", "-",
-        # Manifests and blobs are streamed by the app; never buffer whole bodies.
-        "--limit-request-line", "8190",
+        # gunicorn's default control socket is one path per user: several servers
+        # on a host would share it.
+        "--no-control-socket",
     ]
 
 
