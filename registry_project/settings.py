@@ -201,6 +201,6 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
-BERTH_WEB_WORKERS = env_int("BERTH_WEB_WORKERS", (os.cpu_count() or 1) * 2)
+BERTH_WEB_WORKERS = env_int("BERTH_WEB_WORKERS", os.cpu_count() or 1)
 BERTH_WEB_THREADS = env_int("BERTH_WEB_THREADS", 8)
 BERTH_WORKER_CONCURRENCY = env_int("BERTH_WORKER_CONCURRENCY", 2)

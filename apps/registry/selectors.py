@@ -23,13 +23,31 @@ def linked_blob(repository: Repository, digest: str) -> Blob | None:
     return Blob.objects.filter(digest=digest, links__repository=repository).first()
 
 
+_MANIFEST_HEAD_FIELDS = ("id", "digest", "media_type", "size")
+_MANIFEST_GET_FIELDS = _MANIFEST_HEAD_FIELDS + ("content",)
+
+
 def manifest_by_reference(repository: Repository, reference: str, *, with_content: bool = True) -> Manifest | None:
-    """One query by tag or digest; without content for HEAD requests."""
-    manifests = Manifest.objects.filter(repository=repository)
-    manifests = manifests.filter(digest=reference) if is_digest(reference) else manifests.filter(tags__name=reference)
-    if not with_content:
-        manifests = manifests.only("digest", "media_type", "size")
-    return next(iter(manifests[:1]), None)
+    """One query by tag or digest; without the content for HEAD requests.
+
+    This is the manifest GET hot path, so the SQL is written out (see
+    repositories.selectors.find_repository); the result is a partial Manifest."""
+    fields = _MANIFEST_GET_FIELDS if with_content else _MANIFEST_HEAD_FIELDS
+    manifests = Manifest._meta.db_table
+    columns = ", ".join(f"m.{Manifest._meta.get_field(f).column}" for f in fields)
+    if is_digest(reference):
+        sql = f"SELECT {columns} FROM {manifests} m WHERE m.repository_id = %s AND m.digest = %s"
+    else:
+        sql = (
+            f"SELECT {columns} FROM {manifests} m JOIN {Tag._meta.db_table} t ON t.manifest_id = m.id"
+            " WHERE t.repository_id = %s AND t.name = %s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [repository.pk, reference])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Manifest.from_db(connection.alias, list(fields), row)
 
 
 def tag_names(repository: Repository, *, limit: int | None, after: str | None) -> list[str]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.db import connection
+
 from apps.accounts.models import Account, Alias
 
 from .models import Repository, Visibility
 
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_REPOSITORY_FIELDS = Repository._meta.concrete_fields
 
 
 @dataclass(frozen=True)
@@ -23,16 +26,30 @@ class Address:
 
 def find_repository(full_name: str) -> Repository | None:
     """The repository `<namespace>/<name>` reaches, in one query: any repository of
-    the account through its id, only public ones through an alias."""
+    the account through its id, only public ones through an alias.
+
+    Every registry request starts here, so the SQL is written out: building it with
+    the ORM cost more than running it."""
     namespace, _, name = full_name.partition("/")
     if not name:
         return None
-    repositories = Repository.objects.select_related("account").filter(name=name)
+    repositories = Repository._meta.db_table
+    columns = ", ".join(f"r.{field.column}" for field in _REPOSITORY_FIELDS)
     if _ACCOUNT_ID.match(namespace):
-        repositories = repositories.filter(account_id=namespace)
+        sql = f"SELECT {columns} FROM {repositories} r WHERE r.account_id = %s AND r.name = %s"
+        params = [namespace, name]
     else:
-        repositories = repositories.filter(account__aliases__name=namespace, visibility=Visibility.PUBLIC)
-    return next(iter(repositories[:1]), None)
+        sql = (
+            f"SELECT {columns} FROM {repositories} r JOIN {Alias._meta.db_table} a ON a.account_id = r.account_id"
+            " WHERE a.name = %s AND r.name = %s AND r.visibility = %s"
+        )
+        params = [namespace, name, Visibility.PUBLIC.value]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Repository.from_db(connection.alias, [f.attname for f in _REPOSITORY_FIELDS], row)
 
 
 def resolve_address(full_name: str) -> Address | None:
