@@ -4,8 +4,10 @@ processes, and a 1 GiB push whose server memory stays flat."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,82 @@ def test_one_gib_push_keeps_server_memory_flat(berth, account, record_property):
     record_property("server_peak_rss_mib", round(peak, 1))
     print(f"1 GiB push: largest gunicorn peak RSS {peak:.1f} MiB, growth {growth:.1f} MiB")
     assert growth < 64, f"a gunicorn process grew by {growth:.1f} MiB during a 1 GiB push"
+
+
+def test_post_push_work_runs_on_the_worker(berth, account):
+    """`berth serve` runs a Celery worker: what a push teaches the registry (sizes,
+    platforms, created time) is recorded by it after the push commits."""
+    name = f"{account.account_id}/worker-check"
+    headers = bearer(berth, account, f"repository:{name}:pull,push")
+
+    def push_blob(data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        response = requests.post(f"{berth.url}/v2/{name}/blobs/uploads/?digest={digest}", data=data, headers=headers, timeout=30)
+        assert response.status_code == 201, response.text
+        return digest
+
+    config = json.dumps({"architecture": "arm64", "variant": "v8", "os": "linux", "created": "2025-05-06T07:08:09Z",
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    layer = os.urandom(4096)
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": push_blob(config), "size": len(config)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": push_blob(layer), "size": len(layer)}]}
+    response = requests.put(f"{berth.url}/v2/{name}/manifests/v1", data=json.dumps(manifest), timeout=30,
+                            headers={**headers, "Content-Type": manifest["mediaType"]})
+    assert response.status_code == 201, response.text
+    digest = response.headers["Docker-Content-Digest"]
+    query = ("import json; from apps.registry.models import Manifest; "
+             f"m = Manifest.objects.get(digest='{digest}'); "
+             "print(json.dumps([m.total_size, m.platforms, m.image_created_at and m.image_created_at.isoformat()]))")
+    deadline = time.monotonic() + 60
+    while True:
+        output = berth.cli("shell", "-c", query).stdout.strip().splitlines()[-1]
+        total_size, platforms, created = json.loads(output)
+        if platforms or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert platforms == [{"os": "linux", "architecture": "arm64", "variant": "v8"}]
+    assert total_size == len(config) + len(layer)
+    assert created.startswith("2025-05-06T07:08:09")
+
+
+def test_uploads_back_to_back_on_one_keep_alive_connection(berth, account):
+    """Bodies are read straight from the socket; the connection must stay usable."""
+    name = f"{account.account_id}/keepalive"
+    session = requests.Session()
+    session.headers.update(bearer(berth, account, f"repository:{name}:pull,push"))
+    blobs = [os.urandom(size) for size in (0, 1, 8191, 8192, 300_000, 2 * MiB + 3)]
+    for data in blobs:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        response = session.post(f"{berth.url}/v2/{name}/blobs/uploads/?digest={digest}", data=data, timeout=30)
+        assert response.status_code == 201, response.text
+        location = session.post(f"{berth.url}/v2/{name}/blobs/uploads/", timeout=30).headers["Location"]
+        half = len(data) // 2
+        assert session.patch(berth.url + location, data=data[:half], timeout=30,
+                             headers={"Content-Range": f"0-{half - 1}"} if half else {}).status_code == 202
+        response = session.put(f"{berth.url}{location}?digest={digest}", data=data[half:], timeout=30)
+        assert response.status_code == 201, response.text
+    for data in blobs:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        assert session.get(f"{berth.url}/v2/{name}/blobs/{digest}", timeout=30).content == data
+
+
+def test_a_body_cut_short_keeps_nothing(berth, account):
+    import socket
+
+    name = f"{account.account_id}/cut"
+    headers = bearer(berth, account, f"repository:{name}:pull,push")
+    location = requests.post(f"{berth.url}/v2/{name}/blobs/uploads/", headers=headers, timeout=30).headers["Location"]
+    with socket.create_connection(("127.0.0.1", int(berth.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        sock.sendall(
+            f"PATCH {location} HTTP/1.1\r\nHost: {berth.host}\r\nAuthorization: {headers['Authorization']}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 40_000
+        )
+    deadline = time.monotonic() + 30
+    while True:
+        status = requests.get(berth.url + location, headers=headers, timeout=30)
+        if status.headers.get("Range") == "0-0" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status.status_code == 204
+    assert status.headers["Range"] == "0-0"

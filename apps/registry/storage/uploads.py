@@ -73,13 +73,18 @@ class UploadArea:
             hasher = self._take_hasher(key, start)
             os.lseek(fd, start, os.SEEK_SET)
             received = 0
+            readinto = getattr(stream, "readinto", None)
+            buffer = memoryview(bytearray(CHUNK_SIZE)) if readinto else None
             try:
                 while length is None or received < length:
                     want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - received)
-                    data = stream.read(want)
+                    if readinto is not None:
+                        data = buffer[: readinto(buffer[:want])]
+                    else:
+                        data = memoryview(stream.read(want))
                     if not data:
                         break
-                    view = memoryview(data)
+                    view = data
                     while view:
                         written = os.write(fd, view)
                         view = view[written:]

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from ..errors import RegistryError
+from .bodies import fast_body
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 
@@ -74,7 +75,7 @@ def request_body_stream(request):
         raise RegistryError("SIZE_INVALID", "Content-Length is not a number") from None
     if size < 0:
         raise RegistryError("SIZE_INVALID", "Content-Length is negative")
-    return request, size
+    return fast_body(request) or request, size
 
 
 def read_limited_body(request, limit: int) -> bytes:
