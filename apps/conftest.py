@@ -109,14 +109,14 @@ class RegistryClient:
                             data=body, content_type=media_type)
 
     def push_image(self, name: str, reference: str, *, layers: int = 1, seed: bytes = b"") -> tuple[str, dict]:
+        layer_blobs = [os.urandom(1024) + seed + bytes([i]) for i in range(layers)]
         config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2026-01-02T03:04:05Z",
-                             "rootfs": {"type": "layers", "diff_ids": []}}).encode() + seed
+                             "rootfs": {"type": "layers", "diff_ids": [
+                                 "sha256:" + hashlib.sha256(data).hexdigest() for data in layer_blobs]},
+                             "config": {"Labels": {"seed": seed.hex()}}}).encode()
         config_digest = self.push_blob(name, config)
-        layer_descriptors = []
-        for i in range(layers):
-            data = os.urandom(1024) + seed + bytes([i])
-            layer_descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                      "digest": self.push_blob(name, data), "size": len(data)})
+        layer_descriptors = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                              "digest": self.push_blob(name, data), "size": len(data)} for data in layer_blobs]
         manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
                                "size": len(config)},

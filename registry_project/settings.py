@@ -44,6 +44,10 @@ BERTH_TOKEN_TTL = env_int("BERTH_TOKEN_TTL", 300)
 # PEM of the RSA key that signs registry tokens; by default generated in the data dir.
 BERTH_TOKEN_PRIVATE_KEY = os.environ.get("BERTH_TOKEN_PRIVATE_KEY", "")
 BERTH_TOKEN_KEY_FILE = Path(os.environ.get("BERTH_TOKEN_KEY_FILE", str(DATA_DIR / "token-signing-key.pem")))
+# EC key that signs schema 1 manifests converted for old Docker engines.
+BERTH_SCHEMA1_KEY_FILE = Path(os.environ.get("BERTH_SCHEMA1_KEY_FILE", str(DATA_DIR / "schema1-signing-key.pem")))
+# Which entry of a multi-platform index a client that cannot read indexes gets.
+BERTH_DEFAULT_PLATFORM = os.environ.get("BERTH_DEFAULT_PLATFORM", "linux/amd64")
 # Failed logins allowed per (username, client address) within the window.
 BERTH_LOGIN_FAILURES_ALLOWED = env_int("BERTH_LOGIN_FAILURES_ALLOWED", 10)
 BERTH_LOGIN_FAILURE_WINDOW = env_int("BERTH_LOGIN_FAILURE_WINDOW", 300)

@@ -7,8 +7,9 @@ from datetime import datetime
 from django.utils.dateparse import parse_datetime
 
 from .content import media_types as mt
+from .content import schema1
 from .content.manifests import parse_manifest
-from .models import Manifest
+from .models import Blob, Manifest
 from .storage import get_blob_store
 
 _CONFIG_READ_LIMIT = 1024 * 1024
@@ -35,6 +36,9 @@ def _created(value: object) -> datetime | None:
 
 
 def record(manifest: Manifest) -> None:
+    if manifest.media_type in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
+        _record_schema1(manifest)
+        return
     parsed = parse_manifest(bytes(manifest.content), manifest.media_type)
     if parsed.is_index:
         children = Manifest.objects.filter(
@@ -55,4 +59,16 @@ def record(manifest: Manifest) -> None:
             platform = {k: config[k] for k in ("os", "architecture", "variant") if isinstance(config.get(k), str)}
             manifest.platforms = [platform] if platform else []
             manifest.image_created_at = _created(config.get("created"))
+    manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])
+
+
+def _record_schema1(manifest: Manifest) -> None:
+    parsed = schema1.parse_schema1(bytes(manifest.content), manifest.media_type)
+    details = parsed.details()
+    layers = Blob.objects.filter(digest__in=set(parsed.fs_layers))
+    manifest.total_size = sum(blob.size for blob in layers)
+    manifest.layer_count = len(parsed.fs_layers)
+    platform = {k: details[k] for k in ("os", "architecture") if details.get(k)}
+    manifest.platforms = [platform] if platform else []
+    manifest.image_created_at = details.get("created")
     manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])

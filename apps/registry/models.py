@@ -116,3 +116,26 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return str(self.id)
+
+
+class ManifestConversion(models.Model):
+    """A manifest this registry served in another format (Docker ⇄ OCI, or schema 1
+    for old Docker engines). Kept so that its digest stays addressable: a pull by
+    that digest must get these exact bytes again."""
+
+    source = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="conversions")
+    media_type = models.CharField(max_length=255)
+    # What else the bytes depend on: schema 1 embeds the repository name and tag.
+    variant = models.CharField(max_length=512, blank=True, default="")
+    digest = models.CharField(max_length=DIGEST_MAX_LENGTH, db_index=True)
+    content = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "media_type", "variant"], name="one_conversion_per_type")
+        ]
+
+    @property
+    def size(self) -> int:
+        return len(self.content)

@@ -1,6 +1,8 @@
 """Every write to registry content: uploads, blob links, manifests, tags."""
 from __future__ import annotations
 
+import io
+import json
 import logging
 import re
 import uuid
@@ -14,6 +16,8 @@ from django.utils import timezone
 from apps.repositories.models import Repository
 
 from . import selectors
+from .content import media_types as mt
+from .content import schema1
 from .content.manifests import ParsedManifest, parse_manifest
 from .digests import digest_bytes, parse_digest
 from .errors import RegistryError
@@ -116,6 +120,18 @@ def complete_upload(*, upload: Upload, digest: str) -> Blob:
     return blob
 
 
+def store_blob(*, repository: Repository, data: bytes) -> Blob:
+    """Store small bytes the registry itself produces (e.g. schema 1's empty layer)
+    as a blob linked to ``repository``, through the same verified path as a push."""
+    upload = start_upload(repository=repository)
+    try:
+        append_to_upload(upload=upload, stream=io.BytesIO(data), offset=0, length=len(data))
+        return complete_upload(upload=upload, digest=digest_bytes(data))
+    except BaseException:
+        cancel_upload(upload=upload)
+        raise
+
+
 def cancel_upload(*, upload: Upload) -> None:
     upload_area().discard(str(upload.id))
     Upload.objects.filter(pk=upload.pk).delete()
@@ -179,12 +195,18 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
 
 
 def put_manifest(
-    *, repository: Repository, reference: str, body: bytes, content_type: str, actor: str
+    *, repository: Repository, name: str, reference: str, body: bytes, content_type: str, actor: str
 ) -> Manifest:
+    """Validate and store a pushed manifest byte for byte; ``name`` is the
+    repository as the client addressed it (schema 1 manifests carry it)."""
     if len(body) > settings.BERTH_MAX_MANIFEST_BYTES:
         raise RegistryError(
             "SIZE_INVALID", f"manifest is {len(body)} bytes; the limit is {settings.BERTH_MAX_MANIFEST_BYTES}",
             status=413,
+        )
+    if _is_schema1(body, content_type):
+        return _put_schema1(
+            repository=repository, name=name, reference=reference, body=body, content_type=content_type, actor=actor
         )
     parsed = parse_manifest(body, content_type)
     if ":" in reference:
@@ -198,21 +220,85 @@ def put_manifest(
         digest = digest_bytes(body, "sha256")
         tag = reference
     blobs, children = _check_references(repository, parsed)
+    return _store_manifest(
+        repository=repository,
+        digest=digest,
+        tag=tag,
+        actor=actor,
+        blobs=blobs,
+        children=children,
+        fields={
+            "media_type": parsed.media_type,
+            "size": len(body),
+            "content": body,
+            "artifact_type": parsed.artifact_type,
+            "config_media_type": parsed.config.media_type if parsed.config else "",
+            "subject_digest": parsed.subject.digest if parsed.subject else "",
+            "annotations": parsed.annotations,
+        },
+    )
 
+
+def _is_schema1(body: bytes, content_type: str) -> bool:
+    media_type = content_type.split(";")[0].strip()
+    if media_type in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
+        return True
+    if media_type in mt.MANIFEST_TYPES:
+        return False
+    try:  # no or a generic Content-Type: the document says which schema it is
+        document = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and document.get("schemaVersion") == 1
+
+
+def _put_schema1(
+    *, repository: Repository, name: str, reference: str, body: bytes, content_type: str, actor: str
+) -> Manifest:
+    media_type = content_type.split(";")[0].strip()
+    if media_type not in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
+        media_type = mt.DOCKER_SCHEMA1
+    manifest = schema1.parse_schema1(body, media_type)
+    if manifest.name != name:
+        raise RegistryError("NAME_INVALID", f"the manifest names repository {manifest.name!r}, not {name!r}")
+    if ":" in reference:
+        parse_digest(reference)
+        if manifest.digest != reference:
+            raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": manifest.digest})
+        tag = None
+    else:
+        validate_tag(reference)
+        if manifest.tag != reference:
+            raise RegistryError("TAG_INVALID", f"the manifest is tagged {manifest.tag!r}, not {reference!r}")
+        tag = reference
+    blobs = []
+    for digest in dict.fromkeys(manifest.fs_layers):
+        blob = selectors.linked_blob(repository, digest)
+        if blob is None:
+            raise RegistryError(
+                "MANIFEST_BLOB_UNKNOWN", f"blob {digest} is not in repository", detail={"digest": digest}
+            )
+        blobs.append(blob)
+    return _store_manifest(
+        repository=repository,
+        digest=manifest.digest,
+        tag=tag,
+        actor=actor,
+        blobs=blobs,
+        children=[],
+        fields={
+            "media_type": mt.DOCKER_SCHEMA1_SIGNED if manifest.signed else mt.DOCKER_SCHEMA1,
+            "size": len(body),
+            "content": body,
+        },
+    )
+
+
+def _store_manifest(
+    *, repository: Repository, digest: str, tag: str | None, actor: str, blobs, children, fields: dict
+) -> Manifest:
     with transaction.atomic():
-        manifest, created = Manifest.objects.get_or_create(
-            repository=repository,
-            digest=digest,
-            defaults={
-                "media_type": parsed.media_type,
-                "size": len(body),
-                "content": body,
-                "artifact_type": parsed.artifact_type,
-                "config_media_type": parsed.config.media_type if parsed.config else "",
-                "subject_digest": parsed.subject.digest if parsed.subject else "",
-                "annotations": parsed.annotations,
-            },
-        )
+        manifest, created = Manifest.objects.get_or_create(repository=repository, digest=digest, defaults=fields)
         if created:
             ManifestBlob.objects.bulk_create(
                 [ManifestBlob(manifest=manifest, blob=blob) for blob in {b.digest: b for b in blobs}.values()]

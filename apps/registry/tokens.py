@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 import threading
 import time
@@ -13,8 +12,9 @@ from functools import lru_cache
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+
+from .keys import token_signing_key
 
 ALGORITHM = "RS256"
 _LEEWAY_SECONDS = 30
@@ -44,35 +44,9 @@ class TokenClaims:
         )
 
 
-def _load_or_create_private_key_pem() -> bytes:
-    if settings.BERTH_TOKEN_PRIVATE_KEY:
-        return settings.BERTH_TOKEN_PRIVATE_KEY.encode()
-    path = settings.BERTH_TOKEN_KEY_FILE
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    try:
-        os.link(tmp, path)  # the first process to get here decides the key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_bytes()
-
-
 class _Keys:
-    def __init__(self, private_pem: bytes) -> None:
-        self.private_key = serialization.load_pem_private_key(private_pem, password=None)
+    def __init__(self, private_key) -> None:
+        self.private_key = private_key
         self.public_key = self.private_key.public_key()
         der = self.public_key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -84,7 +58,7 @@ class _Keys:
 
 @lru_cache(maxsize=1)
 def signing_keys() -> _Keys:
-    return _Keys(_load_or_create_private_key_pem())
+    return _Keys(token_signing_key())
 
 
 def issue_token(*, subject: str, account_id: str, access: list[AccessGrant], service: str) -> tuple[str, int, int]:

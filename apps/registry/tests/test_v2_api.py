@@ -12,6 +12,9 @@ from apps.repositories.models import Repository
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+# What current clients send; without an Accept header a pull is Docker <= 1.9's (schema 1).
+MODERN = {"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}, application/vnd.docker.distribution.manifest.v2+json, "
+                    "application/vnd.docker.distribution.manifest.list.v2+json"}
 
 pytestmark = pytest.mark.django_db
 
@@ -289,7 +292,7 @@ def test_manifest_push_and_pull_by_tag_and_digest(alice, repo):
         assert response["Content-Type"] == OCI_MANIFEST
         assert response["Docker-Content-Digest"] == digest
         assert response["Content-Length"] == str(len(body))
-        head = alice.request("HEAD", f"/v2/{repo}/manifests/{reference}", token=token)
+        head = alice.request("HEAD", f"/v2/{repo}/manifests/{reference}", token=token, headers=MODERN)
         assert head.status_code == 200
         assert head.content == b""
         assert head["Content-Length"] == str(len(body))
@@ -306,9 +309,14 @@ def test_manifest_records_details_after_push(alice, repo, django_capture_on_comm
     assert manifest.total_size > 2048
 
 
-def test_accept_negotiation_refuses_unacceptable_type(alice, repo):
-    alice.push_image(repo, "v1")
-    response = alice.request("GET", f"/v2/{repo}/manifests/v1", scope=f"repository:{repo}:pull",
+def test_accept_negotiation_refuses_what_cannot_be_converted(alice, repo):
+    config = alice.push_blob(repo, b'{"name":"chart"}')
+    layer = alice.push_blob(repo, b"chart bytes")
+    helm = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": config, "size": 16},
+            "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": layer, "size": 11}]}
+    assert alice.push_manifest(repo, "chart", helm).status_code == 201
+    response = alice.request("GET", f"/v2/{repo}/manifests/chart", scope=f"repository:{repo}:pull",
                              headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     assert response.status_code == 404
     assert error_codes(response) == ["MANIFEST_UNKNOWN"]
@@ -319,7 +327,7 @@ def test_manifest_without_media_type_uses_content_type(alice, repo):
     manifest = {"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2}, "layers": []}
     response = alice.push_manifest(repo, "podman", json.dumps(manifest).encode(), media_type=OCI_MANIFEST)
     assert response.status_code == 201
-    response = alice.request("GET", f"/v2/{repo}/manifests/podman", scope=f"repository:{repo}:pull")
+    response = alice.request("GET", f"/v2/{repo}/manifests/podman", scope=f"repository:{repo}:pull", headers=MODERN)
     assert response["Content-Type"] == OCI_MANIFEST
 
 
@@ -506,7 +514,7 @@ def test_public_repository_pulls_anonymously_through_alias(tenant, alice, regist
     anonymous = registry_client(None)
     name = f"{tenant.alias}/tools/cli"
     token = anonymous.token(f"repository:{name}:pull,push")
-    response = anonymous.request("GET", f"/v2/{name}/manifests/1.0", token=token)
+    response = anonymous.request("GET", f"/v2/{name}/manifests/1.0", token=token, headers=MODERN)
     assert response.status_code == 200
     assert response["Docker-Content-Digest"] == digest
     response = anonymous.request("POST", f"/v2/{name}/blobs/uploads/", token=token)
