@@ -102,17 +102,23 @@ def complete_upload(*, upload: Upload, digest: str) -> Blob:
     algorithm, encoded = parse_digest(digest)
     area = upload_area()
     key = str(upload.id)
-    actual = area.hexdigest(key, algorithm)
-    size = area.size(key)
-    if actual != encoded:
-        area.discard(key)
-        Upload.objects.filter(pk=upload.pk).delete()
-        raise RegistryError(
-            "DIGEST_INVALID", detail={"expected": digest, "actual": f"{algorithm}:{actual}"}
-        )
-    store = get_blob_store()
-    store.commit(digest, str(area.path(key)))
-    area.forget(key)
+    try:
+        # Exclusive: two completions of one upload (a retried PUT) must not both commit.
+        with area.exclusive(key):
+            actual = area.hexdigest(key, algorithm)
+            size = area.size(key)
+            if actual != encoded:
+                area.discard(key)
+                Upload.objects.filter(pk=upload.pk).delete()
+                raise RegistryError(
+                    "DIGEST_INVALID", detail={"expected": digest, "actual": f"{algorithm}:{actual}"}
+                )
+            get_blob_store().commit(digest, str(area.path(key)))
+            area.forget(key)
+    except FileNotFoundError:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": key}) from None
+    except UploadBusy:
+        raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=409) from None
     with transaction.atomic():
         blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
         link_blob(repository=upload.repository, blob=blob)

@@ -11,6 +11,7 @@ import fcntl
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -100,6 +101,21 @@ class UploadArea:
             if hasher is not None:
                 self._keep_hasher(key, start + received, hasher)
             return start + received
+        finally:
+            os.close(fd)
+
+    @contextmanager
+    def exclusive(self, upload_id: str):
+        """Hold the upload against every other writer or completer, in any process.
+
+        Raises FileNotFoundError when the upload is gone, UploadBusy when held."""
+        fd = os.open(self.path(str(upload_id)), os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise UploadBusy() from exc
+            yield
         finally:
             os.close(fd)
 

@@ -100,3 +100,29 @@ def test_abandoned_uploads_expire(tenant, settings):
     assert not area.path(str(stale.pk)).exists()
     assert area.path(str(fresh.pk)).exists()
     assert not orphan.exists()
+
+
+@pytest.mark.django_db
+def test_a_completion_racing_another_is_refused_cleanly(tenant):
+    import fcntl
+
+    from apps.registry.errors import RegistryError
+    from apps.repositories.services import create_repository
+
+    repository = create_repository(account=tenant.account, name="race")
+    upload = services.start_upload(repository=repository)
+    services.append_to_upload(upload=upload, stream=io.BytesIO(b"payload"), offset=0, length=7)
+    digest = "sha256:" + hashlib.sha256(b"payload").hexdigest()
+    area = services.upload_area()
+    fd = os.open(area.path(str(upload.id)), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process is completing it
+        with pytest.raises(RegistryError) as busy:
+            services.complete_upload(upload=upload, digest=digest)
+        assert busy.value.status == 409
+    finally:
+        os.close(fd)
+    services.complete_upload(upload=upload, digest=digest)
+    with pytest.raises(RegistryError) as gone:
+        services.complete_upload(upload=upload, digest=digest)
+    assert gone.value.code == "BLOB_UPLOAD_UNKNOWN"
