@@ -35,7 +35,8 @@ class PatternBody:
     def __init__(self, size: int) -> None:
         self.size = size
         self.sent = 0
-        self.block = os.urandom(MiB)
+        block = os.urandom(MiB)
+        self.doubled = memoryview(block + block)  # any window of up to 1 MiB, without copying
         self.sha256 = hashlib.sha256()
 
     def __len__(self) -> int:
@@ -46,7 +47,7 @@ class PatternBody:
         n = remaining if n is None or n < 0 else min(n, remaining)
         n = min(n, MiB)
         offset = self.sent % MiB
-        chunk = (self.block[offset:] + self.block[:offset])[:n]
+        chunk = self.doubled[offset : offset + n].tobytes()
         self.sent += len(chunk)
         self.sha256.update(chunk)
         return chunk
