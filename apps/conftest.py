@@ -9,8 +9,10 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import Client
+from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
 from apps.accounts.models import Account
@@ -132,5 +134,25 @@ def registry_client():
         if tenant is None:
             return RegistryClient(None)
         return RegistryClient((tenant.username, password or tenant.password))
+
+    return make
+
+
+def basic_auth(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def api_client():
+    """DRF's test client for the management API, signed with a new access key of the
+    tenant's user (each call takes one of the user's two active key slots)."""
+
+    def make(tenant: Tenant | None = None) -> APIClient:
+        client = APIClient()
+        if tenant is not None:
+            user = get_user_model().objects.get(username=tenant.username)
+            new_key = account_services.create_access_key(user=user)
+            client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
+        return client
 
     return make

@@ -80,9 +80,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.accounts",
     "apps.repositories",
     "apps.registry",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -169,10 +171,42 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# The management API (/api/v1/). Programs sign requests with an access key (HTTP
+# Basic); browsers with their session (CSRF checked). Requests are throttled per
+# signed-in user, and per client address for anonymous ones.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.api.authentication.AccessKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("BERTH_API_THROTTLE_USER", "1200/minute"),
+        "anon": os.environ.get("BERTH_API_THROTTLE_ANON", "60/minute"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "apps.api.exceptions.exception_handler",
+    # Proxies in front of Berth whose X-Forwarded-For entries name the client; 0 trusts none.
+    "NUM_PROXIES": env_int("BERTH_API_NUM_PROXIES", 0),
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Berth API", "VERSION": "1"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Berth API",
+    "DESCRIPTION": "The management API of Berth, a self-hosted container registry modelled on Amazon ECR. "
+    "Each operation names the ECR (or IAM) operation it stands for. Errors are JSON with a stable `code`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package: the docs page works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (

@@ -1,20 +1,29 @@
-"""Password checks for the token service, throttled per user and client address.
+"""Password and access key checks, throttled per user (or key) and client address.
 
 Django's password hash is deliberately slow (about half a second); registry
-clients ask for a token for every repository they touch. A successful check is
-remembered for a few minutes under an HMAC of the credentials, and only while the
-stored password hash is unchanged, so a password change or deactivation ends it."""
+clients ask for a token for every repository they touch, API clients sign every
+request with their access key. A successful check is remembered for a few minutes
+under an HMAC of the credentials, and only while the stored hash is unchanged, so
+a password change, a deactivated key or a deactivated user ends it."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.hashers import check_password as check_hashed
 from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import AccessKey, AccessKeyStatus
 
 _REMEMBER_SECONDS = 300
+# last_used_at is a hint for people rotating keys, not an audit trail: one write a minute is enough.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,19 @@ def _remember_key(username: str, password: str) -> str:
     return f"login-ok:{mac.hexdigest()}"
 
 
+def _refuse_when_throttled(failure_key: str) -> None:
+    if cache.get(failure_key, 0) >= settings.BERTH_LOGIN_FAILURES_ALLOWED:
+        raise Throttled(settings.BERTH_LOGIN_FAILURE_WINDOW)
+
+
+def _count_failure(failure_key: str) -> None:
+    try:
+        cache.add(failure_key, 0, settings.BERTH_LOGIN_FAILURE_WINDOW)
+        cache.incr(failure_key)
+    except ValueError:
+        cache.set(failure_key, 1, settings.BERTH_LOGIN_FAILURE_WINDOW)
+
+
 def _principal_for(user) -> Principal:
     # A user outside any account (a staff operator) signs in but owns no repositories.
     membership = getattr(user, "membership", None)
@@ -57,9 +79,7 @@ def check_password(username: str, password: str, *, client_ip: str) -> Principal
 
     Raises Throttled after too many failures for this username from this address."""
     failure_key = _failure_key(username, client_ip)
-    failures = cache.get(failure_key, 0)
-    if failures >= settings.BERTH_LOGIN_FAILURES_ALLOWED:
-        raise Throttled(settings.BERTH_LOGIN_FAILURE_WINDOW)
+    _refuse_when_throttled(failure_key)
 
     User = get_user_model()
     remember_key = _remember_key(username, password)
@@ -75,11 +95,43 @@ def check_password(username: str, password: str, *, client_ip: str) -> Principal
 
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
-        try:
-            cache.add(failure_key, 0, settings.BERTH_LOGIN_FAILURE_WINDOW)
-            cache.incr(failure_key)
-        except ValueError:
-            cache.set(failure_key, 1, settings.BERTH_LOGIN_FAILURE_WINDOW)
+        _count_failure(failure_key)
         return None
     cache.set(remember_key, {"user_id": user.pk, "password_hash": user.password}, _REMEMBER_SECONDS)
     return _principal_for(User.objects.select_related("membership").get(pk=user.pk))
+
+
+def check_access_key(access_key_id: str, secret: str, *, client_ip: str) -> AccessKey | None:
+    """The active key (with its user) for this id and secret, None when they are
+    wrong, the key is inactive or its user is deactivated. Records the use.
+
+    Raises Throttled after too many failures for this key id from this address."""
+    failure_key = _failure_key(f"access-key:{access_key_id}", client_ip)
+    _refuse_when_throttled(failure_key)
+    access_key = (
+        AccessKey.objects.select_related("user")
+        .filter(access_key_id=access_key_id, status=AccessKeyStatus.ACTIVE, user__is_active=True)
+        .first()
+    )
+    if access_key is None:
+        _count_failure(failure_key)
+        return None
+    remember_key = _remember_key(f"access-key:{access_key_id}", secret)
+    if cache.get(remember_key) != access_key.secret_hash:
+        if not check_hashed(secret, access_key.secret_hash):
+            _count_failure(failure_key)
+            return None
+        cache.set(remember_key, access_key.secret_hash, _REMEMBER_SECONDS)
+    _record_use(access_key)
+    return access_key
+
+
+def _record_use(access_key: AccessKey) -> None:
+    now = timezone.now()
+    stale = now - _LAST_USED_RESOLUTION
+    if access_key.last_used_at is not None and access_key.last_used_at > stale:
+        return
+    AccessKey.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=access_key.pk).update(
+        last_used_at=now
+    )
+    access_key.last_used_at = now

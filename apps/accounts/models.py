@@ -66,3 +66,56 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.account_id}"
+
+
+ACCESS_KEY_ID_PATTERN = r"^BKIA[A-Z0-9]{16}$"
+MAX_ACTIVE_ACCESS_KEYS = 2
+
+
+class AccessKeyStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    INACTIVE = "INACTIVE", "Inactive"
+
+
+class AccessKey(models.Model):
+    """A user's credentials for the management API: an id and a secret, the secret
+    kept only as a password hash.
+
+    An active key holds one of the user's two slots; the unique (user, slot) pair is
+    what keeps the database itself from ever holding a third active key."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
+    access_key_id = models.CharField(max_length=20, unique=True, validators=[RegexValidator(ACCESS_KEY_ID_PATTERN)])
+    secret_hash = models.CharField(max_length=128)
+    status = models.CharField(max_length=8, choices=AccessKeyStatus.choices, default=AccessKeyStatus.ACTIVE)
+    active_slot = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(access_key_id__regex=ACCESS_KEY_ID_PATTERN), name="access_key_id_grammar"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    # isnull=False: a NULL slot would make the comparison unknown, which a CHECK lets pass.
+                    models.Q(
+                        status=AccessKeyStatus.ACTIVE,
+                        active_slot__isnull=False,
+                        active_slot__gte=1,
+                        active_slot__lte=MAX_ACTIVE_ACCESS_KEYS,
+                    )
+                    | models.Q(status=AccessKeyStatus.INACTIVE, active_slot__isnull=True)
+                ),
+                name="access_key_active_holds_a_slot",
+            ),
+            models.UniqueConstraint(fields=["user", "active_slot"], name="access_key_slot_once_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == AccessKeyStatus.ACTIVE

@@ -1,14 +1,16 @@
-"""Every write to accounts, users and aliases."""
+"""Every write to accounts, users, aliases and access keys."""
 from __future__ import annotations
 
 import secrets
 import string
+from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 
-from .models import Account, Alias, Membership
+from .models import MAX_ACTIVE_ACCESS_KEYS, AccessKey, AccessKeyStatus, Account, Alias, Membership
 
 _ALIAS_FIRST = string.ascii_lowercase
 _ALIAS_REST = string.ascii_lowercase + string.digits
@@ -50,3 +52,83 @@ def add_user(*, account: Account, username: str, password: str, email: str = "")
     with transaction.atomic():
         user = User.objects.create_user(username=username, email=email, password=password)
         Membership.objects.create(user=user, account=account)
+
+
+# -- access keys --------------------------------------------------------------------
+
+_ACCESS_KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+class AccessKeyLimitExceeded(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewAccessKey:
+    """A key just made: the only moment its secret is known."""
+
+    access_key: AccessKey
+    secret: str
+
+
+def _new_access_key_id() -> str:
+    return "BKIA" + "".join(secrets.choice(_ACCESS_KEY_ID_ALPHABET) for _ in range(16))
+
+
+def _limit_exceeded() -> AccessKeyLimitExceeded:
+    return AccessKeyLimitExceeded(
+        f"a user may have at most {MAX_ACTIVE_ACCESS_KEYS} active access keys; deactivate or delete one first"
+    )
+
+
+def _free_slot(user) -> int:
+    taken = set(AccessKey.objects.filter(user=user, active_slot__isnull=False).values_list("active_slot", flat=True))
+    for slot in range(1, MAX_ACTIVE_ACCESS_KEYS + 1):
+        if slot not in taken:
+            return slot
+    raise _limit_exceeded()
+
+
+def create_access_key(*, user) -> NewAccessKey:
+    """A new active key for ``user``; raises AccessKeyLimitExceeded when two are active.
+
+    Two concurrent creations may pick the same free slot: the database refuses the
+    second, which then looks again and finds the limit."""
+    secret = secrets.token_urlsafe(30)
+    secret_hash = make_password(secret)
+    for _ in range(5):
+        slot = _free_slot(user)
+        try:
+            with transaction.atomic():
+                access_key = AccessKey.objects.create(
+                    user=user, access_key_id=_new_access_key_id(), secret_hash=secret_hash, active_slot=slot
+                )
+        except IntegrityError:
+            continue  # the slot was taken meanwhile (or, rarely, the id was drawn before)
+        return NewAccessKey(access_key=access_key, secret=secret)
+    raise _limit_exceeded()
+
+
+def activate_access_key(*, access_key: AccessKey) -> AccessKey:
+    if access_key.is_active:
+        return access_key
+    for _ in range(5):
+        slot = _free_slot(access_key.user_id)
+        try:
+            with transaction.atomic():
+                AccessKey.objects.filter(pk=access_key.pk).update(status=AccessKeyStatus.ACTIVE, active_slot=slot)
+        except IntegrityError:
+            continue
+        access_key.status, access_key.active_slot = AccessKeyStatus.ACTIVE, slot
+        return access_key
+    raise _limit_exceeded()
+
+
+def deactivate_access_key(*, access_key: AccessKey) -> AccessKey:
+    AccessKey.objects.filter(pk=access_key.pk).update(status=AccessKeyStatus.INACTIVE, active_slot=None)
+    access_key.status, access_key.active_slot = AccessKeyStatus.INACTIVE, None
+    return access_key
+
+
+def delete_access_key(*, access_key: AccessKey) -> None:
+    access_key.delete()

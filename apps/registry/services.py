@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.repositories.models import Repository
+from apps.repositories.mutability import tag_is_immutable
 
 from . import selectors
 from .content import media_types as mt
@@ -337,6 +338,13 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
     if current.manifest_id == manifest.pk:
         return
     old_digest = current.manifest.digest
+    if tag_is_immutable(repository, tag):
+        raise RegistryError(
+            "TAG_INVALID",
+            f"tag {tag} in repository {repository.account_id}/{repository.name} is immutable: it points at "
+            f"{old_digest} and cannot be moved to {manifest.digest}",
+            detail={"tag": tag, "repository": f"{repository.account_id}/{repository.name}"},
+        )
     current.manifest = manifest
     current.save(update_fields=["manifest", "updated_at"])
     TagHistory.objects.create(

@@ -3,15 +3,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core import signing
 from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
 
 from apps.accounts.models import Account, Alias
+from apps.registry.content import media_types as mt
 
 from .models import Repository, Visibility
 
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
-_REPOSITORY_FIELDS = Repository._meta.concrete_fields
+# What a registry request needs; the timestamps are left deferred (loaded if read).
+_REPOSITORY_FIELDS = [f for f in Repository._meta.concrete_fields if f.name not in ("created_at", "updated_at")]
+# Columns whose raw values need the ORM's converters (JSON text; SQLite's 0/1 booleans).
+_CONVERTED_COLUMNS = [
+    (index, field.get_col(Repository._meta.db_table))
+    for index, field in enumerate(_REPOSITORY_FIELDS)
+    if field.get_internal_type() in ("JSONField", "BooleanField")
+]
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,11 @@ def find_repository(full_name: str) -> Repository | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return Repository.from_db(connection.alias, [f.attname for f in _REPOSITORY_FIELDS], row)
+    values = list(row)
+    for index, column in _CONVERTED_COLUMNS:
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            values[index] = converter(values[index], column, connection)
+    return Repository.from_db(connection.alias, [f.attname for f in _REPOSITORY_FIELDS], values)
 
 
 def resolve_address(full_name: str) -> Address | None:
@@ -68,4 +84,78 @@ def resolve_address(full_name: str) -> Address | None:
         return None
     return Address(full_name=full_name, account=account, name=name, via_alias=via_alias)
 
+# -- the management API's reads -------------------------------------------------------
 
+# Manifests of one image each (not indexes, whose entries are counted themselves).
+IMAGE_MANIFEST_TYPES = mt.IMAGE_MANIFESTS | {mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED}
+_PAGE_TOKEN_SALT = "berth.repositories.page"
+
+
+class PageTokenInvalid(ValueError):
+    pass
+
+
+def _described(account: Account) -> QuerySet[Repository]:
+    """Repositories of ``account`` with what DescribeRepositories shows: image count,
+    and their total size, None while a worker has yet to measure one of them."""
+    images = Q(manifests__media_type__in=IMAGE_MANIFEST_TYPES)
+    return (
+        Repository.objects.filter(account=account)
+        .annotate(
+            image_count=Count("manifests", filter=images),
+            measured_size=Sum("manifests__total_size", filter=images),
+            unmeasured_count=Count("manifests", filter=images & Q(manifests__total_size__isnull=True)),
+        )
+        .prefetch_related("resource_tags")
+    )
+
+
+def total_size(repository: Repository) -> int | None:
+    """Of a repository from describe_repositories/describe_repository."""
+    if repository.unmeasured_count:
+        return None
+    return repository.measured_size or 0
+
+
+def describe_repository(account: Account, name: str) -> Repository | None:
+    """One of the account's repositories; another account's is as missing as one that never was."""
+    return _described(account).filter(name=name).first()
+
+
+def page_token(last_name: str) -> str:
+    return signing.dumps(last_name, salt=_PAGE_TOKEN_SALT)
+
+
+def describe_repositories(
+    account: Account, *, name_prefix: str = "", limit: int, next_token: str | None = None
+) -> tuple[list[Repository], str | None]:
+    """A page of the account's repositories by name, and the token of the next page
+    (None on the last)."""
+    repositories = _described(account)
+    if name_prefix:
+        repositories = repositories.filter(name__startswith=name_prefix)
+    if next_token:
+        try:
+            after = signing.loads(next_token, salt=_PAGE_TOKEN_SALT)
+        except signing.BadSignature:
+            raise PageTokenInvalid("the next token is not one this API handed out") from None
+        repositories = repositories.filter(name__gt=after)
+    page = list(repositories.order_by("name")[: limit + 1])
+    if len(page) > limit:
+        page = page[:limit]
+        return page, page_token(page[-1].name)
+    return page, None
+
+
+def registry_host(request) -> str:
+    """The host clients put in image references: BERTH_PUBLIC_URL's, else the request's."""
+    if settings.BERTH_PUBLIC_URL:
+        public = urlsplit(settings.BERTH_PUBLIC_URL)
+        return f"{public.netloc}{public.path}".rstrip("/")
+    return request.get_host()
+
+
+def repository_uri(repository: Repository, *, host: str, default_alias: str) -> str:
+    """Private repositories are reached through the account id, public ones through the alias."""
+    namespace = default_alias if repository.is_public else repository.account_id
+    return f"{host}/{namespace}/{repository.name}"

@@ -1,15 +1,29 @@
-"""Every write to repositories."""
+"""Every write to repositories and their settings."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 from django.db import IntegrityError, transaction
 
 from apps.accounts.models import Account
 
-from .models import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN, Repository, Visibility
+from .models import (
+    REPOSITORY_NAME_MAX_LENGTH,
+    REPOSITORY_NAME_PATTERN,
+    RESOURCE_TAG_KEY_MAX_LENGTH,
+    RESOURCE_TAG_PATTERN,
+    RESOURCE_TAG_VALUE_MAX_LENGTH,
+    RESOURCE_TAGS_PER_REPOSITORY,
+    Repository,
+    RepositoryTag,
+    TagMutability,
+    Visibility,
+)
+from .mutability import validate_tag_mutability
 
 _NAME = re.compile(REPOSITORY_NAME_PATTERN)
+_RESOURCE_TAG = re.compile(RESOURCE_TAG_PATTERN)
 
 
 class RepositoryNameInvalid(ValueError):
@@ -20,6 +34,16 @@ class RepositoryExists(ValueError):
     pass
 
 
+class RepositoryNotEmpty(ValueError):
+    pass
+
+
+class ResourceTagsInvalid(ValueError):
+    def __init__(self, message: str, *, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def validate_repository_name(name: str) -> None:
     if not name or len(name) > REPOSITORY_NAME_MAX_LENGTH or not _NAME.match(name):
         raise RepositoryNameInvalid(
@@ -28,13 +52,58 @@ def validate_repository_name(name: str) -> None:
         )
 
 
-def create_repository(*, account: Account, name: str, visibility: str = Visibility.PRIVATE) -> Repository:
+def validate_resource_tags(tags: Mapping[str, str]) -> None:
+    if len(tags) > RESOURCE_TAGS_PER_REPOSITORY:
+        raise ResourceTagsInvalid(
+            f"a repository has at most {RESOURCE_TAGS_PER_REPOSITORY} tags", code="max_length"
+        )
+    for key, value in tags.items():
+        if not key or len(key) > RESOURCE_TAG_KEY_MAX_LENGTH or not _RESOURCE_TAG.match(key):
+            raise ResourceTagsInvalid(
+                f"invalid tag key {key[:200]!r}: 1 to {RESOURCE_TAG_KEY_MAX_LENGTH} letters, digits, spaces "
+                "and _ . : / = + - @"
+            )
+        if len(value) > RESOURCE_TAG_VALUE_MAX_LENGTH or not _RESOURCE_TAG.match(value):
+            raise ResourceTagsInvalid(
+                f"invalid value of tag {key!r}: at most {RESOURCE_TAG_VALUE_MAX_LENGTH} letters, digits, spaces "
+                "and _ . : / = + - @"
+            )
+
+
+def _replace_resource_tags(repository: Repository, tags: Mapping[str, str]) -> None:
+    RepositoryTag.objects.filter(repository=repository).delete()
+    RepositoryTag.objects.bulk_create(
+        [RepositoryTag(repository=repository, key=key, value=value) for key, value in tags.items()]
+    )
+
+
+def create_repository(
+    *,
+    account: Account,
+    name: str,
+    visibility: str = Visibility.PRIVATE,
+    image_tag_mutability: str = TagMutability.MUTABLE,
+    image_tag_mutability_exclusion_filters: Sequence[str] = (),
+    scan_on_push: bool = False,
+    resource_tags: Mapping[str, str] | None = None,
+) -> Repository:
     validate_repository_name(name)
     if visibility not in Visibility.values:
         raise ValueError(f"visibility must be one of {', '.join(Visibility.values)}")
+    filters = validate_tag_mutability(image_tag_mutability, image_tag_mutability_exclusion_filters)
+    validate_resource_tags(resource_tags or {})
     try:
         with transaction.atomic():
-            return Repository.objects.create(account=account, name=name, visibility=visibility)
+            repository = Repository.objects.create(
+                account=account,
+                name=name,
+                visibility=visibility,
+                image_tag_mutability=image_tag_mutability,
+                image_tag_mutability_exclusion_filters=filters,
+                scan_on_push=scan_on_push,
+            )
+            _replace_resource_tags(repository, resource_tags or {})
+            return repository
     except IntegrityError as exc:
         raise RepositoryExists(f"repository {account.id}/{name} already exists") from exc
 
@@ -44,3 +113,87 @@ def get_or_create_on_push(*, account: Account, name: str) -> Repository:
     validate_repository_name(name)
     repository, _ = Repository.objects.get_or_create(account=account, name=name)
     return repository
+
+
+def put_image_tag_mutability(
+    *, repository: Repository, image_tag_mutability: str, image_tag_mutability_exclusion_filters: Sequence[str] = ()
+) -> Repository:
+    """Amazon ECR's PutImageTagMutability: the setting replaces the previous one whole."""
+    filters = validate_tag_mutability(image_tag_mutability, image_tag_mutability_exclusion_filters)
+    repository.image_tag_mutability = image_tag_mutability
+    repository.image_tag_mutability_exclusion_filters = filters
+    repository.save(update_fields=["image_tag_mutability", "image_tag_mutability_exclusion_filters", "updated_at"])
+    return repository
+
+
+def update_repository(
+    *,
+    repository: Repository,
+    visibility: str | None = None,
+    image_tag_mutability: str | None = None,
+    image_tag_mutability_exclusion_filters: Sequence[str] | None = None,
+    scan_on_push: bool | None = None,
+    resource_tags: Mapping[str, str] | None = None,
+) -> Repository:
+    """Change the settings given (None leaves one as it is); tags, when given, replace all tags.
+
+    Filters given alone apply to the current mutability setting; a setting given
+    alone drops filters it cannot have."""
+    fields = ["updated_at"]
+    if visibility is not None:
+        if visibility not in Visibility.values:
+            raise ValueError(f"visibility must be one of {', '.join(Visibility.values)}")
+        repository.visibility = visibility
+        fields.append("visibility")
+    if image_tag_mutability is not None or image_tag_mutability_exclusion_filters is not None:
+        mutability = image_tag_mutability or repository.image_tag_mutability
+        filters = image_tag_mutability_exclusion_filters
+        if filters is None:
+            filters = repository.image_tag_mutability_exclusion_filters if image_tag_mutability is None else []
+        repository.image_tag_mutability_exclusion_filters = validate_tag_mutability(mutability, filters)
+        repository.image_tag_mutability = mutability
+        fields += ["image_tag_mutability", "image_tag_mutability_exclusion_filters"]
+    if scan_on_push is not None:
+        repository.scan_on_push = scan_on_push
+        fields.append("scan_on_push")
+    if resource_tags is not None:
+        validate_resource_tags(resource_tags)
+    with transaction.atomic():
+        # One writer at a time: two tag replacements must not interleave into a mix of both.
+        Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        repository.save(update_fields=fields)
+        if resource_tags is not None:
+            _replace_resource_tags(repository, resource_tags)
+    return repository
+
+
+def delete_repository(*, repository: Repository, force: bool = False) -> None:
+    """Amazon ECR's DeleteRepository: refuses a repository that holds images unless
+    ``force``, which deletes them with it."""
+    from apps.registry.models import Manifest, ManifestChild, Upload
+    from apps.registry.services import upload_area
+
+    with transaction.atomic():
+        # Locked first, so a push that is storing a manifest now either lands before
+        # the check sees it or waits and then fails: never a deleted repository's image.
+        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        if locked is None:
+            return
+        manifest_count = Manifest.objects.filter(repository=locked).count()
+        if manifest_count and not force:
+            raise RepositoryNotEmpty(
+                f"repository {locked.account_id}/{locked.name} is not empty ({manifest_count} manifests); "
+                "delete its images first, or delete it with force"
+            )
+        upload_ids = [str(u) for u in Upload.objects.filter(repository=locked).values_list("id", flat=True)]
+        # An index protects its entries from deletion; here both go.
+        ManifestChild.objects.filter(parent__repository=locked).delete()
+        Manifest.objects.filter(repository=locked).delete()
+        locked.delete()
+
+        def discard_spooled_uploads() -> None:
+            area = upload_area()
+            for upload_id in upload_ids:
+                area.discard(upload_id)
+
+        transaction.on_commit(discard_spooled_uploads)

@@ -1,0 +1,137 @@
+"""Access keys: the credentials programs use for the management API."""
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api.authentication import client_ip
+from apps.api.exceptions import Conflict
+from apps.api.serializers import error_responses
+
+from . import selectors, services
+from .authentication import Throttled, check_password
+from .models import AccessKey, AccessKeyStatus
+from .serializers import (
+    AccessKeyListSerializer,
+    AccessKeySerializer,
+    AccessKeyUpdateSerializer,
+    CredentialsSerializer,
+    NewAccessKeySerializer,
+)
+
+ACCESS_KEYS_TAG = "access keys"
+ACCESS_KEY_ID = OpenApiParameter(
+    "access_key_id", str, OpenApiParameter.PATH, description="BKIA followed by 16 letters and digits"
+)
+
+
+def _create(user) -> Response:
+    try:
+        new_key = services.create_access_key(user=user)
+    except services.AccessKeyLimitExceeded as exc:
+        raise Conflict(str(exc), code="access_key_limit_exceeded") from None
+    return Response(NewAccessKeySerializer(new_key).data, status=status.HTTP_201_CREATED)
+
+
+class AccessKeyList(APIView):
+    @extend_schema(
+        operation_id="listAccessKeys",
+        summary="List your access keys",
+        description="IAM's ListAccessKeys, with each key's last use (to the minute).",
+        responses={200: AccessKeyListSerializer, **error_responses(401, 403)},
+        tags=[ACCESS_KEYS_TAG],
+    )
+    def get(self, request):
+        keys = selectors.access_keys_of(request.user)
+        return Response(AccessKeyListSerializer({"accessKeys": keys}).data)
+
+    @extend_schema(
+        operation_id="createAccessKey",
+        summary="Create an access key",
+        description="IAM's CreateAccessKey: a new active key for the signed-in user. The secret is in this "
+        "response only. A user has at most two active keys.",
+        request=None,
+        responses={201: NewAccessKeySerializer, **error_responses(401, 403, 409)},
+        tags=[ACCESS_KEYS_TAG],
+    )
+    def post(self, request):
+        return _create(request.user)
+
+
+class AccessKeyDetail(APIView):
+    def _access_key(self, request, access_key_id: str) -> AccessKey:
+        access_key = selectors.access_key_of(request.user, access_key_id)
+        if access_key is None:
+            raise exceptions.NotFound(f"you have no access key {access_key_id[:40]}")
+        return access_key
+
+    @extend_schema(
+        operation_id="updateAccessKey",
+        summary="Deactivate or reactivate an access key",
+        description="IAM's UpdateAccessKey: `INACTIVE` refuses the key from the next request on; `ACTIVE` "
+        "takes it back into use (at most two active keys).",
+        parameters=[ACCESS_KEY_ID],
+        request=AccessKeyUpdateSerializer,
+        responses={200: AccessKeySerializer, **error_responses(400, 401, 403, 404, 409)},
+        tags=[ACCESS_KEYS_TAG],
+    )
+    def patch(self, request, access_key_id: str):
+        access_key = self._access_key(request, access_key_id)
+        update = AccessKeyUpdateSerializer(data=request.data)
+        update.is_valid(raise_exception=True)
+        if update.validated_data["status"] == AccessKeyStatus.ACTIVE:
+            try:
+                services.activate_access_key(access_key=access_key)
+            except services.AccessKeyLimitExceeded as exc:
+                raise Conflict(str(exc), code="access_key_limit_exceeded") from None
+        else:
+            services.deactivate_access_key(access_key=access_key)
+        return Response(AccessKeySerializer(access_key).data)
+
+    @extend_schema(
+        operation_id="deleteAccessKey",
+        summary="Delete an access key",
+        description="IAM's DeleteAccessKey.",
+        parameters=[ACCESS_KEY_ID],
+        responses={204: None, **error_responses(401, 403, 404)},
+        tags=[ACCESS_KEYS_TAG],
+    )
+    def delete(self, request, access_key_id: str):
+        services.delete_access_key(access_key=self._access_key(request, access_key_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BootstrapAccessKey(APIView):
+    """The one endpoint that takes a username and password: how `berth configure`
+    gets its first access key. Failed attempts are throttled per username and
+    client address, exactly as at the registry's token service."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="bootstrapAccessKey",
+        summary="Create an access key with a username and password",
+        description="IAM's CreateAccessKey for a program that has only a user's password (`berth configure`). "
+        "The only endpoint that accepts a password; the secret is in this response only. Repeated failures "
+        "from one address are refused with 429 for a while, like `docker login`'s.",
+        request=CredentialsSerializer,
+        responses={201: NewAccessKeySerializer, **error_responses(400, 403, 409, 429)},
+        auth=[],
+        tags=[ACCESS_KEYS_TAG],
+    )
+    def post(self, request):
+        credentials = CredentialsSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        username = credentials.validated_data["username"]
+        try:
+            principal = check_password(username, credentials.validated_data["password"], client_ip=client_ip(request))
+        except Throttled as exc:
+            raise exceptions.Throttled(wait=exc.retry_after, detail=str(exc)) from None
+        if principal is None:
+            raise exceptions.AuthenticationFailed("incorrect username or password")
+        return _create(get_user_model()._default_manager.get_by_natural_key(principal.username))

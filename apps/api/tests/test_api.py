@@ -1,0 +1,169 @@
+"""The management API's shared plumbing: authentication, errors, throttling, OpenAPI."""
+from __future__ import annotations
+
+import json
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+from django.utils.crypto import get_random_string
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+from apps.repositories.models import Repository
+
+pytestmark = pytest.mark.django_db
+
+
+# -- sessions: the browser's way in ---------------------------------------------------
+
+
+@pytest.fixture
+def browser(tenant) -> APIClient:
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(get_user_model().objects.get(username=tenant.username))
+    return client
+
+
+def csrf_token(client) -> str:
+    """What a page of the site hands a browser: the CSRF cookie, echoed in a header."""
+    token = get_random_string(32)
+    client.cookies[django_settings.CSRF_COOKIE_NAME] = token
+    return token
+
+
+def test_a_session_reads_and_writes_with_a_csrf_token(browser):
+    assert browser.get("/api/v1/repositories").status_code == 200
+    refused = browser.post("/api/v1/repositories", {"name": "app"}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "permission_denied"
+    assert "CSRF" in refused.json()["detail"]
+    assert not Repository.objects.exists()
+    created = browser.post("/api/v1/repositories", {"name": "app"}, format="json",
+                           HTTP_X_CSRFTOKEN=csrf_token(browser))
+    assert created.status_code == 201, created.content
+
+
+# -- errors: always JSON with a code ----------------------------------------------------
+
+
+def test_every_error_has_a_code(alice_api):
+    unknown = alice_api.get("/api/v1/nothing-here")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"code": "not_found", "detail": "no API endpoint at /api/v1/nothing-here"}
+    assert APIClient().get("/api/v2/repositories").json()["code"] == "not_found"
+
+    not_allowed = alice_api.put("/api/v1/repositories", {}, format="json")
+    assert (not_allowed.status_code, not_allowed.json()["code"]) == (405, "method_not_allowed")
+
+    malformed = alice_api.generic("POST", "/api/v1/repositories", "{not json", content_type="application/json")
+    assert (malformed.status_code, malformed.json()["code"]) == (400, "parse_error")
+
+    form = alice_api.post("/api/v1/repositories", {"name": "app"})  # multipart
+    assert (form.status_code, form.json()["code"]) == (415, "unsupported_media_type")
+
+    invalid = alice_api.post("/api/v1/repositories", {"name": "Bad", "visibility": "x"}, format="json")
+    assert invalid.status_code == 400
+    body = invalid.json()
+    assert body["code"] == "invalid"
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("name", "invalid"), ("visibility", "invalid_choice")]
+    assert body["detail"].startswith("name: ")
+
+
+@pytest.fixture
+def alice_api(tenant, api_client) -> APIClient:
+    return api_client(tenant)
+
+
+# -- throttling per principal ---------------------------------------------------------
+
+
+def test_requests_are_throttled_per_user_and_per_anonymous_address(tenant, other_tenant, api_client, monkeypatch):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/minute", "anon": "2/minute"})
+    alice, mallory = api_client(tenant), api_client(other_tenant)
+    for _ in range(3):
+        assert alice.get("/api/v1/repositories").status_code == 200
+    throttled = alice.get("/api/v1/repositories")
+    assert throttled.status_code == 429
+    assert throttled.json()["code"] == "throttled"
+    assert 0 < int(throttled["Retry-After"]) <= 60
+    assert mallory.get("/api/v1/repositories").status_code == 200
+
+    # Anonymous requests reach only the open endpoints (elsewhere they stop at 401 first).
+    anonymous = APIClient(REMOTE_ADDR="10.1.1.1")
+    for _ in range(2):
+        assert anonymous.post("/api/v1/auth/access-keys", {}, format="json").status_code == 400
+    assert anonymous.post("/api/v1/auth/access-keys", {}, format="json").status_code == 429
+    # X-Forwarded-For is trusted only behind configured proxies: it cannot buy a fresh budget.
+    spoofed = anonymous.post("/api/v1/auth/access-keys", {}, format="json", HTTP_X_FORWARDED_FOR="10.9.9.9")
+    assert spoofed.status_code == 429
+    assert APIClient(REMOTE_ADDR="10.1.1.2").post("/api/v1/auth/access-keys", {}, format="json").status_code == 400
+
+
+# -- OpenAPI ----------------------------------------------------------------------------
+
+
+def test_the_schema_is_valid_openapi_3(tmp_path):
+    out = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    schema = yaml.safe_load(out.read_text())
+    assert schema["openapi"].startswith("3.")
+    operations = {
+        operation["operationId"]: (path, method)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+    assert operations == {
+        "listAccessKeys": ("/api/v1/access-keys", "get"),
+        "createAccessKey": ("/api/v1/access-keys", "post"),
+        "updateAccessKey": ("/api/v1/access-keys/{access_key_id}", "patch"),
+        "deleteAccessKey": ("/api/v1/access-keys/{access_key_id}", "delete"),
+        "bootstrapAccessKey": ("/api/v1/auth/access-keys", "post"),
+        "describeRepositories": ("/api/v1/repositories", "get"),
+        "createRepository": ("/api/v1/repositories", "post"),
+        "describeRepository": ("/api/v1/repositories/{name}", "get"),
+        "updateRepository": ("/api/v1/repositories/{name}", "patch"),
+        "deleteRepository": ("/api/v1/repositories/{name}", "delete"),
+        "putImageTagMutability": ("/api/v1/repositories/{name}/-/image-tag-mutability", "put"),
+    }
+    for path, item in schema["paths"].items():
+        for operation in item.values():
+            if path.startswith("/api/v1/repositories"):
+                assert "Amazon ECR's" in operation["description"], operation["operationId"]
+            else:
+                assert "IAM's" in operation["description"], operation["operationId"]
+    assert "scanned once" in json.dumps(schema["paths"]["/api/v1/repositories"]["post"])
+    # The bootstrap endpoint takes no credentials but the ones in its body.
+    assert "security" not in schema and "security" not in schema["paths"]["/api/v1/auth/access-keys"]["post"]
+    assert schema["paths"]["/api/v1/repositories"]["get"]["security"] == [{"accessKey": []}, {"cookieAuth": []}]
+
+
+def test_the_schema_is_served_to_anyone():
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert json.loads(response.content)["info"]["title"] == "Berth API"
+
+
+def test_the_docs_page_works_offline(settings, tmp_path):
+    """`berth serve` collects static files; whitenoise then serves the Swagger UI
+    that drf-spectacular-sidecar bundles (nothing comes from a CDN)."""
+    settings.STATIC_ROOT = tmp_path / "static"
+    call_command("collectstatic", interactive=False, verbosity=0, stdout=StringIO())
+    client = Client()  # a new client loads whitenoise afresh, over the collected files
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith("/static/drf_spectacular_sidecar/swagger-ui-dist/") for a in assets), assets
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert b"".join(response.streaming_content) if response.streaming else response.content
+    assert "/api/schema/" in html
+    assert Path(settings.STATIC_ROOT, "staticfiles.json").exists()
