@@ -7,6 +7,8 @@ import json
 import pytest
 import schemathesis
 from django.contrib.auth import get_user_model
+from django.core import signals
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -20,7 +22,19 @@ EXAMPLES_PER_OPERATION = 25
 
 
 @pytest.fixture
-def api_schema(db, settings):
+def in_test_transaction():
+    """Requests go straight into the WSGI app, which closes the database connection
+    at each request's end; inside the test's transaction that would break every
+    later query (PostgreSQL). Django's test client disconnects the same handler."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(db, settings, in_test_transaction):
     # Throttling would turn a long fuzz run into 429s, which hide real answers.
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
     document = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
