@@ -15,12 +15,12 @@ DIGEST_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 def parse_digest(value: str) -> tuple[str, str]:
     """Split a digest into (algorithm, hex), refusing anything we cannot verify."""
-    if not value or not DIGEST_GRAMMAR.match(value):
+    if not value or not DIGEST_GRAMMAR.fullmatch(value):
         raise RegistryError("DIGEST_INVALID", f"invalid digest {value[:200]!r}")
     algorithm, encoded = value.split(":", 1)
     if algorithm not in ALGORITHMS:
         raise RegistryError("UNSUPPORTED", f"digest algorithm {algorithm!r} is not supported", status=400)
-    if not ALGORITHMS[algorithm][1].match(encoded):
+    if not ALGORITHMS[algorithm][1].fullmatch(encoded):
         raise RegistryError("DIGEST_INVALID", f"invalid {algorithm} digest {value[:200]!r}")
     return algorithm, encoded
 
