@@ -51,6 +51,8 @@ BERTH_DEFAULT_PLATFORM = os.environ.get("BERTH_DEFAULT_PLATFORM", "linux/amd64")
 # Failed logins allowed per (username, client address) within the window.
 BERTH_LOGIN_FAILURES_ALLOWED = env_int("BERTH_LOGIN_FAILURES_ALLOWED", 10)
 BERTH_LOGIN_FAILURE_WINDOW = env_int("BERTH_LOGIN_FAILURE_WINDOW", 300)
+# How long a login password (GetAuthorizationToken, `docker login --username berth`) stays valid.
+BERTH_LOGIN_PASSWORD_TTL = env_int("BERTH_LOGIN_PASSWORD_TTL", 12 * 3600)
 
 BERTH_UPLOAD_DIR = Path(os.environ.get("BERTH_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 BERTH_UPLOAD_EXPIRY_SECONDS = env_int("BERTH_UPLOAD_EXPIRY_SECONDS", 24 * 3600)
@@ -172,12 +174,13 @@ STORAGES = {
 }
 
 # The management API (/api/v1/). Programs sign requests with an access key (HTTP
-# Basic); browsers with their session (CSRF checked). Requests are throttled per
-# signed-in user, and per client address for anonymous ones.
+# Basic) or a login password (Bearer); browsers with their session (CSRF checked).
+# Requests are throttled per signed-in user, and per client address for anonymous ones.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.api.authentication.AccessKeyAuthentication",
+        "apps.api.authentication.LoginPasswordAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -206,6 +209,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name with another get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "AccessKeyStatusEnum": "apps.accounts.models.AccessKeyStatus",
+        "RegistryAliasStatusEnum": "apps.accounts.registries.RegistryAliasStatus",
+        "LogoContentTypeEnum": "apps.repositories.models.LogoContentType",
+    },
 }
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
@@ -219,6 +228,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
 )
+# Installations sharing one Redis keep their work apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("BERTH_CELERY_QUEUE", "berth")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True

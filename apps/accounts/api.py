@@ -1,29 +1,36 @@
-"""Access keys: the credentials programs use for the management API."""
+"""Credentials: access keys, which programs use for the management API, and login
+passwords, which `docker login` takes."""
 from __future__ import annotations
 
+import base64
+from datetime import datetime, timezone
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api.authentication import client_ip
+from apps.api.authentication import NotWithLoginPassword, client_ip
 from apps.api.exceptions import Conflict
 from apps.api.serializers import error_responses
 
 from . import selectors, services
-from .authentication import Throttled, check_password
+from .authentication import LOGIN_PASSWORD_USERNAMES, Throttled, check_password
 from .models import AccessKey, AccessKeyStatus
 from .serializers import (
     AccessKeyListSerializer,
     AccessKeySerializer,
     AccessKeyUpdateSerializer,
+    AuthorizationTokenSerializer,
     CredentialsSerializer,
     NewAccessKeySerializer,
 )
 
 ACCESS_KEYS_TAG = "access keys"
+AUTHORIZATION_TOKEN_TAG = "registry login"
 ACCESS_KEY_ID = OpenApiParameter(
     "access_key_id", str, OpenApiParameter.PATH, description="BKIA followed by 16 letters and digits"
 )
@@ -38,6 +45,8 @@ def _create(user) -> Response:
 
 
 class AccessKeyList(APIView):
+    permission_classes = [IsAuthenticated, NotWithLoginPassword]
+
     @extend_schema(
         operation_id="listAccessKeys",
         summary="List your access keys",
@@ -63,6 +72,8 @@ class AccessKeyList(APIView):
 
 
 class AccessKeyDetail(APIView):
+    permission_classes = [IsAuthenticated, NotWithLoginPassword]
+
     def _access_key(self, request, access_key_id: str) -> AccessKey:
         access_key = selectors.access_key_of(request.user, access_key_id)
         if access_key is None:
@@ -135,3 +146,36 @@ class BootstrapAccessKey(APIView):
         if principal is None:
             raise exceptions.AuthenticationFailed("incorrect username or password")
         return _create(get_user_model()._default_manager.get_by_natural_key(principal.username))
+
+
+class AuthorizationToken(APIView):
+    """A login password for the registry, for a user signed in with an access key or
+    a session (a login password cannot renew itself)."""
+
+    permission_classes = [IsAuthenticated, NotWithLoginPassword]
+
+    @extend_schema(
+        operation_id="getAuthorizationToken",
+        summary="Get a login password for docker login",
+        description="Amazon ECR's GetAuthorizationToken (`aws ecr get-login-password`): a password for "
+        "`docker login --username berth --password-stdin <host>` (the user name `AWS` works too), valid "
+        "12 hours by default (`BERTH_LOGIN_PASSWORD_TTL`) and until the user's password changes or the user is "
+        "deactivated. It also signs requests to this API as `Authorization: Bearer <password>`, except the "
+        "ones that manage credentials. Nothing is stored; every call mints a new one.",
+        request=None,
+        responses={200: AuthorizationTokenSerializer, **error_responses(401, 403)},
+        tags=[AUTHORIZATION_TOKEN_TAG],
+    )
+    def post(self, request):
+        issued = services.create_login_password(user=request.user)
+        username = LOGIN_PASSWORD_USERNAMES[0]
+        body = {
+            "authorizationToken": base64.b64encode(f"{username}:{issued.password}".encode()).decode(),
+            "username": username,
+            "password": issued.password,
+            "expiresAt": datetime.fromtimestamp(issued.expires_at, tz=timezone.utc),
+            "proxyEndpoint": settings.BERTH_PUBLIC_URL or f"{request.scheme}://{request.get_host()}",
+        }
+        response = Response(AuthorizationTokenSerializer(body).data)
+        response["Cache-Control"] = "no-store"
+        return response

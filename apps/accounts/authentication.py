@@ -4,7 +4,11 @@ Django's password hash is deliberately slow (about half a second); registry
 clients ask for a token for every repository they touch, API clients sign every
 request with their access key. A successful check is remembered for a few minutes
 under an HMAC of the credentials, and only while the stored hash is unchanged, so
-a password change, a deactivated key or a deactivated user ends it."""
+a password change, a deactivated key or a deactivated user ends it.
+
+A login password (apps.accounts.login_passwords) needs none of that: checking its
+signature costs microseconds, so each use is checked afresh against the user's
+row, and nothing is written."""
 from __future__ import annotations
 
 import hashlib
@@ -19,9 +23,13 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
+from . import login_passwords
 from .models import AccessKey, AccessKeyStatus
 
 _REMEMBER_SECONDS = 300
+# The user names a login password goes with at the registry: Berth's own, and Amazon
+# ECR's (`docker login --username AWS`) so scripts written for ECR work unchanged.
+LOGIN_PASSWORD_USERNAMES = ("berth", "AWS")
 # last_used_at is a hint for people rotating keys, not an audit trail: one write a minute is enough.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -68,7 +76,7 @@ def _count_failure(failure_key: str) -> None:
         cache.set(failure_key, 1, settings.BERTH_LOGIN_FAILURE_WINDOW)
 
 
-def _principal_for(user) -> Principal:
+def principal_for(user) -> Principal:
     # A user outside any account (a staff operator) signs in but owns no repositories.
     membership = getattr(user, "membership", None)
     return Principal(username=user.get_username(), account_id=membership.account_id if membership else "")
@@ -91,14 +99,14 @@ def check_password(username: str, password: str, *, client_ip: str) -> Principal
             .first()
         )
         if user is not None:
-            return _principal_for(user)
+            return principal_for(user)
 
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
         _count_failure(failure_key)
         return None
     cache.set(remember_key, {"user_id": user.pk, "password_hash": user.password}, _REMEMBER_SECONDS)
-    return _principal_for(User.objects.select_related("membership").get(pk=user.pk))
+    return principal_for(User.objects.select_related("membership").get(pk=user.pk))
 
 
 def check_access_key(access_key_id: str, secret: str, *, client_ip: str) -> AccessKey | None:
@@ -135,3 +143,49 @@ def _record_use(access_key: AccessKey) -> None:
         last_used_at=now
     )
     access_key.last_used_at = now
+
+
+class LoginPasswordRefused(Exception):
+    """A login password that signs nobody in; the message says why."""
+
+
+def is_login_password_attempt(username: str, password: str) -> bool:
+    """Whether registry credentials are a login password rather than a user's own
+    password. The shape decides, so a user who happens to be named `berth` still
+    signs in with their own password."""
+    return username.lower() in {name.lower() for name in LOGIN_PASSWORD_USERNAMES} and (
+        login_passwords.looks_like_login_password(password)
+    )
+
+
+def check_login_password(password: str, *, client_ip: str):
+    """The active user a login password signs in, with their membership loaded.
+
+    Raises LoginPasswordRefused when it has expired, was revoked (its user changed
+    password or was deactivated) or is not one Berth signed. Only the last kind
+    counts as a failed sign-in, and raises Throttled after too many from this
+    address: an expired or revoked one is genuine, only stale (a kubelet retrying a
+    pull with last week's secret), and counting those would let one client lock
+    every other client at its address out of the shared `berth` user name."""
+    try:
+        claims = login_passwords.verify(password)
+    except login_passwords.ExpiredLoginPassword:
+        raise LoginPasswordRefused(
+            "the login password has expired; get a new one (GetAuthorizationToken: POST /api/v1/authorization-token)"
+        ) from None
+    except login_passwords.InvalidLoginPassword:
+        failure_key = _failure_key("login-password:", client_ip)
+        _refuse_when_throttled(failure_key)
+        _count_failure(failure_key)
+        raise LoginPasswordRefused("not a valid login password") from None
+    user = (
+        get_user_model()
+        .objects.select_related("membership")
+        .filter(pk=claims.user_id, is_active=True)
+        .first()
+    )
+    if user is None or not claims.matches_credentials(user.password):
+        raise LoginPasswordRefused(
+            "the login password was revoked: its user has changed password or been deactivated since"
+        )
+    return user

@@ -7,6 +7,7 @@ ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 # Aliases are never all digits, so `<alias>/<name>` and `<account-id>/<name>` never collide.
 ALIAS_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
 ALL_DIGITS_PATTERN = r"^[0-9]+$"
+REGISTRY_DISPLAY_NAME_MAX_LENGTH = 100
 
 
 class Account(models.Model):
@@ -14,11 +15,19 @@ class Account(models.Model):
     name = models.CharField(max_length=128)
     # A push to a missing private repository creates it (members only).
     create_on_push = models.BooleanField(default=True)
+    # Amazon ECR Public's registry catalog data: the publisher name the gallery shows.
+    display_name = models.CharField(max_length=REGISTRY_DISPLAY_NAME_MAX_LENGTH, blank=True, default="")
+    # Set by staff in the admin only, once they have checked who the publisher is.
+    verified = models.BooleanField(default=False, help_text="a verified publisher; only staff set this")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(id__regex=ACCOUNT_ID_PATTERN), name="account_id_12_digits"),
+            models.CheckConstraint(
+                condition=models.Q(display_name__length__lte=REGISTRY_DISPLAY_NAME_MAX_LENGTH),
+                name="account_display_name_length",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -37,6 +46,8 @@ class Alias(models.Model):
     )
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="aliases")
     is_default = models.BooleanField(default=False)
+    # The alias shown in repository and image URIs; the default one until another is made primary.
+    is_primary = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -47,6 +58,9 @@ class Alias(models.Model):
             models.CheckConstraint(condition=models.Q(name__length__gte=2), name="alias_min_length"),
             models.UniqueConstraint(
                 fields=["account"], condition=models.Q(is_default=True), name="one_default_alias_per_account"
+            ),
+            models.UniqueConstraint(
+                fields=["account"], condition=models.Q(is_primary=True), name="one_primary_alias_per_account"
             ),
         ]
 

@@ -1,4 +1,4 @@
-"""Every write to accounts, users, aliases and access keys."""
+"""Every write to accounts, users, aliases and access keys, and the minting of login passwords."""
 from __future__ import annotations
 
 import secrets
@@ -10,6 +10,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.db import IntegrityError, transaction
 
+from . import login_passwords
 from .models import MAX_ACTIVE_ACCESS_KEYS, AccessKey, AccessKeyStatus, Account, Alias, Membership
 
 _ALIAS_FIRST = string.ascii_lowercase
@@ -36,7 +37,7 @@ def create_account(*, name: str, username: str, password: str, email: str = "", 
         try:
             with transaction.atomic():
                 account = Account.objects.create(id=_new_account_id(), name=name)
-                Alias.objects.create(name=_new_default_alias(), account=account, is_default=True)
+                Alias.objects.create(name=_new_default_alias(), account=account, is_default=True, is_primary=True)
                 user = User.objects.create_user(username=username, email=email, password=password)
                 Membership.objects.create(user=user, account=account)
                 return account
@@ -132,3 +133,14 @@ def deactivate_access_key(*, access_key: AccessKey) -> AccessKey:
 
 def delete_access_key(*, access_key: AccessKey) -> None:
     access_key.delete()
+
+
+# -- login passwords ------------------------------------------------------------------
+
+
+def create_login_password(*, user) -> login_passwords.IssuedLoginPassword:
+    """Amazon ECR's GetAuthorizationToken: a password for `docker login --username berth`,
+    valid BERTH_LOGIN_PASSWORD_TTL seconds and until the user's password changes.
+
+    Nothing is stored: the password carries its own signature and expiry."""
+    return login_passwords.issue(user_id=user.pk, password_hash=user.password)

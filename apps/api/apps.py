@@ -6,5 +6,5 @@ class ApiConfig(AppConfig):
     label = "api"
 
     def ready(self) -> None:
-        # Registers the OpenAPI description of the access key scheme with drf-spectacular.
+        # Registers the OpenAPI description of the authentication schemes with drf-spectacular.
         from . import schema  # noqa: F401

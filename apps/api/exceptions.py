@@ -20,6 +20,14 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class BadRequest(exceptions.APIException):
+    """The request is well formed but asks for what this resource cannot do; raised with a specific code."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "the request cannot be carried out on this resource"
+    default_code = "bad_request"
+
+
 def _field_errors(details, field: str = "") -> list[dict]:
     """Flatten DRF's nested {field: [{message, code}]} into one list."""
     if isinstance(details, dict) and set(details) == {"message", "code"}:

@@ -13,7 +13,7 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="stable, machine-readable: `invalid`, `not_authenticated`, `authentication_failed`, "
         "`permission_denied`, `not_found`, `throttled`, `repository_already_exists`, `repository_not_empty`, "
-        "`access_key_limit_exceeded`, ..."
+        "`access_key_limit_exceeded`, `repository_not_public`, ..."
     )
     detail = serializers.CharField(help_text="for people")
     errors = FieldErrorSerializer(many=True, required=False, help_text="validation errors only")

@@ -7,6 +7,10 @@ from django.db import models
 from apps.repositories.models import Repository
 
 DIGEST_MAX_LENGTH = 7 + 128 + 64  # "sha512:" + hex, with room for registered algorithms
+# The OCI distribution spec's tag grammar, with Amazon ECR's length: up to 300
+# characters where the spec stops at 128.
+TAG_MAX_LENGTH = 300
+TAG_PATTERN = rf"^[a-zA-Z0-9_][a-zA-Z0-9._-]{{0,{TAG_MAX_LENGTH - 1}}}$"
 
 
 class Blob(models.Model):
@@ -48,6 +52,8 @@ class Manifest(models.Model):
     layer_count = models.IntegerField(null=True, blank=True)
     platforms = models.JSONField(default=list, blank=True)
     image_created_at = models.DateTimeField(null=True, blank=True)
+    # When a pull last fetched it (recorded at most once a minute per process; see services.record_pull).
+    last_pulled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository", "digest"], name="manifest_unique_in_repository")]
@@ -79,7 +85,7 @@ class ManifestChild(models.Model):
 
 class Tag(models.Model):
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tags")
-    name = models.CharField(max_length=128)
+    name = models.CharField(max_length=TAG_MAX_LENGTH)
     manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="tags")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -94,7 +100,7 @@ class TagHistory(models.Model):
     """Every tag move, with the digest it pointed at before (empty when created)."""
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tag_history")
-    tag = models.CharField(max_length=128)
+    tag = models.CharField(max_length=TAG_MAX_LENGTH)
     old_digest = models.CharField(max_length=DIGEST_MAX_LENGTH, blank=True, default="")
     new_digest = models.CharField(max_length=DIGEST_MAX_LENGTH, blank=True, default="")
     actor = models.CharField(max_length=255, blank=True, default="")
@@ -125,8 +131,9 @@ class ManifestConversion(models.Model):
 
     source = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="conversions")
     media_type = models.CharField(max_length=255)
-    # What else the bytes depend on: schema 1 embeds the repository name and tag.
-    variant = models.CharField(max_length=512, blank=True, default="")
+    # What else the bytes depend on: schema 1 embeds the repository name and tag
+    # (`<alias or account id>/<name>:<tag>`, up to 50 + 1 + 256 + 1 + 300 characters).
+    variant = models.CharField(max_length=1024, blank=True, default="")
     digest = models.CharField(max_length=DIGEST_MAX_LENGTH, db_index=True)
     content = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -40,6 +40,8 @@ class Served:
     digest: str
     size: int
     content: bytes | None  # None for a HEAD of stored bytes (not loaded)
+    # The stored manifest the bytes are (or were converted from); None for the referrers tag.
+    manifest_id: int | None = None
 
 
 def parse_accept(header: str) -> set[str]:
@@ -60,8 +62,9 @@ def _accepts(media_type: str, accepted: set[str]) -> bool:
 
 def _served(manifest: Manifest | ManifestConversion) -> Served:
     content = bytes(manifest.content) if "content" in manifest.__dict__ else None
-    size = manifest.size if isinstance(manifest, Manifest) else len(content)
-    return Served(manifest.media_type, manifest.digest, size, content)
+    if isinstance(manifest, Manifest):
+        return Served(manifest.media_type, manifest.digest, manifest.size, content, manifest.pk)
+    return Served(manifest.media_type, manifest.digest, len(content), content, manifest.source_id)
 
 
 def served_manifest(*, repository: Repository, name: str, reference: str, accepted: set[str], head: bool) -> Served:

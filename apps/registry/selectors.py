@@ -2,15 +2,19 @@
 principal may see, for the catalog)."""
 from __future__ import annotations
 
-from django.db import connection
-from django.db.models import F, Q, Value
+import re
+
+from django.core import signing
+from django.db import connection, models
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Collate, Concat
 
 from apps.accounts.authentication import Principal
 from apps.repositories.models import Repository, Visibility
 
-from .digests import is_digest
-from .models import Blob, Manifest, Tag
+from .digests import is_digest, parse_digest
+from .errors import RegistryError
+from .models import TAG_MAX_LENGTH, TAG_PATTERN, Blob, Manifest, Tag
 
 
 def _lexical(expression):
@@ -89,3 +93,166 @@ def referrers(repository: Repository, subject_digest: str, *, artifact_type: str
     return list(manifests.order_by("created_at", "digest").only(
         "digest", "media_type", "size", "artifact_type", "config_media_type", "annotations"
     ))
+
+
+# -- images, as the management API names them -----------------------------------------
+#
+# An image is a manifest of the repository (an index, and each manifest it lists,
+# are images of their own, as in Amazon ECR); an image id names one by digest, by
+# tag, or by both when the tag must point at that digest.
+
+_TAG = re.compile(TAG_PATTERN)
+_PAGE_TOKEN_SALT = "berth.images.page"
+
+
+class TagStatus(models.TextChoices):
+    TAGGED = "TAGGED"
+    UNTAGGED = "UNTAGGED"
+    ANY = "ANY"
+
+
+class FailureCode(models.TextChoices):
+    """Amazon ECR's codes for one image id of a batch request that failed; Berth
+    adds UnsupportedImageType for an image no accepted media type can carry."""
+
+    INVALID_IMAGE_DIGEST = "InvalidImageDigest"
+    INVALID_IMAGE_TAG = "InvalidImageTag"
+    IMAGE_TAG_DOES_NOT_MATCH_DIGEST = "ImageTagDoesNotMatchDigest"
+    IMAGE_NOT_FOUND = "ImageNotFound"
+    MISSING_DIGEST_AND_TAG = "MissingDigestAndTag"
+    IMAGE_REFERENCED_BY_MANIFEST_LIST = "ImageReferencedByManifestList"
+    UNSUPPORTED_IMAGE_TYPE = "UnsupportedImageType"
+
+
+class ImageFailure(Exception):
+    """One image id of a request failed: ``code`` is its failureCode, ``reason`` says why."""
+
+    def __init__(self, code: FailureCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class PageTokenInvalid(ValueError):
+    pass
+
+
+def check_image_id(*, digest: str | None, tag: str | None) -> None:
+    """Raise the ImageFailure a malformed image id gets."""
+    if digest is None and tag is None:
+        raise ImageFailure(FailureCode.MISSING_DIGEST_AND_TAG, "an image id needs an imageDigest, an imageTag or both")
+    if digest is not None:
+        try:
+            parse_digest(digest)
+        except RegistryError as exc:
+            raise ImageFailure(FailureCode.INVALID_IMAGE_DIGEST, exc.message) from None
+    if tag is not None and not _TAG.fullmatch(tag):
+        raise ImageFailure(
+            FailureCode.INVALID_IMAGE_TAG,
+            f"invalid tag {tag[:200]!r}: 1 to {TAG_MAX_LENGTH} letters, digits, '_', '.' and '-', "
+            "not starting with '.' or '-'",
+        )
+
+
+def find_image(repository: Repository, *, digest: str | None, tag: str | None) -> Manifest:
+    """The image an id names, without its manifest bytes; raises ImageFailure."""
+    check_image_id(digest=digest, tag=tag)
+    if tag is not None:
+        tagged = (
+            Tag.objects.select_related("manifest").defer("manifest__content")
+            .filter(repository=repository, name=tag).first()
+        )
+        if tagged is None:
+            raise ImageFailure(FailureCode.IMAGE_NOT_FOUND, f"no image is tagged {tag} in the repository")
+        if digest is not None and tagged.manifest.digest != digest:
+            raise ImageFailure(
+                FailureCode.IMAGE_TAG_DOES_NOT_MATCH_DIGEST,
+                f"tag {tag} points at {tagged.manifest.digest}, not at {digest}",
+            )
+        return tagged.manifest
+    manifest = Manifest.objects.defer("content").filter(repository=repository, digest=digest).first()
+    if manifest is None:
+        raise ImageFailure(FailureCode.IMAGE_NOT_FOUND, f"no image {digest} in the repository")
+    return manifest
+
+
+def _page_token(repository: Repository, listing: str, after) -> str:
+    return signing.dumps({"repository": repository.pk, "listing": listing, "after": after}, salt=_PAGE_TOKEN_SALT)
+
+
+def _page_after(repository: Repository, listing: str, token: str):
+    try:
+        page = signing.loads(token, salt=_PAGE_TOKEN_SALT)
+    except signing.BadSignature:
+        raise PageTokenInvalid("the next token is not one this API handed out") from None
+    if page.get("repository") != repository.pk or page.get("listing") != listing:
+        raise PageTokenInvalid("the next token belongs to another listing")
+    return page["after"]
+
+
+def list_images(
+    repository: Repository, *, tag_status: str = TagStatus.ANY, limit: int, next_token: str | None = None
+) -> tuple[list[tuple[str, str | None]], str | None]:
+    """Amazon ECR's ListImages: (digest, tag) once per tag of each image, and
+    (digest, None) for each untagged one, in push order (tags in byte order), a page
+    at a time; with the token of the next page, None on the last."""
+    after_id, after_tag = _page_after(repository, "list", next_token) if next_token else (0, "")
+    entries: list[tuple[int, str, str | None]] = []
+    if tag_status != TagStatus.UNTAGGED:
+        tags = Tag.objects.filter(repository=repository).annotate(key=_lexical(F("name")))
+        if next_token:
+            tags = tags.filter(Q(manifest_id__gt=after_id) | Q(manifest_id=after_id, key__gt=after_tag))
+        entries += tags.order_by("manifest_id", "key").values_list("manifest_id", "manifest__digest", "name")[
+            : limit + 1
+        ]
+    if tag_status != TagStatus.TAGGED:
+        untagged = Manifest.objects.filter(repository=repository, id__gt=after_id).exclude(_tagged())
+        entries += [(pk, digest, None) for pk, digest in untagged.order_by("id").values_list("id", "digest")[: limit + 1]]
+    # Sorted by image only: an image's tags keep the database's byte order.
+    entries.sort(key=lambda entry: entry[0])
+    page = entries[:limit]
+    next_page = None
+    if len(entries) > limit:
+        last_id, _, last_tag = page[-1]
+        next_page = _page_token(repository, "list", [last_id, last_tag or ""])
+    return [(digest, tag) for _, digest, tag in page], next_page
+
+
+def _tagged():
+    return Exists(Tag.objects.filter(manifest=OuterRef("pk")))
+
+
+def _described_images(repository: Repository) -> QuerySet[Manifest]:
+    """What DescribeImages shows of each image: everything but the manifest bytes."""
+    return (
+        Manifest.objects.filter(repository=repository)
+        .defer("content", "annotations")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name", "manifest_id")))
+    )
+
+
+def describe_images(
+    repository: Repository, *, tag_status: str = TagStatus.ANY, limit: int, next_token: str | None = None
+) -> tuple[list[Manifest], str | None]:
+    """Amazon ECR's DescribeImages over the whole repository: a page of its images
+    in push order, and the token of the next page (None on the last)."""
+    images = _described_images(repository)
+    if tag_status == TagStatus.TAGGED:
+        images = images.filter(_tagged())
+    elif tag_status == TagStatus.UNTAGGED:
+        images = images.exclude(_tagged())
+    if next_token:
+        images = images.filter(id__gt=_page_after(repository, "describe", next_token))
+    page = list(images.order_by("id")[: limit + 1])
+    if len(page) > limit:
+        page = page[:limit]
+        return page, _page_token(repository, "describe", page[-1].pk)
+    return page, None
+
+
+def described_images(repository: Repository, manifest_ids: list[int]) -> list[Manifest]:
+    """Of images found with find_image: each once, in the order given, as
+    DescribeImages shows them."""
+    wanted = list(dict.fromkeys(manifest_ids))
+    found = _described_images(repository).in_bulk(wanted)
+    return [found[pk] for pk in wanted if pk in found]

@@ -5,12 +5,14 @@ import io
 import json
 import logging
 import re
+import time
 import uuid
 from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
 from apps.repositories.models import Repository
@@ -22,13 +24,13 @@ from .content import schema1
 from .content.manifests import ParsedManifest, parse_manifest
 from .digests import digest_bytes, parse_digest
 from .errors import RegistryError
-from .models import Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
+from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
 from .storage import get_blob_store
 from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy
 
 logger = logging.getLogger(__name__)
 
-TAG_GRAMMAR = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+TAG_GRAMMAR = re.compile(TAG_PATTERN)
 
 
 @lru_cache(maxsize=1)
@@ -167,8 +169,20 @@ def expire_abandoned_uploads(*, older_than: timedelta | None = None) -> int:
 # -- manifests ----------------------------------------------------------------------
 
 
+class TagImmutable(RegistryError):
+    """TAG_INVALID on /v2/: the tag is immutable and points at other content."""
+
+
+class ReferencedManifestUnknown(RegistryError):
+    """MANIFEST_BLOB_UNKNOWN on /v2/: an index names a manifest the repository lacks."""
+
+
+class ImageAlreadyExists(Exception):
+    """PutImage of a manifest, and tag, the repository already holds: nothing changed."""
+
+
 def validate_tag(tag: str) -> None:
-    if not TAG_GRAMMAR.match(tag):
+    if not TAG_GRAMMAR.fullmatch(tag):
         raise RegistryError("TAG_INVALID", f"invalid tag {tag[:200]!r}")
 
 
@@ -192,7 +206,7 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
     for descriptor in parsed.manifests:
         child = Manifest.objects.filter(repository=repository, digest=descriptor.digest).only("id", "size").first()
         if child is None:
-            raise RegistryError(
+            raise ReferencedManifestUnknown(
                 "MANIFEST_BLOB_UNKNOWN",
                 f"manifest {descriptor.digest} referenced by the index is not in repository",
                 detail={"digest": descriptor.digest},
@@ -206,6 +220,43 @@ def put_manifest(
 ) -> Manifest:
     """Validate and store a pushed manifest byte for byte; ``name`` is the
     repository as the client addressed it (schema 1 manifests carry it)."""
+    tag, digest = (None, reference) if ":" in reference else (reference, None)
+    manifest, _ = _put_manifest(
+        repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type, actor=actor
+    )
+    return manifest
+
+
+def put_image(
+    *, repository: Repository, body: bytes, media_type: str, tag: str | None, digest: str | None, actor: str
+) -> Manifest:
+    """Amazon ECR's PutImage: store a manifest through the same checks as a push,
+    tagged with ``tag`` if given, verified against ``digest`` if given. Raises
+    ImageAlreadyExists when the repository already holds it (and the tag already
+    points at it): the push would change nothing."""
+    manifest, changed = _put_manifest(
+        repository=repository,
+        # Schema 1 manifests name their repository as pushes address it: by account id.
+        name=f"{repository.account_id}/{repository.name}",
+        tag=tag,
+        digest=digest,
+        body=body,
+        content_type=media_type,
+        actor=actor,
+    )
+    if not changed:
+        held = f"tagged {tag}" if tag is not None else "in the repository"
+        raise ImageAlreadyExists(f"image {manifest.digest} is already {held}; the push changes nothing")
+    return manifest
+
+
+def _put_manifest(
+    *, repository: Repository, name: str, tag: str | None, digest: str | None, body: bytes, content_type: str,
+    actor: str,
+) -> tuple[Manifest, bool]:
+    """The manifest, and whether the push changed anything (a new manifest, or a
+    tag created or moved). Without a tag the manifest is stored by its digest,
+    which ``digest`` (if given) must match."""
     if len(body) > settings.BERTH_MAX_MANIFEST_BYTES:
         raise RegistryError(
             "SIZE_INVALID", f"manifest is {len(body)} bytes; the limit is {settings.BERTH_MAX_MANIFEST_BYTES}",
@@ -213,23 +264,23 @@ def put_manifest(
         )
     if _is_schema1(body, content_type):
         return _put_schema1(
-            repository=repository, name=name, reference=reference, body=body, content_type=content_type, actor=actor
+            repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type,
+            actor=actor,
         )
     parsed = parse_manifest(body, content_type)
-    if ":" in reference:
-        algorithm, _ = parse_digest(reference)
-        digest = digest_bytes(body, algorithm)
-        if digest != reference:
-            raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": digest})
-        tag = None
+    if digest is not None:
+        algorithm, _ = parse_digest(digest)
+        actual = digest_bytes(body, algorithm)
+        if actual != digest:
+            raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
     else:
-        validate_tag(reference)
-        digest = digest_bytes(body, "sha256")
-        tag = reference
+        actual = digest_bytes(body, "sha256")
+    if tag is not None:
+        validate_tag(tag)
     blobs, children = _check_references(repository, parsed)
     return _store_manifest(
         repository=repository,
-        digest=digest,
+        digest=actual,
         tag=tag,
         actor=actor,
         blobs=blobs,
@@ -260,30 +311,29 @@ def _is_schema1(body: bytes, content_type: str) -> bool:
 
 
 def _put_schema1(
-    *, repository: Repository, name: str, reference: str, body: bytes, content_type: str, actor: str
-) -> Manifest:
+    *, repository: Repository, name: str, tag: str | None, digest: str | None, body: bytes, content_type: str,
+    actor: str,
+) -> tuple[Manifest, bool]:
     media_type = content_type.split(";")[0].strip()
     if media_type not in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
         media_type = mt.DOCKER_SCHEMA1
     manifest = schema1.parse_schema1(body, media_type)
     if manifest.name != name:
         raise RegistryError("NAME_INVALID", f"the manifest names repository {manifest.name!r}, not {name!r}")
-    if ":" in reference:
-        parse_digest(reference)
-        if manifest.digest != reference:
-            raise RegistryError("DIGEST_INVALID", detail={"expected": reference, "actual": manifest.digest})
-        tag = None
-    else:
-        validate_tag(reference)
-        if manifest.tag != reference:
-            raise RegistryError("TAG_INVALID", f"the manifest is tagged {manifest.tag!r}, not {reference!r}")
-        tag = reference
+    if digest is not None:
+        parse_digest(digest)
+        if manifest.digest != digest:
+            raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": manifest.digest})
+    if tag is not None:
+        validate_tag(tag)
+        if manifest.tag != tag:
+            raise RegistryError("TAG_INVALID", f"the manifest is tagged {manifest.tag!r}, not {tag!r}")
     blobs = []
-    for digest in dict.fromkeys(manifest.fs_layers):
-        blob = selectors.linked_blob(repository, digest)
+    for layer in dict.fromkeys(manifest.fs_layers):
+        blob = selectors.linked_blob(repository, layer)
         if blob is None:
             raise RegistryError(
-                "MANIFEST_BLOB_UNKNOWN", f"blob {digest} is not in repository", detail={"digest": digest}
+                "MANIFEST_BLOB_UNKNOWN", f"blob {layer} is not in repository", detail={"digest": layer}
             )
         blobs.append(blob)
     return _store_manifest(
@@ -303,7 +353,7 @@ def _put_schema1(
 
 def _store_manifest(
     *, repository: Repository, digest: str, tag: str | None, actor: str, blobs, children, fields: dict
-) -> Manifest:
+) -> tuple[Manifest, bool]:
     with transaction.atomic():
         manifest, created = Manifest.objects.get_or_create(repository=repository, digest=digest, defaults=fields)
         if created:
@@ -313,17 +363,17 @@ def _store_manifest(
             ManifestChild.objects.bulk_create(
                 [ManifestChild(parent=manifest, child=child) for child in {c.id: c for c in children}.values()]
             )
-        if tag is not None:
-            _point_tag(repository=repository, tag=tag, manifest=manifest, actor=actor)
+        tag_moved = tag is not None and _point_tag(repository=repository, tag=tag, manifest=manifest, actor=actor)
         if created:
             # Post-push work runs in a worker, and only once the push is durable.
             from .tasks import record_image_details
 
             transaction.on_commit(lambda: record_image_details.delay(manifest.pk))
-    return manifest
+    return manifest, created or tag_moved
 
 
-def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> None:
+def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> bool:
+    """Point ``tag`` at ``manifest``; False when it already did."""
     current = Tag.objects.select_for_update().select_related("manifest").filter(repository=repository, name=tag).first()
     if current is None:
         try:
@@ -334,12 +384,12 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
             current = Tag.objects.select_for_update().select_related("manifest").get(repository=repository, name=tag)
         else:
             TagHistory.objects.create(repository=repository, tag=tag, new_digest=manifest.digest, actor=actor)
-            return
+            return True
     if current.manifest_id == manifest.pk:
-        return
+        return False
     old_digest = current.manifest.digest
     if tag_is_immutable(repository, tag):
-        raise RegistryError(
+        raise TagImmutable(
             "TAG_INVALID",
             f"tag {tag} in repository {repository.account_id}/{repository.name} is immutable: it points at "
             f"{old_digest} and cannot be moved to {manifest.digest}",
@@ -350,6 +400,7 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
     TagHistory.objects.create(
         repository=repository, tag=tag, old_digest=old_digest, new_digest=manifest.digest, actor=actor
     )
+    return True
 
 
 def delete_manifest(*, repository: Repository, digest: str, actor: str) -> None:
@@ -375,3 +426,101 @@ def delete_tag(*, repository: Repository, tag: str, actor: str) -> None:
             raise RegistryError("MANIFEST_UNKNOWN", f"tag {tag} is unknown", detail={"tag": tag})
         TagHistory.objects.create(repository=repository, tag=tag, old_digest=current.manifest.digest, actor=actor)
         current.delete()
+
+
+# -- images, as the management API names them ---------------------------------------
+
+
+def delete_image(
+    *, repository: Repository, digest: str | None, tag: str | None, actor: str
+) -> list[tuple[str, str | None]]:
+    """Amazon ECR's BatchDeleteImage for one image id; raises selectors.ImageFailure.
+
+    By tag, the tag goes, and the image with it when that was its last tag. By
+    digest, or by a tag with the digest it points at, the image goes with all its
+    tags. An image an index references stays, tag and all. Returns the image ids
+    removed: (digest, tag) for each tag, (digest, None) for an untagged image."""
+    selectors.check_image_id(digest=digest, tag=tag)
+    with transaction.atomic():
+        if tag is not None:
+            current = (
+                Tag.objects.select_for_update().select_related("manifest").defer("manifest__content")
+                .filter(repository=repository, name=tag).first()
+            )
+            if current is None:
+                raise selectors.ImageFailure(
+                    selectors.FailureCode.IMAGE_NOT_FOUND, f"no image is tagged {tag} in the repository"
+                )
+            manifest = current.manifest
+            if digest is not None and manifest.digest != digest:
+                raise selectors.ImageFailure(
+                    selectors.FailureCode.IMAGE_TAG_DOES_NOT_MATCH_DIGEST,
+                    f"tag {tag} points at {manifest.digest}, not at {digest}",
+                )
+            if digest is None and Tag.objects.filter(manifest=manifest).exclude(pk=current.pk).exists():
+                TagHistory.objects.create(repository=repository, tag=tag, old_digest=manifest.digest, actor=actor)
+                current.delete()
+                return [(manifest.digest, tag)]
+        else:
+            manifest = (
+                Manifest.objects.select_for_update().defer("content")
+                .filter(repository=repository, digest=digest).first()
+            )
+            if manifest is None:
+                raise selectors.ImageFailure(
+                    selectors.FailureCode.IMAGE_NOT_FOUND, f"no image {digest} in the repository"
+                )
+        return _delete_image(repository=repository, manifest=manifest, actor=actor)
+
+
+def _delete_image(*, repository: Repository, manifest: Manifest, actor: str) -> list[tuple[str, str | None]]:
+    def referenced(indexes: list[str]) -> selectors.ImageFailure:
+        return selectors.ImageFailure(
+            selectors.FailureCode.IMAGE_REFERENCED_BY_MANIFEST_LIST,
+            f"image {manifest.digest} is referenced by manifest list {', '.join(indexes)}; delete that first",
+        )
+
+    indexes = list(Manifest.objects.filter(child_refs__child=manifest).values_list("digest", flat=True)[:5])
+    if indexes:
+        raise referenced(indexes)
+    tags = sorted(Tag.objects.filter(manifest=manifest).values_list("name", flat=True))
+    TagHistory.objects.bulk_create(
+        [TagHistory(repository=repository, tag=tag, old_digest=manifest.digest, actor=actor) for tag in tags]
+    )
+    try:
+        with transaction.atomic():
+            manifest.delete()
+    except ProtectedError:
+        # An index that lists it was pushed since the check above.
+        raise referenced(
+            list(Manifest.objects.filter(child_refs__child=manifest).values_list("digest", flat=True)[:5])
+        ) from None
+    return [(manifest.digest, tag) for tag in tags] or [(manifest.digest, None)]
+
+
+# -- pulls --------------------------------------------------------------------------
+
+PULL_RECORD_INTERVAL = 60.0
+# Manifest id -> time.monotonic() of this process's last write of its pull time.
+recorded_pulls: dict[int, float] = {}
+_RECORDED_PULLS_LIMIT = 100_000
+
+
+def record_pull(*, manifest_id: int) -> None:
+    """Note that a pull fetched a manifest (Manifest.last_pulled_at, Amazon ECR's
+    lastRecordedPullTime). A process writes at most once a minute per manifest;
+    otherwise this is one dictionary lookup, so the manifest GET hot path does not
+    wait on the database."""
+    now = time.monotonic()
+    last = recorded_pulls.get(manifest_id)
+    if last is not None and now - last < PULL_RECORD_INTERVAL:
+        return
+    if len(recorded_pulls) >= _RECORDED_PULLS_LIMIT:
+        recorded_pulls.clear()  # at worst one extra write per manifest
+    recorded_pulls[manifest_id] = now
+    try:
+        with transaction.atomic():
+            Manifest.objects.filter(pk=manifest_id).update(last_pulled_at=timezone.now())
+    except DatabaseError:
+        # The pull itself succeeded: a busy database only delays its bookkeeping.
+        logger.warning("could not record a pull of manifest %s", manifest_id, exc_info=True)

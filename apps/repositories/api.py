@@ -2,22 +2,29 @@
 the signed-in user's account. Another account's repository is never found."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponse, HttpResponseNotModified
+from django.urls import reverse
+from django.utils.http import parse_etags, quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
-from apps.api.exceptions import Conflict
+from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
 
-from . import selectors, services
-from .models import Repository
+from . import catalog, selectors, services
+from .models import LogoContentType, Repository
 from .mutability import TagMutabilityInvalid
 from .serializers import (
     CreateRepositorySerializer,
     DeleteRepositoryQuerySerializer,
     ImageTagMutabilitySerializer,
+    PutRepositoryCatalogDataSerializer,
+    RepositoryCatalogDataSerializer,
     RepositoryListQuerySerializer,
     RepositoryPageSerializer,
     RepositorySerializer,
@@ -25,6 +32,7 @@ from .serializers import (
 )
 
 REPOSITORIES_TAG = "repositories"
+CATALOG_TAG = "catalog data"
 NAME = OpenApiParameter(
     "name", str, OpenApiParameter.PATH, description="the repository name, `/` included (`team/app`)"
 )
@@ -206,3 +214,131 @@ class RepositoryImageTagMutability(_RepositoryView):
                 }
             ).data
         )
+
+
+# -- catalog data (Amazon ECR Public) ---------------------------------------------------
+
+# Where the service's names for catalog data fields appear in the API.
+_CATALOG_FIELDS = {
+    "description": "description",
+    "about_markdown": "aboutText",
+    "usage_markdown": "usageText",
+    "architectures": "architectures",
+    "operating_systems": "operatingSystems",
+    "logo": "logoImageBlob",
+}
+
+
+class RepositoryCatalogDataDetail(_RepositoryView):
+    def _represent_catalog(self, catalog_data) -> Response:
+        logo_url = self.request.build_absolute_uri(
+            reverse("api-repository-catalog-data-logo", kwargs={"name": catalog_data.repository.name})
+        )
+        return Response(RepositoryCatalogDataSerializer(catalog_data, context={"logo_url": logo_url}).data)
+
+    @extend_schema(
+        operation_id="getRepositoryCatalogData",
+        summary="Get a repository's catalog data",
+        description="Amazon ECR Public's GetRepositoryCatalogData: what the gallery shows about a public "
+        "repository, with the about and usage texts both as put (Markdown) and rendered (sanitized HTML). "
+        "Fields are empty until catalog data is first put. A repository made private keeps its catalog data, "
+        "shown here and in the gallery again once it is public.",
+        parameters=[NAME],
+        responses={200: RepositoryCatalogDataSerializer, **error_responses(401, 403, 404)},
+        tags=[CATALOG_TAG],
+    )
+    def get(self, request, name: str):
+        return self._represent_catalog(catalog.catalog_data_of(self._repository(name)))
+
+    @extend_schema(
+        operation_id="putRepositoryCatalogData",
+        summary="Put a repository's catalog data",
+        description="Amazon ECR Public's PutRepositoryCatalogData, with its limits: a description of at most "
+        "1,024 characters; about and usage texts in Markdown of at most 25,600 characters each; up to 50 "
+        "architectures and 50 operating systems; a PNG or JPEG logo of at most 512,000 bytes and 60 to 2,048 "
+        "pixels a side, base64 in `logoImageBlob`. Fields left out stay as they are; an empty text or list "
+        "clears one, a null logo removes it. Public repositories only (ECR Public has no private ones): a "
+        "private repository is refused with 400 `repository_not_public`.",
+        parameters=[NAME],
+        request=PutRepositoryCatalogDataSerializer,
+        responses={200: RepositoryCatalogDataSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[CATALOG_TAG],
+    )
+    def put(self, request, name: str):
+        repository = self._repository(name)
+        given = PutRepositoryCatalogDataSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        logo = data.get("logoImageBlob")
+        try:
+            updated = catalog.put_repository_catalog_data(
+                repository=repository,
+                description=data.get("description"),
+                about_markdown=data.get("aboutText"),
+                usage_markdown=data.get("usageText"),
+                architectures=data.get("architectures"),
+                operating_systems=data.get("operatingSystems"),
+                logo=logo or None,
+                remove_logo="logoImageBlob" in data and not logo,
+            )
+        except catalog.RepositoryNotPublic as exc:
+            raise BadRequest(str(exc), code="repository_not_public") from None
+        except Repository.DoesNotExist:  # deleted meanwhile
+            raise exceptions.NotFound(f"repository {name[:300]} does not exist in account {self.account.pk}") from None
+        except catalog.CatalogDataInvalid as exc:
+            raise _invalid(_CATALOG_FIELDS[exc.field], exc) from None
+        return self._represent_catalog(updated)
+
+
+class _IgnoreAccept(BaseContentNegotiation):
+    """The logo's bytes go out as what they are whatever the client accepts; errors as JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _etag_matches(etag: str, if_none_match: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2)."""
+    if if_none_match.strip() == "*":
+        return True
+    return etag in {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+
+
+class RepositoryCatalogDataLogo(_RepositoryView):
+    content_negotiation_class = _IgnoreAccept
+
+    @extend_schema(
+        operation_id="getRepositoryCatalogDataLogo",
+        summary="Get a repository's logo",
+        description="The image of the logo put with Amazon ECR Public's PutRepositoryCatalogData (whose "
+        "GetRepositoryCatalogData answers with its `logoUrl`), as it was put, with its content type. The ETag "
+        "is the image's digest: with If-None-Match the answer is 304 while the logo is the same.",
+        parameters=[NAME],
+        responses={
+            (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="the logo's image, as put")
+            for content_type in LogoContentType.values
+        }
+        | {
+            304: OpenApiResponse(description="the logo is the one the If-None-Match ETag names"),
+            **error_responses(401, 403, 404),
+        },
+        tags=[CATALOG_TAG],
+    )
+    def get(self, request, name: str):
+        repository = self._repository(name)
+        found = catalog.logo_of(repository)
+        if found is None:
+            raise exceptions.NotFound(f"repository {repository.name} has no logo")
+        etag = quote_etag(found.logo_digest)
+        if _etag_matches(etag, request.headers.get("If-None-Match", "")):
+            response = HttpResponseNotModified()
+        else:
+            response = HttpResponse(bytes(found.logo), content_type=found.logo_content_type)
+        response["ETag"] = etag
+        # Signed-in callers only, and the logo may change at any time: caches ask again each time.
+        response["Cache-Control"] = "private, no-cache"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,5 +1,7 @@
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 from apps.accounts.models import Account
 
@@ -78,3 +80,96 @@ class RepositoryTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
+
+
+# Amazon ECR Public's limits on a repository's catalog data.
+CATALOG_DESCRIPTION_MAX_LENGTH = 1024
+CATALOG_TEXT_MAX_LENGTH = 25_600
+CATALOG_BADGES_MAX = 50
+CATALOG_BADGE_MAX_LENGTH = 50
+# The values the gallery shows as badges and filters by; others are kept and returned
+# by the API, as ECR Public does, but are not badges.
+RECOGNISED_ARCHITECTURES = ("ARM", "ARM 64", "x86", "x86-64")
+RECOGNISED_OPERATING_SYSTEMS = ("Linux", "Windows")
+LOGO_MAX_BYTES = 512_000
+LOGO_MIN_SIDE = 60
+LOGO_MAX_SIDE = 2048
+
+
+class LogoContentType(models.TextChoices):
+    PNG = "image/png", "PNG"
+    JPEG = "image/jpeg", "JPEG"
+
+
+def _at_most(field: str, limit: int) -> LessThanOrEqual:
+    return LessThanOrEqual(Length(field), limit)
+
+
+def _side_in_range(field: str) -> models.Q:
+    return models.Q(**{f"{field}__gte": LOGO_MIN_SIDE, f"{field}__lte": LOGO_MAX_SIDE})
+
+
+class RepositoryCatalogData(models.Model):
+    """What the gallery shows about a public repository (Amazon ECR Public's catalog
+    data). The Markdown texts are kept as given and, beside them, as the sanitized
+    HTML they render to; the logo is kept in the database with what Pillow found it to be."""
+
+    repository = models.OneToOneField(
+        Repository, on_delete=models.CASCADE, primary_key=True, related_name="catalog_data"
+    )
+    description = models.CharField(max_length=CATALOG_DESCRIPTION_MAX_LENGTH, blank=True, default="")
+    about_markdown = models.TextField(blank=True, default="")
+    usage_markdown = models.TextField(blank=True, default="")
+    about_html = models.TextField(blank=True, default="", editable=False)
+    usage_html = models.TextField(blank=True, default="", editable=False)
+    architectures = models.JSONField(default=list, blank=True)
+    operating_systems = models.JSONField(default=list, blank=True)
+    logo = models.BinaryField(null=True, blank=True, editable=False)
+    logo_content_type = models.CharField(max_length=10, choices=LogoContentType.choices, blank=True, default="")
+    logo_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    logo_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # `sha256:<hex>` of the logo bytes: its ETag.
+    logo_digest = models.CharField(max_length=71, blank=True, default="", editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "catalog data"
+        verbose_name_plural = "catalog data"
+        constraints = [
+            models.CheckConstraint(
+                condition=_at_most("description", CATALOG_DESCRIPTION_MAX_LENGTH), name="catalog_description_length"
+            ),
+            models.CheckConstraint(
+                condition=_at_most("about_markdown", CATALOG_TEXT_MAX_LENGTH), name="catalog_about_length"
+            ),
+            models.CheckConstraint(
+                condition=_at_most("usage_markdown", CATALOG_TEXT_MAX_LENGTH), name="catalog_usage_length"
+            ),
+            # A logo comes whole (bytes, type, size, digest) or not at all.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        logo__isnull=True,
+                        logo_content_type="",
+                        logo_width__isnull=True,
+                        logo_height__isnull=True,
+                        logo_digest="",
+                    )
+                    | (
+                        models.Q(logo__isnull=False, logo_content_type__in=LogoContentType.values)
+                        & _side_in_range("logo_width")
+                        & _side_in_range("logo_height")
+                        & models.Q(logo_digest__startswith="sha256:")
+                        & models.Q(_at_most("logo", LOGO_MAX_BYTES))
+                    )
+                ),
+                name="catalog_logo_whole_and_within_limits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"catalog data of {self.repository}"
+
+    @property
+    def has_logo(self) -> bool:
+        return bool(self.logo_digest)

@@ -10,12 +10,15 @@ from django.core import signing
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 
-from apps.accounts.models import Account, Alias
+from apps.accounts.models import ALIAS_PATTERN, Account, Alias
 from apps.registry.content import media_types as mt
 
-from .models import Repository, Visibility
+from .models import REPOSITORY_NAME_PATTERN, Repository, Visibility
 
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_NAME = re.compile(REPOSITORY_NAME_PATTERN)
+# An account id or an alias; anything else (a NUL byte, a space) names nothing.
+_NAMESPACE = re.compile(r"[0-9]{12}|" + ALIAS_PATTERN.strip("^$"))
 # What a registry request needs; the timestamps are left deferred (loaded if read).
 _REPOSITORY_FIELDS = [f for f in Repository._meta.concrete_fields if f.name not in ("created_at", "updated_at")]
 # Columns whose raw values need the ORM's converters (JSON text; SQLite's 0/1 booleans).
@@ -43,11 +46,11 @@ def find_repository(full_name: str) -> Repository | None:
     Every registry request starts here, so the SQL is written out: building it with
     the ORM cost more than running it."""
     namespace, _, name = full_name.partition("/")
-    if not name:
+    if not name or not _NAME.fullmatch(name) or not _NAMESPACE.fullmatch(namespace):
         return None
     repositories = Repository._meta.db_table
     columns = ", ".join(f"r.{field.column}" for field in _REPOSITORY_FIELDS)
-    if _ACCOUNT_ID.match(namespace):
+    if _ACCOUNT_ID.fullmatch(namespace):
         sql = f"SELECT {columns} FROM {repositories} r WHERE r.account_id = %s AND r.name = %s"
         params = [namespace, name]
     else:
@@ -71,9 +74,9 @@ def find_repository(full_name: str) -> Repository | None:
 def resolve_address(full_name: str) -> Address | None:
     """None when the namespace names no account (or the name has no namespace)."""
     namespace, _, name = full_name.partition("/")
-    if not name:
+    if not name or "\x00" in name or not _NAMESPACE.fullmatch(namespace):
         return None
-    if _ACCOUNT_ID.match(namespace):
+    if _ACCOUNT_ID.fullmatch(namespace):
         account = Account.objects.filter(pk=namespace).first()
         via_alias = False
     else:
@@ -119,6 +122,8 @@ def total_size(repository: Repository) -> int | None:
 
 def describe_repository(account: Account, name: str) -> Repository | None:
     """One of the account's repositories; another account's is as missing as one that never was."""
+    if not _NAME.fullmatch(name):
+        return None
     return _described(account).filter(name=name).first()
 
 

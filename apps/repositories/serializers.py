@@ -1,14 +1,30 @@
+import base64
+import binascii
+import re
+from collections.abc import Sequence
+
 from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import (
+    CATALOG_BADGE_MAX_LENGTH,
+    CATALOG_BADGES_MAX,
+    CATALOG_DESCRIPTION_MAX_LENGTH,
+    CATALOG_TEXT_MAX_LENGTH,
+    LOGO_MAX_BYTES,
+    LOGO_MAX_SIDE,
+    LOGO_MIN_SIDE,
+    RECOGNISED_ARCHITECTURES,
+    RECOGNISED_OPERATING_SYSTEMS,
     REPOSITORY_NAME_MAX_LENGTH,
     REPOSITORY_NAME_PATTERN,
     RESOURCE_TAG_KEY_MAX_LENGTH,
     RESOURCE_TAG_PATTERN,
     RESOURCE_TAG_VALUE_MAX_LENGTH,
     RESOURCE_TAGS_PER_REPOSITORY,
+    LogoContentType,
     TagMutability,
     Visibility,
 )
@@ -157,3 +173,112 @@ class RepositoryPageSerializer(serializers.Serializer):
 
 class DeleteRepositoryQuerySerializer(serializers.Serializer):
     force = serializers.BooleanField(default=False, help_text="delete the repository's images with it")
+
+
+# -- catalog data (Amazon ECR Public) ---------------------------------------------------
+
+_BADGES_HELP = (
+    "up to {max} values of 1 to {length} characters, each once; {recognised} show as badges in the gallery "
+    "(and filter its search), other values are kept and returned but are not badges"
+)
+# A logo at the size limit in base64, plus room for the line breaks of wrapped base64.
+_LOGO_BASE64_MAX_LENGTH = 4 * -(-LOGO_MAX_BYTES // 3) * 33 // 32
+
+
+def badges_field(recognised: Sequence[str], **kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=CATALOG_BADGE_MAX_LENGTH),
+        max_length=CATALOG_BADGES_MAX,
+        help_text=_BADGES_HELP.format(
+            max=CATALOG_BADGES_MAX,
+            length=CATALOG_BADGE_MAX_LENGTH,
+            recognised=", ".join(f"`{value}`" for value in recognised),
+        ),
+        **kwargs,
+    )
+
+
+@extend_schema_field(OpenApiTypes.BYTE)
+class Base64Field(serializers.Field):
+    """Standard base64 (line breaks allowed) in, the decoded bytes out."""
+
+    default_error_messages = {
+        "invalid": "a base64 string is expected",
+        "invalid_base64": "not valid base64",
+        "max_length": "at most {max_length:,} characters of base64",
+    }
+
+    def __init__(self, *, max_length: int, **kwargs) -> None:
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> bytes:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        try:
+            return base64.b64decode(re.sub(r"\s+", "", data), validate=True)
+        except (binascii.Error, ValueError):
+            self.fail("invalid_base64")
+
+    def to_representation(self, value: bytes) -> str:
+        return base64.b64encode(value).decode()
+
+
+class PutRepositoryCatalogDataSerializer(serializers.Serializer):
+    """Every field optional; what is left out stays as it is."""
+
+    description = serializers.CharField(
+        max_length=CATALOG_DESCRIPTION_MAX_LENGTH, allow_blank=True, trim_whitespace=False, required=False,
+        help_text=f"a short, plain text description (at most {CATALOG_DESCRIPTION_MAX_LENGTH:,} characters); "
+        "the gallery shows it in search results",
+    )
+    aboutText = serializers.CharField(
+        max_length=CATALOG_TEXT_MAX_LENGTH, allow_blank=True, trim_whitespace=False, required=False,
+        help_text=f"Markdown (CommonMark with tables), at most {CATALOG_TEXT_MAX_LENGTH:,} characters: what the "
+        "images are. Raw HTML in it is shown as text",
+    )
+    usageText = serializers.CharField(
+        max_length=CATALOG_TEXT_MAX_LENGTH, allow_blank=True, trim_whitespace=False, required=False,
+        help_text=f"Markdown (CommonMark with tables), at most {CATALOG_TEXT_MAX_LENGTH:,} characters: how to use "
+        "the images. Raw HTML in it is shown as text",
+    )
+    architectures = badges_field(RECOGNISED_ARCHITECTURES, required=False)
+    operatingSystems = badges_field(RECOGNISED_OPERATING_SYSTEMS, required=False)
+    logoImageBlob = Base64Field(
+        max_length=_LOGO_BASE64_MAX_LENGTH, allow_null=True, required=False,
+        help_text=f"the logo, base64: a PNG or JPEG image of at most {LOGO_MAX_BYTES:,} bytes, each side "
+        f"{LOGO_MIN_SIDE} to {LOGO_MAX_SIDE} pixels (what it is is read from its bytes). null or an empty "
+        "string removes the logo",
+    )
+
+
+class LogoSerializer(serializers.Serializer):
+    contentType = serializers.ChoiceField(source="logo_content_type", choices=LogoContentType.choices)
+    width = serializers.IntegerField(source="logo_width")
+    height = serializers.IntegerField(source="logo_height")
+    digest = serializers.CharField(source="logo_digest", help_text="`sha256:<hex>` of the image; its ETag")
+
+
+class RepositoryCatalogDataSerializer(serializers.Serializer):
+    description = serializers.CharField()
+    aboutText = serializers.CharField(source="about_markdown", help_text="the Markdown, as it was put")
+    usageText = serializers.CharField(source="usage_markdown", help_text="the Markdown, as it was put")
+    aboutHtml = serializers.CharField(source="about_html", help_text="the about text rendered, sanitized HTML")
+    usageHtml = serializers.CharField(source="usage_html", help_text="the usage text rendered, sanitized HTML")
+    architectures = serializers.ListField(child=serializers.CharField())
+    operatingSystems = serializers.ListField(source="operating_systems", child=serializers.CharField())
+    logoUrl = serializers.SerializerMethodField(help_text="where the logo's image is; null without a logo")
+    logo = serializers.SerializerMethodField(help_text="what the logo is; null without one")
+    updatedAt = serializers.DateTimeField(
+        source="updated_at", allow_null=True, help_text="null until catalog data is first put"
+    )
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_logoUrl(self, catalog):
+        return self.context["logo_url"] if catalog.has_logo else None
+
+    @extend_schema_field(LogoSerializer(allow_null=True))
+    def get_logo(self, catalog):
+        return LogoSerializer(catalog).data if catalog.has_logo else None

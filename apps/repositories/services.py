@@ -45,7 +45,7 @@ class ResourceTagsInvalid(ValueError):
 
 
 def validate_repository_name(name: str) -> None:
-    if not name or len(name) > REPOSITORY_NAME_MAX_LENGTH or not _NAME.match(name):
+    if not name or len(name) > REPOSITORY_NAME_MAX_LENGTH or not _NAME.fullmatch(name):
         raise RepositoryNameInvalid(
             f"invalid repository name {name[:300]!r}: use lowercase letters, digits and separators "
             f"(., _, __, -), path components joined by '/', at most {REPOSITORY_NAME_MAX_LENGTH} characters"
@@ -58,12 +58,12 @@ def validate_resource_tags(tags: Mapping[str, str]) -> None:
             f"a repository has at most {RESOURCE_TAGS_PER_REPOSITORY} tags", code="max_length"
         )
     for key, value in tags.items():
-        if not key or len(key) > RESOURCE_TAG_KEY_MAX_LENGTH or not _RESOURCE_TAG.match(key):
+        if not key or len(key) > RESOURCE_TAG_KEY_MAX_LENGTH or not _RESOURCE_TAG.fullmatch(key):
             raise ResourceTagsInvalid(
                 f"invalid tag key {key[:200]!r}: 1 to {RESOURCE_TAG_KEY_MAX_LENGTH} letters, digits, spaces "
                 "and _ . : / = + - @"
             )
-        if len(value) > RESOURCE_TAG_VALUE_MAX_LENGTH or not _RESOURCE_TAG.match(value):
+        if len(value) > RESOURCE_TAG_VALUE_MAX_LENGTH or not _RESOURCE_TAG.fullmatch(value):
             raise ResourceTagsInvalid(
                 f"invalid value of tag {key!r}: at most {RESOURCE_TAG_VALUE_MAX_LENGTH} letters, digits, spaces "
                 "and _ . : / = + - @"

@@ -15,6 +15,7 @@ cross-repository mounting blobs it remembers from earlier runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -94,9 +95,11 @@ _SYSTEM_CACHE = "/var/lib/containers/cache"
 
 
 def run_isolated(cmd: list[str], tmp: Path, env: dict | None = None, check: bool = True,
-                 timeout: int = CMD_TIMEOUT, text: bool = True) -> subprocess.CompletedProcess:
+                 timeout: int = CMD_TIMEOUT, text: bool = True,
+                 input: str | bytes | None = None) -> subprocess.CompletedProcess:
     """Run a containers/image client (skopeo, podman) with a private empty blob-info cache
-    and no credentials from the host (empty auth file)."""
+    and no credentials from the host (an empty auth file, ``tmp/auth.json``, that a
+    ``login`` writes to); ``input`` goes to its stdin (``--password-stdin``)."""
     global _UNSHARE_OK
     tmp.mkdir(parents=True, exist_ok=True)
     authfile = tmp / "auth.json"
@@ -120,7 +123,7 @@ def run_isolated(cmd: list[str], tmp: Path, env: dict | None = None, check: bool
         full = ["unshare", "-m", "sh", "-c",
                 f'mkdir -p {_SYSTEM_CACHE} && mount -t tmpfs berth-e2e-cache {_SYSTEM_CACHE}'
                 ' && exec "$@"', "berth-e2e", *cmd]
-    res = subprocess.run(full, capture_output=True, text=text, env=e, timeout=timeout)
+    res = subprocess.run(full, capture_output=True, text=text, env=e, timeout=timeout, input=input)
     if check and res.returncode != 0:
         out, err = res.stdout, res.stderr
         if not text:
@@ -212,6 +215,9 @@ class BerthServer:
         self.log_path = data_dir.parent / "berth-server.log"
         self.env = dict(os.environ)
         self.env.update({"BERTH_DATA_DIR": str(data_dir), "DATABASE_URL": database_url})
+        # Servers of one test run may share a Redis: each installation (data dir)
+        # gets its own Celery queue, as separate deployments would.
+        self.env["BERTH_CELERY_QUEUE"] = "berth-e2e-" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
         self.env.pop("BERTH_TEST_DATABASE_URL", None)
         # set for the in-process unit tests by registry_project.pytest_environment; a real
         # server hands its tasks to its worker
@@ -232,8 +238,9 @@ class BerthServer:
                        password: str | None = None) -> Account:
         username = username or f"e2e-{secrets.token_hex(4)}"
         password = password or secrets.token_urlsafe(18)
+        # `--password=` so that a password starting with '-' is not taken for an option
         res = self.cli("create_account", "--name", name, "--username", username,
-                       "--password", password, "--json")
+                       f"--password={password}", "--json")
         data = _last_json(res.stdout)
         acct = data.get("account", data) if isinstance(data.get("account"), dict) else data
         account_id = str(acct.get("account_id") or acct.get("id"))

@@ -125,23 +125,43 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "updateAccessKey": ("/api/v1/access-keys/{access_key_id}", "patch"),
         "deleteAccessKey": ("/api/v1/access-keys/{access_key_id}", "delete"),
         "bootstrapAccessKey": ("/api/v1/auth/access-keys", "post"),
+        "getAuthorizationToken": ("/api/v1/authorization-token", "post"),
         "describeRepositories": ("/api/v1/repositories", "get"),
         "createRepository": ("/api/v1/repositories", "post"),
         "describeRepository": ("/api/v1/repositories/{name}", "get"),
         "updateRepository": ("/api/v1/repositories/{name}", "patch"),
         "deleteRepository": ("/api/v1/repositories/{name}", "delete"),
         "putImageTagMutability": ("/api/v1/repositories/{name}/-/image-tag-mutability", "put"),
+        "listImages": ("/api/v1/repositories/{name}/-/images", "get"),
+        "putImage": ("/api/v1/repositories/{name}/-/images", "post"),
+        "describeImages": ("/api/v1/repositories/{name}/-/images/describe", "get"),
+        "describeImagesPost": ("/api/v1/repositories/{name}/-/images/describe", "post"),
+        "batchGetImage": ("/api/v1/repositories/{name}/-/images/batch-get", "post"),
+        "batchDeleteImage": ("/api/v1/repositories/{name}/-/images/batch-delete", "post"),
+        "getRepositoryCatalogData": ("/api/v1/repositories/{name}/-/catalog-data", "get"),
+        "putRepositoryCatalogData": ("/api/v1/repositories/{name}/-/catalog-data", "put"),
+        "getRepositoryCatalogDataLogo": ("/api/v1/repositories/{name}/-/catalog-data/logo", "get"),
+        "describeRegistries": ("/api/v1/registries", "get"),
+        "getRegistryCatalogData": ("/api/v1/registry/catalog-data", "get"),
+        "putRegistryCatalogData": ("/api/v1/registry/catalog-data", "put"),
     }
     for path, item in schema["paths"].items():
         for operation in item.values():
-            if path.startswith("/api/v1/repositories"):
+            if "catalog-data" in path or path.startswith("/api/v1/registries"):
+                assert "Amazon ECR Public's" in operation["description"], operation["operationId"]
+            elif path.startswith(("/api/v1/repositories", "/api/v1/authorization-token")):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]
             else:
                 assert "IAM's" in operation["description"], operation["operationId"]
     assert "scanned once" in json.dumps(schema["paths"]["/api/v1/repositories"]["post"])
     # The bootstrap endpoint takes no credentials but the ones in its body.
     assert "security" not in schema and "security" not in schema["paths"]["/api/v1/auth/access-keys"]["post"]
-    assert schema["paths"]["/api/v1/repositories"]["get"]["security"] == [{"accessKey": []}, {"cookieAuth": []}]
+    assert schema["paths"]["/api/v1/repositories"]["get"]["security"] == [
+        {"accessKey": []}, {"loginPassword": []}, {"cookieAuth": []}
+    ]
+    # A login password cannot mint or manage credentials.
+    for path, method in [("/api/v1/access-keys", "post"), ("/api/v1/authorization-token", "post")]:
+        assert schema["paths"][path][method]["security"] == [{"accessKey": []}, {"cookieAuth": []}]
 
 
 def test_the_schema_is_served_to_anyone():

@@ -113,11 +113,16 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         )
 
     annotations = document.get("annotations") or {}
-    if not isinstance(annotations, dict):
-        raise _invalid("annotations must be an object")
+    if not isinstance(annotations, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
+    ):
+        raise _invalid("annotations must map strings to strings")
     artifact_type = document.get("artifactType") or ""
     if not isinstance(artifact_type, str):
         raise _invalid("artifactType must be a string")
+    # Both are stored as text, which PostgreSQL cannot hold with a NUL in it.
+    if "\x00" in artifact_type or any("\x00" in k or "\x00" in v for k, v in annotations.items()):
+        raise _invalid("artifactType and annotations cannot contain NUL characters")
     subject = _descriptor(document["subject"], "subject") if document.get("subject") is not None else None
 
     if media_type in mt.INDEXES:

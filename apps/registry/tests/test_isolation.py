@@ -132,3 +132,19 @@ def test_making_a_repository_private_revokes_anonymous_tokens(tenant, registry_c
     assert anonymous.request("GET", f"/v2/{name}/manifests/v1", token=token).status_code == 200
     Repository.objects.filter(name="flip").update(visibility="private")
     assert anonymous.request("GET", f"/v2/{name}/manifests/v1", token=token).status_code == 401
+
+
+@pytest.mark.parametrize("suffix", ["app%00x", "app%0A", "UPPER"])
+def test_names_no_repository_can_have_are_refused_not_crashed(tenant, registry_client, suffix):
+    """A NUL byte breaks PostgreSQL queries and a trailing newline slips past `$`."""
+    from urllib.parse import unquote
+
+    alice = registry_client(tenant)
+    name = f"{tenant.id}/{unquote(suffix)}"
+    token = alice.token(f"repository:{tenant.id}/{suffix}:pull,push")
+    for method, path in (("GET", f"/v2/{tenant.id}/{suffix}/manifests/v1"), ("POST", f"/v2/{tenant.id}/{suffix}/blobs/uploads/")):
+        response = alice.request(method, path, token=token)
+        assert response.status_code in (400, 401, 404), (name, response.status_code, response.content)
+    for namespace in ("bad%00ns", "x"):
+        response = alice.client.get(f"/token?service=berth-registry&scope=repository:{namespace}/app:pull")
+        assert response.status_code in (200, 400)

@@ -30,6 +30,8 @@ def _get(request, name: str, reference: str):
         accepted=negotiation.parse_accept(request.META.get("HTTP_ACCEPT", "")),
         head=head,
     )
+    if not head and served.manifest_id is not None:
+        services.record_pull(manifest_id=served.manifest_id)
     response = json_response(b"" if head else served.content, content_type=served.media_type, head=head)
     response["Content-Length"] = str(served.size)
     response["Docker-Content-Digest"] = served.digest

@@ -1,7 +1,9 @@
 """`/token`: the Docker registry token service.
 
 Clients send HTTP Basic credentials (or none, for anonymous pulls) and the scopes
-they want; the token carries only the actions this principal may have."""
+they want; the token carries only the actions this principal may have. The
+credentials are a user's own username and password, or `berth` (or `AWS`) and a
+login password from GetAuthorizationToken."""
 from __future__ import annotations
 
 import base64
@@ -13,7 +15,16 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.accounts.authentication import ANONYMOUS, Principal, Throttled, check_password
+from apps.accounts.authentication import (
+    ANONYMOUS,
+    LoginPasswordRefused,
+    Principal,
+    Throttled,
+    check_login_password,
+    check_password,
+    is_login_password_attempt,
+    principal_for,
+)
 
 from ..access import grantable_actions
 from ..errors import RegistryError
@@ -46,17 +57,20 @@ def _principal(request, credentials: tuple[str, str] | None) -> Principal:
     if credentials is None:
         return ANONYMOUS
     username, password = credentials
+    refusal = "incorrect username or password"
     try:
-        principal = check_password(username, password, client_ip=_client_ip(request))
+        if is_login_password_attempt(username, password):
+            principal = principal_for(check_login_password(password, client_ip=_client_ip(request)))
+        else:
+            principal = check_password(username, password, client_ip=_client_ip(request))
     except Throttled as exc:
         raise RegistryError(
             "TOOMANYREQUESTS", str(exc), headers={"Retry-After": str(exc.retry_after)}
         ) from None
+    except LoginPasswordRefused as exc:
+        principal, refusal = None, str(exc)
     if principal is None:
-        raise RegistryError(
-            "UNAUTHORIZED", "incorrect username or password",
-            headers={"WWW-Authenticate": 'Basic realm="berth"'},
-        )
+        raise RegistryError("UNAUTHORIZED", refusal, headers={"WWW-Authenticate": 'Basic realm="berth"'})
     return principal
 
 

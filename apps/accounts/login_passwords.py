@@ -1,0 +1,149 @@
+"""Login passwords: what Amazon ECR's GetAuthorizationToken hands out for
+`docker login --username AWS --password-stdin`.
+
+A login password is self-contained, so checking one costs two HMACs and no
+stored state:
+
+    blp1.<payload>.<mac>
+
+`payload` is base64url JSON naming the user (`sub`), a fingerprint of that user's
+current password hash (`crd`), and when it was issued and expires (`iat`, `exp`,
+Unix seconds); `mac` is HMAC-SHA256 over `blp1.<payload>` under a key derived from
+SECRET_KEY (SECRET_KEY_FALLBACKS still verify, so rotating the key need not log
+everyone out). A password change gives the user a new hash, so the fingerprint
+no longer matches and every login password issued before it stops working, the
+way Django ends the user's sessions.
+
+Nothing here touches the database: the caller supplies the password hash on
+issue and compares the fingerprint with the stored hash on use
+(`LoginPassword.matches_credentials`)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+
+PREFIX = "blp1"
+_MAC_SALT = "berth.accounts.login_passwords.mac"
+_FINGERPRINT_SALT = "berth.accounts.login_passwords.credentials"
+# Far above any real password (about 160 characters); bounds the work an attacker can ask for.
+MAX_LENGTH = 1024
+
+
+class InvalidLoginPassword(ValueError):
+    """Not a login password Berth signed: malformed, tampered with, or signed with another key."""
+
+
+class ExpiredLoginPassword(InvalidLoginPassword):
+    """A genuine login password past its expiry."""
+
+
+@dataclass(frozen=True)
+class LoginPassword:
+    user_id: str
+    credentials_fingerprint: str
+    issued_at: int
+    expires_at: int
+
+    def matches_credentials(self, password_hash: str) -> bool:
+        """Whether the user's stored password hash is still the one this was issued against."""
+        return any(
+            hmac.compare_digest(self.credentials_fingerprint, _fingerprint(password_hash, secret))
+            for secret in _secrets()
+        )
+
+
+@dataclass(frozen=True)
+class IssuedLoginPassword:
+    password: str
+    issued_at: int
+    expires_at: int
+
+
+def _secrets() -> list[str]:
+    return [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+
+
+def _fingerprint(password_hash: str, secret: str) -> str:
+    return salted_hmac(_FINGERPRINT_SALT, password_hash, secret, algorithm="sha256").hexdigest()[:32]
+
+
+def _mac(signing_input: str, secret: str) -> bytes:
+    return salted_hmac(_MAC_SALT, signing_input, secret, algorithm="sha256").digest()
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def looks_like_login_password(text: str) -> bool:
+    """Whether ``text`` has the shape of a login password (not whether it is valid)."""
+    return text.startswith(PREFIX + ".")
+
+
+def issue(*, user_id, password_hash: str, now: float | None = None, ttl: int | None = None) -> IssuedLoginPassword:
+    """A login password for this user, valid ``ttl`` seconds (BERTH_LOGIN_PASSWORD_TTL)
+    from ``now`` and while the user's password hash stays ``password_hash``."""
+    issued_at = int(time.time() if now is None else now)
+    expires_at = issued_at + (settings.BERTH_LOGIN_PASSWORD_TTL if ttl is None else ttl)
+    claims = {
+        "sub": str(user_id),
+        "crd": _fingerprint(password_hash, settings.SECRET_KEY),
+        "iat": issued_at,
+        "exp": expires_at,
+    }
+    signing_input = f"{PREFIX}.{_b64encode(json.dumps(claims, separators=(',', ':')).encode())}"
+    password = f"{signing_input}.{_b64encode(_mac(signing_input, settings.SECRET_KEY))}"
+    return IssuedLoginPassword(password=password, issued_at=issued_at, expires_at=expires_at)
+
+
+def verify(password: str, *, now: float | None = None) -> LoginPassword:
+    """The claims of a genuine, unexpired login password.
+
+    Raises ExpiredLoginPassword past its expiry, InvalidLoginPassword for anything
+    else Berth did not sign. Whether the user still exists, is active and has the
+    same password is the caller's check (it needs the database)."""
+    if len(password) > MAX_LENGTH:
+        raise InvalidLoginPassword("too long to be a login password")
+    parts = password.split(".")
+    if len(parts) != 3 or parts[0] != PREFIX or not parts[1] or not parts[2]:
+        raise InvalidLoginPassword("not a login password")
+    _, payload, mac = parts
+    try:
+        given_mac = _b64decode(mac)
+    except (binascii.Error, ValueError):
+        raise InvalidLoginPassword("not a login password") from None
+    signing_input = f"{PREFIX}.{payload}"
+    if not any(hmac.compare_digest(given_mac, _mac(signing_input, secret)) for secret in _secrets()):
+        raise InvalidLoginPassword("the login password's signature does not match")
+    try:
+        claims = json.loads(_b64decode(payload))
+        login_password = LoginPassword(
+            user_id=claims["sub"],
+            credentials_fingerprint=claims["crd"],
+            issued_at=claims["iat"],
+            expires_at=claims["exp"],
+        )
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        # Signed but unreadable: only a key shared with something else could make one.
+        raise InvalidLoginPassword("malformed login password") from None
+    if not (
+        isinstance(login_password.user_id, str)
+        and isinstance(login_password.credentials_fingerprint, str)
+        and type(login_password.issued_at) is int
+        and type(login_password.expires_at) is int
+    ):
+        raise InvalidLoginPassword("malformed login password")
+    if (time.time() if now is None else now) >= login_password.expires_at:
+        raise ExpiredLoginPassword("the login password has expired")
+    return login_password

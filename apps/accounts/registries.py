@@ -1,0 +1,91 @@
+"""An account's public registry, as Amazon ECR Public describes one: its aliases
+(which one is primary, which the default), whether its publisher is verified, and
+its catalog data (the display name). The writes and reads of these live here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models, transaction
+
+from .models import REGISTRY_DISPLAY_NAME_MAX_LENGTH, Account, Alias
+
+
+class RegistryAliasStatus(models.TextChoices):
+    """Amazon ECR Public's alias statuses. Every Alias row is ACTIVE: an alias someone
+    asks for is kept apart, as an alias request, until it is granted."""
+
+    ACTIVE = "ACTIVE", "Active"
+    PENDING = "PENDING", "Pending"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class DisplayNameInvalid(ValueError):
+    def __init__(self, message: str, *, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- writes -----------------------------------------------------------------------------
+
+
+def put_registry_catalog_data(*, account: Account, display_name: str) -> Account:
+    """Amazon ECR Public's PutRegistryCatalogData: the name the gallery shows as the
+    publisher of the account's public repositories; empty clears it."""
+    if len(display_name) > REGISTRY_DISPLAY_NAME_MAX_LENGTH:
+        raise DisplayNameInvalid(
+            f"the display name is {len(display_name)} characters; at most {REGISTRY_DISPLAY_NAME_MAX_LENGTH}",
+            code="max_length",
+        )
+    if any(not character.isprintable() for character in display_name):
+        raise DisplayNameInvalid("the display name holds control characters")
+    account.display_name = display_name
+    account.save(update_fields=["display_name"])
+    return account
+
+
+def make_alias_primary(*, alias: Alias) -> Alias:
+    """The alias becomes the account's primary one, and the previous primary one not."""
+    with transaction.atomic():
+        # The account's aliases locked: two switches at once end with one primary, not a refusal.
+        aliases = list(Alias.objects.select_for_update().filter(account_id=alias.account_id).order_by("pk"))
+        Alias.objects.filter(pk__in=[a.pk for a in aliases if a.is_primary and a.pk != alias.pk]).update(
+            is_primary=False
+        )
+        Alias.objects.filter(pk=alias.pk).update(is_primary=True)
+    alias.is_primary = True
+    return alias
+
+
+# -- reads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistryAlias:
+    name: str
+    is_primary: bool
+    is_default: bool
+    status: str = RegistryAliasStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class Registry:
+    account: Account
+    aliases: list[RegistryAlias]
+
+    @property
+    def primary_alias(self) -> str | None:
+        return next((alias.name for alias in self.aliases if alias.is_primary), None)
+
+
+def describe_registry(account: Account) -> Registry:
+    """Amazon ECR Public's DescribeRegistries for the account's one registry: the
+    primary alias first, then the default, then the rest by name. An account that
+    never made an alias primary has its default alias as primary."""
+    aliases = list(Alias.objects.filter(account=account))
+    stored_primary = next((alias for alias in aliases if alias.is_primary), None)
+    primary = stored_primary or next((alias for alias in aliases if alias.is_default), None)
+    described = [
+        RegistryAlias(name=alias.name, is_primary=alias == primary, is_default=alias.is_default) for alias in aliases
+    ]
+    described.sort(key=lambda alias: (not alias.is_primary, not alias.is_default, alias.name))
+    return Registry(account=account, aliases=described)

@@ -1,0 +1,360 @@
+"""Images in the management API: Amazon ECR's image operations over a repository
+of the signed-in user's account. Another account's repository is never found.
+
+An image is a manifest of the repository, named by an image id: its digest, a
+tag, or both (then the tag must point at that digest). An index and each manifest
+it lists are images of their own, as in Amazon ECR."""
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.response import Response
+
+from apps.api.exceptions import BadRequest, Conflict
+from apps.api.serializers import ErrorSerializer, error_responses
+from apps.api.views import AccountScopedView
+from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN, Repository
+
+from . import negotiation, selectors, services
+from .errors import RegistryError
+from .negotiation import Served
+from .selectors import FailureCode, ImageFailure, TagStatus
+from .serializers import (
+    MAX_IMAGE_IDS,
+    BatchDeleteImageRequestSerializer,
+    BatchDeleteImageResponseSerializer,
+    BatchGetImageRequestSerializer,
+    BatchGetImageResponseSerializer,
+    DescribeImagesRequestSerializer,
+    ImageDetailPageSerializer,
+    ImageIdPageSerializer,
+    ImageSerializer,
+    ImagesQuerySerializer,
+    PutImageSerializer,
+    image_id,
+    image_id_pairs,
+)
+
+_REPOSITORY_NAME = re.compile(REPOSITORY_NAME_PATTERN)
+IMAGES_TAG = "images"
+NAME = OpenApiParameter(
+    "name", str, OpenApiParameter.PATH, description="the repository name, `/` included (`team/app`)"
+)
+_BATCH = f"At most {MAX_IMAGE_IDS} image ids (400 `max_length` beyond); each id succeeds or fails on its own."
+_FAILURE_CODES = (
+    "`failures` say why, per id, with Amazon ECR's codes: `MissingDigestAndTag`, `InvalidImageDigest`, "
+    "`InvalidImageTag`, `ImageNotFound`, `ImageTagDoesNotMatchDigest` (the tag points at another digest)"
+)
+
+
+def _invalid(field: str, message: str, code: str = "invalid") -> exceptions.ValidationError:
+    return exceptions.ValidationError({field: [ErrorDetail(message, code=code)]})
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "the request body is too large"
+    default_code = "request_too_large"
+
+
+def _failure(digest: str | None, tag: str | None, failure: ImageFailure) -> dict:
+    return {"imageId": image_id(digest, tag), "failureCode": failure.code, "failureReason": failure.reason}
+
+
+class _ImagesView(AccountScopedView):
+    def _repository(self, name: str) -> Repository:
+        # A name outside the grammar names nothing (and PostgreSQL refuses some, NUL for one).
+        valid = len(name) <= REPOSITORY_NAME_MAX_LENGTH and _REPOSITORY_NAME.fullmatch(name)
+        repository = Repository.objects.filter(account=self.account, name=name).first() if valid else None
+        if repository is None:
+            raise exceptions.NotFound(f"repository {name[:300]} does not exist in account {self.account.pk}")
+        return repository
+
+    @staticmethod
+    def _image(repository: Repository, *, digest: str, tag: str | None, manifest: str, media_type: str) -> dict:
+        return {
+            "registryId": repository.account_id,
+            "repositoryName": repository.name,
+            "imageId": image_id(digest, tag),
+            "imageManifest": manifest,
+            "imageManifestMediaType": media_type,
+        }
+
+
+class ImageList(_ImagesView):
+    @extend_schema(
+        operation_id="listImages",
+        summary="List image ids",
+        description="Amazon ECR's ListImages: one image id per tag of each image, and one without `imageTag` "
+        "per untagged image (an index's entries are usually untagged images), in push order, a page at a time. "
+        "Pass a page's `next` token to get the following one.",
+        parameters=[NAME, ImagesQuerySerializer],
+        responses={200: ImageIdPageSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[IMAGES_TAG],
+    )
+    def get(self, request, name: str):
+        repository = self._repository(name)
+        query = ImagesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            page, next_token = selectors.list_images(
+                repository,
+                tag_status=query.validated_data["tagStatus"],
+                limit=query.validated_data["max_results"],
+                next_token=query.validated_data.get("next"),
+            )
+        except selectors.PageTokenInvalid as exc:
+            raise _invalid("next", str(exc)) from None
+        return Response(
+            ImageIdPageSerializer({"imageIds": [image_id(digest, tag) for digest, tag in page], "next": next_token}).data
+        )
+
+    @extend_schema(
+        operation_id="putImage",
+        summary="Put an image manifest",
+        description="Amazon ECR's PutImage: stores the manifest through the same checks as a `docker push` "
+        "(format, every blob and manifest it references already in the repository, tag immutability), tagged "
+        "with `imageTag` if given. Errors: 409 `image_tag_already_exists` (the tag is immutable and points at "
+        "another image), 409 `image_already_exists` (the repository holds this manifest, and the tag already "
+        "points at it), 400 `image_digest_does_not_match` (imageDigest is not the manifest's), 400 "
+        "`layers_not_found` (a config or layer blob is not in the repository), 400 `referenced_images_not_found` "
+        "(an index lists a manifest the repository lacks), 400 `invalid` (the manifest itself).",
+        parameters=[NAME],
+        request=PutImageSerializer,
+        responses={
+            201: ImageSerializer,
+            **error_responses(400, 401, 403, 404, 409),
+            413: OpenApiResponse(ErrorSerializer, description="`request_too_large`: a body no manifest needs"),
+        },
+        tags=[IMAGES_TAG],
+    )
+    def post(self, request, name: str):
+        repository = self._repository(name)
+        # A JSON string escapes a manifest to at most three times its size.
+        limit = 3 * settings.BERTH_MAX_MANIFEST_BYTES + 64 * 1024
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise RequestTooLarge(f"the request body is {length} bytes; the limit is {limit}")
+        given = PutImageSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        tag = data.get("imageTag")
+        try:
+            manifest = services.put_image(
+                repository=repository,
+                body=data["imageManifest"].encode(),
+                media_type=data.get("imageManifestMediaType", ""),
+                tag=tag,
+                digest=data.get("imageDigest"),
+                actor=request.user.get_username(),
+            )
+        except services.TagImmutable as exc:
+            raise Conflict(exc.message, code="image_tag_already_exists") from None
+        except services.ImageAlreadyExists as exc:
+            raise Conflict(str(exc), code="image_already_exists") from None
+        except services.ReferencedManifestUnknown as exc:
+            raise BadRequest(exc.message, code="referenced_images_not_found") from None
+        except RegistryError as exc:
+            raise _put_image_error(exc) from None
+        body = self._image(
+            repository, digest=manifest.digest, tag=tag, manifest=data["imageManifest"], media_type=manifest.media_type
+        )
+        return Response(ImageSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+def _put_image_error(exc: RegistryError) -> exceptions.APIException:
+    """What a push's OCI error is in the management API's words."""
+    if exc.code == "MANIFEST_BLOB_UNKNOWN":
+        return BadRequest(exc.message, code="layers_not_found")
+    if exc.code == "DIGEST_INVALID" and isinstance(exc.detail, dict):
+        return BadRequest(
+            f"the manifest's digest is {exc.detail['actual']}, not {exc.detail['expected']}",
+            code="image_digest_does_not_match",
+        )
+    if exc.code == "TAG_INVALID":
+        return _invalid("imageTag", exc.message)
+    if exc.code == "UNSUPPORTED":
+        return _invalid("imageDigest", exc.message)
+    if exc.code == "SIZE_INVALID":
+        return _invalid("imageManifest", exc.message, code="max_length")
+    return _invalid("imageManifest", exc.message)
+
+
+class ImageDescriptions(_ImagesView):
+    @extend_schema(
+        operation_id="describeImages",
+        summary="Describe images",
+        description="Amazon ECR's DescribeImages over the repository: each image once, with its tags, size, "
+        "push and last pull times, media types, and (Berth's additions) layer count and platforms, in push "
+        "order, a page at a time. Pass a page's `next` token to get the following one.",
+        parameters=[NAME, ImagesQuerySerializer],
+        responses={200: ImageDetailPageSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[IMAGES_TAG],
+    )
+    def get(self, request, name: str):
+        repository = self._repository(name)
+        query = ImagesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return self._page(repository, query.validated_data)
+
+    @extend_schema(
+        operation_id="describeImagesPost",
+        summary="Describe images, by image ids",
+        description="Amazon ECR's DescribeImages with a body: `imageIds` (at most "
+        f"{MAX_IMAGE_IDS}) describes those images, each once, in the order asked; 404 `image_not_found` when one "
+        "names no image, 400 with the id's failure code (`invalid_image_digest`, `invalid_image_tag`, "
+        "`missing_digest_and_tag`, `image_tag_does_not_match_digest`) when one is malformed. Without imageIds, "
+        "`tagStatus`, `max_results` and `next` page through the repository as the GET does; they cannot be "
+        "combined with imageIds.",
+        parameters=[NAME],
+        request=DescribeImagesRequestSerializer,
+        responses={200: ImageDetailPageSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[IMAGES_TAG],
+    )
+    def post(self, request, name: str):
+        repository = self._repository(name)
+        given = DescribeImagesRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        if "imageIds" not in data:
+            return self._page(
+                repository,
+                {
+                    "tagStatus": data.get("tagStatus", TagStatus.ANY),
+                    "max_results": data.get("max_results", 100),
+                    "next": data.get("next"),
+                },
+            )
+        found = []
+        for index, requested in enumerate(data["imageIds"]):
+            digest, tag = requested.get("imageDigest"), requested.get("imageTag")
+            try:
+                found.append(selectors.find_image(repository, digest=digest, tag=tag).pk)
+            except ImageFailure as failure:
+                if failure.code == FailureCode.IMAGE_NOT_FOUND:
+                    raise exceptions.NotFound(failure.reason, code="image_not_found") from None
+                raise exceptions.ValidationError(
+                    {"imageIds": {str(index): [ErrorDetail(failure.reason, code=_snake(failure.code))]}}
+                ) from None
+        images = selectors.described_images(repository, found)
+        return Response(self._details(repository, images, next_token=None))
+
+    def _page(self, repository: Repository, query: dict) -> Response:
+        try:
+            images, next_token = selectors.describe_images(
+                repository, tag_status=query["tagStatus"], limit=query["max_results"], next_token=query.get("next")
+            )
+        except selectors.PageTokenInvalid as exc:
+            raise _invalid("next", str(exc)) from None
+        return Response(self._details(repository, images, next_token=next_token))
+
+    @staticmethod
+    def _details(repository: Repository, images, *, next_token: str | None) -> dict:
+        page = {"imageDetails": images, "next": next_token}
+        return ImageDetailPageSerializer(page, context={"repository": repository}).data
+
+
+def _snake(code: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in code).lstrip("_")
+
+
+class ImageBatchGet(_ImagesView):
+    @extend_schema(
+        operation_id="batchGetImage",
+        summary="Get image manifests",
+        description="Amazon ECR's BatchGetImage: each image's manifest, negotiated exactly as a registry pull "
+        "with `acceptedMediaTypes` as its Accept header. By tag, an image stored in a format the caller does not "
+        "accept is converted (Docker schema 2 and OCI both ways, an index's default-platform entry for a caller "
+        "without index support, signed schema 1), and the conversion is kept so its digest stays addressable; "
+        "by digest, the caller gets exactly the bytes with that digest. Without acceptedMediaTypes every image "
+        f"comes as stored. Each image returned counts as a pull (lastRecordedPullTime). {_BATCH} "
+        f"{_FAILURE_CODES}, and Berth's `UnsupportedImageType` (by tag, no accepted media type can carry it).",
+        parameters=[NAME],
+        request=BatchGetImageRequestSerializer,
+        responses={200: BatchGetImageResponseSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[IMAGES_TAG],
+    )
+    def post(self, request, name: str):
+        repository = self._repository(name)
+        given = BatchGetImageRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        accepted = set(given.validated_data.get("acceptedMediaTypes") or ["*/*"])
+        images, failures = [], []
+        for digest, tag in image_id_pairs(given.validated_data["imageIds"]):
+            try:
+                served = _served_image(repository, digest=digest, tag=tag, accepted=accepted)
+                manifest = served.content.decode("utf-8")
+            except UnicodeDecodeError:
+                failure = ImageFailure(FailureCode.UNSUPPORTED_IMAGE_TYPE, "the manifest is not UTF-8 text")
+                failures.append(_failure(digest, tag, failure))
+                continue
+            except ImageFailure as failure:
+                failures.append(_failure(digest, tag, failure))
+                continue
+            if served.manifest_id is not None:
+                services.record_pull(manifest_id=served.manifest_id)
+            images.append(
+                self._image(repository, digest=served.digest, tag=tag, manifest=manifest, media_type=served.media_type)
+            )
+        return Response(BatchGetImageResponseSerializer({"images": images, "failures": failures}).data)
+
+
+def _served_image(repository: Repository, *, digest: str | None, tag: str | None, accepted: set[str]) -> Served:
+    """What a registry pull of the image id with ``accepted`` as its Accept header gets."""
+    if tag is not None:
+        selectors.find_image(repository, digest=digest, tag=tag)
+    else:
+        selectors.check_image_id(digest=digest, tag=tag)
+    try:
+        return negotiation.served_manifest(
+            repository=repository,
+            # As a pull through the account id names it (schema 1 conversions embed the name).
+            name=f"{repository.account_id}/{repository.name}",
+            reference=digest or tag,
+            accepted=accepted,
+            head=False,
+        )
+    except RegistryError as exc:
+        if exc.code == "MANIFEST_UNKNOWN" and isinstance(exc.detail, dict) and set(exc.detail) <= {"digest", "tag"}:
+            raise ImageFailure(FailureCode.IMAGE_NOT_FOUND, f"no image {digest or tag} in the repository") from None
+        raise ImageFailure(FailureCode.UNSUPPORTED_IMAGE_TYPE, exc.message) from None
+
+
+class ImageBatchDelete(_ImagesView):
+    @extend_schema(
+        operation_id="batchDeleteImage",
+        summary="Delete images or tags",
+        description="Amazon ECR's BatchDeleteImage, as ECR documents it: by tag, the tag is removed, and the "
+        "image with it when that was its last tag; by digest (or by a tag with the digest it points at), the "
+        "image is deleted with all its tags. An image an index lists is not deleted, nor is its last tag removed: "
+        "its failure is `ImageReferencedByManifestList` (delete the index first). Immutable tags may be deleted. "
+        "Every removed tag is recorded in the tag history. `imageIds` in the answer lists what was deleted, one "
+        f"per tag removed (and one without `imageTag` for an untagged image). {_BATCH} {_FAILURE_CODES}, "
+        "`ImageReferencedByManifestList`.",
+        parameters=[NAME],
+        request=BatchDeleteImageRequestSerializer,
+        responses={200: BatchDeleteImageResponseSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[IMAGES_TAG],
+    )
+    def post(self, request, name: str):
+        repository = self._repository(name)
+        given = BatchDeleteImageRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        deleted, failures = [], []
+        for digest, tag in image_id_pairs(given.validated_data["imageIds"]):
+            try:
+                removed = services.delete_image(
+                    repository=repository, digest=digest, tag=tag, actor=request.user.get_username()
+                )
+            except ImageFailure as failure:
+                failures.append(_failure(digest, tag, failure))
+                continue
+            deleted += [image_id(removed_digest, removed_tag) for removed_digest, removed_tag in removed]
+        return Response(BatchDeleteImageResponseSerializer({"imageIds": deleted, "failures": failures}).data)

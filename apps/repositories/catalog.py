@@ -1,0 +1,279 @@
+"""Catalog data of public repositories (Amazon ECR Public's PutRepositoryCatalogData
+and GetRepositoryCatalogData): its rules, the Markdown rendering and logo checks
+it needs, and its one write and its reads.
+
+ECR Public has no private repositories, so catalog data is put on public ones only;
+what a repository made private keeps is shown again once it is public."""
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import nh3
+from django.db import transaction
+from markdown_it import MarkdownIt
+from PIL import Image
+
+from .models import (
+    CATALOG_BADGE_MAX_LENGTH,
+    CATALOG_BADGES_MAX,
+    CATALOG_DESCRIPTION_MAX_LENGTH,
+    CATALOG_TEXT_MAX_LENGTH,
+    LOGO_MAX_BYTES,
+    LOGO_MAX_SIDE,
+    LOGO_MIN_SIDE,
+    LogoContentType,
+    Repository,
+    RepositoryCatalogData,
+)
+
+
+class CatalogDataInvalid(ValueError):
+    """Input outside ECR Public's limits; ``field`` names the keyword argument at fault."""
+
+    def __init__(self, message: str, *, field: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+class LogoInvalid(CatalogDataInvalid):
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message, field="logo", code=code)
+
+
+class RepositoryNotPublic(ValueError):
+    pass
+
+
+# -- Markdown ---------------------------------------------------------------------------
+
+# CommonMark plus tables. Raw HTML in the source is not passed through: it is shown as
+# the text it is. markdown-it already refuses javascript:, vbscript: and file: links;
+# the sanitizer below is the second wall, and the one that decides what HTML may stay.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+_ALLOWED_TAGS = {
+    "a", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "img", "li", "ol", "p",
+    "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "code": {"class"},
+    "th": {"style"},
+    "td": {"style"},
+}
+_LINK_REL = "nofollow noopener noreferrer ugc"
+_URL_SCHEMES = {"http", "https", "mailto"}
+# A fenced block's info string becomes `class="language-<info>"`: the only class kept.
+_LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9_+.#-]{1,40}$")
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if tag == "code" and attribute == "class":
+        return value if _LANGUAGE_CLASS.match(value) else None
+    return value
+
+
+def render_markdown(text: str) -> str:
+    """Markdown as HTML that is safe to put in a page as it is."""
+    if not text:
+        return ""
+    return nh3.clean(
+        _MARKDOWN.render(text),
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        attribute_filter=_keep_attribute,
+        # Table cells keep their alignment, and nothing else of a style.
+        filter_style_properties={"text-align"},
+        url_schemes=_URL_SCHEMES,
+        link_rel=_LINK_REL,
+        strip_comments=True,
+    )
+
+
+# -- the logo ---------------------------------------------------------------------------
+
+_CONTENT_TYPES = {
+    "PNG": LogoContentType.PNG,
+    "JPEG": LogoContentType.JPEG,
+    # A JPEG with extra pictures in it (as cameras write); browsers show its first.
+    "MPO": LogoContentType.JPEG,
+}
+
+
+@dataclass(frozen=True)
+class Logo:
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.data).hexdigest()
+
+
+def inspect_logo(data: bytes) -> Logo:
+    """The logo if it is a PNG or JPEG image of at most LOGO_MAX_BYTES, each side
+    LOGO_MIN_SIDE to LOGO_MAX_SIDE pixels; what it is comes from its bytes, never
+    from a name or a claimed type. The image is decoded whole, so a damaged one is
+    refused here rather than broken in a page."""
+    if not data:
+        raise LogoInvalid("the logo is empty", code="logo_format")
+    if len(data) > LOGO_MAX_BYTES:
+        raise LogoInvalid(
+            f"the logo is {len(data):,} bytes; it may be at most {LOGO_MAX_BYTES:,}", code="logo_too_large"
+        )
+    try:
+        with warnings.catch_warnings():
+            # A header claiming a huge picture is refused by its size below, before decoding.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
+                image_format, (width, height) = image.format, image.size
+                _check_sides(width, height)
+                image.verify()
+            with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
+                image.load()
+    except LogoInvalid:
+        raise
+    except Image.DecompressionBombError:
+        raise LogoInvalid(
+            f"the logo is far larger than {LOGO_MAX_SIDE} pixels a side", code="logo_dimensions"
+        ) from None
+    except Image.UnidentifiedImageError:
+        raise LogoInvalid("the logo is not a PNG or JPEG image", code="logo_format") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise LogoInvalid(f"the logo image is damaged: {exc}", code="logo_damaged") from None
+    return Logo(data=data, content_type=_CONTENT_TYPES[image_format], width=width, height=height)
+
+
+def _check_sides(width: int, height: int) -> None:
+    if not (LOGO_MIN_SIDE <= width <= LOGO_MAX_SIDE and LOGO_MIN_SIDE <= height <= LOGO_MAX_SIDE):
+        raise LogoInvalid(
+            f"the logo is {width}x{height} pixels; each side must be {LOGO_MIN_SIDE} to {LOGO_MAX_SIDE}",
+            code="logo_dimensions",
+        )
+
+
+# -- validation -------------------------------------------------------------------------
+
+
+def _check_text(value: str, *, field: str, label: str, limit: int) -> str:
+    if len(value) > limit:
+        raise CatalogDataInvalid(
+            f"the {label} is {len(value):,} characters; at most {limit:,}", field=field, code="max_length"
+        )
+    if "\x00" in value:
+        raise CatalogDataInvalid(f"the {label} holds a NUL character", field=field, code="null_characters_not_allowed")
+    return value
+
+
+def check_badges(values: Sequence[str], *, field: str, label: str) -> list[str]:
+    """Architectures or operating systems: at most CATALOG_BADGES_MAX, each 1 to
+    CATALOG_BADGE_MAX_LENGTH characters, none twice. Any value is kept as given; the
+    recognised ones (RECOGNISED_ARCHITECTURES, RECOGNISED_OPERATING_SYSTEMS) become
+    badges in the gallery, as in ECR Public."""
+    values = list(values)
+    if len(values) > CATALOG_BADGES_MAX:
+        raise CatalogDataInvalid(f"at most {CATALOG_BADGES_MAX} {label}", field=field, code="max_length")
+    for value in values:
+        if not isinstance(value, str) or not value.strip() or len(value) > CATALOG_BADGE_MAX_LENGTH:
+            raise CatalogDataInvalid(
+                f"each of the {label} is 1 to {CATALOG_BADGE_MAX_LENGTH} characters, not only spaces", field=field
+            )
+        _check_text(value, field=field, label=label, limit=CATALOG_BADGE_MAX_LENGTH)
+    duplicates = sorted({value for value in values if values.count(value) > 1})
+    if duplicates:
+        raise CatalogDataInvalid(
+            f"the {label} name each value once: {', '.join(duplicates)}", field=field, code="unique"
+        )
+    return values
+
+
+# -- the write --------------------------------------------------------------------------
+
+
+def put_repository_catalog_data(
+    *,
+    repository: Repository,
+    description: str | None = None,
+    about_markdown: str | None = None,
+    usage_markdown: str | None = None,
+    architectures: Sequence[str] | None = None,
+    operating_systems: Sequence[str] | None = None,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
+) -> RepositoryCatalogData:
+    """Amazon ECR Public's PutRepositoryCatalogData: creates the repository's catalog
+    data or changes the fields given (None leaves one as it is; an empty text or list
+    clears it). The Markdown texts are rendered and sanitized here, once per write."""
+    if logo is not None and remove_logo:
+        raise ValueError("give a new logo or remove the logo, not both")
+    if description is not None:
+        _check_text(description, field="description", label="description", limit=CATALOG_DESCRIPTION_MAX_LENGTH)
+    if about_markdown is not None:
+        _check_text(about_markdown, field="about_markdown", label="about text", limit=CATALOG_TEXT_MAX_LENGTH)
+    if usage_markdown is not None:
+        _check_text(usage_markdown, field="usage_markdown", label="usage text", limit=CATALOG_TEXT_MAX_LENGTH)
+    if architectures is not None:
+        architectures = check_badges(architectures, field="architectures", label="architectures")
+    if operating_systems is not None:
+        operating_systems = check_badges(operating_systems, field="operating_systems", label="operating systems")
+    inspected = inspect_logo(logo) if logo is not None else None
+
+    with transaction.atomic():
+        # Locked: the visibility is read in the same transaction that writes, and two
+        # first writes do not race to create the row.
+        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        if locked is None:
+            raise Repository.DoesNotExist(f"repository {repository} was deleted")
+        if not locked.is_public:
+            raise RepositoryNotPublic(
+                f"repository {locked.name} is private: catalog data is for public repositories "
+                "(ECR Public has no private ones); make it public first"
+            )
+        catalog, _ = RepositoryCatalogData.objects.get_or_create(repository=locked)
+        if description is not None:
+            catalog.description = description
+        if about_markdown is not None:
+            catalog.about_markdown = about_markdown
+            catalog.about_html = render_markdown(about_markdown)
+        if usage_markdown is not None:
+            catalog.usage_markdown = usage_markdown
+            catalog.usage_html = render_markdown(usage_markdown)
+        if architectures is not None:
+            catalog.architectures = architectures
+        if operating_systems is not None:
+            catalog.operating_systems = operating_systems
+        if inspected is not None:
+            catalog.logo = inspected.data
+            catalog.logo_content_type = inspected.content_type
+            catalog.logo_width, catalog.logo_height = inspected.width, inspected.height
+            catalog.logo_digest = inspected.digest
+        elif remove_logo:
+            catalog.logo, catalog.logo_content_type = None, ""
+            catalog.logo_width = catalog.logo_height = None
+            catalog.logo_digest = ""
+        catalog.save()
+    return catalog
+
+
+# -- the reads --------------------------------------------------------------------------
+
+
+def catalog_data_of(repository: Repository) -> RepositoryCatalogData:
+    """The repository's catalog data without the logo's bytes; an empty, unsaved one
+    when none was ever put (GetRepositoryCatalogData answers with empty fields then)."""
+    found = RepositoryCatalogData.objects.defer("logo").filter(repository=repository).first()
+    return found or RepositoryCatalogData(repository=repository)
+
+
+def logo_of(repository: Repository) -> RepositoryCatalogData | None:
+    """The catalog data with the logo's bytes; None when the repository has no logo."""
+    return RepositoryCatalogData.objects.filter(repository=repository, logo__isnull=False).first()

@@ -1,0 +1,201 @@
+"""`berth images`: Amazon ECR's image calls on one repository."""
+
+from __future__ import annotations
+
+import click
+
+from ..client import repository_path
+from ..context import Failure, Session, pass_session
+from ..output import Activity, Column, emit, output_option, short_digest, size, table, when
+
+PAGE_SIZE = 100
+BATCH_SIZE = 100  # image ids the API takes in one call
+TAG_STATUSES = ("TAGGED", "UNTAGGED", "ANY")
+
+
+def image_id(reference: str) -> dict:
+    """`sha256:...` names a digest; anything else a tag."""
+    return {"imageDigest": reference} if ":" in reference else {"imageTag": reference}
+
+
+def _batches(references: tuple[str, ...]) -> list[tuple[str, ...]]:
+    return [references[start : start + BATCH_SIZE] for start in range(0, len(references), BATCH_SIZE)]
+
+
+def _describe_id(identifier: dict) -> str:
+    return identifier.get("imageTag") or identifier.get("imageDigest") or "?"
+
+
+MEDIA_TYPES = {
+    "application/vnd.oci.image.manifest.v1+json": "OCI image",
+    "application/vnd.oci.image.index.v1+json": "OCI index",
+    "application/vnd.docker.distribution.manifest.v2+json": "Docker v2",
+    "application/vnd.docker.distribution.manifest.list.v2+json": "Docker list",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws": "Docker v1",
+    "application/vnd.docker.distribution.manifest.v1+json": "Docker v1",
+}
+
+
+def _kind(image: dict) -> str:
+    media_type = image.get("imageManifestMediaType") or ""
+    artifact = image.get("artifactMediaType") or ""
+    kind = MEDIA_TYPES.get(media_type, media_type)
+    if artifact and "image.config" not in artifact and "container.image" not in artifact:
+        kind = f"{kind} ({artifact})"
+    return kind
+
+
+def _platforms(image: dict) -> str:
+    return ", ".join(
+        "/".join(part for part in (platform.get("os"), platform.get("architecture"), platform.get("variant")) if part)
+        for platform in image.get("platforms") or []
+    )
+
+
+LIST_COLUMNS = [Column("Tag", "imageTag"), Column("Digest", "imageDigest")]
+DETAIL_COLUMNS = [
+    Column("Digest", "imageDigest", short_digest),
+    Column("Tags", "imageTags"),
+    Column("Type", _kind),
+    Column("Platforms", _platforms),
+    Column("Size", "imageSizeInBytes", size),
+    Column("Pushed", "imagePushedAt", when),
+    Column("Last pulled", "lastRecordedPullTime", when),
+]
+
+
+@click.group(short_help="List, describe, delete and tag images.")
+def images() -> None:
+    """List, describe, delete and tag the images of a repository."""
+
+
+@images.command("list", short_help="List image ids: one per tag, one per untagged image.")
+@click.argument("repository")
+@click.option("--tag-status", type=click.Choice(TAG_STATUSES, case_sensitive=False), help="only tagged or untagged")
+@click.option("--page-size", type=click.IntRange(1, 1000), default=PAGE_SIZE, show_default=True)
+@output_option
+@pass_session
+def list_(session: Session, repository: str, tag_status: str | None, page_size: int, output: str) -> None:
+    """List every image of REPOSITORY: one line per tag, and one per untagged digest."""
+    with Activity(f"Listing images of {repository}", unit="image ids") as activity:
+        image_ids = list(
+            session.client.pages(
+                repository_path(repository, "images"),
+                "imageIds",
+                params={"tagStatus": tag_status and tag_status.upper(), "max_results": page_size},
+                on_page=activity.advance,
+            )
+        )
+    emit({"imageIds": image_ids}, output, lambda data: table(data["imageIds"], LIST_COLUMNS))
+
+
+@images.command(short_help="Digest, tags, type, platforms, size, push and pull times.")
+@click.argument("repository")
+@click.argument("references", nargs=-1, metavar="[TAG|DIGEST]...")
+@click.option("--tag-status", type=click.Choice(TAG_STATUSES, case_sensitive=False), help="only tagged or untagged")
+@click.option("--page-size", type=click.IntRange(1, 1000), default=PAGE_SIZE, show_default=True)
+@output_option
+@pass_session
+def describe(
+    session: Session,
+    repository: str,
+    references: tuple[str, ...],
+    tag_status: str | None,
+    page_size: int,
+    output: str,
+) -> None:
+    """Describe images of REPOSITORY, all of them or those named: digest, tags, type, platforms,
+    size, push and last pull times."""
+    if references and tag_status:
+        raise click.UsageError("--tag-status applies when no TAG or DIGEST is named")
+    path = repository_path(repository, "images", "describe")
+    with Activity(f"Describing images of {repository}", unit="images") as activity:
+        if references:
+            details = [
+                detail
+                for batch in _batches(references)
+                for detail in session.client.post(path, {"imageIds": [image_id(reference) for reference in batch]})[
+                    "imageDetails"
+                ]
+            ]
+        else:
+            details = list(
+                session.client.pages(
+                    path,
+                    "imageDetails",
+                    params={"tagStatus": tag_status and tag_status.upper(), "max_results": page_size},
+                    on_page=activity.advance,
+                )
+            )
+    emit({"imageDetails": details}, output, lambda data: table(data["imageDetails"], DETAIL_COLUMNS))
+
+
+@images.command(short_help="Delete images by tag or digest.")
+@click.argument("repository")
+@click.argument("references", nargs=-1, required=True, metavar="TAG|DIGEST...")
+@output_option
+@pass_session
+def delete(session: Session, repository: str, references: tuple[str, ...], output: str) -> None:
+    """Delete images of REPOSITORY by tag (the tag only, while others point at the image) or by digest
+    (the image and every tag on it). Exits 1 if any could not be deleted."""
+    result: dict = {"imageIds": [], "failures": []}
+    with Activity(f"Deleting from {repository}", total=len(references)) as activity:
+        for batch in _batches(references):
+            answer = session.client.post(
+                repository_path(repository, "images", "batch-delete"),
+                {"imageIds": [image_id(reference) for reference in batch]},
+            )
+            result["imageIds"] += answer.get("imageIds") or []
+            result["failures"] += answer.get("failures") or []
+            activity.advance(len(batch))
+    failures = result.get("failures") or []
+    emit(result, output, lambda data: table(data.get("imageIds") or [], LIST_COLUMNS) if data.get("imageIds") else "")
+    if failures:
+        raise Failure(
+            f"{len(failures)} of {len(references)} could not be deleted",
+            [
+                f"  {_describe_id(failure.get('imageId') or {})}: {failure.get('failureReason')} "
+                f"({failure.get('failureCode')})"
+                for failure in failures
+            ],
+        )
+
+
+@images.command(short_help="Tag an image already in the repository.")
+@click.argument("repository")
+@click.argument("source", metavar="TAG|DIGEST")
+@click.argument("new_tags", nargs=-1, required=True, metavar="NEW_TAG...")
+@output_option
+@pass_session
+def tag(session: Session, repository: str, source: str, new_tags: tuple[str, ...], output: str) -> None:
+    """Give the image SOURCE (a tag or digest of REPOSITORY) more tags, without pulling or pushing it."""
+    with Activity(f"Tagging {source} in {repository}"):
+        found = session.client.post(
+            repository_path(repository, "images", "batch-get"), {"imageIds": [image_id(source)]}
+        )
+        if not found.get("images"):
+            failure = (found.get("failures") or [{}])[0]
+            raise Failure(
+                f"{source}: {failure.get('failureReason') or 'no such image'} "
+                f"({failure.get('failureCode') or 'ImageNotFound'})"
+            )
+        image = found["images"][0]
+        tagged = [
+            session.client.post(
+                repository_path(repository, "images"),
+                {
+                    "imageManifest": image["imageManifest"],
+                    "imageManifestMediaType": image["imageManifestMediaType"],
+                    "imageDigest": image["imageId"]["imageDigest"],
+                    "imageTag": new_tag,
+                },
+            )
+            for new_tag in new_tags
+        ]
+    emit(
+        {"images": tagged},
+        output,
+        lambda data: "\n".join(
+            f"Tagged {item['imageId']['imageDigest']} as {item['imageId']['imageTag']}." for item in data["images"]
+        ),
+    )
