@@ -27,6 +27,19 @@ def linked_blob(repository: Repository, digest: str) -> Blob | None:
     return Blob.objects.filter(digest=digest, links__repository=repository).first()
 
 
+def linked_blobs(repository: Repository, digests) -> list[Blob]:
+    """The linked blobs among ``digests``, in their order (first occurrence), in one
+    query; raises MANIFEST_BLOB_UNKNOWN naming the first digest the repository lacks."""
+    wanted = list(dict.fromkeys(digests))
+    found = {blob.digest: blob for blob in Blob.objects.filter(digest__in=wanted, links__repository=repository)}
+    for digest in wanted:
+        if digest not in found:
+            raise RegistryError(
+                "MANIFEST_BLOB_UNKNOWN", f"blob {digest} is not in repository", detail={"digest": digest}
+            )
+    return [found[digest] for digest in wanted]
+
+
 _MANIFEST_HEAD_FIELDS = ("id", "digest", "media_type", "size")
 _MANIFEST_GET_FIELDS = _MANIFEST_HEAD_FIELDS + ("content",)
 

@@ -26,7 +26,7 @@ from .digests import digest_bytes, parse_digest
 from .errors import RegistryError
 from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
 from .storage import get_blob_store
-from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy
+from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy, range_header
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def append_to_upload(*, upload: Upload, stream, offset: int | None, length: int 
             "BLOB_UPLOAD_INVALID",
             f"chunk starts at {offset} but the upload holds {exc.current_size} bytes",
             status=416,
-            headers={"Range": f"0-{exc.current_size - 1}" if exc.current_size else "0-0"},
+            headers={"Range": range_header(exc.current_size)},
         ) from exc
     except UploadBusy as exc:
         raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=409) from exc
@@ -187,32 +187,28 @@ def validate_tag(tag: str) -> None:
 
 
 def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[list[Blob], list[Manifest]]:
-    blobs: list[Blob] = []
+    blobs = selectors.linked_blobs(repository, [d.digest for d in parsed.blob_descriptors])
+    sizes = {blob.digest: blob.size for blob in blobs}
     for descriptor in parsed.blob_descriptors:
-        blob = selectors.linked_blob(repository, descriptor.digest)
-        if blob is None:
-            raise RegistryError(
-                "MANIFEST_BLOB_UNKNOWN",
-                f"blob {descriptor.digest} is not in repository",
-                detail={"digest": descriptor.digest},
-            )
-        if blob.size != descriptor.size:
+        if sizes[descriptor.digest] != descriptor.size:
             raise RegistryError(
                 "MANIFEST_INVALID",
-                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob ({blob.size})",
+                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob "
+                f"({sizes[descriptor.digest]})",
             )
-        blobs.append(blob)
-    children: list[Manifest] = []
-    for descriptor in parsed.manifests:
-        child = Manifest.objects.filter(repository=repository, digest=descriptor.digest).only("id", "size").first()
-        if child is None:
+    wanted = list(dict.fromkeys(d.digest for d in parsed.manifests))
+    found = {
+        child.digest: child
+        for child in Manifest.objects.filter(repository=repository, digest__in=wanted).only("id", "digest", "size")
+    }
+    for digest in wanted:
+        if digest not in found:
             raise ReferencedManifestUnknown(
                 "MANIFEST_BLOB_UNKNOWN",
-                f"manifest {descriptor.digest} referenced by the index is not in repository",
-                detail={"digest": descriptor.digest},
+                f"manifest {digest} referenced by the index is not in repository",
+                detail={"digest": digest},
             )
-        children.append(child)
-    return blobs, children
+    return blobs, [found[digest] for digest in wanted]
 
 
 def put_manifest(
@@ -328,14 +324,7 @@ def _put_schema1(
         validate_tag(tag)
         if manifest.tag != tag:
             raise RegistryError("TAG_INVALID", f"the manifest is tagged {manifest.tag!r}, not {tag!r}")
-    blobs = []
-    for layer in dict.fromkeys(manifest.fs_layers):
-        blob = selectors.linked_blob(repository, layer)
-        if blob is None:
-            raise RegistryError(
-                "MANIFEST_BLOB_UNKNOWN", f"blob {layer} is not in repository", detail={"digest": layer}
-            )
-        blobs.append(blob)
+    blobs = selectors.linked_blobs(repository, manifest.fs_layers)
     return _store_manifest(
         repository=repository,
         digest=manifest.digest,

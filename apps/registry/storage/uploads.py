@@ -21,6 +21,12 @@ CHUNK_SIZE = 1024 * 1024
 _HASHERS_KEPT = 64
 
 
+def range_header(size: int) -> str:
+    """The `Range` an upload reports: the inclusive span received ("0-0" when empty,
+    as the reference registry answers)."""
+    return f"0-{size - 1}" if size else "0-0"
+
+
 class UploadBusy(Exception):
     """Another request is writing to the same upload right now."""
 

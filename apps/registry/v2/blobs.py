@@ -12,32 +12,27 @@ from ..errors import RegistryError
 from ..storage import get_blob_store
 from .base import empty_response, registry_endpoint
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
-def _byte_range(header: str, size: int) -> tuple[int, int] | None:
-    """(start, end) inclusive for a single-range header; None to send everything."""
-    match = _RANGE.match(header.strip())
+def _unsatisfiable(message: str, size: int) -> RegistryError:
+    return RegistryError("UNSUPPORTED", message, status=416, headers={"Content-Range": f"bytes */{size}"})
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int]:
+    """(start, end) inclusive for a single-range header."""
+    match = _RANGE.fullmatch(header.strip())
     if not match or (not match.group(1) and not match.group(2)):
-        raise RegistryError(
-            "UNSUPPORTED", f"unsupported Range {header[:100]!r}", status=416,
-            headers={"Content-Range": f"bytes */{size}"},
-        )
+        raise _unsatisfiable(f"unsupported Range {header[:100]!r}", size)
     first, last = match.groups()
     if first:
         start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
         if start >= size or (last and int(last) < start):
-            raise RegistryError(
-                "UNSUPPORTED", f"range {header[:100]!r} is outside the blob's {size} bytes", status=416,
-                headers={"Content-Range": f"bytes */{size}"},
-            )
-        return start, end
+            raise _unsatisfiable(f"range {header[:100]!r} is outside the blob's {size} bytes", size)
+        return start, min(int(last), size - 1) if last else size - 1
     suffix = int(last)
     if suffix == 0:
-        raise RegistryError(
-            "UNSUPPORTED", "an empty suffix range", status=416, headers={"Content-Range": f"bytes */{size}"}
-        )
+        raise _unsatisfiable("an empty suffix range", size)
     return max(0, size - suffix), size - 1
 
 

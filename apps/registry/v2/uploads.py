@@ -8,15 +8,16 @@ from .. import services
 from ..access import authorize
 from ..digests import parse_digest
 from ..errors import RegistryError
+from ..storage.uploads import range_header
 from .base import absolute, empty_response, registry_endpoint, request_body_stream
 
-_CONTENT_RANGE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+_CONTENT_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 
 
 def _session_headers(name: str, upload) -> dict[str, str]:
     return {
         "Location": absolute(f"/v2/{name}/blobs/uploads/{upload.id}"),
-        "Range": f"0-{upload.size - 1}" if upload.size else "0-0",
+        "Range": range_header(upload.size),
         "Docker-Upload-UUID": str(upload.id),
     }
 
@@ -89,16 +90,16 @@ def _append(request, upload) -> None:
     content_range = request.META.get("HTTP_CONTENT_RANGE")
     offset = None
     if content_range:
-        match = _CONTENT_RANGE.match(content_range.strip())
+        match = _CONTENT_RANGE.fullmatch(content_range.strip())
         if not match:
             raise RegistryError(
                 "BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range[:100]!r}", status=416,
-                headers={"Range": f"0-{upload.size - 1}" if upload.size else "0-0"},
+                headers={"Range": range_header(upload.size)},
             )
         first, last = int(match.group(1)), int(match.group(2))
         if last < first:
             raise RegistryError("BLOB_UPLOAD_INVALID", "Content-Range ends before it starts", status=416,
-                                headers={"Range": f"0-{upload.size - 1}" if upload.size else "0-0"})
+                                headers={"Range": range_header(upload.size)})
         if length is not None and length != last - first + 1:
             raise RegistryError("SIZE_INVALID", "Content-Length does not match Content-Range")
         offset, length = first, last - first + 1
