@@ -10,10 +10,13 @@ import click
 from . import config
 from .client import ApiError, ClientError
 from .commands.access_keys import access_keys
+from .commands.audit import audit
 from .commands.configure import configure
+from .commands.iam import iam
 from .commands.images import images
 from .commands.login import get_login_password, login
 from .commands.repositories import repo
+from .commands.sts import sts
 from .context import Failure, Session
 
 VERSION = "0.1.0"
@@ -53,7 +56,7 @@ def cli(ctx: click.Context, profile: str) -> None:
     ctx.obj = Session(profile=profile)
 
 
-for command in (configure, get_login_password, login, repo, images, access_keys):
+for command in (configure, get_login_password, login, repo, images, access_keys, iam, sts, audit):
     cli.add_command(command)
 
 CLIENT_COMMANDS = frozenset(cli.commands)

@@ -1,6 +1,7 @@
 """HTTP to a Berth server's management API: one requests session signed with an
-access key (HTTP Basic), API errors raised as `ApiError` with the server's `code`
-and `detail`, and paging that follows `next` to the last page."""
+access key (HTTP Basic; temporary credentials add `X-Berth-Security-Token`), API
+errors raised as `ApiError` with the server's `code` and `detail`, and paging that
+follows `next` to the last page."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import requests
 API_PREFIX = "/api/v1"
 TIMEOUT = (10, 300)  # connect, read: a forced repository delete may take a while
 USER_AGENT = "berth-cli/0.1"
+SECURITY_TOKEN_HEADER = "X-Berth-Security-Token"
 
 
 class ClientError(Exception):
@@ -53,12 +55,20 @@ def repository_path(name: str, *rest: str) -> str:
 
 
 class Client:
-    def __init__(self, endpoint: str, access_key_id: str | None = None, secret_access_key: str | None = None):
+    def __init__(
+        self,
+        endpoint: str,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+    ):
         self.endpoint = endpoint.rstrip("/")
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         if access_key_id and secret_access_key:
             self.session.auth = (access_key_id, secret_access_key)
+        if session_token:
+            self.session.headers[SECURITY_TOKEN_HEADER] = session_token
 
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
         url = f"{self.endpoint}{API_PREFIX}{path}"

@@ -3,7 +3,9 @@
 The credentials file is INI, one section per profile (`[default]` unless
 `--profile`/`BERTH_PROFILE` names another), written with mode 0600 because it holds
 a secret. The environment overrides the file field by field: `BERTH_ENDPOINT`,
-`BERTH_ACCESS_KEY_ID`, `BERTH_SECRET_ACCESS_KEY`."""
+`BERTH_ACCESS_KEY_ID`, `BERTH_SECRET_ACCESS_KEY`, and `BERTH_SESSION_TOKEN` for
+temporary credentials (`berth sts assume-role --export`). A session token goes
+with its key id: an access key id from the environment never takes the file's."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:5000"
 ENV_ENDPOINT = "BERTH_ENDPOINT"
 ENV_ACCESS_KEY_ID = "BERTH_ACCESS_KEY_ID"
 ENV_SECRET_ACCESS_KEY = "BERTH_SECRET_ACCESS_KEY"
+ENV_SESSION_TOKEN = "BERTH_SESSION_TOKEN"
 ENV_PROFILE = "BERTH_PROFILE"
 
 
@@ -31,6 +34,7 @@ class Credentials:
     endpoint: str
     access_key_id: str
     secret_access_key: str
+    session_token: str = ""  # temporary credentials (AssumeRole) only
 
 
 def credentials_path(environ: Mapping[str, str] = os.environ) -> Path:
@@ -80,6 +84,10 @@ def resolve(
     chosen_endpoint = endpoint or environ.get(ENV_ENDPOINT) or stored.get("endpoint")
     key_id = environ.get(ENV_ACCESS_KEY_ID) or stored.get("access_key_id")
     secret = environ.get(ENV_SECRET_ACCESS_KEY) or stored.get("secret_access_key")
+    if environ.get(ENV_ACCESS_KEY_ID):
+        session_token = environ.get(ENV_SESSION_TOKEN, "")
+    else:
+        session_token = environ.get(ENV_SESSION_TOKEN) or stored.get("session_token", "")
     missing = [
         name
         for name, value in (("endpoint", chosen_endpoint), ("access key id", key_id), ("secret access key", secret))
@@ -90,7 +98,7 @@ def resolve(
             f"no {', '.join(missing)} for profile {profile!r}: run `berth configure`, "
             f"or set {ENV_ENDPOINT}, {ENV_ACCESS_KEY_ID} and {ENV_SECRET_ACCESS_KEY}"
         )
-    return Credentials(normalize_endpoint(chosen_endpoint), key_id, secret)
+    return Credentials(normalize_endpoint(chosen_endpoint), key_id, secret, session_token)
 
 
 def save(credentials: Credentials, profile: str = DEFAULT_PROFILE, *, path: Path | None = None) -> Path:
@@ -103,6 +111,8 @@ def save(credentials: Credentials, profile: str = DEFAULT_PROFILE, *, path: Path
         "access_key_id": credentials.access_key_id,
         "secret_access_key": credentials.secret_access_key,
     }
+    if credentials.session_token:
+        parser[profile]["session_token"] = credentials.session_token
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".credentials-")
     try:

@@ -24,7 +24,12 @@ class Session:
     def client(self) -> Client:
         if self._client is None:
             credentials = self.credentials()
-            self._client = Client(credentials.endpoint, credentials.access_key_id, credentials.secret_access_key)
+            self._client = Client(
+                credentials.endpoint,
+                credentials.access_key_id,
+                credentials.secret_access_key,
+                credentials.session_token,
+            )
         return self._client
 
 

@@ -39,6 +39,10 @@ CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").sp
 # Empty means "the host the request came to".
 BERTH_PUBLIC_URL = os.environ.get("BERTH_PUBLIC_URL", "").rstrip("/")
 BERTH_TOKEN_SERVICE = os.environ.get("BERTH_TOKEN_SERVICE", "berth-registry")
+# ARNs: arn:<partition>:ecr:<region>:<account>:repository/<name>. Policies written with
+# `arn:aws:` read the same, so ECR policies can be pasted in.
+BERTH_ARN_PARTITION = os.environ.get("BERTH_ARN_PARTITION", "berth")
+BERTH_REGION = os.environ.get("BERTH_REGION", "local")
 BERTH_TOKEN_ISSUER = os.environ.get("BERTH_TOKEN_ISSUER", "berth-token-service")
 BERTH_TOKEN_TTL = env_int("BERTH_TOKEN_TTL", 300)
 # PEM of the RSA key that signs registry tokens; by default generated in the data dir.
@@ -53,6 +57,19 @@ BERTH_LOGIN_FAILURES_ALLOWED = env_int("BERTH_LOGIN_FAILURES_ALLOWED", 10)
 BERTH_LOGIN_FAILURE_WINDOW = env_int("BERTH_LOGIN_FAILURE_WINDOW", 300)
 # How long a login password (GetAuthorizationToken, `docker login --username berth`) stays valid.
 BERTH_LOGIN_PASSWORD_TTL = env_int("BERTH_LOGIN_PASSWORD_TTL", 12 * 3600)
+
+# The audit trail (apps.audit). Events that change nothing (pulls, refusals) are
+# written in batches: every BERTH_AUDIT_FLUSH_SECONDS, or once BERTH_AUDIT_FLUSH_EVENTS
+# wait; beyond BERTH_AUDIT_BUFFER_LIMIT unwritten events the oldest are dropped.
+# BERTH_AUDIT_SYNCHRONOUS writes each one at once (tests).
+BERTH_AUDIT_FLUSH_SECONDS = float(os.environ.get("BERTH_AUDIT_FLUSH_SECONDS") or 1.0)
+BERTH_AUDIT_FLUSH_EVENTS = env_int("BERTH_AUDIT_FLUSH_EVENTS", 500)
+BERTH_AUDIT_BUFFER_LIMIT = env_int("BERTH_AUDIT_BUFFER_LIMIT", 100_000)
+BERTH_AUDIT_SYNCHRONOUS = env_bool("BERTH_AUDIT_SYNCHRONOUS", False)
+# Days events are kept (pruned daily); 0 keeps them forever.
+BERTH_AUDIT_RETENTION_DAYS = env_int("BERTH_AUDIT_RETENTION_DAYS", 365)
+# Proxies (comma-separated CIDRs) whose X-Forwarded-For and X-Request-Id are believed.
+BERTH_TRUSTED_PROXIES = os.environ.get("BERTH_TRUSTED_PROXIES", "")
 
 BERTH_UPLOAD_DIR = Path(os.environ.get("BERTH_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 BERTH_UPLOAD_EXPIRY_SECONDS = env_int("BERTH_UPLOAD_EXPIRY_SECONDS", 24 * 3600)
@@ -80,17 +97,23 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Full-text search and trigram lookups for the gallery (inert on SQLite).
+    "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps.accounts",
     "apps.repositories",
     "apps.registry",
+    "apps.iam",
+    "apps.audit",
     "apps.api",
+    "apps.gallery",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.audit.middleware.AuditMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,6 +176,21 @@ else:
         }
     }
 
+# The model backend, closed to users of a suspended account (their sessions too).
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.AccountStandingBackend"]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:settings"
+LOGOUT_REDIRECT_URL = "/"
+
+# Password resets and alias decisions are mailed; the console backend prints them.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Berth <berth@localhost>")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -179,6 +217,8 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: it takes only temporary key ids (BSIA...), which AccessKeyAuthentication would refuse.
+        "apps.iam.authentication.TemporaryCredentialsAuthentication",
         "apps.api.authentication.AccessKeyAuthentication",
         "apps.api.authentication.LoginPasswordAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -238,6 +278,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-abandoned-uploads": {
         "task": "apps.registry.tasks.expire_abandoned_uploads",
         "schedule": env_int("BERTH_UPLOAD_SWEEP_SECONDS", 3600),
+    },
+    "prune-audit-events": {
+        "task": "apps.audit.tasks.prune_events",
+        "schedule": 24 * 3600,
     },
 }
 

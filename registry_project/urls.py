@@ -13,4 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/", UnknownEndpoint.as_view()),
     path("admin/", admin.site.urls),
+    path("accounts/", include("apps.accounts.urls")),
+    # Last: the gallery's /<alias> and /<alias>/<name> catch what nothing above claims.
+    path("", include("apps.gallery.urls")),
 ]

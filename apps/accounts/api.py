@@ -11,11 +11,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.api.authentication import NotWithLoginPassword, client_ip
-from apps.api.exceptions import Conflict
+from apps.api.exceptions import AccessDenied, Conflict
 from apps.api.serializers import error_responses
+from apps.api.views import PolicyAuthorizedView
+from apps.iam import selectors as iam_selectors
+from apps.iam import services as iam_services
+from apps.iam.models import RoleSession
 
 from . import selectors, services
 from .authentication import LOGIN_PASSWORD_USERNAMES, Throttled, check_password
@@ -36,6 +39,13 @@ ACCESS_KEY_ID = OpenApiParameter(
 )
 
 
+def _own_user_arn(view: PolicyAuthorizedView) -> str:
+    """The resource of IAM's access key operations: the signed-in user itself."""
+    if view.caller.is_role_session:
+        raise AccessDenied("a role session has no access keys: its credentials come from AssumeRole")
+    return view.caller.arn
+
+
 def _create(user) -> Response:
     try:
         new_key = services.create_access_key(user=user)
@@ -44,7 +54,7 @@ def _create(user) -> Response:
     return Response(NewAccessKeySerializer(new_key).data, status=status.HTTP_201_CREATED)
 
 
-class AccessKeyList(APIView):
+class AccessKeyList(PolicyAuthorizedView):
     permission_classes = [IsAuthenticated, NotWithLoginPassword]
 
     @extend_schema(
@@ -55,6 +65,7 @@ class AccessKeyList(APIView):
         tags=[ACCESS_KEYS_TAG],
     )
     def get(self, request):
+        self.authorize("iam:ListAccessKeys", resource_arn=_own_user_arn(self))
         keys = selectors.access_keys_of(request.user)
         return Response(AccessKeyListSerializer({"accessKeys": keys}).data)
 
@@ -68,10 +79,11 @@ class AccessKeyList(APIView):
         tags=[ACCESS_KEYS_TAG],
     )
     def post(self, request):
+        self.authorize("iam:CreateAccessKey", resource_arn=_own_user_arn(self))
         return _create(request.user)
 
 
-class AccessKeyDetail(APIView):
+class AccessKeyDetail(PolicyAuthorizedView):
     permission_classes = [IsAuthenticated, NotWithLoginPassword]
 
     def _access_key(self, request, access_key_id: str) -> AccessKey:
@@ -94,6 +106,10 @@ class AccessKeyDetail(APIView):
         access_key = self._access_key(request, access_key_id)
         update = AccessKeyUpdateSerializer(data=request.data)
         update.is_valid(raise_exception=True)
+        self.authorize(
+            "iam:UpdateAccessKey", resource_arn=_own_user_arn(self),
+            accessKeyId=access_key.access_key_id, status=update.validated_data["status"],
+        )
         if update.validated_data["status"] == AccessKeyStatus.ACTIVE:
             try:
                 services.activate_access_key(access_key=access_key)
@@ -112,11 +128,13 @@ class AccessKeyDetail(APIView):
         tags=[ACCESS_KEYS_TAG],
     )
     def delete(self, request, access_key_id: str):
-        services.delete_access_key(access_key=self._access_key(request, access_key_id))
+        access_key = self._access_key(request, access_key_id)
+        self.authorize("iam:DeleteAccessKey", resource_arn=_own_user_arn(self), accessKeyId=access_key.access_key_id)
+        services.delete_access_key(access_key=access_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class BootstrapAccessKey(APIView):
+class BootstrapAccessKey(PolicyAuthorizedView):
     """The one endpoint that takes a username and password: how `berth configure`
     gets its first access key. Failed attempts are throttled per username and
     client address, exactly as at the registry's token service."""
@@ -145,10 +163,13 @@ class BootstrapAccessKey(APIView):
             raise exceptions.Throttled(wait=exc.retry_after, detail=str(exc)) from None
         if principal is None:
             raise exceptions.AuthenticationFailed("incorrect username or password")
-        return _create(get_user_model()._default_manager.get_by_natural_key(principal.username))
+        user = get_user_model()._default_manager.get_by_natural_key(principal.username)
+        self.caller = iam_selectors.caller_for_user(user)  # signed in by the password, not by the request
+        self.authorize("iam:CreateAccessKey", resource_arn=_own_user_arn(self))
+        return _create(user)
 
 
-class AuthorizationToken(APIView):
+class AuthorizationToken(PolicyAuthorizedView):
     """A login password for the registry, for a user signed in with an access key or
     a session (a login password cannot renew itself)."""
 
@@ -161,13 +182,20 @@ class AuthorizationToken(APIView):
         "`docker login --username berth --password-stdin <host>` (the user name `AWS` works too), valid "
         "12 hours by default (`BERTH_LOGIN_PASSWORD_TTL`) and until the user's password changes or the user is "
         "deactivated. It also signs requests to this API as `Authorization: Bearer <password>`, except the "
-        "ones that manage credentials. Nothing is stored; every call mints a new one.",
+        "ones that manage credentials. Nothing is stored; every call mints a new one. Signed with a role "
+        "session's temporary credentials, the password belongs to the session: it expires no later than the "
+        "session and signs in at the registry only.",
         request=None,
         responses={200: AuthorizationTokenSerializer, **error_responses(401, 403)},
         tags=[AUTHORIZATION_TOKEN_TAG],
     )
     def post(self, request):
-        issued = services.create_login_password(user=request.user)
+        self.authorize("ecr:GetAuthorizationToken")
+        if isinstance(request.auth, RoleSession):
+            # Temporary credentials: a login password bound to the session, never outliving it.
+            issued = iam_services.create_session_login_password(session=request.auth)
+        else:
+            issued = services.create_login_password(user=request.user)
         username = LOGIN_PASSWORD_USERNAMES[0]
         body = {
             "authorizationToken": base64.b64encode(f"{username}:{issued.password}".encode()).decode(),

@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import login_passwords
-from .models import AccessKey, AccessKeyStatus
+from .models import AccessKey, AccessKeyStatus, in_good_standing
 
 _REMEMBER_SECONDS = 300
 # The user names a login password goes with at the registry: Berth's own, and Amazon
@@ -95,7 +95,7 @@ def check_password(username: str, password: str, *, client_ip: str) -> Principal
     if remembered is not None:
         user = (
             User.objects.select_related("membership")
-            .filter(pk=remembered["user_id"], is_active=True, password=remembered["password_hash"])
+            .filter(in_good_standing(), pk=remembered["user_id"], is_active=True, password=remembered["password_hash"])
             .first()
         )
         if user is not None:
@@ -111,14 +111,17 @@ def check_password(username: str, password: str, *, client_ip: str) -> Principal
 
 def check_access_key(access_key_id: str, secret: str, *, client_ip: str) -> AccessKey | None:
     """The active key (with its user) for this id and secret, None when they are
-    wrong, the key is inactive or its user is deactivated. Records the use.
+    wrong, the key is inactive, or its user is deactivated or in a suspended account.
+    Records the use.
 
     Raises Throttled after too many failures for this key id from this address."""
     failure_key = _failure_key(f"access-key:{access_key_id}", client_ip)
     _refuse_when_throttled(failure_key)
     access_key = (
         AccessKey.objects.select_related("user")
-        .filter(access_key_id=access_key_id, status=AccessKeyStatus.ACTIVE, user__is_active=True)
+        .filter(
+            in_good_standing("user__"), access_key_id=access_key_id, status=AccessKeyStatus.ACTIVE, user__is_active=True
+        )
         .first()
     )
     if access_key is None:
@@ -158,17 +161,16 @@ def is_login_password_attempt(username: str, password: str) -> bool:
     )
 
 
-def check_login_password(password: str, *, client_ip: str):
-    """The active user a login password signs in, with their membership loaded.
+def verify_login_password(password: str, *, client_ip: str) -> login_passwords.LoginPassword:
+    """The claims of a genuine, unexpired login password (a user's or a role session's).
 
-    Raises LoginPasswordRefused when it has expired, was revoked (its user changed
-    password or was deactivated) or is not one Berth signed. Only the last kind
-    counts as a failed sign-in, and raises Throttled after too many from this
-    address: an expired or revoked one is genuine, only stale (a kubelet retrying a
-    pull with last week's secret), and counting those would let one client lock
-    every other client at its address out of the shared `berth` user name."""
+    Raises LoginPasswordRefused when it has expired or is not one Berth signed.
+    Only the last kind counts as a failed sign-in, and raises Throttled after too
+    many from this address: an expired one is genuine, only stale (a kubelet
+    retrying a pull with last week's secret), and counting those would let one
+    client lock every other client at its address out of the shared `berth` user name."""
     try:
-        claims = login_passwords.verify(password)
+        return login_passwords.verify(password)
     except login_passwords.ExpiredLoginPassword:
         raise LoginPasswordRefused(
             "the login password has expired; get a new one (GetAuthorizationToken: POST /api/v1/authorization-token)"
@@ -178,14 +180,29 @@ def check_login_password(password: str, *, client_ip: str):
         _refuse_when_throttled(failure_key)
         _count_failure(failure_key)
         raise LoginPasswordRefused("not a valid login password") from None
+
+
+def check_login_password(password: str, *, client_ip: str):
+    """The active user a login password signs in, with their membership loaded.
+
+    Raises LoginPasswordRefused as verify_login_password does, and when it was
+    revoked (its user changed password or was deactivated) or belongs to a role
+    session (those sign in at the registry only: apps.iam.authentication)."""
+    claims = verify_login_password(password, client_ip=client_ip)
+    if claims.session_id is not None:
+        raise LoginPasswordRefused(
+            "a role session's login password signs in at the registry only; sign API requests with the "
+            "session's temporary credentials"
+        )
     user = (
         get_user_model()
         .objects.select_related("membership")
-        .filter(pk=claims.user_id, is_active=True)
+        .filter(in_good_standing(), pk=claims.user_id, is_active=True)
         .first()
     )
     if user is None or not claims.matches_credentials(user.password):
         raise LoginPasswordRefused(
-            "the login password was revoked: its user has changed password or been deactivated since"
+            "the login password was revoked: its user has changed password or been deactivated since,"
+            " or its account is suspended"
         )
     return user

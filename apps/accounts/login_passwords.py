@@ -14,6 +14,11 @@ everyone out). A password change gives the user a new hash, so the fingerprint
 no longer matches and every login password issued before it stops working, the
 way Django ends the user's sessions.
 
+A role session (apps.iam, temporary credentials) gets login passwords too: they
+carry the session's row id (`ses`) instead of a user, and fingerprint the
+session's secret hash, so deleting the session revokes them; they never outlive
+the session.
+
 Nothing here touches the database: the caller supplies the password hash on
 issue and compares the fingerprint with the stored hash on use
 (`LoginPassword.matches_credentials`)."""
@@ -50,6 +55,7 @@ class LoginPassword:
     credentials_fingerprint: str
     issued_at: int
     expires_at: int
+    session_id: int | None = None  # set for a role session's login password (user_id is then "")
 
     def matches_credentials(self, password_hash: str) -> bool:
         """Whether the user's stored password hash is still the one this was issued against."""
@@ -91,9 +97,19 @@ def looks_like_login_password(text: str) -> bool:
     return text.startswith(PREFIX + ".")
 
 
-def issue(*, user_id, password_hash: str, now: float | None = None, ttl: int | None = None) -> IssuedLoginPassword:
+def issue(
+    *,
+    user_id,
+    password_hash: str,
+    now: float | None = None,
+    ttl: int | None = None,
+    session_id: int | None = None,
+) -> IssuedLoginPassword:
     """A login password for this user, valid ``ttl`` seconds (BERTH_LOGIN_PASSWORD_TTL)
-    from ``now`` and while the user's password hash stays ``password_hash``."""
+    from ``now`` and while the user's password hash stays ``password_hash``.
+
+    For a role session pass ``session_id`` (and ``user_id=""``) with the session's
+    secret hash as ``password_hash``."""
     issued_at = int(time.time() if now is None else now)
     expires_at = issued_at + (settings.BERTH_LOGIN_PASSWORD_TTL if ttl is None else ttl)
     claims = {
@@ -102,6 +118,8 @@ def issue(*, user_id, password_hash: str, now: float | None = None, ttl: int | N
         "iat": issued_at,
         "exp": expires_at,
     }
+    if session_id is not None:
+        claims["ses"] = session_id
     signing_input = f"{PREFIX}.{_b64encode(json.dumps(claims, separators=(',', ':')).encode())}"
     password = f"{signing_input}.{_b64encode(_mac(signing_input, settings.SECRET_KEY))}"
     return IssuedLoginPassword(password=password, issued_at=issued_at, expires_at=expires_at)
@@ -133,8 +151,9 @@ def verify(password: str, *, now: float | None = None) -> LoginPassword:
             credentials_fingerprint=claims["crd"],
             issued_at=claims["iat"],
             expires_at=claims["exp"],
+            session_id=claims.get("ses"),
         )
-    except (binascii.Error, ValueError, TypeError, KeyError):
+    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
         # Signed but unreadable: only a key shared with something else could make one.
         raise InvalidLoginPassword("malformed login password") from None
     if not (
@@ -142,6 +161,7 @@ def verify(password: str, *, now: float | None = None) -> LoginPassword:
         and isinstance(login_password.credentials_fingerprint, str)
         and type(login_password.issued_at) is int
         and type(login_password.expires_at) is int
+        and (login_password.session_id is None or type(login_password.session_id) is int)
     ):
         raise InvalidLoginPassword("malformed login password")
     if (time.time() if now is None else now) >= login_password.expires_at:

@@ -28,6 +28,7 @@ class RegistryList(AccountScopedView):
         tags=[REGISTRIES_TAG],
     )
     def get(self, request):
+        self.authorize("ecr-public:DescribeRegistries")
         registry = registries.describe_registry(self.account)
         body = {"registries": [registry]}
         return Response(RegistryListSerializer(body, context={"host": registry_host(request)}).data)
@@ -43,6 +44,7 @@ class RegistryCatalogData(AccountScopedView):
         tags=[REGISTRIES_TAG],
     )
     def get(self, request):
+        self.authorize("ecr-public:GetRegistryCatalogData")
         return Response(RegistryCatalogDataSerializer(self.account).data)
 
     @extend_schema(
@@ -57,6 +59,7 @@ class RegistryCatalogData(AccountScopedView):
     def put(self, request):
         given = RegistryCatalogDataSerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        self.authorize("ecr-public:PutRegistryCatalogData")
         try:
             account = registries.put_registry_catalog_data(
                 account=self.account, display_name=given.validated_data["display_name"]

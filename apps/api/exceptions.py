@@ -28,6 +28,14 @@ class BadRequest(exceptions.APIException):
     default_code = "bad_request"
 
 
+class AccessDenied(exceptions.PermissionDenied):
+    """The policies refuse the caller this action (IAM's AccessDeniedException); the
+    message names the action, the resource and why."""
+
+    default_detail = "the policies do not allow this request"
+    default_code = "access_denied"
+
+
 def _field_errors(details, field: str = "") -> list[dict]:
     """Flatten DRF's nested {field: [{message, code}]} into one list."""
     if isinstance(details, dict) and set(details) == {"message", "code"}:

@@ -4,6 +4,9 @@ from django.urls import path
 
 from apps.accounts import api as accounts_api
 from apps.accounts import registries_api
+from apps.audit import api as audit_api
+from apps.gallery import api as gallery_api
+from apps.iam import api as iam_api
 from apps.registry import api as images_api
 from apps.repositories import api as repositories_api
 
@@ -44,7 +47,41 @@ urlpatterns = [
         images_api.ImageBatchDelete.as_view(),
         name="api-repository-images-batch-delete",
     ),
+    path("repositories/<path:name>/-/policy", iam_api.RepositoryPolicyDetail.as_view(), name="api-repository-policy"),
+    path(
+        "repositories/<path:name>/-/pull-counts",
+        gallery_api.RepositoryPullCounts.as_view(),
+        name="api-repository-pull-counts",
+    ),
     path("repositories/<path:name>", repositories_api.RepositoryDetail.as_view(), name="api-repository"),
+    path("iam/users", iam_api.UserList.as_view(), name="api-iam-users"),
+    path("iam/users/<str:user_name>", iam_api.UserDetail.as_view(), name="api-iam-user"),
+    path("iam/users/<str:user_name>/access-keys", iam_api.UserAccessKeys.as_view(), name="api-iam-user-access-keys"),
+    path("iam/users/<str:user_name>/policies", iam_api.UserPolicies.as_view(), name="api-iam-user-policies"),
+    path(
+        "iam/users/<str:user_name>/policies/<path:policy>",
+        iam_api.UserPolicyDetail.as_view(),
+        name="api-iam-user-policy",
+    ),
+    path("iam/policies", iam_api.PolicyList.as_view(), name="api-iam-policies"),
+    path("iam/policies/<str:policy_name>", iam_api.PolicyDetail.as_view(), name="api-iam-policy"),
+    path("iam/roles", iam_api.RoleList.as_view(), name="api-iam-roles"),
+    path("iam/roles/<str:role_name>", iam_api.RoleDetail.as_view(), name="api-iam-role"),
+    path("iam/roles/<str:role_name>/trust-policy", iam_api.RoleTrustPolicy.as_view(), name="api-iam-role-trust-policy"),
+    path("iam/roles/<str:role_name>/policies", iam_api.RolePolicies.as_view(), name="api-iam-role-policies"),
+    path(
+        "iam/roles/<str:role_name>/policies/<path:policy>",
+        iam_api.RolePolicyDetail.as_view(),
+        name="api-iam-role-policy",
+    ),
+    path("iam/simulate", iam_api.Simulate.as_view(), name="api-iam-simulate"),
+    path("sts/assume-role", iam_api.AssumeRole.as_view(), name="api-sts-assume-role"),
+    path("sts/caller-identity", iam_api.CallerIdentity.as_view(), name="api-sts-caller-identity"),
     path("registries", registries_api.RegistryList.as_view(), name="api-registries"),
     path("registry/catalog-data", registries_api.RegistryCatalogData.as_view(), name="api-registry-catalog-data"),
+    path("audit/events", audit_api.EventList.as_view(), name="api-audit-events"),
+    path("audit/events/export", audit_api.EventExport.as_view(), name="api-audit-events-export"),
+    path("audit/image-pulls", audit_api.ImagePulls.as_view(), name="api-audit-image-pulls"),
+    path("audit/principal-pulls", audit_api.PrincipalPulls.as_view(), name="api-audit-principal-pulls"),
+    path("audit/tag-history", audit_api.TagHistory.as_view(), name="api-audit-tag-history"),
 ]

@@ -1,15 +1,118 @@
-"""Plumbing the management API's views share."""
+"""Plumbing the management API's views share.
+
+Every handler decides its request with one call naming the ECR (or IAM, STS)
+operation: ``self.authorize("ecr:DeleteRepository", repository=repository)``. It
+starts the request's audit event, asks apps.iam.enforcement, and refuses with 403
+``access_denied`` naming the action and the resource."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.views import APIView
 
 from apps.accounts import selectors as account_selectors
-from apps.accounts.models import Account
+from apps.accounts.models import AccessKey, Account
+from apps.audit import events
+from apps.audit import services as audit_services
+from apps.iam import enforcement
+from apps.iam import selectors as iam_selectors
+from apps.iam.callers import ANONYMOUS, Caller
+from apps.iam.models import RoleSession
+from apps.iam.policy import Decision, Reason
+from apps.repositories.models import Repository
+
+from .exceptions import AccessDenied
+
+# CloudTrail's readOnly: operations that change nothing.
+_READ_ONLY_OPERATIONS = ("Get", "List", "Describe", "BatchGet", "BatchCheck", "Simulate", "LookupEvents")
+_ALLOWED_OUTSIDE_ACCOUNTS = Decision(
+    True, Reason.ALLOW, (),
+    "a user outside every account manages only its own credentials, which no account's policy governs",
+)
+
+
+class PolicyAuthorizedView(APIView):
+    """A view whose handlers authorize by policy: ``caller`` and ``authorize``.
+
+    A request that may change state (any method but GET, HEAD, OPTIONS) runs in one
+    transaction, which its audit event joins as the last write when it succeeds;
+    an error response rolls everything back (its event is then recorded as a
+    failure by apps.audit.middleware)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            draft = events.current(request)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+            elif draft is not None and not draft.read_only and not draft.recorded:
+                audit_services.record(draft)
+        return response
+
+    @cached_property
+    def caller(self) -> Caller:
+        """Who signs this request: an access key's user, a role session (temporary
+        credentials), or a browser session's or login password's user."""
+        auth, user = self.request.auth, self.request.user
+        if isinstance(auth, RoleSession):
+            return iam_selectors.caller_for_role_session(auth, access_key_id=auth.access_key_id)
+        if not user or not user.is_authenticated:
+            return ANONYMOUS
+        if isinstance(auth, AccessKey):
+            return iam_selectors.caller_for_user(user, access_key_id=auth.access_key_id)
+        return iam_selectors.caller_for_user(user)
+
+    def authorize(
+        self, action: str, *, repository: Repository | None = None, resource_arn: str | None = None,
+        also: Iterable[str] = (), **request_parameters,
+    ) -> Decision:
+        """Decide ``action`` on ``repository`` (or the resource ``resource_arn``
+        names; neither: ``*``) and start the request's audit event, named after
+        ``action``; raises 403 ``access_denied`` when the policies refuse it or any
+        of the further actions ``also`` the request needs."""
+        service, _, operation = action.partition(":")
+        caller = self.caller
+        resource_arn = self._resource_arn(service, repository, resource_arn)
+        if repository is not None:
+            request_parameters = {"registryId": repository.account_id, "repositoryName": repository.name,
+                                  **request_parameters}
+        draft = events.begin(
+            self.request,
+            event_name=operation,
+            event_source=service,
+            actor=caller.actor(),
+            read_only=operation.startswith(_READ_ONLY_OPERATIONS),
+            recipient_account_id=enforcement.resource_account(caller, resource_arn, repository),
+            repository=repository.name if repository is not None else "",
+            **request_parameters,
+        )
+        if caller.is_anonymous:
+            # Signed in, yet outside every account (a staff operator): only the views of its
+            # own credentials let it this far.
+            return _ALLOWED_OUTSIDE_ACCOUNTS
+        decision = None
+        for needed in (action, *also):
+            arn = self._resource_arn(needed.partition(":")[0], repository, resource_arn)
+            decided = enforcement.decide(caller, needed, resource_arn=arn, repository=repository, request=self.request)
+            if not decided.allowed:
+                message = f"{caller.arn} is not authorized to perform {needed} on {arn}: {decided.explanation}"
+                draft.refuse(message)
+                raise AccessDenied(message)
+            decision = decision or decided
+        return decision
+
+    @staticmethod
+    def _resource_arn(service: str, repository: Repository | None, resource_arn: str | None) -> str:
+        if repository is not None:
+            return enforcement.repository_arn(repository.account_id, repository.name, service=service)
+        return resource_arn or "*"
 
 
 class IsAccountMember(BasePermission):
@@ -21,7 +124,7 @@ class IsAccountMember(BasePermission):
         return view.account is not None
 
 
-class AccountScopedView(APIView):
+class AccountScopedView(PolicyAuthorizedView):
     """A view of what the signed-in user's account owns; nothing of another account
     is ever found (404, never 403)."""
 
@@ -29,7 +132,35 @@ class AccountScopedView(APIView):
 
     @cached_property
     def account(self) -> Account | None:
+        if isinstance(self.request.auth, RoleSession):
+            return self.request.auth.role.account
         return account_selectors.account_of(self.request.user)
+
+    def repository_arn(self, name: str, *, service: str = "ecr") -> str:
+        """The ARN of the account's repository ``name``, existing or not (CreateRepository)."""
+        return enforcement.repository_arn(self.account.pk, name, service=service)
+
+    def authorize(self, action: str, *, repository: Repository | None = None, **kwargs) -> Decision:
+        if repository is not None and repository.account_id == self.account.pk:
+            repository.account = self.account  # its suspension is then known without a query
+        return super().authorize(action, repository=repository, **kwargs)
+
+    def authorize_each(self, action: str, repositories: Iterable[Repository]) -> list[Repository]:
+        """For a listing: start the audit event of ``action`` and keep the
+        repositories the caller may do it on (the account's root: all of them)."""
+        repositories = list(repositories)
+        caller = self.caller
+        events.begin(
+            self.request,
+            event_name=action.partition(":")[2],
+            event_source=action.partition(":")[0],
+            actor=caller.actor(),
+            read_only=True,
+            recipient_account_id=self.account.pk,
+        )
+        for repository in repositories:
+            repository.account = self.account
+        return enforcement.permitted(caller, action, repositories, request=self.request)
 
 
 @extend_schema(exclude=True)

@@ -1,6 +1,11 @@
 """Who may do what to which repository, for the token service and for every /v2/
 request. Actions use Amazon ECR's names; a token carries Docker's scope actions.
 
+The token service grants a scope action when the policies allow any of its ECR
+actions (for push: any of the writing ones) (apps.iam.enforcement decides); each request then checks its own ECR
+action again, because a token for push covers five of them and policies may
+change while a token lives.
+
 A caller who may not read a private repository gets exactly the same answer
 whether it exists or not."""
 from __future__ import annotations
@@ -10,7 +15,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError
 
-from apps.accounts.authentication import ANONYMOUS, Principal
+from apps.audit import events
+from apps.iam import enforcement
+from apps.iam.callers import ANONYMOUS, Caller
 from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
 from apps.repositories.models import Repository
@@ -20,31 +27,69 @@ from .tokens import InvalidToken, TokenClaims, verify_token
 
 PULL, PUSH, DELETE = "pull", "push", "delete"
 
+# The ECR actions each scope action stands for (the token service grants the scope
+# action when the policies allow any of them).
+SCOPE_ECR_ACTIONS = {
+    PULL: ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+    PUSH: (
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:PutImage",
+    ),
+    DELETE: ("ecr:BatchDeleteImage",),
+}
+# A push scope is granted for a write: BatchCheckLayerAvailability alone (in every
+# read-only policy, ECR's included) must not hand a reader a push token that fails
+# at the first upload.
+_GRANTING_ECR_ACTIONS = {
+    scope: tuple(a for a in actions if a != "ecr:BatchCheckLayerAvailability")
+    for scope, actions in SCOPE_ECR_ACTIONS.items()
+}
+# The scope action a request's own ECR action needs in its token.
 SCOPE_ACTION = {
-    "ecr:BatchGetImage": PULL,
-    "ecr:GetDownloadUrlForLayer": PULL,
+    **{action: scope for scope, actions in SCOPE_ECR_ACTIONS.items() for action in actions},
     "ecr:ListImages": PULL,
     "ecr:DescribeImages": PULL,
-    "ecr:InitiateLayerUpload": PUSH,
-    "ecr:UploadLayerPart": PUSH,
-    "ecr:CompleteLayerUpload": PUSH,
-    "ecr:BatchCheckLayerAvailability": PUSH,
-    "ecr:PutImage": PUSH,
-    "ecr:BatchDeleteImage": DELETE,
 }
+READ_ONLY_ACTIONS = frozenset({
+    "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:ListImages", "ecr:DescribeImages",
+    "ecr:BatchCheckLayerAvailability",
+})
+CREATE_REPOSITORY = "ecr:CreateRepository"
 
 
-def grantable_actions(principal: Principal, full_name: str) -> set[str]:
-    """The scope actions the token service may grant ``principal`` on ``full_name``."""
-    if principal.account_id:
-        address = repository_selectors.resolve_address(full_name)
-        if address is not None and principal.account_id == address.account.pk:
-            # Members may learn that their own repository is missing (NAME_UNKNOWN).
-            return {PULL, PUSH, DELETE}
+def _creates_on_push(address: repository_selectors.Address) -> bool:
+    return not address.via_alias and address.account.create_on_push
+
+
+def granted_scope_actions(caller: Caller, full_name: str, requested: set[str], *, request=None) -> set[str]:
+    """The scope actions among ``requested`` (``*``: all) the token service grants
+    ``caller`` on ``full_name``.
+
+    A missing repository of the caller's own account is judged on its would-be ARN,
+    so members may learn that it is missing (NAME_UNKNOWN) and push creates it; a
+    push that would create it also needs ecr:CreateRepository."""
+    wanted = set(SCOPE_ECR_ACTIONS) if "*" in requested else set(SCOPE_ECR_ACTIONS) & requested
+    if not wanted:
+        return set()
     repository = repository_selectors.find_repository(full_name)
-    if repository is not None and repository.is_public:
-        return {PULL}
-    return set()
+    if repository is not None:
+        arn = enforcement.repository_arn(repository.account_id, repository.name)
+    else:
+        address = repository_selectors.resolve_address(full_name)
+        if address is None or caller.is_anonymous or caller.account_id != address.account.pk:
+            return set()
+        arn = enforcement.repository_arn(address.account.pk, address.name)
+
+    def allowed(action: str) -> bool:
+        return enforcement.decide(caller, action, resource_arn=arn, repository=repository, request=request).allowed
+
+    granted = {scope for scope in wanted if any(allowed(action) for action in _GRANTING_ECR_ACTIONS[scope])}
+    if repository is None and PUSH in granted and _creates_on_push(address) and not allowed(CREATE_REPOSITORY):
+        granted.discard(PUSH)
+    return granted
 
 
 def realm_url(request) -> str:
@@ -81,29 +126,35 @@ def request_claims(request) -> TokenClaims | None:
     return claims
 
 
-def principal_of(claims: TokenClaims | None) -> Principal:
-    if claims is None or not claims.subject:
-        return ANONYMOUS
-    return Principal(username=claims.subject, account_id=claims.account_id)
+def caller_of(claims: TokenClaims | None) -> Caller:
+    return ANONYMOUS if claims is None else claims.caller
 
 
 @dataclass(frozen=True)
 class Authorized:
     repository: Repository
-    principal: Principal
+    caller: Caller
+
+    @property
+    def actor_name(self) -> str:
+        """Who the tag history names: the user, or a role session's ARN."""
+        return self.caller.username or self.caller.arn
 
 
-def authorize(request, full_name: str, action: str, *, create: bool = False) -> Authorized:
+def authorize(request, full_name: str, action: str, *, create: bool = False, **request_parameters) -> Authorized:
     """One call per handler: may this request do ``action`` on ``full_name``?
 
-    Returns the repository, creating it for a member's push when ``create`` is set
-    and the account allows it. Raises the 401 challenge, or NAME_UNKNOWN for a
-    member whose repository is missing."""
+    Returns the repository, creating it for a member's push when ``create`` is set,
+    the account allows it and the caller may ecr:CreateRepository. Starts the
+    request's audit event (once it has a token), with ``request_parameters``. Raises the 401 challenge
+    (outsiders: alike for private and missing repositories), DENIED for a member
+    whose token holds the scope but whose policies refuse this very action, or
+    NAME_UNKNOWN for a member whose repository is missing."""
     scope_action = SCOPE_ACTION[action]
     scope_actions = "pull,push" if scope_action == PUSH else scope_action
     claims = request_claims(request)
 
-    def refuse() -> RegistryError:
+    def challenge_error() -> RegistryError:
         return RegistryError(
             "UNAUTHORIZED",
             detail=[{"Type": "repository", "Name": full_name, "Action": scope_action}],
@@ -114,28 +165,79 @@ def authorize(request, full_name: str, action: str, *, create: bool = False) -> 
             ),
         )
 
-    if claims is None or not claims.allows("repository", full_name, scope_action):
-        raise refuse()
-    principal = principal_of(claims)
+    if claims is None:
+        raise challenge_error()  # the first challenge every client gets: nothing to record
+    caller = claims.caller
+    repository = repository_selectors.find_repository(full_name)
+    address = None if repository is not None else repository_selectors.resolve_address(full_name)
+    owner = repository.account_id if repository is not None else (address.account.pk if address else "")
+    name = repository.name if repository is not None else (address.name if address else full_name)
+    draft = events.begin(
+        request,
+        event_name=action.removeprefix("ecr:"),
+        actor=caller.actor(),
+        read_only=action in READ_ONLY_ACTIONS,
+        recipient_account_id=owner,
+        repository=name,
+        registryId=owner,
+        repositoryName=name,
+        **request_parameters,
+    )
+
+    def refuse(message: str) -> RegistryError:
+        draft.refuse(message)
+        return challenge_error()
+
+    def deny(decided_action: str, decision) -> RegistryError:
+        message = f"not authorized to perform {decided_action} on {full_name}: {decision.explanation}"
+        draft.refuse(message)
+        return RegistryError("DENIED", message, status=403)
+
+    if not claims.allows("repository", full_name, scope_action):
+        raise refuse(f"the token does not grant {scope_action} on {full_name}")
+    is_member = not caller.is_anonymous and caller.account_id == owner
+    arn = enforcement.repository_arn(owner, name) if owner else ""
+    if repository is None:
+        if not is_member:
+            raise refuse(f"{full_name} is not a repository this caller may reach")
+        decision = enforcement.decide(caller, action, resource_arn=arn, request=request)
+        if not decision.allowed:
+            raise deny(action, decision)
+        if not (create and _creates_on_push(address)):
+            raise RegistryError("NAME_UNKNOWN", _missing_message(address))
+        decision = enforcement.decide(caller, CREATE_REPOSITORY, resource_arn=arn, request=request)
+        if not decision.allowed:
+            raise deny(CREATE_REPOSITORY, decision)
+        try:
+            repository = repository_services.get_or_create_on_push(account=address.account, name=address.name)
+        except repository_services.RepositoryNameInvalid as exc:
+            raise RegistryError("NAME_INVALID", str(exc)) from exc
+        except IntegrityError as exc:
+            raise RegistryError("NAME_UNKNOWN", "repository could not be created") from exc
+        return Authorized(repository=repository, caller=caller)
+    # The token was minted earlier: decide again (visibility and policies may have changed).
+    decision = enforcement.decide(caller, action, resource_arn=arn, repository=repository, request=request)
+    if not decision.allowed:
+        raise deny(action, decision) if is_member else refuse(decision.explanation)
+    return Authorized(repository=repository, caller=caller)
+
+
+def pullable_source(request, full_name: str) -> Repository | None:
+    """A cross-repository mount's source, if the request's token grants pull on it
+    and the policies let its caller pull from it; None otherwise. The request's
+    own audit event (the upload) is left alone."""
+    claims = request_claims(request)
+    if claims is None or not claims.allows("repository", full_name, PULL):
+        return None
     repository = repository_selectors.find_repository(full_name)
     if repository is None:
-        address = repository_selectors.resolve_address(full_name)
-        if address is None or not principal.account_id or principal.account_id != address.account.pk:
-            raise refuse()
-        if create and not address.via_alias and address.account.create_on_push:
-            try:
-                repository = repository_services.get_or_create_on_push(account=address.account, name=address.name)
-            except repository_services.RepositoryNameInvalid as exc:
-                raise RegistryError("NAME_INVALID", str(exc)) from exc
-            except IntegrityError as exc:
-                raise RegistryError("NAME_UNKNOWN", "repository could not be created") from exc
-        else:
-            raise RegistryError("NAME_UNKNOWN", _missing_message(address))
-    is_member = bool(principal.account_id) and principal.account_id == repository.account_id
-    # The token was minted earlier: check the grant still holds (visibility may have changed).
-    if not is_member and not (repository.is_public and scope_action == PULL):
-        raise refuse()
-    return Authorized(repository=repository, principal=principal)
+        return None
+    caller = claims.caller
+    arn = enforcement.repository_arn(repository.account_id, repository.name)
+    for action in SCOPE_ECR_ACTIONS[PULL]:
+        if not enforcement.decide(caller, action, resource_arn=arn, repository=repository, request=request).allowed:
+            return None
+    return repository
 
 
 def _missing_message(address: repository_selectors.Address) -> str:

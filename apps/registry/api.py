@@ -98,6 +98,7 @@ class ImageList(_ImagesView):
     )
     def get(self, request, name: str):
         repository = self._repository(name)
+        self.authorize("ecr:ListImages", repository=repository)
         query = ImagesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:
@@ -134,6 +135,7 @@ class ImageList(_ImagesView):
     )
     def post(self, request, name: str):
         repository = self._repository(name)
+        self.authorize("ecr:PutImage", repository=repository)
         # A JSON string escapes a manifest to at most three times its size.
         limit = 3 * settings.BERTH_MAX_MANIFEST_BYTES + 64 * 1024
         try:
@@ -200,6 +202,7 @@ class ImageDescriptions(_ImagesView):
     )
     def get(self, request, name: str):
         repository = self._repository(name)
+        self.authorize("ecr:DescribeImages", repository=repository)
         query = ImagesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return self._page(repository, query.validated_data)
@@ -220,6 +223,7 @@ class ImageDescriptions(_ImagesView):
     )
     def post(self, request, name: str):
         repository = self._repository(name)
+        self.authorize("ecr:DescribeImages", repository=repository)
         given = DescribeImagesRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
@@ -283,6 +287,7 @@ class ImageBatchGet(_ImagesView):
     )
     def post(self, request, name: str):
         repository = self._repository(name)
+        self.authorize("ecr:BatchGetImage", repository=repository)
         given = BatchGetImageRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         accepted = set(given.validated_data.get("acceptedMediaTypes") or ["*/*"])
@@ -345,6 +350,7 @@ class ImageBatchDelete(_ImagesView):
     )
     def post(self, request, name: str):
         repository = self._repository(name)
+        self.authorize("ecr:BatchDeleteImage", repository=repository)
         given = BatchDeleteImageRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         deleted, failures = [], []

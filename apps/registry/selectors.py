@@ -9,7 +9,8 @@ from django.db import connection, models
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Collate, Concat
 
-from apps.accounts.authentication import Principal
+from apps.iam import enforcement
+from apps.iam.callers import Caller
 from apps.repositories.models import Repository, Visibility
 
 from .digests import is_digest, parse_digest
@@ -75,25 +76,49 @@ def tag_names(repository: Repository, *, limit: int | None, after: str | None) -
     return list(names[:limit] if limit is not None else names)
 
 
-def catalog(principal: Principal, *, limit: int, after: str | None) -> list[str]:
-    """Repository names the principal may pull, in order: its own account's as
-    `<account-id>/<name>`, and every public one as `<default alias>/<name>`."""
-    public = Repository.objects.filter(visibility=Visibility.PUBLIC, account__aliases__is_default=True).annotate(
+def catalog(caller: Caller, *, limit: int, after: str | None, request=None) -> list[str]:
+    """Repository names the caller may describe (ecr:DescribeRepositories), in
+    order: its own account's and those whose repository policy lets it in as
+    `<account-id>/<name>`, and every public one as `<primary alias>/<name>`. Nothing
+    of a suspended account is listed."""
+    active = Repository.objects.filter(account__suspended_at__isnull=True)
+    by_account_id = active.annotate(full_name=_lexical(Concat(F("account_id"), Value("/"), F("name"))))
+    public = active.filter(visibility=Visibility.PUBLIC, account__aliases__is_primary=True).annotate(
         full_name=_lexical(Concat(F("account__aliases__name"), Value("/"), F("name")))
     )
-    queries = [public]
-    if principal.account_id:
-        queries.append(
-            Repository.objects.filter(account_id=principal.account_id).annotate(
-                full_name=_lexical(Concat(F("account_id"), Value("/"), F("name")))
-            )
-        )
-    names: set[str] = set()
-    for query in queries:
-        if after:
-            query = query.filter(full_name__gt=after)
-        names.update(query.order_by("full_name").values_list("full_name", flat=True)[:limit])
+    names = set(_names_after(public, limit=limit, after=after))
+    if not caller.is_anonymous:
+        granted = by_account_id.filter(repository_policy__isnull=False).exclude(account_id=caller.account_id)
+        own = by_account_id.filter(account_id=caller.account_id)
+        if caller.is_root:
+            names.update(_names_after(own, limit=limit, after=after))
+        else:
+            granted = granted | own
+        names.update(_describable_names_after(caller, granted, limit=limit, after=after, request=request))
     return sorted(names)[:limit]
+
+
+def _names_after(repositories: QuerySet, *, limit: int, after: str | None) -> list[str]:
+    if after:
+        repositories = repositories.filter(full_name__gt=after)
+    return list(repositories.order_by("full_name").values_list("full_name", flat=True)[:limit])
+
+
+def _describable_names_after(
+    caller: Caller, repositories: QuerySet, *, limit: int, after: str | None, request
+) -> list[str]:
+    """The first ``limit`` names after ``after`` the policies let the caller describe,
+    judged a page of candidates at a time."""
+    names: list[str] = []
+    while len(names) < limit:
+        candidates = repositories.filter(full_name__gt=after) if after else repositories
+        page = list(candidates.select_related("account").order_by("full_name")[:limit])
+        permitted = enforcement.permitted(caller, "ecr:DescribeRepositories", page, request=request)
+        names += [repository.full_name for repository in permitted]
+        if len(page) < limit:
+            break
+        after = page[-1].full_name
+    return names[:limit]
 
 
 def referrers(repository: Repository, subject_digest: str, *, artifact_type: str | None) -> list[Manifest]:

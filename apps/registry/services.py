@@ -1,4 +1,8 @@
-"""Every write to registry content: uploads, blob links, manifests, tags."""
+"""Every write to registry content: uploads, blob links, manifests, tags.
+
+A write that a /v2/ request makes takes the request's audit event (``audit``,
+started by ``access.authorize``) and records it in the transaction of the change,
+so the trail and the content never disagree."""
 from __future__ import annotations
 
 import io
@@ -15,6 +19,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
+from apps.audit import services as audit_services
+from apps.audit.events import EventDraft
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
 
@@ -41,30 +47,45 @@ def upload_area() -> UploadArea:
 # -- blobs --------------------------------------------------------------------------
 
 
+def _record(audit: EventDraft | None, **response_elements) -> None:
+    """Record the request's event as the last step of the change's transaction."""
+    if audit is not None and not audit.recorded:
+        audit_services.record(audit, response_elements={k: v for k, v in response_elements.items() if v})
+
+
 def link_blob(*, repository: Repository, blob: Blob) -> None:
     RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
 
 
-def mount_blob(*, repository: Repository, source: Repository, digest: str) -> Blob | None:
+def mount_blob(
+    *, repository: Repository, source: Repository, digest: str, audit: EventDraft | None = None
+) -> Blob | None:
     """Link a blob the caller may pull from ``source`` into ``repository``."""
     blob = selectors.linked_blob(source, digest)
     if blob is None:
         return None
-    link_blob(repository=repository, blob=blob)
+    with transaction.atomic():
+        link_blob(repository=repository, blob=blob)
+        _record(audit, layerDigest=digest, mountedFrom=f"{source.account_id}/{source.name}")
     return blob
 
 
-def unlink_blob(*, repository: Repository, digest: str) -> bool:
-    deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob_id=digest).delete()
+def unlink_blob(*, repository: Repository, digest: str, audit: EventDraft | None = None) -> bool:
+    with transaction.atomic():
+        deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob_id=digest).delete()
+        if deleted:
+            _record(audit, layerDigest=digest)
     return bool(deleted)
 
 
 # -- uploads ------------------------------------------------------------------------
 
 
-def start_upload(*, repository: Repository) -> Upload:
-    upload = Upload.objects.create(repository=repository)
-    upload_area().create(str(upload.id))
+def start_upload(*, repository: Repository, audit: EventDraft | None = None) -> Upload:
+    with transaction.atomic():
+        upload = Upload.objects.create(repository=repository)
+        upload_area().create(str(upload.id))
+        _record(audit, uploadId=str(upload.id))
     return upload
 
 
@@ -79,7 +100,9 @@ def get_upload(*, repository: Repository, upload_id: str) -> Upload:
     return upload
 
 
-def append_to_upload(*, upload: Upload, stream, offset: int | None, length: int | None) -> int:
+def append_to_upload(
+    *, upload: Upload, stream, offset: int | None, length: int | None, audit: EventDraft | None = None
+) -> int:
     """Spool a chunk; returns the upload's new size. ``offset`` None appends (streamed PATCH)."""
     try:
         size = upload_area().append(str(upload.id), stream, offset=offset, length=length)
@@ -94,12 +117,14 @@ def append_to_upload(*, upload: Upload, stream, offset: int | None, length: int 
         raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=409) from exc
     except ShortBody as exc:
         raise RegistryError("SIZE_INVALID", str(exc)) from exc
-    Upload.objects.filter(pk=upload.pk).update(size=size, updated_at=timezone.now())
+    with transaction.atomic():
+        Upload.objects.filter(pk=upload.pk).update(size=size, updated_at=timezone.now())
+        _record(audit, uploadId=str(upload.id), lastByteReceived=size - 1 if size else None)
     upload.size = size
     return size
 
 
-def complete_upload(*, upload: Upload, digest: str) -> Blob:
+def complete_upload(*, upload: Upload, digest: str, audit: EventDraft | None = None) -> Blob:
     """Verify the spooled bytes against ``digest`` and commit them as a blob linked
     to the upload's repository. On a mismatch nothing is kept."""
     algorithm, encoded = parse_digest(digest)
@@ -126,6 +151,7 @@ def complete_upload(*, upload: Upload, digest: str) -> Blob:
         blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
         link_blob(repository=upload.repository, blob=blob)
         Upload.objects.filter(pk=upload.pk).delete()
+        _record(audit, uploadId=str(upload.id), layerDigest=digest)
     return blob
 
 
@@ -212,13 +238,15 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
 
 
 def put_manifest(
-    *, repository: Repository, name: str, reference: str, body: bytes, content_type: str, actor: str
+    *, repository: Repository, name: str, reference: str, body: bytes, content_type: str, actor: str,
+    audit: EventDraft | None = None,
 ) -> Manifest:
     """Validate and store a pushed manifest byte for byte; ``name`` is the
     repository as the client addressed it (schema 1 manifests carry it)."""
     tag, digest = (None, reference) if ":" in reference else (reference, None)
     manifest, _ = _put_manifest(
-        repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type, actor=actor
+        repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type, actor=actor,
+        audit=audit,
     )
     return manifest
 
@@ -248,7 +276,7 @@ def put_image(
 
 def _put_manifest(
     *, repository: Repository, name: str, tag: str | None, digest: str | None, body: bytes, content_type: str,
-    actor: str,
+    actor: str, audit: EventDraft | None = None,
 ) -> tuple[Manifest, bool]:
     """The manifest, and whether the push changed anything (a new manifest, or a
     tag created or moved). Without a tag the manifest is stored by its digest,
@@ -261,7 +289,7 @@ def _put_manifest(
     if _is_schema1(body, content_type):
         return _put_schema1(
             repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type,
-            actor=actor,
+            actor=actor, audit=audit,
         )
     parsed = parse_manifest(body, content_type)
     if digest is not None:
@@ -279,6 +307,7 @@ def _put_manifest(
         digest=actual,
         tag=tag,
         actor=actor,
+        audit=audit,
         blobs=blobs,
         children=children,
         fields={
@@ -308,7 +337,7 @@ def _is_schema1(body: bytes, content_type: str) -> bool:
 
 def _put_schema1(
     *, repository: Repository, name: str, tag: str | None, digest: str | None, body: bytes, content_type: str,
-    actor: str,
+    actor: str, audit: EventDraft | None = None,
 ) -> tuple[Manifest, bool]:
     media_type = content_type.split(";")[0].strip()
     if media_type not in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
@@ -330,6 +359,7 @@ def _put_schema1(
         digest=manifest.digest,
         tag=tag,
         actor=actor,
+        audit=audit,
         blobs=blobs,
         children=[],
         fields={
@@ -341,7 +371,8 @@ def _put_schema1(
 
 
 def _store_manifest(
-    *, repository: Repository, digest: str, tag: str | None, actor: str, blobs, children, fields: dict
+    *, repository: Repository, digest: str, tag: str | None, actor: str, blobs, children, fields: dict,
+    audit: EventDraft | None = None,
 ) -> tuple[Manifest, bool]:
     with transaction.atomic():
         manifest, created = Manifest.objects.get_or_create(repository=repository, digest=digest, defaults=fields)
@@ -352,17 +383,27 @@ def _store_manifest(
             ManifestChild.objects.bulk_create(
                 [ManifestChild(parent=manifest, child=child) for child in {c.id: c for c in children}.values()]
             )
-        tag_moved = tag is not None and _point_tag(repository=repository, tag=tag, manifest=manifest, actor=actor)
+        tag_moved, previous_digest = (
+            _point_tag(repository=repository, tag=tag, manifest=manifest, actor=actor) if tag is not None
+            else (False, "")
+        )
         if created:
             # Post-push work runs in a worker, and only once the push is durable.
             from .tasks import record_image_details
 
             transaction.on_commit(lambda: record_image_details.delay(manifest.pk))
+        # The trail's answer to "what did this tag point at before": previousImageDigest.
+        _record(
+            audit,
+            image={"imageId": {"imageDigest": digest, "imageTag": tag}, "imageManifestMediaType": fields["media_type"]},
+            previousImageDigest=previous_digest,
+        )
     return manifest, created or tag_moved
 
 
-def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> bool:
-    """Point ``tag`` at ``manifest``; False when it already did."""
+def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> tuple[bool, str]:
+    """Point ``tag`` at ``manifest``: (whether that changed anything, the digest it
+    pointed at before; "" for a new tag)."""
     current = Tag.objects.select_for_update().select_related("manifest").filter(repository=repository, name=tag).first()
     if current is None:
         try:
@@ -373,9 +414,9 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
             current = Tag.objects.select_for_update().select_related("manifest").get(repository=repository, name=tag)
         else:
             TagHistory.objects.create(repository=repository, tag=tag, new_digest=manifest.digest, actor=actor)
-            return True
+            return True, ""
     if current.manifest_id == manifest.pk:
-        return False
+        return False, manifest.digest
     old_digest = current.manifest.digest
     if tag_is_immutable(repository, tag):
         raise TagImmutable(
@@ -389,10 +430,10 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
     TagHistory.objects.create(
         repository=repository, tag=tag, old_digest=old_digest, new_digest=manifest.digest, actor=actor
     )
-    return True
+    return True, old_digest
 
 
-def delete_manifest(*, repository: Repository, digest: str, actor: str) -> None:
+def delete_manifest(*, repository: Repository, digest: str, actor: str, audit: EventDraft | None = None) -> None:
     manifest = Manifest.objects.filter(repository=repository, digest=digest).first()
     if manifest is None:
         raise RegistryError("MANIFEST_UNKNOWN", detail={"digest": digest})
@@ -406,15 +447,17 @@ def delete_manifest(*, repository: Repository, digest: str, actor: str) -> None:
         for tag in Tag.objects.filter(manifest=manifest).values_list("name", flat=True):
             TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor)
         manifest.delete()
+        _record(audit, imageIds=[{"imageDigest": digest}])
 
 
-def delete_tag(*, repository: Repository, tag: str, actor: str) -> None:
+def delete_tag(*, repository: Repository, tag: str, actor: str, audit: EventDraft | None = None) -> None:
     with transaction.atomic():
         current = Tag.objects.select_related("manifest").filter(repository=repository, name=tag).first()
         if current is None:
             raise RegistryError("MANIFEST_UNKNOWN", f"tag {tag} is unknown", detail={"tag": tag})
         TagHistory.objects.create(repository=repository, tag=tag, old_digest=current.manifest.digest, actor=actor)
         current.delete()
+        _record(audit, imageIds=[{"imageDigest": current.manifest.digest, "imageTag": tag}])
 
 
 # -- images, as the management API names them ---------------------------------------

@@ -1,5 +1,9 @@
 """Registry bearer tokens (the Docker registry token spec): RS256 JWTs that carry
-exactly the granted actions, signed by a key kept in the data directory."""
+exactly the granted actions, signed by a key kept in the data directory.
+
+A token also names its caller (root, IAM user or role session, with the access
+key that signed in), so that every /v2/ request rebuilds the Caller from the
+token alone: the hot path runs no query to learn who is asking."""
 from __future__ import annotations
 
 import base64
@@ -13,6 +17,8 @@ from functools import lru_cache
 import jwt
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
+
+from apps.iam.callers import ANONYMOUS, Caller
 
 from .keys import token_signing_key
 
@@ -30,10 +36,70 @@ class AccessGrant:
         return {"type": self.type, "name": self.name, "actions": list(self.actions)}
 
 
+class InvalidToken(Exception):
+    pass
+
+
+class PrincipalType:
+    """The token's `berth:principal` type."""
+
+    ROOT = "root"
+    USER = "user"
+    ROLE_SESSION = "role-session"
+    ANONYMOUS = "anonymous"
+
+
+def _principal_claim(caller: Caller) -> dict:
+    if caller.is_anonymous:
+        return {"type": PrincipalType.ANONYMOUS}
+    if caller.is_role_session:
+        return {
+            "type": PrincipalType.ROLE_SESSION,
+            "role_session_id": caller.role_session_id,
+            "role": caller.role_name,
+            "role_path": caller.role_path,
+            "session": caller.session_name,
+            "access_key_id": caller.access_key_id,
+        }
+    return {
+        "type": PrincipalType.ROOT if caller.is_root else PrincipalType.USER,
+        "user_id": caller.user_id,
+        "access_key_id": caller.access_key_id,
+    }
+
+
+def _caller_from_claims(subject: str, account_id: str, claim: object) -> Caller:
+    if not isinstance(claim, dict):
+        raise InvalidToken("the token names no principal")
+    kind = claim.get("type")
+    if kind == PrincipalType.ANONYMOUS or not account_id:
+        return ANONYMOUS
+    try:
+        if kind == PrincipalType.ROLE_SESSION:
+            return Caller(
+                account_id=account_id,
+                role_session_id=int(claim["role_session_id"]),
+                role_name=str(claim["role"]),
+                role_path=str(claim["role_path"]),
+                session_name=str(claim["session"]),
+                access_key_id=str(claim.get("access_key_id") or ""),
+            )
+        if kind in (PrincipalType.ROOT, PrincipalType.USER):
+            return Caller(
+                account_id=account_id,
+                username=subject,
+                user_id=int(claim["user_id"]),
+                is_root=kind == PrincipalType.ROOT,
+                access_key_id=str(claim.get("access_key_id") or ""),
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidToken("malformed principal claim") from exc
+    raise InvalidToken(f"unknown principal type {str(kind)[:40]!r}")
+
+
 @dataclass(frozen=True)
 class TokenClaims:
-    subject: str  # username, or "" for anonymous
-    account_id: str  # the subject's account, "" for anonymous
+    caller: Caller
     access: tuple[AccessGrant, ...]
     expires_at: float
 
@@ -61,28 +127,31 @@ def signing_keys() -> _Keys:
     return _Keys(token_signing_key())
 
 
-def issue_token(*, subject: str, account_id: str, access: list[AccessGrant], service: str) -> tuple[str, int, int]:
-    """Returns (token, expires_in, issued_at)."""
+def issue_token(
+    *, caller: Caller, access: list[AccessGrant], service: str, not_after: float | None = None
+) -> tuple[str, int, int]:
+    """Returns (token, expires_in, issued_at). ``not_after`` caps the lifetime (a
+    role session's token never outlives the session)."""
     keys = signing_keys()
     now = int(time.time())
     ttl = settings.BERTH_TOKEN_TTL
+    if not_after is not None:
+        ttl = max(0, min(ttl, int(not_after) - now))
     claims = {
         "iss": settings.BERTH_TOKEN_ISSUER,
-        "sub": subject,
+        # A user's name; a role session's ARN; "" for anonymous.
+        "sub": caller.username or caller.arn,
         "aud": service,
         "exp": now + ttl,
         "nbf": now - 1,
         "iat": now,
         "jti": secrets.token_urlsafe(16),
         "access": [grant.as_claim() for grant in access],
-        "berth:account": account_id,
+        "berth:account": caller.account_id,
+        "berth:principal": _principal_claim(caller),
     }
     token = jwt.encode(claims, keys.private_key, algorithm=ALGORITHM, headers={"kid": keys.key_id})
     return token, ttl, now
-
-
-class InvalidToken(Exception):
-    pass
 
 
 class _VerifiedCache:
@@ -140,11 +209,9 @@ def verify_token(token: str) -> TokenClaims:
         )
     except (KeyError, TypeError) as exc:
         raise InvalidToken("malformed access claim") from exc
-    claims = TokenClaims(
-        subject=str(payload["sub"]),
-        account_id=str(payload.get("berth:account") or ""),
-        access=access,
-        expires_at=float(payload["exp"]),
+    caller = _caller_from_claims(
+        str(payload["sub"]), str(payload.get("berth:account") or ""), payload.get("berth:principal")
     )
+    claims = TokenClaims(caller=caller, access=access, expires_at=float(payload["exp"]))
     _verified.put(token, claims)
     return claims

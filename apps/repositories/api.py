@@ -17,7 +17,7 @@ from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
 
 from . import catalog, selectors, services
-from .models import LogoContentType, Repository
+from .models import LogoContentType, Repository, Visibility
 from .mutability import TagMutabilityInvalid
 from .serializers import (
     CreateRepositorySerializer,
@@ -46,6 +46,31 @@ def _resource_tags(tags: list[dict] | None) -> dict[str, str] | None:
     return None if tags is None else {tag["key"]: tag["value"] for tag in tags}
 
 
+def _create_actions(data: dict) -> list[str]:
+    """What CreateRepository needs besides itself: ecr:TagResource for resource tags
+    (as in Amazon ECR), ecr:SetRepositoryPolicy for a public repository (see below)."""
+    actions = ["ecr:TagResource"] if data["tags"] else []
+    if data["visibility"] == Visibility.PUBLIC:
+        actions.append("ecr:SetRepositoryPolicy")
+    return actions
+
+
+def _update_actions(data: dict) -> list[str]:
+    """The ECR operations a repository update performs. Making a repository public
+    lets everyone pull it, as a repository policy granting `*` would: it takes
+    ecr:SetRepositoryPolicy. An update that changes nothing only describes."""
+    actions = []
+    if "imageTagMutability" in data or "imageTagMutabilityExclusionFilters" in data:
+        actions.append("ecr:PutImageTagMutability")
+    if "scanOnPush" in data:
+        actions.append("ecr:PutImageScanningConfiguration")
+    if "tags" in data:
+        actions.append("ecr:TagResource")
+    if "visibility" in data:
+        actions.append("ecr:SetRepositoryPolicy")
+    return actions or ["ecr:DescribeRepositories"]
+
+
 class _RepositoryView(AccountScopedView):
     def _repository(self, name: str) -> Repository:
         repository = selectors.describe_repository(self.account, name)
@@ -58,7 +83,7 @@ class _RepositoryView(AccountScopedView):
         return Response(RepositorySerializer(described, context=self._context()).data, status=status_code)
 
     def _context(self) -> dict:
-        return {"host": selectors.registry_host(self.request), "default_alias": self.account.default_alias}
+        return {"host": selectors.registry_host(self.request), "primary_alias": self.account.primary_alias}
 
 
 class RepositoryList(_RepositoryView):
@@ -83,6 +108,7 @@ class RepositoryList(_RepositoryView):
             )
         except selectors.PageTokenInvalid as exc:
             raise _invalid("next", exc) from None
+        page = self.authorize_each("ecr:DescribeRepositories", page)
         body = {"repositories": page, "next": next_token}
         return Response(RepositoryPageSerializer(body, context=self._context()).data)
 
@@ -100,6 +126,12 @@ class RepositoryList(_RepositoryView):
         given = CreateRepositorySerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
+        self.authorize(
+            "ecr:CreateRepository",
+            resource_arn=self.repository_arn(data["name"]),
+            also=_create_actions(data),
+            repositoryName=data["name"],
+        )
         try:
             repository = services.create_repository(
                 account=self.account,
@@ -129,7 +161,9 @@ class RepositoryDetail(_RepositoryView):
         tags=[REPOSITORIES_TAG],
     )
     def get(self, request, name: str):
-        return Response(RepositorySerializer(self._repository(name), context=self._context()).data)
+        repository = self._repository(name)
+        self.authorize("ecr:DescribeRepositories", repository=repository)
+        return Response(RepositorySerializer(repository, context=self._context()).data)
 
     @extend_schema(
         operation_id="updateRepository",
@@ -147,6 +181,8 @@ class RepositoryDetail(_RepositoryView):
         given = UpdateRepositorySerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
+        first, *others = _update_actions(data)
+        self.authorize(first, repository=repository, also=others)
         try:
             services.update_repository(
                 repository=repository,
@@ -175,6 +211,7 @@ class RepositoryDetail(_RepositoryView):
         repository = self._repository(name)
         query = DeleteRepositoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        self.authorize("ecr:DeleteRepository", repository=repository, force=query.validated_data["force"])
         try:
             services.delete_repository(repository=repository, force=query.validated_data["force"])
         except services.RepositoryNotEmpty as exc:
@@ -198,6 +235,10 @@ class RepositoryImageTagMutability(_RepositoryView):
         repository = self._repository(name)
         given = ImageTagMutabilitySerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        self.authorize(
+            "ecr:PutImageTagMutability", repository=repository,
+            imageTagMutability=given.validated_data["imageTagMutability"],
+        )
         try:
             services.put_image_tag_mutability(
                 repository=repository,
@@ -248,7 +289,9 @@ class RepositoryCatalogDataDetail(_RepositoryView):
         tags=[CATALOG_TAG],
     )
     def get(self, request, name: str):
-        return self._represent_catalog(catalog.catalog_data_of(self._repository(name)))
+        repository = self._repository(name)
+        self.authorize("ecr-public:GetRepositoryCatalogData", repository=repository)
+        return self._represent_catalog(catalog.catalog_data_of(repository))
 
     @extend_schema(
         operation_id="putRepositoryCatalogData",
@@ -268,6 +311,7 @@ class RepositoryCatalogDataDetail(_RepositoryView):
         repository = self._repository(name)
         given = PutRepositoryCatalogDataSerializer(data=request.data)
         given.is_valid(raise_exception=True)
+        self.authorize("ecr-public:PutRepositoryCatalogData", repository=repository)
         data = given.validated_data
         logo = data.get("logoImageBlob")
         try:
@@ -329,6 +373,7 @@ class RepositoryCatalogDataLogo(_RepositoryView):
     )
     def get(self, request, name: str):
         repository = self._repository(name)
+        self.authorize("ecr-public:GetRepositoryCatalogData", repository=repository)
         found = catalog.logo_of(repository)
         if found is None:
             raise exceptions.NotFound(f"repository {repository.name} has no logo")

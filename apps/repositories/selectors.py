@@ -41,7 +41,9 @@ class Address:
 
 def find_repository(full_name: str) -> Repository | None:
     """The repository `<namespace>/<name>` reaches, in one query: any repository of
-    the account through its id, only public ones through an alias.
+    the account through its id, only public ones through an alias. The result's
+    ``account_suspended`` says whether its account is suspended (nothing of it is
+    then served), read in the same query.
 
     Every registry request starts here, so the SQL is written out: building it with
     the ORM cost more than running it."""
@@ -50,12 +52,17 @@ def find_repository(full_name: str) -> Repository | None:
         return None
     repositories = Repository._meta.db_table
     columns = ", ".join(f"r.{field.column}" for field in _REPOSITORY_FIELDS)
+    account = f"JOIN {Account._meta.db_table} o ON o.id = r.account_id"
     if _ACCOUNT_ID.fullmatch(namespace):
-        sql = f"SELECT {columns} FROM {repositories} r WHERE r.account_id = %s AND r.name = %s"
+        sql = (
+            f"SELECT {columns}, o.suspended_at FROM {repositories} r {account}"
+            " WHERE r.account_id = %s AND r.name = %s"
+        )
         params = [namespace, name]
     else:
         sql = (
-            f"SELECT {columns} FROM {repositories} r JOIN {Alias._meta.db_table} a ON a.account_id = r.account_id"
+            f"SELECT {columns}, o.suspended_at FROM {repositories} r {account}"
+            f" JOIN {Alias._meta.db_table} a ON a.account_id = r.account_id"
             " WHERE a.name = %s AND r.name = %s AND r.visibility = %s"
         )
         params = [namespace, name, Visibility.PUBLIC.value]
@@ -64,11 +71,13 @@ def find_repository(full_name: str) -> Repository | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
+    values, suspended_at = list(row[:-1]), row[-1]
     for index, column in _CONVERTED_COLUMNS:
         for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
             values[index] = converter(values[index], column, connection)
-    return Repository.from_db(connection.alias, [f.attname for f in _REPOSITORY_FIELDS], values)
+    repository = Repository.from_db(connection.alias, [f.attname for f in _REPOSITORY_FIELDS], values)
+    repository.account_suspended = suspended_at is not None
+    return repository
 
 
 def resolve_address(full_name: str) -> Address | None:
@@ -160,7 +169,8 @@ def registry_host(request) -> str:
     return request.get_host()
 
 
-def repository_uri(repository: Repository, *, host: str, default_alias: str) -> str:
-    """Private repositories are reached through the account id, public ones through the alias."""
-    namespace = default_alias if repository.is_public else repository.account_id
+def repository_uri(repository: Repository, *, host: str, primary_alias: str) -> str:
+    """Private repositories are reached through the account id, public ones through
+    the account's primary alias (any of its aliases also reaches them)."""
+    namespace = primary_alias if repository.is_public else repository.account_id
     return f"{host}/{namespace}/{repository.name}"

@@ -106,7 +106,7 @@ class RepositorySerializer(serializers.Serializer):
     )
 
     def get_uri(self, repository) -> str:
-        return repository_uri(repository, host=self.context["host"], default_alias=self.context["default_alias"])
+        return repository_uri(repository, host=self.context["host"], primary_alias=self.context["primary_alias"])
 
     @extend_schema_field(ResourceTagSerializer(many=True))
     def get_tags(self, repository):

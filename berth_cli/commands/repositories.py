@@ -9,6 +9,7 @@ import click
 from ..client import repository_path
 from ..context import Session, pass_session
 from ..output import Activity, Column, emit, fields, output_option, plain, size, table, when
+from .repository_policies import repository_policy
 
 MUTABILITY = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
 PAGE_SIZE = 100
@@ -59,6 +60,9 @@ def _parse_resource_tags(pairs: tuple[str, ...]) -> list[dict]:
 @click.group("repo", short_help="Create, list, describe, change and delete repositories.")
 def repo() -> None:
     """Create, list, describe, change and delete repositories."""
+
+
+repo.add_command(repository_policy)
 
 
 @repo.command(short_help="Create a repository.")

@@ -222,6 +222,8 @@ class BerthServer:
         # set for the in-process unit tests by registry_project.pytest_environment; a real
         # server hands its tasks to its worker
         self.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+        # likewise for the audit trail: a real server batches pull events in the background
+        self.env.pop("BERTH_AUDIT_SYNCHRONOUS", None)
         self.proc: subprocess.Popen | None = None
         self._log = None
 

@@ -120,6 +120,11 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         for method, operation in item.items()
     }
     assert operations == {
+        "lookupEvents": ("/api/v1/audit/events", "get"),
+        "exportEvents": ("/api/v1/audit/events/export", "get"),
+        "imagePulls": ("/api/v1/audit/image-pulls", "get"),
+        "principalPulls": ("/api/v1/audit/principal-pulls", "get"),
+        "tagHistory": ("/api/v1/audit/tag-history", "get"),
         "listAccessKeys": ("/api/v1/access-keys", "get"),
         "createAccessKey": ("/api/v1/access-keys", "post"),
         "updateAccessKey": ("/api/v1/access-keys/{access_key_id}", "patch"),
@@ -141,9 +146,36 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "getRepositoryCatalogData": ("/api/v1/repositories/{name}/-/catalog-data", "get"),
         "putRepositoryCatalogData": ("/api/v1/repositories/{name}/-/catalog-data", "put"),
         "getRepositoryCatalogDataLogo": ("/api/v1/repositories/{name}/-/catalog-data/logo", "get"),
+        "getRepositoryPullCounts": ("/api/v1/repositories/{name}/-/pull-counts", "get"),
         "describeRegistries": ("/api/v1/registries", "get"),
         "getRegistryCatalogData": ("/api/v1/registry/catalog-data", "get"),
         "putRegistryCatalogData": ("/api/v1/registry/catalog-data", "put"),
+        "getRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "get"),
+        "setRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "put"),
+        "deleteRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "delete"),
+        "listUsers": ("/api/v1/iam/users", "get"),
+        "createUser": ("/api/v1/iam/users", "post"),
+        "getUser": ("/api/v1/iam/users/{user_name}", "get"),
+        "deleteUser": ("/api/v1/iam/users/{user_name}", "delete"),
+        "createUserAccessKey": ("/api/v1/iam/users/{user_name}/access-keys", "post"),
+        "listAttachedUserPolicies": ("/api/v1/iam/users/{user_name}/policies", "get"),
+        "attachUserPolicy": ("/api/v1/iam/users/{user_name}/policies", "post"),
+        "detachUserPolicy": ("/api/v1/iam/users/{user_name}/policies/{policy}", "delete"),
+        "listPolicies": ("/api/v1/iam/policies", "get"),
+        "createPolicy": ("/api/v1/iam/policies", "post"),
+        "getPolicy": ("/api/v1/iam/policies/{policy_name}", "get"),
+        "deletePolicy": ("/api/v1/iam/policies/{policy_name}", "delete"),
+        "listRoles": ("/api/v1/iam/roles", "get"),
+        "createRole": ("/api/v1/iam/roles", "post"),
+        "getRole": ("/api/v1/iam/roles/{role_name}", "get"),
+        "deleteRole": ("/api/v1/iam/roles/{role_name}", "delete"),
+        "updateAssumeRolePolicy": ("/api/v1/iam/roles/{role_name}/trust-policy", "put"),
+        "listAttachedRolePolicies": ("/api/v1/iam/roles/{role_name}/policies", "get"),
+        "attachRolePolicy": ("/api/v1/iam/roles/{role_name}/policies", "post"),
+        "detachRolePolicy": ("/api/v1/iam/roles/{role_name}/policies/{policy}", "delete"),
+        "simulatePrincipalPolicy": ("/api/v1/iam/simulate", "post"),
+        "assumeRole": ("/api/v1/sts/assume-role", "post"),
+        "getCallerIdentity": ("/api/v1/sts/caller-identity", "get"),
     }
     for path, item in schema["paths"].items():
         for operation in item.values():
@@ -151,17 +183,24 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
                 assert "Amazon ECR Public's" in operation["description"], operation["operationId"]
             elif path.startswith(("/api/v1/repositories", "/api/v1/authorization-token")):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]
+            elif path.startswith("/api/v1/sts/"):
+                assert "STS " in operation["description"], operation["operationId"]
+            elif path.startswith("/api/v1/audit/"):
+                assert "CloudTrail" in operation["description"], operation["operationId"]
             else:
                 assert "IAM's" in operation["description"], operation["operationId"]
     assert "scanned once" in json.dumps(schema["paths"]["/api/v1/repositories"]["post"])
     # The bootstrap endpoint takes no credentials but the ones in its body.
     assert "security" not in schema and "security" not in schema["paths"]["/api/v1/auth/access-keys"]["post"]
+    temporary_credentials = {"temporaryCredentials": [], "securityToken": []}
     assert schema["paths"]["/api/v1/repositories"]["get"]["security"] == [
-        {"accessKey": []}, {"loginPassword": []}, {"cookieAuth": []}
+        temporary_credentials, {"accessKey": []}, {"loginPassword": []}, {"cookieAuth": []}
     ]
     # A login password cannot mint or manage credentials.
     for path, method in [("/api/v1/access-keys", "post"), ("/api/v1/authorization-token", "post")]:
-        assert schema["paths"][path][method]["security"] == [{"accessKey": []}, {"cookieAuth": []}]
+        assert schema["paths"][path][method]["security"] == [
+            temporary_credentials, {"accessKey": []}, {"cookieAuth": []}
+        ]
 
 
 def test_the_schema_is_served_to_anyone():

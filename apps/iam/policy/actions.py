@@ -39,10 +39,24 @@ ECR_PUBLIC_ACTIONS = frozenset({
 # Roles and temporary credentials speak STS; ECR Public logins need a bearer token.
 STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity", "GetServiceBearerToken"})
 
+# Managing users, access keys, roles and policies is itself decided by policy.
+IAM_ACTIONS = frozenset({
+    "AttachRolePolicy", "AttachUserPolicy", "CreateAccessKey", "CreatePolicy", "CreateRole", "CreateUser",
+    "DeleteAccessKey", "DeletePolicy", "DeleteRole", "DeleteUser", "DetachRolePolicy", "DetachUserPolicy",
+    "GetPolicy", "GetRole", "GetUser", "ListAccessKeys", "ListAttachedRolePolicies", "ListAttachedUserPolicies",
+    "ListPolicies", "ListRoles", "ListUsers", "SimulatePrincipalPolicy", "UpdateAccessKey",
+    "UpdateAssumeRolePolicy",
+})
+
+# The audit trail (apps.audit) answers CloudTrail's look-up.
+CLOUDTRAIL_ACTIONS = frozenset({"LookupEvents"})
+
 KNOWN_ACTIONS: dict[str, frozenset[str]] = {
     "ecr": ECR_ACTIONS,
     "ecr-public": ECR_PUBLIC_ACTIONS,
     "sts": STS_ACTIONS,
+    "iam": IAM_ACTIONS,
+    "cloudtrail": CLOUDTRAIL_ACTIONS,
 }
 
 ALL_ACTIONS: tuple[str, ...] = tuple(

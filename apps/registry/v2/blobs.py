@@ -5,6 +5,8 @@ import re
 
 from django.http import FileResponse, HttpResponseRedirect
 
+from apps.audit import events
+
 from .. import selectors, services
 from ..access import authorize
 from ..digests import parse_digest
@@ -40,7 +42,7 @@ def _byte_range(header: str, size: int) -> tuple[int, int]:
 def blob(request, name: str, digest: str):
     if request.method == "DELETE":
         return _delete(request, name, digest)
-    authorized = authorize(request, name, "ecr:GetDownloadUrlForLayer")
+    authorized = authorize(request, name, "ecr:GetDownloadUrlForLayer", layerDigest=digest[:200])
     parse_digest(digest)
     blob = selectors.linked_blob(authorized.repository, digest)
     if blob is None:
@@ -84,8 +86,9 @@ def blob(request, name: str, digest: str):
 
 
 def _delete(request, name: str, digest: str):
-    authorized = authorize(request, name, "ecr:BatchDeleteImage")
+    authorized = authorize(request, name, "ecr:BatchDeleteImage", layerDigest=digest[:200])
+    audit = events.current(request)
     parse_digest(digest)
-    if not services.unlink_blob(repository=authorized.repository, digest=digest):
+    if not services.unlink_blob(repository=authorized.repository, digest=digest, audit=audit):
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
     return empty_response(202, {"Docker-Content-Digest": digest})

@@ -1,11 +1,13 @@
-"""`/v2/_catalog`: the repositories the caller may pull, paginated."""
+"""`/v2/_catalog`: the repositories the caller may describe, paginated."""
 from __future__ import annotations
 
 import json
 from urllib.parse import urlencode
 
+from apps.audit import events
+
 from .. import selectors
-from ..access import challenge, principal_of, request_claims
+from ..access import challenge, request_claims
 from ..errors import RegistryError
 from .base import json_response, query_int, registry_endpoint
 
@@ -16,16 +18,24 @@ MAX_PAGE = 1000
 @registry_endpoint("GET")
 def catalog(request):
     claims = request_claims(request)
-    if claims is None or not claims.allows("registry", "catalog", "*"):
-        raise RegistryError(
+
+    def refusal() -> RegistryError:
+        return RegistryError(
             "UNAUTHORIZED",
             headers=challenge(
                 request, scope="registry:catalog:*", error="insufficient_scope" if claims is not None else None
             ),
         )
+
+    if claims is None:
+        raise refusal()
+    draft = events.begin(request, event_name="DescribeRepositories", actor=claims.caller.actor(), read_only=True)
+    if not claims.allows("registry", "catalog", "*"):
+        draft.refuse("the token does not grant registry:catalog:*")
+        raise refusal()
     limit = query_int(request, "n", default=DEFAULT_PAGE, maximum=MAX_PAGE)
     last = request.GET.get("last") or None
-    names = selectors.catalog(principal_of(claims), limit=limit + 1, after=last)
+    names = selectors.catalog(claims.caller, limit=limit + 1, after=last, request=request)
     more = len(names) > limit
     names = names[:limit]
     body = json.dumps({"repositories": names}).encode()

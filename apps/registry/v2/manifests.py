@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from apps.audit import events
+
 from .. import negotiation, services
 from ..access import authorize
 from ..digests import is_digest, parse_digest
@@ -19,7 +21,7 @@ def manifest(request, name: str, reference: str):
 
 
 def _get(request, name: str, reference: str):
-    authorized = authorize(request, name, "ecr:BatchGetImage")
+    authorized = authorize(request, name, "ecr:BatchGetImage", **_image_parameters(request, reference))
     if is_digest(reference):
         parse_digest(reference)
     head = request.method == "HEAD"
@@ -29,6 +31,9 @@ def _get(request, name: str, reference: str):
         reference=reference,
         accepted=negotiation.parse_accept(request.META.get("HTTP_ACCEPT", "")),
         head=head,
+    )
+    events.current(request).response_elements.update(
+        imageDigest=served.digest, imageManifestMediaType=served.media_type
     )
     if not head and served.manifest_id is not None:
         services.record_pull(manifest_id=served.manifest_id)
@@ -40,7 +45,8 @@ def _get(request, name: str, reference: str):
 
 
 def _put(request, name: str, reference: str):
-    authorized = authorize(request, name, "ecr:PutImage", create=True)
+    authorized = authorize(request, name, "ecr:PutImage", create=True, **_image_parameters(request, reference))
+    audit = events.current(request)
     body = read_limited_body(request, settings.BERTH_MAX_MANIFEST_BYTES)
     manifest = services.put_manifest(
         repository=authorized.repository,
@@ -48,7 +54,8 @@ def _put(request, name: str, reference: str):
         reference=reference,
         body=body,
         content_type=request.META.get("CONTENT_TYPE", ""),
-        actor=authorized.principal.username,
+        actor=authorized.actor_name,
+        audit=audit,
     )
     headers = {
         "Location": absolute(f"/v2/{name}/manifests/{manifest.digest}"),
@@ -60,13 +67,25 @@ def _put(request, name: str, reference: str):
 
 
 def _delete(request, name: str, reference: str):
-    authorized = authorize(request, name, "ecr:BatchDeleteImage")
-    actor = authorized.principal.username
+    authorized = authorize(request, name, "ecr:BatchDeleteImage", **_image_parameters(request, reference))
+    audit = events.current(request)
+    actor = authorized.actor_name
     if is_digest(reference):
         parse_digest(reference)
-        services.delete_manifest(repository=authorized.repository, digest=reference, actor=actor)
+        services.delete_manifest(repository=authorized.repository, digest=reference, actor=actor, audit=audit)
     else:
         services.validate_tag(reference)
-        services.delete_tag(repository=authorized.repository, tag=reference, actor=actor)
+        services.delete_tag(repository=authorized.repository, tag=reference, actor=actor, audit=audit)
     return empty_response(202)
 
+
+def _image_parameters(request, reference: str) -> dict[str, str]:
+    """Which image the request is about, as ECR's trail names it."""
+    parameters = {"imageDigest" if ":" in reference else "imageTag": reference[:300]}
+    if request.method in ("GET", "HEAD"):
+        # A HEAD only checks: pull counts leave it out.
+        parameters["httpMethod"] = request.method
+        parameters["acceptedMediaTypes"] = request.META.get("HTTP_ACCEPT", "")[:1024]
+    elif request.method == "PUT":
+        parameters["imageManifestMediaType"] = request.META.get("CONTENT_TYPE", "")[:255]
+    return parameters

@@ -1,9 +1,11 @@
 """`/token`: the Docker registry token service.
 
 Clients send HTTP Basic credentials (or none, for anonymous pulls) and the scopes
-they want; the token carries only the actions this principal may have. The
-credentials are a user's own username and password, or `berth` (or `AWS`) and a
-login password from GetAuthorizationToken."""
+they want; the token carries only the actions the policies give this caller
+(apps.registry.access.granted_scope_actions), and names the caller so that each
+request decides its own action again. The credentials are a user's own username
+and password, `berth` (or `AWS`) and a login password from GetAuthorizationToken,
+or a temporary access key id and its session token (AssumeRole)."""
 from __future__ import annotations
 
 import base64
@@ -15,26 +17,17 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.accounts.authentication import (
-    ANONYMOUS,
-    LoginPasswordRefused,
-    Principal,
-    Throttled,
-    check_login_password,
-    check_password,
-    is_login_password_attempt,
-    principal_for,
-)
+from apps.accounts.authentication import LoginPasswordRefused, Throttled
+from apps.audit.events import client_ip
+from apps.iam import selectors as iam_selectors
+from apps.iam.authentication import caller_from_registry_credentials
+from apps.iam.callers import ANONYMOUS, Caller
 
-from ..access import grantable_actions
+from ..access import granted_scope_actions
 from ..errors import RegistryError
 from ..tokens import AccessGrant, issue_token
 
 MAX_SCOPES = 32
-
-
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _basic_credentials(request) -> tuple[str, str] | None:
@@ -53,28 +46,38 @@ def _basic_credentials(request) -> tuple[str, str] | None:
     return username, password
 
 
-def _principal(request, credentials: tuple[str, str] | None) -> Principal:
+def _caller(request, credentials: tuple[str, str] | None) -> Caller:
     if credentials is None:
         return ANONYMOUS
     username, password = credentials
     refusal = "incorrect username or password"
     try:
-        if is_login_password_attempt(username, password):
-            principal = principal_for(check_login_password(password, client_ip=_client_ip(request)))
-        else:
-            principal = check_password(username, password, client_ip=_client_ip(request))
+        caller = caller_from_registry_credentials(username, password, client_ip=client_ip(request))
     except Throttled as exc:
         raise RegistryError(
             "TOOMANYREQUESTS", str(exc), headers={"Retry-After": str(exc.retry_after)}
         ) from None
     except LoginPasswordRefused as exc:
-        principal, refusal = None, str(exc)
-    if principal is None:
+        caller, refusal = None, str(exc)
+    if caller is None:
         raise RegistryError("UNAUTHORIZED", refusal, headers={"WWW-Authenticate": 'Basic realm="berth"'})
-    return principal
+    return caller
 
 
-def _grant(principal: Principal, scope: str) -> AccessGrant:
+def _session_end(caller: Caller) -> float | None:
+    """When a role session's token must expire at the latest (never after the session)."""
+    if not caller.is_role_session:
+        return None
+    session = iam_selectors.role_session(caller.role_session_id)
+    if session is None:
+        raise RegistryError(
+            "UNAUTHORIZED", "the role session has ended; assume the role again",
+            headers={"WWW-Authenticate": 'Basic realm="berth"'},
+        )
+    return session.expires_at.timestamp()
+
+
+def _grant(request, caller: Caller, scope: str) -> AccessGrant:
     """One scope `type:name:actions`; names may contain ':' only in the type part."""
     type_, sep, rest = scope.partition(":")
     name, sep2, actions_text = rest.rpartition(":")
@@ -82,17 +85,11 @@ def _grant(principal: Principal, scope: str) -> AccessGrant:
         raise RegistryError("UNSUPPORTED", f"malformed scope {scope[:200]!r}", status=400)
     requested = {a.strip() for a in actions_text.split(",") if a.strip()}
     if type_ == "repository":
-        grantable = grantable_actions(principal, name)
+        granted = granted_scope_actions(caller, name, requested, request=request)
     elif type_ == "registry" and name == "catalog":
-        grantable = {"*"}  # the catalog itself lists only what the caller may see
+        granted = requested  # the catalog itself lists only what the caller may see
     else:
-        grantable = set()
-    if "*" in grantable:
-        granted = requested
-    elif "*" in requested:
-        granted = grantable
-    else:
-        granted = requested & grantable
+        granted = set()
     return AccessGrant(type_, name, tuple(sorted(granted)))
 
 
@@ -115,16 +112,14 @@ def token(request):
             raise RegistryError(
                 "UNSUPPORTED", f"this token service serves {settings.BERTH_TOKEN_SERVICE!r}", status=400
             )
-        principal = _principal(request, credentials)
+        caller = _caller(request, credentials)
+        not_after = _session_end(caller)
         scopes = [s for value in params.getlist("scope") for s in value.split(" ") if s]
         if len(scopes) > MAX_SCOPES:
             raise RegistryError("UNSUPPORTED", f"at most {MAX_SCOPES} scopes per token", status=400)
-        access = [_grant(principal, scope) for scope in scopes]
+        access = [_grant(request, caller, scope) for scope in scopes]
         issued, expires_in, issued_at = issue_token(
-            subject=principal.username,
-            account_id=principal.account_id,
-            access=access,
-            service=settings.BERTH_TOKEN_SERVICE,
+            caller=caller, access=access, service=settings.BERTH_TOKEN_SERVICE, not_after=not_after
         )
     except RegistryError as exc:
         return exc.response()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from apps.audit import events
+
 from .. import services
-from ..access import authorize
+from ..access import authorize, pullable_source
 from ..digests import parse_digest
 from ..errors import RegistryError
 from ..storage.uploads import range_header
@@ -30,41 +32,39 @@ def _created(name: str, digest: str) -> dict[str, str]:
 def start(request, name: str):
     authorized = authorize(request, name, "ecr:InitiateLayerUpload", create=True)
     repository = authorized.repository
+    audit = events.current(request)
     mount, source = request.GET.get("mount"), request.GET.get("from")
     if mount:
         parse_digest(mount)
-        source_repository = _pullable(request, source) if source else None
-        if source_repository and services.mount_blob(repository=repository, source=source_repository, digest=mount):
+        audit.request_parameters.update(mount=mount, **{"from": source} if source else {})
+        source_repository = pullable_source(request, source) if source else None
+        if source_repository and services.mount_blob(
+            repository=repository, source=source_repository, digest=mount, audit=audit
+        ):
             return empty_response(201, _created(name, mount))
         # Not mountable: the client gets an ordinary upload session instead.
     digest = request.GET.get("digest")
     if digest:
         parse_digest(digest)
+        audit.request_parameters["layerDigest"] = digest
         stream, length = request_body_stream(request)
         upload = services.start_upload(repository=repository)
         try:
             services.append_to_upload(upload=upload, stream=stream, offset=0, length=length)
-            blob = services.complete_upload(upload=upload, digest=digest)
+            blob = services.complete_upload(upload=upload, digest=digest, audit=audit)
         except BaseException:
             services.cancel_upload(upload=upload)
             raise
         return empty_response(201, _created(name, blob.digest))
-    upload = services.start_upload(repository=repository)
+    upload = services.start_upload(repository=repository, audit=audit)
     return empty_response(202, _session_headers(name, upload))
-
-
-def _pullable(request, source: str):
-    """The mount source, if this caller may pull from it; None otherwise, silently."""
-    try:
-        return authorize(request, source, "ecr:BatchGetImage").repository
-    except RegistryError:
-        return None
 
 
 @registry_endpoint("GET", "PATCH", "PUT", "DELETE")
 def session(request, name: str, upload_id: str):
     action = "ecr:CompleteLayerUpload" if request.method == "PUT" else "ecr:UploadLayerPart"
-    authorized = authorize(request, name, action)
+    authorized = authorize(request, name, action, uploadId=upload_id[:64])
+    audit = events.current(request)
     upload = services.get_upload(repository=authorized.repository, upload_id=upload_id)
 
     if request.method in ("GET", "HEAD"):
@@ -73,19 +73,21 @@ def session(request, name: str, upload_id: str):
         services.cancel_upload(upload=upload)
         return empty_response(204)
     if request.method == "PATCH":
-        _append(request, upload)
+        _append(request, upload, audit=audit)
         return empty_response(202, _session_headers(name, upload))
 
     digest = request.GET.get("digest")
     if not digest:
         raise RegistryError("DIGEST_INVALID", "the final PUT needs ?digest=")
     parse_digest(digest)
+    audit.request_parameters["layerDigest"] = digest
     _append(request, upload)
-    blob = services.complete_upload(upload=upload, digest=digest)
+    blob = services.complete_upload(upload=upload, digest=digest, audit=audit)
     return empty_response(201, _created(name, blob.digest))
 
 
-def _append(request, upload) -> None:
+def _append(request, upload, *, audit: events.EventDraft | None = None) -> None:
+    """Spool the request's body; ``audit`` is recorded with it (an UploadLayerPart)."""
     stream, length = request_body_stream(request)
     content_range = request.META.get("HTTP_CONTENT_RANGE")
     offset = None
@@ -105,4 +107,4 @@ def _append(request, upload) -> None:
         offset, length = first, last - first + 1
     if length == 0:
         return
-    services.append_to_upload(upload=upload, stream=stream, offset=offset, length=length)
+    services.append_to_upload(upload=upload, stream=stream, offset=offset, length=length, audit=audit)

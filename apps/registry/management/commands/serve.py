@@ -31,6 +31,8 @@ def gunicorn_command(*, bind: str, workers: int, threads: int) -> list[str]:
         # gunicorn's default control socket is one path per user: several servers
         # on a host would share it.
         "--no-control-socket",
+        # server hooks: a worker writes its buffered audit events before it exits
+        "--config", "python:apps.audit.gunicorn_hooks",
     ]
 
 

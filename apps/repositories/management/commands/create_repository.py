@@ -25,7 +25,7 @@ class Command(BaseCommand):
             repository = services.create_repository(account=owner, name=name, visibility=visibility)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        namespace = owner.default_alias if public else owner.id
+        namespace = owner.primary_alias if public else owner.id
         result = {"account_id": owner.id, "name": repository.name, "visibility": visibility,
                   "uri": f"{namespace}/{repository.name}"}
         if options["json"]:

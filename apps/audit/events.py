@@ -1,0 +1,115 @@
+"""What an audited request is about, gathered while it runs.
+
+The code that authorizes a request starts its event (``begin``) with the caller
+and the ECR operation name; handlers add request parameters as they learn them.
+A service that changes state records the event inside its own transaction
+(``apps.audit.services.record``); every other event (reads, refusals, failed
+writes) is finished by ``apps.audit.middleware.AuditMiddleware`` from the
+response and handed to the batching recorder, so pulls never wait on a write."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+REQUEST_ATTRIBUTE = "berth_audit_event"
+
+
+class ActorType:
+    """CloudTrail's userIdentity.type values."""
+
+    ROOT = "Root"
+    IAM_USER = "IAMUser"
+    ASSUMED_ROLE = "AssumedRole"
+    ANONYMOUS = "Anonymous"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made the request, as the trail names them."""
+
+    type: str
+    arn: str = ""
+    account_id: str = ""
+    username: str = ""
+    access_key_id: str = ""
+    session_name: str = ""  # a role session's name (AssumeRole's RoleSessionName)
+    role_arn: str = ""  # for a role session: the role it assumed
+
+
+ANONYMOUS_ACTOR = Actor(type=ActorType.ANONYMOUS)
+
+
+@dataclass
+class EventDraft:
+    event_name: str  # the ECR operation: "BatchGetImage", "PutImage", "SetRepositoryPolicy", ...
+    event_source: str  # "ecr", "ecr-public", "sts", "iam", "cloudtrail"
+    actor: Actor
+    source_ip: str
+    user_agent: str
+    request_id: str
+    read_only: bool
+    recipient_account_id: str = ""  # the account whose resource this is ("" when none)
+    repository: str = ""  # the repository's name within its account
+    request_parameters: dict = field(default_factory=dict)
+    response_elements: dict = field(default_factory=dict)
+    error_code: str = ""
+    error_message: str = ""
+    event_time: datetime = field(default_factory=timezone.now)
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)  # the stored Event's id (CloudTrail's eventID)
+    recorded: bool = False  # set once written, so the middleware does not write it again
+
+    def refuse(self, message: str = "") -> None:
+        """Mark the event as an access denial (CloudTrail's AccessDenied)."""
+        self.error_code = "AccessDenied"
+        self.error_message = message
+
+
+def begin(
+    request,
+    *,
+    event_name: str,
+    actor: Actor,
+    read_only: bool,
+    event_source: str = "ecr",
+    recipient_account_id: str = "",
+    repository: str = "",
+    **request_parameters,
+) -> EventDraft:
+    """Start the event of ``request`` (replacing any started before)."""
+    draft = EventDraft(
+        event_name=event_name,
+        event_source=event_source,
+        actor=actor,
+        source_ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:1024],
+        request_id=request_id(request),
+        read_only=read_only,
+        recipient_account_id=recipient_account_id,
+        repository=repository,
+        request_parameters={k: v for k, v in request_parameters.items() if v not in (None, "")},
+    )
+    # On the Django request under a DRF one, where current() and the middleware look.
+    setattr(getattr(request, "_request", request), REQUEST_ATTRIBUTE, draft)
+    return draft
+
+
+def current(request) -> EventDraft | None:
+    """The event ``request`` has started, if any. Works for DRF requests too."""
+    request = getattr(request, "_request", request)
+    return getattr(request, REQUEST_ATTRIBUTE, None)
+
+
+def request_id(request) -> str:
+    """The id AuditMiddleware gave this request (and returns as X-Request-Id)."""
+    request = getattr(request, "_request", request)
+    return getattr(request, "berth_request_id", "")
+
+
+def client_ip(request) -> str:
+    """The caller's address: X-Forwarded-For is believed only from trusted proxies
+    (AuditMiddleware works it out once per request)."""
+    request = getattr(request, "_request", request)
+    return getattr(request, "berth_client_ip", None) or request.META.get("REMOTE_ADDR", "")

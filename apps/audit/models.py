@@ -1,0 +1,112 @@
+"""The event trail: one row per recorded event, chained by hashes.
+
+Each event's ``hash`` covers its recorded fields and the hash of the event before
+it (``apps.audit.chain``), so altering, removing or reordering a stored event is
+found by ``manage.py verify_audit_chain``. ``ChainHead`` is the one row writers
+lock to append (it hands out the next sequence number and the previous hash);
+``PruneRecord`` says what retention removed, so the chain still verifies from the
+first event that remains."""
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
+from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH
+
+HASH_LENGTH = 64  # sha256, hex
+# Where the first event's previous_hash points: nothing came before it.
+GENESIS_HASH = "0" * HASH_LENGTH
+REQUEST_ID_MAX_LENGTH = 128
+USER_AGENT_MAX_LENGTH = 1024
+ARN_MAX_LENGTH = 2048
+ERROR_MESSAGE_MAX_LENGTH = 4096
+
+
+class Event(models.Model):
+    """One management API call or registry action, as CloudTrail records it."""
+
+    # The position in the chain: gapless, assigned under the chain head's lock.
+    sequence = models.BigIntegerField(unique=True)
+    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    event_time = models.DateTimeField()
+    event_name = models.CharField(max_length=128)
+    event_source = models.CharField(max_length=32)
+    read_only = models.BooleanField()
+    actor_type = models.CharField(max_length=32)
+    actor_arn = models.CharField(max_length=ARN_MAX_LENGTH, blank=True, default="")
+    actor_account_id = models.CharField(max_length=12, blank=True, default="")
+    actor_username = models.CharField(max_length=150, blank=True, default="")
+    actor_access_key_id = models.CharField(max_length=128, blank=True, default="")
+    actor_session_name = models.CharField(max_length=128, blank=True, default="")
+    actor_role_arn = models.CharField(max_length=ARN_MAX_LENGTH, blank=True, default="")
+    source_ip = models.CharField(max_length=45, blank=True, default="")
+    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True, default="")
+    request_id = models.CharField(max_length=REQUEST_ID_MAX_LENGTH, blank=True, default="")
+    recipient_account_id = models.CharField(max_length=12, blank=True, default="")
+    repository = models.CharField(max_length=REPOSITORY_NAME_MAX_LENGTH, blank=True, default="")
+    # Copied out of the parameters so that "who pulled this image" is an index look-up.
+    image_digest = models.CharField(max_length=DIGEST_MAX_LENGTH, blank=True, default="")
+    image_tag = models.CharField(max_length=TAG_MAX_LENGTH, blank=True, default="")
+    request_parameters = models.JSONField(default=dict, blank=True)
+    response_elements = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=128, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    previous_hash = models.CharField(max_length=HASH_LENGTH)
+    hash = models.CharField(max_length=HASH_LENGTH)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(sequence__gte=1), name="audit_event_sequence_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["event_time", "sequence"], name="audit_event_time"),
+            models.Index(fields=["recipient_account_id", "event_time"], name="audit_event_recipient"),
+            models.Index(fields=["actor_account_id", "event_time"], name="audit_event_actor_account"),
+            models.Index(fields=["event_name", "event_time"], name="audit_event_name"),
+            models.Index(fields=["actor_arn", "event_time"], name="audit_event_actor_arn"),
+            models.Index(
+                fields=["recipient_account_id", "repository", "event_time"], name="audit_event_repository"
+            ),
+            models.Index(fields=["image_digest", "event_time"], name="audit_event_digest"),
+            models.Index(fields=["source_ip", "event_time"], name="audit_event_source_ip"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.event_source}:{self.event_name} by {self.actor_arn or self.actor_type}"
+
+
+class ChainHead(models.Model):
+    """The chain's one head row: the last sequence handed out and its hash. Writers
+    lock it (select_for_update) to append, which serializes them."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    last_sequence = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=HASH_LENGTH, default=GENESIS_HASH)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_chain_head_singleton")]
+
+    def __str__(self) -> str:
+        return f"chain head at #{self.last_sequence}"
+
+
+class PruneRecord(models.Model):
+    """One retention run: it removed every event through ``through_sequence``, the
+    last of them hashing to ``last_removed_hash`` (the first kept event's previous_hash)."""
+
+    through_sequence = models.BigIntegerField(unique=True)
+    last_removed_hash = models.CharField(max_length=HASH_LENGTH)
+    removed_count = models.BigIntegerField()
+    older_than = models.DateTimeField()
+    pruned_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(through_sequence__gte=1), name="audit_prune_through_positive"),
+            models.CheckConstraint(condition=models.Q(removed_count__gte=1), name="audit_prune_removed_some"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pruned through #{self.through_sequence} at {self.pruned_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,234 @@
+"""Every write to the trail: appending events to the hash chain, and retention.
+
+An event that goes with a state change is written by ``record`` inside the
+transaction that makes the change, so both commit or neither does. Everything
+else goes through ``apps.audit.recorder``, which batches into ``record_many``.
+Appending locks the chain head until the transaction ends: call ``record`` as
+the last step of the transaction, after the work that may wait."""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from .chain import canonical, chain_hash
+from .events import EventDraft
+from .models import ERROR_MESSAGE_MAX_LENGTH, ChainHead, Event, PruneRecord
+
+logger = logging.getLogger(__name__)
+
+PRUNE_CHUNK_SIZE = 10_000
+IMAGE_REFERENCE_DEPTH = 4  # how deep in the parameters an imageDigest / imageTag is looked for
+
+
+class RecordOutsideTransaction(RuntimeError):
+    """record() was called with no transaction open: the event could commit without
+    the change it describes, or the change without its event."""
+
+
+def record(
+    draft: EventDraft, *, response_elements: dict | None = None, error_code: str = "", error_message: str = ""
+) -> Event:
+    """Write ``draft`` in the caller's open transaction and mark it recorded."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RecordOutsideTransaction(
+            f"audit event {draft.event_name} must be recorded inside the transaction of the change it describes"
+        )
+    if draft.recorded:
+        raise ValueError(f"audit event {draft.event_name} {draft.event_id} is recorded already")
+    if response_elements is not None:
+        draft.response_elements = response_elements
+    if error_code:
+        draft.error_code = error_code
+        draft.error_message = error_message
+    [event] = _append([draft])
+    return event
+
+
+def record_many(drafts: Sequence[EventDraft]) -> list[Event]:
+    """Append a batch of events under one lock of the chain head, in order. A draft
+    already recorded (or given twice) is written once."""
+    unrecorded = list({id(draft): draft for draft in drafts if not draft.recorded}.values())
+    if not unrecorded:
+        return []
+    with transaction.atomic():
+        return _append(unrecorded)
+
+
+def _append(drafts: Sequence[EventDraft]) -> list[Event]:
+    # Everything that takes time happens before the head is locked.
+    events = [_event_from(draft) for draft in drafts]
+    forms = [canonical(event) for event in events]
+    head = _locked_head()
+    sequence, previous = head.last_sequence, head.last_hash
+    for event, form in zip(events, forms):
+        sequence += 1
+        event.sequence = sequence
+        event.previous_hash = previous
+        event.hash = previous = chain_hash(previous, form)
+    Event.objects.bulk_create(events, batch_size=500)
+    ChainHead.objects.filter(pk=1).update(last_sequence=sequence, last_hash=previous)
+    for draft in drafts:
+        draft.recorded = True
+    return events
+
+
+def _locked_head() -> ChainHead:
+    head = ChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        # A fresh (or flushed) database: the head starts after whatever events there are.
+        last = Event.objects.order_by("-sequence").values_list("sequence", "hash").first()
+        if last is None:
+            ChainHead.objects.bulk_create([ChainHead(pk=1)], ignore_conflicts=True)
+        else:
+            ChainHead.objects.bulk_create(
+                [ChainHead(pk=1, last_sequence=last[0], last_hash=last[1])], ignore_conflicts=True
+            )
+        head = ChainHead.objects.select_for_update().get(pk=1)
+    return head
+
+
+# -- turning a draft into a row that any database stores as given ---------------------
+
+_CHAR_FIELDS = {
+    field.name: field.max_length
+    for field in Event._meta.get_fields()
+    if getattr(field, "max_length", None) and field.get_internal_type() == "CharField"
+}
+
+
+def _clean_text(value) -> str:
+    """Text every database stores unchanged: no NUL, no lone surrogates."""
+    text = value if isinstance(value, str) else str(value)
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def _json_safe(value):
+    """JSON that reads back as written, from PostgreSQL's jsonb as from SQLite's text:
+    string keys, no NaN, and whole floats as integers (jsonb may drop their `.0`)."""
+    if isinstance(value, dict):
+        return {_clean_text(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return int(value) if value.is_integer() else value
+    return _clean_text(value)
+
+
+def _found(container, key: str, depth: int = 0) -> str:
+    """The first string ``key`` in nested dicts and lists, breadth first."""
+    if depth > IMAGE_REFERENCE_DEPTH:
+        return ""
+    if isinstance(container, dict):
+        value = container.get(key)
+        if isinstance(value, str) and value:
+            return value
+        children = container.values()
+    elif isinstance(container, list):
+        children = container
+    else:
+        return ""
+    for child in children:
+        found = _found(child, key, depth + 1)
+        if found:
+            return found
+    return ""
+
+
+def image_reference(request_parameters: dict, response_elements: dict) -> tuple[str, str]:
+    """(digest, tag) an event is about: the first `imageDigest` / `imageTag` in its
+    response elements (which name the digest a tag resolved to), else in its request
+    parameters, at the top level or nested (`imageId`, `image.imageId`, `imageIds[0]`)."""
+    digest = _found(response_elements, "imageDigest") or _found(request_parameters, "imageDigest")
+    tag = _found(response_elements, "imageTag") or _found(request_parameters, "imageTag")
+    return digest, tag
+
+
+def _fit(name: str, value: str) -> str:
+    return _clean_text(value or "")[: _CHAR_FIELDS[name]]
+
+
+def _event_from(draft: EventDraft) -> Event:
+    request_parameters = _json_safe(draft.request_parameters or {})
+    response_elements = _json_safe(draft.response_elements or {})
+    digest, tag = image_reference(request_parameters, response_elements)
+    actor = draft.actor
+    event_time = draft.event_time
+    if timezone.is_naive(event_time):
+        event_time = timezone.make_aware(event_time, UTC)
+    fields = {
+        "event_name": draft.event_name,
+        "event_source": draft.event_source,
+        "actor_type": actor.type,
+        "actor_arn": actor.arn,
+        "actor_account_id": actor.account_id,
+        "actor_username": actor.username,
+        "actor_access_key_id": actor.access_key_id,
+        "actor_session_name": actor.session_name,
+        "actor_role_arn": actor.role_arn,
+        "source_ip": draft.source_ip,
+        "user_agent": draft.user_agent,
+        "request_id": draft.request_id,
+        "recipient_account_id": draft.recipient_account_id,
+        "repository": draft.repository,
+        "error_code": draft.error_code,
+    }
+    return Event(
+        event_id=draft.event_id,
+        event_time=event_time,
+        read_only=bool(draft.read_only),
+        # A value too long for its column names nothing to look up: kept only in the parameters.
+        image_digest=digest if len(digest) <= _CHAR_FIELDS["image_digest"] else "",
+        image_tag=tag if len(tag) <= _CHAR_FIELDS["image_tag"] else "",
+        request_parameters=request_parameters,
+        response_elements=response_elements,
+        error_message=_clean_text(draft.error_message or "")[:ERROR_MESSAGE_MAX_LENGTH],
+        **{name: _fit(name, value) for name, value in fields.items()},
+    )
+
+
+# -- retention ------------------------------------------------------------------------
+
+
+def prune(*, older_than: datetime, chunk_size: int = PRUNE_CHUNK_SIZE) -> int:
+    """Delete the events recorded before ``older_than`` and return how many went.
+
+    Only a prefix of the chain goes (everything before the first event at or after
+    ``older_than``), a chunk per transaction, and each chunk updates this run's
+    PruneRecord in the same transaction: the chain verifies from the first event
+    left whenever the run stops."""
+    first_kept = Event.objects.filter(event_time__gte=older_than).aggregate(first=Min("sequence"))["first"]
+    bounds = Event.objects.aggregate(first=Min("sequence"), last=Max("sequence"))
+    if bounds["first"] is None:
+        return 0
+    through = first_kept - 1 if first_kept is not None else bounds["last"]
+    start = bounds["first"]
+    removed = 0
+    run: PruneRecord | None = None
+    while start <= through:
+        end = min(start + chunk_size - 1, through)
+        with transaction.atomic():
+            last = Event.objects.filter(sequence__lte=end).order_by("-sequence").values_list("sequence", "hash").first()
+            count, _ = Event.objects.filter(sequence__lte=end).delete()
+            if not count:
+                break
+            removed += count
+            if run is None:
+                run = PruneRecord(older_than=older_than, removed_count=0)
+            run.through_sequence, run.last_removed_hash = last
+            run.removed_count += count
+            run.pruned_at = timezone.now()
+            run.save()
+        start = end + 1
+    if removed:
+        logger.info("audit retention removed %d events through sequence %d", removed, run.through_sequence)
+    return removed

@@ -1,0 +1,17 @@
+"""Celery tasks: thin wrappers around services."""
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import services
+
+
+@shared_task(ignore_result=True)
+def prune_events() -> int:
+    """Retention: remove events older than BERTH_AUDIT_RETENTION_DAYS (0 keeps them all)."""
+    days = settings.BERTH_AUDIT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    return services.prune(older_than=timezone.now() - timedelta(days=days))

@@ -1,0 +1,385 @@
+"""Every write to IAM: users of an account, their access keys, managed policies
+and their attachments, roles and trust policies, repository policies, and
+AssumeRole's temporary credentials.
+
+Every policy is validated when it is saved (apps.iam.policy.parse_policy): JSON,
+elements, actions, ARNs, and that each principal it names exists. A refusal is a
+PolicyInvalid whose message points at the statement at fault."""
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts import login_passwords
+from apps.accounts import services as account_services
+from apps.accounts.models import Account, Membership
+from apps.repositories.models import Repository
+
+from . import policy, selectors, session_tokens
+from .callers import Caller
+from .models import (
+    DEFAULT_SESSION_SECONDS,
+    IAM_NAME_PATTERN,
+    IAM_PATH_PATTERN,
+    MAX_CHAINED_SESSION_SECONDS,
+    MAX_SESSION_SECONDS,
+    MIN_SESSION_SECONDS,
+    POLICY_NAME_PATTERN,
+    SESSION_NAME_PATTERN,
+    ManagedPolicy,
+    PolicyAttachment,
+    RepositoryPolicy,
+    Role,
+    RoleSession,
+    RootUser,
+)
+from .policy.conditions import conditions_hold
+
+# IAM's user name grammar, narrowed to what Django's username validator also accepts.
+USER_NAME_PATTERN = r"^[\w.@+-]{1,64}$"
+
+
+class PolicyInvalid(ValueError):
+    """A policy refused on save; the message names the statement at fault."""
+
+
+class NameInvalid(ValueError):
+    def __init__(self, message: str, *, what: str) -> None:
+        super().__init__(message)
+        self.what = what  # "user name", "path", ...
+
+
+class NameTaken(ValueError):
+    pass
+
+
+class PolicyInUse(ValueError):
+    pass
+
+
+class AttachmentRefused(ValueError):
+    pass
+
+
+class UserNotDeletable(ValueError):
+    pass
+
+
+class SessionDurationInvalid(ValueError):
+    pass
+
+
+class AssumeRoleRefused(PermissionError):
+    """The trust policy (or, across accounts, the caller's own policies) does not allow."""
+
+
+def _check_name(value: str, pattern: str, what: str) -> None:
+    if not isinstance(value, str) or not re.match(pattern, value):
+        raise NameInvalid(f"{what} {value!r} does not match {pattern}", what=what)
+
+
+def _validated(text: str, *, kind: policy.PolicyKind, name: str) -> str:
+    try:
+        policy.parse_policy(
+            text,
+            kind=kind,
+            name=name,
+            partition=settings.BERTH_ARN_PARTITION,
+            principal_exists=selectors.principal_exists if kind is policy.PolicyKind.RESOURCE else None,
+        )
+    except policy.PolicyError as error:
+        raise PolicyInvalid(str(error)) from None
+    return text
+
+
+# -- root users and IAM users ------------------------------------------------------
+
+
+def mark_root_user(*, account: Account, user) -> RootUser:
+    """Make ``user`` the account's root user (the account's first user)."""
+    return RootUser.objects.create(account=account, user=user)
+
+
+def create_user(*, account: Account, username: str, password: str = "", email: str = ""):
+    """A new IAM user of the account: a Django user and its membership. It has no
+    rights until a policy is attached. Without a password it signs in only with
+    access keys."""
+    _check_name(username, USER_NAME_PATTERN, "user name")
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise NameTaken(f"user name {username!r} is taken")
+    if password:
+        validate_password(password, User(username=username, email=email))
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, email=email, password=password or None)
+            Membership.objects.create(user=user, account=account)
+    except IntegrityError:
+        raise NameTaken(f"user name {username!r} is taken") from None
+    return user
+
+
+def delete_user(*, user) -> None:
+    """Delete an IAM user with its access keys and attachments; never the root user."""
+    if selectors.is_root_user(user):
+        raise UserNotDeletable("the account's root user cannot be deleted")
+    user.delete()
+
+
+def create_access_key(*, user) -> account_services.NewAccessKey:
+    """CreateAccessKey for a user of the account (AccessKeyLimitExceeded past two)."""
+    return account_services.create_access_key(user=user)
+
+
+# -- managed policies ----------------------------------------------------------------
+
+
+def create_policy(
+    *, account: Account, name: str, document: str, description: str = "", path: str = "/"
+) -> ManagedPolicy:
+    _check_name(name, POLICY_NAME_PATTERN, "policy name")
+    _check_name(path, IAM_PATH_PATTERN, "path")
+    builtin_names = set(selectors.AWS_POLICY_SYNONYMS) | set(selectors.AWS_POLICY_SYNONYMS.values())
+    if name in builtin_names:
+        raise NameTaken(f"'{name}' names a policy built into Berth; choose another name")
+    _validated(document, kind=policy.PolicyKind.IDENTITY, name=name)
+    try:
+        with transaction.atomic():
+            return ManagedPolicy.objects.create(
+                account=account, name=name, path=path, description=description, document=document
+            )
+    except IntegrityError:
+        raise NameTaken(f"the account already has a policy named '{name}'") from None
+
+
+def delete_policy(*, managed_policy: ManagedPolicy) -> None:
+    if managed_policy.is_builtin:
+        raise AttachmentRefused("a policy built into Berth cannot be deleted")
+    with transaction.atomic():
+        attached = PolicyAttachment.objects.select_for_update().filter(policy=managed_policy).count()
+        if attached:
+            raise PolicyInUse(
+                f"policy '{managed_policy.name}' is still attached to {attached} user(s) or role(s); detach it first"
+            )
+        managed_policy.delete()
+
+
+def _check_attachable(account: Account, managed_policy: ManagedPolicy) -> None:
+    if not managed_policy.is_builtin and managed_policy.account_id != account.pk:
+        raise AttachmentRefused("a policy of another account cannot be attached")
+
+
+def attach_policy(
+    *, account: Account, managed_policy: ManagedPolicy, user=None, role: Role | None = None
+) -> PolicyAttachment:
+    """Attach to a user or a role of ``account`` (exactly one). Attaching twice is a no-op."""
+    if (user is None) == (role is None):
+        raise ValueError("attach a policy to a user or to a role")
+    _check_attachable(account, managed_policy)
+    attachment, _ = PolicyAttachment.objects.get_or_create(policy=managed_policy, user=user, role=role)
+    return attachment
+
+
+def detach_policy(*, managed_policy: ManagedPolicy, user=None, role: Role | None = None) -> None:
+    if (user is None) == (role is None):
+        raise ValueError("detach a policy from a user or from a role")
+    deleted, _ = PolicyAttachment.objects.filter(policy=managed_policy, user=user, role=role).delete()
+    if not deleted:
+        holder = f"user {user.get_username()}" if user is not None else f"role {role.name}"
+        raise AttachmentRefused(f"policy '{managed_policy.name}' is not attached to {holder}")
+
+
+# -- roles ------------------------------------------------------------------------------
+
+
+def create_role(
+    *,
+    account: Account,
+    name: str,
+    trust_policy: str,
+    path: str = "/",
+    description: str = "",
+    max_session_duration: int = DEFAULT_SESSION_SECONDS,
+) -> Role:
+    _check_name(name, IAM_NAME_PATTERN, "role name")
+    _check_name(path, IAM_PATH_PATTERN, "path")
+    if not DEFAULT_SESSION_SECONDS <= max_session_duration <= MAX_SESSION_SECONDS:
+        raise SessionDurationInvalid(
+            f"max_session_duration must be {DEFAULT_SESSION_SECONDS}..{MAX_SESSION_SECONDS} seconds"
+        )
+    _validated(trust_policy, kind=policy.PolicyKind.RESOURCE, name=selectors.TRUST_POLICY_NAME)
+    try:
+        with transaction.atomic():
+            return Role.objects.create(
+                account=account,
+                name=name,
+                path=path,
+                description=description,
+                trust_policy=trust_policy,
+                max_session_duration=max_session_duration,
+            )
+    except IntegrityError:
+        raise NameTaken(f"the account already has a role named '{name}'") from None
+
+
+def update_trust_policy(*, role: Role, document: str) -> Role:
+    role.trust_policy = _validated(document, kind=policy.PolicyKind.RESOURCE, name=selectors.TRUST_POLICY_NAME)
+    role.save(update_fields=["trust_policy"])
+    return role
+
+
+def delete_role(*, role: Role) -> None:
+    """Delete a role; its attachments go with it and its sessions end at once."""
+    role.delete()
+
+
+# -- repository policies -------------------------------------------------------------
+
+
+def set_repository_policy(*, repository: Repository, document: str) -> RepositoryPolicy:
+    _validated(document, kind=policy.PolicyKind.RESOURCE, name=selectors.REPOSITORY_POLICY_NAME)
+    repository_policy, _ = RepositoryPolicy.objects.update_or_create(
+        repository=repository, defaults={"document": document}
+    )
+    return repository_policy
+
+
+def delete_repository_policy(*, repository: Repository) -> bool:
+    """Whether there was a policy to delete."""
+    deleted, _ = RepositoryPolicy.objects.filter(repository=repository).delete()
+    return bool(deleted)
+
+
+# -- AssumeRole ----------------------------------------------------------------------
+
+_KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+@dataclass(frozen=True)
+class AssumedRole:
+    """Temporary credentials just issued: the only moment the secret is known."""
+
+    session: RoleSession
+    secret_access_key: str
+    session_token: str
+    expires_at: datetime
+    arn: str
+
+
+def _trust_policy_names(trust: policy.Policy, context: policy.RequestContext) -> bool:
+    """Whether an Allow statement of the trust policy names this caller (directly,
+    by its role, by its account or by "*") for this request. A role is assumed only
+    when its trust policy says so, whatever the caller's own policies allow."""
+    principal = context.principal
+    keys = context.condition_keys()
+    names = {principal.arn, principal.principal_arn, principal.account_arn} - {None}
+    for statement in trust.statements:
+        if statement.effect is not policy.Effect.ALLOW or statement.principal is None:
+            continue
+        named = statement.principal.everyone or bool(names & statement.principal.arns)
+        if named == statement.not_principal:
+            continue
+        if any(policy.action_matches(p, context.action) for p in statement.actions) == statement.not_action:
+            continue
+        if statement.resources is not None:
+            listed = any(policy.arn_matches(p, context.resource) for p in statement.resources)
+            if listed == statement.not_resource:
+                continue
+        if conditions_hold(statement.conditions, keys):
+            return True
+    return False
+
+
+def _new_temporary_access_key_id() -> str:
+    return "BSIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
+
+
+def assume_role(
+    *,
+    caller: Caller,
+    role_arn: str,
+    session_name: str,
+    duration_seconds: int = DEFAULT_SESSION_SECONDS,
+    source_ip: str | None,
+) -> AssumedRole:
+    """STS AssumeRole. The role's trust policy must name the caller; a trust policy
+    naming an account delegates to that account's identity policies, and a caller
+    of another account needs its own policies to allow sts:AssumeRole as well
+    (policy.evaluate decides both). Raises policy.ArnError, NameInvalid,
+    SessionDurationInvalid or AssumeRoleRefused (an unknown role is refused the
+    same way as one the caller may not assume)."""
+    if caller.is_anonymous:
+        raise AssumeRoleRefused("anonymous callers cannot assume roles")
+    _check_name(session_name, SESSION_NAME_PATTERN, "role session name")
+    role = selectors.role_for_arn(role_arn)
+    refusal = f"{caller.arn} is not authorized to perform sts:AssumeRole on {role_arn}"
+    if role is None:
+        raise AssumeRoleRefused(refusal)
+    longest = MAX_CHAINED_SESSION_SECONDS if caller.is_role_session else role.max_session_duration
+    if not MIN_SESSION_SECONDS <= duration_seconds <= longest:
+        why = " (a role session assuming a role gets at most an hour)" if caller.is_role_session else ""
+        raise SessionDurationInvalid(f"duration_seconds must be {MIN_SESSION_SECONDS}..{longest}{why}")
+
+    context = policy.RequestContext(
+        principal=caller.principal(),
+        action="sts:AssumeRole",
+        resource=role.arn,
+        resource_account=role.account_id,
+        source_ip=source_ip or None,
+    )
+    trust = selectors.trust_policy(role)
+    decision = policy.evaluate(context, identity_policies=selectors.identity_policies(caller), resource_policy=trust)
+    if not decision.allowed:
+        raise AssumeRoleRefused(f"{refusal}: {decision.explanation}")
+    if not _trust_policy_names(trust, context):
+        raise AssumeRoleRefused(f"{refusal}: the role's trust policy does not name this principal")
+
+    secret = secrets.token_urlsafe(30)
+    expires_at = timezone.now().replace(microsecond=0) + timedelta(seconds=duration_seconds)
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                session = RoleSession.objects.create(
+                    role=role,
+                    session_name=session_name,
+                    access_key_id=_new_temporary_access_key_id(),
+                    secret_hash=make_password(secret),
+                    expires_at=expires_at,
+                    source_arn=caller.arn,
+                    source_ip=source_ip or None,
+                )
+            break
+        except IntegrityError:
+            continue  # an access key id drawn before: draw again
+    else:
+        raise RuntimeError("could not allocate a unique temporary access key id")
+    token = session_tokens.issue(
+        session_id=session.pk, access_key_id=session.access_key_id, expires_at=int(expires_at.timestamp())
+    )
+    return AssumedRole(
+        session=session, secret_access_key=secret, session_token=token, expires_at=expires_at, arn=session.arn
+    )
+
+
+def create_session_login_password(*, session: RoleSession) -> login_passwords.IssuedLoginPassword:
+    """GetAuthorizationToken for a role session: a login password that expires no
+    later than the session and stops working when the session is deleted."""
+    now = int(timezone.now().timestamp())
+    remaining = int(session.expires_at.timestamp()) - now
+    return login_passwords.issue(
+        user_id="",
+        password_hash=session.secret_hash,
+        now=now,
+        ttl=max(0, min(settings.BERTH_LOGIN_PASSWORD_TTL, remaining)),
+        session_id=session.pk,
+    )
