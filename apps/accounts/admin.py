@@ -1,14 +1,63 @@
-from django.contrib import admin, messages
+"""The staff console for accounts: alias requests to decide (pending ones first,
+oldest first), reserved names, and accounts to search, verify, suspend and
+reinstate. Every change goes through apps.accounts.services; the forms here only
+ask staff for what the service needs (a reason)."""
+from __future__ import annotations
 
-from . import registries
-from .models import Account, Alias, Membership
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Case, Value, When
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from . import registries, services
+from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
+
+    def __init__(self, *args, required: bool, help_text: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = required
+        self.fields["reason"].help_text = help_text
+
+
+def ask_for_reason(
+    modeladmin, request, queryset, *, action: str, title: str, required: bool, help_text: str, submit: str
+):
+    """The admin action's intermediate page: the reason, or None once it is given
+    (then the action goes on with ``request.POST["reason"]``)."""
+    if "apply" in request.POST:
+        form = ReasonForm(request.POST, required=required, help_text=help_text)
+        if form.is_valid():
+            return None
+    else:
+        form = ReasonForm(required=required, help_text=help_text)
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": modeladmin.model._meta,
+        "objects": list(queryset),
+        "form": form,
+        "action": action,
+        "submit_label": submit,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/accounts/reason_for_action.html", context)
 
 
 class AliasInline(admin.TabularInline):
     model = Alias
     extra = 0
+    can_delete = False  # aliases are never deleted: pulls through them must keep working
     # One primary alias per account: switched with the alias list's action, never by two checkboxes.
-    readonly_fields = ("is_primary",)
+    readonly_fields = ("name", "is_default", "is_primary", "created_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,10 +68,67 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "display_name", "verified", "create_on_push", "created_at")
-    list_filter = ("verified",)
-    search_fields = ("id", "name", "display_name", "aliases__name")
+    list_display = ("id", "name", "primary_alias", "display_name", "verified", "suspended", "created_at")
+    list_filter = ("verified", ("suspended_at", admin.EmptyFieldListFilter))
+    search_fields = (
+        "=id", "name", "display_name", "aliases__name", "memberships__user__email", "memberships__user__username",
+    )  # fmt: skip
+    readonly_fields = ("id", "suspended_at", "suspension_reason", "created_at")
+    fields = (
+        "id", "name", "display_name", "create_on_push", "verified", "suspended_at", "suspension_reason", "created_at",
+    )  # fmt: skip
     inlines = [AliasInline, MembershipInline]
+    actions = ["verify_publisher", "unverify_publisher", "suspend", "reinstate"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("aliases")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # accounts are made by sign-up or `berth create_account`, with their id and default alias
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # suspend instead: deleting would take repositories and their images with it
+
+    @admin.display(description="primary alias")
+    def primary_alias(self, account: Account) -> str:
+        return next((alias.name for alias in account.aliases.all() if alias.is_primary), "")
+
+    @admin.display(description="suspended", boolean=True, ordering="suspended_at")
+    def suspended(self, account: Account) -> bool:
+        return account.is_suspended
+
+    @admin.action(description="Verify the selected publishers (the gallery's verified badge)")
+    def verify_publisher(self, request, queryset):
+        for account in queryset:
+            services.set_publisher_verified(account=account, verified=True)
+        self.message_user(request, f"{len(queryset)} publisher(s) verified")
+
+    @admin.action(description="Remove the verified badge of the selected publishers")
+    def unverify_publisher(self, request, queryset):
+        for account in queryset:
+            services.set_publisher_verified(account=account, verified=False)
+        self.message_user(request, f"{len(queryset)} publisher(s) no longer verified")
+
+    @admin.action(description="Suspend the selected accounts…")
+    def suspend(self, request, queryset):
+        page = ask_for_reason(
+            self, request, queryset, action="suspend", title="Suspend accounts", required=True,
+            help_text="Kept with the account. Its credentials stop working at once and its public repositories "
+            "leave the gallery until it is reinstated; nothing is deleted.",
+            submit="Suspend",
+        )  # fmt: skip
+        if page is not None:
+            return page
+        for account in queryset:
+            services.suspend_account(account=account, reason=request.POST["reason"])
+        self.message_user(request, f"{len(queryset)} account(s) suspended", messages.WARNING)
+        return None
+
+    @admin.action(description="Reinstate the selected accounts")
+    def reinstate(self, request, queryset):
+        for account in queryset:
+            services.reinstate_account(account=account)
+        self.message_user(request, f"{len(queryset)} account(s) reinstated")
 
 
 @admin.register(Alias)
@@ -30,8 +136,14 @@ class AliasAdmin(admin.ModelAdmin):
     list_display = ("name", "account", "is_primary", "is_default", "created_at")
     search_fields = ("name", "account__id", "account__name")
     raw_id_fields = ("account",)
-    readonly_fields = ("is_primary",)
     actions = ["make_primary"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Renaming or moving an alias would break every pull through it.
+        return ("name", "account", "is_default", "is_primary") if obj else ("is_default", "is_primary")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
     @admin.action(description="Make the selected alias its account's primary alias")
     def make_primary(self, request, queryset):
@@ -42,3 +154,99 @@ class AliasAdmin(admin.ModelAdmin):
         for alias in chosen:
             registries.make_alias_primary(alias=alias)
         self.message_user(request, f"{len(chosen)} alias(es) made primary")
+
+
+class AliasRequestEventInline(admin.TabularInline):
+    model = AliasRequestEvent
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("created_at", "kind", "actor_name", "reason")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AliasRequest)
+class AliasRequestAdmin(admin.ModelAdmin):
+    list_display = ("name", "account", "status", "age", "created_at", "decided_at", "decision_reason")
+    list_filter = ("status",)
+    search_fields = ("name", "account__id", "account__name", "account__aliases__name")
+    list_select_related = ("account",)
+    # Pending requests first, oldest first: the queue staff work through.
+    ordering = (Case(When(status=AliasRequestStatus.PENDING, then=Value(0)), default=Value(1)).asc(), "created_at")
+    fields = readonly_fields = (
+        "name", "account", "status", "requested_by", "created_at", "decided_at", "decided_by", "decision_reason",
+    )  # fmt: skip
+    inlines = [AliasRequestEventInline]
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # account owners ask on their settings page
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the history of every request is kept
+
+    @admin.display(description="waiting")
+    def age(self, alias_request: AliasRequest) -> str:
+        if not alias_request.is_pending:
+            return "—"
+        return timesince(alias_request.created_at, timezone.now())
+
+    def _decide(self, request, queryset, decide, done: str):
+        decided, refused = 0, []
+        for alias_request in queryset:
+            try:
+                decide(alias_request=alias_request, decided_by=request.user, reason=request.POST.get("reason", ""))
+            except (services.AliasRequestNotPending, services.AliasUnavailable) as error:
+                refused.append(str(error))
+            else:
+                decided += 1
+        if decided:
+            self.message_user(request, f"{decided} request(s) {done}; the requesters are told by email")
+        for message in refused:
+            self.message_user(request, message, messages.ERROR)
+
+    @admin.action(description="Approve the selected alias requests…")
+    def approve(self, request, queryset):
+        page = ask_for_reason(
+            self, request, queryset, action="approve", title="Approve alias requests", required=False,
+            help_text="Optional: a note for the requester. Each alias becomes its account's primary alias; "
+            "the previous aliases keep working.",
+            submit="Approve",
+        )  # fmt: skip
+        if page is not None:
+            return page
+        self._decide(request, queryset, services.approve_alias_request, "approved")
+        return None
+
+    @admin.action(description="Reject the selected alias requests…")
+    def reject(self, request, queryset):
+        page = ask_for_reason(
+            self, request, queryset, action="reject", title="Reject alias requests", required=True,
+            help_text="Required: the requester reads it by email and on their settings page.",
+            submit="Reject",
+        )  # fmt: skip
+        if page is not None:
+            return page
+        self._decide(request, queryset, services.reject_alias_request, "rejected")
+        return None
+
+
+class ReservedNameForm(forms.ModelForm):
+    class Meta:
+        model = ReservedName
+        fields = ("name", "reason", "granted_to_account")
+        help_texts = {
+            "name": "An alias no one may ask for (exactly this name).",
+            "granted_to_account": "Optional: the one account that may still ask for it.",
+        }
+
+
+@admin.register(ReservedName)
+class ReservedNameAdmin(admin.ModelAdmin):
+    form = ReservedNameForm
+    list_display = ("name", "reason", "granted_to_account", "created_at")
+    search_fields = ("name", "reason", "granted_to_account__id", "granted_to_account__name")
+    autocomplete_fields = ("granted_to_account",)
+    list_select_related = ("granted_to_account",)
+    ordering = ("name",)

@@ -7,6 +7,11 @@ ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 # Aliases are never all digits, so `<alias>/<name>` and `<account-id>/<name>` never collide.
 ALIAS_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
 ALL_DIGITS_PATTERN = r"^[0-9]+$"
+# What an account owner may ask for (Amazon ECR Public's alias rule): a letter first, then
+# lowercase letters and digits with single `.`, `_` or `-` separators, none trailing.
+CUSTOM_ALIAS_PATTERN = r"^[a-z][a-z0-9]+([._-][a-z0-9]+)*$"
+CUSTOM_ALIAS_MIN_LENGTH = 2
+CUSTOM_ALIAS_MAX_LENGTH = 50
 REGISTRY_DISPLAY_NAME_MAX_LENGTH = 100
 
 
@@ -19,6 +24,10 @@ class Account(models.Model):
     display_name = models.CharField(max_length=REGISTRY_DISPLAY_NAME_MAX_LENGTH, blank=True, default="")
     # Set by staff in the admin only, once they have checked who the publisher is.
     verified = models.BooleanField(default=False, help_text="a verified publisher; only staff set this")
+    # Set by staff: the account's credentials stop working and its public repositories
+    # leave the gallery until it is reinstated. Nothing of it is deleted.
+    suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    suspension_reason = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -28,6 +37,10 @@ class Account(models.Model):
                 condition=models.Q(display_name__length__lte=REGISTRY_DISPLAY_NAME_MAX_LENGTH),
                 name="account_display_name_length",
             ),
+            models.CheckConstraint(
+                condition=models.Q(suspended_at__isnull=False) | models.Q(suspension_reason=""),
+                name="account_suspension_reason_only_when_suspended",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -36,6 +49,23 @@ class Account(models.Model):
     @property
     def default_alias(self) -> str:
         return self.aliases.get(is_default=True).name
+
+    @property
+    def primary_alias(self) -> str:
+        """The alias of the account's public repository and image URIs."""
+        return self.aliases.get(is_primary=True).name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+
+def in_good_standing(user_path: str = "") -> models.Q:
+    """Users (reached through ``user_path``, e.g. ``"user__"``) whose account is not
+    suspended; a user outside any account (a staff operator) is in good standing."""
+    return models.Q(**{f"{user_path}membership__isnull": True}) | models.Q(
+        **{f"{user_path}membership__account__suspended_at__isnull": True}
+    )
 
 
 class Alias(models.Model):
@@ -69,6 +99,125 @@ class Alias(models.Model):
 
 
 models.CharField.register_lookup(Length)
+
+
+class ReservedName(models.Model):
+    """A name no one may ask for as an alias, kept by staff beside the built-in list
+    (apps.accounts.services.BUILT_IN_RESERVED_NAMES): a marketplace seller's name, a
+    trademark. Granted to an account, only that account may ask for it."""
+
+    name = models.CharField(max_length=CUSTOM_ALIAS_MAX_LENGTH, unique=True, validators=[RegexValidator(ALIAS_PATTERN)])
+    reason = models.CharField(max_length=255)
+    granted_to_account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="granted_reserved_names"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(name__regex=ALIAS_PATTERN), name="reserved_name_grammar"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AliasRequestStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    APPROVED = "APPROVED", "Approved"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class AliasRequest(models.Model):
+    """An account owner's request for a custom alias, which staff approve or reject.
+
+    The database keeps a name pending for one account at a time and an account to one
+    pending request; a decided request records who decided, when and why."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="alias_requests")
+    name = models.CharField(max_length=CUSTOM_ALIAS_MAX_LENGTH)
+    status = models.CharField(max_length=8, choices=AliasRequestStatus.choices, default=AliasRequestStatus.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(name__regex=CUSTOM_ALIAS_PATTERN), name="alias_request_grammar"),
+            models.CheckConstraint(
+                condition=models.Q(name__length__lte=CUSTOM_ALIAS_MAX_LENGTH), name="alias_request_max_length"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=AliasRequestStatus.values), name="alias_request_status_known"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(status=AliasRequestStatus.PENDING, decided_at__isnull=True)
+                    | (~models.Q(status=AliasRequestStatus.PENDING) & models.Q(decided_at__isnull=False))
+                ),
+                name="alias_request_decided_when_not_pending",
+            ),
+            # A rejection always says why; the requester reads it.
+            models.CheckConstraint(
+                condition=~models.Q(status=AliasRequestStatus.REJECTED) | ~models.Q(decision_reason=""),
+                name="alias_request_rejection_has_reason",
+            ),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(status=AliasRequestStatus.PENDING),
+                name="one_pending_alias_request_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(status=AliasRequestStatus.PENDING),
+                name="alias_request_name_pending_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} for {self.account_id} ({self.get_status_display().lower()})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == AliasRequestStatus.PENDING
+
+
+class AliasRequestEventKind(models.TextChoices):
+    REQUESTED = "REQUESTED", "Requested"
+    APPROVED = "APPROVED", "Approved"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class AliasRequestEvent(models.Model):
+    """One step in an alias request's history: who did what, when and why. The name
+    of who did it is kept as text too, so the history outlives a deleted user."""
+
+    request = models.ForeignKey(AliasRequest, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=9, choices=AliasRequestEventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=AliasRequestEventKind.values), name="alias_request_event_kind_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor_name}"
 
 
 class Membership(models.Model):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db import models, transaction
 
-from .models import REGISTRY_DISPLAY_NAME_MAX_LENGTH, Account, Alias
+from .models import REGISTRY_DISPLAY_NAME_MAX_LENGTH, Account, Alias, AliasRequest, AliasRequestStatus
 
 
 class RegistryAliasStatus(models.TextChoices):
@@ -79,8 +79,9 @@ class Registry:
 
 def describe_registry(account: Account) -> Registry:
     """Amazon ECR Public's DescribeRegistries for the account's one registry: the
-    primary alias first, then the default, then the rest by name. An account that
-    never made an alias primary has its default alias as primary."""
+    primary alias first, then the default, then the rest by name, then the alias
+    the account last asked for while it is PENDING, or REJECTED until it asks again.
+    An account that never made an alias primary has its default alias as primary."""
     aliases = list(Alias.objects.filter(account=account))
     stored_primary = next((alias for alias in aliases if alias.is_primary), None)
     primary = stored_primary or next((alias for alias in aliases if alias.is_default), None)
@@ -88,4 +89,9 @@ def describe_registry(account: Account) -> Registry:
         RegistryAlias(name=alias.name, is_primary=alias == primary, is_default=alias.is_default) for alias in aliases
     ]
     described.sort(key=lambda alias: (not alias.is_primary, not alias.is_default, alias.name))
+    last_request = AliasRequest.objects.filter(account=account).order_by("-created_at", "-pk").first()
+    if last_request is not None and last_request.status != AliasRequestStatus.APPROVED:
+        described.append(
+            RegistryAlias(name=last_request.name, is_primary=False, is_default=False, status=last_request.status)
+        )
     return Registry(account=account, aliases=described)

@@ -1,9 +1,10 @@
-"""Reads about users' credentials."""
+"""Reads about users' credentials, and about accounts' aliases and alias requests."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, QuerySet
 
-from .models import AccessKey, Account, Membership
+from .models import AccessKey, Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership
 
 
 def access_keys_of(user) -> QuerySet[AccessKey]:
@@ -21,3 +22,34 @@ def account_of(user) -> Account | None:
         return None
     membership = Membership.objects.select_related("account").filter(user=user).first()
     return membership.account if membership else None
+
+
+def aliases_of(account: Account) -> QuerySet[Alias]:
+    """The primary alias first, then the default, then the rest by name."""
+    return Alias.objects.filter(account=account).order_by("-is_primary", "-is_default", "name")
+
+
+def alias_requests_of(account: Account) -> QuerySet[AliasRequest]:
+    """The account's alias requests, newest first, each with its history."""
+    return (
+        AliasRequest.objects.filter(account=account)
+        .order_by("-created_at", "-pk")
+        .prefetch_related(Prefetch("events", queryset=AliasRequestEvent.objects.order_by("created_at", "pk")))
+    )
+
+
+def pending_alias_requests() -> QuerySet[AliasRequest]:
+    """What staff have to decide, oldest first."""
+    return (
+        AliasRequest.objects.filter(status=AliasRequestStatus.PENDING)
+        .select_related("account")
+        .order_by("created_at", "pk")
+    )
+
+
+def is_suspended_sign_in(username: str, password: str) -> bool:
+    """Whether these are the right credentials of a user whose account is suspended
+    (the sign-in backend refuses those the same way as wrong ones)."""
+    user = get_user_model().objects.select_related("membership__account").filter(username=username).first()
+    membership = getattr(user, "membership", None)
+    return bool(membership and membership.account.is_suspended and user.check_password(password))

@@ -1,17 +1,47 @@
-"""Every write to accounts, users, aliases and access keys, and the minting of login passwords."""
+"""Every write to accounts, users, aliases, alias requests and access keys, and the
+minting of login passwords; and the one check of a custom alias that the sign-up
+settings page, the admin and the tests share."""
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 
-from . import login_passwords
-from .models import MAX_ACTIVE_ACCESS_KEYS, AccessKey, AccessKeyStatus, Account, Alias, Membership
+from apps.iam import services as iam_services
+
+from apps.audit import services as audit_services
+from apps.audit.events import Actor, ActorType, EventDraft
+from apps.iam.selectors import caller_for_user
+
+from . import login_passwords, registries
+from .models import (
+    CUSTOM_ALIAS_MAX_LENGTH,
+    CUSTOM_ALIAS_MIN_LENGTH,
+    CUSTOM_ALIAS_PATTERN,
+    MAX_ACTIVE_ACCESS_KEYS,
+    AccessKey,
+    AccessKeyStatus,
+    Account,
+    Alias,
+    AliasRequest,
+    AliasRequestEvent,
+    AliasRequestEventKind,
+    AliasRequestStatus,
+    Membership,
+    ReservedName,
+)
 
 _ALIAS_FIRST = string.ascii_lowercase
 _ALIAS_REST = string.ascii_lowercase + string.digits
@@ -40,6 +70,7 @@ def create_account(*, name: str, username: str, password: str, email: str = "", 
                 Alias.objects.create(name=_new_default_alias(), account=account, is_default=True, is_primary=True)
                 user = User.objects.create_user(username=username, email=email, password=password)
                 Membership.objects.create(user=user, account=account)
+                iam_services.mark_root_user(account=account, user=user)
                 return account
         except IntegrityError:
             if User.objects.filter(username=username).exists():
@@ -53,6 +84,295 @@ def add_user(*, account: Account, username: str, password: str, email: str = "")
     with transaction.atomic():
         user = User.objects.create_user(username=username, email=email, password=password)
         Membership.objects.create(user=user, account=account)
+
+
+class EmailTaken(ValueError):
+    pass
+
+
+def sign_up(*, email: str, password: str) -> Account:
+    """The website's sign-up: a new account whose first user signs in with ``email``
+    (also the user name, so the user table's unique names keep emails unique)."""
+    email = email.strip().lower()
+    User = get_user_model()
+    if User.objects.filter(email__iexact=email).exists() or User.objects.filter(username__iexact=email).exists():
+        raise EmailTaken("an account with this email already exists: sign in, or reset its password")
+    try:
+        return create_account(name=email, username=email, password=password, email=email)
+    except ValueError:  # the same email signed up a moment before
+        raise EmailTaken("an account with this email already exists: sign in, or reset its password") from None
+
+
+# -- custom aliases and alias requests ------------------------------------------------
+
+# Names that identify Berth or the services it stands in for: refused whole and as any
+# word of an alias (`berth-official`, `aws.tools`), since a word is what readers see.
+# Words split at `.`, `_` and `-`, so `contest` or `awsome` stay free.
+PLATFORM_WORDS = frozenset({"berth", "aws", "amazon", "ecr", "official", "verified"})
+# Refused as the whole alias: the site's own paths (more are read from the URL conf),
+# the platform's services, and generic names that would mislead as a publisher.
+BUILT_IN_RESERVED_NAMES = frozenset(
+    {
+        "about", "abuse", "account", "accounts", "admin", "administrator", "api", "auth", "blog", "console",
+        "docs", "favicon.ico", "gallery", "help", "library", "login", "logout", "marketplace", "media", "null",
+        "private", "public", "registry", "repositories", "repository", "robots.txt", "root", "search",
+        "security", "settings", "signup", "sitemap.xml", "static", "status", "support", "system", "test",
+        "tests", "token", "v1", "v2", "www",
+    }
+) | PLATFORM_WORDS  # fmt: skip
+_SEPARATORS = re.compile(r"[._-]")
+_CUSTOM_ALIAS = re.compile(CUSTOM_ALIAS_PATTERN)
+_LEADING_PATH_WORD = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+def site_path_names() -> set[str]:
+    """The first path segment of every route the site serves (`admin`, `api`, `v2`,
+    `token`, ...): an alias equal to one would be shadowed by that route."""
+    names: set[str] = set()
+
+    def walk(patterns) -> None:
+        for pattern in patterns:
+            route = str(pattern.pattern).lstrip("^")
+            if route == "" and isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns)
+                continue
+            match = _LEADING_PATH_WORD.match(route)
+            if match:
+                names.add(match.group().rstrip("._-"))
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def _grammar_error(name: str) -> str | None:
+    if not CUSTOM_ALIAS_MIN_LENGTH <= len(name) <= CUSTOM_ALIAS_MAX_LENGTH:
+        return (
+            f"an alias is {CUSTOM_ALIAS_MIN_LENGTH} to {CUSTOM_ALIAS_MAX_LENGTH} characters long; "
+            f"this one has {len(name)}"
+        )
+    if _CUSTOM_ALIAS.fullmatch(name):
+        return None
+    if name != name.lower():
+        return "an alias is lowercase: use a to z, not capitals"
+    if not re.fullmatch(r"[a-z0-9._-]+", name):
+        return "an alias holds only lowercase letters, digits and the separators . _ -"
+    if not name[0].isalpha():
+        return "an alias starts with a letter"
+    if _SEPARATORS.match(name[-1]):
+        return "an alias cannot end with a separator"
+    if re.search(r"[._-]{2}", name):
+        return "separators stand alone: no two of . _ - in a row"
+    return "an alias starts with a letter and at least one more letter or digit before its first separator"
+
+
+def _reserved_error(name: str, account: Account | None) -> str | None:
+    if name in BUILT_IN_RESERVED_NAMES or name in site_path_names():
+        return f"{name!r} is reserved"
+    platform_words = PLATFORM_WORDS.intersection(_SEPARATORS.split(name))
+    if platform_words:
+        return f"an alias may not contain {sorted(platform_words)[0]!r}: it names the platform"
+    reserved = ReservedName.objects.filter(name=name).first()
+    if reserved is not None and (account is None or reserved.granted_to_account_id != account.pk):
+        return f"{name!r} is reserved"
+    return None
+
+
+def validate_custom_alias(name: str, *, account: Account | None = None) -> None:
+    """Whether ``account`` may ask for ``name`` as its custom alias: the grammar
+    (Amazon ECR Public's), the reserved names, and no one else holding or awaiting
+    it; and no request of the account's own already pending.
+
+    Raises ValidationError with a message for the person asking and a stable code:
+    grammar, reserved, taken, yours, pending, pending_request."""
+    grammar_error = _grammar_error(name)
+    if grammar_error:
+        raise ValidationError(grammar_error, code="grammar")
+    reserved_error = _reserved_error(name, account)
+    if reserved_error:
+        raise ValidationError(reserved_error, code="reserved")
+    holder = Alias.objects.filter(name=name).values_list("account_id", flat=True).first()
+    if holder is not None:
+        if account is not None and holder == account.pk:
+            raise ValidationError(f"{name!r} is already one of your aliases", code="yours")
+        raise ValidationError(f"{name!r} is taken", code="taken")
+    pending = AliasRequest.objects.filter(status=AliasRequestStatus.PENDING)
+    if pending.filter(name=name).exclude(account=account).exists():
+        raise ValidationError(f"another account has asked for {name!r}; its request awaits review", code="pending")
+    if account is not None:
+        own = pending.filter(account=account).values_list("name", flat=True).first()
+        if own is not None:
+            raise ValidationError(
+                f"your request for {own!r} awaits review; you may ask for another alias once it is decided",
+                code="pending_request",
+            )
+
+
+class AliasRequestNotPending(ValueError):
+    pass
+
+
+class AliasUnavailable(ValueError):
+    pass
+
+
+def _actor_name(user) -> str:
+    return user.get_username() if user is not None else "system"
+
+
+def _add_event(alias_request: AliasRequest, *, kind: str, actor, reason: str = "") -> AliasRequestEvent:
+    return AliasRequestEvent.objects.create(
+        request=alias_request, kind=kind, actor=actor, actor_name=_actor_name(actor), reason=reason
+    )
+
+
+def _audit_actor(user) -> Actor:
+    """The account owner as the IAM core names them; a staff operator (outside any
+    account) as an IAM user of no account, by user name."""
+    caller = caller_for_user(user)
+    if caller.is_anonymous:
+        return Actor(type=ActorType.IAM_USER, username=user.get_username())
+    return caller.actor()
+
+
+def _audit(event_name: str, alias_request: AliasRequest, *, actor_user, reason: str = "") -> None:
+    """Record the step in the audit trail, last in the caller's transaction."""
+    draft = EventDraft(
+        event_name=event_name,
+        event_source="ecr-public",
+        actor=_audit_actor(actor_user),
+        source_ip="",
+        user_agent="",
+        request_id="",
+        read_only=False,
+        recipient_account_id=alias_request.account_id,
+        request_parameters={"alias": alias_request.name, **({"reason": reason} if reason else {})},
+        response_elements={"status": alias_request.status},
+    )
+    audit_services.record(draft)
+
+
+def request_alias(*, account: Account, name: str, requested_by) -> AliasRequest:
+    """An account owner asks for ``name`` as a custom alias: PENDING until staff decide.
+    Raises ValidationError (see validate_custom_alias) when it may not be asked for."""
+    validate_custom_alias(name, account=account)
+    try:
+        with transaction.atomic():
+            alias_request = AliasRequest.objects.create(account=account, name=name, requested_by=requested_by)
+            _add_event(alias_request, kind=AliasRequestEventKind.REQUESTED, actor=requested_by)
+            _audit("RequestAlias", alias_request, actor_user=requested_by)
+    except IntegrityError:
+        # A request made at the same moment won: say which rule it now breaks.
+        validate_custom_alias(name, account=account)
+        raise
+    return alias_request
+
+
+def _locked_pending(alias_request: AliasRequest) -> AliasRequest:
+    locked = AliasRequest.objects.select_for_update().select_related("account").get(pk=alias_request.pk)
+    if not locked.is_pending:
+        raise AliasRequestNotPending(f"the request for {locked.name!r} was already {locked.status.lower()}")
+    return locked
+
+
+def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str) -> None:
+    alias_request.status = status
+    alias_request.decided_at = timezone.now()
+    alias_request.decided_by = decided_by
+    alias_request.decision_reason = reason
+    alias_request.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
+    _add_event(alias_request, kind=status, actor=decided_by, reason=reason)
+    event_name = "ApproveAlias" if status == AliasRequestStatus.APPROVED else "RejectAlias"
+    _audit(event_name, alias_request, actor_user=decided_by, reason=reason)
+    transaction.on_commit(lambda: _tell_requester(alias_request))
+
+
+def approve_alias_request(*, alias_request: AliasRequest, decided_by, reason: str = "") -> AliasRequest:
+    """The alias is created and becomes the account's primary alias. The previous
+    aliases stay (aliases are never deleted), so pulls through them keep working.
+
+    Raises AliasRequestNotPending when already decided, AliasUnavailable when the name
+    became an alias of someone else meanwhile (staff made it by hand)."""
+    with transaction.atomic():
+        locked = _locked_pending(alias_request)
+        try:
+            with transaction.atomic():
+                alias = Alias.objects.create(name=locked.name, account_id=locked.account_id)
+        except IntegrityError:
+            raise AliasUnavailable(f"{locked.name!r} has become another alias meanwhile; reject the request") from None
+        registries.make_alias_primary(alias=alias)
+        _decide(locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip())
+    return locked
+
+
+def reject_alias_request(*, alias_request: AliasRequest, decided_by, reason: str) -> AliasRequest:
+    """Refused, with the reason the requester is told. Raises ValueError without a
+    reason, AliasRequestNotPending when already decided."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("say why the request is rejected: the requester is told")
+    with transaction.atomic():
+        locked = _locked_pending(alias_request)
+        _decide(locked, status=AliasRequestStatus.REJECTED, decided_by=decided_by, reason=reason)
+    return locked
+
+
+def _requester_emails(alias_request: AliasRequest) -> list[str]:
+    requester = alias_request.requested_by
+    if requester is not None and requester.email:
+        return [requester.email]
+    members = Membership.objects.filter(account_id=alias_request.account_id).exclude(user__email="")
+    return sorted(set(members.values_list("user__email", flat=True)))
+
+
+def _tell_requester(alias_request: AliasRequest) -> None:
+    recipients = _requester_emails(alias_request)
+    if not recipients:
+        return
+    context = {
+        "alias_request": alias_request,
+        "approved": alias_request.status == AliasRequestStatus.APPROVED,
+        "settings_url": f"{settings.BERTH_PUBLIC_URL}/accounts/settings",
+    }
+    send_mail(
+        subject=render_to_string("accounts/email/alias_request_decided_subject.txt", context).strip(),
+        message=render_to_string("accounts/email/alias_request_decided.txt", context),
+        from_email=None,
+        recipient_list=recipients,
+    )
+
+
+# -- staff: verification and suspension -------------------------------------------------
+
+
+def set_publisher_verified(*, account: Account, verified: bool) -> Account:
+    """The gallery's verified badge; staff set it once they know who the publisher is."""
+    from apps.gallery.services import refresh_account
+
+    Account.objects.filter(pk=account.pk).update(verified=verified)
+    account.verified = verified
+    # The gallery's search rows carry the badge and, for verified publishers, the display name.
+    refresh_account(account_id=account.pk)
+    return account
+
+
+def suspend_account(*, account: Account, reason: str) -> Account:
+    """The account's passwords, access keys, login passwords and sessions stop
+    working at once, and its public repositories leave the gallery; nothing is
+    deleted. Suspending a suspended account keeps its first time and reason."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("say why the account is suspended")
+    Account.objects.filter(pk=account.pk, suspended_at__isnull=True).update(
+        suspended_at=timezone.now(), suspension_reason=reason
+    )
+    account.refresh_from_db(fields=["suspended_at", "suspension_reason"])
+    return account
+
+
+def reinstate_account(*, account: Account) -> Account:
+    Account.objects.filter(pk=account.pk).update(suspended_at=None, suspension_reason="")
+    account.suspended_at, account.suspension_reason = None, ""
+    return account
 
 
 # -- access keys --------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""The website's account forms. They check what a form can see and hand the rest
+to the services, whose errors they show on the field they concern."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.core.exceptions import ValidationError
+
+from . import selectors, services
+from .models import CUSTOM_ALIAS_MAX_LENGTH, Account
+
+# The email is the user name too, and user names are at most this long.
+EMAIL_MAX_LENGTH = 150
+
+
+class _PlainLabels:
+    """Labels read as written ("Password", not Django's "Password:")."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class SignUpForm(_PlainLabels, forms.Form):
+    email = forms.EmailField(max_length=EMAIL_MAX_LENGTH, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean(self):
+        cleaned = super().clean()
+        email, password1, password2 = cleaned.get("email"), cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "the two passwords differ")
+        elif password1 and email:
+            try:
+                validate_password(password1, get_user_model()(username=email, email=email))
+            except ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+    def sign_up(self) -> Account | None:
+        """The new account, or None with the form's errors set."""
+        try:
+            return services.sign_up(email=self.cleaned_data["email"], password=self.cleaned_data["password1"])
+        except services.EmailTaken as error:
+            self.add_error("email", str(error))
+        except ValidationError as error:
+            self.add_error("password1", error)
+        return None
+
+
+class SignInForm(_PlainLabels, AuthenticationForm):
+    """Django's sign-in form, asking for the email (or, for users made on the
+    command line, the user name) and saying why a suspended account is refused."""
+
+    username = forms.CharField(
+        label="Email or user name",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            # Only someone who knows the password learns that the account is suspended.
+            username, password = self.cleaned_data.get("username", ""), self.cleaned_data.get("password", "")
+            if selectors.is_suspended_sign_in(username, password):
+                raise ValidationError(
+                    "this account is suspended; its owner has been told why by the operators", code="suspended"
+                ) from None
+            raise
+
+
+class AliasRequestForm(_PlainLabels, forms.Form):
+    alias = forms.CharField(
+        max_length=CUSTOM_ALIAS_MAX_LENGTH + 10,  # a little over, so a long one gets the rule's message
+        help_text="2 to 50 characters: a letter first, then lowercase letters and digits, with single . _ or - "
+        "between them. Staff review each request; it takes a few days.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}),
+    )
+
+    def __init__(self, *args, account: Account, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean_alias(self) -> str:
+        alias = self.cleaned_data["alias"].strip()
+        services.validate_custom_alias(alias, account=self.account)
+        return alias

@@ -1,0 +1,62 @@
+"""The website's account pages: sign-up, and the owner's settings page, where the
+account's aliases are listed and a custom alias is asked for. Sign-in, sign-out and
+password reset are Django's own views (routed in urls.py)."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import selectors, services
+from .forms import AliasRequestForm, SignUpForm
+
+
+@require_http_methods(["GET", "POST"])
+def sign_up(request):
+    if request.user.is_authenticated:
+        return redirect("accounts:settings")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        account = form.sign_up()
+        if account is not None:
+            user = account.memberships.select_related("user").get().user
+            login(request, user, backend="apps.accounts.backends.AccountStandingBackend")
+            messages.success(request, f"Welcome to Berth. Your account {account.id} is ready.")
+            return redirect("accounts:settings")
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request):
+    account = selectors.account_of(request.user)
+    if account is None:
+        # A staff operator outside any account has no aliases to manage.
+        return render(request, "accounts/no_account.html", status=404)
+    form = AliasRequestForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            alias_request = services.request_alias(
+                account=account, name=form.cleaned_data["alias"], requested_by=request.user
+            )
+        except ValidationError as error:  # another request made at the same moment won
+            form.add_error("alias", error)
+        else:
+            messages.success(
+                request,
+                f"Your request for the alias {alias_request.name} is pending. Review takes a few days; "
+                "you will hear by email and on this page.",
+            )
+            return redirect("accounts:settings")
+    alias_requests = list(selectors.alias_requests_of(account))
+    context = {
+        "account": account,
+        "aliases": selectors.aliases_of(account),
+        "alias_requests": alias_requests,
+        "pending_request": next((r for r in alias_requests if r.is_pending), None),
+        "form": form,
+    }
+    return render(request, "accounts/settings.html", context, status=400 if form.errors else 200)

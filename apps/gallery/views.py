@@ -1,0 +1,119 @@
+"""The public gallery's pages: home, search, publisher and repository pages, and
+repository logos. Thin: every read is a selector; nothing here ever reaches a
+private repository, because the selectors start from listed repositories only."""
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseNotModified
+from django.shortcuts import render
+from django.utils.cache import patch_cache_control
+from django.utils.http import quote_etag
+from django.views.decorators.http import require_safe
+
+from apps.repositories.models import RECOGNISED_ARCHITECTURES, RECOGNISED_OPERATING_SYSTEMS
+from apps.repositories.selectors import registry_host
+
+from . import selectors
+from .models import Kind
+
+LOGO_MAX_AGE = 3600
+REPOSITORY_TABS = ("about", "usage", "tags")
+
+
+def not_found(request, *, what: str) -> HttpResponse:
+    return render(request, "gallery/not_found.html", {"what": what}, status=404)
+
+
+@require_safe
+def home(request):
+    return render(
+        request,
+        "gallery/home.html",
+        {
+            "popular": selectors.popular(),
+            "recent": selectors.recently_updated(),
+            "publishers": selectors.verified_publishers(),
+        },
+    )
+
+
+@require_safe
+def search(request):
+    filters = selectors.SearchFilters.from_params(request.GET)
+    results = selectors.search(filters, page_number=request.GET.get("page", 1))
+    query_without_page = request.GET.copy()
+    query_without_page.pop("page", None)
+    return render(
+        request,
+        "gallery/search.html",
+        {
+            "results": results,
+            "filters": filters,
+            "query": filters.query,
+            "page": results.page,
+            "page_query": query_without_page.urlencode(),
+            "operating_systems": RECOGNISED_OPERATING_SYSTEMS,
+            "architectures": RECOGNISED_ARCHITECTURES,
+            "kinds": Kind.choices,
+            "sorts": selectors.Sort.CHOICES,
+        },
+    )
+
+
+@require_safe
+def publisher(request, alias: str):
+    found = selectors.publisher_page(alias, page_number=request.GET.get("page", 1))
+    if found is None:
+        return not_found(request, what=f"publisher {alias}")
+    return render(request, "gallery/publisher.html", {"publisher": found, "page": found.page, "page_query": ""})
+
+
+def pull_command(*, host: str, alias: str, name: str, tag: str, kind: str) -> str:
+    if kind == Kind.HELM_CHART:
+        return f"helm pull oci://{host}/{alias}/{name} --version {tag}"
+    return f"docker pull {host}/{alias}/{name}:{tag}"
+
+
+@require_safe
+def repository(request, alias: str, name: str):
+    entry = selectors.listed_entry(alias, name)
+    if entry is None:
+        return not_found(request, what=f"repository {alias}/{name}")
+    tab = request.GET.get("tab", "about")
+    tab = tab if tab in REPOSITORY_TABS else "about"
+    chosen = request.GET.get("tag", "")
+    tag = selectors.tag_named(entry, chosen) if chosen else None
+    tag_name = tag.name if tag is not None else entry.default_tag
+    host = registry_host(request)
+    context = {
+        "entry": entry,
+        "tab": tab,
+        "texts": selectors.catalog_texts(entry),
+        "host": host,
+        "tag_name": tag_name,
+        "unknown_tag": chosen if chosen and tag is None else "",
+        "pull_command": pull_command(host=host, alias=entry.alias, name=entry.name, tag=tag_name, kind=entry.kind)
+        if tag_name
+        else "",
+        "is_helm_chart": entry.kind == Kind.HELM_CHART,
+    }
+    if tab == "tags":
+        context["page"] = selectors.tags_page(entry, page_number=request.GET.get("page", 1))
+        context["page_query"] = "tab=tags"
+    return render(request, "gallery/repository.html", context)
+
+
+@require_safe
+def repository_logo(request, alias: str, name: str):
+    catalog = selectors.logo_of(alias, name)
+    if catalog is None:
+        return HttpResponse("no logo", status=404, content_type="text/plain")
+    etag = quote_etag(catalog.logo_digest)
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(bytes(catalog.logo), content_type=catalog.logo_content_type)
+    response["ETag"] = etag
+    response["X-Content-Type-Options"] = "nosniff"
+    # Public and the same for everyone; a changed logo has a new ETag, asked for within the hour.
+    patch_cache_control(response, public=True, max_age=LOGO_MAX_AGE)
+    return response
