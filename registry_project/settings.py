@@ -225,8 +225,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "apps.api.throttling.PrincipalRateThrottle",
+        "apps.api.throttling.AddressRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": os.environ.get("BERTH_API_THROTTLE_USER", "1200/minute"),
@@ -235,8 +235,6 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.api.exceptions.exception_handler",
-    # Proxies in front of Berth whose X-Forwarded-For entries name the client; 0 trusts none.
-    "NUM_PROXIES": env_int("BERTH_API_NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Berth API",

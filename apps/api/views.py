@@ -24,7 +24,8 @@ from apps.iam import selectors as iam_selectors
 from apps.iam.callers import ANONYMOUS, Caller
 from apps.iam.models import RoleSession
 from apps.iam.policy import Decision, Reason
-from apps.repositories.models import Repository
+from apps.repositories import selectors as repository_selectors
+from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
 
 from .exceptions import AccessDenied
 
@@ -77,18 +78,13 @@ class PolicyAuthorizedView(APIView):
         names; neither: ``*``) and start the request's audit event, named after
         ``action``; raises 403 ``access_denied`` when the policies refuse it or any
         of the further actions ``also`` the request needs."""
-        service, _, operation = action.partition(":")
         caller = self.caller
-        resource_arn = self._resource_arn(service, repository, resource_arn)
+        resource_arn = self._resource_arn(action.partition(":")[0], repository, resource_arn)
         if repository is not None:
             request_parameters = {"registryId": repository.account_id, "repositoryName": repository.name,
                                   **request_parameters}
-        draft = events.begin(
-            self.request,
-            event_name=operation,
-            event_source=service,
-            actor=caller.actor(),
-            read_only=operation.startswith(_READ_ONLY_OPERATIONS),
+        draft = self.begin_event(
+            action,
             recipient_account_id=enforcement.resource_account(caller, resource_arn, repository),
             repository=repository.name if repository is not None else "",
             **request_parameters,
@@ -107,6 +103,20 @@ class PolicyAuthorizedView(APIView):
                 raise AccessDenied(message)
             decision = decision or decided
         return decision
+
+    def begin_event(self, action: str, *, recipient_account_id: str, repository: str = "", **request_parameters):
+        """Start the request's audit event, named after ``action``."""
+        service, _, operation = action.partition(":")
+        return events.begin(
+            self.request,
+            event_name=operation,
+            event_source=service,
+            actor=self.caller.actor(),
+            read_only=operation.startswith(_READ_ONLY_OPERATIONS),
+            recipient_account_id=recipient_account_id,
+            repository=repository,
+            **request_parameters,
+        )
 
     @staticmethod
     def _resource_arn(service: str, repository: Repository | None, resource_arn: str | None) -> str:
@@ -135,6 +145,19 @@ class AccountScopedView(PolicyAuthorizedView):
         if isinstance(self.request.auth, RoleSession):
             return self.request.auth.role.account
         return account_selectors.account_of(self.request.user)
+
+    def repository_named(self, name: str, *, action: str) -> Repository:
+        """The account's repository ``name``, or NotFound. Starts the request's audit
+        event for ``action``, so that a request failing before ``authorize`` (a
+        missing repository, invalid input) is in the trail too."""
+        repository = repository_selectors.account_repository(self.account, name)
+        self.begin_event(
+            action, recipient_account_id=self.account.pk, repository=repository.name if repository else "",
+            registryId=self.account.pk, repositoryName=name[:REPOSITORY_NAME_MAX_LENGTH],
+        )
+        if repository is None:
+            raise NotFound(f"repository {name[:300]} does not exist in account {self.account.pk}")
+        return repository
 
     def repository_arn(self, name: str, *, service: str = "ecr") -> str:
         """The ARN of the account's repository ``name``, existing or not (CreateRepository)."""

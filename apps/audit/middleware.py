@@ -12,7 +12,6 @@ import ipaddress
 import json
 import logging
 import re
-import uuid
 from functools import lru_cache
 from http import HTTPStatus
 
@@ -91,7 +90,7 @@ class AuditMiddleware:
         if incoming and is_trusted(parse_address(remote_addr)) and _REQUEST_ID.fullmatch(incoming):
             request.berth_request_id = incoming
         else:
-            request.berth_request_id = uuid.uuid4().hex
+            request.berth_request_id = events.new_id().hex
         response = self.get_response(request)
         response["X-Request-Id"] = request.berth_request_id
         draft = events.current(request)

@@ -109,7 +109,7 @@ class Recorder:
                             listener(batch)
                     except Exception:
                         logger.exception("audit listener %r failed on a batch of %d events", listener, len(batch))
-                return len(services.record_many(batch))
+                return services.append_batch(batch)
         except Exception:
             for draft in batch:  # rolled back: none of them is stored
                 draft.recorded = False

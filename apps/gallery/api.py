@@ -30,7 +30,7 @@ class RepositoryPullCounts(_RepositoryView):
     def get(self, request, name: str):
         query = PullCountsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:DescribeImages")
         self.authorize("ecr:DescribeImages", repository=repository)
         since = timezone.now().date() - timedelta(days=query.validated_data["days"] - 1)
         series = selectors.pull_series(repository, since=since)

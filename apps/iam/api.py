@@ -20,7 +20,6 @@ from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
 from apps.audit import events
-from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import Repository
 
 from . import policy, selectors, services
@@ -113,12 +112,6 @@ def _user_representation(user) -> dict:
 
 
 class RepositoryPolicyDetail(AccountScopedView):
-    def _repository(self, name: str) -> Repository:
-        repository = repository_selectors.describe_repository(self.account, name)
-        if repository is None:
-            raise exceptions.NotFound(f"repository {name[:300]} does not exist in account {self.account.pk}")
-        return repository
-
     def _represent(self, repository: Repository, text: str) -> Response:
         body = {"registry_id": repository.account_id, "repository_name": repository.name, "policy_text": text}
         return Response(RepositoryPolicySerializer(body).data)
@@ -132,7 +125,7 @@ class RepositoryPolicyDetail(AccountScopedView):
         tags=[REPOSITORY_POLICY_TAG],
     )
     def get(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:GetRepositoryPolicy")
         self.authorize("ecr:GetRepositoryPolicy", repository=repository)
         stored = selectors.repository_policy_of(repository)
         if stored is None:
@@ -152,7 +145,7 @@ class RepositoryPolicyDetail(AccountScopedView):
         tags=[REPOSITORY_POLICY_TAG],
     )
     def put(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:SetRepositoryPolicy")
         self.authorize("ecr:SetRepositoryPolicy", repository=repository)
         given = SetRepositoryPolicySerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -171,7 +164,7 @@ class RepositoryPolicyDetail(AccountScopedView):
         tags=[REPOSITORY_POLICY_TAG],
     )
     def delete(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:DeleteRepositoryPolicy")
         self.authorize("ecr:DeleteRepositoryPolicy", repository=repository)
         stored = selectors.repository_policy_of(repository)
         if stored is None or not services.delete_repository_policy(repository=repository):

@@ -9,6 +9,7 @@ policies grant), or anonymous (public pulls only)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 
@@ -39,6 +40,16 @@ class Caller:
 
     def principal(self) -> policy.Principal:
         """The principal the policy core evaluates."""
+        return self._principal
+
+    def actor(self) -> Actor:
+        """How the audit trail names this caller."""
+        return self._actor
+
+    # A token's caller lives as long as the verified token is cached, and every
+    # request of a pull asks for these: they are worked out once.
+    @cached_property
+    def _principal(self) -> policy.Principal:
         partition = settings.BERTH_ARN_PARTITION
         if self.is_anonymous:
             return policy.Principal.anonymous()
@@ -54,8 +65,8 @@ class Caller:
     def arn(self) -> str:
         return self.principal().arn or ""
 
-    def actor(self) -> Actor:
-        """How the audit trail names this caller."""
+    @cached_property
+    def _actor(self) -> Actor:
         if self.is_anonymous:
             return ANONYMOUS_ACTOR
         principal = self.principal()

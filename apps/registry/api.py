@@ -6,7 +6,6 @@ tag, or both (then the tag must point at that digest). An index and each manifes
 it lists are images of their own, as in Amazon ECR."""
 from __future__ import annotations
 
-import re
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -17,7 +16,7 @@ from rest_framework.response import Response
 from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import ErrorSerializer, error_responses
 from apps.api.views import AccountScopedView
-from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN, Repository
+from apps.repositories.models import Repository
 
 from . import negotiation, selectors, services
 from .errors import RegistryError
@@ -39,7 +38,6 @@ from .serializers import (
     image_id_pairs,
 )
 
-_REPOSITORY_NAME = re.compile(REPOSITORY_NAME_PATTERN)
 IMAGES_TAG = "images"
 NAME = OpenApiParameter(
     "name", str, OpenApiParameter.PATH, description="the repository name, `/` included (`team/app`)"
@@ -66,14 +64,6 @@ def _failure(digest: str | None, tag: str | None, failure: ImageFailure) -> dict
 
 
 class _ImagesView(AccountScopedView):
-    def _repository(self, name: str) -> Repository:
-        # A name outside the grammar names nothing (and PostgreSQL refuses some, NUL for one).
-        valid = len(name) <= REPOSITORY_NAME_MAX_LENGTH and _REPOSITORY_NAME.fullmatch(name)
-        repository = Repository.objects.filter(account=self.account, name=name).first() if valid else None
-        if repository is None:
-            raise exceptions.NotFound(f"repository {name[:300]} does not exist in account {self.account.pk}")
-        return repository
-
     @staticmethod
     def _image(repository: Repository, *, digest: str, tag: str | None, manifest: str, media_type: str) -> dict:
         return {
@@ -97,7 +87,7 @@ class ImageList(_ImagesView):
         tags=[IMAGES_TAG],
     )
     def get(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:ListImages")
         self.authorize("ecr:ListImages", repository=repository)
         query = ImagesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -134,7 +124,7 @@ class ImageList(_ImagesView):
         tags=[IMAGES_TAG],
     )
     def post(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:PutImage")
         self.authorize("ecr:PutImage", repository=repository)
         # A JSON string escapes a manifest to at most three times its size.
         limit = 3 * settings.BERTH_MAX_MANIFEST_BYTES + 64 * 1024
@@ -201,7 +191,7 @@ class ImageDescriptions(_ImagesView):
         tags=[IMAGES_TAG],
     )
     def get(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:DescribeImages")
         self.authorize("ecr:DescribeImages", repository=repository)
         query = ImagesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -222,7 +212,7 @@ class ImageDescriptions(_ImagesView):
         tags=[IMAGES_TAG],
     )
     def post(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:DescribeImages")
         self.authorize("ecr:DescribeImages", repository=repository)
         given = DescribeImagesRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -286,7 +276,7 @@ class ImageBatchGet(_ImagesView):
         tags=[IMAGES_TAG],
     )
     def post(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:BatchGetImage")
         self.authorize("ecr:BatchGetImage", repository=repository)
         given = BatchGetImageRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
@@ -349,7 +339,7 @@ class ImageBatchDelete(_ImagesView):
         tags=[IMAGES_TAG],
     )
     def post(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:BatchDeleteImage")
         self.authorize("ecr:BatchDeleteImage", repository=repository)
         given = BatchDeleteImageRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)

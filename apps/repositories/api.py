@@ -72,12 +72,6 @@ def _update_actions(data: dict) -> list[str]:
 
 
 class _RepositoryView(AccountScopedView):
-    def _repository(self, name: str) -> Repository:
-        repository = selectors.describe_repository(self.account, name)
-        if repository is None:
-            raise exceptions.NotFound(f"repository {name[:300]} does not exist in account {self.account.pk}")
-        return repository
-
     def _represent(self, repository: Repository, *, status_code: int = status.HTTP_200_OK) -> Response:
         described = selectors.describe_repository(self.account, repository.name)
         return Response(RepositorySerializer(described, context=self._context()).data, status=status_code)
@@ -161,9 +155,9 @@ class RepositoryDetail(_RepositoryView):
         tags=[REPOSITORIES_TAG],
     )
     def get(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:DescribeRepositories")
         self.authorize("ecr:DescribeRepositories", repository=repository)
-        return Response(RepositorySerializer(repository, context=self._context()).data)
+        return self._represent(repository)
 
     @extend_schema(
         operation_id="updateRepository",
@@ -177,11 +171,11 @@ class RepositoryDetail(_RepositoryView):
         tags=[REPOSITORIES_TAG],
     )
     def patch(self, request, name: str):
-        repository = self._repository(name)
         given = UpdateRepositorySerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
         first, *others = _update_actions(data)
+        repository = self.repository_named(name, action=first)
         self.authorize(first, repository=repository, also=others)
         try:
             services.update_repository(
@@ -208,7 +202,7 @@ class RepositoryDetail(_RepositoryView):
         tags=[REPOSITORIES_TAG],
     )
     def delete(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:DeleteRepository")
         query = DeleteRepositoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         self.authorize("ecr:DeleteRepository", repository=repository, force=query.validated_data["force"])
@@ -232,7 +226,7 @@ class RepositoryImageTagMutability(_RepositoryView):
         tags=[REPOSITORIES_TAG],
     )
     def put(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr:PutImageTagMutability")
         given = ImageTagMutabilitySerializer(data=request.data)
         given.is_valid(raise_exception=True)
         self.authorize(
@@ -289,7 +283,7 @@ class RepositoryCatalogDataDetail(_RepositoryView):
         tags=[CATALOG_TAG],
     )
     def get(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr-public:GetRepositoryCatalogData")
         self.authorize("ecr-public:GetRepositoryCatalogData", repository=repository)
         return self._represent_catalog(catalog.catalog_data_of(repository))
 
@@ -308,7 +302,7 @@ class RepositoryCatalogDataDetail(_RepositoryView):
         tags=[CATALOG_TAG],
     )
     def put(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr-public:PutRepositoryCatalogData")
         given = PutRepositoryCatalogDataSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         self.authorize("ecr-public:PutRepositoryCatalogData", repository=repository)
@@ -372,7 +366,7 @@ class RepositoryCatalogDataLogo(_RepositoryView):
         tags=[CATALOG_TAG],
     )
     def get(self, request, name: str):
-        repository = self._repository(name)
+        repository = self.repository_named(name, action="ecr-public:GetRepositoryCatalogData")
         self.authorize("ecr-public:GetRepositoryCatalogData", repository=repository)
         found = catalog.logo_of(repository)
         if found is None:

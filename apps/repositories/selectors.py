@@ -129,6 +129,13 @@ def total_size(repository: Repository) -> int | None:
     return repository.measured_size or 0
 
 
+def account_repository(account: Account, name: str) -> Repository | None:
+    """The account's repository ``name`` (a name outside the grammar names none)."""
+    if not _NAME.fullmatch(name):
+        return None
+    return Repository.objects.filter(account=account, name=name).first()
+
+
 def describe_repository(account: Account, name: str) -> Repository | None:
     """One of the account's repositories; another account's is as missing as one that never was."""
     if not _NAME.fullmatch(name):

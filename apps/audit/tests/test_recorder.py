@@ -46,18 +46,18 @@ def test_submit_buffers_and_flush_writes_every_event_in_order(buffered):
 def test_a_failed_write_keeps_the_batch_for_the_next_flush(buffered, monkeypatch):
     for n in range(3):
         buffered.submit(make_draft(request_parameters={"n": n}))
-    real_record_many = services.record_many
+    real_append_batch = services.append_batch
 
     def database_down(drafts):
         raise DatabaseError("connection refused")
 
-    monkeypatch.setattr(services, "record_many", database_down)
+    monkeypatch.setattr(services, "append_batch", database_down)
     with pytest.raises(DatabaseError):
         buffered.flush()
     buffered.submit(make_draft(request_parameters={"n": 3}))
     assert buffered.pending == 4 and not Event.objects.exists()
 
-    monkeypatch.setattr(services, "record_many", real_record_many)
+    monkeypatch.setattr(services, "append_batch", real_append_batch)
     assert buffered.flush() == 4
     assert [event.request_parameters["n"] for event in Event.objects.order_by("sequence")] == [0, 1, 2, 3]
 
