@@ -52,15 +52,26 @@ def iso_time(moment: datetime) -> str:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+JSON_FIELDS = ("request_parameters", "response_elements")
+_JSON_INDEXES = tuple(HASHED_FIELDS.index(name) for name in JSON_FIELDS)
+
+
+def json_text(value) -> str:
+    """How a JSON field's value is hashed, and (when being written) stored."""
+    return _ENCODER.encode(value)
 
 
 def canonical(values: Mapping) -> str:
     """The hashed form of an event's field values (a row being written, or
     ``fields_of`` a stored Event). An array, not an object: every pull writes one,
-    and the field names would double the bytes to encode and hash."""
+    and the field names would double the bytes to encode and hash. The JSON fields
+    go in as their json_text, which a row being written carries already
+    (``<name>_json``) and stores as it is."""
     fields = [values[name] for name in HASHED_FIELDS]
     fields[0] = str(fields[0])  # event_id
     fields[1] = iso_time(fields[1])  # event_time
+    for index, name in zip(_JSON_INDEXES, JSON_FIELDS):
+        fields[index] = values.get(f"{name}_json") or json_text(fields[index])
     return _ENCODER.encode(fields)
 
 
