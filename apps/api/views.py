@@ -173,14 +173,7 @@ class AccountScopedView(PolicyAuthorizedView):
         repositories the caller may do it on (the account's root: all of them)."""
         repositories = list(repositories)
         caller = self.caller
-        events.begin(
-            self.request,
-            event_name=action.partition(":")[2],
-            event_source=action.partition(":")[0],
-            actor=caller.actor(),
-            read_only=True,
-            recipient_account_id=self.account.pk,
-        )
+        self.begin_event(action, recipient_account_id=self.account.pk)
         for repository in repositories:
             repository.account = self.account
         return enforcement.permitted(caller, action, repositories, request=self.request)

@@ -617,10 +617,9 @@ class AssumeRole(AccountScopedView):
         data = given.validated_data
         caller = self.caller
         # The trust policy decides, not the identity policies alone: services.assume_role evaluates both.
-        draft = events.begin(
-            request, event_name="AssumeRole", event_source="sts", actor=caller.actor(), read_only=False,
-            roleArn=data["role_arn"], roleSessionName=data["role_session_name"],
-            durationSeconds=data["duration_seconds"],
+        draft = self.begin_event(
+            "sts:AssumeRole", recipient_account_id="", roleArn=data["role_arn"],
+            roleSessionName=data["role_session_name"], durationSeconds=data["duration_seconds"],
         )
         try:
             assumed = services.assume_role(
@@ -672,8 +671,7 @@ class CallerIdentity(AccountScopedView):
     def get(self, request):
         caller = self.caller
         # As in AWS, no policy can refuse a caller its own identity: the call is only recorded.
-        events.begin(request, event_name="GetCallerIdentity", event_source="sts", actor=caller.actor(),
-                     read_only=True, recipient_account_id=caller.account_id)
+        self.begin_event("sts:GetCallerIdentity", recipient_account_id=caller.account_id)
         if caller.is_role_session:
             user_id = f"{request.auth.role_id}:{caller.session_name}"
         elif caller.is_root:

@@ -134,6 +134,7 @@ def caller_of(claims: TokenClaims | None) -> Caller:
 class Authorized:
     repository: Repository
     caller: Caller
+    audit: events.EventDraft  # the request's event: handlers add to it, services record it
 
     @property
     def actor_name(self) -> str:
@@ -214,12 +215,12 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
             raise RegistryError("NAME_INVALID", str(exc)) from exc
         except IntegrityError as exc:
             raise RegistryError("NAME_UNKNOWN", "repository could not be created") from exc
-        return Authorized(repository=repository, caller=caller)
+        return Authorized(repository=repository, caller=caller, audit=draft)
     # The token was minted earlier: decide again (visibility and policies may have changed).
     decision = enforcement.decide(caller, action, resource_arn=arn, repository=repository, request=request)
     if not decision.allowed:
         raise deny(action, decision) if is_member else refuse(decision.explanation)
-    return Authorized(repository=repository, caller=caller)
+    return Authorized(repository=repository, caller=caller, audit=draft)
 
 
 def pullable_source(request, full_name: str) -> Repository | None:

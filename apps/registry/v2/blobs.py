@@ -5,7 +5,6 @@ import re
 
 from django.http import FileResponse, HttpResponseRedirect
 
-from apps.audit import events
 
 from .. import selectors, services
 from ..access import authorize
@@ -87,7 +86,7 @@ def blob(request, name: str, digest: str):
 
 def _delete(request, name: str, digest: str):
     authorized = authorize(request, name, "ecr:BatchDeleteImage", layerDigest=digest[:200])
-    audit = events.current(request)
+    audit = authorized.audit
     parse_digest(digest)
     if not services.unlink_blob(repository=authorized.repository, digest=digest, audit=audit):
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})

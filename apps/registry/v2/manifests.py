@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from apps.audit import events
 
 from .. import negotiation, services
 from ..access import authorize
@@ -32,7 +31,7 @@ def _get(request, name: str, reference: str):
         accepted=negotiation.parse_accept(request.META.get("HTTP_ACCEPT", "")),
         head=head,
     )
-    events.current(request).response_elements.update(
+    authorized.audit.response_elements.update(
         imageDigest=served.digest, imageManifestMediaType=served.media_type
     )
     if not head and served.manifest_id is not None:
@@ -46,7 +45,7 @@ def _get(request, name: str, reference: str):
 
 def _put(request, name: str, reference: str):
     authorized = authorize(request, name, "ecr:PutImage", create=True, **_image_parameters(request, reference))
-    audit = events.current(request)
+    audit = authorized.audit
     body = read_limited_body(request, settings.BERTH_MAX_MANIFEST_BYTES)
     manifest = services.put_manifest(
         repository=authorized.repository,
@@ -68,7 +67,7 @@ def _put(request, name: str, reference: str):
 
 def _delete(request, name: str, reference: str):
     authorized = authorize(request, name, "ecr:BatchDeleteImage", **_image_parameters(request, reference))
-    audit = events.current(request)
+    audit = authorized.audit
     actor = authorized.actor_name
     if is_digest(reference):
         parse_digest(reference)

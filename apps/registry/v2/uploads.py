@@ -32,7 +32,7 @@ def _created(name: str, digest: str) -> dict[str, str]:
 def start(request, name: str):
     authorized = authorize(request, name, "ecr:InitiateLayerUpload", create=True)
     repository = authorized.repository
-    audit = events.current(request)
+    audit = authorized.audit
     mount, source = request.GET.get("mount"), request.GET.get("from")
     if mount:
         parse_digest(mount)
@@ -64,7 +64,7 @@ def start(request, name: str):
 def session(request, name: str, upload_id: str):
     action = "ecr:CompleteLayerUpload" if request.method == "PUT" else "ecr:UploadLayerPart"
     authorized = authorize(request, name, action, uploadId=upload_id[:64])
-    audit = events.current(request)
+    audit = authorized.audit
     upload = services.get_upload(repository=authorized.repository, upload_id=upload_id)
 
     if request.method in ("GET", "HEAD"):
