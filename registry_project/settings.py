@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,13 +59,21 @@ BERTH_LOGIN_FAILURE_WINDOW = env_int("BERTH_LOGIN_FAILURE_WINDOW", 300)
 # How long a login password (GetAuthorizationToken, `docker login --username berth`) stays valid.
 BERTH_LOGIN_PASSWORD_TTL = env_int("BERTH_LOGIN_PASSWORD_TTL", 12 * 3600)
 
-# The audit trail (apps.audit). Events that change nothing (pulls, refusals) are
-# written in batches: every BERTH_AUDIT_FLUSH_SECONDS, or once BERTH_AUDIT_FLUSH_EVENTS
-# wait; beyond BERTH_AUDIT_BUFFER_LIMIT unwritten events the oldest are dropped.
+# The audit trail (apps.audit). Events that change nothing (pulls, refusals) go to
+# a spool file per process (BERTH_AUDIT_SPOOL_DIR, written every
+# BERTH_AUDIT_SPOOL_WRITE_SECONDS; a new file past BERTH_AUDIT_SPOOL_FILE_BYTES) and an ingester writes them to the trail every
+# BERTH_AUDIT_FLUSH_SECONDS, BERTH_AUDIT_FLUSH_EVENTS per transaction. The ingester
+# runs in a process of its own under `berth serve` (BERTH_AUDIT_WRITER=process, which
+# serve sets), otherwise in a thread of each process that spools (thread).
 # BERTH_AUDIT_SYNCHRONOUS writes each one at once (tests).
 BERTH_AUDIT_FLUSH_SECONDS = float(os.environ.get("BERTH_AUDIT_FLUSH_SECONDS") or 1.0)
-BERTH_AUDIT_FLUSH_EVENTS = env_int("BERTH_AUDIT_FLUSH_EVENTS", 500)
-BERTH_AUDIT_BUFFER_LIMIT = env_int("BERTH_AUDIT_BUFFER_LIMIT", 100_000)
+BERTH_AUDIT_FLUSH_EVENTS = env_int("BERTH_AUDIT_FLUSH_EVENTS", 1000)
+BERTH_AUDIT_SPOOL_DIR = Path(os.environ.get("BERTH_AUDIT_SPOOL_DIR", str(DATA_DIR / "audit-spool")))
+BERTH_AUDIT_SPOOL_WRITE_SECONDS = float(os.environ.get("BERTH_AUDIT_SPOOL_WRITE_SECONDS") or 0.1)
+BERTH_AUDIT_SPOOL_FILE_BYTES = env_int("BERTH_AUDIT_SPOOL_FILE_BYTES", 64 << 20)
+BERTH_AUDIT_WRITER = os.environ.get("BERTH_AUDIT_WRITER", "thread")
+if BERTH_AUDIT_WRITER not in ("thread", "process"):
+    raise ImproperlyConfigured(f"BERTH_AUDIT_WRITER must be thread or process, not {BERTH_AUDIT_WRITER!r}")
 BERTH_AUDIT_SYNCHRONOUS = env_bool("BERTH_AUDIT_SYNCHRONOUS", False)
 # Days events are kept (pruned daily); 0 keeps them forever.
 BERTH_AUDIT_RETENTION_DAYS = env_int("BERTH_AUDIT_RETENTION_DAYS", 365)

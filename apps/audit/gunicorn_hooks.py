@@ -1,10 +1,11 @@
 """gunicorn server hooks (`gunicorn --config python:apps.audit.gunicorn_hooks`, as
-`berth serve` runs it): a worker writes the audit events it still holds before it
-exits, so a graceful restart loses none."""
+`berth serve` runs it): a worker that exits closes its audit spool file and, when
+it ingests the spool itself (BERTH_AUDIT_WRITER=thread), writes what is spooled,
+so a graceful restart leaves nothing waiting."""
 import sys
 
 
 def worker_exit(server, worker) -> None:
     recorder = sys.modules.get("apps.audit.recorder")
-    if recorder is not None:  # a worker that never imported it buffered nothing
+    if recorder is not None:  # a worker that never imported it spooled nothing
         recorder.recorder.flush_quietly()

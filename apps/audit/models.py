@@ -110,3 +110,14 @@ class PruneRecord(models.Model):
 
     def __str__(self) -> str:
         return f"pruned through #{self.through_sequence} at {self.pruned_at:%Y-%m-%d %H:%M}"
+
+
+class SpoolCursor(models.Model):
+    """How far the ingester has read one spool file (apps.audit.spool): moved in
+    the transaction that writes the events before it, so each is written once."""
+
+    name = models.CharField(max_length=255, primary_key=True)
+    offset = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} at byte {self.offset}"

@@ -1,23 +1,21 @@
-"""The batching recorder: events that change nothing (pulls, refusals, failed
-writes) are written in batches by a background thread, so a pull never waits on
-the database or on the chain head's lock.
+"""The recorder: where events that change nothing (pulls, refusals, failed writes)
+go, so that a pull never waits on the database or on the chain head's lock.
 
-``submit`` only appends to an in-process buffer. A daemon flusher thread, started
-on the first submit in each process (gunicorn forks its workers), writes the
-buffer with ``services.record_many`` every BERTH_AUDIT_FLUSH_SECONDS, or sooner
-once BERTH_AUDIT_FLUSH_EVENTS are waiting. A batch the database refuses stays in
-the buffer for the next attempt; beyond BERTH_AUDIT_BUFFER_LIMIT the oldest
-events are dropped, with a warning. The buffer is flushed on interpreter exit and
-from gunicorn's worker_exit hook (``apps.audit.gunicorn_hooks``).
+``submit`` appends the event to this process's spool file (``apps.audit.spool``)
+and returns. The spool's ingester writes the trail: under `berth serve` in a
+process of its own (`berth audit_writer`, BERTH_AUDIT_WRITER=process), otherwise in
+a daemon thread that each spooling process starts on its first submit (thread);
+either way every BERTH_AUDIT_FLUSH_SECONDS. In thread mode the spool is also
+ingested at interpreter exit and from gunicorn's worker_exit hook; in either mode
+a process writes out its spool buffer then.
 
 Listeners (``add_listener``) see the drafts of every batch written, inside the
 batch's transaction (their work commits with the events, or neither does): the
-gallery counts pulls this way. A listener that fails is
-logged and its work rolled back; the events are written all the same."""
+gallery counts pulls this way. A listener that fails is logged and its work
+rolled back; the events are written all the same."""
 from __future__ import annotations
 
 import atexit
-import collections
 import logging
 import os
 import threading
@@ -25,10 +23,11 @@ from collections.abc import Callable, Sequence
 
 from django import db
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import transaction
 
 from . import services
 from .events import EventDraft
+from .spool import Ingester, SpoolWriter
 
 logger = logging.getLogger(__name__)
 
@@ -38,17 +37,19 @@ Listener = Callable[[Sequence[EventDraft]], None]
 class Recorder:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
+        self.spool = SpoolWriter()
+        self.ingester = Ingester(self._write)
         self._reset()
 
     def _reset(self) -> None:
-        """Fresh state, also in a forked child: the parent's buffer is the parent's
-        to write, and its thread and locks did not come along."""
-        self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
-        self._buffer: collections.deque[EventDraft] = collections.deque()
+        """Fresh state, also in a forked child: its thread did not come along."""
+        self._thread_lock = threading.Lock()
         self._wake = threading.Event()
-        self._flusher: threading.Thread | None = None
-        self.dropped = 0
+        self._thread: threading.Thread | None = None
+
+    def _after_fork(self) -> None:
+        self.spool.after_fork()
+        self._reset()
 
     def add_listener(self, listener: Listener) -> None:
         if listener not in self._listeners:
@@ -59,46 +60,28 @@ class Recorder:
             self._listeners.remove(listener)
 
     @property
-    def pending(self) -> int:
-        return len(self._buffer)
+    def dropped(self) -> int:
+        return self.ingester.dropped
 
     def submit(self, draft: EventDraft) -> None:
+        if draft.recorded:
+            return
         if settings.BERTH_AUDIT_SYNCHRONOUS:
             self._write([draft])
             return
-        with self._lock:
-            self._buffer.append(draft)
-            self._trim()
-            waiting = len(self._buffer)
-            if self._flusher is None:
-                self._start_flusher()
-        if waiting >= settings.BERTH_AUDIT_FLUSH_EVENTS:
-            self._wake.set()
+        self.spool.append(draft)
+        draft.recorded = True  # on its way: not to be spooled again
+        if self._thread is None and settings.BERTH_AUDIT_WRITER == "thread":
+            self._start_thread()
 
     def flush(self) -> int:
-        """Write everything buffered now; returns how many events were written.
-        On a database error the batch goes back to the buffer and the error is raised."""
-        with self._flush_lock:
-            with self._lock:
-                batch = list(self._buffer)
-                self._buffer.clear()
-            if not batch:
-                return 0
-            try:
-                try:
-                    written = self._write(batch)
-                except (IntegrityError, DataError):
-                    # The database refuses something in the batch, and would every time:
-                    # write the events one by one, so only the one it refuses is lost.
-                    written = self._write_each(batch)
-            except Exception:
-                with self._lock:
-                    self._buffer.extendleft(reversed([draft for draft in batch if not draft.recorded]))
-                    self._trim()
-                raise
-            return written
+        """Ingest the spool now; returns how many events were written (0 when
+        another ingester is at work on it). A database error is raised; the
+        events it kept out stay spooled."""
+        self.spool.write()
+        return self.ingester.run_once()
 
-    def _write(self, batch: list[EventDraft]) -> int:
+    def _write(self, batch: Sequence[EventDraft]) -> int:
         try:
             with transaction.atomic():
                 # Listeners first: the chain head is then locked last and only for the
@@ -115,60 +98,47 @@ class Recorder:
                 draft.recorded = False
             raise
 
-    def _write_each(self, batch: list[EventDraft]) -> int:
-        written = 0
-        for draft in batch:
-            try:
-                written += self._write([draft])
-            except (IntegrityError, DataError):
-                self.dropped += 1
-                logger.exception(
-                    "the database refuses audit event %s %s (request %s): dropped",
-                    draft.event_name, draft.event_id, draft.request_id,
-                )
-        return written
+    def _start_thread(self) -> None:
+        with self._thread_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self.run, name="berth-audit-ingester", daemon=True)
+                self._thread.start()
 
-    def _trim(self) -> None:
-        """Drop the oldest events beyond the buffer limit (the lock is held)."""
-        over = len(self._buffer) - settings.BERTH_AUDIT_BUFFER_LIMIT
-        if over > 0:
-            for _ in range(over):
-                self._buffer.popleft()
-            self.dropped += over
-            logger.warning(
-                "audit buffer full (%d events): dropped the %d oldest unwritten events (%d so far)",
-                settings.BERTH_AUDIT_BUFFER_LIMIT, over, self.dropped,
-            )
-
-    def _start_flusher(self) -> None:
-        self._flusher = threading.Thread(target=self._run_flusher, name="berth-audit-flusher", daemon=True)
-        self._flusher.start()
-
-    def _run_flusher(self) -> None:
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Ingest every BERTH_AUDIT_FLUSH_SECONDS until ``stop`` is set, then once more."""
+        stop = stop or self._wake
         while True:
-            self._wake.wait(timeout=settings.BERTH_AUDIT_FLUSH_SECONDS)
-            self._wake.clear()
+            stopping = stop.wait(timeout=settings.BERTH_AUDIT_FLUSH_SECONDS)
             db.close_old_connections()
             try:
                 self.flush()
             except Exception:
-                logger.exception("audit flush failed; %d events wait for the next attempt", self.pending)
+                logger.exception("audit ingest failed; the spooled events wait for the next attempt")
                 # a broken connection is replaced on the next attempt
                 db.connections.close_all()
+            if stopping:
+                return
 
     def flush_quietly(self) -> None:
-        """Flush at shutdown, where an exception has nowhere useful to go."""
+        """At exit (thread mode): ingest what is spooled, where an exception has
+        nowhere useful to go. In process mode the audit writer does it."""
+        try:
+            self.spool.close()
+        except OSError:
+            logger.exception("cannot write the audit spool at exit: %d events lost", self.spool.buffered)
+        if self._thread is None:  # not an ingesting process (or it spooled nothing)
+            return
         try:
             written = self.flush()
         except Exception:
-            logger.exception("audit flush at shutdown failed: %d events lost", self.pending)
+            logger.exception("audit ingest at exit failed: the events stay spooled for the next ingester")
         else:
             if written:
-                logger.info("audit flush at shutdown wrote %d events", written)
+                logger.info("audit ingest at exit wrote %d events", written)
 
 
 recorder = Recorder()
-os.register_at_fork(after_in_child=recorder._reset)
+os.register_at_fork(after_in_child=recorder._after_fork)
 atexit.register(recorder.flush_quietly)
 
 

@@ -1,14 +1,13 @@
-"""The batching recorder: submit returns at once, a flush writes the buffer in order
-and tells the listeners; a failed write keeps the batch."""
+"""The recorder: submit spools the event and returns; a flush writes this process's
+spool buffer, ingests every spool file in order and tells the listeners."""
 from __future__ import annotations
 
 import logging
 import os
 
 import pytest
-from django.db import DatabaseError
 
-from apps.audit import chain, services
+from apps.audit import chain
 from apps.audit.models import Event
 from apps.audit.recorder import Recorder
 
@@ -18,145 +17,121 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def buffered(settings) -> Recorder:
-    """A recorder that buffers and whose flusher thread would not wake within a test."""
+def spooling(settings, tmp_path) -> Recorder:
+    """A recorder that spools (to a directory of this test's own) and leaves the
+    ingesting to the test: no ingest thread, and a spool thread that would not
+    wake within a test."""
     settings.BERTH_AUDIT_SYNCHRONOUS = False
-    settings.BERTH_AUDIT_FLUSH_SECONDS = 3600
-    settings.BERTH_AUDIT_FLUSH_EVENTS = 10_000
+    settings.BERTH_AUDIT_WRITER = "process"
+    settings.BERTH_AUDIT_SPOOL_DIR = tmp_path / "spool"
+    settings.BERTH_AUDIT_SPOOL_WRITE_SECONDS = 3600
     return Recorder()
 
 
-def test_submit_buffers_and_flush_writes_every_event_in_order(buffered):
+def test_submit_spools_and_flush_writes_every_event_in_order(spooling, settings):
+    settings.BERTH_AUDIT_FLUSH_EVENTS = 50
     drafts = [make_draft(request_parameters={"n": n}) for n in range(120)]
     batches = []
-    buffered.add_listener(lambda batch: batches.append([draft.request_parameters["n"] for draft in batch]))
+    spooling.add_listener(lambda batch: batches.append([draft.request_parameters["n"] for draft in batch]))
 
     for draft in drafts:
-        buffered.submit(draft)
+        spooling.submit(draft)
 
-    assert not Event.objects.exists() and buffered.pending == 120
-    assert buffered.flush() == 120
-    assert buffered.pending == 0 and buffered.flush() == 0
+    assert not Event.objects.exists() and spooling.spool.buffered == 120
+    assert all(draft.recorded for draft in drafts)  # on their way: not spooled again
+    assert spooling.flush() == 120
+    assert spooling.spool.buffered == 0 and spooling.flush() == 0
     assert [event.request_parameters["n"] for event in Event.objects.order_by("sequence")] == list(range(120))
-    assert batches == [list(range(120))]
-    assert all(draft.recorded for draft in drafts)
+    assert [event.event_id for event in Event.objects.order_by("sequence")] == [d.event_id for d in drafts]
+    assert batches == [list(range(0, 50)), list(range(50, 100)), list(range(100, 120))]
     assert chain.verify().intact
 
 
-def test_a_failed_write_keeps_the_batch_for_the_next_flush(buffered, monkeypatch):
-    for n in range(3):
-        buffered.submit(make_draft(request_parameters={"n": n}))
-    real_append_batch = services.append_batch
-
-    def database_down(drafts):
-        raise DatabaseError("connection refused")
-
-    monkeypatch.setattr(services, "append_batch", database_down)
-    with pytest.raises(DatabaseError):
-        buffered.flush()
-    buffered.submit(make_draft(request_parameters={"n": 3}))
-    assert buffered.pending == 4 and not Event.objects.exists()
-
-    monkeypatch.setattr(services, "append_batch", real_append_batch)
-    assert buffered.flush() == 4
-    assert [event.request_parameters["n"] for event in Event.objects.order_by("sequence")] == [0, 1, 2, 3]
+def test_a_draft_is_spooled_once(spooling):
+    draft = make_draft()
+    spooling.submit(draft)
+    spooling.submit(draft)
+    assert spooling.flush() == 1
+    assert Event.objects.count() == 1
 
 
-def test_beyond_the_buffer_limit_the_oldest_events_are_dropped_with_a_warning(buffered, settings, caplog):
-    settings.BERTH_AUDIT_BUFFER_LIMIT = 5
-    with caplog.at_level(logging.WARNING, logger="apps.audit.recorder"):
-        for n in range(8):
-            buffered.submit(make_draft(request_parameters={"n": n}))
-
-    assert buffered.dropped == 3
-    assert "dropped the 1 oldest unwritten events" in caplog.text
-    buffered.flush()
-    assert [event.request_parameters["n"] for event in Event.objects.order_by("sequence")] == [3, 4, 5, 6, 7]
-
-
-def test_a_failing_listener_is_logged_and_the_events_are_written_anyway(buffered, caplog):
+def test_a_failing_listener_is_logged_and_the_events_are_written_anyway(spooling, caplog):
     seen = []
 
     def broken(batch):
         Event.objects.update(error_code="written by the broken listener")
         raise ValueError("listener bug")
 
-    buffered.add_listener(broken)
-    buffered.add_listener(lambda batch: seen.append(len(batch)))
-    buffered.submit(make_draft())
+    spooling.add_listener(broken)
+    spooling.add_listener(lambda batch: seen.append(len(batch)))
+    spooling.submit(make_draft())
 
     with caplog.at_level(logging.ERROR, logger="apps.audit.recorder"):
-        assert buffered.flush() == 1
+        assert spooling.flush() == 1
     assert "audit listener" in caplog.text
     assert seen == [1]
     # the broken listener's own writes were rolled back with its savepoint
     assert Event.objects.get().error_code == ""
 
 
-def test_synchronous_mode_writes_at_once(settings):
+def test_synchronous_mode_writes_at_once(settings, tmp_path):
     settings.BERTH_AUDIT_SYNCHRONOUS = True
+    settings.BERTH_AUDIT_SPOOL_DIR = tmp_path / "spool"
     recorder = Recorder()
     counted = []
     recorder.add_listener(lambda batch: counted.append(len(batch)))
 
     recorder.submit(make_draft(event_name="GetDownloadUrlForLayer"))
 
-    assert recorder.pending == 0
+    assert recorder.spool.buffered == 0 and not (tmp_path / "spool").exists()
     assert Event.objects.get().event_name == "GetDownloadUrlForLayer"
     assert counted == [1]
 
 
-def test_the_flusher_starts_once_and_is_woken_when_a_batch_is_full(buffered, settings, monkeypatch):
+def test_thread_mode_starts_one_ingest_thread(spooling, settings, monkeypatch):
+    settings.BERTH_AUDIT_WRITER = "thread"
     started = []
-    monkeypatch.setattr(buffered, "_start_flusher", lambda: started.append(True) or setattr(buffered, "_flusher", 1))
-    settings.BERTH_AUDIT_FLUSH_EVENTS = 2
-
-    buffered.submit(make_draft())
-    assert not buffered._wake.is_set()
-    buffered.submit(make_draft())
-
-    assert buffered._wake.is_set()
+    monkeypatch.setattr(spooling, "_start_thread", lambda: started.append(True) or setattr(spooling, "_thread", 1))
+    spooling.submit(make_draft())
+    spooling.submit(make_draft())
     assert started == [True]
 
 
-def test_a_forked_child_starts_with_an_empty_buffer_of_its_own(buffered):
+def test_process_mode_starts_no_ingest_thread(spooling):
+    spooling.submit(make_draft())
+    assert spooling._thread is None
+
+
+def test_at_exit_a_process_in_thread_mode_writes_its_spool(spooling, settings):
+    settings.BERTH_AUDIT_WRITER = "thread"
+    spooling._thread = 1  # as if started: the exit hook does the work here
+    for n in range(3):
+        spooling.submit(make_draft(request_parameters={"n": n}))
+    spooling.flush_quietly()
+    assert Event.objects.count() == 3
+
+
+def test_at_exit_a_process_in_process_mode_writes_out_its_buffer_only(spooling, tmp_path):
+    spooling.submit(make_draft())
+    spooling.flush_quietly()
+    assert not Event.objects.exists()
+    # on disk, its file closed, for the audit writer to ingest and remove
+    assert Recorder().flush() == 1
+    assert [path.name for path in (tmp_path / "spool").iterdir()] == [".ingest.lock"]
+
+
+def test_a_forked_child_starts_with_an_empty_buffer_and_a_file_of_its_own(spooling):
     from apps.audit import recorder as module
 
-    module.recorder._buffer.append(make_draft())
+    module.recorder.spool._buffer.append(b"the parent's\n")
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child reports what it inherited, and leaves without running pytest's teardown
-        os.write(write, f"{module.recorder.pending},{module.recorder._flusher is None}".encode())
+        spool = module.recorder.spool
+        os.write(write, f"{spool.buffered},{spool._fd is None},{spool._thread is None}".encode())
         os._exit(0)
     os.close(write)
     reported = os.read(read, 100).decode()
     os.waitpid(pid, 0)
-    module.recorder._buffer.clear()
-    assert reported == "0,True"
-
-
-def test_an_event_the_database_refuses_is_dropped_alone(buffered, caplog):
-    stored = make_draft()
-    services.record_many([stored])
-    clash = make_draft(event_id=stored.event_id)  # an id already in the trail: refused every time
-    for n in range(3):
-        buffered.submit(make_draft(request_parameters={"n": n}))
-    buffered.submit(clash)
-    buffered.submit(make_draft(request_parameters={"n": 3}))
-
-    with caplog.at_level(logging.ERROR, logger="apps.audit.recorder"):
-        assert buffered.flush() == 4
-
-    assert buffered.pending == 0 and buffered.dropped == 1
-    assert f"audit event BatchGetImage {clash.event_id}" in caplog.text
-    assert [e.request_parameters.get("n") for e in Event.objects.order_by("sequence")] == [None, 0, 1, 2, 3]
-    assert chain.verify().intact
-
-
-def test_a_draft_is_written_once(buffered):
-    draft = make_draft()
-    buffered.submit(draft)
-    buffered.submit(draft)
-    assert buffered.flush() == 1
-    assert services.record_many([draft]) == []
-    assert Event.objects.count() == 1
+    module.recorder.spool._buffer.clear()
+    assert reported == "0,True,True"

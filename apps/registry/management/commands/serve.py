@@ -1,5 +1,6 @@
-"""`berth serve`: migrate, then run gunicorn, a Celery worker and the periodic
-scheduler together, and stop them together."""
+"""`berth serve`: migrate, then run gunicorn, a Celery worker, the periodic
+scheduler and the audit writer together, and stop them together (the audit writer
+last, so that it writes what the others spooled before they stopped)."""
 from __future__ import annotations
 
 import os
@@ -43,8 +44,13 @@ def celery_command(*, role: str) -> list[str]:
     return base + ["worker", "--loglevel", "INFO", "--concurrency", str(settings.BERTH_WORKER_CONCURRENCY)]
 
 
-def run_together(commands: dict[str, list[str]], stdout) -> int:
-    """Start every command; when one exits or we are signalled, stop them all."""
+def audit_writer_command() -> list[str]:
+    return [sys.executable, "-m", "django", "audit_writer", "--settings", os.environ["DJANGO_SETTINGS_MODULE"]]
+
+
+def run_together(commands: dict[str, list[str]], stdout, *, last: tuple[str, ...] = ()) -> int:
+    """Start every command; when one exits or we are signalled, stop them all
+    (the ones named in ``last`` once the others have exited)."""
     children: dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -70,18 +76,24 @@ def run_together(commands: dict[str, list[str]], stdout) -> int:
             time.sleep(0.2)
         return exit_code
     finally:
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for child in children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        first = [child for name, child in children.items() if name not in last]
+        _stop(first)
+        _stop([child for name, child in children.items() if name in last])
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _stop(children: list[subprocess.Popen], grace: float = 20) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 class Command(BaseCommand):
@@ -97,10 +109,15 @@ class Command(BaseCommand):
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
+        # Web processes only spool their pull events; one process writes them to the trail.
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry_project.settings")
+        audit_writer = os.environ.setdefault("BERTH_AUDIT_WRITER", "process") == "process"
         commands = {"web": gunicorn_command(bind=bind, workers=workers, threads=threads)}
         if not no_worker:
             commands["worker"] = celery_command(role="worker")
             commands["beat"] = celery_command(role="beat")
+        if audit_writer:
+            commands["audit"] = audit_writer_command()
         self.stdout.write(f"Berth serving on http://{bind} (data in {settings.DATA_DIR})")
         self.stdout.flush()
-        raise SystemExit(run_together(commands, self.stdout))
+        raise SystemExit(run_together(commands, self.stdout, last=("audit",)))

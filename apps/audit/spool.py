@@ -1,0 +1,410 @@
+"""The audit spool: events that change nothing (pulls, refusals, failed writes) are
+appended to a file by the process that served the request, and an ingester writes
+them to the trail in batches, off the request path.
+
+A pull costs its request thread one JSON line added to a buffer: no database
+work, no system call, and no thread competing with the request threads for the
+interpreter while it writes to the database. The process's spool thread writes
+the buffer to the page cache every BERTH_AUDIT_SPOOL_WRITE_SECONDS (0.1 s); from
+there, a web worker that crashes or is killed loses nothing, and a graceful exit
+writes out the buffer (atexit and gunicorn's worker_exit hook).
+
+Files. Each process appends to a file of its own in BERTH_AUDIT_SPOOL_DIR, named
+``<host>-<pid>-<random>.jsonl``, one event per line (O_APPEND). The writer holds
+a shared ``flock`` on its file for as long as it may write to it (the lock is
+taken before the file gets its visible name), and moves on to a new file past
+BERTH_AUDIT_SPOOL_FILE_BYTES. A line is read only once its newline is there.
+
+Ingestion. ``Ingester.run_once`` reads every spool file from its cursor, writes
+the events in batches of BERTH_AUDIT_FLUSH_EVENTS (the recorder's listeners and
+the chain append in one transaction), and moves the file's cursor (a SpoolCursor
+row) forward in that same transaction: a batch is written exactly once, whatever
+stops the ingester between batches. A file whose writer is gone (its lock can be
+taken) and which is read to its end is removed. One ingester works at a time per
+spool directory (an exclusive ``flock`` on ``.ingest.lock``); `berth serve` runs
+one in a process of its own (`berth audit_writer`), and a process in
+BERTH_AUDIT_WRITER=thread mode runs one in a thread."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from .events import Actor, EventDraft
+from .models import SpoolCursor
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".jsonl"
+LOCK_NAME = ".ingest.lock"
+FORMAT = 1  # the first field of every line: how the rest reads
+READ_BYTES = 4 << 20  # how much of a file one read takes in
+SPOOL_BUFFER_BYTES = 1 << 20  # a buffer this full is written at once
+
+
+# -- lines ----------------------------------------------------------------------------
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+def encode(draft: EventDraft) -> bytes:
+    """One spool line: a JSON array of the draft's fields, newline-terminated.
+    Values JSON cannot carry become their ``str`` (as the trail would store them)."""
+    actor = draft.actor
+    return (
+        _ENCODE([
+            FORMAT,
+            draft.event_id.hex,
+            draft.event_time.isoformat(),
+            draft.event_name,
+            draft.event_source,
+            actor.type, actor.arn, actor.account_id, actor.username,
+            actor.access_key_id, actor.session_name, actor.role_arn,
+            draft.source_ip,
+            draft.user_agent,
+            draft.request_id,
+            draft.read_only,
+            draft.recipient_account_id,
+            draft.repository,
+            draft.request_parameters,
+            draft.response_elements,
+            draft.error_code,
+            draft.error_message,
+        ])
+        + "\n"
+    ).encode()
+
+
+class BadLine(ValueError):
+    """A spool line that does not read as an event."""
+
+
+@lru_cache(maxsize=4096)
+def _actor(*fields: str) -> Actor:
+    # the same few principals make most requests: one Actor each
+    return Actor(*fields)
+
+
+def decode(line: bytes) -> EventDraft:
+    try:
+        fields = json.loads(line)
+        if not isinstance(fields, list) or fields[0] != FORMAT or len(fields) != 22:
+            raise BadLine(f"not a format {FORMAT} spool line")
+        (_, event_id, event_time, event_name, event_source, actor_type, arn, account_id, username,
+         access_key_id, session_name, role_arn, source_ip, user_agent, request_id, read_only,
+         recipient_account_id, repository, request_parameters, response_elements, error_code,
+         error_message) = fields
+        draft = EventDraft(
+            event_name=event_name,
+            event_source=event_source,
+            actor=_actor(actor_type, arn, account_id, username, access_key_id, session_name, role_arn),
+            source_ip=source_ip,
+            user_agent=user_agent,
+            request_id=request_id,
+            read_only=bool(read_only),
+            recipient_account_id=recipient_account_id,
+            repository=repository,
+            request_parameters=request_parameters if isinstance(request_parameters, dict) else {},
+            response_elements=response_elements if isinstance(response_elements, dict) else {},
+            error_code=error_code,
+            error_message=error_message,
+            event_time=datetime.fromisoformat(event_time),
+            event_id=uuid.UUID(hex=event_id),
+        )
+    except BadLine:
+        raise
+    except (ValueError, TypeError, IndexError, AttributeError) as error:
+        raise BadLine(str(error)) from error
+    return draft
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def spool_dir() -> Path:
+    return Path(settings.BERTH_AUDIT_SPOOL_DIR)
+
+
+class SpoolWriter:
+    """This process's spool file. ``append`` only adds the line to a buffer: a
+    thread of its own writes the buffer out every BERTH_AUDIT_SPOOL_WRITE_SECONDS
+    (sooner once it holds SPOOL_BUFFER_BYTES) with one ``write``, so request
+    threads make no system call for their events (a call that releases the
+    interpreter lock, under load, costs a request thread far more than the call).
+    Thread-safe; a forked child starts empty, with a file of its own."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()  # the buffer
+        self._file_lock = threading.Lock()  # the file
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._fd: int | None = None
+        self._written = 0
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's buffer and file are the parent's to
+        write (closing the inherited descriptor leaves the parent's lock in place)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._reset()
+
+    def append(self, draft: EventDraft) -> None:
+        line = encode(draft)
+        with self._lock:
+            self._buffer.append(line)
+            self._buffered += len(line)
+            full = self._buffered >= SPOOL_BUFFER_BYTES
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="berth-audit-spool", daemon=True)
+                self._thread.start()
+        if full:
+            self._wake.set()
+
+    @property
+    def buffered(self) -> int:
+        """Events appended and not yet written to the file."""
+        return len(self._buffer)
+
+    def write(self) -> int:
+        """Write the buffer to the file now; returns how many events it held.
+        On an error (a full disk) the events stay buffered and the error is raised."""
+        with self._file_lock:
+            with self._lock:
+                lines, self._buffer, self._buffered = self._buffer, [], 0
+            if not lines:
+                return 0
+            try:
+                if self._fd is None or self._written >= settings.BERTH_AUDIT_SPOOL_FILE_BYTES:
+                    self._open()
+                view = memoryview(b"".join(lines))
+                while view:  # a regular file takes it all but on a full disk
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+                    self._written += written
+            except OSError:
+                # Lines written in part are not read until a newline ends them; the
+                # next file starts clean.
+                self._close()
+                with self._lock:
+                    self._buffer[:0] = lines
+                    self._buffered += sum(map(len, lines))
+                raise
+            return len(lines)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(timeout=settings.BERTH_AUDIT_SPOOL_WRITE_SECONDS)
+            self._wake.clear()
+            try:
+                self.write()
+            except OSError:
+                logger.exception("cannot write the audit spool; %d events wait in memory", self.buffered)
+                time.sleep(1)
+
+    def _open(self) -> None:
+        directory = spool_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        hidden = directory / f".{name}.new"
+        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        try:
+            # Locked before the ingester can see it: an unlocked file is one whose writer is gone.
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            os.rename(hidden, directory / name)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(hidden)
+            raise
+        self._close()
+        self._fd, self._written = fd, 0
+
+    def close(self) -> None:
+        """Write what is buffered and close the file (which lets the ingester
+        remove it once read). Raises OSError when the buffer cannot be written."""
+        try:
+            self.write()
+        finally:
+            with self._file_lock:
+                self._close()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+# -- ingesting -------------------------------------------------------------------------
+
+WriteBatch = Callable[[Sequence[EventDraft]], int]
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[bool]:
+    """Whether this caller got the ingest lock (without waiting for it)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _writer_gone(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+class Ingester:
+    """Moves spooled events into the trail. ``write_batch`` writes a batch of drafts
+    in the caller's transaction (the recorder's listeners and chain append) and
+    returns how many it stored; it may raise IntegrityError / DataError for a batch
+    the database refuses, and is then given the batch's events one by one."""
+
+    def __init__(self, write_batch: WriteBatch, *, directory: Path | None = None) -> None:
+        self._write_batch = write_batch
+        self._directory = directory
+        self.dropped = 0  # lines and events the database refused, or that did not read
+
+    @property
+    def directory(self) -> Path:
+        return self._directory or spool_dir()
+
+    def run_once(self) -> int:
+        """Ingest what every spool file holds now; returns how many events were
+        written (0 when another ingester has the directory). A database error
+        stops the pass and is raised; what was not written stays spooled."""
+        directory = self.directory
+        if not directory.is_dir():
+            return 0
+        with _exclusive(directory / LOCK_NAME) as mine:
+            if not mine:
+                return 0
+            names = sorted(entry.name for entry in os.scandir(directory) if entry.name.endswith(SUFFIX))
+            cursors = dict(SpoolCursor.objects.filter(name__in=names).values_list("name", "offset")) if names else {}
+            written = 0
+            for name in names:
+                written += self._ingest_file(directory / name, cursors.get(name, 0))
+            self._forget_missing(names)
+            return written
+
+    def _ingest_file(self, path: Path, offset: int) -> int:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return 0
+        written = 0
+        try:
+            while True:
+                data = os.pread(fd, READ_BYTES, offset)
+                end = data.rfind(b"\n") + 1
+                if end:
+                    written += self._ingest_lines(path.name, data[:end], offset)
+                    offset += end
+                if len(data) < READ_BYTES or not end:
+                    break
+            # Read to the end, with the writer gone: nothing more will come.
+            if _writer_gone(fd):
+                rest = os.fstat(fd).st_size - offset
+                if rest > 0:
+                    more = os.pread(fd, rest, offset)
+                    if b"\n" in more:  # written after the read above, before the writer went
+                        return written + self._ingest_file(path, offset)
+                    self.dropped += 1
+                    logger.warning("audit spool %s ends in %d bytes of an unfinished line: dropped", path.name, rest)
+                os.unlink(path)
+                SpoolCursor.objects.filter(name=path.name).delete()
+        finally:
+            os.close(fd)
+        return written
+
+    def _ingest_lines(self, name: str, data: bytes, offset: int) -> int:
+        """Write the lines in ``data`` (starting at ``offset`` in the file) in
+        batches, each with its cursor move."""
+        batch_size = max(1, settings.BERTH_AUDIT_FLUSH_EVENTS)
+        written = 0
+        drafts: list[EventDraft] = []
+        position = offset
+        start = 0
+        while start < len(data):
+            end = data.index(b"\n", start) + 1
+            line = data[start:end]
+            start = end
+            position = offset + end
+            if line.strip():
+                try:
+                    drafts.append(decode(line))
+                except BadLine as error:
+                    self.dropped += 1
+                    logger.error("audit spool %s: the line at byte %d does not read (%s): dropped",
+                                 name, position - len(line), error)
+            if len(drafts) >= batch_size:
+                written += self._commit(name, drafts, position)
+                drafts = []
+        if drafts or position != offset:
+            written += self._commit(name, drafts, position)
+        return written
+
+    def _commit(self, name: str, drafts: list[EventDraft], position: int) -> int:
+        from django.db import DataError, IntegrityError
+
+        try:
+            with transaction.atomic():
+                written = self._write_batch(drafts) if drafts else 0
+                self._move(name, position)
+            return written
+        except (IntegrityError, DataError):
+            # The database refuses something in the batch, and would every time:
+            # write the events one by one, so only the one it refuses is lost.
+            written = 0
+            with transaction.atomic():
+                for draft in drafts:
+                    try:
+                        with transaction.atomic():
+                            written += self._write_batch([draft])
+                    except (IntegrityError, DataError):
+                        self.dropped += 1
+                        logger.exception(
+                            "the database refuses audit event %s %s (request %s): dropped",
+                            draft.event_name, draft.event_id, draft.request_id,
+                        )
+                self._move(name, position)
+            return written
+
+    @staticmethod
+    def _move(name: str, position: int) -> None:
+        SpoolCursor.objects.update_or_create(name=name, defaults={"offset": position})
+
+    def _forget_missing(self, names: Sequence[str]) -> None:
+        """Cursors of this host's files that are gone (removed after a crash
+        between the unlink and the cursor's delete)."""
+        prefix = f"{socket.gethostname()}-"
+        stale = SpoolCursor.objects.filter(name__startswith=prefix).exclude(name__in=names)
+        stale.delete()

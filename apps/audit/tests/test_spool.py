@@ -1,0 +1,295 @@
+"""The audit spool: lines that read back as the events written, and an ingester that
+writes each spooled event to the trail exactly once, in order, whatever stops it."""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.db import DatabaseError
+
+from apps.audit import chain, services, spool
+from apps.audit.models import Event, SpoolCursor
+from apps.audit.recorder import Recorder
+
+from .conftest import make_draft, user_actor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def spool_dir(settings, tmp_path):
+    settings.BERTH_AUDIT_SYNCHRONOUS = False
+    settings.BERTH_AUDIT_WRITER = "process"
+    settings.BERTH_AUDIT_SPOOL_DIR = tmp_path / "spool"
+    settings.BERTH_AUDIT_SPOOL_WRITE_SECONDS = 3600
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def recorder(spool_dir) -> Recorder:
+    return Recorder()
+
+
+def spool_files(directory) -> list[str]:
+    return sorted(path.name for path in directory.iterdir() if path.name.endswith(spool.SUFFIX))
+
+
+def stored_numbers() -> list:
+    return [event.request_parameters.get("n") for event in Event.objects.order_by("sequence")]
+
+
+# -- lines -----------------------------------------------------------------------------
+
+
+def test_a_line_reads_back_as_the_event_that_was_written():
+    draft = make_draft(
+        actor=user_actor("111122223333", "ci-bot", access_key_id="BKIAEXAMPLE"),
+        request_parameters={"imageTag": "v1.0", "nested": {"list": [1, 2.5, None, True]}, "ü": "ñ\u2603"},
+        response_elements={"imageDigest": "sha256:" + "a" * 64},
+        error_code="AccessDenied",
+        error_message="no\nway",
+        user_agent="skopeo/1.13 \x00 odd",
+        read_only=False,
+    )
+    line = spool.encode(draft)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+
+    back = spool.decode(line)
+
+    assert back == draft  # every field, the actor and the time with its zone included
+
+
+def test_values_json_cannot_carry_are_spooled_as_text():
+    moment = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    ident = uuid.uuid4()
+    draft = make_draft(request_parameters={"when": moment, "id": ident, "ratio": math.nan})
+    back = spool.decode(spool.encode(draft))
+    assert back.request_parameters["when"] == str(moment)
+    assert back.request_parameters["id"] == str(ident)
+    assert math.isnan(back.request_parameters["ratio"])
+    # and the trail stores what it would have stored for the draft itself
+    assert services._row_from(back)["request_parameters_json"] == services._row_from(
+        make_draft(request_parameters={"when": str(moment), "id": str(ident), "ratio": math.nan})
+    )["request_parameters_json"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"not json\n", b"[]\n", b"[2]\n", b'{"a": 1}\n', b'[1, "zz", "2026-01-01"]\n',
+     json.dumps([1, "x" * 32, "not a time"] + [""] * 19).encode() + b"\n"],
+)
+def test_a_line_that_is_not_an_event_is_refused(line):
+    with pytest.raises(spool.BadLine):
+        spool.decode(line)
+
+
+# -- ingesting ---------------------------------------------------------------------------
+
+
+def test_the_cursor_moves_with_each_batch(recorder, spool_dir, settings):
+    settings.BERTH_AUDIT_FLUSH_EVENTS = 4
+    for n in range(10):
+        recorder.submit(make_draft(request_parameters={"n": n}))
+    recorder.spool.write()
+    [name] = spool_files(spool_dir)
+
+    assert recorder.ingester.run_once() == 10
+
+    assert stored_numbers() == list(range(10))
+    assert SpoolCursor.objects.get(name=name).offset == (spool_dir / name).stat().st_size
+    for n in range(10, 13):
+        recorder.submit(make_draft(request_parameters={"n": n}))
+    assert recorder.flush() == 3
+    assert stored_numbers() == list(range(13))
+    assert chain.verify().intact
+
+
+def test_a_database_error_leaves_the_events_spooled_for_the_next_run(recorder, monkeypatch):
+    for n in range(3):
+        recorder.submit(make_draft(request_parameters={"n": n}))
+    real_append_batch = services.append_batch
+
+    def database_down(drafts):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr(services, "append_batch", database_down)
+    with pytest.raises(DatabaseError):
+        recorder.flush()
+    recorder.submit(make_draft(request_parameters={"n": 3}))
+    assert not Event.objects.exists()
+
+    monkeypatch.setattr(services, "append_batch", real_append_batch)
+    assert recorder.flush() == 4
+    assert stored_numbers() == [0, 1, 2, 3]
+
+
+def test_events_and_cursor_commit_together(recorder, monkeypatch, settings):
+    """A run stopped between writing a batch and moving the cursor wrote nothing:
+    the next run writes the batch once."""
+    settings.BERTH_AUDIT_FLUSH_EVENTS = 2
+    for n in range(4):
+        recorder.submit(make_draft(request_parameters={"n": n}))
+    real_move = spool.Ingester._move
+    moves = []
+
+    def move_then_fail(name, position):
+        moves.append(position)
+        if len(moves) == 2:
+            raise DatabaseError("the connection dropped before COMMIT")
+        real_move(name, position)
+
+    monkeypatch.setattr(spool.Ingester, "_move", staticmethod(move_then_fail))
+    with pytest.raises(DatabaseError):
+        recorder.flush()
+    assert stored_numbers() == [0, 1]  # the first batch and its cursor committed; the second neither
+
+    monkeypatch.setattr(spool.Ingester, "_move", staticmethod(real_move))
+    assert recorder.flush() == 2
+    assert stored_numbers() == [0, 1, 2, 3]
+    assert chain.verify().intact
+
+
+def test_a_line_that_does_not_read_is_dropped_alone(recorder, spool_dir, caplog):
+    recorder.submit(make_draft(request_parameters={"n": 0}))
+    recorder.spool.write()
+    [name] = spool_files(spool_dir)
+    with open(spool_dir / name, "ab") as file:
+        file.write(b"{garbage}\n")
+    recorder.submit(make_draft(request_parameters={"n": 1}))
+
+    with caplog.at_level(logging.ERROR, logger="apps.audit.spool"):
+        assert recorder.flush() == 2
+
+    assert stored_numbers() == [0, 1]
+    assert recorder.dropped == 1
+    assert "does not read" in caplog.text
+
+
+def test_an_event_the_database_refuses_is_dropped_alone(recorder, caplog):
+    stored = make_draft()
+    services.record_many([stored])
+    clash = make_draft(event_id=stored.event_id)  # an id already in the trail: refused every time
+    for n in range(3):
+        recorder.submit(make_draft(request_parameters={"n": n}))
+    recorder.submit(clash)
+    recorder.submit(make_draft(request_parameters={"n": 3}))
+
+    with caplog.at_level(logging.ERROR, logger="apps.audit.spool"):
+        assert recorder.flush() == 4
+
+    assert recorder.dropped == 1
+    assert f"audit event BatchGetImage {clash.event_id}" in caplog.text
+    assert stored_numbers() == [None, 0, 1, 2, 3]
+    assert chain.verify().intact
+
+
+def test_a_line_is_read_only_once_it_is_whole(recorder, spool_dir):
+    recorder.submit(make_draft(request_parameters={"n": 0}))
+    recorder.spool.write()
+    [name] = spool_files(spool_dir)
+    half = spool.encode(make_draft(request_parameters={"n": 1}))
+    with open(spool_dir / name, "ab") as file:
+        file.write(half[:40])
+
+    assert recorder.flush() == 1
+    with open(spool_dir / name, "ab") as file:
+        file.write(half[40:])
+    assert recorder.flush() == 1
+    assert stored_numbers() == [0, 1]
+
+
+def test_a_file_is_removed_once_read_and_its_writer_gone(recorder, spool_dir):
+    recorder.submit(make_draft())
+    recorder.spool.write()
+    [name] = spool_files(spool_dir)
+
+    assert recorder.flush() == 1
+    assert spool_files(spool_dir) == [name]  # its writer may still add to it
+
+    recorder.spool.close()
+    assert recorder.flush() == 0
+    assert spool_files(spool_dir) == []
+    assert not SpoolCursor.objects.exists()
+
+
+def test_a_writer_moves_to_a_new_file_past_the_size_limit(recorder, spool_dir, settings):
+    settings.BERTH_AUDIT_SPOOL_FILE_BYTES = 1000
+    for n in range(12):
+        recorder.submit(make_draft(request_parameters={"n": n}))
+        recorder.spool.write()
+    assert len(spool_files(spool_dir)) >= 3
+
+    assert recorder.flush() == 12
+
+    assert stored_numbers() == list(range(12))
+    assert len(spool_files(spool_dir)) == 1  # the one still open
+
+
+def test_the_ingester_leaves_the_spool_to_another_at_work(recorder, spool_dir):
+    recorder.submit(make_draft())
+    recorder.spool.write()
+    fd = os.open(spool_dir / spool.LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert recorder.flush() == 0
+    finally:
+        os.close(fd)
+    assert recorder.flush() == 1
+
+
+def test_cursors_of_files_that_are_gone_are_forgotten(recorder, spool_dir):
+    import socket
+
+    SpoolCursor.objects.create(name=f"{socket.gethostname()}-1-deadbeef.jsonl", offset=10)
+    SpoolCursor.objects.create(name="another-host-1-deadbeef.jsonl", offset=10)
+    recorder.submit(make_draft())
+    assert recorder.flush() == 1
+    assert SpoolCursor.objects.filter(name__endswith="deadbeef.jsonl").values_list("name", flat=True).get() == (
+        "another-host-1-deadbeef.jsonl"
+    )
+
+
+def test_a_process_killed_after_spooling_loses_no_event(spool_dir):
+    """A web worker that is killed: what it spooled is on disk (its spool thread
+    writes every BERTH_AUDIT_SPOOL_WRITE_SECONDS), and is ingested once its lock is gone."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys, time
+        import django
+        django.setup()
+        from apps.audit.recorder import recorder
+        from apps.audit.tests.conftest import make_draft
+        for n in range(25):
+            recorder.submit(make_draft(request_parameters={"n": n}))
+        deadline = time.monotonic() + 30
+        while recorder.spool.buffered and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print("spooled", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "registry_project.settings",
+        "BERTH_AUDIT_SYNCHRONOUS": "false",
+        "BERTH_AUDIT_WRITER": "process",
+        "BERTH_AUDIT_SPOOL_DIR": str(spool_dir),
+        "BERTH_AUDIT_SPOOL_WRITE_SECONDS": "0.05",
+    }
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert "spooled" in result.stdout
+
+    assert Recorder().flush() == 25
+    assert stored_numbers() == list(range(25))
+    assert spool_files(spool_dir) == []  # read, and its writer is gone

@@ -1,0 +1,210 @@
+"""What recording pull events costs: manifest GET throughput of several Berth
+builds (or settings) side by side, alternating rounds so that the machine's drift
+hits them all alike.
+
+    python bench/pull_events.py before=/tmp/berth-before main=. \\
+        "off=.:BERTH_AUDIT_FLUSH_SECONDS=100000" --rounds 5 --duration 10
+
+Each candidate is ``label=checkout[:NAME=value,...]``: a checkout with its own
+``.venv`` (``pip install -r requirements.txt -e .``) and environment for its
+server. Every candidate gets a fresh `berth serve` on SQLite, an account, and the
+kit's py-app image pushed with skopeo (the kit's make-images.sh builds it into
+/tmp/berth-bench/images). Then, round by round, each is measured with
+``wrk -t2 -c16`` on ``/v2/<repo>/manifests/latest`` with a pull token, as the
+kit's bench.sh does, and the CPU seconds its processes used are read from /proc.
+Prints the median req/s of each and its change against the first candidate.
+Not part of the test suite (see bench/README.md)."""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ACCEPT = ", ".join([
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+])
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Candidate:
+    label: str
+    checkout: Path
+    env: dict[str, str]
+    rates: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # server CPU seconds per request
+    process: subprocess.Popen | None = None
+    url: str = ""
+    manifest_url: str = ""
+    header: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Candidate":
+        label, _, rest = text.partition("=")
+        checkout, _, settings = rest.partition(":")
+        env = dict(item.split("=", 1) for item in settings.split(",") if item)
+        return cls(label, Path(checkout).resolve(), env)
+
+    def berth(self, *args: str, env: dict) -> str:
+        result = subprocess.run(
+            [str(self.checkout / ".venv/bin/berth"), *args], env=env, cwd=self.checkout,
+            capture_output=True, text=True, timeout=300,
+        )
+        if result.returncode:
+            sys.exit(f"{self.label}: berth {args[0]} failed:\n{result.stderr[-2000:]}")
+        return result.stdout
+
+    def start(self, work: Path, images: Path) -> None:
+        data = work / self.label
+        data.mkdir()
+        # one pull token lasts the whole run
+        env = {**os.environ, "BERTH_DATA_DIR": str(data), "BERTH_TOKEN_TTL": "7200", **self.env}
+        for name in ("DATABASE_URL", "REDIS_URL", "BERTH_AUDIT_SYNCHRONOUS", "CELERY_TASK_ALWAYS_EAGER"):
+            env.pop(name, None)
+        self.berth("migrate", "-v0", env=env)
+        password = secrets.token_urlsafe(16)
+        created = self.berth("create_account", "--name", self.label, "--username", "bench",
+                             f"--password={password}", "--json", env=env)
+        account = json.loads(created[created.index("{"):])
+        account_id = str((account.get("account") or account).get("account_id") or account.get("account_id"))
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        log = open(work / f"{self.label}.log", "w")
+        self.process = subprocess.Popen(
+            [str(self.checkout / ".venv/bin/berth"), "serve", "--bind", f"127.0.0.1:{port}"],
+            env=env, cwd=self.checkout, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/v2/", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # 401: it answers
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    sys.exit(f"{self.label}: berth serve did not come up (see {log.name})")
+                time.sleep(0.5)
+        repository = f"{account_id}/bench/py-app"
+        subprocess.run(
+            ["skopeo", "copy", "-q", "--dest-tls-verify=false", f"--dest-creds=bench:{password}",
+             f"oci:{images / 'py-app'}:latest", f"docker://127.0.0.1:{port}/{repository}:latest"],
+            check=True, timeout=300,
+        )
+        try:
+            urllib.request.urlopen(f"{self.url}/v2/", timeout=10)
+            sys.exit(f"{self.label}: /v2/ answers without credentials")
+        except urllib.error.HTTPError as challenge:
+            www = challenge.headers["WWW-Authenticate"]
+        realm = re.search(r'realm="([^"]*)"', www).group(1)
+        service = re.search(r'service="([^"]*)"', www).group(1)
+        basic = base64.b64encode(f"bench:{password}".encode()).decode()
+        query = urllib.parse.urlencode({"service": service, "scope": f"repository:{repository}:pull"})
+        request = urllib.request.Request(
+            f"{realm}?{query}",
+            headers={"Authorization": f"Basic {basic}"},
+        )
+        token = json.load(urllib.request.urlopen(request, timeout=30))["token"]
+        self.header = f"Authorization: Bearer {token}"
+        self.manifest_url = f"{self.url}/v2/{repository}/manifests/latest"
+
+    def cpu_seconds(self) -> float:
+        """CPU time of every process in the server's session (web, workers, audit writer)."""
+        total = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[3]) == self.process.pid:  # session id
+                total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
+
+    def measure(self, duration: int, connections: int) -> float:
+        before = self.cpu_seconds()
+        output = subprocess.run(
+            ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "-H", f"Accept: {ACCEPT}", "-H", self.header,
+             self.manifest_url],
+            capture_output=True, text=True, check=True, timeout=duration + 60,
+        ).stdout
+        if "Non-2xx" in output:
+            sys.exit(f"{self.label}: wrk saw non-2xx responses:\n{output}")
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+        self.rates.append(rate)
+        self.cpu.append((self.cpu_seconds() - before) / (rate * duration))
+        return rate
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("candidates", nargs="+", help="label=checkout[:NAME=value,...]")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per round")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--images", type=Path, default=Path("/tmp/berth-bench/images"))
+    args = parser.parse_args()
+    if not (args.images / "py-app").is_dir():
+        sys.exit(f"no py-app image in {args.images}: run the kit's make-images.sh (or bench/run.sh) first")
+    candidates = [Candidate.parse(text) for text in args.candidates]
+    with tempfile.TemporaryDirectory(prefix="berth-pull-events-") as work:
+        try:
+            for candidate in candidates:
+                candidate.start(Path(work), args.images)
+                candidate.measure(3, args.connections)  # warm up
+                candidate.rates.clear()
+                candidate.cpu.clear()
+            for round_number in range(1, args.rounds + 1):
+                order = candidates if round_number % 2 else list(reversed(candidates))
+                for candidate in order:
+                    rate = candidate.measure(args.duration, args.connections)
+                    print(f"round {round_number} {candidate.label:>10}: {rate:8.0f} req/s", flush=True)
+        finally:
+            for candidate in candidates:
+                candidate.stop()
+    baseline = statistics.median(candidates[0].rates)
+    print(f"\n{'candidate':>10}  {'median req/s':>12}  {'change':>7}  {'server CPU ms/request':>21}  all rounds")
+    for candidate in candidates:
+        median = statistics.median(candidate.rates)
+        change = (median / baseline - 1) * 100
+        cpu = statistics.median(candidate.cpu) * 1000
+        rounds = " ".join(f"{rate:.0f}" for rate in candidate.rates)
+        print(f"{candidate.label:>10}  {median:12.0f}  {change:+6.1f}%  {cpu:21.3f}  {rounds}")
+
+
+if __name__ == "__main__":
+    main()
