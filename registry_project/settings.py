@@ -75,6 +75,9 @@ BERTH_AUDIT_WRITER = os.environ.get("BERTH_AUDIT_WRITER", "thread")
 if BERTH_AUDIT_WRITER not in ("thread", "process"):
     raise ImproperlyConfigured(f"BERTH_AUDIT_WRITER must be thread or process, not {BERTH_AUDIT_WRITER!r}")
 BERTH_AUDIT_SYNCHRONOUS = env_bool("BERTH_AUDIT_SYNCHRONOUS", False)
+# false: read-only events (pulls, lookups, and refused reads) are not recorded, as a
+# CloudTrail trail with ReadWriteType WriteOnly. Writes are always recorded.
+BERTH_AUDIT_READ_EVENTS = env_bool("BERTH_AUDIT_READ_EVENTS", True)
 # Days events are kept (pruned daily); 0 keeps them forever.
 BERTH_AUDIT_RETENTION_DAYS = env_int("BERTH_AUDIT_RETENTION_DAYS", 365)
 # Proxies (comma-separated CIDRs) whose X-Forwarded-For and X-Request-Id are believed.

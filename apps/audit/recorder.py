@@ -66,6 +66,8 @@ class Recorder:
     def submit(self, draft: EventDraft) -> None:
         if draft.recorded:
             return
+        if draft.read_only and not settings.BERTH_AUDIT_READ_EVENTS:
+            return  # a trail of writes only (CloudTrail's ReadWriteType WriteOnly)
         if settings.BERTH_AUDIT_SYNCHRONOUS:
             self._write([draft])
             return

@@ -129,7 +129,8 @@ def _insert(rows: Sequence[dict]) -> None:
         execute = cursor.cursor.connection.execute if sqlite else cursor.execute
         for start in range(0, len(values), size):
             chunk = values[start : start + size]
-            execute(_insert_sql(len(chunk), "?" if sqlite else "%s"), [value for row in chunk for value in row])
+            with connection.wrap_database_errors:  # the driver's errors as Django's, as the cursor would
+                execute(_insert_sql(len(chunk), "?" if sqlite else "%s"), [value for row in chunk for value in row])
 
 
 def _sqlite_time(moment: datetime) -> str:

@@ -10,7 +10,7 @@ there, a web worker that crashes or is killed loses nothing, and a graceful exit
 writes out the buffer (atexit and gunicorn's worker_exit hook).
 
 Files. Each process appends to a file of its own in BERTH_AUDIT_SPOOL_DIR, named
-``<host>-<pid>-<random>.jsonl``, one event per line (O_APPEND). The writer holds
+``<host>-<pid>-<nanoseconds>-<random>.jsonl``, one event per line (O_APPEND). The writer holds
 a shared ``flock`` on its file for as long as it may write to it (the lock is
 taken before the file gets its visible name), and moves on to a new file past
 BERTH_AUDIT_SPOOL_FILE_BYTES. A line is read only once its newline is there.
@@ -224,7 +224,8 @@ class SpoolWriter:
     def _open(self) -> None:
         directory = spool_dir()
         directory.mkdir(parents=True, exist_ok=True)
-        name = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}{SUFFIX}"
+        # sorted by writer, then by age: a writer's files are read in the order written
+        name = f"{socket.gethostname()}-{os.getpid()}-{time.time_ns():020d}-{secrets.token_hex(4)}{SUFFIX}"
         hidden = directory / f".{name}.new"
         fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:

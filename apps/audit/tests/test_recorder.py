@@ -135,3 +135,11 @@ def test_a_forked_child_starts_with_an_empty_buffer_and_a_file_of_its_own(spooli
     os.waitpid(pid, 0)
     module.recorder.spool._buffer.clear()
     assert reported == "0,True,True"
+
+
+def test_a_trail_of_writes_only_leaves_read_events_out(spooling, settings):
+    settings.BERTH_AUDIT_READ_EVENTS = False
+    spooling.submit(make_draft(event_name="BatchGetImage", read_only=True))
+    spooling.submit(make_draft(event_name="PutImage", read_only=False, error_code="ImageAlreadyExistsException"))
+    assert spooling.flush() == 1
+    assert Event.objects.get().event_name == "PutImage"
