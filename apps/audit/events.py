@@ -5,7 +5,7 @@ and the ECR operation name; handlers add request parameters as they learn them.
 A service that changes state records the event inside its own transaction
 (``apps.audit.services.record``); every other event (reads, refusals, failed
 writes) is finished by ``apps.audit.middleware.AuditMiddleware`` from the
-response and handed to the batching recorder, so pulls never wait on a write."""
+response and handed to the recorder (its spool), so pulls never wait on a write."""
 from __future__ import annotations
 
 import os
