@@ -406,6 +406,8 @@ class Ingester:
     def _forget_missing(self, names: Sequence[str]) -> None:
         """Cursors of this host's files that are gone (removed after a crash
         between the unlink and the cursor's delete)."""
-        prefix = f"{socket.gethostname()}-"
-        stale = SpoolCursor.objects.filter(name__startswith=prefix).exclude(name__in=names)
-        stale.delete()
+        present = set(names)
+        ours = SpoolCursor.objects.filter(name__startswith=f"{socket.gethostname()}-").values_list("name", flat=True)
+        stale = [name for name in ours if name not in present]
+        if stale:  # an idle pass reads, and writes nothing
+            SpoolCursor.objects.filter(name__in=stale).delete()
