@@ -124,6 +124,13 @@ def _insert(rows: Sequence[dict]) -> None:
         values.append(value)
     size = max(1, min(_MAX_ROWS_PER_INSERT, connection.ops.bulk_batch_size(_COLUMNS, values)))
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: the driver would otherwise parse each multi-row statement's
+            # thousands of placeholders, every time (about 100 µs an event).
+            with connection.wrap_database_errors, cursor.cursor.copy(_copy_sql()) as copy:
+                for value in values:
+                    copy.write_row(value)
+            return
         # SQLite's own cursor: Django's would rewrite the thousands of %s of each
         # statement into ? with a regular expression, every time.
         execute = cursor.cursor.connection.execute if sqlite else cursor.execute
@@ -139,6 +146,12 @@ def _sqlite_time(moment: datetime) -> str:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return str(moment.replace(tzinfo=None))
+
+
+@lru_cache(maxsize=1)
+def _copy_sql() -> str:
+    quote = connection.ops.quote_name
+    return f"COPY {quote(Event._meta.db_table)} ({', '.join(quote(f.column) for f in _COLUMNS)}) FROM STDIN"
 
 
 @lru_cache(maxsize=8)
