@@ -81,10 +81,12 @@ class Candidate:
     def start(self, work: Path, images: Path) -> None:
         data = work / self.label
         data.mkdir()
+        # SQLite and the filesystem broker unless the candidate names a DATABASE_URL / REDIS_URL;
         # one pull token lasts the whole run
-        env = {**os.environ, "BERTH_DATA_DIR": str(data), "BERTH_TOKEN_TTL": "7200", **self.env}
+        env = dict(os.environ)
         for name in ("DATABASE_URL", "REDIS_URL", "BERTH_AUDIT_SYNCHRONOUS", "CELERY_TASK_ALWAYS_EAGER"):
             env.pop(name, None)
+        env.update({"BERTH_DATA_DIR": str(data), "BERTH_TOKEN_TTL": "7200", **self.env})
         self.berth("migrate", "-v0", env=env)
         password = secrets.token_urlsafe(16)
         created = self.berth("create_account", "--name", self.label, "--username", "bench",

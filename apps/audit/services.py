@@ -212,6 +212,21 @@ def _json_safe(value):
     return _clean_text(value)
 
 
+_PLAIN_TYPES = (str, int, bool, type(None))
+
+
+def _json_field(value) -> tuple[object, str]:
+    """A JSON field's value made ``_json_safe``, and its json_text. The usual one (a
+    flat object of text, integers and booleans, all ASCII without NUL, which its JSON
+    text shows at once) is already safe: only its text is made."""
+    if type(value) is dict and all(type(key) is str and type(item) in _PLAIN_TYPES for key, item in value.items()):
+        text = json_text(value)
+        if text.isascii() and "\\u0000" not in text:
+            return value, text
+    value = _json_safe(value)
+    return value, json_text(value)
+
+
 def _found(container, key: str, depth: int = 0) -> str:
     """The first string ``key`` in nested dicts and lists, breadth first."""
     if depth > IMAGE_REFERENCE_DEPTH:
@@ -265,8 +280,8 @@ def _fitted_texts(values: tuple) -> list[str]:
 
 def _row_from(draft: EventDraft) -> dict:
     """The Event field values of a draft, as they will read back from the database."""
-    request_parameters = _json_safe(draft.request_parameters or {})
-    response_elements = _json_safe(draft.response_elements or {})
+    request_parameters, request_parameters_json = _json_field(draft.request_parameters or {})
+    response_elements, response_elements_json = _json_field(draft.response_elements or {})
     digest, tag = image_reference(request_parameters, response_elements)
     actor = draft.actor
     event_time = draft.event_time
@@ -288,8 +303,8 @@ def _row_from(draft: EventDraft) -> dict:
         image_tag=tag if len(tag) <= _CHAR_FIELDS["image_tag"] else "",
         request_parameters=request_parameters,
         response_elements=response_elements,
-        request_parameters_json=json_text(request_parameters),
-        response_elements_json=json_text(response_elements),
+        request_parameters_json=request_parameters_json,
+        response_elements_json=response_elements_json,
         error_message=_clean_text(draft.error_message or "")[:ERROR_MESSAGE_MAX_LENGTH],
     )
     return row
