@@ -44,7 +44,6 @@ class Recorder:
     def _reset(self) -> None:
         """Fresh state, also in a forked child: its thread did not come along."""
         self._thread_lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _after_fork(self) -> None:
@@ -108,7 +107,7 @@ class Recorder:
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Ingest every BERTH_AUDIT_FLUSH_SECONDS until ``stop`` is set, then once more."""
-        stop = stop or self._wake
+        stop = stop or threading.Event()  # the ingest thread of a spooling process runs until exit
         while True:
             stopping = stop.wait(timeout=settings.BERTH_AUDIT_FLUSH_SECONDS)
             db.close_old_connections()

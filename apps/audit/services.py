@@ -106,12 +106,11 @@ _MAX_ROWS_PER_INSERT = 500
 
 
 def _insert(rows: Sequence[dict]) -> None:
-    """Multi-row INSERTs over the batch. The ORM's bulk_create builds a model
-    instance per event and prepares every value of every row: two thirds of a pull
-    event's cost. Here the JSON fields go in as the text that was hashed (both
-    databases take text for JSON), and only the id and the time are adapted. Not
-    executemany: the driver would release and retake the interpreter lock for every
-    row, and under load each retake waits out the other threads' switch interval."""
+    """The batch's rows: COPY on PostgreSQL, multi-row INSERTs elsewhere. The ORM's
+    bulk_create builds a model instance per event and prepares every value of every
+    row: two thirds of a pull event's cost. Here the JSON fields go in as the text
+    that was hashed (both databases take text for JSON), and only the id and the
+    time are adapted."""
     sqlite = connection.vendor == "sqlite"
     native_uuid = connection.features.has_native_uuid_field
     adapt_time = _sqlite_time if sqlite else connection.ops.adapt_datetimefield_value
@@ -122,7 +121,6 @@ def _insert(rows: Sequence[dict]) -> None:
             value[_EVENT_ID_INDEX] = value[_EVENT_ID_INDEX].hex
         value[_EVENT_TIME_INDEX] = adapt_time(value[_EVENT_TIME_INDEX])
         values.append(value)
-    size = max(1, min(_MAX_ROWS_PER_INSERT, connection.ops.bulk_batch_size(_COLUMNS, values)))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY: the driver would otherwise parse each multi-row statement's
@@ -134,6 +132,7 @@ def _insert(rows: Sequence[dict]) -> None:
         # SQLite's own cursor: Django's would rewrite the thousands of %s of each
         # statement into ? with a regular expression, every time.
         execute = cursor.cursor.connection.execute if sqlite else cursor.execute
+        size = max(1, min(_MAX_ROWS_PER_INSERT, connection.ops.bulk_batch_size(_COLUMNS, values)))
         for start in range(0, len(values), size):
             chunk = values[start : start + size]
             with connection.wrap_database_errors:  # the driver's errors as Django's, as the cursor would

@@ -42,7 +42,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from .events import Actor, EventDraft
 from .models import SpoolCursor
@@ -368,7 +368,7 @@ class Ingester:
         batch_size = max(1, settings.BERTH_AUDIT_FLUSH_EVENTS)
         written = 0
         drafts: list[EventDraft] = []
-        position = offset
+        position = committed = offset
         start = 0
         while start < len(data):
             end = data.index(b"\n", start) + 1
@@ -384,14 +384,12 @@ class Ingester:
                                  name, position - len(line), error)
             if len(drafts) >= batch_size:
                 written += self._commit(name, drafts, position)
-                drafts = []
-        if drafts or position != offset:
+                drafts, committed = [], position
+        if position != committed:  # the rest, or lines that did not read: the cursor moves past them
             written += self._commit(name, drafts, position)
         return written
 
     def _commit(self, name: str, drafts: list[EventDraft], position: int) -> int:
-        from django.db import DataError, IntegrityError
-
         try:
             with transaction.atomic():
                 written = self._write_batch(drafts) if drafts else 0
