@@ -8,12 +8,12 @@ lock to append (it hands out the next sequence number and the previous hash);
 first event that remains."""
 from __future__ import annotations
 
-import uuid
-
 from django.db import models
 
 from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH
+
+from .events import new_id
 
 HASH_LENGTH = 64  # sha256, hex
 # Where the first event's previous_hash points: nothing came before it.
@@ -29,7 +29,8 @@ class Event(models.Model):
 
     # The position in the chain: gapless, assigned under the chain head's lock.
     sequence = models.BigIntegerField(unique=True)
-    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    # Time-ordered (version 7): appends go to the end of its index.
+    event_id = models.UUIDField(unique=True, default=new_id, editable=False)
     event_time = models.DateTimeField()
     event_name = models.CharField(max_length=128)
     event_source = models.CharField(max_length=32)
