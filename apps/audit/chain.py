@@ -54,28 +54,27 @@ def iso_time(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 JSON_FIELDS = ("request_parameters", "response_elements")
 _JSON_INDEXES = tuple(HASHED_FIELDS.index(name) for name in JSON_FIELDS)
 
 
 def json_text(value) -> str:
     """How a JSON field's value is hashed, and (when being written) stored."""
-    return _ENCODER.encode(value)
+    return CANONICAL_ENCODER.encode(value)
 
 
 def canonical(values: Mapping) -> str:
-    """The hashed form of an event's field values (a row being written, or
-    ``fields_of`` a stored Event). An array, not an object: every pull writes one,
-    and the field names would double the bytes to encode and hash. The JSON fields
-    go in as their json_text, which a row being written carries already
-    (``<name>_json``) and stores as it is."""
+    """The hashed form of an event's field values (``fields_of`` a stored Event; an
+    event being written has it as ``rows.EventRow.form``). An array, not an object:
+    every pull writes one, and the field names would double the bytes to encode and
+    hash. The JSON fields go in as their json_text."""
     fields = [values[name] for name in HASHED_FIELDS]
     fields[0] = str(fields[0])  # event_id
     fields[1] = iso_time(fields[1])  # event_time
-    for index, name in zip(_JSON_INDEXES, JSON_FIELDS):
-        fields[index] = values.get(f"{name}_json") or json_text(fields[index])
-    return _ENCODER.encode(fields)
+    for index in _JSON_INDEXES:
+        fields[index] = json_text(fields[index])
+    return CANONICAL_ENCODER.encode(fields)
 
 
 def chain_hash(previous_hash: str, canonical_form: str) -> str:

@@ -9,9 +9,9 @@ either way every BERTH_AUDIT_FLUSH_SECONDS. In thread mode the spool is also
 ingested at interpreter exit and from gunicorn's worker_exit hook; in either mode
 a process writes out its spool buffer then.
 
-Listeners (``add_listener``) see the drafts of every batch written, inside the
-batch's transaction (their work commits with the events, or neither does): the
-gallery counts pulls this way. A listener that fails is logged and its work
+Listeners (``add_listener``) see the rows (``rows.EventRow``, read like drafts)
+of every batch written, inside the batch's transaction (their work commits with
+the events, or neither does): the gallery counts pulls this way. A listener that fails is logged and its work
 rolled back; the events are written all the same."""
 from __future__ import annotations
 
@@ -27,11 +27,12 @@ from django.db import transaction
 
 from . import services
 from .events import EventDraft
+from .rows import EventRow
 from .spool import Ingester, SpoolWriter
 
 logger = logging.getLogger(__name__)
 
-Listener = Callable[[Sequence[EventDraft]], None]
+Listener = Callable[[Sequence[EventRow]], None]
 
 
 class Recorder:
@@ -60,7 +61,9 @@ class Recorder:
 
     @property
     def dropped(self) -> int:
-        return self.ingester.dropped
+        """Events lost: ones no spool line could carry, lines that did not read,
+        events the database refused."""
+        return self.spool.dropped + self.ingester.dropped
 
     def submit(self, draft: EventDraft) -> None:
         if draft.recorded:
@@ -68,7 +71,8 @@ class Recorder:
         if draft.read_only and not settings.BERTH_AUDIT_READ_EVENTS:
             return  # a trail of writes only (CloudTrail's ReadWriteType WriteOnly)
         if settings.BERTH_AUDIT_SYNCHRONOUS:
-            self._write([draft])
+            self._write([EventRow.from_draft(draft)])
+            draft.recorded = True
             return
         self.spool.append(draft)
         draft.recorded = True  # on its way: not to be spooled again
@@ -82,22 +86,17 @@ class Recorder:
         self.spool.write()
         return self.ingester.run_once()
 
-    def _write(self, batch: Sequence[EventDraft]) -> int:
-        try:
-            with transaction.atomic():
-                # Listeners first: the chain head is then locked last and only for the
-                # insert, in every transaction that takes it (no lock-order cycles).
-                for listener in list(self._listeners):
-                    try:
-                        with transaction.atomic():
-                            listener(batch)
-                    except Exception:
-                        logger.exception("audit listener %r failed on a batch of %d events", listener, len(batch))
-                return services.append_batch(batch)
-        except Exception:
-            for draft in batch:  # rolled back: none of them is stored
-                draft.recorded = False
-            raise
+    def _write(self, batch: Sequence[EventRow]) -> int:
+        with transaction.atomic():
+            # Listeners first: the chain head is then locked last and only for the
+            # insert, in every transaction that takes it (no lock-order cycles).
+            for listener in list(self._listeners):
+                try:
+                    with transaction.atomic():
+                        listener(batch)
+                except Exception:
+                    logger.exception("audit listener %r failed on a batch of %d events", listener, len(batch))
+            return len(services.append_rows(batch))
 
     def _start_thread(self) -> None:
         with self._thread_lock:

@@ -33,13 +33,17 @@ def _public_repository_ids(names: set[tuple[str, str]]) -> dict[tuple[str, str],
     return {(account_id, name): pk for account_id, name, pk in rows}
 
 
-def _is_image_pull(draft) -> bool:
+def _may_be_pull(event) -> bool:
+    """A successful BatchGetImage of a repository: what the event's plain fields say."""
+    return event.event_name == PULL_EVENT and not event.error_code and bool(event.recipient_account_id and event.repository)
+
+
+def _is_image_pull(event) -> bool:
+    """Of those, a GET of an image manifest (not a HEAD, not an index): what its
+    parameters say, read only for events of public repositories."""
     return (
-        draft.event_name == PULL_EVENT
-        and not draft.error_code
-        and bool(draft.recipient_account_id and draft.repository)
-        and draft.request_parameters.get("httpMethod") != "HEAD"
-        and draft.response_elements.get("imageManifestMediaType") not in INDEXES
+        event.request_parameters.get("httpMethod") != "HEAD"
+        and event.response_elements.get("imageManifestMediaType") not in INDEXES
     )
 
 
@@ -63,19 +67,23 @@ def _tags_of(digests: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
     return found
 
 
-def count_pulls(drafts: Iterable) -> int:
+def count_pulls(events: Iterable) -> int:
     """Add the batch's image pulls of public repositories to the counters; returns
-    how many pulls were counted."""
+    how many pulls were counted. ``events`` are the audit recorder's rows (or
+    drafts): their parameters are read only for pulls of public repositories."""
+    candidates = [event for event in events if _may_be_pull(event)]
+    if not candidates:
+        return 0
+    repository_ids = _public_repository_ids({(event.recipient_account_id, event.repository) for event in candidates})
     pulls: Counter[tuple[str, str, str, str, object]] = Counter()
-    for draft in drafts:
-        if not _is_image_pull(draft):
+    for event in candidates:
+        if (event.recipient_account_id, event.repository) not in repository_ids or not _is_image_pull(event):
             continue
-        tag = str(draft.request_parameters.get("imageTag") or "")
-        digest = "" if tag else str(draft.response_elements.get("imageDigest") or "")
-        pulls[(draft.recipient_account_id, draft.repository, tag, digest, draft.event_time.date())] += 1
+        tag = str(event.request_parameters.get("imageTag") or "")
+        digest = "" if tag else str(event.response_elements.get("imageDigest") or "")
+        pulls[(event.recipient_account_id, event.repository, tag, digest, event.event_time.date())] += 1
     if not pulls:
         return 0
-    repository_ids = _public_repository_ids({(account_id, name) for account_id, name, *_ in pulls})
     by_digest = {
         (repository_ids[(account_id, name)], digest)
         for account_id, name, _, digest, _ in pulls

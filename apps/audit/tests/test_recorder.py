@@ -123,7 +123,7 @@ def test_at_exit_a_process_in_process_mode_writes_out_its_buffer_only(spooling, 
 def test_a_forked_child_starts_with_an_empty_buffer_and_a_file_of_its_own(spooling):
     from apps.audit import recorder as module
 
-    module.recorder.spool._buffer.append(b"the parent's\n")
+    module.recorder.spool._drafts.append(make_draft())
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child reports what it inherited, and leaves without running pytest's teardown
@@ -133,8 +133,24 @@ def test_a_forked_child_starts_with_an_empty_buffer_and_a_file_of_its_own(spooli
     os.close(write)
     reported = os.read(read, 100).decode()
     os.waitpid(pid, 0)
-    module.recorder.spool._buffer.clear()
+    module.recorder.spool._drafts.clear()
     assert reported == "0,True,True"
+
+
+def test_an_event_no_line_can_carry_is_dropped_alone(spooling, caplog):
+    class Unprintable:
+        def __str__(self):
+            raise RuntimeError("no text for this")
+
+    spooling.submit(make_draft(request_parameters={"n": 0}))
+    spooling.submit(make_draft(request_parameters={"n": Unprintable()}))
+    spooling.submit(make_draft(request_parameters={"n": 2}))
+
+    with caplog.at_level(logging.ERROR, logger="apps.audit.spool"):
+        assert spooling.flush() == 2
+
+    assert [event.request_parameters["n"] for event in Event.objects.order_by("sequence")] == [0, 2]
+    assert spooling.spool.dropped == 1 and "cannot spool audit event BatchGetImage" in caplog.text
 
 
 def test_a_trail_of_writes_only_leaves_read_events_out(spooling, settings):

@@ -20,6 +20,7 @@ from django.db import DatabaseError
 from apps.audit import chain, services, spool
 from apps.audit.models import Event, SpoolCursor
 from apps.audit.recorder import Recorder
+from apps.audit.rows import EventRow
 
 from .conftest import make_draft, user_actor
 
@@ -51,7 +52,7 @@ def stored_numbers() -> list:
 # -- lines -----------------------------------------------------------------------------
 
 
-def test_a_line_reads_back_as_the_event_that_was_written():
+def test_a_line_reads_back_as_the_row_of_the_event_that_was_written():
     draft = make_draft(
         actor=user_actor("111122223333", "ci-bot", access_key_id="BKIAEXAMPLE"),
         request_parameters={"imageTag": "v1.0", "nested": {"list": [1, 2.5, None, True]}, "ü": "ñ\u2603"},
@@ -66,7 +67,20 @@ def test_a_line_reads_back_as_the_event_that_was_written():
 
     back = spool.decode(line)
 
-    assert back == draft  # every field, the actor and the time with its zone included
+    row = EventRow.from_draft(draft)
+    assert back.fields == row.fields and back.form == row.form
+    # the form is what the chain hashes for the stored event
+    services.append_rows([back])
+    stored = Event.objects.get()
+    assert chain.canonical(chain.fields_of(stored)) == back.form
+    assert stored.event_id == draft.event_id and stored.event_time == draft.event_time
+    assert stored.user_agent == "skopeo/1.13 \ufffd odd" and stored.error_message == "no\nway"
+    assert (stored.image_digest, stored.image_tag) == ("sha256:" + "a" * 64, "v1.0")
+    # listeners read it as they read a draft
+    assert (back.event_name, back.read_only, back.error_code) == ("BatchGetImage", False, "AccessDenied")
+    assert back.event_time == draft.event_time
+    assert back.request_parameters == draft.request_parameters
+    assert back.recipient_account_id == "111122223333" and back.repository == "team/app"
 
 
 def test_values_json_cannot_carry_are_spooled_as_text():
@@ -74,19 +88,41 @@ def test_values_json_cannot_carry_are_spooled_as_text():
     ident = uuid.uuid4()
     draft = make_draft(request_parameters={"when": moment, "id": ident, "ratio": math.nan})
     back = spool.decode(spool.encode(draft))
-    assert back.request_parameters["when"] == str(moment)
-    assert back.request_parameters["id"] == str(ident)
-    assert math.isnan(back.request_parameters["ratio"])
-    # and the trail stores what it would have stored for the draft itself
-    assert services._row_from(back)["request_parameters_json"] == services._row_from(
-        make_draft(request_parameters={"when": str(moment), "id": str(ident), "ratio": math.nan})
-    )["request_parameters_json"]
+    assert back.request_parameters == {"when": str(moment), "id": str(ident), "ratio": "nan"}
+
+
+def test_a_line_an_earlier_version_spooled_reads_as_the_same_event():
+    draft = make_draft(request_parameters={"imageTag": "v1"}, response_elements={"imageDigest": "sha256:" + "b" * 64})
+    actor = draft.actor
+    format_1 = json.dumps([
+        1, draft.event_id.hex, draft.event_time.isoformat(), draft.event_name, draft.event_source,
+        actor.type, actor.arn, actor.account_id, actor.username, actor.access_key_id, actor.session_name,
+        actor.role_arn, draft.source_ip, draft.user_agent, draft.request_id, draft.read_only,
+        draft.recipient_account_id, draft.repository, draft.request_parameters, draft.response_elements,
+        draft.error_code, draft.error_message,
+    ], separators=(",", ":")).encode() + b"\n"
+
+    assert spool.decode(format_1).form == EventRow.from_draft(draft).form
+
+
+def _line(fields) -> bytes:
+    return b"[2," + json.dumps(fields, separators=(",", ":")).encode() + b"]\n"
+
+
+_GOOD = EventRow.from_draft(make_draft()).fields
 
 
 @pytest.mark.parametrize(
     "line",
     [b"not json\n", b"[]\n", b"[2]\n", b'{"a": 1}\n', b'[1, "zz", "2026-01-01"]\n',
-     json.dumps([1, "x" * 32, "not a time"] + [""] * 19).encode() + b"\n"],
+     json.dumps([1, "x" * 32, "not a time"] + [""] * 19).encode() + b"\n",
+     b"[2,not json]\n", b'[2,["a"]]\n', b"[3," + _line(_GOOD)[3:],
+     _line(_GOOD[:-1]),  # a field short
+     _line([*_GOOD[:4], "true", *_GOOD[5:]]),  # read_only as text
+     _line(["not-an-id", *_GOOD[1:]]),
+     _line([_GOOD[0], "2026-11-28 03:00:00", *_GOOD[2:]]),  # not the canonical time
+     _line([*_GOOD[:19], "[1]", *_GOOD[20:]]),  # request parameters that are not an object
+     b"[2," + json.dumps(_GOOD).encode()[:-1] + b"\n"],  # cut short
 )
 def test_a_line_that_is_not_an_event_is_refused(line):
     with pytest.raises(spool.BadLine):
@@ -117,18 +153,18 @@ def test_the_cursor_moves_with_each_batch(recorder, spool_dir, settings):
 def test_a_database_error_leaves_the_events_spooled_for_the_next_run(recorder, monkeypatch):
     for n in range(3):
         recorder.submit(make_draft(request_parameters={"n": n}))
-    real_append_batch = services.append_batch
+    real_append_rows = services.append_rows
 
-    def database_down(drafts):
+    def database_down(rows):
         raise DatabaseError("connection refused")
 
-    monkeypatch.setattr(services, "append_batch", database_down)
+    monkeypatch.setattr(services, "append_rows", database_down)
     with pytest.raises(DatabaseError):
         recorder.flush()
     recorder.submit(make_draft(request_parameters={"n": 3}))
     assert not Event.objects.exists()
 
-    monkeypatch.setattr(services, "append_batch", real_append_batch)
+    monkeypatch.setattr(services, "append_rows", real_append_rows)
     assert recorder.flush() == 4
     assert stored_numbers() == [0, 1, 2, 3]
 

@@ -1,0 +1,265 @@
+"""An event as the trail stores and hashes it.
+
+``EventRow.fields`` holds the values of ``chain.HASHED_FIELDS`` in that order, in
+the form the canonical JSON holds them: the event id as text, the time as
+``chain.iso_time``, the two JSON fields as their ``chain.json_text``; every other
+value as it is stored. ``EventRow.form`` is the canonical JSON of those fields,
+the text the chain hashes.
+
+A draft becomes a row once (``from_draft``): cleaned so any database stores each
+value unchanged and gives back the bytes that were hashed, and cut to its
+column. The spool carries the row's form, so the audit writer reads an event
+back with one JSON parse and hashes the line's own text (``from_form``): no
+draft, no second cleaning, no second encoding."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import UTC, datetime
+from functools import cached_property
+
+from .chain import CANONICAL_ENCODER, HASHED_FIELDS, iso_time, json_text
+from .events import Actor, EventDraft
+from .models import ERROR_MESSAGE_MAX_LENGTH, Event
+
+IMAGE_REFERENCE_DEPTH = 4  # how deep in the parameters an imageDigest / imageTag is looked for
+
+# Positions in HASHED_FIELDS.
+EVENT_ID, EVENT_TIME, EVENT_NAME, READ_ONLY = 0, 1, 2, 4
+RECIPIENT_ACCOUNT_ID, REPOSITORY, REQUEST_PARAMETERS, RESPONSE_ELEMENTS = 15, 16, 19, 20
+ERROR_CODE, REQUEST_ID = 21, 14
+assert [HASHED_FIELDS[i] for i in (EVENT_ID, EVENT_TIME, EVENT_NAME, READ_ONLY, REQUEST_ID)] == [
+    "event_id", "event_time", "event_name", "read_only", "request_id",
+]
+assert [HASHED_FIELDS[i] for i in (RECIPIENT_ACCOUNT_ID, REPOSITORY, REQUEST_PARAMETERS, RESPONSE_ELEMENTS,
+                                   ERROR_CODE)] == [
+    "recipient_account_id", "repository", "request_parameters", "response_elements", "error_code",
+]
+
+_CHAR_LIMITS = {
+    field.name: field.max_length
+    for field in Event._meta.get_fields()
+    if getattr(field, "max_length", None) and field.get_internal_type() == "CharField"
+}
+# What a row from elsewhere (a spool line) must look like: text everywhere but the
+# read_only flag, the id and the time in their one canonical spelling.
+_TYPES = [bool if name == "read_only" else str for name in HASHED_FIELDS]
+_EVENT_ID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIME_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+_parse = json.JSONDecoder().decode
+
+
+class BadRow(ValueError):
+    """A form that is not the canonical JSON of an event."""
+
+
+class EventRow:
+    """One event ready to be appended: its hashed fields and their canonical form.
+    Listeners read it like a draft (``event_name``, ``request_parameters``, ...)."""
+
+    __slots__ = ("__dict__", "fields", "form")
+
+    def __init__(self, fields: list, form: str) -> None:
+        self.fields = fields
+        self.form = form
+
+    @classmethod
+    def from_draft(cls, draft: EventDraft) -> EventRow:
+        request_parameters, request_parameters_json = _json_field(draft.request_parameters or {})
+        response_elements, response_elements_json = _json_field(draft.response_elements or {})
+        digest, tag = image_reference(request_parameters, response_elements)
+        actor: Actor = draft.actor
+        event_time = draft.event_time
+        if event_time.tzinfo is None:
+            event_time = event_time.replace(tzinfo=UTC)
+        texts = _fitted_texts((
+            draft.event_name, draft.event_source,
+            actor.type, actor.arn, actor.account_id, actor.username, actor.access_key_id,
+            actor.session_name, actor.role_arn,
+            draft.source_ip, draft.user_agent, draft.request_id, draft.recipient_account_id, draft.repository,
+        ))
+        fields = [
+            str(draft.event_id),
+            iso_time(event_time),
+            *texts[:2],
+            bool(draft.read_only),
+            *texts[2:],
+            # A value too long for its column names nothing to look up: kept only in the parameters.
+            digest if len(digest) <= _CHAR_LIMITS["image_digest"] else "",
+            tag if len(tag) <= _CHAR_LIMITS["image_tag"] else "",
+            request_parameters_json,
+            response_elements_json,
+            _fit(_clean_text(draft.error_code or ""), _CHAR_LIMITS["error_code"]),
+            _clean_text(draft.error_message or "")[:ERROR_MESSAGE_MAX_LENGTH],
+        ]
+        row = cls(fields, CANONICAL_ENCODER.encode(fields))
+        # what the listeners read, known already
+        row.__dict__.update(request_parameters=request_parameters, response_elements=response_elements)
+        return row
+
+    @classmethod
+    def from_form(cls, form: str) -> EventRow:
+        """The row whose canonical form is ``form``, as ``from_draft`` made it (in
+        another process: the spool's lines carry it); BadRow when it does not read
+        as one. Checked for shape, not re-encoded: only a hand that could as well
+        have written other values makes a line that parses and is not canonical."""
+        try:
+            fields = _parse(form)
+        except ValueError as error:
+            raise BadRow(f"not JSON: {error}") from None
+        if type(fields) is not list or list(map(type, fields)) != _TYPES:
+            raise BadRow(f"not an array of the {len(HASHED_FIELDS)} hashed fields")
+        if not (
+            _EVENT_ID_TEXT.fullmatch(fields[EVENT_ID])
+            and _TIME_TEXT.fullmatch(fields[EVENT_TIME])
+            and fields[REQUEST_PARAMETERS][:1] == fields[RESPONSE_ELEMENTS][:1] == "{"
+        ):
+            raise BadRow("a field is not in its canonical spelling")
+        return cls(fields, form)
+
+    # -- read like a draft (the recorder's listeners) --------------------------------
+
+    @property
+    def event_id(self) -> str:
+        return self.fields[EVENT_ID]
+
+    @property
+    def event_name(self) -> str:
+        return self.fields[EVENT_NAME]
+
+    @property
+    def read_only(self) -> bool:
+        return self.fields[READ_ONLY]
+
+    @property
+    def request_id(self) -> str:
+        return self.fields[REQUEST_ID]
+
+    @property
+    def recipient_account_id(self) -> str:
+        return self.fields[RECIPIENT_ACCOUNT_ID]
+
+    @property
+    def repository(self) -> str:
+        return self.fields[REPOSITORY]
+
+    @property
+    def error_code(self) -> str:
+        return self.fields[ERROR_CODE]
+
+    @cached_property
+    def event_time(self) -> datetime:
+        return datetime.fromisoformat(self.fields[EVENT_TIME])
+
+    @cached_property
+    def request_parameters(self) -> dict:
+        return json.loads(self.fields[REQUEST_PARAMETERS])
+
+    @cached_property
+    def response_elements(self) -> dict:
+        return json.loads(self.fields[RESPONSE_ELEMENTS])
+
+    def __repr__(self) -> str:
+        return f"<EventRow {self.event_name} {self.event_id}>"
+
+
+# -- cleaning: values any database stores unchanged --------------------------------
+
+
+def _clean_text(value) -> str:
+    """Text every database stores unchanged: no NUL, no lone surrogates."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii():  # nearly always: only NUL can be wrong, and it is rare
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
+def _json_safe(value):
+    """JSON that reads back as written, from PostgreSQL's jsonb as from SQLite's text:
+    string keys, no NaN, and whole floats as integers (jsonb may drop their `.0`)."""
+    if isinstance(value, dict):
+        return {_clean_text(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return int(value) if value.is_integer() else value
+    return _clean_text(value)
+
+
+_PLAIN_TYPES = (str, int, bool, type(None))
+
+
+def _json_field(value) -> tuple[object, str]:
+    """A JSON field's value made ``_json_safe``, and its json_text. The usual one (a
+    flat object of text, integers and booleans, all ASCII without NUL, which its JSON
+    text shows at once) is already safe: only its text is made."""
+    if type(value) is dict and all(type(key) is str and type(item) in _PLAIN_TYPES for key, item in value.items()):
+        text = json_text(value)
+        if text.isascii() and "\\u0000" not in text:
+            return value, text
+    value = _json_safe(value)
+    return value, json_text(value)
+
+
+def _found(container, key: str, depth: int = 0) -> str:
+    """The first string ``key`` in nested dicts and lists, breadth first."""
+    if depth > IMAGE_REFERENCE_DEPTH:
+        return ""
+    if isinstance(container, dict):
+        value = container.get(key)
+        if isinstance(value, str) and value:
+            return value
+        children = container.values()
+    elif isinstance(container, list):
+        children = container
+    else:
+        return ""
+    for child in children:
+        found = _found(child, key, depth + 1)
+        if found:
+            return found
+    return ""
+
+
+def image_reference(request_parameters: dict, response_elements: dict) -> tuple[str, str]:
+    """(digest, tag) an event is about: the first `imageDigest` / `imageTag` in its
+    response elements (which name the digest a tag resolved to), else in its request
+    parameters, at the top level or nested (`imageId`, `image.imageId`, `imageIds[0]`)."""
+    digest = _found(response_elements, "imageDigest") or _found(request_parameters, "imageDigest")
+    tag = _found(response_elements, "imageTag") or _found(request_parameters, "imageTag")
+    return digest, tag
+
+
+# The short text columns, in the order from_draft reads them off a draft (and the
+# order HASHED_FIELDS has them in, read_only aside).
+_TEXT_COLUMNS = (
+    "event_name", "event_source",
+    "actor_type", "actor_arn", "actor_account_id", "actor_username", "actor_access_key_id",
+    "actor_session_name", "actor_role_arn",
+    "source_ip", "user_agent", "request_id", "recipient_account_id", "repository",
+)
+assert HASHED_FIELDS[2:4] + HASHED_FIELDS[5:17] == _TEXT_COLUMNS
+_TEXT_LIMITS = tuple(_CHAR_LIMITS[name] for name in _TEXT_COLUMNS)
+
+
+def _fitted_texts(values: tuple) -> list[str]:
+    """The short text columns' values, cleaned and cut to their columns. Every pull
+    passes here: one check of all of them at once covers nearly every event."""
+    try:
+        joined = "".join(values)
+    except TypeError:  # a None, or a value that is not text
+        joined = None
+    if joined is None or not joined.isascii() or "\x00" in joined:
+        values = [_clean_text(value or "") for value in values]
+    return [value if len(value) <= limit else value[:limit] for value, limit in zip(values, _TEXT_LIMITS)]
