@@ -42,6 +42,8 @@ ACCEPT = ", ".join([
     "application/vnd.docker.distribution.manifest.list.v2+json",
 ])
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# which process is which, by a word of its command line
+ROLES = ((b"gunicorn", "web"), (b"audit_writer", "audit"), (b"celery", "celery"))
 
 
 def free_port() -> int:
@@ -57,6 +59,7 @@ class Candidate:
     env: dict[str, str]
     rates: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # server CPU seconds per request
+    cpu_by_role: dict[str, list[float]] = field(default_factory=dict)  # the same, per kind of process
     process: subprocess.Popen | None = None
     url: str = ""
     manifest_url: str = ""
@@ -134,9 +137,10 @@ class Candidate:
         self.header = f"Authorization: Bearer {token}"
         self.manifest_url = f"{self.url}/v2/{repository}/manifests/latest"
 
-    def cpu_seconds(self) -> float:
-        """CPU time of every process in the server's session (web, workers, audit writer)."""
-        total = 0
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time of the processes in the server's session, by role (web, audit
+        writer, celery, serve), and in all."""
+        totals: dict[str, float] = {}
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
@@ -145,9 +149,17 @@ class Candidate:
             except OSError:
                 continue
             fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[3]) == self.process.pid:  # session id
-                total += int(fields[11]) + int(fields[12])
-        return total / CLOCK_TICKS
+            if int(fields[3]) != self.process.pid:  # session id
+                continue
+            try:
+                command = Path(entry.path, "cmdline").read_bytes()
+            except OSError:
+                continue
+            role = next((name for marker, name in ROLES if marker in command), "serve")
+            seconds = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            totals[role] = totals.get(role, 0.0) + seconds
+            totals["all"] = totals.get("all", 0.0) + seconds
+        return totals
 
     def measure(self, duration: int, connections: int) -> float:
         before = self.cpu_seconds()
@@ -160,8 +172,26 @@ class Candidate:
             sys.exit(f"{self.label}: wrk saw non-2xx responses:\n{output}")
         rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
         self.rates.append(rate)
-        self.cpu.append((self.cpu_seconds() - before) / (rate * duration))
+        self.settle()  # the CPU figures include the audit writer's catching up after the round
+        after = self.cpu_seconds()
+        requests = rate * duration
+        self.cpu.append((after.get("all", 0) - before.get("all", 0)) / requests)
+        for role in ("web", "audit"):
+            used = (after.get(role, 0) - before.get(role, 0)) / requests
+            self.cpu_by_role.setdefault(role, []).append(used)
         return rate
+
+    def settle(self, timeout: float = 60) -> None:
+        """Wait until the server is idle (its audit writer has caught up), so that no
+        round pays for the one before it."""
+        deadline = time.monotonic() + timeout
+        used = self.cpu_seconds().get("all", 0)
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            now = self.cpu_seconds().get("all", 0)
+            if now - used < 0.05:
+                return
+            used = now
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -199,13 +229,25 @@ def main() -> None:
             for candidate in candidates:
                 candidate.stop()
     baseline = statistics.median(candidates[0].rates)
-    print(f"\n{'candidate':>10}  {'median req/s':>12}  {'change':>7}  {'server CPU ms/request':>21}  all rounds")
+    print(f"\n{'candidate':>10}  {'median req/s':>12}  {'change':>7}  {'server CPU µs/request':>21}"
+          f"  {'web':>5}  {'audit':>5}  all rounds")
     for candidate in candidates:
         median = statistics.median(candidate.rates)
         change = (median / baseline - 1) * 100
-        cpu = statistics.median(candidate.cpu) * 1000
+        cpu = statistics.median(candidate.cpu) * 1e6
+        web, audit = (statistics.median(candidate.cpu_by_role.get(role) or [0]) * 1e6 for role in ("web", "audit"))
         rounds = " ".join(f"{rate:.0f}" for rate in candidate.rates)
-        print(f"{candidate.label:>10}  {median:12.0f}  {change:+6.1f}%  {cpu:21.3f}  {rounds}")
+        print(f"{candidate.label:>10}  {median:12.0f}  {change:+6.1f}%  {cpu:21.0f}  {web:5.0f}  {audit:5.0f}  {rounds}")
+    # The machine drifts (a shared host): rounds measured back to back compare best.
+    print(f"\nround by round against {candidates[0].label} (its round of the same number, run just before or after):")
+    print(f"{'candidate':>10}  {'median change':>13}  {'middle half':>15}  {'CPU/request change':>18}")
+    for candidate in candidates[1:]:
+        changes = sorted((rate / base - 1) * 100 for rate, base in zip(candidate.rates, candidates[0].rates))
+        cpu_changes = sorted((cpu / base - 1) * 100 for cpu, base in zip(candidate.cpu, candidates[0].cpu))
+        quarter = len(changes) // 4
+        middle = f"{changes[quarter]:+.1f}..{changes[-1 - quarter]:+.1f}%"
+        print(f"{candidate.label:>10}  {statistics.median(changes):+12.1f}%  {middle:>15}  "
+              f"{statistics.median(cpu_changes):+17.1f}%")
 
 
 if __name__ == "__main__":
