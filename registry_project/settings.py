@@ -74,6 +74,11 @@ BERTH_AUDIT_SPOOL_FILE_BYTES = env_int("BERTH_AUDIT_SPOOL_FILE_BYTES", 64 << 20)
 BERTH_AUDIT_WRITER = os.environ.get("BERTH_AUDIT_WRITER", "thread")
 if BERTH_AUDIT_WRITER not in ("thread", "process"):
     raise ImproperlyConfigured(f"BERTH_AUDIT_WRITER must be thread or process, not {BERTH_AUDIT_WRITER!r}")
+# The audit writer process runs at this nice value (0..19): while the web workers
+# want the CPU (a burst of pulls) it yields to them and catches up after.
+BERTH_AUDIT_WRITER_NICE = env_int("BERTH_AUDIT_WRITER_NICE", 10)
+if not 0 <= BERTH_AUDIT_WRITER_NICE <= 19:
+    raise ImproperlyConfigured(f"BERTH_AUDIT_WRITER_NICE must be 0..19, not {BERTH_AUDIT_WRITER_NICE}")
 BERTH_AUDIT_SYNCHRONOUS = env_bool("BERTH_AUDIT_SYNCHRONOUS", False)
 # false: read-only events (pulls, lookups, and refused reads) are not recorded, as a
 # CloudTrail trail with ReadWriteType WriteOnly. Writes are always recorded.

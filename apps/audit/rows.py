@@ -18,6 +18,7 @@ import math
 import re
 from datetime import UTC, datetime
 from functools import cached_property
+from json.encoder import encode_basestring  # how the canonical encoder quotes text
 
 from .chain import CANONICAL_ENCODER, HASHED_FIELDS, iso_time, json_text
 from .events import Actor, EventDraft
@@ -68,8 +69,12 @@ class EventRow:
 
     @classmethod
     def from_draft(cls, draft: EventDraft) -> EventRow:
-        request_parameters, request_parameters_json = _json_field(draft.request_parameters or {})
-        response_elements, response_elements_json = _json_field(draft.response_elements or {})
+        request_parameters, request_parameters_json, request_parameters_quoted = _json_field(
+            draft.request_parameters or {}
+        )
+        response_elements, response_elements_json, response_elements_quoted = _json_field(
+            draft.response_elements or {}
+        )
         digest, tag = image_reference(request_parameters, response_elements)
         actor: Actor = draft.actor
         event_time = draft.event_time
@@ -90,12 +95,19 @@ class EventRow:
             # A value too long for its column names nothing to look up: kept only in the parameters.
             digest if len(digest) <= _CHAR_LIMITS["image_digest"] else "",
             tag if len(tag) <= _CHAR_LIMITS["image_tag"] else "",
-            request_parameters_json,
-            response_elements_json,
+            _JSON_MARKS[0],
+            _JSON_MARKS[1],
             _fit(_clean_text(draft.error_code or ""), _CHAR_LIMITS["error_code"]),
             _clean_text(draft.error_message or "")[:ERROR_MESSAGE_MAX_LENGTH],
         ]
-        row = cls(fields, CANONICAL_ENCODER.encode(fields))
+        # The JSON fields' quoted texts go in where their marks are: no other field
+        # holds a NUL (all are cleaned), so the marks' spelling occurs once.
+        form = CANONICAL_ENCODER.encode(fields).replace(
+            _JSON_MARKS_ENCODED, f"{request_parameters_quoted},{response_elements_quoted}", 1
+        )
+        fields[REQUEST_PARAMETERS] = request_parameters_json
+        fields[RESPONSE_ELEMENTS] = response_elements_json
+        row = cls(fields, form)
         # what the listeners read, known already
         row.__dict__.update(request_parameters=request_parameters, response_elements=response_elements)
         return row
@@ -198,18 +210,40 @@ def _json_safe(value):
 
 
 _PLAIN_TYPES = (str, int, bool, type(None))
+# Where the JSON fields stand while the rest of the canonical array is encoded.
+_JSON_MARKS = ("\x00", "\x00\x00")
+_JSON_MARKS_ENCODED = CANONICAL_ENCODER.encode(list(_JSON_MARKS))[1:-1]
+# The JSON fields of one process's events repeat (a client pulling a tag): the
+# texts of flat objects of text are kept, by their items.
+_TEXTS: dict[tuple, tuple[str, str]] = {}
+_TEXTS_KEPT = 1024
 
 
-def _json_field(value) -> tuple[object, str]:
-    """A JSON field's value made ``_json_safe``, and its json_text. The usual one (a
-    flat object of text, integers and booleans, all ASCII without NUL, which its JSON
-    text shows at once) is already safe: only its text is made."""
-    if type(value) is dict and all(type(key) is str and type(item) in _PLAIN_TYPES for key, item in value.items()):
-        text = json_text(value)
-        if text.isascii() and "\\u0000" not in text:
-            return value, text
+def _json_field(value) -> tuple[object, str, str]:
+    """A JSON field's value made ``_json_safe``, its json_text, and that text as the
+    canonical array quotes it. The usual one (a flat object of text, integers and
+    booleans, all ASCII without NUL, which its JSON text shows at once) is already
+    safe: only its text is made (or found, for one of text alone)."""
+    if type(value) is dict:
+        items = tuple(value.items())
+        if all(type(key) is str and type(item) is str for key, item in items):
+            known = _TEXTS.get(items)
+            if known is not None:
+                return value, *known
+        else:
+            items = None
+        if all(type(key) is str and type(item) in _PLAIN_TYPES for key, item in value.items()):
+            text = json_text(value)
+            if text.isascii() and "\\u0000" not in text:
+                texts = (text, encode_basestring(text))
+                if items is not None:
+                    if len(_TEXTS) >= _TEXTS_KEPT:
+                        _TEXTS.clear()
+                    _TEXTS[items] = texts
+                return value, *texts
     value = _json_safe(value)
-    return value, json_text(value)
+    text = json_text(value)
+    return value, text, encode_basestring(text)
 
 
 def _found(container, key: str, depth: int = 0) -> str:

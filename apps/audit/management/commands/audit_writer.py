@@ -2,12 +2,15 @@
 `berth serve` runs it). Every BERTH_AUDIT_FLUSH_SECONDS it writes what the web
 processes spooled to the trail; on SIGTERM or SIGINT it ingests once more and
 exits. Web processes started with BERTH_AUDIT_WRITER=process leave the ingesting
-to it."""
+to it. It runs at nice BERTH_AUDIT_WRITER_NICE (10): while the web workers want
+the CPU, the events wait in the spool and the pulls go first."""
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.audit.recorder import recorder
@@ -27,7 +30,11 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, frame: stop.set())
-        self.stdout.write(f"audit writer ingesting {recorder.ingester.directory}")
+        if settings.BERTH_AUDIT_WRITER_NICE:
+            os.nice(settings.BERTH_AUDIT_WRITER_NICE)
+        self.stdout.write(
+            f"audit writer ingesting {recorder.ingester.directory} (nice {os.nice(0)})"
+        )
         self.stdout.flush()
         recorder.run(stop)
         self.stdout.write("audit writer stopped")
