@@ -4,6 +4,8 @@ after the web server has stopped, so nothing spooled is left behind."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,6 +15,22 @@ from tests.e2e.conftest import BerthServer
 pytestmark = pytest.mark.e2e
 
 LOOKUPS = 7
+
+
+def audit_writer_nice(server: BerthServer) -> int:
+    """The nice value of the server's audit writer process (found in its session)."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            command = Path(entry.path, "cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == server.proc.pid and b"audit_writer" in command:
+            return int(fields[16])
+    raise AssertionError("no audit writer process in the server's session")
 
 
 def recorded_lookups(server: BerthServer) -> int:
@@ -57,6 +75,7 @@ def test_spooled_events_are_written_when_the_server_stops(idle_writer_server):
 
     assert recorded_lookups(server) == 0  # spooled: the audit writer has not run since
     assert list((server.data_dir / "audit-spool").glob("*.jsonl"))
+    assert audit_writer_nice(server) == 10  # pulls go first while the CPU is busy
 
     server.stop()
 
