@@ -57,6 +57,11 @@ class BadRow(ValueError):
     """A form that is not the canonical JSON of an event."""
 
 
+def _field(index: int) -> property:
+    """A hashed field, read as a draft's attribute of the same name."""
+    return property(lambda row: row.fields[index], doc=f"the {HASHED_FIELDS[index]} field")
+
+
 class EventRow:
     """One event ready to be appended: its hashed fields and their canonical form.
     Listeners read it like a draft (``event_name``, ``request_parameters``, ...)."""
@@ -134,33 +139,13 @@ class EventRow:
 
     # -- read like a draft (the recorder's listeners) --------------------------------
 
-    @property
-    def event_id(self) -> str:
-        return self.fields[EVENT_ID]
-
-    @property
-    def event_name(self) -> str:
-        return self.fields[EVENT_NAME]
-
-    @property
-    def read_only(self) -> bool:
-        return self.fields[READ_ONLY]
-
-    @property
-    def request_id(self) -> str:
-        return self.fields[REQUEST_ID]
-
-    @property
-    def recipient_account_id(self) -> str:
-        return self.fields[RECIPIENT_ACCOUNT_ID]
-
-    @property
-    def repository(self) -> str:
-        return self.fields[REPOSITORY]
-
-    @property
-    def error_code(self) -> str:
-        return self.fields[ERROR_CODE]
+    event_id = _field(EVENT_ID)
+    event_name = _field(EVENT_NAME)
+    read_only = _field(READ_ONLY)
+    request_id = _field(REQUEST_ID)
+    recipient_account_id = _field(RECIPIENT_ACCOUNT_ID)
+    repository = _field(REPOSITORY)
+    error_code = _field(ERROR_CODE)
 
     @cached_property
     def event_time(self) -> datetime:
