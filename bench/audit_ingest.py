@@ -7,7 +7,8 @@ in CPU time, in one process with nothing else running.
 
 Each pass spools --events manifest pulls (BatchGetImage events as a manifest GET
 records them, from a few principals), with fresh ids and the current time, and
-ingests them as `berth audit_writer` does; the trail grows pass by pass. SQLite in a
+ingests them as `berth audit_writer` does (with its SQLite page cache); the trail
+grows pass by pass. SQLite in a
 temporary data directory unless --database-url names a database (one of its own: the
 script migrates it and writes to it). For PostgreSQL the server's own CPU is not
 counted. Not part of the test suite (see bench/README.md)."""
@@ -51,6 +52,11 @@ def main() -> None:
     from apps.audit.recorder import recorder
 
     call_command("migrate", verbosity=0)
+    from django.db import connection
+
+    from apps.audit.management.commands.audit_writer import _sqlite_cache
+
+    _sqlite_cache(None, connection)  # as `berth audit_writer` sets up its connection
     accounts = ["714848334900", "111122223333", "444455556666"]
     actors = [Actor(type=ActorType.ROOT, arn=f"arn:berth:iam::{account}:root", account_id=account, username="ci")
               for account in accounts]

@@ -2,6 +2,7 @@
 spool buffer, ingests every spool file in order and tells the listeners."""
 from __future__ import annotations
 
+import io
 import logging
 import os
 
@@ -159,3 +160,24 @@ def test_a_trail_of_writes_only_leaves_read_events_out(spooling, settings):
     spooling.submit(make_draft(event_name="PutImage", read_only=False, error_code="ImageAlreadyExistsException"))
     assert spooling.flush() == 1
     assert Event.objects.get().event_name == "PutImage"
+
+
+def test_the_audit_writer_gives_sqlite_a_larger_page_cache(spooling):
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    from apps.audit.management.commands import audit_writer
+
+    spooling.submit(make_draft())
+    spooling.spool.write()
+    try:
+        call_command("audit_writer", "--once", stdout=io.StringIO())
+    finally:
+        connection_created.disconnect(audit_writer._sqlite_cache)
+    assert Event.objects.count() == 1
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's page cache")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        assert cursor.fetchone()[0] == -audit_writer.SQLITE_CACHE_KIB

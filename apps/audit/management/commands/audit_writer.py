@@ -12,8 +12,23 @@ import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connection
+from django.db.backends.signals import connection_created
 
 from apps.audit.recorder import recorder
+
+# SQLite's page cache for the writer's connection (its default is 2 MB). Each batch
+# appends to the end of every index's range for each address, principal, image and
+# repository in it: with a few hundred clients those pages alone outgrow 2 MB, and
+# every batch read them back (a pass of 20,000 pulls from 350 addresses: 84-126 µs
+# an event with the default, 64-84 µs with this).
+SQLITE_CACHE_KIB = 64 << 10
+
+
+def _sqlite_cache(sender, connection, **kwargs) -> None:
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
 class Command(BaseCommand):
@@ -23,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="ingest what is spooled now, then exit")
 
     def handle(self, *args, once: bool, **options):
+        connection_created.connect(_sqlite_cache)
+        if connection.connection is not None:  # opened before this command ran
+            _sqlite_cache(None, connection)
         if once:
             written = recorder.flush()
             self.stdout.write(f"wrote {written} spooled audit events")
