@@ -2,7 +2,9 @@
 encoder makes of the same fields, whatever the values, and it reads back."""
 from __future__ import annotations
 
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from apps.audit.chain import CANONICAL_ENCODER
 from apps.audit.rows import EventRow
