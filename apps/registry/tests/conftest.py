@@ -38,12 +38,13 @@ def _start_moto(env: dict) -> tuple[subprocess.Popen, str]:
         endpoint = f"http://127.0.0.1:{port}"
         session = requests.Session()
         session.trust_env = False
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while process.poll() is None and time.monotonic() < deadline:
             try:
-                session.get(endpoint, timeout=1)
+                # moto's first answer loads its backends: seconds on a busy host
+                session.get(endpoint, timeout=10)
                 return process, endpoint
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or not answering yet
                 time.sleep(0.05)
         process.kill()
         process.wait()
