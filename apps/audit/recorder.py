@@ -11,8 +11,8 @@ a process writes out its spool buffer then.
 
 Listeners (``add_listener``) see the rows (``rows.EventRow``, read like drafts)
 of every batch written, inside the batch's transaction (their work commits with
-the events, or neither does): the gallery counts pulls this way. A listener that fails is logged and its work
-rolled back; the events are written all the same."""
+the events, or neither does): the gallery counts pulls this way. A listener that
+fails is logged and its work rolled back; the events are written all the same."""
 from __future__ import annotations
 
 import atexit

@@ -21,22 +21,17 @@ from functools import cached_property
 from json.encoder import encode_basestring  # how the canonical encoder quotes text
 
 from .chain import CANONICAL_ENCODER, HASHED_FIELDS, iso_time, json_text
-from .events import Actor, EventDraft
+from .events import EventDraft
 from .models import ERROR_MESSAGE_MAX_LENGTH, Event
 
 IMAGE_REFERENCE_DEPTH = 4  # how deep in the parameters an imageDigest / imageTag is looked for
 
 # Positions in HASHED_FIELDS.
-EVENT_ID, EVENT_TIME, EVENT_NAME, READ_ONLY = 0, 1, 2, 4
-RECIPIENT_ACCOUNT_ID, REPOSITORY, REQUEST_PARAMETERS, RESPONSE_ELEMENTS = 15, 16, 19, 20
-ERROR_CODE, REQUEST_ID = 21, 14
-assert [HASHED_FIELDS[i] for i in (EVENT_ID, EVENT_TIME, EVENT_NAME, READ_ONLY, REQUEST_ID)] == [
-    "event_id", "event_time", "event_name", "read_only", "request_id",
-]
-assert [HASHED_FIELDS[i] for i in (RECIPIENT_ACCOUNT_ID, REPOSITORY, REQUEST_PARAMETERS, RESPONSE_ELEMENTS,
-                                   ERROR_CODE)] == [
-    "recipient_account_id", "repository", "request_parameters", "response_elements", "error_code",
-]
+(EVENT_ID, EVENT_TIME, EVENT_NAME, READ_ONLY, REQUEST_ID, RECIPIENT_ACCOUNT_ID, REPOSITORY, REQUEST_PARAMETERS,
+ RESPONSE_ELEMENTS, ERROR_CODE) = (HASHED_FIELDS.index(name) for name in (
+    "event_id", "event_time", "event_name", "read_only", "request_id", "recipient_account_id", "repository",
+    "request_parameters", "response_elements", "error_code",
+))
 
 _CHAR_LIMITS = {
     field.name: field.max_length
@@ -81,7 +76,7 @@ class EventRow:
             draft.response_elements or {}
         )
         digest, tag = image_reference(request_parameters, response_elements)
-        actor: Actor = draft.actor
+        actor = draft.actor
         event_time = draft.event_time
         if event_time.tzinfo is None:
             event_time = event_time.replace(tzinfo=UTC)
@@ -211,17 +206,14 @@ def _json_field(value) -> tuple[object, str, str]:
     safe: only its text is made (or found, for one of text alone)."""
     if type(value) is dict:
         items = tuple(value.items())
-        if all(type(key) is str and type(item) is str for key, item in items):
-            known = _TEXTS.get(items)
-            if known is not None:
-                return value, *known
-        else:
-            items = None
-        if all(type(key) is str and type(item) in _PLAIN_TYPES for key, item in value.items()):
+        all_text = all(type(key) is str and type(item) is str for key, item in items)
+        if all_text and (known := _TEXTS.get(items)) is not None:
+            return value, *known
+        if all_text or all(type(key) is str and type(item) in _PLAIN_TYPES for key, item in items):
             text = json_text(value)
             if text.isascii() and "\\u0000" not in text:
                 texts = (text, encode_basestring(text))
-                if items is not None:
+                if all_text:
                     if len(_TEXTS) >= _TEXTS_KEPT:
                         _TEXTS.clear()
                     _TEXTS[items] = texts

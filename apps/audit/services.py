@@ -58,8 +58,7 @@ def record_many(drafts: Sequence[EventDraft]) -> list[Event]:
     unrecorded = list({id(draft): draft for draft in drafts if not draft.recorded}.values())
     if not unrecorded:
         return []
-    with transaction.atomic():
-        sequences = append_rows([EventRow.from_draft(draft) for draft in unrecorded])
+    sequences = append_rows([EventRow.from_draft(draft) for draft in unrecorded])
     for draft in unrecorded:
         draft.recorded = True
     return list(Event.objects.filter(sequence__range=(sequences[0], sequences[-1])).order_by("sequence"))
