@@ -48,7 +48,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 
 from .events import Actor, EventDraft
 from .models import SpoolCursor
-from .rows import BadRow, EventRow
+from .rows import BadRow, EventRow, form_of
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,9 @@ LINE_START = b"[%d," % FORMAT
 
 def encode(draft: EventDraft) -> bytes:
     """One spool line: ``[2,<the event's canonical form>]`` and a newline. The
-    audit writer hashes the form as it is (``rows.EventRow``)."""
-    return b"".join((LINE_START, EventRow.from_draft(draft).form.encode(), b"]\n"))
+    audit writer hashes the form as it is (``rows.EventRow``). A pull's form is
+    mostly made of kept parts (``rows.form_of``)."""
+    return b"".join((LINE_START, form_of(draft).encode(), b"]\n"))
 
 
 class BadLine(ValueError):

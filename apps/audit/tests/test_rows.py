@@ -2,12 +2,15 @@
 encoder makes of the same fields, whatever the values, and it reads back."""
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from apps.audit.chain import CANONICAL_ENCODER
-from apps.audit.rows import EventRow
+from apps.audit.rows import EventRow, form_of
 
 from .conftest import make_draft
 
@@ -37,3 +40,40 @@ def test_equal_values_of_other_types_are_not_confused():
     as_flag = EventRow.from_draft(make_draft(request_parameters={"n": True}))
     as_text = EventRow.from_draft(make_draft(request_parameters={"n": "1"}))
     assert [row.fields[19] for row in (as_number, as_flag, as_text)] == ['{"n":1}', '{"n":true}', '{"n":"1"}']
+
+
+request_ids = st.one_of(st.uuids().map(lambda value: value.hex), st.from_regex(r"[A-Za-z0-9._:\-]{1,130}", fullmatch=True))
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(request_parameters=st.one_of(flat, nested), response_elements=st.one_of(flat, nested),
+       source_ip=st.sampled_from(["192.0.2.10", "2001:db8::1", "", "\x00", "é" * 3, "1" * 46]),
+       user_agent=st.one_of(st.sampled_from(["skopeo/1.9", "", "x" * 1025]), texts), error_message=texts,
+       error_code=texts, read_only=st.sampled_from([True, False, 1, 0]), request_id=request_ids,
+       repository=st.sampled_from(["team/app", "a" * 300, "ünï"]))
+def test_form_of_is_from_drafts_form(request_parameters, response_elements, source_ip, user_agent, error_message,
+                                     error_code, read_only, request_id, repository):
+    fields = {"request_parameters": request_parameters, "response_elements": response_elements,
+              "source_ip": source_ip, "user_agent": user_agent, "error_message": error_message,
+              "error_code": error_code, "read_only": read_only, "repository": repository}
+    # the first event of its kind makes the parts; the later ones (other ids, times
+    # and request ids) are made from them
+    for request in (request_id, uuid.uuid4().hex, request_id + "0"):
+        draft = make_draft(request_id=request, **fields)
+        assert form_of(draft) == EventRow.from_draft(draft).form
+
+
+def test_form_of_keeps_no_part_for_values_that_are_not_text():
+    # {"n": 1}, {"n": True} and {"n": 1.0} are equal keys: none of them is kept, each encodes its own
+    forms = [form_of(make_draft(request_parameters={"n": value})) for value in (1, True, 1.0, "1")]
+    assert [EventRow.from_form(form).fields[19] for form in forms] == ['{"n":1}', '{"n":true}', '{"n":1}',
+                                                                       '{"n":"1"}']
+
+
+def test_form_of_spells_every_time_as_from_draft():
+    times = [datetime(2026, 1, 2, 3, 4, 5), datetime(2026, 1, 2, 3, 4, 5, 6),  # naive: UTC
+             datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC),
+             datetime(2026, 1, 2, 3, 4, 5, 999999, tzinfo=timezone(timedelta(hours=-5)))]
+    for moment in times:
+        draft = make_draft(event_time=moment, request_parameters={"imageTag": "v1"})
+        assert form_of(draft) == form_of(draft) == EventRow.from_draft(draft).form
