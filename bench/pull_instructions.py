@@ -21,6 +21,7 @@ import glob
 import http.client
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,6 +96,8 @@ def main() -> None:
     parser.add_argument("--modes", default="off,on")
     parser.add_argument("--requests", default="200,1000", help="the two request counts N1,N2")
     parser.add_argument("--images", type=Path, default=Path("/tmp/berth-bench/images"))
+    parser.add_argument("--keep", type=Path, help="copy the callgrind files here (callgrind_annotate them, or diff"
+                        " two with bench/callgrind_diff.py)")
     args = parser.parse_args()
     first, second = (int(value) for value in args.requests.split(","))
     modes = args.modes.split(",")
@@ -109,6 +112,10 @@ def main() -> None:
         for mode in modes:
             totals = [count(candidate.checkout, work / "cg", work, mode, n, path, auth) for n in (first, second)]
             per_get[mode] = (totals[1] - totals[0]) / (second - first)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for kept in work.glob(f"callgrind-{mode}-*"):
+                    shutil.copy(kept, args.keep / kept.name)
             print(f"{mode}: {per_get[mode]:,.0f} instructions per manifest GET", flush=True)
         if "off" in per_get:
             for mode, value in per_get.items():
