@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from datetime import UTC, datetime
 from functools import cached_property
 from json.encoder import encode_basestring  # how the canonical encoder quotes text
@@ -202,7 +203,7 @@ def form_of(draft: EventDraft) -> str:
     request_id = draft.request_id
     if (who is None or what is None or address is None or agent is None or not _plain(request_id)):
         return _first_of_its_kind(draft, who_key, what_key)
-    return _form(str(draft.event_id), _time_text(draft.event_time), who, address, agent, request_id, what)
+    return _form(_id_text(draft.event_id), _time_text(draft.event_time), who, address, agent, request_id, what)
 
 
 def _form(event_id: str, event_time: str, who: str, address: str, agent: str, request_id: str, what: str) -> str:
@@ -215,14 +216,29 @@ def _plain(request_id) -> bool:
             and request_id.isalnum())
 
 
+# The last second spelled (the events of a second come together): its fields, its text.
+_second: tuple[tuple, str] = ((), "")
+
+
 def _time_text(moment: datetime) -> str:
-    """iso_time(moment) (a naive time read as UTC), without its conversions for a
-    time in UTC with microseconds, which nearly every one is."""
-    if moment.tzinfo is UTC:
-        text = moment.isoformat()
-        if len(text) == 32:  # YYYY-MM-DDTHH:MM:SS.ffffff+00:00
-            return text[:26] + "Z"
-    return iso_time(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
+    """iso_time(moment) (a naive time read as UTC). A time in UTC (nearly every
+    one) is its second's text, spelled once a second, and its microseconds."""
+    global _second
+    if moment.tzinfo is not UTC:
+        return iso_time(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
+    fields = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    second = _second  # one read: another thread may replace it
+    if second[0] != fields:
+        second = _second = (fields, iso_time(moment)[:20])  # YYYY-MM-DDTHH:MM:SS.
+    return f"{second[1]}{moment.microsecond:06d}Z"
+
+
+def _id_text(event_id) -> str:
+    """str(event_id), for a UUID without the method call."""
+    if type(event_id) is not uuid.UUID:
+        return str(event_id)
+    digits = "%032x" % event_id.int
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 def _first_of_its_kind(draft: EventDraft, who_key: tuple, what_key: tuple) -> str:

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from apps.audit.chain import CANONICAL_ENCODER
-from apps.audit.rows import EventRow, form_of
+from apps.audit.chain import CANONICAL_ENCODER, iso_time
+from apps.audit.rows import EventRow, _time_text, form_of
 
 from .conftest import make_draft
 
@@ -77,3 +77,10 @@ def test_form_of_spells_every_time_as_from_draft():
     for moment in times:
         draft = make_draft(event_time=moment, request_parameters={"imageTag": "v1"})
         assert form_of(draft) == form_of(draft) == EventRow.from_draft(draft).form
+
+
+def test_a_seconds_text_is_kept_only_for_its_second():
+    start = datetime(2026, 12, 31, 23, 59, 58, 999998, tzinfo=UTC)
+    moments = [start + timedelta(microseconds=step) for step in range(0, 3_000_000, 250_001)]
+    moments += [start, start.replace(year=2027), start + timedelta(days=1)]  # back, and the same second of another day
+    assert [_time_text(moment) for moment in moments] == [iso_time(moment) for moment in moments]
