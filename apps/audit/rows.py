@@ -9,8 +9,13 @@ the text the chain hashes.
 A draft becomes a row once (``from_draft``): cleaned so any database stores each
 value unchanged and gives back the bytes that were hashed, and cut to its
 column. The spool carries the row's form, so the audit writer reads an event
-back with one JSON parse and hashes the line's own text (``from_form``): no
-draft, no second cleaning, no second encoding."""
+back from it and hashes the line's own text: no draft, no second cleaning, no
+second encoding.
+
+Both ends keep the parts of the form that repeat from event to event (see "the
+spool's forms" below): the web process makes a pull's form from them
+(``spool_form``), and the audit writer reads them back as parsed once
+(``from_parts``); ``from_form`` reads a whole form with one JSON parse."""
 from __future__ import annotations
 
 import json
@@ -47,6 +52,38 @@ _TIME_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 
 _parse = json.JSONDecoder().decode
+
+
+# What from_parts reads: the id and the time, then <who> (event name .. role ARN),
+# then the address, agent and request id, then <what> (account .. error message).
+_HEAD = re.compile(r'\["([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",'
+                   r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)",').match
+_HEAD_LENGTH = len('["') + 36 + len('","') + len("YYYY-MM-DDTHH:MM:SS.ffffffZ") + len('",')
+_WHO_TYPES = _TYPES[EVENT_NAME:SOURCE_IP]
+_MIDDLE_TYPES = _TYPES[SOURCE_IP:RECIPIENT_ACCOUNT_ID]
+_WHAT_TYPES = _TYPES[RECIPIENT_ACCOUNT_ID:]
+_WHAT_PARAMETERS, _WHAT_RESPONSE = REQUEST_PARAMETERS - RECIPIENT_ACCOUNT_ID, RESPONSE_ELEMENTS - RECIPIENT_ACCOUNT_ID
+# Parts read, by their text (the writer's side of spool_form's stores).
+_WHO_FIELDS: dict[str, list] = {}
+_WHAT_FIELDS: dict[str, list] = {}
+
+
+def _parsed(store: dict | None, text: str, types: list) -> list:
+    """The values of a stretch of a form (``text``, JSON values and commas), checked
+    against ``types`` and kept in ``store`` (when one is given)."""
+    values = store.get(text) if store is not None else None
+    if values is None:
+        try:
+            values = _parse(f"[{text}]")
+        except ValueError as error:
+            raise BadRow(f"not JSON: {error}") from None
+        if list(map(type, values)) != types:
+            raise BadRow(f"not the {len(types)} fields of its stretch")
+        if store is not None:
+            if len(store) >= _PARTS_KEPT:
+                store.clear()
+            store[text] = values
+    return values
 
 
 class BadRow(ValueError):
@@ -133,6 +170,31 @@ class EventRow:
             raise BadRow("a field is not in its canonical spelling")
         return cls(fields, form)
 
+    @classmethod
+    def from_parts(cls, form: str, who_length: int, what_length: int) -> EventRow:
+        """``from_form(form)``, reading the form as the spool_form that made it: its
+        <who> and <what> (whose lengths the line gives) are parsed once and kept,
+        so a pull's line costs a match of its id and time and a split of its
+        address, agent and request id. BadRow when it does not read as one."""
+        head = _HEAD(form)
+        who_end = _HEAD_LENGTH + who_length
+        what_start = len(form) - 1 - what_length
+        if (head is None or who_length <= 0 or what_length <= 0 or what_start - who_end < 10
+                or form[who_end] != "," or form[what_start - 1] != "," or form[-1] != "]"):
+            raise BadRow("not a form of the lengths given")
+        who = _parsed(_WHO_FIELDS, form[_HEAD_LENGTH:who_end], _WHO_TYPES)
+        what = _parsed(_WHAT_FIELDS, form[what_start:-1], _WHAT_TYPES)
+        if what[_WHAT_PARAMETERS][:1] != "{" or what[_WHAT_RESPONSE][:1] != "{":
+            raise BadRow("a field is not in its canonical spelling")
+        middle = form[who_end + 1:what_start - 1]  # "<address>","<agent>","<request id>"
+        if "\\" not in middle and middle.count('"') == 6 and middle.isprintable() and middle[:1] == middle[-1:] == '"':
+            texts = middle[1:-1].split('","')  # three texts without escapes
+        else:
+            texts = _parsed(None, middle, _MIDDLE_TYPES)
+        if len(texts) != 3:
+            raise BadRow("not the three texts between its parts")
+        return cls([head[1], head[2], *who, *texts, *what], form)
+
     # -- read like a draft (the recorder's listeners) --------------------------------
 
     event_id = _field(EVENT_ID)
@@ -169,8 +231,10 @@ class EventRow:
 #
 # <who> (event name .. role ARN) is the same for every event of one principal's
 # pulls, <what> (account .. error message) for every pull of one image by name.
-# ``form_of`` keeps them, and the quoted addresses and agents, by the values they
+# ``spool_form`` keeps them, and the quoted addresses and agents, by the values they
 # encode, and makes the form of a pull from them and the three values that change.
+# The spool line gives the lengths of <who> and <what>, and the audit writer keeps
+# their parsed values by their text (``EventRow.from_parts``).
 #
 # Only values that are all text are kept (1, True and 1.0 are equal keys that encode
 # apart; a value equal to a kept text is text), and a part is kept only once it has
@@ -185,9 +249,11 @@ _PARTS_KEPT = 4096
 _WHO_SLICE = slice(EVENT_NAME, HASHED_FIELDS.index("source_ip"))  # event_name .. actor_role_arn
 
 
-def form_of(draft: EventDraft) -> str:
-    """``EventRow.from_draft(draft).form``, for the spool: from kept parts when an
-    event like this one came before (about a third of from_draft's work)."""
+def spool_form(draft: EventDraft) -> tuple[str, int, int]:
+    """``EventRow.from_draft(draft).form``, and the lengths of its <who> and <what>
+    (the spool line carries them, and the audit writer reads those parts back
+    from kept ones). From kept parts when an event like this one came before
+    (about a third of from_draft's work)."""
     actor = draft.actor
     try:
         who_key = (draft.event_name, draft.event_source, draft.read_only, actor.type, actor.arn, actor.account_id,
@@ -199,11 +265,12 @@ def form_of(draft: EventDraft) -> str:
         address = _ADDRESSES.get(draft.source_ip)
         agent = _AGENTS.get(draft.user_agent)
     except (TypeError, AttributeError):  # a value that cannot be a key; JSON fields that are not objects
-        return EventRow.from_draft(draft).form
+        return _split(EventRow.from_draft(draft))[0]
     request_id = draft.request_id
     if (who is None or what is None or address is None or agent is None or not _plain(request_id)):
         return _first_of_its_kind(draft, who_key, what_key)
-    return _form(_id_text(draft.event_id), _time_text(draft.event_time), who, address, agent, request_id, what)
+    form = _form(_id_text(draft.event_id), _time_text(draft.event_time), who, address, agent, request_id, what)
+    return form, len(who), len(what)
 
 
 def _form(event_id: str, event_time: str, who: str, address: str, agent: str, request_id: str, what: str) -> str:
@@ -237,35 +304,43 @@ def _id_text(event_id) -> str:
     """str(event_id), for a UUID without the method call."""
     if type(event_id) is not uuid.UUID:
         return str(event_id)
-    digits = "%032x" % event_id.int
+    digits = f"{event_id.int:032x}"
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-def _first_of_its_kind(draft: EventDraft, who_key: tuple, what_key: tuple) -> str:
-    """from_draft's form, keeping its parts when every value they hold is text and
-    they make that form again."""
-    row = EventRow.from_draft(draft)
+def _split(row: EventRow) -> tuple[tuple[str, int, int], tuple[str, str, str, str] | None]:
+    """(the row's form and the lengths of its <who> and <what>, or 0 and 0 when its
+    parts do not make it), and the parts (<who>, <address>, <agent>, <what>)."""
     fields = row.fields
+    who = CANONICAL_ENCODER.encode(fields[_WHO_SLICE])[1:-1]
+    address = encode_basestring(fields[SOURCE_IP])
+    agent = encode_basestring(fields[USER_AGENT])
+    request_id = encode_basestring(fields[REQUEST_ID])[1:-1]
+    start = len(_form(fields[EVENT_ID], fields[EVENT_TIME], who, address, agent, request_id, "")) - 1
+    what = row.form[start:-1]
+    if _form(fields[EVENT_ID], fields[EVENT_TIME], who, address, agent, request_id, what) != row.form:
+        return (row.form, 0, 0), None
+    return (row.form, len(who), len(what)), (who, address, agent, what)
+
+
+def _first_of_its_kind(draft: EventDraft, who_key: tuple, what_key: tuple) -> tuple[str, int, int]:
+    """from_draft's form and its parts' lengths, keeping the parts when every value
+    they hold is text."""
+    spooled, parts = _split(EventRow.from_draft(draft))
+    if parts is None or type(draft.read_only) is not bool or not _plain(draft.request_id):
+        return spooled
     try:
         "".join((*who_key[:2], *who_key[3:], *what_key[:4], *draft.request_parameters, *draft.response_elements,
                  *draft.request_parameters.values(), *draft.response_elements.values(), draft.source_ip,
                  draft.user_agent))
     except TypeError:
-        return row.form
-    if type(draft.read_only) is not bool or not _plain(draft.request_id):
-        return row.form
-    who = CANONICAL_ENCODER.encode(fields[_WHO_SLICE])[1:-1]
-    address = encode_basestring(fields[SOURCE_IP])
-    agent = encode_basestring(fields[USER_AGENT])
-    start = len(_form(fields[EVENT_ID], fields[EVENT_TIME], who, address, agent, fields[REQUEST_ID], "")) - 1
-    what = row.form[start:-1]
-    if _form(fields[EVENT_ID], fields[EVENT_TIME], who, address, agent, fields[REQUEST_ID], what) == row.form:
-        for store, key, part in ((_WHO, who_key, who), (_WHAT, what_key, what), (_ADDRESSES, draft.source_ip, address),
-                                 (_AGENTS, draft.user_agent, agent)):
-            if len(store) >= _PARTS_KEPT:
-                store.clear()
-            store[key] = part
-    return row.form
+        return spooled
+    for store, key, part in zip((_WHO, _ADDRESSES, _AGENTS, _WHAT),
+                                (who_key, draft.source_ip, draft.user_agent, what_key), parts):
+        if len(store) >= _PARTS_KEPT:
+            store.clear()
+        store[key] = part
+    return spooled
 
 
 # -- cleaning: values any database stores unchanged --------------------------------

@@ -6,7 +6,8 @@ A pull costs its request thread one draft added to a list: no database work, no
 system call, and no thread competing with the request threads for the
 interpreter while it writes to the database. The process's spool thread turns
 the drafts into lines (``rows.EventRow``'s canonical form, which the ingester
-hashes as it is) and writes them to the page cache every
+hashes as it is, and the lengths of the parts of it that repeat, which the
+ingester parses once: ``rows.spool_form``) and writes them to the page cache every
 BERTH_AUDIT_SPOOL_WRITE_SECONDS (0.1 s); from there, a web worker that crashes
 or is killed loses nothing, and a graceful exit writes out the buffer (atexit
 and gunicorn's worker_exit hook).
@@ -48,13 +49,13 @@ from django.db import DataError, IntegrityError, connection, transaction
 
 from .events import Actor, EventDraft
 from .models import SpoolCursor
-from .rows import BadRow, EventRow, form_of
+from .rows import EventRow, spool_form
 
 logger = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
 LOCK_NAME = ".ingest.lock"
-FORMAT = 2  # the first field of every line: how the rest reads
+FORMAT = 3  # the first field of every line: how the rest reads
 READ_BYTES = 4 << 20  # how much of a file one read takes in
 SPOOL_BUFFER_EVENTS = 4096  # a buffer this full is written at once
 
@@ -62,13 +63,17 @@ SPOOL_BUFFER_EVENTS = 4096  # a buffer this full is written at once
 # -- lines ----------------------------------------------------------------------------
 
 LINE_START = b"[%d," % FORMAT
+FORM_LINE_START = b"[2,"  # format 2: the form alone (what this version writes when the form has no parts)
 
 
 def encode(draft: EventDraft) -> bytes:
-    """One spool line: ``[2,<the event's canonical form>]`` and a newline. The
-    audit writer hashes the form as it is (``rows.EventRow``). A pull's form is
-    mostly made of kept parts (``rows.form_of``)."""
-    return b"".join((LINE_START, form_of(draft).encode(), b"]\n"))
+    """One spool line: ``[3,<who length>,<what length>,<the event's canonical form>]``
+    and a newline. The audit writer hashes the form as it is and reads its <who>
+    and <what> parts (``rows.spool_form``) from kept ones."""
+    form, who_length, what_length = spool_form(draft)
+    if who_length:
+        return b"%s%d,%d,%s]\n" % (LINE_START, who_length, what_length, form.encode())
+    return b"%s%s]\n" % (FORM_LINE_START, form.encode())
 
 
 class BadLine(ValueError):
@@ -77,11 +82,14 @@ class BadLine(ValueError):
 
 def decode(line: bytes) -> EventRow:
     body = line.rstrip(b"\n")
-    if body.startswith(LINE_START) and body.endswith(b"]"):
-        try:
-            return EventRow.from_form(body[len(LINE_START):-1].decode())
-        except (UnicodeDecodeError, BadRow) as error:
-            raise BadLine(str(error)) from None
+    try:
+        if body.startswith(LINE_START) and body.endswith(b"]"):
+            who_length, what_length, form = body[len(LINE_START):-1].decode().split(",", 2)
+            return EventRow.from_parts(form, int(who_length), int(what_length))
+        if body.startswith(FORM_LINE_START) and body.endswith(b"]"):
+            return EventRow.from_form(body[len(FORM_LINE_START):-1].decode())
+    except (UnicodeDecodeError, ValueError) as error:  # BadRow is a ValueError
+        raise BadLine(str(error)) from None
     if body.startswith(b"[1,"):
         return EventRow.from_draft(_decode_format_1(body))
     raise BadLine(f"not a format {FORMAT} spool line")
