@@ -224,7 +224,8 @@ def main() -> None:
                 order = candidates if round_number % 2 else list(reversed(candidates))
                 for candidate in order:
                     rate = candidate.measure(args.duration, args.connections)
-                    print(f"round {round_number} {candidate.label:>10}: {rate:8.0f} req/s", flush=True)
+                    print(f"round {round_number} {candidate.label:>10}: {rate:8.0f} req/s"
+                          f"  {candidate.cpu[-1] * 1e6:6.0f} µs CPU/request", flush=True)
         finally:
             for candidate in candidates:
                 candidate.stop()
@@ -240,14 +241,18 @@ def main() -> None:
         print(f"{candidate.label:>10}  {median:12.0f}  {change:+6.1f}%  {cpu:21.0f}  {web:5.0f}  {audit:5.0f}  {rounds}")
     # The machine drifts (a shared host): rounds measured back to back compare best.
     print(f"\nround by round against {candidates[0].label} (its round of the same number, run just before or after):")
-    print(f"{'candidate':>10}  {'median change':>13}  {'middle half':>15}  {'CPU/request change':>18}")
+    # With the CPU saturated, req/s go as 1 / (CPU per request): the server's CPU per
+    # request is the steadier measure of the two where the host's speed drifts.
+    print(f"{'candidate':>10}  {'req/s change':>12}  {'middle half':>15}  {'CPU/request change':>18}"
+          f"  {'middle half':>15}")
     for candidate in candidates[1:]:
         changes = sorted((rate / base - 1) * 100 for rate, base in zip(candidate.rates, candidates[0].rates))
         cpu_changes = sorted((cpu / base - 1) * 100 for cpu, base in zip(candidate.cpu, candidates[0].cpu))
         quarter = len(changes) // 4
         middle = f"{changes[quarter]:+.1f}..{changes[-1 - quarter]:+.1f}%"
-        print(f"{candidate.label:>10}  {statistics.median(changes):+12.1f}%  {middle:>15}  "
-              f"{statistics.median(cpu_changes):+17.1f}%")
+        cpu_middle = f"{cpu_changes[quarter]:+.1f}..{cpu_changes[-1 - quarter]:+.1f}%"
+        print(f"{candidate.label:>10}  {statistics.median(changes):+11.1f}%  {middle:>15}  "
+              f"{statistics.median(cpu_changes):+17.1f}%  {cpu_middle:>15}")
 
 
 if __name__ == "__main__":
