@@ -9,6 +9,7 @@ the last step of the transaction, after the work that may wait."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -128,7 +129,16 @@ def _insert(values: Sequence[list]) -> None:
         # statement into ? with a regular expression, every time. (One statement of
         # many rows: executemany of a one-row statement costs a quarter more.)
         execute = cursor.cursor.connection.execute if sqlite else cursor.execute
-        size = max(1, min(_MAX_ROWS_PER_INSERT, connection.ops.bulk_batch_size(_COLUMNS, values)))
+        if sqlite:
+            # Django assumes SQLite's old limit of 999 parameters a statement (38
+            # rows); the library's own (32,766 by default since 3.32) is asked. Each
+            # statement keeps the pages it changes in a statement journal, which
+            # past 64 KiB is a temporary file: statements of 38 rows wrote 3.8 pages
+            # of it an event, statements of 500 next to none.
+            limit = cursor.cursor.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_COLUMNS)
+        else:
+            limit = connection.ops.bulk_batch_size(_COLUMNS, values)
+        size = max(1, min(_MAX_ROWS_PER_INSERT, limit))
         for start in range(0, len(values), size):
             chunk = values[start : start + size]
             with connection.wrap_database_errors:  # the driver's errors as Django's, as the cursor would

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.audit import chain, services
 from apps.audit.models import GENESIS_HASH, ChainHead, Event, PruneRecord
+from apps.audit.rows import EventRow
 
 from .conftest import make_draft
 
@@ -207,3 +208,21 @@ def test_the_admin_shows_events_and_changes_none(admin_client, settings):
     assert admin_client.get("/admin/audit/event/add/").status_code == 403
     assert admin_client.post(f"/admin/audit/event/{event.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Event.objects.filter(pk=event.pk).exists()
+
+
+def test_a_batch_goes_into_sqlite_in_statements_of_up_to_500_rows():
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's multi-row INSERTs (PostgreSQL takes a batch with COPY)")
+    connection.ensure_connection()
+    statements = []
+    connection.connection.set_trace_callback(statements.append)
+    try:
+        services.append_rows([EventRow.from_draft(make_draft()) for _ in range(1201)])
+    finally:
+        connection.connection.set_trace_callback(None)
+    inserts = [statement for statement in statements if statement.startswith('INSERT INTO "audit_event"')]
+    # Django's bulk_batch_size would allow 38 rows of 26 values (999 parameters)
+    assert [statement.count("), (") + 1 for statement in inserts] == [500, 500, 201]
+    assert Event.objects.count() == 1201 and chain.verify().intact
