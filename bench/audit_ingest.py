@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-ACCEPT = ", ".join([
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pull_events import ACCEPT  # noqa: E402  (what a client pulling the manifest sends)
 
 
 def main() -> None:

@@ -56,12 +56,11 @@ _parse = json.JSONDecoder().decode
 
 # What from_parts reads: the id and the time, then <who> (event name .. role ARN),
 # then the address, agent and request id, then <what> (account .. error message).
-_HEAD = re.compile(r'\["([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",'
-                   r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)",').match
-_HEAD_LENGTH = len('["') + 36 + len('","') + len("YYYY-MM-DDTHH:MM:SS.ffffffZ") + len('",')
-_WHO_TYPES = _TYPES[EVENT_NAME:SOURCE_IP]
-_MIDDLE_TYPES = _TYPES[SOURCE_IP:RECIPIENT_ACCOUNT_ID]
-_WHAT_TYPES = _TYPES[RECIPIENT_ACCOUNT_ID:]
+_HEAD = re.compile(rf'\["({_EVENT_ID_TEXT.pattern})","({_TIME_TEXT.pattern})",').match
+_WHO_PART = slice(EVENT_NAME, SOURCE_IP)  # event_name .. actor_role_arn
+_MIDDLE_PART = slice(SOURCE_IP, RECIPIENT_ACCOUNT_ID)  # source_ip, user_agent, request_id
+_WHAT_PART = slice(RECIPIENT_ACCOUNT_ID, None)  # recipient_account_id .. error_message
+_WHO_TYPES, _MIDDLE_TYPES, _WHAT_TYPES = _TYPES[_WHO_PART], _TYPES[_MIDDLE_PART], _TYPES[_WHAT_PART]
 _WHAT_PARAMETERS, _WHAT_RESPONSE = REQUEST_PARAMETERS - RECIPIENT_ACCOUNT_ID, RESPONSE_ELEMENTS - RECIPIENT_ACCOUNT_ID
 # Parts read, by their text (the writer's side of spool_form's stores).
 _WHO_FIELDS: dict[str, list] = {}
@@ -80,10 +79,15 @@ def _parsed(store: dict | None, text: str, types: list) -> list:
         if list(map(type, values)) != types:
             raise BadRow(f"not the {len(types)} fields of its stretch")
         if store is not None:
-            if len(store) >= _PARTS_KEPT:
-                store.clear()
-            store[text] = values
+            _keep(store, text, values)
     return values
+
+
+def _keep(store: dict, key, part) -> None:
+    """Keep ``part`` in ``store``, which starts over when it holds _PARTS_KEPT."""
+    if len(store) >= _PARTS_KEPT:
+        store.clear()
+    store[key] = part
 
 
 class BadRow(ValueError):
@@ -177,12 +181,15 @@ class EventRow:
         so a pull's line costs a match of its id and time and a split of its
         address, agent and request id. BadRow when it does not read as one."""
         head = _HEAD(form)
-        who_end = _HEAD_LENGTH + who_length
+        if head is None:
+            raise BadRow("a field is not in its canonical spelling")
+        who_start = head.end()
+        who_end = who_start + who_length
         what_start = len(form) - 1 - what_length
-        if (head is None or who_length <= 0 or what_length <= 0 or what_start - who_end < 10
+        if (who_length <= 0 or what_length <= 0 or what_start - who_end < 10
                 or form[who_end] != "," or form[what_start - 1] != "," or form[-1] != "]"):
             raise BadRow("not a form of the lengths given")
-        who = _parsed(_WHO_FIELDS, form[_HEAD_LENGTH:who_end], _WHO_TYPES)
+        who = _parsed(_WHO_FIELDS, form[who_start:who_end], _WHO_TYPES)
         what = _parsed(_WHAT_FIELDS, form[what_start:-1], _WHAT_TYPES)
         if what[_WHAT_PARAMETERS][:1] != "{" or what[_WHAT_RESPONSE][:1] != "{":
             raise BadRow("a field is not in its canonical spelling")
@@ -246,7 +253,6 @@ _WHAT: dict[tuple, str] = {}
 _ADDRESSES: dict[str, str] = {}
 _AGENTS: dict[str, str] = {}
 _PARTS_KEPT = 4096
-_WHO_SLICE = slice(EVENT_NAME, HASHED_FIELDS.index("source_ip"))  # event_name .. actor_role_arn
 
 
 def spool_form(draft: EventDraft) -> tuple[str, int, int]:
@@ -312,7 +318,7 @@ def _split(row: EventRow) -> tuple[tuple[str, int, int], tuple[str, str, str, st
     """(the row's form and the lengths of its <who> and <what>, or 0 and 0 when its
     parts do not make it), and the parts (<who>, <address>, <agent>, <what>)."""
     fields = row.fields
-    who = CANONICAL_ENCODER.encode(fields[_WHO_SLICE])[1:-1]
+    who = CANONICAL_ENCODER.encode(fields[_WHO_PART])[1:-1]
     address = encode_basestring(fields[SOURCE_IP])
     agent = encode_basestring(fields[USER_AGENT])
     request_id = encode_basestring(fields[REQUEST_ID])[1:-1]
@@ -337,9 +343,7 @@ def _first_of_its_kind(draft: EventDraft, who_key: tuple, what_key: tuple) -> tu
         return spooled
     for store, key, part in zip((_WHO, _ADDRESSES, _AGENTS, _WHAT),
                                 (who_key, draft.source_ip, draft.user_agent, what_key), parts):
-        if len(store) >= _PARTS_KEPT:
-            store.clear()
-        store[key] = part
+        _keep(store, key, part)
     return spooled
 
 
