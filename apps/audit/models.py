@@ -116,12 +116,26 @@ class PruneRecord(models.Model):
         return f"pruned through #{self.through_sequence} at {self.pruned_at:%Y-%m-%d %H:%M}"
 
 
-class SpoolCursor(models.Model):
-    """How far the ingester has read one spool file (apps.audit.spool): moved in
-    the transaction that writes the events before it, so each is written once."""
+SPOOL_OWNER_MAX_LENGTH = 64
 
-    name = models.CharField(max_length=255, primary_key=True)
+
+class SpoolCursor(models.Model):
+    """How far the ingester of one spool directory has read one of its files
+    (apps.audit.spool): moved in the transaction that writes the events before it,
+    so each is written once.
+
+    ``owner`` is the id the spool directory keeps in its ``.spool-id`` file: hosts
+    that share the database each have a spool directory of their own, and an
+    ingester reads, moves and forgets only its own directory's cursors. "" marks a
+    cursor written before cursors had owners: the ingester whose directory holds
+    that file takes it over."""
+
+    owner = models.CharField(max_length=SPOOL_OWNER_MAX_LENGTH, blank=True)
+    name = models.CharField(max_length=255)
     offset = models.BigIntegerField(default=0)
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="audit_spool_cursor_once_per_owner")]
+
     def __str__(self) -> str:
-        return f"{self.name} at byte {self.offset}"
+        return f"{self.owner or '(unowned)'}/{self.name} at byte {self.offset}"
