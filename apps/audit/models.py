@@ -139,3 +139,55 @@ class SpoolCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner or '(unowned)'}/{self.name} at byte {self.offset}"
+
+
+class FailureWindow(models.Model):
+    """The failed requests (refusals, and every other error) that callers from
+    outside an account (anonymous callers, other accounts' principals) made
+    against it from one source, of one operation with one error code, in one
+    window of BERTH_AUDIT_FAILURE_WINDOW_SECONDS. The trail records the first
+    BERTH_AUDIT_FAILURES_PER_SOURCE of them one by one; the rest are counted here,
+    in the transaction that would have written them, and reported by one
+    aggregate event once the window is over (apps.audit.services)."""
+
+    recipient_account_id = models.CharField(max_length=12, blank=True)
+    actor_account_id = models.CharField(max_length=12, blank=True)  # "" for anonymous callers
+    source = models.CharField(max_length=45)  # the address; for IPv6, its /64 (apps.audit.events.failure_source)
+    event_source = models.CharField(max_length=32)
+    event_name = models.CharField(max_length=128)
+    error_code = models.CharField(max_length=128)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    recorded = models.BigIntegerField(default=0)  # recorded one by one
+    counted = models.BigIntegerField(default=0)  # counted instead
+    reported = models.BigIntegerField(default=0)  # of those counted, reported by aggregate events written
+    # Of the counted events not reported yet: the first's and the last's times, the
+    # fields of the first that its aggregate repeats, and a few distinct values of each
+    # detail the aggregate lists (addresses, principals, repositories, user agents).
+    first_time = models.DateTimeField(null=True, blank=True)
+    last_time = models.DateTimeField(null=True, blank=True)
+    sample = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient_account_id", "actor_account_id", "source", "event_source", "event_name",
+                        "error_code", "window_start"],
+                name="audit_failure_window_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reported__lte=models.F("counted")), name="audit_failure_window_reports_counted"
+            ),
+        ]
+        # The windows with failures to report: what every pass of an ingester looks for.
+        indexes = [
+            models.Index(
+                fields=["window_end"], condition=models.Q(counted__gt=models.F("reported")),
+                name="audit_failure_window_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (f"{self.event_name} {self.error_code} from {self.source} against {self.recipient_account_id or '-'} "
+                f"from {self.window_start:%Y-%m-%d %H:%M}: {self.recorded} recorded, {self.counted} counted")
