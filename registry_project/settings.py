@@ -93,6 +93,19 @@ BERTH_AUDIT_READ_EVENTS = env_bool("BERTH_AUDIT_READ_EVENTS", True)
 BERTH_AUDIT_RETENTION_DAYS = env_int("BERTH_AUDIT_RETENTION_DAYS", 365)
 # Proxies (comma-separated CIDRs) whose X-Forwarded-For and X-Request-Id are believed.
 BERTH_TRUSTED_PROXIES = os.environ.get("BERTH_TRUSTED_PROXIES", "")
+# Failed requests from outside an account (anonymous callers, other accounts'
+# principals): per account, source address (IPv6: its /64), operation and error
+# code, the first BERTH_AUDIT_FAILURES_PER_SOURCE of each window of
+# BERTH_AUDIT_FAILURE_WINDOW_SECONDS are recorded one by one, the rest counted into
+# one aggregate event written when the window ends.
+BERTH_AUDIT_FAILURES_PER_SOURCE = env_int("BERTH_AUDIT_FAILURES_PER_SOURCE", 20)
+if BERTH_AUDIT_FAILURES_PER_SOURCE < 0:
+    raise ImproperlyConfigured(f"BERTH_AUDIT_FAILURES_PER_SOURCE must be 0 or more, not {BERTH_AUDIT_FAILURES_PER_SOURCE}")
+BERTH_AUDIT_FAILURE_WINDOW_SECONDS = env_int("BERTH_AUDIT_FAILURE_WINDOW_SECONDS", 3600)
+if BERTH_AUDIT_FAILURE_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured(
+        f"BERTH_AUDIT_FAILURE_WINDOW_SECONDS must be 1 or more, not {BERTH_AUDIT_FAILURE_WINDOW_SECONDS}"
+    )
 
 BERTH_UPLOAD_DIR = Path(os.environ.get("BERTH_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 BERTH_UPLOAD_EXPIRY_SECONDS = env_int("BERTH_UPLOAD_EXPIRY_SECONDS", 24 * 3600)

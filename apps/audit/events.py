@@ -8,16 +8,23 @@ writes) is finished by ``apps.audit.middleware.AuditMiddleware`` from the
 response and handed to the recorder (its spool), so pulls never wait on a write."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import random
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from django.utils import timezone
 
 REQUEST_ATTRIBUTE = "berth_audit_event"
+# Where an aggregate event (failed requests counted instead of recorded one by one:
+# apps.audit.services.tally_failures) keeps its count and details, in its response elements.
+AGGREGATE = "berth:aggregate"
+# The prefix length that one IPv6 subscriber is given (and the least any is).
+IPV6_SOURCE_PREFIX = 64
 
 
 class ActorType:
@@ -139,3 +146,17 @@ def client_ip(request) -> str:
     (AuditMiddleware works it out once per request)."""
     request = getattr(request, "_request", request)
     return getattr(request, "berth_client_ip", None) or request.META.get("REMOTE_ADDR", "")
+
+
+@lru_cache(maxsize=4096)
+def failure_source(address: str) -> str:
+    """Whose failed requests count together: an IPv4 address, or the /64 network of
+    an IPv6 address (a caller with one IPv6 address has its whole /64 to choose
+    from). Anything else (no address) as it is."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_SOURCE_PREFIX}", strict=False))
+    return address

@@ -116,12 +116,78 @@ class PruneRecord(models.Model):
         return f"pruned through #{self.through_sequence} at {self.pruned_at:%Y-%m-%d %H:%M}"
 
 
-class SpoolCursor(models.Model):
-    """How far the ingester has read one spool file (apps.audit.spool): moved in
-    the transaction that writes the events before it, so each is written once."""
+SPOOL_OWNER_MAX_LENGTH = 64
 
-    name = models.CharField(max_length=255, primary_key=True)
+
+class SpoolCursor(models.Model):
+    """How far the ingester of one spool directory has read one of its files
+    (apps.audit.spool): moved in the transaction that writes the events before it,
+    so each is written once.
+
+    ``owner`` is the id the spool directory keeps in its ``.spool-id`` file: hosts
+    that share the database each have a spool directory of their own, and an
+    ingester reads, moves and forgets only its own directory's cursors. "" marks a
+    cursor written before cursors had owners: the ingester whose directory holds
+    that file takes it over."""
+
+    owner = models.CharField(max_length=SPOOL_OWNER_MAX_LENGTH, blank=True)
+    name = models.CharField(max_length=255)
     offset = models.BigIntegerField(default=0)
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="audit_spool_cursor_once_per_owner")]
+
     def __str__(self) -> str:
-        return f"{self.name} at byte {self.offset}"
+        return f"{self.owner or '(unowned)'}/{self.name} at byte {self.offset}"
+
+
+class FailureWindow(models.Model):
+    """The failed requests (refusals, and every other error) that callers from
+    outside an account (anonymous callers, other accounts' principals) made
+    against it from one source, of one operation with one error code, in one
+    window of BERTH_AUDIT_FAILURE_WINDOW_SECONDS. The trail records the first
+    BERTH_AUDIT_FAILURES_PER_SOURCE of them one by one; the rest are counted here,
+    in the transaction that would have written them, and reported by one
+    aggregate event once the window is over (apps.audit.services)."""
+
+    recipient_account_id = models.CharField(max_length=12, blank=True)
+    actor_account_id = models.CharField(max_length=12, blank=True)  # "" for anonymous callers
+    source = models.CharField(max_length=45)  # the address; for IPv6, its /64 (apps.audit.events.failure_source)
+    event_source = models.CharField(max_length=32)
+    event_name = models.CharField(max_length=128)
+    error_code = models.CharField(max_length=128)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    recorded = models.BigIntegerField(default=0)  # recorded one by one
+    counted = models.BigIntegerField(default=0)  # counted instead
+    reported = models.BigIntegerField(default=0)  # of those counted, reported by aggregate events written
+    # Of the counted events not reported yet: the first's and the last's times, the
+    # fields of the first that its aggregate repeats, and a few distinct values of each
+    # detail the aggregate lists (addresses, principals, repositories, user agents).
+    first_time = models.DateTimeField(null=True, blank=True)
+    last_time = models.DateTimeField(null=True, blank=True)
+    sample = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient_account_id", "actor_account_id", "source", "event_source", "event_name",
+                        "error_code", "window_start"],
+                name="audit_failure_window_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reported__lte=models.F("counted")), name="audit_failure_window_reports_counted"
+            ),
+        ]
+        # The windows with failures to report: what every pass of an ingester looks for.
+        indexes = [
+            models.Index(
+                fields=["window_end"], condition=models.Q(counted__gt=models.F("reported")),
+                name="audit_failure_window_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (f"{self.event_name} {self.error_code} from {self.source} against {self.recipient_account_id or '-'} "
+                f"from {self.window_start:%Y-%m-%d %H:%M}: {self.recorded} recorded, {self.counted} counted")

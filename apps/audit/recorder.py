@@ -9,6 +9,11 @@ either way every BERTH_AUDIT_FLUSH_SECONDS. In thread mode the spool is also
 ingested at interpreter exit and from gunicorn's worker_exit hook; in either mode
 a process writes out its spool buffer then.
 
+Each batch passes ``services.tally_failures`` first, which counts instead of
+writing the failed requests from outside an account past the first few of their
+window; every flush then writes the aggregate events of the windows that are over
+(``report_failures``).
+
 Listeners (``add_listener``) see the rows (``rows.EventRow``, read like drafts)
 of every batch written, inside the batch's transaction (their work commits with
 the events, or neither does): the gallery counts pulls this way. A listener that
@@ -24,6 +29,7 @@ from collections.abc import Callable, Sequence
 from django import db
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from . import services
 from .events import EventDraft
@@ -80,23 +86,39 @@ class Recorder:
             self._start_thread()
 
     def flush(self) -> int:
-        """Ingest the spool now; returns how many events were written (0 when
-        another ingester is at work on it). A database error is raised; the
-        events it kept out stay spooled."""
+        """Ingest the spool now (none of it when another ingester is at work on
+        it), then report the failure windows that are over; returns how many
+        events were written. A database error is raised; the events it kept out
+        stay spooled, the windows unreported."""
         self.spool.write()
-        return self.ingester.run_once()
+        written = self.ingester.run_once()
+        return written + self.report_failures()
+
+    def report_failures(self) -> int:
+        """Write the aggregate events of the failure windows that are over; returns how many."""
+        now = timezone.now()
+        if not services.failure_reports_due(now=now):
+            return 0
+        with transaction.atomic():
+            rows = services.take_due_failure_reports(now=now)
+            return self._append(rows) if rows else 0
 
     def _write(self, batch: Sequence[EventRow]) -> int:
         with transaction.atomic():
-            # Listeners first: the chain head is then locked last and only for the
-            # insert, in every transaction that takes it (no lock-order cycles).
-            for listener in list(self._listeners):
-                try:
-                    with transaction.atomic():
-                        listener(batch)
-                except Exception:
-                    logger.exception("audit listener %r failed on a batch of %d events", listener, len(batch))
-            return len(services.append_rows(batch))
+            batch = services.tally_failures(batch)
+            return self._append(batch) if batch else 0
+
+    def _append(self, batch: Sequence[EventRow]) -> int:
+        """The listeners' work and the batch's events, in the caller's transaction."""
+        # Listeners first: the chain head is then locked last and only for the
+        # insert, in every transaction that takes it (no lock-order cycles).
+        for listener in list(self._listeners):
+            try:
+                with transaction.atomic():
+                    listener(batch)
+            except Exception:
+                logger.exception("audit listener %r failed on a batch of %d events", listener, len(batch))
+        return len(services.append_rows(batch))
 
     def _start_thread(self) -> None:
         with self._thread_lock:

@@ -1,6 +1,10 @@
 """An event as a CloudTrail record: the shape people and tools that read
 CloudTrail's ECR events already know, plus the event's place in Berth's chain
-(`berth:sequence`, `berth:hash`)."""
+(`berth:sequence`, `berth:hash`).
+
+An aggregate event (failed requests from outside the account, counted instead of
+recorded one by one: apps.audit.services) is a record of eventType
+`BerthAggregate`, its count and details in `responseElements["berth:aggregate"]`."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -8,11 +12,12 @@ from django.conf import settings
 from apps.iam.policy.arn import repository_arn
 
 from .chain import iso_time
-from .events import ActorType
+from .events import AGGREGATE, ActorType
 from .models import Event
 
 EVENT_VERSION = "1.08"
 EVENT_TYPE = "AwsApiCall"
+AGGREGATE_EVENT_TYPE = "BerthAggregate"
 REPOSITORY_RESOURCE_TYPE = "AWS::ECR::Repository"
 ANONYMOUS_PRINCIPAL = "ANONYMOUS_PRINCIPAL"
 
@@ -78,7 +83,7 @@ def to_record(event: Event) -> dict:
         "eventID": str(event.event_id),
         "readOnly": event.read_only,
         "resources": resources(event),
-        "eventType": EVENT_TYPE,
+        "eventType": AGGREGATE_EVENT_TYPE if AGGREGATE in (event.response_elements or {}) else EVENT_TYPE,
         "recipientAccountId": event.recipient_account_id or event.actor_account_id,
         "berth:sequence": event.sequence,
         "berth:hash": event.hash,

@@ -47,7 +47,10 @@ class LookupEventsQuerySerializer(serializers.Serializer):
     repository = serializers.CharField(required=False, max_length=REPOSITORY_NAME_MAX_LENGTH)
     digest = DigestField(required=False)
     tag = serializers.CharField(required=False, max_length=TAG_MAX_LENGTH)
-    source_ip = serializers.CharField(required=False, max_length=64, validators=[_address])
+    source_ip = serializers.CharField(
+        required=False, max_length=64, validators=[_address],
+        help_text="the caller's address (an IPv6 address also finds the aggregate events of its /64)",
+    )
     start_time = serializers.DateTimeField(required=False, help_text="ISO 8601; events at or after it")
     end_time = serializers.DateTimeField(required=False, help_text="ISO 8601; events at or before it")
     read_only = serializers.BooleanField(
@@ -86,7 +89,11 @@ class EventPageSerializer(serializers.Serializer):
         help_text="CloudTrail records, newest first: eventVersion, userIdentity, eventTime, eventSource, eventName, "
         "awsRegion, sourceIPAddress, userAgent, requestParameters, responseElements, requestID, eventID, readOnly, "
         "resources, eventType, recipientAccountId, errorCode and errorMessage (failures only), and Berth's "
-        "`berth:sequence` and `berth:hash` (the event's place in the tamper-evident chain)",
+        "`berth:sequence` and `berth:hash` (the event's place in the tamper-evident chain). Failed requests from "
+        "outside the account beyond the first few per source, operation and error in a window are counted, not "
+        "recorded one by one: a record of eventType `BerthAggregate` reports them, with `count`, "
+        "`firstEventTime`, `lastEventTime`, `windowStart`, `windowEnd`, `recordedOneByOne` and a few "
+        "`sourceIPAddresses`, `principals`, `repositories` and `userAgents` in `responseElements[\"berth:aggregate\"]`",
     )
     next = serializers.CharField(
         allow_null=True, help_text="pass as `next` for the following page; null on the last"

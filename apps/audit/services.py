@@ -1,9 +1,12 @@
-"""Every write to the trail: appending events to the hash chain, and retention.
+"""Every write to the trail: appending events to the hash chain, the tally of
+failed requests from outside an account, and retention.
 
 An event that goes with a state change is written by ``record`` inside the
 transaction that makes the change, so both commit or neither does. Everything
 else goes through ``apps.audit.recorder`` and its spool, whose rows the audit
-writer appends in batches (``append_rows``).
+writer appends in batches (``append_rows``), after ``tally_failures`` has taken
+out the failures it counts instead; ``take_due_failure_reports`` makes their
+aggregate events.
 Appending locks the chain head until the transaction ends: call ``record`` as
 the last step of the transaction, after the work that may wait."""
 from __future__ import annotations
@@ -11,16 +14,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min
 from django.utils import timezone
 
-from .chain import HASHED_FIELDS, chain_hash
-from .events import EventDraft
-from .models import ChainHead, Event, PruneRecord
+from .chain import HASHED_FIELDS, chain_hash, iso_time
+from .events import AGGREGATE, Actor, EventDraft, failure_source
+from .models import ChainHead, Event, FailureWindow, PruneRecord
 from .rows import EVENT_ID, EVENT_TIME, EventRow
 
 logger = logging.getLogger(__name__)
@@ -174,6 +178,187 @@ def _locked_head() -> ChainHead:
             )
         head = ChainHead.objects.select_for_update().get(pk=1)
     return head
+
+
+# -- failed requests from outside an account ------------------------------------------
+#
+# Anyone can make requests that fail against an account (a private repository's
+# name is enough), and each failure is an event in that account's trail, kept as
+# long as the trail: an outsider's loop would fill it. The account owner still
+# wants to know that someone is probing, and from where: per (account, caller's
+# account, source, operation, error code) and window, the first
+# BERTH_AUDIT_FAILURES_PER_SOURCE failures are recorded one by one and the rest
+# counted, in the transaction that would have written them (so each is counted
+# exactly once, as each is written exactly once), and one aggregate event per
+# window, written when it is over, reports how many there were, when, and a few of
+# the addresses, principals, repositories and user agents. The window's source is
+# the caller's address, or its /64 for IPv6 (one subscriber's share). The caller's
+# account is part of the key so that each aggregate is seen by the accounts that
+# see the events it counts (the target's, and the caller's own).
+
+_POSITION = {name: index for index, name in enumerate(HASHED_FIELDS)}
+_WINDOW_KEY = ("recipient_account_id", "actor_account_id", "source", "event_source", "event_name", "error_code",
+               "window_start")
+_WINDOW_FIELDS = (_POSITION["recipient_account_id"], _POSITION["actor_account_id"], _POSITION["source_ip"],
+                  _POSITION["event_source"], _POSITION["event_name"], _POSITION["error_code"])
+_ERROR_CODE, _ACTOR_ACCOUNT_ID, _RECIPIENT_ACCOUNT_ID = (
+    _POSITION["error_code"], _POSITION["actor_account_id"], _POSITION["recipient_account_id"]
+)
+# What an aggregate repeats of the first failure it counts.
+_SAMPLED = ("read_only", "actor_type", "actor_arn", "actor_username", "actor_access_key_id", "actor_session_name",
+            "actor_role_arn", "user_agent")
+# The details an aggregate lists (by the field they come from), DETAIL_VALUES_KEPT distinct values of each at most.
+_DETAILS = (("sourceIPAddresses", _POSITION["source_ip"]), ("principals", _POSITION["actor_arn"]),
+            ("repositories", _POSITION["repository"]), ("userAgents", _POSITION["user_agent"]))
+DETAIL_VALUES_KEPT = 10
+# A window is reported this long after it ends: spooled events reach the trail
+# within seconds of their time (a later one is counted all the same, and reported
+# by a further aggregate event).
+FAILURE_REPORT_DELAY = timedelta(seconds=10)
+# How long a reported window is kept after it ends, so that a late event (a spool
+# ingested after an outage) still finds how many its window recorded.
+FAILURE_WINDOW_KEPT = timedelta(days=1)
+
+
+def _from_outside(fields: list) -> bool:
+    """A failed request of a caller outside the account it was made against: an
+    anonymous one (against an account or not), or another account's principal. An
+    account's own principals' failures stay in its trail one by one."""
+    actor_account_id = fields[_ACTOR_ACCOUNT_ID]
+    return not actor_account_id or fields[_RECIPIENT_ACCOUNT_ID] not in ("", actor_account_id)
+
+
+def tally_failures(rows: Sequence[EventRow]) -> Sequence[EventRow]:
+    """The rows to write one by one: ``rows`` without the failed requests from
+    outside an account past the first BERTH_AUDIT_FAILURES_PER_SOURCE of their
+    window, which are counted in their window (FailureWindow) instead, in the
+    caller's transaction. Write the rows returned in that same transaction."""
+    outsiders = [row for row in rows if row.fields[_ERROR_CODE] and _from_outside(row.fields)]
+    if not outsiders:
+        return rows  # every pull, and nearly every batch
+    length = settings.BERTH_AUDIT_FAILURE_WINDOW_SECONDS
+    groups: dict[tuple, list[EventRow]] = {}
+    for row in outsiders:
+        groups.setdefault(_window_key(row, length), []).append(row)
+    windows = _locked_windows(sorted(groups), timedelta(seconds=length))
+    limit = settings.BERTH_AUDIT_FAILURES_PER_SOURCE
+    counted: set[int] = set()
+    for key, failures in groups.items():
+        window = windows[key]
+        room = max(0, limit - window.recorded)
+        window.recorded += min(room, len(failures))
+        for row in failures[room:]:
+            _count(window, row)
+            counted.add(id(row))
+        window.save(update_fields=["recorded", "counted", "first_time", "last_time", "sample", "details"])
+    return [row for row in rows if id(row) not in counted] if counted else rows
+
+
+def _window_key(row: EventRow, length: int) -> tuple:
+    fields = row.fields
+    recipient, actor_account, address, event_source, event_name, error_code = (fields[i] for i in _WINDOW_FIELDS)
+    start = datetime.fromtimestamp(int(row.event_time.timestamp()) // length * length, UTC)
+    return recipient, actor_account, failure_source(address), event_source, event_name, error_code, start
+
+
+def _locked_windows(keys: list[tuple], length: timedelta) -> dict[tuple, FailureWindow]:
+    """The windows of ``keys`` (sorted), made when new, each locked until the
+    transaction ends. One upsert takes them in the keys' order: ingesters on hosts
+    that share the database, counting the same sources, never wait on each other
+    in a cycle."""
+    made = FailureWindow.objects.bulk_create(
+        [FailureWindow(**dict(zip(_WINDOW_KEY, key)), window_end=key[-1] + length) for key in keys],
+        update_conflicts=True, unique_fields=_WINDOW_KEY, update_fields=["window_end"],
+    )
+    found = FailureWindow.objects.filter(pk__in=[window.pk for window in made])
+    return {tuple(getattr(window, name) for name in _WINDOW_KEY): window for window in found}
+
+
+def _count(window: FailureWindow, row: EventRow) -> None:
+    moment = row.event_time
+    fields = row.fields
+    if window.counted == window.reported:  # the first its next aggregate reports
+        window.first_time = window.last_time = moment
+        window.sample = {name: fields[_POSITION[name]] for name in _SAMPLED}
+        window.details = {}
+    else:
+        window.first_time = min(window.first_time, moment)
+        window.last_time = max(window.last_time, moment)
+    window.counted += 1
+    for detail, position in _DETAILS:
+        kept = window.details.setdefault(detail, [])
+        if len(kept) < DETAIL_VALUES_KEPT and fields[position] not in kept:
+            kept.append(fields[position])
+
+
+def take_due_failure_reports(*, now: datetime) -> list[EventRow]:
+    """The aggregate events of the windows over (FAILURE_REPORT_DELAY before
+    ``now``) that counted failures no aggregate reports yet, as rows to append in
+    the caller's transaction, in which the windows are marked reported. Windows
+    another transaction holds are left to it."""
+    due = (
+        FailureWindow.objects.select_for_update(skip_locked=True)
+        .filter(window_end__lte=now - FAILURE_REPORT_DELAY, counted__gt=F("reported"))
+        .order_by("window_end", "pk")
+    )
+    rows = []
+    for window in due:
+        rows.append(EventRow.from_draft(_aggregate(window)))
+        window.reported = window.counted
+        window.first_time = window.last_time = None
+        window.sample, window.details = {}, {}
+        window.save(update_fields=["reported", "first_time", "last_time", "sample", "details"])
+    return rows
+
+
+def failure_reports_due(*, now: datetime) -> bool:
+    """Whether take_due_failure_reports has anything to take (a read: an idle
+    ingester's pass opens no write transaction for it)."""
+    return FailureWindow.objects.filter(window_end__lte=now - FAILURE_REPORT_DELAY, counted__gt=F("reported")).exists()
+
+
+def _aggregate(window: FailureWindow) -> EventDraft:
+    """The event that reports the failures ``window`` counted since its last report."""
+    sample = window.sample
+    count = window.counted - window.reported
+    first, last = iso_time(window.first_time), iso_time(window.last_time)
+    repositories = window.details.get("repositories", [])
+    return EventDraft(
+        event_name=window.event_name,
+        event_source=window.event_source,
+        actor=Actor(
+            type=sample["actor_type"], arn=sample["actor_arn"], account_id=window.actor_account_id,
+            username=sample["actor_username"], access_key_id=sample["actor_access_key_id"],
+            session_name=sample["actor_session_name"], role_arn=sample["actor_role_arn"],
+        ),
+        source_ip=window.source,
+        user_agent=sample["user_agent"],
+        request_id="",
+        read_only=sample["read_only"],
+        recipient_account_id=window.recipient_account_id,
+        repository=repositories[0] if len(repositories) == 1 else "",
+        response_elements={AGGREGATE: {
+            "count": count,
+            "firstEventTime": first,
+            "lastEventTime": last,
+            "windowStart": iso_time(window.window_start),
+            "windowEnd": iso_time(window.window_end),
+            "recordedOneByOne": window.recorded,
+            **window.details,
+        }},
+        error_code=window.error_code,
+        error_message=(
+            f"{count} more {window.event_name} requests from {window.source} failed with {window.error_code} "
+            f"from {first} to {last}: counted, beyond the {window.recorded} of the window recorded one by one"
+        ),
+        event_time=window.last_time,
+    )
+
+
+def prune_failure_windows(*, ended_before: datetime) -> int:
+    """Forget the windows that ended before ``ended_before`` and are reported; returns how many."""
+    removed, _ = FailureWindow.objects.filter(window_end__lt=ended_before, counted=F("reported")).delete()
+    return removed
 
 
 # -- retention ------------------------------------------------------------------------

@@ -26,7 +26,13 @@ stops the ingester between batches. A file whose writer is gone (its lock can be
 taken) and which is read to its end is removed. One ingester works at a time per
 spool directory (an exclusive ``flock`` on ``.ingest.lock``); `berth serve` runs
 one in a process of its own (`berth audit_writer`), and a process in
-BERTH_AUDIT_WRITER=thread mode runs one in a thread."""
+BERTH_AUDIT_WRITER=thread mode runs one in a thread.
+
+Owners. Hosts that share one database (the scaled-out setup) each have a spool
+directory of their own, and their ingesters share the cursor table. The directory
+keeps a random id in ``.spool-id`` (made by the first ingester to run on it), and
+cursors are keyed by that id and the file's name: an ingester reads, moves and
+forgets only its own directory's cursors, whatever the hosts' names."""
 from __future__ import annotations
 
 import contextlib
@@ -55,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
 LOCK_NAME = ".ingest.lock"
+ID_NAME = ".spool-id"
 FORMAT = 3  # the first field of every line: how the rest reads
 READ_BYTES = 4 << 20  # how much of a file one read takes in
 SPOOL_BUFFER_EVENTS = 4096  # a buffer this full is written at once
@@ -299,6 +306,30 @@ def _restart_sqlite_wal() -> None:
         cursor.execute("PRAGMA wal_checkpoint(RESTART)")
 
 
+def spool_id(directory: Path) -> str:
+    """The id the cursors of ``directory``'s files are kept under: read from its
+    ``.spool-id``, which the first caller makes (with link(), so that callers racing
+    to make it all read the one that won)."""
+    path = directory / ID_NAME
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    candidate = directory / f".{ID_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, uuid.uuid4().hex.encode())
+    finally:
+        os.close(fd)
+    try:
+        os.link(candidate, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(candidate)
+    return path.read_text().strip()
+
+
 def _writer_gone(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -332,17 +363,29 @@ class Ingester:
         with _exclusive(directory / LOCK_NAME) as mine:
             if not mine:
                 return 0
+            owner = spool_id(directory)
             names = sorted(entry.name for entry in os.scandir(directory) if entry.name.endswith(SUFFIX))
-            cursors = dict(SpoolCursor.objects.filter(name__in=names).values_list("name", "offset")) if names else {}
+            cursors = self._cursors(owner, names) if names else {}
             written = 0
             for name in names:
-                written += self._ingest_file(directory / name, cursors.get(name, 0))
-            self._forget_missing(names)
+                written += self._ingest_file(owner, directory / name, cursors.get(name, 0))
+            self._forget_missing(owner, names)
             if written:
                 _restart_sqlite_wal()
             return written
 
-    def _ingest_file(self, path: Path, offset: int) -> int:
+    @staticmethod
+    def _cursors(owner: str, names: list[str]) -> dict[str, int]:
+        """The offsets of ``names`` (files of ``owner``'s directory) read so far. A
+        file with no cursor of its owner's may have one from before cursors had
+        owners: that offset holds, and the file's first move takes it over."""
+        offsets = dict(SpoolCursor.objects.filter(owner=owner, name__in=names).values_list("name", "offset"))
+        unowned = [name for name in names if name not in offsets]
+        if unowned:
+            offsets.update(SpoolCursor.objects.filter(owner="", name__in=unowned).values_list("name", "offset"))
+        return offsets
+
+    def _ingest_file(self, owner: str, path: Path, offset: int) -> int:
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -353,7 +396,7 @@ class Ingester:
                 data = os.pread(fd, READ_BYTES, offset)
                 end = data.rfind(b"\n") + 1
                 if end:
-                    written += self._ingest_lines(path.name, data[:end], offset)
+                    written += self._ingest_lines(owner, path.name, data[:end], offset)
                     offset += end
                 if len(data) < READ_BYTES or not end:
                     break
@@ -363,16 +406,16 @@ class Ingester:
                 if rest > 0:
                     more = os.pread(fd, rest, offset)
                     if b"\n" in more:  # written after the read above, before the writer went
-                        return written + self._ingest_file(path, offset)
+                        return written + self._ingest_file(owner, path, offset)
                     self.dropped += 1
                     logger.warning("audit spool %s ends in %d bytes of an unfinished line: dropped", path.name, rest)
                 os.unlink(path)
-                SpoolCursor.objects.filter(name=path.name).delete()
+                SpoolCursor.objects.filter(owner__in=(owner, ""), name=path.name).delete()
         finally:
             os.close(fd)
         return written
 
-    def _ingest_lines(self, name: str, data: bytes, offset: int) -> int:
+    def _ingest_lines(self, owner: str, name: str, data: bytes, offset: int) -> int:
         """Write the lines in ``data`` (starting at ``offset`` in the file) in
         batches, each with its cursor move."""
         batch_size = max(1, settings.BERTH_AUDIT_FLUSH_EVENTS)
@@ -393,17 +436,17 @@ class Ingester:
                     logger.error("audit spool %s: the line at byte %d does not read (%s): dropped",
                                  name, position - len(line), error)
             if len(rows) >= batch_size:
-                written += self._commit(name, rows, position)
+                written += self._commit(owner, name, rows, position)
                 rows, committed = [], position
         if position != committed:  # the rest, or lines that did not read: the cursor moves past them
-            written += self._commit(name, rows, position)
+            written += self._commit(owner, name, rows, position)
         return written
 
-    def _commit(self, name: str, rows: list[EventRow], position: int) -> int:
+    def _commit(self, owner: str, name: str, rows: list[EventRow], position: int) -> int:
         try:
             with transaction.atomic():
                 written = self._write_batch(rows) if rows else 0
-                self._move(name, position)
+                self._move(owner, name, position)
             return written
         except (IntegrityError, DataError):
             # The database refuses something in the batch, and would every time:
@@ -420,18 +463,22 @@ class Ingester:
                             "the database refuses audit event %s %s (request %s): dropped",
                             row.event_name, row.event_id, row.request_id,
                         )
-                self._move(name, position)
+                self._move(owner, name, position)
             return written
 
     @staticmethod
-    def _move(name: str, position: int) -> None:
-        SpoolCursor.objects.update_or_create(name=name, defaults={"offset": position})
+    def _move(owner: str, name: str, position: int) -> None:
+        if not SpoolCursor.objects.filter(owner=owner, name=name).update(offset=position):
+            SpoolCursor.objects.filter(owner="", name=name).delete()  # taken over, if it was unowned
+            SpoolCursor.objects.create(owner=owner, name=name, offset=position)
 
-    def _forget_missing(self, names: Sequence[str]) -> None:
-        """Cursors of this host's files that are gone (removed after a crash
-        between the unlink and the cursor's delete)."""
+    @staticmethod
+    def _forget_missing(owner: str, names: Sequence[str]) -> None:
+        """The owner's cursors of files that are gone (removed after a crash between
+        the unlink and the cursor's delete). Other owners' cursors are theirs:
+        their files are in directories this ingester does not see."""
         present = set(names)
-        ours = SpoolCursor.objects.filter(name__startswith=f"{socket.gethostname()}-").values_list("name", flat=True)
+        ours = SpoolCursor.objects.filter(owner=owner).values_list("name", flat=True)
         stale = [name for name in ours if name not in present]
         if stale:  # an idle pass reads, and writes nothing
-            SpoolCursor.objects.filter(name__in=stale).delete()
+            SpoolCursor.objects.filter(owner=owner, name__in=stale).delete()

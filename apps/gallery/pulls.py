@@ -99,7 +99,10 @@ def count_pulls(events: Iterable) -> int:
         return 0
     table = connection.ops.quote_name(PullCount._meta.db_table)
     values = ", ".join(["(%s, %s, %s, %s)"] * len(counts))
-    params = [value for (repository_id, tag, day), count in counts.items() for value in (repository_id, tag, day, count)]
+    # The upsert locks its rows in the order given: sorted, so that two audit writers
+    # (hosts sharing the database) never wait on each other in a cycle.
+    params = [value for (repository_id, tag, day), count in sorted(counts.items())
+              for value in (repository_id, tag, day, count)]
     # PostgreSQL and SQLite (3.24+) both speak this upsert; the ORM's bulk_create
     # would overwrite the count instead of adding to it.
     sql = (
@@ -112,7 +115,7 @@ def count_pulls(events: Iterable) -> int:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-        # Locked in id order, so two flushing processes never wait on each other in a cycle.
+        # Locked in id order too.
         for repository_id in sorted(totals):
             GalleryEntry.objects.filter(repository_id=repository_id).update(
                 pull_count=F("pull_count") + totals[repository_id]

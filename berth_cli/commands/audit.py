@@ -13,11 +13,21 @@ from ..output import JSON, TABLE, Activity, Column, emit, short_digest, table, w
 JSONL = "jsonl"
 PAGE_LIMIT = 1000  # the most events the API returns in one page
 DEFAULT_MAX_RESULTS = 50
+# Where an aggregate record (failed requests from outside the account, counted) keeps its count.
+AGGREGATE = "berth:aggregate"
 
 
 def _principal(record: dict) -> str:
     identity = record.get("userIdentity") or {}
     return identity.get("arn") or identity.get("type") or ""
+
+
+def _event(record: dict) -> str:
+    """The operation; for an aggregate record, with how many failed requests it stands for."""
+    aggregate = (record.get("responseElements") or {}).get(AGGREGATE)
+    if isinstance(aggregate, dict) and "count" in aggregate:
+        return f"{record.get('eventName')} ×{aggregate['count']}"
+    return record.get("eventName") or ""
 
 
 def _repository(record: dict) -> str:
@@ -35,7 +45,7 @@ def _puller(row: dict) -> str:
 
 EVENT_COLUMNS = [
     Column("Time", "eventTime", when),
-    Column("Event", "eventName"),
+    Column("Event", _event),
     Column("Principal", _principal),
     Column("Source IP", "sourceIPAddress"),
     Column("Repository", _repository),
@@ -78,7 +88,9 @@ def _format_option(function):
 @click.group(short_help="Look up the audit trail: who did what, to what, from where.")
 def audit() -> None:
     """The account's audit trail: every management API call and registry action on its
-    repositories or by its principals, newest first."""
+    repositories or by its principals, newest first. Failed requests from outside the
+    account beyond the first few per source, operation and error in a window are
+    counted, not listed one by one: one event per window says how many (`×N`)."""
 
 
 @audit.command(short_help="Look up events by name, principal, repository, image, address or time.")

@@ -108,3 +108,32 @@ def test_another_account_sees_none_of_it(auditor, berth, tmp_path):
 
     assert stranger.json("audit", "lookup", "--repository", "team/app", "--all")["events"] == []
     assert stranger.json("audit", "image-pulls", "team/app", DIGEST_A)["pulls"] == []
+
+
+def test_an_aggregate_of_an_outsiders_failures_shows_its_count(auditor):
+    """Failed requests from outside the account beyond the first few of a window are
+    counted by the audit writer, and one event of the window says how many."""
+    account = auditor.account.account_id
+    code = textwrap.dedent(f"""
+        from datetime import timedelta
+        from django.conf import settings
+        from django.utils import timezone
+        from apps.audit import recorder
+        from apps.audit.events import ANONYMOUS_ACTOR, EventDraft
+        from apps.audit.rows import EventRow
+
+        long_ago = timezone.now() - timedelta(seconds=3 * settings.BERTH_AUDIT_FAILURE_WINDOW_SECONDS)
+        refused = [EventDraft(event_name="BatchGetImage", event_source="ecr", actor=ANONYMOUS_ACTOR,
+                              source_ip="198.51.100.7", user_agent="curl/8", request_id=f"probe{{n}}", read_only=True,
+                              recipient_account_id="{account}", repository="team/app", error_code="AccessDenied",
+                              event_time=long_ago) for n in range(settings.BERTH_AUDIT_FAILURES_PER_SOURCE + 7)]
+        recorder.recorder._write([EventRow.from_draft(draft) for draft in refused])  # as the audit writer does
+        recorder.recorder.report_failures()
+    """)
+    auditor.server.cli("shell", "-c", code)
+
+    table = auditor.ok("audit", "lookup", "--source-ip", "198.51.100.7", "--max-results", "1").splitlines()
+    assert table[1].split()[2:5] == ["BatchGetImage", "×7", "Anonymous"]
+    [aggregate] = auditor.json("audit", "lookup", "--source-ip", "198.51.100.7", "--max-results", "1")["events"]
+    assert aggregate["eventType"] == "BerthAggregate"
+    assert aggregate["responseElements"]["berth:aggregate"]["count"] == 7

@@ -189,11 +189,11 @@ def test_events_and_cursor_commit_together(recorder, monkeypatch, settings):
     real_move = spool.Ingester._move
     moves = []
 
-    def move_then_fail(name, position):
+    def move_then_fail(owner, name, position):
         moves.append(position)
         if len(moves) == 2:
             raise DatabaseError("the connection dropped before COMMIT")
-        real_move(name, position)
+        real_move(owner, name, position)
 
     monkeypatch.setattr(spool.Ingester, "_move", staticmethod(move_then_fail))
     with pytest.raises(DatabaseError):
@@ -295,15 +295,21 @@ def test_the_ingester_leaves_the_spool_to_another_at_work(recorder, spool_dir):
 
 
 def test_cursors_of_files_that_are_gone_are_forgotten(recorder, spool_dir):
+    """Only this directory's own: another directory's cursors (on this host or
+    another) are that directory's ingester's to keep."""
     import socket
 
-    SpoolCursor.objects.create(name=f"{socket.gethostname()}-1-deadbeef.jsonl", offset=10)
-    SpoolCursor.objects.create(name="another-host-1-deadbeef.jsonl", offset=10)
     recorder.submit(make_draft())
+    recorder.spool.write()
+    mine = spool.spool_id(spool_dir)
+    gone = f"{socket.gethostname()}-1-deadbeef.jsonl"
+    SpoolCursor.objects.create(owner=mine, name=gone, offset=10)
+    SpoolCursor.objects.create(owner="another-directory", name=gone, offset=10)
+    SpoolCursor.objects.create(owner="", name=gone, offset=10)  # a cursor from before owners: whose, nobody knows
+
     assert recorder.flush() == 1
-    assert SpoolCursor.objects.filter(name__endswith="deadbeef.jsonl").values_list("name", flat=True).get() == (
-        "another-host-1-deadbeef.jsonl"
-    )
+
+    assert set(SpoolCursor.objects.filter(name=gone).values_list("owner", flat=True)) == {"another-directory", ""}
 
 
 def test_a_process_killed_after_spooling_loses_no_event(spool_dir):

@@ -1,9 +1,12 @@
 """Pull counting from the audit recorder's batches."""
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from django.db import connection, connections, transaction
 
 from apps.audit import recorder
 from apps.audit.events import ANONYMOUS_ACTOR, EventDraft
@@ -112,3 +115,48 @@ def test_one_docker_pull_counts_once_under_its_tag(acme, publish):
     ]
     assert count_pulls(batch) == 3
     assert counts() == {("web", "1.0", "2026-03-01"): 1, ("web", "multi", "2026-03-01"): 1, ("web", "", "2026-03-01"): 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_audit_writers_count_the_same_repositories_without_a_deadlock(acme, publish):
+    """Hosts sharing one database each run an audit writer, and their batches hold
+    pulls of the same repositories in any order: both add their counts. (Counters
+    taken in each batch's own order: one writer held web and waited for db while
+    the other held db and waited for web, and PostgreSQL aborted one batch's counts.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks between concurrent transactions: SQLite has one writer at a time")
+    first, second = publish(acme, "first"), publish(acme, "second")
+    holding_first = threading.Event()
+    failures: list[BaseException] = []
+
+    def writer_a() -> None:
+        try:
+            with transaction.atomic():
+                count_pulls([pull(first)])
+                holding_first.set()
+                time.sleep(0.5)  # writer b meanwhile counts a batch of second, then first
+                count_pulls([pull(second)])
+        except BaseException as exc:  # reported by the test's thread
+            failures.append(exc)
+        finally:
+            holding_first.set()
+            connections.close_all()
+
+    def writer_b() -> None:
+        try:
+            holding_first.wait(timeout=30)
+            with transaction.atomic():
+                count_pulls([pull(second), pull(first)])
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer_a), threading.Thread(target=writer_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not failures, failures
+    assert counts() == {("first", "latest", "2026-03-01"): 2, ("second", "latest", "2026-03-01"): 2}
