@@ -34,8 +34,8 @@ def signed(access_key_id: str, secret: str, session_token: str | None = None) ->
     return client
 
 
-def user_client(username: str) -> APIClient:
-    new_key = account_services.create_access_key(user=get_user_model().objects.get(username=username))
+def user_client(user_name: str) -> APIClient:
+    new_key = account_services.create_access_key(user=get_user_model().objects.get(membership__user_name=user_name))
     return signed(new_key.access_key.access_key_id, new_key.secret)
 
 
