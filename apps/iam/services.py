@@ -313,6 +313,12 @@ def _trust_policy_names(trust: policy.Policy, context: policy.RequestContext) ->
     return False
 
 
+# What a role that is not there is evaluated against, so that refusing it takes the same steps.
+_TRUSTS_NO_ONE = policy.Policy(
+    name=selectors.TRUST_POLICY_NAME, kind=policy.PolicyKind.RESOURCE, version="2012-10-17", statements=(), text=""
+)
+
+
 def _new_temporary_access_key_id() -> str:
     return "BSIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
 
@@ -329,33 +335,38 @@ def assume_role(
     naming an account delegates to that account's identity policies, and a caller
     of another account needs its own policies to allow sts:AssumeRole as well
     (policy.evaluate decides both). Raises policy.ArnError, NameInvalid,
-    SessionDurationInvalid or AssumeRoleRefused (an unknown role is refused the
-    same way as one the caller may not assume)."""
+    SessionDurationInvalid or AssumeRoleRefused.
+
+    A role that is not there is refused as one the caller may not assume, after the
+    same evaluation (against a trust policy naming no one); a caller of another
+    account is told only that it is refused, so it learns nothing of the roles there."""
     if caller.is_anonymous:
         raise AssumeRoleRefused("anonymous callers cannot assume roles")
     _check_name(session_name, SESSION_NAME_PATTERN, "role session name")
     role = selectors.role_for_arn(role_arn)
+    requested = policy.Arn.parse(role_arn, partition=settings.BERTH_ARN_PARTITION)
+    context = policy.RequestContext(
+        principal=caller.principal(),
+        action="sts:AssumeRole",
+        resource=str(requested),
+        resource_account=requested.account,
+        source_ip=source_ip or None,
+    )
+    trust = selectors.trust_policy(role) if role is not None else _TRUSTS_NO_ONE
+    decision = policy.evaluate(context, identity_policies=selectors.identity_policies(caller), resource_policy=trust)
+    named = _trust_policy_names(trust, context)
     refusal = f"{caller.arn} is not authorized to perform sts:AssumeRole on {role_arn}"
-    if role is None:
+    across_accounts = requested.account != caller.account_id
+    if role is None or (across_accounts and not (decision.allowed and named)):
         raise AssumeRoleRefused(refusal)
+    if not decision.allowed:
+        raise AssumeRoleRefused(f"{refusal}: {decision.explanation}")
+    if not named:
+        raise AssumeRoleRefused(f"{refusal}: the role's trust policy does not name this principal")
     longest = MAX_CHAINED_SESSION_SECONDS if caller.is_role_session else role.max_session_duration
     if not MIN_SESSION_SECONDS <= duration_seconds <= longest:
         why = " (a role session assuming a role gets at most an hour)" if caller.is_role_session else ""
         raise SessionDurationInvalid(f"duration_seconds must be {MIN_SESSION_SECONDS}..{longest}{why}")
-
-    context = policy.RequestContext(
-        principal=caller.principal(),
-        action="sts:AssumeRole",
-        resource=role.arn,
-        resource_account=role.account_id,
-        source_ip=source_ip or None,
-    )
-    trust = selectors.trust_policy(role)
-    decision = policy.evaluate(context, identity_policies=selectors.identity_policies(caller), resource_policy=trust)
-    if not decision.allowed:
-        raise AssumeRoleRefused(f"{refusal}: {decision.explanation}")
-    if not _trust_policy_names(trust, context):
-        raise AssumeRoleRefused(f"{refusal}: the role's trust policy does not name this principal")
 
     secret = secrets.token_urlsafe(30)
     expires_at = timezone.now().replace(microsecond=0) + timedelta(seconds=duration_seconds)
