@@ -33,7 +33,7 @@ def user_for_sign_in(sign_in_name: str):
     users = get_user_model()._default_manager.select_related("membership__account")
     account_part, separator, user_name = sign_in_name.partition(SIGN_IN_NAME_SEPARATOR)
     if separator and user_name:
-        if _ACCOUNT_ID.match(account_part):
+        if _ACCOUNT_ID.fullmatch(account_part):
             in_account = Q(membership__account_id=account_part)
         else:
             in_account = Q(membership__account__aliases__name=account_part.lower())
