@@ -7,12 +7,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import Case, Value, When
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from . import registries, services
+from . import registries, selectors, services
 from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
 
 
@@ -61,9 +63,17 @@ class AliasInline(admin.TabularInline):
 
 
 class MembershipInline(admin.TabularInline):
+    """The account's users, by the names the account knows them by. Users join an
+    account when it is made (its root) or through IAM's CreateUser, never here: an
+    IAM user's stored username holds its account's id."""
+
     model = Membership
     extra = 0
-    raw_id_fields = ("user",)
+    can_delete = False
+    fields = readonly_fields = ("user_name", "created_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Account)
@@ -175,7 +185,7 @@ class AliasRequestAdmin(admin.ModelAdmin):
     # Pending requests first, oldest first: the queue staff work through.
     ordering = (Case(When(status=AliasRequestStatus.PENDING, then=Value(0)), default=Value(1)).asc(), "created_at")
     fields = readonly_fields = (
-        "name", "account", "status", "requested_by", "created_at", "decided_at", "decided_by", "decision_reason",
+        "name", "account", "status", "requester", "created_at", "decided_at", "decided_by", "decision_reason",
     )  # fmt: skip
     inlines = [AliasRequestEventInline]
     actions = ["approve", "reject"]
@@ -185,6 +195,11 @@ class AliasRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the history of every request is kept
+
+    @admin.display(description="requested by")
+    def requester(self, alias_request: AliasRequest) -> str:
+        requester = alias_request.requested_by
+        return selectors.user_name_of(requester) if requester is not None else "—"
 
     @admin.display(description="waiting")
     def age(self, alias_request: AliasRequest) -> str:
@@ -250,3 +265,41 @@ class ReservedNameAdmin(admin.ModelAdmin):
     autocomplete_fields = ("granted_to_account",)
     list_select_related = ("granted_to_account",)
     ordering = ("name",)
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class BerthUserAdmin(UserAdmin):
+    """Django's user admin, naming an account's users as the account does: an IAM
+    user's stored username (`<account-id>/<name>`) is how Berth keeps IAM names unique
+    per account, not a name to show. That name changes only through the account's IAM."""
+
+    list_display = ("user_name", "account", "email", "is_active", "is_staff")
+    list_select_related = ("membership",)
+    search_fields = ("username", "membership__user_name", "email", "=membership__account__id")
+
+    @admin.display(description="user name", ordering="membership__user_name")
+    def user_name(self, user) -> str:
+        return selectors.user_name_of(user)
+
+    @admin.display(description="account", ordering="membership__account")
+    def account(self, user) -> str:
+        membership = getattr(user, "membership", None)
+        return membership.account_id if membership is not None else "—"
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or getattr(obj, "membership", None) is None:
+            return fieldsets
+        (title, options), *rest = fieldsets
+        names = []
+        for field in options["fields"]:
+            names.extend(("user_name", "account") if field == "username" else (field,))
+        return ((title, {**options, "fields": tuple(names)}), *rest)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None or getattr(obj, "membership", None) is None:
+            return super().get_readonly_fields(request, obj)
+        return (*super().get_readonly_fields(request, obj), "user_name", "account")

@@ -146,7 +146,8 @@ class BootstrapAccessKey(PolicyAuthorizedView):
         operation_id="bootstrapAccessKey",
         summary="Create an access key with a username and password",
         description="IAM's CreateAccessKey for a program that has only a user's password (`berth configure`). "
-        "The only endpoint that accepts a password; the secret is in this response only. Repeated failures "
+        "The only endpoint that accepts a password; the secret is in this response only. An IAM user names its "
+        "account: `<account id or alias>/<user name>`; the root user gives its own user name. Repeated failures "
         "from one address are refused with 429 for a while, like `docker login`'s.",
         request=CredentialsSerializer,
         responses={201: NewAccessKeySerializer, **error_responses(400, 403, 409, 429)},

@@ -23,7 +23,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from . import login_passwords
+from . import login_passwords, selectors
 from .models import AccessKey, AccessKeyStatus, in_good_standing
 
 _REMEMBER_SECONDS = 300
@@ -86,6 +86,7 @@ def check_password(username: str, password: str, *, client_ip: str) -> Principal
     """The principal for these credentials, None when they are wrong.
 
     Raises Throttled after too many failures for this username from this address."""
+    username = selectors.stored_username(username)
     failure_key = _failure_key(username, client_ip)
     _refuse_when_throttled(failure_key)
 

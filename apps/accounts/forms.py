@@ -58,6 +58,8 @@ class SignUpForm(_PlainLabels, forms.Form):
             return services.sign_up(email=self.cleaned_data["email"], password=self.cleaned_data["password1"])
         except services.EmailTaken as error:
             self.add_error("email", str(error))
+        except services.UsernameInvalid as error:
+            self.add_error("email", f"this email cannot be your user name: {error}")
         except ValidationError as error:
             self.add_error("password1", error)
         return None
@@ -65,10 +67,12 @@ class SignUpForm(_PlainLabels, forms.Form):
 
 class SignInForm(_PlainLabels, AuthenticationForm):
     """Django's sign-in form, asking for the email (or, for users made on the
-    command line, the user name) and saying why a suspended account is refused."""
+    command line, the user name; for an IAM user, `<account id or alias>/<user name>`)
+    and saying why a suspended account is refused."""
 
     username = forms.CharField(
         label="Email or user name",
+        help_text="An IAM user gives its account too: account id or alias, then its name (123456789012/alice).",
         max_length=254,
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )

@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models.functions import Length
+from django.db.models import F
+from django.db.models.functions import Length, Lower
 
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 # Aliases are never all digits, so `<alias>/<name>` and `<account-id>/<name>` never collide.
@@ -99,6 +100,8 @@ class Alias(models.Model):
 
 
 models.CharField.register_lookup(Length)
+# `user_name__lower`: IAM names are matched ignoring case, as the unique constraint compares them.
+models.CharField.register_lookup(Lower)
 
 
 class ReservedName(models.Model):
@@ -220,15 +223,35 @@ class AliasRequestEvent(models.Model):
         return f"{self.get_kind_display()} by {self.actor_name}"
 
 
+# What separates the account from the user name in an IAM user's sign-in name. A root
+# user's name never holds it, so the two kinds of sign-in name never collide.
+SIGN_IN_NAME_SEPARATOR = "/"
+
+
+def iam_user_username(account_id: str, user_name: str) -> str:
+    """The Django username an IAM user is stored under: its sign-in name with the
+    account id. It keeps Django's usernames unique while IAM names are unique only
+    within their account; people are shown ``Membership.user_name``."""
+    return f"{account_id}{SIGN_IN_NAME_SEPARATOR}{user_name}"
+
+
 class Membership(models.Model):
-    """A user belongs to exactly one account."""
+    """A user belongs to exactly one account, under a name unique within it (ignoring
+    case, as AWS's IAM names are): an IAM user's name, or the root user's own user name."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    user_name = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(F("account"), Lower("user_name"), name="membership_user_name_unique_in_account"),
+            models.CheckConstraint(condition=~models.Q(user_name=""), name="membership_user_name_not_empty"),
+        ]
+
     def __str__(self) -> str:
-        return f"{self.user} in {self.account_id}"
+        return f"{self.user_name} in {self.account_id}"
 
 
 ACCESS_KEY_ID_PATTERN = r"^BKIA[A-Z0-9]{16}$"

@@ -1,10 +1,63 @@
-"""Reads about users' credentials, and about accounts' aliases and alias requests."""
+"""Reads about users (who a sign-in name names, how a user is named to people) and
+their credentials, and about accounts' aliases and alias requests."""
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.db.models import Prefetch, QuerySet
+import re
 
-from .models import AccessKey, Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, Q, QuerySet
+
+from .models import (
+    ACCOUNT_ID_PATTERN,
+    SIGN_IN_NAME_SEPARATOR,
+    AccessKey,
+    Account,
+    Alias,
+    AliasRequest,
+    AliasRequestEvent,
+    AliasRequestStatus,
+    Membership,
+)
+
+_ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
+
+
+def user_for_sign_in(sign_in_name: str):
+    """The user a sign-in name names, with its membership and account loaded; None
+    when it names no one.
+
+    An IAM user signs in as ``<account-id>/<name>`` or ``<alias>/<name>`` (aliases
+    are never all digits; the name and the alias are matched ignoring case, as they
+    are unique that way); a root user or a staff operator by its own user name,
+    which holds no ``/`` (one made before that rule still signs in with it)."""
+    users = get_user_model()._default_manager.select_related("membership__account")
+    account_part, separator, user_name = sign_in_name.partition(SIGN_IN_NAME_SEPARATOR)
+    if separator and user_name:
+        if _ACCOUNT_ID.fullmatch(account_part):
+            in_account = Q(membership__account_id=account_part)
+        else:
+            in_account = Q(membership__account__aliases__name=account_part.lower())
+        iam_user = users.filter(
+            in_account, membership__user_name__lower=user_name.lower(), iam_root__isnull=True
+        ).first()
+        if iam_user is not None:
+            return iam_user
+    not_an_iam_user = Q(membership__isnull=True) | Q(iam_root__isnull=False)
+    return users.filter(not_an_iam_user, username=sign_in_name).first()
+
+
+def stored_username(sign_in_name: str) -> str:
+    """The Django username of the user a sign-in name names (what the password check
+    and its throttle key on); the sign-in name itself when it names no one."""
+    user = user_for_sign_in(sign_in_name)
+    return user.get_username() if user is not None else sign_in_name
+
+
+def user_name_of(user) -> str:
+    """How people are shown a user: an account member by its name in the account (an
+    IAM user's name, the root's own user name), a staff operator by its user name."""
+    membership = getattr(user, "membership", None)
+    return membership.user_name if membership is not None else user.get_username()
 
 
 def access_keys_of(user) -> QuerySet[AccessKey]:
@@ -50,6 +103,6 @@ def pending_alias_requests() -> QuerySet[AliasRequest]:
 def is_suspended_sign_in(username: str, password: str) -> bool:
     """Whether these are the right credentials of a user whose account is suspended
     (the sign-in backend refuses those the same way as wrong ones)."""
-    user = get_user_model().objects.select_related("membership__account").filter(username=username).first()
+    user = user_for_sign_in(username)
     membership = getattr(user, "membership", None)
     return bool(membership and membership.account.is_suspended and user.check_password(password))

@@ -29,7 +29,11 @@ class AccessKeyUpdateSerializer(serializers.Serializer):
 
 
 class CredentialsSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = serializers.CharField(
+        max_length=150,
+        help_text="the root user's own user name (its email, for a sign-up), or an IAM user's "
+        "`<account id or alias>/<user name>`",
+    )
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 

@@ -25,12 +25,13 @@ from apps.audit import services as audit_services
 from apps.audit.events import Actor, ActorType, EventDraft
 from apps.iam.selectors import caller_for_user
 
-from . import login_passwords, registries
+from . import login_passwords, registries, selectors
 from .models import (
     CUSTOM_ALIAS_MAX_LENGTH,
     CUSTOM_ALIAS_MIN_LENGTH,
     CUSTOM_ALIAS_PATTERN,
     MAX_ACTIVE_ACCESS_KEYS,
+    SIGN_IN_NAME_SEPARATOR,
     AccessKey,
     AccessKeyStatus,
     Account,
@@ -56,11 +57,30 @@ def _new_default_alias() -> str:
     return secrets.choice(_ALIAS_FIRST) + "".join(secrets.choice(_ALIAS_REST) for _ in range(7))
 
 
+class UsernameInvalid(ValueError):
+    pass
+
+
+class UsernameTaken(ValueError):
+    pass
+
+
+def _check_root_username(username: str) -> None:
+    if SIGN_IN_NAME_SEPARATOR in username:
+        raise UsernameInvalid(
+            f"a user name cannot contain {SIGN_IN_NAME_SEPARATOR!r}: it separates the account from the user name "
+            "in an IAM user's sign-in name (<account>/<user>)"
+        )
+
+
 def create_account(*, name: str, username: str, password: str, email: str = "", validate: bool = True) -> Account:
-    """Create an account with a random 12-digit id and default alias, and its first user."""
+    """Create an account with a random 12-digit id and default alias, and its first
+    user, its root, who signs in as ``username`` (unique across Berth, without ``/``).
+    Raises UsernameInvalid or UsernameTaken."""
+    _check_root_username(username)
     User = get_user_model()
     if User.objects.filter(username=username).exists():
-        raise ValueError(f"username {username!r} is taken")
+        raise UsernameTaken(f"username {username!r} is taken")
     if validate:
         validate_password(password, User(username=username, email=email))
     for _ in range(20):
@@ -69,21 +89,14 @@ def create_account(*, name: str, username: str, password: str, email: str = "", 
                 account = Account.objects.create(id=_new_account_id(), name=name)
                 Alias.objects.create(name=_new_default_alias(), account=account, is_default=True, is_primary=True)
                 user = User.objects.create_user(username=username, email=email, password=password)
-                Membership.objects.create(user=user, account=account)
+                Membership.objects.create(user=user, account=account, user_name=username)
                 iam_services.mark_root_user(account=account, user=user)
                 return account
         except IntegrityError:
             if User.objects.filter(username=username).exists():
-                raise ValueError(f"username {username!r} is taken") from None
+                raise UsernameTaken(f"username {username!r} is taken") from None
             continue  # an id or alias collision: draw again
     raise RuntimeError("could not allocate a unique account id and alias")
-
-
-def add_user(*, account: Account, username: str, password: str, email: str = "") -> None:
-    User = get_user_model()
-    with transaction.atomic():
-        user = User.objects.create_user(username=username, email=email, password=password)
-        Membership.objects.create(user=user, account=account)
 
 
 class EmailTaken(ValueError):
@@ -92,14 +105,15 @@ class EmailTaken(ValueError):
 
 def sign_up(*, email: str, password: str) -> Account:
     """The website's sign-up: a new account whose first user signs in with ``email``
-    (also the user name, so the user table's unique names keep emails unique)."""
+    (also the user name, so the user table's unique names keep emails unique).
+    Raises EmailTaken, or UsernameInvalid for an email holding a ``/``."""
     email = email.strip().lower()
     User = get_user_model()
     if User.objects.filter(email__iexact=email).exists() or User.objects.filter(username__iexact=email).exists():
         raise EmailTaken("an account with this email already exists: sign in, or reset its password")
     try:
         return create_account(name=email, username=email, password=password, email=email)
-    except ValueError:  # the same email signed up a moment before
+    except UsernameTaken:  # the same email signed up a moment before
         raise EmailTaken("an account with this email already exists: sign in, or reset its password") from None
 
 
@@ -216,7 +230,7 @@ class AliasUnavailable(ValueError):
 
 
 def _actor_name(user) -> str:
-    return user.get_username() if user is not None else "system"
+    return selectors.user_name_of(user) if user is not None else "system"
 
 
 def _add_event(alias_request: AliasRequest, *, kind: str, actor, reason: str = "") -> AliasRequestEvent:
@@ -230,7 +244,7 @@ def _audit_actor(user) -> Actor:
     account) as an IAM user of no account, by user name."""
     caller = caller_for_user(user)
     if caller.is_anonymous:
-        return Actor(type=ActorType.IAM_USER, username=user.get_username())
+        return Actor(type=ActorType.IAM_USER, username=selectors.user_name_of(user))
     return caller.actor()
 
 

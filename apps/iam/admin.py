@@ -28,13 +28,17 @@ class RootUserAdmin(ReadOnlyAdmin):
 
 class AttachmentInline(admin.TabularInline):
     model = PolicyAttachment
-    fields = ("user", "role", "created_at")
+    fields = ("user_name", "role", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="user")
+    def user_name(self, attachment: PolicyAttachment) -> str:
+        return attachment.user.membership.user_name if attachment.user_id else "—"
 
 
 @admin.register(ManagedPolicy)

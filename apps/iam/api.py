@@ -99,10 +99,11 @@ class _IamView(AccountScopedView):
 
 
 def _user_representation(user) -> dict:
+    name = user.membership.user_name
     return {
-        "username": user.username,
+        "username": name,
         "pk": user.pk,
-        "arn": policy.user_arn(user.membership.account_id, user.username, partition=settings.BERTH_ARN_PARTITION),
+        "arn": policy.user_arn(user.membership.account_id, name, partition=settings.BERTH_ARN_PARTITION),
         "is_root": hasattr(user, "iam_root"),
         "date_joined": user.date_joined,
     }
@@ -193,8 +194,10 @@ class UserList(_IamView):
     @extend_schema(
         operation_id="createUser",
         summary="Create an IAM user",
-        description="IAM's CreateUser. A new user may do nothing until a policy is attached. Without a password "
-        "it signs in with access keys only.",
+        description="IAM's CreateUser. A user's name is unique within the account, ignoring case (409 "
+        "`entity_already_exists`); other accounts may have users of the same name. A new user may do nothing until "
+        "a policy is attached. Without a password it signs in with access keys only; with one, it signs in (website, "
+        "`docker login`, `berth configure`) as `<account id or alias>/<user name>`.",
         request=CreateUserSerializer,
         responses={201: UserSerializer, **error_responses(400, 401, 403, 409)},
         tags=[IAM_TAG],
@@ -217,7 +220,7 @@ class UserList(_IamView):
             raise Conflict(str(exc), code="entity_already_exists") from None
         except PasswordInvalid as exc:
             raise _invalid("password", " ".join(exc.messages), "password_invalid") from None
-        user = selectors.user_of(self.account, user.username)
+        user = selectors.user_of(self.account, user.membership.user_name)
         return Response(UserSerializer(_user_representation(user)).data, status=status.HTTP_201_CREATED)
 
 

@@ -21,7 +21,7 @@ from . import policy
 @dataclass(frozen=True)
 class Caller:
     account_id: str = ""  # "" for anonymous (and for a staff operator outside any account)
-    username: str = ""  # the Django user name; "" for a role session and anonymous
+    username: str = ""  # the user's name in its account (never the stored Django username); "" for a role session and anonymous
     user_id: int | None = None
     is_root: bool = False
     role_session_id: int | None = None
@@ -64,6 +64,11 @@ class Caller:
     @property
     def arn(self) -> str:
         return self.principal().arn or ""
+
+    @property
+    def display_name(self) -> str:
+        """Who records such as a tag's history name: the user, or a role session's ARN."""
+        return self.username or self.arn
 
     @cached_property
     def _actor(self) -> Actor:

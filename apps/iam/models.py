@@ -154,7 +154,7 @@ class PolicyAttachment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.policy} on {self.user or self.role}"
+        return f"{self.policy} on {self.user.membership.user_name if self.user_id else self.role}"
 
 
 class RoleSession(models.Model):

@@ -49,13 +49,13 @@ def parsed_policy(text: str, *, kind: policy.PolicyKind, name: str) -> policy.Po
 def caller_for_user(user, *, access_key_id: str = "") -> Caller:
     """The caller a signed-in Django user is: the account's root, an IAM user, or
     (outside any account: a staff operator) anonymous to policies."""
-    row = Membership.objects.filter(user_id=user.pk).values_list("account_id", "user__iam_root").first()
+    row = Membership.objects.filter(user_id=user.pk).values_list("account_id", "user__iam_root", "user_name").first()
     if row is None:
         return ANONYMOUS
-    account_id, root_id = row
+    account_id, root_id, user_name = row
     return Caller(
         account_id=account_id,
-        username=user.get_username(),
+        username=user_name,
         user_id=user.pk,
         is_root=root_id is not None,
         access_key_id=access_key_id,
@@ -146,16 +146,24 @@ def repository_policy_of(repository: Repository) -> RepositoryPolicy | None:
 # -- principals named in policies ----------------------------------------------------
 
 
-def principal_exists(arn: str) -> bool:
-    """Whether a principal ARN a policy names (accounts as their root ARN, in the
-    configured partition) is an account, a user of that account or one of its roles."""
+def principal_exists(arn: str, *, policy_account_id: str) -> bool:
+    """Whether a principal ARN a policy of ``policy_account_id`` names (accounts as
+    their root ARN, in the configured partition) is an account, a user of that
+    account or one of its roles.
+
+    Of another account only the account itself is checked: whether it has a user or
+    role of some name is its own business, and answering would tell the policy's
+    author (AssumeRole answers the same way whether such a role exists or not)."""
     parsed = policy.Arn.parse(arn, partition=settings.BERTH_ARN_PARTITION)
-    resource = parsed.resource
-    if resource == "root":
-        return Account.objects.filter(pk=parsed.account).exists()
-    kind, _, rest = resource.partition("/")
+    kind, _, rest = parsed.resource.partition("/")
+    if kind == "user" and "/" in rest:
+        return False  # Berth's users have no path
+    if not Account.objects.filter(pk=parsed.account).exists():
+        return False
+    if parsed.resource == "root" or parsed.account != policy_account_id:
+        return True
     if kind == "user":
-        return "/" not in rest and Membership.objects.filter(account_id=parsed.account, user__username=rest).exists()
+        return Membership.objects.filter(account_id=parsed.account, user_name=rest).exists()
     if kind == "role":
         path, _, name = f"/{rest}".rpartition("/")
         return Role.objects.filter(account_id=parsed.account, name=name, path=f"{path}/").exists()
@@ -173,13 +181,14 @@ def users_of(account: Account) -> QuerySet:
         get_user_model()
         .objects.filter(membership__account=account)
         .select_related("membership", "iam_root")
-        .order_by("username")
+        .order_by("membership__user_name")
     )
 
 
 def user_of(account: Account, username: str):
-    """The account's user of that name; another account's is as missing as none."""
-    return users_of(account).filter(username=username).first()
+    """The account's user of that name (exactly: it is the name policies' ARNs hold);
+    another account's is as missing as none."""
+    return users_of(account).filter(membership__user_name=username).first()
 
 
 def user_arn(account: Account, username: str) -> str:

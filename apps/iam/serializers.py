@@ -27,7 +27,7 @@ class SetRepositoryPolicySerializer(serializers.Serializer):
 
 
 class UserSerializer(serializers.Serializer):
-    userName = serializers.CharField(source="username")
+    userName = serializers.CharField(source="username", help_text="the name within the account")
     userId = serializers.CharField(source="pk")
     arn = serializers.CharField()
     isRoot = serializers.BooleanField(source="is_root")
@@ -42,7 +42,8 @@ class CreateUserSerializer(serializers.Serializer):
     userName = serializers.CharField(source="user_name", max_length=64)
     password = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, write_only=True,
-        help_text="optional: lets the user sign in to the console and `docker login` with a password",
+        help_text="optional: lets the user sign in to the console and `docker login` with a password, as "
+        "`<account id or alias>/<user name>`",
     )
     email = serializers.EmailField(required=False, allow_blank=True)
 

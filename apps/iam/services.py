@@ -12,6 +12,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from apps.accounts import login_passwords
 from apps.accounts import services as account_services
-from apps.accounts.models import Account, Membership
+from apps.accounts.models import Account, Membership, iam_user_username
 from apps.repositories.models import Repository
 
 from . import policy, selectors, session_tokens
@@ -45,8 +46,9 @@ from .models import (
 )
 from .policy.conditions import conditions_hold
 
-# IAM's user name grammar, narrowed to what Django's username validator also accepts.
-USER_NAME_PATTERN = r"^[\w.@+-]{1,64}$"
+# IAM's user name grammar (ASCII, as AWS's: names are compared ignoring case, and the
+# same way on every database), narrowed to what Django's username validator also accepts.
+USER_NAME_PATTERN = r"^[A-Za-z0-9_.@+-]{1,64}$"
 
 
 class PolicyInvalid(ValueError):
@@ -84,18 +86,20 @@ class AssumeRoleRefused(PermissionError):
 
 
 def _check_name(value: str, pattern: str, what: str) -> None:
-    if not isinstance(value, str) or not re.match(pattern, value):
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
         raise NameInvalid(f"{what} {value!r} does not match {pattern}", what=what)
 
 
-def _validated(text: str, *, kind: policy.PolicyKind, name: str) -> str:
+def _validated(text: str, *, kind: policy.PolicyKind, name: str, account_id: str) -> str:
+    """``text`` once it parses as a valid policy of ``account_id``'s."""
+    principal_exists = (
+        partial(selectors.principal_exists, policy_account_id=account_id)
+        if kind is policy.PolicyKind.RESOURCE
+        else None
+    )
     try:
         policy.parse_policy(
-            text,
-            kind=kind,
-            name=name,
-            partition=settings.BERTH_ARN_PARTITION,
-            principal_exists=selectors.principal_exists if kind is policy.PolicyKind.RESOURCE else None,
+            text, kind=kind, name=name, partition=settings.BERTH_ARN_PARTITION, principal_exists=principal_exists
         )
     except policy.PolicyError as error:
         raise PolicyInvalid(str(error)) from None
@@ -111,21 +115,25 @@ def mark_root_user(*, account: Account, user) -> RootUser:
 
 
 def create_user(*, account: Account, username: str, password: str = "", email: str = ""):
-    """A new IAM user of the account: a Django user and its membership. It has no
-    rights until a policy is attached. Without a password it signs in only with
-    access keys."""
+    """A new IAM user of the account named ``username``, unique within the account
+    ignoring case (another account may have a user of the same name): a Django user
+    and its membership. It has no rights until a policy is attached. Without a
+    password it signs in only with access keys; with one, as ``<account>/<username>``."""
     _check_name(username, USER_NAME_PATTERN, "user name")
+    taken = NameTaken(f"account {account.pk} already has a user named {username!r}")
+    if Membership.objects.filter(account=account, user_name__lower=username.lower()).exists():
+        raise taken
     User = get_user_model()
-    if User.objects.filter(username=username).exists():
-        raise NameTaken(f"user name {username!r} is taken")
     if password:
         validate_password(password, User(username=username, email=email))
     try:
         with transaction.atomic():
-            user = User.objects.create_user(username=username, email=email, password=password or None)
-            Membership.objects.create(user=user, account=account)
+            user = User.objects.create_user(
+                username=iam_user_username(account.pk, username), email=email, password=password or None
+            )
+            Membership.objects.create(user=user, account=account, user_name=username)
     except IntegrityError:
-        raise NameTaken(f"user name {username!r} is taken") from None
+        raise taken from None
     return user
 
 
@@ -152,7 +160,7 @@ def create_policy(
     builtin_names = set(selectors.AWS_POLICY_SYNONYMS) | set(selectors.AWS_POLICY_SYNONYMS.values())
     if name in builtin_names:
         raise NameTaken(f"'{name}' names a policy built into Berth; choose another name")
-    _validated(document, kind=policy.PolicyKind.IDENTITY, name=name)
+    _validated(document, kind=policy.PolicyKind.IDENTITY, name=name, account_id=account.pk)
     try:
         with transaction.atomic():
             return ManagedPolicy.objects.create(
@@ -195,7 +203,7 @@ def detach_policy(*, managed_policy: ManagedPolicy, user=None, role: Role | None
         raise ValueError("detach a policy from a user or from a role")
     deleted, _ = PolicyAttachment.objects.filter(policy=managed_policy, user=user, role=role).delete()
     if not deleted:
-        holder = f"user {user.get_username()}" if user is not None else f"role {role.name}"
+        holder = f"user {user.membership.user_name}" if user is not None else f"role {role.name}"
         raise AttachmentRefused(f"policy '{managed_policy.name}' is not attached to {holder}")
 
 
@@ -217,7 +225,7 @@ def create_role(
         raise SessionDurationInvalid(
             f"max_session_duration must be {DEFAULT_SESSION_SECONDS}..{MAX_SESSION_SECONDS} seconds"
         )
-    _validated(trust_policy, kind=policy.PolicyKind.RESOURCE, name=selectors.TRUST_POLICY_NAME)
+    _validated(trust_policy, kind=policy.PolicyKind.RESOURCE, name=selectors.TRUST_POLICY_NAME, account_id=account.pk)
     try:
         with transaction.atomic():
             return Role.objects.create(
@@ -233,7 +241,9 @@ def create_role(
 
 
 def update_trust_policy(*, role: Role, document: str) -> Role:
-    role.trust_policy = _validated(document, kind=policy.PolicyKind.RESOURCE, name=selectors.TRUST_POLICY_NAME)
+    role.trust_policy = _validated(
+        document, kind=policy.PolicyKind.RESOURCE, name=selectors.TRUST_POLICY_NAME, account_id=role.account_id
+    )
     role.save(update_fields=["trust_policy"])
     return role
 
@@ -247,7 +257,10 @@ def delete_role(*, role: Role) -> None:
 
 
 def set_repository_policy(*, repository: Repository, document: str) -> RepositoryPolicy:
-    _validated(document, kind=policy.PolicyKind.RESOURCE, name=selectors.REPOSITORY_POLICY_NAME)
+    _validated(
+        document, kind=policy.PolicyKind.RESOURCE, name=selectors.REPOSITORY_POLICY_NAME,
+        account_id=repository.account_id,
+    )
     repository_policy, _ = RepositoryPolicy.objects.update_or_create(
         repository=repository, defaults={"document": document}
     )
@@ -300,6 +313,12 @@ def _trust_policy_names(trust: policy.Policy, context: policy.RequestContext) ->
     return False
 
 
+# What a role that is not there is evaluated against, so that refusing it takes the same steps.
+_TRUSTS_NO_ONE = policy.Policy(
+    name=selectors.TRUST_POLICY_NAME, kind=policy.PolicyKind.RESOURCE, version="2012-10-17", statements=(), text=""
+)
+
+
 def _new_temporary_access_key_id() -> str:
     return "BSIA" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(16))
 
@@ -316,33 +335,38 @@ def assume_role(
     naming an account delegates to that account's identity policies, and a caller
     of another account needs its own policies to allow sts:AssumeRole as well
     (policy.evaluate decides both). Raises policy.ArnError, NameInvalid,
-    SessionDurationInvalid or AssumeRoleRefused (an unknown role is refused the
-    same way as one the caller may not assume)."""
+    SessionDurationInvalid or AssumeRoleRefused.
+
+    A role that is not there is refused as one the caller may not assume, after the
+    same evaluation (against a trust policy naming no one); a caller of another
+    account is told only that it is refused, so it learns nothing of the roles there."""
     if caller.is_anonymous:
         raise AssumeRoleRefused("anonymous callers cannot assume roles")
     _check_name(session_name, SESSION_NAME_PATTERN, "role session name")
     role = selectors.role_for_arn(role_arn)
+    requested = policy.Arn.parse(role_arn, partition=settings.BERTH_ARN_PARTITION)
+    context = policy.RequestContext(
+        principal=caller.principal(),
+        action="sts:AssumeRole",
+        resource=str(requested),
+        resource_account=requested.account,
+        source_ip=source_ip or None,
+    )
+    trust = selectors.trust_policy(role) if role is not None else _TRUSTS_NO_ONE
+    decision = policy.evaluate(context, identity_policies=selectors.identity_policies(caller), resource_policy=trust)
+    named = _trust_policy_names(trust, context)
     refusal = f"{caller.arn} is not authorized to perform sts:AssumeRole on {role_arn}"
-    if role is None:
+    across_accounts = requested.account != caller.account_id
+    if role is None or (across_accounts and not (decision.allowed and named)):
         raise AssumeRoleRefused(refusal)
+    if not decision.allowed:
+        raise AssumeRoleRefused(f"{refusal}: {decision.explanation}")
+    if not named:
+        raise AssumeRoleRefused(f"{refusal}: the role's trust policy does not name this principal")
     longest = MAX_CHAINED_SESSION_SECONDS if caller.is_role_session else role.max_session_duration
     if not MIN_SESSION_SECONDS <= duration_seconds <= longest:
         why = " (a role session assuming a role gets at most an hour)" if caller.is_role_session else ""
         raise SessionDurationInvalid(f"duration_seconds must be {MIN_SESSION_SECONDS}..{longest}{why}")
-
-    context = policy.RequestContext(
-        principal=caller.principal(),
-        action="sts:AssumeRole",
-        resource=role.arn,
-        resource_account=role.account_id,
-        source_ip=source_ip or None,
-    )
-    trust = selectors.trust_policy(role)
-    decision = policy.evaluate(context, identity_policies=selectors.identity_policies(caller), resource_policy=trust)
-    if not decision.allowed:
-        raise AssumeRoleRefused(f"{refusal}: {decision.explanation}")
-    if not _trust_policy_names(trust, context):
-        raise AssumeRoleRefused(f"{refusal}: the role's trust policy does not name this principal")
 
     secret = secrets.token_urlsafe(30)
     expires_at = timezone.now().replace(microsecond=0) + timedelta(seconds=duration_seconds)

@@ -139,7 +139,7 @@ class Authorized:
     @property
     def actor_name(self) -> str:
         """Who the tag history names: the user, or a role session's ARN."""
-        return self.caller.username or self.caller.arn
+        return self.caller.display_name
 
 
 def authorize(request, full_name: str, action: str, *, create: bool = False, **request_parameters) -> Authorized:

@@ -145,7 +145,7 @@ class ImageList(_ImagesView):
                 media_type=data.get("imageManifestMediaType", ""),
                 tag=tag,
                 digest=data.get("imageDigest"),
-                actor=request.user.get_username(),
+                actor=self.caller.display_name,
             )
         except services.TagImmutable as exc:
             raise Conflict(exc.message, code="image_tag_already_exists") from None
@@ -347,7 +347,7 @@ class ImageBatchDelete(_ImagesView):
         for digest, tag in image_id_pairs(given.validated_data["imageIds"]):
             try:
                 removed = services.delete_image(
-                    repository=repository, digest=digest, tag=tag, actor=request.user.get_username()
+                    repository=repository, digest=digest, tag=tag, actor=self.caller.display_name
                 )
             except ImageFailure as failure:
                 failures.append(_failure(digest, tag, failure))

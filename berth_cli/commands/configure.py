@@ -23,7 +23,11 @@ def _read_stdin_line(what: str) -> str:
 
 @click.command()
 @click.option("--endpoint", help="the Berth server's URL, e.g. https://registry.example.com")
-@click.option("--username", help="your Berth user name")
+@click.option(
+    "--username",
+    help="who signs in: an IAM user as ACCOUNT/USER (the account's 12-digit id or its alias, then the user's "
+    "name), the account's root user by its own user name",
+)
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input (one line)")
 @click.option(
     "--access-key-id",
@@ -48,11 +52,13 @@ def configure(
     create an access key, then stores the endpoint and key in
     ~/.config/berth/credentials (mode 0600) for every later command. The password is
     not stored. BERTH_ENDPOINT, BERTH_ACCESS_KEY_ID and BERTH_SECRET_ACCESS_KEY
-    override the file.
+    override the file. An IAM user names its account: ACCOUNT/USER, with the
+    account's id or alias (123456789012/alice, acme/alice); the root user signs in
+    by its own user name.
 
     \b
     berth configure
-    echo "$PASSWORD" | berth configure --endpoint https://registry.example.com --username alice --password-stdin
+    echo "$PASSWORD" | berth configure --endpoint https://registry.example.com --username acme/alice --password-stdin
     """
     if password_stdin and secret_access_key_stdin:
         raise click.UsageError("--password-stdin and --secret-access-key-stdin both read standard input; pick one")
@@ -84,7 +90,7 @@ def configure(
         if username is None:
             if password_stdin:
                 raise click.UsageError("--username is required with --password-stdin")
-            username = click.prompt("Username")
+            username = click.prompt("Username (ACCOUNT/USER for an IAM user)")
         password = _read_stdin_line("password") if password_stdin else click.prompt("Password", hide_input=True)
         with Activity(f"Signing in to {endpoint} as {username}"):
             key = Client(endpoint).post("/auth/access-keys", {"username": username, "password": password})

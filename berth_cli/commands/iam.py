@@ -64,7 +64,8 @@ def users() -> None:
 @output_option
 @pass_session
 def users_create(session: Session, user_name: str, password_stdin: bool, output: str) -> None:
-    """Create USER_NAME (it signs in with access keys; --password-stdin gives it a password too)."""
+    """Create USER_NAME, unique within your account (it signs in with access keys;
+    --password-stdin gives it a password too, to sign in as ACCOUNT/USER_NAME)."""
     body = {"userName": user_name}
     if password_stdin:
         body["password"] = sys.stdin.read().rstrip("\n")

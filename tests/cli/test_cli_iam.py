@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import replace
 
 import pytest
 
 from tests.cli.test_cli_e2e import Cli, _new_user
+from tests.e2e import images as I
+from tests.e2e.conftest import need, run_isolated
 
 pytestmark = pytest.mark.e2e
 
@@ -113,3 +116,49 @@ def test_assume_role_and_use_the_credentials(cli):
 
     cli.ok("iam", "roles", "delete", "Deployer")
     assert "session has ended" in cli.fails("sts", "get-caller-identity", env=env)
+
+
+def test_iam_users_of_two_accounts_share_a_name_and_sign_in_naming_their_account(berth, tmp_path):
+    """`alice` in two accounts: each configures the CLI and logs skopeo in as
+    `<account id or alias>/alice`; `alice` alone names no one."""
+    need("skopeo")
+    image = I.build_oci_image(tmp_path / "oci", tag="v1")
+    alices = []
+    for number, (company, names_account_by) in enumerate((("Alice A Co", "account_id"), ("Alice B Co", "alias"))):
+        root = _new_user(berth, tmp_path / f"root-{number}", company)
+        root.configure()
+        password = f"alices-passphrase-in-account-{number}"
+        created = json.loads(root.ok("iam", "users", "create", "alice", "--password-stdin", "-o", "json",
+                                     input=password + "\n"))
+        assert created["arn"] == f"arn:berth:iam::{root.account.account_id}:user/alice"
+        rights = _write(root, "rights.json", {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["ecr:*", "iam:CreateAccessKey"], "Resource": "*"}]})
+        root.ok("iam", "policies", "create", "--name", "AliceRights", "--document", rights, "-o", "json")
+        root.ok("iam", "attach-policy", "--user", "alice", "--policy", "AliceRights", "-o", "json")
+        sign_in_name = f"{getattr(root.account, names_account_by)}/alice"
+        alice_account = replace(root.account, username=sign_in_name, password=password)
+        (tmp_path / f"alice-{number}").mkdir()
+        alices.append(Cli(berth, alice_account, tmp_path / f"alice-{number}"))
+
+    for alice in alices:
+        account = alice.account.account_id
+        assert f"Signed in as {alice.account.username}" in alice.configure()
+        assert alice.json("sts", "get-caller-identity")["arn"] == f"arn:berth:iam::{account}:user/alice"
+        skopeo_dir = tmp_path / f"skopeo-{account}"
+        run_isolated(["skopeo", "login", "--tls-verify=false", "--username", alice.account.username,
+                      "--password-stdin", berth.host], skopeo_dir, input=alice.account.password + "\n")
+        run_isolated(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{image.path}:v1",
+                      f"docker://{berth.host}/{account}/team/app:v1"], skopeo_dir)
+        assert alice.json("repo", "describe", "team/app")["imageCount"] == 1
+
+    first = alices[0]
+    refused = first.fails("configure", "--endpoint", berth.url, "--username", "alice", "--password-stdin",
+                          input=first.account.password + "\n")
+    assert "incorrect username or password" in refused
+    other_account = f"{alices[1].account.account_id}/alice"
+    refused = first.fails("configure", "--endpoint", berth.url, "--username", other_account, "--password-stdin",
+                          input=first.account.password + "\n")
+    assert "incorrect username or password" in refused
+    login = run_isolated(["skopeo", "login", "--tls-verify=false", "--username", "alice", "--password-stdin",
+                          berth.host], tmp_path / "skopeo-bare", input=first.account.password + "\n", check=False)
+    assert login.returncode != 0

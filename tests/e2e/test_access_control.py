@@ -210,7 +210,7 @@ def test_source_ip_condition_admits_one_address_and_refuses_another(berth, owner
 
 def test_new_user_has_no_rights_until_a_policy_is_attached(berth, owner, owner_api, shared, tmp_path):
     owner_api.call("POST", "iam/users", json={"userName": "ci-reader", "password": "a-long-enough-Passw0rd!"})
-    reader = "ci-reader:a-long-enough-Passw0rd!"
+    reader = f"{owner.account_id}/ci-reader:a-long-enough-Passw0rd!"  # an IAM user names its account
     assert_failed_auth(pull(tmp_path, shared, reader, check=False), "a user without policies")
 
     owner_api.call("POST", "iam/users/ci-reader/policies", json={"policyArn": "BerthRegistryReadOnly"})

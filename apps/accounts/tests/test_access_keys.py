@@ -13,8 +13,9 @@ from rest_framework.test import APIClient
 
 from apps.accounts import services
 from apps.accounts.authentication import Throttled, check_access_key
-from apps.accounts.models import AccessKey, AccessKeyStatus, Membership
+from apps.accounts.models import AccessKey, AccessKeyStatus
 from apps.conftest import basic_auth
+from apps.iam import services as iam_services
 
 pytestmark = pytest.mark.django_db
 
@@ -184,8 +185,7 @@ def test_another_users_keys_are_not_found(user, other_tenant):
     other = get_user_model().objects.get(username=other_tenant.username)
     foreign = services.create_access_key(user=other).access_key.access_key_id
     # Even a user of the same account sees only their own keys.
-    teammate = get_user_model().objects.create_user(username="teammate", password="x")
-    Membership.objects.create(user=teammate, account=user.membership.account)
+    teammate = iam_services.create_user(account=user.membership.account, username="teammate")
     teammate_key = services.create_access_key(user=teammate).access_key.access_key_id
     for key_id in (foreign, teammate_key, "BKIA" + "Q" * 16):
         assert client.patch(f"/api/v1/access-keys/{key_id}", {"status": "INACTIVE"}, format="json").status_code == 404

@@ -183,7 +183,7 @@ def test_a_repository_policy_granting_a_user_of_the_same_account_suffices(tenant
     user = iam_user(tenant, "guest")
     client = client_of(user)
     assert not can_pull(client, repo)
-    set_policy(tenant, "app", grant({"AWS": selectors.user_arn(tenant.account, user.get_username())}, *PULL_ACTIONS))
+    set_policy(tenant, "app", grant({"AWS": selectors.user_arn(tenant.account, user.membership.user_name)}, *PULL_ACTIONS))
     assert can_pull(client, repo)
     assert not can_push(client, repo)
 
@@ -339,7 +339,7 @@ def test_refusals_are_recorded_and_the_first_challenge_is_not(tenant, repo, sett
     settings.BERTH_AUDIT_SYNCHRONOUS = True
     user = iam_user(tenant, "reader", document(allow("ecr:BatchGetImage")))
     client = client_of(user)
-    mine = Event.objects.filter(actor_username=user.get_username())
+    mine = Event.objects.filter(actor_username=user.membership.user_name)
     client.request("GET", f"/v2/{repo}/manifests/v1")  # no token at all
     assert not mine.exists()
     token = client.token(f"repository:{repo}:pull")
@@ -347,7 +347,7 @@ def test_refusals_are_recorded_and_the_first_challenge_is_not(tenant, repo, sett
     event = mine.get()
     assert (event.event_name, event.error_code, event.actor_type) == ("GetDownloadUrlForLayer", "AccessDenied", "IAMUser")
     assert event.recipient_account_id == tenant.id and event.repository == "app"
-    assert event.actor_arn == selectors.user_arn(tenant.account, user.get_username())
+    assert event.actor_arn == selectors.user_arn(tenant.account, user.membership.user_name)
 
 
 def test_nothing_of_a_suspended_account_is_served(tenant, repo, registry_client):

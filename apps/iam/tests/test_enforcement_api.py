@@ -89,7 +89,7 @@ def test_each_endpoint_refuses_without_its_action_and_serves_with_it(
     assert response.status_code == 403, response.content
     assert response.json()["code"] == "access_denied"
     assert action in response.json()["detail"]
-    refused = Event.objects.get(actor_username=without.get_username())
+    refused = Event.objects.get(actor_username=without.membership.user_name)
     assert (refused.event_name, refused.error_code) == (action.partition(":")[2], "AccessDenied")
 
     with_action = iam_user(tenant, "with", document(allow(action)))
@@ -134,7 +134,7 @@ def test_a_repository_policy_grants_management_reads_to_a_user(tenant, estate):
     assert client.get(f"{REPOS}/app/-/images").status_code == 403
     repository = tenant.account.repositories.get(name="app")
     services.set_repository_policy(repository=repository, document=document({
-        "Effect": "Allow", "Principal": {"AWS": selectors.user_arn(tenant.account, user.get_username())},
+        "Effect": "Allow", "Principal": {"AWS": selectors.user_arn(tenant.account, user.membership.user_name)},
         "Action": "ecr:ListImages",
     }))
     assert client.get(f"{REPOS}/app/-/images").status_code == 200

@@ -9,12 +9,15 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
 from apps.conftest import basic_auth
+from apps.iam import services
 from apps.iam.models import RoleSession
 from apps.repositories import services as repository_services
 
@@ -34,8 +37,8 @@ def signed(access_key_id: str, secret: str, session_token: str | None = None) ->
     return client
 
 
-def user_client(username: str) -> APIClient:
-    new_key = account_services.create_access_key(user=get_user_model().objects.get(username=username))
+def user_client(user_name: str) -> APIClient:
+    new_key = account_services.create_access_key(user=get_user_model().objects.get(membership__user_name=user_name))
     return signed(new_key.access_key.access_key_id, new_key.secret)
 
 
@@ -223,6 +226,41 @@ def test_assume_role_errors(root, tenant, other_tenant, api_client):
     too_long = _assume(root, role["arn"], durationSeconds=7200)
     assert too_long.status_code == 400 and too_long.json()["errors"][0]["field"] == "durationSeconds"
     assert APIClient().post("/api/v1/sts/assume-role", {"roleArn": role["arn"], "roleSessionName": "x1"}, format="json").status_code in (401, 403)
+
+
+def test_across_accounts_assume_role_answers_alike_whether_the_role_exists_or_not(root, tenant, other_tenant):
+    _role(root, name="Deployer", trust=document(
+        {"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"}))
+    _role(root, name="Partner", trust=document(
+        {"Effect": "Allow", "Principal": {"AWS": other_tenant.id}, "Action": "sts:AssumeRole"}))
+    outsider = services.create_user(account=other_tenant.account, username="ci")
+    assume_any = services.create_policy(account=other_tenant.account, name="AssumeAny", document=document(
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}))
+    services.attach_policy(account=other_tenant.account, managed_policy=assume_any, user=outsider)
+    ci = user_client("ci")
+    services.create_user(account=other_tenant.account, username="bare")  # no policy at all
+    arn = f"arn:berth:iam::{tenant.id}:role/{{}}"
+
+    def refusal(client, role_name: str, **extra) -> tuple[int, dict]:
+        response = _assume(client, arn.format(role_name), **extra)
+        return response.status_code, {**response.json(), "detail": response.json()["detail"].replace(role_name, "R")}
+
+    _assume(ci, arn.format("Warm-up"))  # the key's first use is recorded: not part of what is compared
+    with CaptureQueriesContext(connection) as existing:
+        not_trusted = refusal(ci, "Deployer")
+    with CaptureQueriesContext(connection) as missing:
+        not_there = refusal(ci, "Ghost")
+    assert not_trusted == not_there == (403, {
+        "code": "access_denied",
+        "detail": f"arn:berth:iam::{other_tenant.id}:user/ci is not authorized to perform sts:AssumeRole on "
+                  f"arn:berth:iam::{tenant.id}:role/R",
+    })
+    # The same steps either way: a role that is not there is still evaluated.
+    assert len(existing.captured_queries) == len(missing.captured_queries)
+    # Nor does a duration past the role's maximum, or which side of a trust refused, tell more.
+    assert refusal(ci, "Deployer", durationSeconds=7200) == not_there
+    bare = user_client("bare")
+    assert refusal(bare, "Partner") == refusal(bare, "Ghost")
 
 
 def test_a_session_login_password_works_at_the_token_service(root, tenant):

@@ -11,7 +11,6 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.accounts import login_passwords, services
-from apps.accounts.models import Membership
 from apps.conftest import RegistryClient, basic_auth
 
 pytestmark = pytest.mark.django_db
@@ -109,8 +108,7 @@ def test_it_goes_only_with_berth_or_aws(tenant):
 
 
 def test_a_user_named_berth_still_signs_in_with_their_own_password(tenant):
-    teammate = get_user_model().objects.create_user(username="berth", password="berths-own-passphrase")
-    Membership.objects.create(user=teammate, account=tenant.account)
+    services.create_account(name="berth's", username="berth", password="berths-own-passphrase")
     response = get_token("berth", "berths-own-passphrase")
     assert response.status_code == 200, response.content
     assert jwt.decode(response.json()["token"], options={"verify_signature": False})["sub"] == "berth"
