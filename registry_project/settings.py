@@ -111,6 +111,15 @@ BERTH_UPLOAD_DIR = Path(os.environ.get("BERTH_UPLOAD_DIR", str(DATA_DIR / "uploa
 BERTH_UPLOAD_EXPIRY_SECONDS = env_int("BERTH_UPLOAD_EXPIRY_SECONDS", 24 * 3600)
 BERTH_MAX_MANIFEST_BYTES = env_int("BERTH_MAX_MANIFEST_BYTES", 4 * 1024 * 1024)
 
+# JSON from clients (manifests, image configs, management API bodies): how deep it may
+# nest, checked before parsing (Python's parser recurses once per level, so the
+# ceiling keeps it far from the interpreter's recursion limit), and how large an API
+# body may be (PutImage takes a manifest's worth more).
+BERTH_MAX_JSON_DEPTH = env_int("BERTH_MAX_JSON_DEPTH", 64)
+if not 1 <= BERTH_MAX_JSON_DEPTH <= 256:
+    raise ImproperlyConfigured(f"BERTH_MAX_JSON_DEPTH must be 1..256, not {BERTH_MAX_JSON_DEPTH}")
+BERTH_API_MAX_JSON_BYTES = env_int("BERTH_API_MAX_JSON_BYTES", 2 * 1024 * 1024)
+
 BLOB_STORAGE = os.environ.get("BLOB_STORAGE", "filesystem")
 BERTH_BLOB_DIR = Path(os.environ.get("BERTH_BLOB_DIR", str(DATA_DIR / "blobs")))
 # With S3, answer blob GETs with a redirect to a presigned URL instead of proxying.
@@ -150,6 +159,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "apps.audit.middleware.AuditMiddleware",
+    "registry_project.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -269,7 +279,7 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("BERTH_API_THROTTLE_ANON", "60/minute"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.api.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "apps.api.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -53,12 +53,6 @@ def _invalid(field: str, message: str, code: str = "invalid") -> exceptions.Vali
     return exceptions.ValidationError({field: [ErrorDetail(message, code=code)]})
 
 
-class RequestTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "the request body is too large"
-    default_code = "request_too_large"
-
-
 def _failure(digest: str | None, tag: str | None, failure: ImageFailure) -> dict:
     return {"imageId": image_id(digest, tag), "failureCode": failure.code, "failureReason": failure.reason}
 
@@ -76,6 +70,11 @@ class _ImagesView(AccountScopedView):
 
 
 class ImageList(_ImagesView):
+    @property
+    def max_json_bytes(self) -> int:
+        """PutImage's body: a JSON string escapes a manifest to at most three times its size."""
+        return 3 * settings.BERTH_MAX_MANIFEST_BYTES + 64 * 1024
+
     @extend_schema(
         operation_id="listImages",
         summary="List image ids",
@@ -126,14 +125,6 @@ class ImageList(_ImagesView):
     def post(self, request, name: str):
         repository = self.repository_named(name, action="ecr:PutImage")
         self.authorize("ecr:PutImage", repository=repository)
-        # A JSON string escapes a manifest to at most three times its size.
-        limit = 3 * settings.BERTH_MAX_MANIFEST_BYTES + 64 * 1024
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > limit:
-            raise RequestTooLarge(f"the request body is {length} bytes; the limit is {limit}")
         given = PutImageSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data

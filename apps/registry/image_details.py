@@ -1,10 +1,12 @@
 """What the registry learns from a pushed manifest: sizes, layers, platforms."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
+
+from apps.kernel import json_limits
 
 from .content import media_types as mt
 from .content import schema1
@@ -20,10 +22,18 @@ def _read_config(digest: str, size: int) -> dict:
         return {}
     with get_blob_store().open_range(digest) as stream:
         try:
-            document = json.loads(stream.read(_CONFIG_READ_LIMIT))
+            document = json_limits.loads(stream.read(_CONFIG_READ_LIMIT), max_depth=settings.BERTH_MAX_JSON_DEPTH)
         except ValueError:
             return {}
     return document if isinstance(document, dict) else {}
+
+
+def _platform(source: dict, keys: tuple[str, ...] = ("os", "architecture", "variant")) -> dict:
+    """The platform ``source`` names, as text PostgreSQL can store: a value that is
+    not text, is empty or holds NUL (a config is a blob, stored as pushed) is left out."""
+    return {
+        key: value for key in keys if isinstance(value := source.get(key), str) and value and "\x00" not in value
+    }
 
 
 def _created(value: object) -> datetime | None:
@@ -46,17 +56,13 @@ def record(manifest: Manifest) -> None:
         )
         manifest.total_size = sum(child.total_size or child.size for child in children)
         manifest.layer_count = None
-        manifest.platforms = [
-            {k: v for k, v in (d.platform or {}).items() if k in ("os", "architecture", "variant")}
-            for d in parsed.manifests
-            if d.platform
-        ]
+        manifest.platforms = [_platform(d.platform) for d in parsed.manifests if d.platform]
     else:
         manifest.total_size = sum(d.size for d in parsed.blob_descriptors)
         manifest.layer_count = len(parsed.layers)
         if parsed.config and parsed.config.media_type in (mt.OCI_CONFIG, mt.DOCKER_CONFIG):
             config = _read_config(parsed.config.digest, parsed.config.size)
-            platform = {k: config[k] for k in ("os", "architecture", "variant") if isinstance(config.get(k), str)}
+            platform = _platform(config)
             manifest.platforms = [platform] if platform else []
             manifest.image_created_at = _created(config.get("created"))
     manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])
@@ -68,7 +74,7 @@ def _record_schema1(manifest: Manifest) -> None:
     layers = Blob.objects.filter(digest__in=set(parsed.fs_layers))
     manifest.total_size = sum(blob.size for blob in layers)
     manifest.layer_count = len(parsed.fs_layers)
-    platform = {k: details[k] for k in ("os", "architecture") if details.get(k)}
+    platform = _platform(details, ("os", "architecture"))
     manifest.platforms = [platform] if platform else []
     manifest.image_created_at = details.get("created")
     manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])

@@ -6,7 +6,6 @@ so the trail and the content never disagree."""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 import time
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from apps.audit import services as audit_services
 from apps.audit.events import EventDraft
+from apps.kernel import json_limits
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
 
@@ -329,8 +329,8 @@ def _is_schema1(body: bytes, content_type: str) -> bool:
     if media_type in mt.MANIFEST_TYPES:
         return False
     try:  # no or a generic Content-Type: the document says which schema it is
-        document = json.loads(body)
-    except ValueError:
+        document = json_limits.loads(body, max_depth=settings.BERTH_MAX_JSON_DEPTH)
+    except ValueError:  # parse_manifest says what is wrong with it
         return False
     return isinstance(document, dict) and document.get("schemaVersion") == 1
 

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from apps.accounts.models import ALIAS_PATTERN, Account, Alias
 from apps.registry.content import media_types as mt
 
-from .models import REPOSITORY_NAME_PATTERN, Repository, Visibility
+from .models import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN, Repository, Visibility
 
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _NAME = re.compile(REPOSITORY_NAME_PATTERN)
@@ -27,6 +27,24 @@ _CONVERTED_COLUMNS = [
     for index, field in enumerate(_REPOSITORY_FIELDS)
     if field.get_internal_type() in ("JSONField", "BooleanField")
 ]
+
+
+ADDRESS_GRAMMAR = (
+    "a repository is addressed as <account id or alias>/<name>, the name being lowercase letters and digits "
+    "separated by '.', '_', '__' or '-', in components joined by '/', at most "
+    f"{REPOSITORY_NAME_MAX_LENGTH} characters"
+)
+
+
+def is_address(full_name: str) -> bool:
+    """Whether ``full_name`` fits ADDRESS_GRAMMAR. Nothing else names a repository,
+    and nothing else may be looked up, or echoed in a header or the audit trail."""
+    namespace, _, name = full_name.partition("/")
+    return (
+        0 < len(name) <= REPOSITORY_NAME_MAX_LENGTH
+        and _NAME.fullmatch(name) is not None
+        and _NAMESPACE.fullmatch(namespace) is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -47,9 +65,9 @@ def find_repository(full_name: str) -> Repository | None:
 
     Every registry request starts here, so the SQL is written out: building it with
     the ORM cost more than running it."""
-    namespace, _, name = full_name.partition("/")
-    if not name or not _NAME.fullmatch(name) or not _NAMESPACE.fullmatch(namespace):
+    if not is_address(full_name):
         return None
+    namespace, _, name = full_name.partition("/")
     repositories = Repository._meta.db_table
     columns = ", ".join(f"r.{field.column}" for field in _REPOSITORY_FIELDS)
     account = f"JOIN {Account._meta.db_table} o ON o.id = r.account_id"

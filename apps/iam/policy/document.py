@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from apps.kernel import json_limits
+
 from .actions import validate_action_pattern
 from .arn import (
     ACCOUNT_ID_RE,
@@ -24,6 +26,9 @@ from .conditions import ConditionClause, parse_condition_block
 from .wildcards import has_wildcard
 
 MAX_POLICY_CHARACTERS = 10_240
+# A valid policy nests six levels at most (Statement, a statement, Condition, an
+# operator, a key, its values); deeper text is refused before it is parsed.
+MAX_POLICY_DEPTH = 16
 VERSIONS = ("2012-10-17", "2008-10-17")
 POLICY_ELEMENTS = frozenset({"Version", "Id", "Statement"})
 STATEMENT_ELEMENTS = frozenset({
@@ -124,11 +129,16 @@ def parse_policy(
     if len(text) > MAX_POLICY_CHARACTERS:
         raise PolicyError(f"policy is {len(text)} characters long; the limit is {MAX_POLICY_CHARACTERS}")
     try:
-        document = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        document = json_limits.loads(text, max_depth=MAX_POLICY_DEPTH, object_pairs_hook=_reject_duplicate_keys)
+    except json_limits.JSONTooDeep as error:
+        raise PolicyError(f"policy {error}") from None
     except json.JSONDecodeError as error:
         raise PolicyError(f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     if not isinstance(document, dict):
         raise PolicyError("policy must be a JSON object")
+    # Principals are looked up, and PostgreSQL refuses a query holding NUL.
+    if (where := json_limits.nul_path(text, document)) is not None:
+        raise PolicyError(f"{where} holds a NUL character")
     unknown = sorted(set(document) - POLICY_ELEMENTS)
     if unknown:
         raise PolicyError(f"unknown policy element(s): {', '.join(unknown)}")

@@ -5,9 +5,12 @@ subject, artifact type) decides what must exist before the push is accepted and
 what the referrers API answers."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from apps.kernel import json_limits
 
 from ..digests import parse_digest
 from ..errors import RegistryError
@@ -53,7 +56,7 @@ def _descriptor(value: object, where: str) -> Descriptor:
     if not isinstance(value, dict):
         raise _invalid(f"{where} must be a descriptor object")
     media_type = value.get("mediaType")
-    if not isinstance(media_type, str) or not MEDIA_TYPE_GRAMMAR.match(media_type):
+    if not isinstance(media_type, str) or not MEDIA_TYPE_GRAMMAR.fullmatch(media_type):
         raise _invalid(f"{where}.mediaType is missing or not a media type")
     digest = value.get("digest")
     if not isinstance(digest, str):
@@ -87,7 +90,9 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     """Validate a pushed image manifest or index; raise MANIFEST_INVALID with a
     message that says what is wrong."""
     try:
-        document = json.loads(body)
+        document = json_limits.loads(body, max_depth=settings.BERTH_MAX_JSON_DEPTH)
+    except json_limits.JSONTooDeep as exc:
+        raise _invalid(f"manifest {exc}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise _invalid(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
@@ -117,12 +122,13 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()
     ):
         raise _invalid("annotations must map strings to strings")
+    # Both are stored as text, which PostgreSQL cannot hold with a NUL in it (a
+    # media type cannot hold one).
     artifact_type = document.get("artifactType") or ""
-    if not isinstance(artifact_type, str):
-        raise _invalid("artifactType must be a string")
-    # Both are stored as text, which PostgreSQL cannot hold with a NUL in it.
-    if "\x00" in artifact_type or any("\x00" in k or "\x00" in v for k, v in annotations.items()):
-        raise _invalid("artifactType and annotations cannot contain NUL characters")
+    if not isinstance(artifact_type, str) or (artifact_type and not MEDIA_TYPE_GRAMMAR.fullmatch(artifact_type)):
+        raise _invalid("artifactType must be a media type")
+    if any("\x00" in k or "\x00" in v for k, v in annotations.items()):
+        raise _invalid("annotations cannot contain NUL characters")
     subject = _descriptor(document["subject"], "subject") if document.get("subject") is not None else None
 
     if media_type in mt.INDEXES:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from cryptography import x509
+from django.conf import settings
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -29,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+
+from apps.kernel import json_limits
 
 from ..digests import parse_digest
 from ..errors import RegistryError
@@ -259,7 +262,13 @@ def _has_duplicates(value: object) -> bool:
 
 def _loads(data: bytes | str) -> object:
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    return json.loads(text, object_pairs_hook=_object_hook, parse_constant=_reject_constant)
+    return json_limits.loads(
+        text, max_depth=settings.BERTH_MAX_JSON_DEPTH, object_pairs_hook=_object_hook, parse_constant=_reject_constant
+    )
+
+
+def _strict_loads(text: bytes | str) -> object:
+    return json_limits.loads(text, max_depth=settings.BERTH_MAX_JSON_DEPTH, parse_constant=_reject_constant)
 
 
 def _canonical(value: object) -> str:
@@ -463,7 +472,9 @@ class Schema1Manifest:
 
 def _format_of(protected: str) -> tuple[int, bytes]:
     try:
-        header = json.loads(_b64url_decode(protected, "protected header"), parse_constant=_reject_constant)
+        header = _strict_loads(_b64url_decode(protected, "protected header"))
+    except json_limits.JSONTooDeep as exc:
+        raise _invalid(f"protected header {exc}") from exc
     except ValueError as exc:
         raise _unverified(f"protected header is not JSON: {exc}") from exc
     if not isinstance(header, dict):
@@ -529,6 +540,8 @@ def parse_schema1(body: bytes, content_type: str) -> Schema1Manifest:
         raise _invalid(f"{content_type!r} is not a schema 1 manifest media type")
     try:
         document = _loads(body)
+    except json_limits.JSONTooDeep as exc:
+        raise _invalid(f"manifest {exc}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise _invalid(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
@@ -539,6 +552,8 @@ def parse_schema1(body: bytes, content_type: str) -> Schema1Manifest:
         payload = _verified_payload(body, document["signatures"])
         try:
             manifest = _loads(payload)
+        except json_limits.JSONTooDeep as exc:
+            raise _invalid(f"the signed payload {exc}") from exc
         except (UnicodeDecodeError, ValueError) as exc:
             raise _invalid(f"the signed payload is not valid JSON: {exc}") from exc
         if not isinstance(manifest, dict):
@@ -585,7 +600,9 @@ def parse_schema1(body: bytes, content_type: str) -> Schema1Manifest:
         if not isinstance(text, str):
             raise _invalid(f"history[{i}].v1Compatibility must be a string")
         try:
-            image = json.loads(text, parse_constant=_reject_constant)
+            image = _strict_loads(text)
+        except json_limits.JSONTooDeep as exc:
+            raise _invalid(f"history[{i}].v1Compatibility {exc}") from exc
         except ValueError as exc:
             raise _invalid(f"history[{i}].v1Compatibility is not JSON: {exc}") from exc
         if not isinstance(image, dict):
@@ -735,8 +752,10 @@ def schema2_to_schema1(*, manifest: bytes, config: bytes, name: str, tag: str) -
     layers = _image_manifest(manifest)
     try:
         config_text = config.decode("utf-8")
-        image = json.loads(config_text, parse_constant=_reject_constant)
+        image = _strict_loads(config_text)
         members = _raw_members(config_text)
+    except json_limits.JSONTooDeep as exc:
+        raise _invalid(f"image config {exc}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise _invalid(f"image config is not valid JSON: {exc}") from exc
     if not isinstance(image, dict):

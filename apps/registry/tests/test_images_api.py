@@ -789,10 +789,15 @@ def test_another_accounts_repository_is_not_found(alice, other_tenant, registry_
     assert Tag.objects.get().name == "v1" and Manifest.objects.count() == 1
 
 
-@pytest.mark.parametrize("repository_name", ["a%00b", "UPPER", "a" * 257, "team/app/"])
+@pytest.mark.parametrize("repository_name", ["UPPER", "a" * 257, "team/app/"])
 def test_a_name_outside_the_grammar_is_not_found(alice, repository, repository_name):
     response = alice.get(f"/api/v1/repositories/{repository_name}/-/images")
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
+
+
+def test_a_name_holding_nul_is_invalid(alice, repository):
+    response = alice.get("/api/v1/repositories/a%00b/-/images")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid")
 
 
 def test_a_user_outside_any_account_is_refused_and_anonymous_callers_are_asked_to_authenticate(db):

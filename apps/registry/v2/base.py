@@ -8,14 +8,38 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.repositories import selectors as repository_selectors
+
+from ..digests import is_digest, parse_digest
 from ..errors import RegistryError
+from ..services import validate_tag
 from .bodies import fast_body
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 
 
+def check_name(full_name: str) -> None:
+    """NAME_INVALID for a repository name outside the grammar, which the message
+    does not repeat: such a name (a quote, a line break, a NUL) must reach no
+    header, query, audit event or message."""
+    if not repository_selectors.is_address(full_name):
+        raise RegistryError("NAME_INVALID", f"invalid repository name: {repository_selectors.ADDRESS_GRAMMAR}")
+
+
+def _check_reference(reference: str) -> None:
+    if is_digest(reference):
+        parse_digest(reference)
+    else:
+        validate_tag(reference)
+
+
+# The parts of /v2/ paths, each checked against its grammar before the handler runs.
+_PATH_PART_CHECKS = {"name": check_name, "reference": _check_reference, "digest": parse_digest}
+
+
 def registry_endpoint(*methods: str):
-    """Route a /v2/ view by method, and turn RegistryError into the OCI envelope."""
+    """Route a /v2/ view by method, check the path's parts, and turn RegistryError
+    into the OCI envelope."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
     def decorate(view):
@@ -30,6 +54,9 @@ def registry_endpoint(*methods: str):
                         status=405,
                         headers={"Allow": ", ".join(sorted(allowed))},
                     )
+                for part, value in kwargs.items():
+                    if part in _PATH_PART_CHECKS:
+                        _PATH_PART_CHECKS[part](value)
                 response = view(request, *args, **kwargs)
             except RegistryError as exc:
                 response = exc.response(head=request.method == "HEAD")

@@ -9,7 +9,7 @@ from apps.audit import events
 from .. import selectors
 from ..access import challenge, request_claims
 from ..errors import RegistryError
-from .base import json_response, query_int, registry_endpoint
+from .base import check_name, json_response, query_int, registry_endpoint
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
@@ -35,6 +35,8 @@ def catalog(request):
         raise refusal()
     limit = query_int(request, "n", default=DEFAULT_PAGE, maximum=MAX_PAGE)
     last = request.GET.get("last") or None
+    if last is not None:
+        check_name(last)  # the last repository of the page before
     names = selectors.catalog(claims.caller, limit=limit + 1, after=last, request=request)
     more = len(names) > limit
     names = names[:limit]

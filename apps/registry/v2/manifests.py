@@ -6,7 +6,7 @@ from django.conf import settings
 
 from .. import negotiation, services
 from ..access import authorize
-from ..digests import is_digest, parse_digest
+from ..digests import is_digest
 from .base import absolute, empty_response, json_response, read_limited_body, registry_endpoint
 
 
@@ -21,8 +21,6 @@ def manifest(request, name: str, reference: str):
 
 def _get(request, name: str, reference: str):
     authorized = authorize(request, name, "ecr:BatchGetImage", **_image_parameters(request, reference))
-    if is_digest(reference):
-        parse_digest(reference)
     head = request.method == "HEAD"
     served = negotiation.served_manifest(
         repository=authorized.repository,
@@ -70,10 +68,8 @@ def _delete(request, name: str, reference: str):
     audit = authorized.audit
     actor = authorized.actor_name
     if is_digest(reference):
-        parse_digest(reference)
         services.delete_manifest(repository=authorized.repository, digest=reference, actor=actor, audit=audit)
     else:
-        services.validate_tag(reference)
         services.delete_tag(repository=authorized.repository, tag=reference, actor=actor, audit=audit)
     return empty_response(202)
 

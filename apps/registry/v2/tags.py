@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from .. import selectors
 from ..access import authorize
+from ..services import validate_tag
 from .base import json_response, query_int, registry_endpoint
 
 
@@ -14,6 +15,8 @@ def tag_list(request, name: str):
     authorized = authorize(request, name, "ecr:ListImages")
     limit = query_int(request, "n", default=None)
     last = request.GET.get("last") or None
+    if last is not None:
+        validate_tag(last)  # the last tag of the page before
     names = selectors.tag_names(authorized.repository, limit=None if limit is None else limit + 1, after=last)
     more = limit is not None and len(names) > limit
     if more:

@@ -26,6 +26,7 @@ from apps.iam.callers import ANONYMOUS, Caller
 from ..access import granted_scope_actions
 from ..errors import RegistryError
 from ..tokens import AccessGrant, issue_token
+from .base import check_name
 
 MAX_SCOPES = 32
 
@@ -85,6 +86,7 @@ def _grant(request, caller: Caller, scope: str) -> AccessGrant:
         raise RegistryError("UNSUPPORTED", f"malformed scope {scope[:200]!r}", status=400)
     requested = {a.strip() for a in actions_text.split(",") if a.strip()}
     if type_ == "repository":
+        check_name(name)
         granted = granted_scope_actions(caller, name, requested, request=request)
     elif type_ == "registry" and name == "catalog":
         granted = requested  # the catalog itself lists only what the caller may see
@@ -107,6 +109,9 @@ def token(request):
             credentials = (params.get("username", ""), params.get("password", ""))
         else:
             raise RegistryError("UNSUPPORTED", f"{request.method} is not supported", status=405)
+        if credentials is not None and any("\x00" in part for part in credentials):
+            # No user name or password holds one, and PostgreSQL could not even look it up.
+            raise RegistryError("UNSUPPORTED", "credentials cannot hold a NUL character", status=400)
         service = params.get("service")
         if service and service != settings.BERTH_TOKEN_SERVICE:
             raise RegistryError(

@@ -11,7 +11,7 @@ from ..access import authorize, pullable_source
 from ..digests import parse_digest
 from ..errors import RegistryError
 from ..storage.uploads import range_header
-from .base import absolute, empty_response, registry_endpoint, request_body_stream
+from .base import absolute, check_name, empty_response, registry_endpoint, request_body_stream
 
 _CONTENT_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 
@@ -36,6 +36,8 @@ def start(request, name: str):
     mount, source = request.GET.get("mount"), request.GET.get("from")
     if mount:
         parse_digest(mount)
+        if source:
+            check_name(source)
         audit.request_parameters.update(mount=mount, **{"from": source} if source else {})
         source_repository = pullable_source(request, source) if source else None
         if source_repository and services.mount_blob(
