@@ -318,3 +318,6 @@ LOGGING = {
 BERTH_WEB_WORKERS = env_int("BERTH_WEB_WORKERS", os.cpu_count() or 1)
 BERTH_WEB_THREADS = env_int("BERTH_WEB_THREADS", 8)
 BERTH_WORKER_CONCURRENCY = env_int("BERTH_WORKER_CONCURRENCY", 2)
+# Seconds each stage of `berth serve`'s stop (web, then worker and scheduler, then the
+# audit writer) may take before the stage's process groups are killed.
+BERTH_STOP_GRACE_SECONDS = float(os.environ.get("BERTH_STOP_GRACE_SECONDS") or 20)
