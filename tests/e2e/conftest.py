@@ -317,6 +317,7 @@ class BerthServer:
         self.env.pop("BERTH_AUDIT_SYNCHRONOUS", None)
         self.mark = secrets.token_hex(8)
         self.env[SERVER_MARK_VARIABLE] = self.mark
+        self.serve_options: list[str] = []  # for `berth serve`, after --bind
         self.proc: subprocess.Popen | None = None
         self._log = None
         self._log_checked = 0  # how much of the log the traceback check has read
@@ -358,7 +359,7 @@ class BerthServer:
         self._log_checked = 0
         _watched_servers.append(self)
         self.proc = subprocess.Popen(
-            [str(BERTH_BIN), "serve", "--bind", self.host],
+            [str(BERTH_BIN), "serve", "--bind", self.host, *self.serve_options],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
             cwd=str(self.data_dir), start_new_session=True)
         deadline = time.monotonic() + STARTUP_TIMEOUT
