@@ -414,6 +414,15 @@ class BerthServer:
         self._log_checked += len(text)
         return text.decode(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float) -> None:
+        """Wait until the log holds ``text`` (a request's access log line: the
+        server has finished with it)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_path.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not log {text!r} within {timeout}s\n{self.log_tail()}")
+            time.sleep(0.1)
+
     def log_tail(self, n: int = 80) -> str:
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()

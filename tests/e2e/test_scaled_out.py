@@ -113,6 +113,7 @@ class Installation:
     worker_env: dict
     tmp: Path
     moto: subprocess.Popen
+    moto_port: int
     background: list[Background] = field(default_factory=list)
 
     def start(self, command: str, log_name: str) -> Background:
@@ -130,6 +131,17 @@ def wait_for(what: str, predicate, timeout: float):
             return result
         time.sleep(0.2)
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def request_waiting_at(port: int) -> bool:
+    """Whether a connection to ``port`` on this host holds bytes its server has not
+    read: a request to a stopped server."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, receive_queue = int(fields[1].split(":")[1], 16), int(fields[4].split(":")[1], 16)
+        if local_port == port and receive_queue:
+            return True
+    return False
 
 
 def token_signing_key() -> str:
@@ -190,7 +202,9 @@ def installation(tmp_path):
     worker_dir.mkdir()
     worker_env = {**webs[0].env, "BERTH_DATA_DIR": str(worker_dir)}
     worker_env.pop(SERVER_MARK_VARIABLE)
-    setup = Installation(webs=webs, worker_env=worker_env, tmp=worker_dir, moto=moto)
+    setup = Installation(
+        webs=webs, worker_env=worker_env, tmp=worker_dir, moto=moto, moto_port=int(endpoint.rsplit(":", 1)[1])
+    )
     try:
         for web in webs:  # one after the other: the first one migrates the new database
             web.start()
@@ -331,7 +345,9 @@ def test_two_web_processes_a_worker_and_beat_share_one_installation(installation
             TASK_TIMEOUT,
         )
         handed_out = time.monotonic()
-        time.sleep(1)  # its pool process takes it and blocks on the blob store
+        wait_for(
+            "the task to wait on the blob store", lambda: request_waiting_at(installation.moto_port), TASK_TIMEOUT
+        )
         worker.kill()
     finally:
         os.kill(installation.moto.pid, signal.SIGCONT)
