@@ -355,6 +355,11 @@ class BerthServer:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
+        self.launch()
+        self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start `berth serve` without waiting for it (servers that start together)."""
         self._log = open(self.log_path, "wb")
         self._log_checked = 0
         _watched_servers.append(self)
@@ -362,6 +367,8 @@ class BerthServer:
             [str(BERTH_BIN), "serve", "--bind", self.host, *self.serve_options],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
             cwd=str(self.data_dir), start_new_session=True)
+
+    def wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         last = None
         while time.monotonic() < deadline:

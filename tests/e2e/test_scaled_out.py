@@ -206,9 +206,13 @@ def installation(tmp_path):
         webs=webs, worker_env=worker_env, tmp=worker_dir, moto=moto, moto_port=int(endpoint.rsplit(":", 1)[1])
     )
     try:
-        for web in webs:  # one after the other: the first one migrates the new database
-            web.start()
+        webs[0].cli("migrate")  # once, before the processes that share the database start
+        for web in webs:
+            web.launch()
         setup.start("beat", "beat.log")
+        setup.start("worker", "worker1.log")
+        for web in webs:
+            web.wait_until_ready()
         yield setup
     finally:
         os.kill(moto.pid, signal.SIGCONT)
@@ -295,7 +299,7 @@ def pull_and_check(web: BerthServer, tmp: Path, reference: str, manifest_digest:
 
 def test_two_web_processes_a_worker_and_beat_share_one_installation(installation, tmp_path):
     web1, web2 = installation.webs
-    worker = installation.start("worker", "worker1.log")
+    [worker] = [process for process in installation.background if process.command == "worker"]
     account = web1.create_account("Scaled Co")
     name = f"{account.account_id}/scaled/app"
     headers = bearer(web1, account, f"repository:{name}:pull,push")  # signed by web1, honoured by web2
