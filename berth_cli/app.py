@@ -1,6 +1,6 @@
 """The client half of the `berth` command: its click application.
 
-`registry_project.cli` hands it the client command groups (CLIENT_COMMANDS); the
+`berth_cli.dispatch` hands it the client command groups (CLIENT_COMMANDS); the
 server commands (`berth serve`, `berth migrate`, ...) stay Django's."""
 
 from __future__ import annotations

@@ -301,9 +301,18 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# A task's message stays with the broker until the task has run (acks late), and a
+# task whose pool process died goes back on the queue: a worker killed mid-task loses
+# no post-push work (every task is idempotent, so running one twice is harmless).
+# On Redis a message handed to a worker that died returns to the queue when it has
+# been out BERTH_CELERY_VISIBILITY_TIMEOUT seconds (looked for when a worker starts,
+# and every ~100 s): keep it longer than any task runs, or a slow task runs twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+BERTH_CELERY_VISIBILITY_TIMEOUT = env_int("BERTH_CELERY_VISIBILITY_TIMEOUT", 3600)
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {}
+    {"visibility_timeout": BERTH_CELERY_VISIBILITY_TIMEOUT}
     if REDIS_URL
     else {
         "data_folder_in": str(DATA_DIR / "broker" / "queue"),
@@ -341,3 +350,6 @@ LOGGING = {
 BERTH_WEB_WORKERS = env_int("BERTH_WEB_WORKERS", os.cpu_count() or 1)
 BERTH_WEB_THREADS = env_int("BERTH_WEB_THREADS", 8)
 BERTH_WORKER_CONCURRENCY = env_int("BERTH_WORKER_CONCURRENCY", 2)
+# Seconds each stage of `berth serve`'s stop (web, then worker and scheduler, then the
+# audit writer) may take before the stage's process groups are killed.
+BERTH_STOP_GRACE_SECONDS = float(os.environ.get("BERTH_STOP_GRACE_SECONDS") or 20)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import berth, in_ci  # noqa: F401  (the live server fixture)
+from tests.e2e.conftest import berth, in_ci, server_tracebacks_fail_the_test  # noqa: F401  (the live server fixtures)
 
 CHROMIUM = os.environ.get("BERTH_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

@@ -7,7 +7,7 @@ import pytest
 
 import berth_cli
 from berth_cli.app import cli
-from registry_project.cli import _command_word
+from berth_cli.dispatch import _command_word
 
 
 def test_the_dispatcher_knows_every_client_command():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -40,6 +41,12 @@ STARTUP_TIMEOUT = 90
 CMD_TIMEOUT = 120
 
 _server_log_tail: list[str] = []
+# Servers whose logs are checked for tracebacks after each test (until they stop).
+_watched_servers: list["BerthServer"] = []
+
+TRACEBACK_START = "Traceback (most recent call last):"
+# What follows an exception line when the traceback goes on with another exception.
+_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
 
 
 # --------------------------------------------------------------------------- markers / reporting
@@ -57,6 +64,66 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.section("berth server log (tail)")
         for line in _server_log_tail:
             terminalreporter.write_line(line)
+
+
+# --------------------------------------------------------------------------- server logs
+
+
+def tracebacks_in(log: str) -> list[str]:
+    """Each traceback in ``log`` with the log line before it (the record that
+    printed it: which request, which task) and the exception line that ends it,
+    chained exceptions included."""
+    lines = log.splitlines()
+    found = []
+    index = 0
+    while index < len(lines):
+        if lines[index].strip() != TRACEBACK_START:
+            index += 1
+            continue
+        start = max(0, index - 1)
+        while True:
+            index += 1  # past "Traceback ...", then the indented frames
+            while index < len(lines) and lines[index][:1].isspace():
+                index += 1
+            following = index + 1  # past the exception line, then blank lines
+            while following < len(lines) and not lines[following].strip():
+                following += 1
+            if following < len(lines) and lines[following].startswith(_CHAINED):
+                index = following + 1
+                while index < len(lines) and lines[index].strip() != TRACEBACK_START:
+                    index += 1
+                continue
+            break
+        found.append("\n".join(lines[start : index + 1]))
+        index += 1
+    return found
+
+
+def unexpected_tracebacks(servers: list["BerthServer"], allowed: list[re.Pattern]) -> list[str]:
+    """The tracebacks ``servers`` logged since the last look that no ``allowed``
+    pattern matches, each under its log's path."""
+    return [
+        f"--- {server.log_path}\n{traceback}"
+        for server in servers
+        for traceback in tracebacks_in(server.read_new_log())
+        if not any(pattern.search(traceback) for pattern in allowed)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def server_tracebacks_fail_the_test(request):
+    """After each test, a traceback that a live server logged meanwhile fails it,
+    unless the test expects it (``@pytest.mark.server_traceback(pattern)``)."""
+    yield
+    allowed = [re.compile(p) for marker in request.node.iter_markers("server_traceback") for p in marker.args]
+    unexpected = unexpected_tracebacks(_watched_servers, allowed)
+    _watched_servers[:] = [server for server in _watched_servers if server.proc and server.proc.poll() is None]
+    if unexpected:
+        pytest.fail(
+            f"a live server logged {len(unexpected)} unexpected traceback(s) during this test:\n"
+            + "\n".join(unexpected[:5]),
+            pytrace=False,
+        )
 
 
 # --------------------------------------------------------------------------- client helpers
@@ -162,7 +229,9 @@ class _PostgresDB:
 
         self._psycopg, self._sql = psycopg, sql
         self.admin_url = _psycopg_url(base_url)
-        self.name = f"berth_e2e_{os.getpid()}"
+        # One database per server: the session's servers (tests/e2e, tests/cli and
+        # tests/browser each start one) must never drop one another's.
+        self.name = f"berth_e2e_{os.getpid()}_{secrets.token_hex(4)}"
         self.url = _with_dbname(base_url, self.name)
 
     def _exec(self, stmt) -> None:
@@ -205,6 +274,28 @@ class Account:
         return f"{self.username}:{self.password}"
 
 
+# Every process a test server starts carries this variable (children inherit it), so
+# that the test can find them all, wherever they are.
+SERVER_MARK_VARIABLE = "BERTH_TEST_SERVER_MARK"
+
+
+def processes_marked(mark: str) -> dict[int, str]:
+    """Every live process whose environment carries ``mark``: pid -> command line."""
+    needle = f"{SERVER_MARK_VARIABLE}={mark}".encode()
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile, a zombie, or not ours to read
+            continue
+        found[int(entry.name)] = command.strip()
+    return found
+
+
 class BerthServer:
     def __init__(self, data_dir: Path, database_url: str):
         self.data_dir = data_dir
@@ -224,8 +315,12 @@ class BerthServer:
         self.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         # likewise for the audit trail: a real server batches pull events in the background
         self.env.pop("BERTH_AUDIT_SYNCHRONOUS", None)
+        self.mark = secrets.token_hex(8)
+        self.env[SERVER_MARK_VARIABLE] = self.mark
+        self.serve_options: list[str] = []  # for `berth serve`, after --bind
         self.proc: subprocess.Popen | None = None
         self._log = None
+        self._log_checked = 0  # how much of the log the traceback check has read
 
     # -- CLI ---------------------------------------------------------------
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -260,11 +355,20 @@ class BerthServer:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
+        self.launch()
+        self.wait_until_ready()
+
+    def launch(self) -> None:
+        """Start `berth serve` without waiting for it (servers that start together)."""
         self._log = open(self.log_path, "wb")
+        self._log_checked = 0
+        _watched_servers.append(self)
         self.proc = subprocess.Popen(
-            [str(BERTH_BIN), "serve", "--bind", self.host],
+            [str(BERTH_BIN), "serve", "--bind", self.host, *self.serve_options],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
             cwd=str(self.data_dir), start_new_session=True)
+
+    def wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         last = None
         while time.monotonic() < deadline:
@@ -294,15 +398,37 @@ class BerthServer:
                     self.proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     pass
-            # then kill whatever is left in the process group we started it in
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            # then kill whatever is left of it, in whichever process group
+            for pid in processes_marked(self.mark):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.proc.wait(timeout=10)
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def read_new_log(self) -> str:
+        """The log written since the last call (whole lines only)."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_checked)
+                text = log.read()
+        except OSError:
+            return ""
+        text = text[: text.rfind(b"\n") + 1]
+        self._log_checked += len(text)
+        return text.decode(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float) -> None:
+        """Wait until the log holds ``text`` (a request's access log line: the
+        server has finished with it)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_path.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not log {text!r} within {timeout}s\n{self.log_tail()}")
+            time.sleep(0.1)
 
     def log_tail(self, n: int = 80) -> str:
         try:
@@ -359,6 +485,10 @@ def berth(tmp_path_factory):
         _server_log_tail[:] = server.log_tail(60).splitlines()
         if pg is not None:
             pg.drop()
+    # what it logged after the last test's check: while it stopped, or late
+    late = tracebacks_in(server.read_new_log())
+    if late:
+        pytest.fail(f"the live server logged {len(late)} traceback(s) after the last test:\n" + "\n".join(late[:5]))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import BerthServer
+from tests.e2e.conftest import BerthServer, server_tracebacks_fail_the_test  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_moto(env: dict) -> tuple[subprocess.Popen, str]:
+def start_moto_server(env: dict) -> tuple[subprocess.Popen, str]:
     script = Path(sys.executable).with_name("moto_server")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "moto.server"]
     # The port is free when chosen but another process may take it before moto
@@ -69,7 +69,7 @@ def moto_endpoint():
             patch.setenv(name, value)
         patch.delenv("AWS_PROFILE", raising=False)
         patch.delenv("AWS_SESSION_TOKEN", raising=False)
-        process, endpoint = _start_moto(dict(os.environ))
+        process, endpoint = start_moto_server(dict(os.environ))
         try:
             yield endpoint
         finally:

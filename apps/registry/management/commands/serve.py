@@ -3,6 +3,7 @@ scheduler and the audit writer together, and stop them together (the audit write
 last, so that it writes what the others spooled before they stopped)."""
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -48,52 +49,108 @@ def audit_writer_command() -> list[str]:
     return [sys.executable, "-m", "django", "audit_writer", "--settings", os.environ["DJANGO_SETTINGS_MODULE"]]
 
 
-def run_together(commands: dict[str, list[str]], stdout, *, last: tuple[str, ...] = ()) -> int:
-    """Start every command; when one exits or we are signalled, stop them all
-    (the ones named in ``last`` once the others have exited)."""
+# The order `serve` stops its children in: the web server first (no new work comes
+# in), then the worker and the scheduler, the audit writer last (it writes what the
+# others spooled before they stopped).
+STOP_ORDER = (("web",), ("worker", "beat"), ("audit",))
+# Signals that stop `serve` in order. A terminal's Ctrl-C (SIGINT) and hang-up
+# (SIGHUP) reach only `serve`: each child runs in a process group of its own,
+# outside the terminal's foreground group.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _child_setup(parent_pid: int):
+    """Run in each child between fork and exec: the kernel sends it SIGTERM when
+    `serve` dies, however it dies (SIGKILL included), so no child outlives it."""
+
+    def setup() -> None:
+        if _libc is not None:
+            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # `serve` died before the request took effect
+            os._exit(1)
+
+    return setup
+
+
+def start_child(command: list[str]) -> subprocess.Popen:
+    """Start ``command`` as the leader of a new process group, which then holds
+    its own children too (gunicorn's workers, Celery's pool processes)."""
+    return subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=_child_setup(os.getpid())
+    )
+
+
+def run_together(
+    commands: dict[str, list[str]], stdout, *, grace: float, stop_order=STOP_ORDER
+) -> int:
+    """Start every command; when one exits or we are signalled, stop them all,
+    stage by stage in ``stop_order`` (names it leaves out stop first), each stage
+    within ``grace`` seconds."""
     children: dict[str, subprocess.Popen] = {}
-    stopping = False
+    received: list[int] = []  # written to stdout by the loop: a handler may interrupt a write
 
-    def stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in STOP_SIGNALS}
     try:
         for name, command in commands.items():
-            children[name] = subprocess.Popen(command)
+            children[name] = start_child(command)
             stdout.write(f"started {name} (pid {children[name].pid})\n")
             stdout.flush()
         exit_code = 0
-        while not stopping:
+        while not received and not exit_code:
             for name, child in children.items():
                 code = child.poll()
                 if code is not None:
                     stdout.write(f"{name} exited with {code}; stopping the others\n")
                     exit_code = code or 1
-                    stopping = True
                     break
             time.sleep(0.2)
+        if received:
+            stdout.write(f"received {signal.Signals(received[0]).name}: stopping\n")
         return exit_code
     finally:
-        first = [child for name, child in children.items() if name not in last]
-        _stop(first)
-        _stop([child for name, child in children.items() if name in last])
+        ordered = [name for stage in stop_order for name in stage]
+        stages = [[name for name in children if name not in ordered], *stop_order]
+        for stage in stages:
+            _stop({name: children[name] for name in stage if name in children}, stdout, grace=grace)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _stop(children: list[subprocess.Popen], grace: float = 20) -> None:
-    for child in children:
+def _stop(children: dict[str, subprocess.Popen], stdout, *, grace: float) -> None:
+    """SIGTERM each child; kill the process group of any that is not gone within
+    ``grace`` seconds, and of every child, what it left behind."""
+    for name, child in children.items():
         if child.poll() is None:
+            stdout.write(f"stopping {name} (pid {child.pid})\n")
             child.send_signal(signal.SIGTERM)
+    stdout.flush()
     deadline = time.monotonic() + grace
-    for child in children:
+    for name, child in children.items():
         try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            code = child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            _kill_group(child.pid)
+            code = child.wait()
+            stdout.write(f"{name} (pid {child.pid}) did not stop within {grace:g}s: killed its process group\n")
+        else:
+            # A child that exited may leave processes behind in its group (a worker
+            # its arbiter no longer waits for, holding the port): they go with it.
+            if _kill_group(child.pid):
+                stdout.write(f"{name} (pid {child.pid}) left processes behind: killed its process group\n")
+        stdout.write(f"stopped {name} (pid {child.pid}, exit code {code})\n")
+        stdout.flush()
+
+
+def _kill_group(pgid: int) -> bool:
+    """SIGKILL the process group ``pgid``; whether any process was left in it."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class Command(BaseCommand):
@@ -120,4 +177,4 @@ class Command(BaseCommand):
             commands["audit"] = audit_writer_command()
         self.stdout.write(f"Berth serving on http://{bind} (data in {settings.DATA_DIR})")
         self.stdout.flush()
-        raise SystemExit(run_together(commands, self.stdout, last=("audit",)))
+        raise SystemExit(run_together(commands, self.stdout, grace=settings.BERTH_STOP_GRACE_SECONDS))

@@ -2,13 +2,18 @@
 
 - Client commands (`berth configure`, `login`, `repo`, `images`, `access-keys`, ...)
   talk to a Berth server's API from anywhere: they are the click application in
-  `berth_cli`, which never imports Django.
+  `berth_cli.app`, which never imports Django.
 - Everything else is one of Django's management commands on the server host:
   `berth serve` runs everything, `berth worker` and `berth beat` the background
   parts on their own, `berth create_account ...`, `berth migrate` and the rest.
+  Only these import the server (`registry_project`, Django, Celery), and only when
+  they run: a client installed without the server's packages (`pip install berth`
+  rather than `berth[server]`) says so instead.
 
 `berth help` lists both; `berth help <command>` explains one of either."""
+import importlib.metadata
 import os
+import re
 import sys
 
 import berth_cli
@@ -35,7 +40,42 @@ def _client(args: list[str]) -> None:
     client_main(args)
 
 
+_SERVER_EXTRA = re.compile(r"""extra\s*==\s*["']server["']""")
+_DISTRIBUTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def missing_server_packages() -> list[str]:
+    """The packages of the `server` extra that are not installed here."""
+    try:
+        requirements = importlib.metadata.requires("berth") or []
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return []
+    missing = []
+    for requirement in requirements:
+        if not _SERVER_EXTRA.search(requirement):
+            continue
+        name = _DISTRIBUTION_NAME.match(requirement).group()
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+SERVER_INSTALL_HINT = (
+    "install the server's packages: pip install 'berth[server]' "
+    "(from a checkout: pip install -r requirements.txt -e .)"
+)
+
+
 def _server(args: list[str]) -> None:
+    missing = missing_server_packages()
+    if missing:
+        word = _command_word(args) or "help"
+        sys.exit(
+            f"berth: {word!r} is a server command, and this install is the client only "
+            f"(missing: {', '.join(missing)}): {SERVER_INSTALL_HINT}"
+        )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry_project.settings")
     from django.core.management import execute_from_command_line
 
@@ -48,7 +88,10 @@ def _help_for_both() -> None:
     with cli.make_context("berth", ["--help"], resilient_parsing=True) as context:
         print(cli.get_help(context))
     print("\nServer commands (on the server host, Django management):")
-    _server(["help"])
+    if missing_server_packages():
+        print(f"  (not installed here: {SERVER_INSTALL_HINT})")
+    else:
+        _server(["help"])
 
 
 def main() -> None:
