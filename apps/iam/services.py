@@ -311,13 +311,15 @@ def assume_role(
     session_name: str,
     duration_seconds: int = DEFAULT_SESSION_SECONDS,
     source_ip: str | None,
+    secure_transport: bool | None = None,
 ) -> AssumedRole:
     """STS AssumeRole. The role's trust policy must name the caller; a trust policy
     naming an account delegates to that account's identity policies, and a caller
     of another account needs its own policies to allow sts:AssumeRole as well
     (policy.evaluate decides both). Raises policy.ArnError, NameInvalid,
     SessionDurationInvalid or AssumeRoleRefused (an unknown role is refused the
-    same way as one the caller may not assume)."""
+    same way as one the caller may not assume). ``source_ip`` and ``secure_transport``
+    (the request came over TLS) are the condition keys aws:SourceIp and aws:SecureTransport."""
     if caller.is_anonymous:
         raise AssumeRoleRefused("anonymous callers cannot assume roles")
     _check_name(session_name, SESSION_NAME_PATTERN, "role session name")
@@ -336,6 +338,7 @@ def assume_role(
         resource=role.arn,
         resource_account=role.account_id,
         source_ip=source_ip or None,
+        secure_transport=secure_transport,
     )
     trust = selectors.trust_policy(role)
     decision = policy.evaluate(context, identity_policies=selectors.identity_policies(caller), resource_policy=trust)
