@@ -4,6 +4,7 @@ cannot reach it."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 from urllib.parse import urlsplit
 
 # `berth serve` listens on 127.0.0.1:5000 by default: the names a browser or a
@@ -58,3 +59,15 @@ def bind_warning(bind: str, *, configured: str, public_url: str) -> str | None:
         "set BERTH_PUBLIC_URL to the URL clients use (https://registry.example.com), or ALLOWED_HOSTS "
         "to the host names they use, or every other client gets 400 Bad Request"
     )
+
+
+class RefusedHostLogFilter(logging.Filter):
+    """A request for a host Berth does not serve is its client's mistake (or a
+    scanner's), not a fault of Berth's: Django's error with a traceback becomes one
+    warning line that names the host."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True

@@ -320,7 +320,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "filters": {"refused_host": {"()": "registry_project.hosts.RefusedHostLogFilter"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"filters": ["refused_host"]},
+    },
 }
 
 BERTH_WEB_WORKERS = env_int("BERTH_WEB_WORKERS", os.cpu_count() or 1)

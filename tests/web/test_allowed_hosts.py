@@ -91,3 +91,13 @@ def test_another_host_gets_a_clear_400_on_every_surface(loopback_only):
 def test_the_loopback_names_are_served(loopback_only):
     for host in ("localhost:5000", "127.0.0.1:5000", "[::1]:5000"):
         assert Client(HTTP_HOST=host).get("/v2/").status_code == 401, host
+
+
+@pytest.mark.django_db
+def test_a_refused_host_is_logged_as_one_warning_line(loopback_only, caplog):
+    with caplog.at_level(logging.INFO, logger="django.security.DisallowedHost"):
+        Client(HTTP_HOST="evil.example").get("/v2/")
+
+    [record] = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "evil.example" in record.getMessage()
