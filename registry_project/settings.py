@@ -143,7 +143,7 @@ MIDDLEWARE = [
     # First: everything after it (HSTS, the SSL redirect, the token realm) sees the scheme a trusted proxy reports.
     "registry_project.proxies.ForwardedSchemeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "registry_project.page_policy.PagePolicyMiddleware",
     "apps.audit.middleware.AuditMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -350,7 +350,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Every page: scripts, styles, fonts and frames from Berth itself only, no inline
 # script or style, never framed. Images may be data: URLs (Swagger UI's icons). The
-# repository page widens this for the Markdown it shows (apps.gallery.views).
+# repository page widens this for the Markdown it shows (apps.gallery.views); the
+# registry's own paths go without (registry_project.page_policy).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

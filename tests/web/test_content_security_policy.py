@@ -149,3 +149,11 @@ def test_registry_and_api_json_answers_are_unchanged(site):
     assert registry.json()["errors"][0]["code"] == "UNAUTHORIZED"
     api = site["anonymous"].get("/api/v1/repositories")
     assert api.status_code in (401, 403) and "code" in api.json()
+
+
+def test_registry_paths_skip_the_policy_and_pages_that_look_alike_do_not(site):
+    assert "Content-Security-Policy" not in site["anonymous"].get("/v2/")
+    assert "Content-Security-Policy" not in site["anonymous"].get("/token?service=berth-registry")
+    # a publisher whose alias starts like a registry path is a page like any other
+    assert "Content-Security-Policy" in site["anonymous"].get("/tokenish")
+    assert "Content-Security-Policy" in site["anonymous"].get("/v2x")
