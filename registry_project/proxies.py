@@ -2,11 +2,12 @@
 
 A proxy of BERTH_TRUSTED_PROXIES that says `X-Forwarded-Proto: https` makes the
 request https for everything after this middleware: `request.is_secure()` (HSTS,
-the SSL redirect, Secure cookies' CSRF checks, `aws:SecureTransport`),
+the SSL redirect, CSRF's origin checks, `aws:SecureTransport`),
 `build_absolute_uri()` and the token realm. From any other peer the header is
 ignored, so a client talking to Berth directly cannot claim TLS it does not have.
 (`berth serve` tells gunicorn to believe no proxy itself: the WSGI scheme is the
-transport's own until this middleware says otherwise.)"""
+transport's own until this middleware says otherwise.) Django's
+SECURE_PROXY_SSL_HEADER is no substitute: it believes the header from anyone."""
 from __future__ import annotations
 
 from django.conf import settings
