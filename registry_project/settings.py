@@ -7,6 +7,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from registry_project.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, keep_private
+from registry_project.hosts import allowed_hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -33,12 +36,13 @@ if not SECRET_KEY:
 
     SECRET_KEY = data_dir_secret(DATA_DIR, "secret_key")
 
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 # Where clients reach the registry; used in the token realm and pull commands.
 # Empty means "the host the request came to".
 BERTH_PUBLIC_URL = os.environ.get("BERTH_PUBLIC_URL", "").rstrip("/")
+# The host names Berth answers to; unset: BERTH_PUBLIC_URL's host, else the loopback names.
+ALLOWED_HOSTS = allowed_hosts(os.environ.get("ALLOWED_HOSTS", ""), BERTH_PUBLIC_URL)
 BERTH_TOKEN_SERVICE = os.environ.get("BERTH_TOKEN_SERVICE", "berth-registry")
 # ARNs: arn:<partition>:ecr:<region>:<account>:repository/<name>. Policies written with
 # `arn:aws:` read the same, so ECR policies can be pasted in.
@@ -147,6 +151,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "apps.accounts",
     "apps.repositories",
     "apps.registry",
@@ -157,7 +162,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: everything after it (HSTS, the SSL redirect, the token realm) sees the scheme a trusted proxy reports.
+    "registry_project.proxies.ForwardedSchemeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "registry_project.page_policy.PagePolicyMiddleware",
     "apps.audit.middleware.AuditMiddleware",
     "registry_project.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -344,7 +352,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "filters": {"refused_host": {"()": "registry_project.hosts.RefusedHostLogFilter"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"filters": ["refused_host"]},
+    },
 }
 
 BERTH_WEB_WORKERS = env_int("BERTH_WEB_WORKERS", os.cpu_count() or 1)
@@ -353,3 +365,43 @@ BERTH_WORKER_CONCURRENCY = env_int("BERTH_WORKER_CONCURRENCY", 2)
 # Seconds each stage of `berth serve`'s stop (web, then worker and scheduler, then the
 # audit writer) may take before the stage's process groups are killed.
 BERTH_STOP_GRACE_SECONDS = float(os.environ.get("BERTH_STOP_GRACE_SECONDS") or 20)
+
+# -- Behind TLS, and private data files --------------------------------------------------
+# A request is https when it came over TLS, or when a proxy of BERTH_TRUSTED_PROXIES says
+# so in X-Forwarded-Proto (registry_project.proxies); Django's SECURE_PROXY_SSL_HEADER
+# would believe any client. With an https BERTH_PUBLIC_URL the session and CSRF cookies
+# are Secure and responses over https carry HSTS (a year; no subdomains, no preload,
+# unless asked). SECURE_SSL_REDIRECT sends plain-http requests to https.
+PUBLIC_URL_IS_HTTPS = BERTH_PUBLIC_URL.lower().startswith("https://")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PUBLIC_URL_IS_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PUBLIC_URL_IS_HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PUBLIC_URL_IS_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# SecurityMiddleware's defaults, said here so that nobody loses them unawares.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Every page: scripts, styles, fonts and frames from Berth itself only, no inline
+# script or style, never framed. Images may be data: URLs (Swagger UI's icons). The
+# repository page widens this for the Markdown it shows (apps.gallery.views); the
+# registry's own paths go without (registry_project.page_policy).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# 0600 files in 0700 directories (registry_project.datadir), for the storage API's
+# writers (collectstatic) as for every other.
+FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE_MODE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_DIRECTORY_MODE
+keep_private([DATA_DIR, BERTH_UPLOAD_DIR, BERTH_AUDIT_SPOOL_DIR, BERTH_BLOB_DIR])

@@ -3,6 +3,8 @@ repository logos. Thin: every read is a selector; nothing here ever reaches a
 private repository, because the selectors start from listed repositories only."""
 from __future__ import annotations
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.http import HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
@@ -17,6 +19,10 @@ from .models import Kind
 
 LOGO_MAX_AGE = 3600
 REPOSITORY_TABS = ("about", "usage", "tags")
+# A repository's Markdown texts may show images from https hosts and align table cells
+# (`style="text-align: ..."`, the only style the sanitizer keeps): the page that shows
+# them widens the site's Content-Security-Policy for both, and for nothing else.
+MARKDOWN_POLICY = {"img-src": ["https:"], "style-src-attr": [UNSAFE_INLINE]}
 
 
 def not_found(request, *, what: str) -> HttpResponse:
@@ -73,6 +79,7 @@ def pull_command(*, host: str, alias: str, name: str, tag: str, kind: str) -> st
     return f"docker pull {host}/{alias}/{name}:{tag}"
 
 
+@csp_update(MARKDOWN_POLICY)
 @require_safe
 def repository(request, alias: str, name: str):
     entry = selectors.listed_entry(alias, name)

@@ -631,6 +631,7 @@ class AssumeRole(AccountScopedView):
                 session_name=data["role_session_name"],
                 duration_seconds=data["duration_seconds"],
                 source_ip=events.client_ip(request) or None,
+                secure_transport=request.is_secure(),
             )
         except policy.ArnError as exc:
             raise _invalid("roleArn", str(exc)) from None

@@ -330,6 +330,7 @@ def assume_role(
     session_name: str,
     duration_seconds: int = DEFAULT_SESSION_SECONDS,
     source_ip: str | None,
+    secure_transport: bool | None = None,
 ) -> AssumedRole:
     """STS AssumeRole. The role's trust policy must name the caller; a trust policy
     naming an account delegates to that account's identity policies, and a caller
@@ -339,7 +340,9 @@ def assume_role(
 
     A role that is not there is refused as one the caller may not assume, after the
     same evaluation (against a trust policy naming no one); a caller of another
-    account is told only that it is refused, so it learns nothing of the roles there."""
+    account is told only that it is refused, so it learns nothing of the roles there.
+    ``source_ip`` and ``secure_transport`` (the request came over TLS) are the
+    condition keys aws:SourceIp and aws:SecureTransport."""
     if caller.is_anonymous:
         raise AssumeRoleRefused("anonymous callers cannot assume roles")
     _check_name(session_name, SESSION_NAME_PATTERN, "role session name")
@@ -351,6 +354,7 @@ def assume_role(
         resource=str(requested),
         resource_account=requested.account,
         source_ip=source_ip or None,
+        secure_transport=secure_transport,
     )
     trust = selectors.trust_policy(role) if role is not None else _TRUSTS_NO_ONE
     decision = policy.evaluate(context, identity_policies=selectors.identity_policies(caller), resource_policy=trust)

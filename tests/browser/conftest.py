@@ -34,15 +34,46 @@ def browser():
             launched.close()
 
 
+class CspWatch:
+    """Collects the Content-Security-Policy violations Chromium reports on the console
+    of the pages of the contexts it watches."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+
+    def attach(self, context) -> None:
+        context.on("console", self._seen)
+
+    def _seen(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            where = message.page.url if message.page is not None else "?"
+            self.violations.append(f"{where}: {message.text}")
+
+
 @pytest.fixture
-def page(browser, berth):  # noqa: F811
-    context = browser.new_context(base_url=berth.url, viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    try:
-        yield opened
-    finally:
+def new_context(browser, berth):  # noqa: F811
+    """Makes browser contexts on the live server; the test fails if a page of any of
+    them broke the Content-Security-Policy (a script, style or image it refused)."""
+    watch = CspWatch()
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(base_url=berth.url, **options)
+        watch.attach(context)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
         context.close()
+    assert watch.violations == [], "\n".join(watch.violations)
+
+
+@pytest.fixture
+def page(new_context):
+    opened = new_context(viewport={"width": 1280, "height": 900}).new_page()
+    opened.set_default_timeout(15_000)
+    return opened
 
 
 @pytest.fixture(scope="session")

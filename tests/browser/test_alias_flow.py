@@ -24,12 +24,12 @@ def create_staff_user(server, username: str, password: str) -> None:
     )
 
 
-def test_sign_up_request_an_alias_staff_approve_it_and_the_gallery_shows_it(berth, browser, artifacts):
+def test_sign_up_request_an_alias_staff_approve_it_and_the_gallery_shows_it(berth, new_context, artifacts):
     suffix = secrets.token_hex(3)
     email, password = f"publisher-{suffix}@example.com", f"harbour-lantern-{secrets.token_hex(6)}"
     new_alias = f"shipyard-{suffix}"
 
-    publisher = browser.new_context(base_url=berth.url)
+    publisher = new_context()
     page = publisher.new_page()
     page.goto("/accounts/signup")
     page.get_by_label("Email").fill(email)
@@ -52,7 +52,7 @@ def test_sign_up_request_an_alias_staff_approve_it_and_the_gallery_shows_it(bert
 
     staff_name, staff_password = f"staff-{suffix}", secrets.token_urlsafe(16)
     create_staff_user(berth, staff_name, staff_password)
-    staff = browser.new_context(base_url=berth.url)
+    staff = new_context()
     console = staff.new_page()
     console.goto("/admin/")
     console.get_by_label("Username").fill(staff_name)

@@ -148,19 +148,15 @@ def test_repository_page_tags_and_a_pull_command_that_pulls(page, berth, gallery
     assert pulls >= 1
 
 
-def test_the_copy_button_copies_the_pull_command(browser, berth, gallery):
+def test_the_copy_button_copies_the_pull_command(new_context, gallery):
     from playwright.sync_api import expect
 
-    context = browser.new_context(base_url=berth.url, permissions=["clipboard-read", "clipboard-write"])
-    try:
-        page = context.new_page()
-        page.goto(f"/{gallery.alias}/birds/hummingbird")
-        button = page.locator(".copy-button")
-        button.click()
-        expect(button).to_have_text("Copied")
-        assert page.evaluate("navigator.clipboard.readText()") == page.locator("#pull-command").inner_text()
-    finally:
-        context.close()
+    page = new_context(permissions=["clipboard-read", "clipboard-write"]).new_page()
+    page.goto(f"/{gallery.alias}/birds/hummingbird")
+    button = page.locator(".copy-button")
+    button.click()
+    expect(button).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == page.locator("#pull-command").inner_text()
 
 
 def test_keyboard_reaches_the_content_through_the_skip_link(page, gallery):
@@ -172,12 +168,8 @@ def test_keyboard_reaches_the_content_through_the_skip_link(page, gallery):
     assert page.url.endswith("#main")
 
 
-def test_readable_on_a_phone(browser, berth, gallery):
-    context = browser.new_context(base_url=berth.url, viewport={"width": 375, "height": 740}, is_mobile=True)
-    try:
-        page = context.new_page()
-        page.goto(f"/{gallery.alias}/birds/hummingbird")
-        # Nothing wider than the screen: no sideways scrolling.
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    finally:
-        context.close()
+def test_readable_on_a_phone(new_context, gallery):
+    page = new_context(viewport={"width": 375, "height": 740}, is_mobile=True).new_page()
+    page.goto(f"/{gallery.alias}/birds/hummingbird")
+    # Nothing wider than the screen: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375

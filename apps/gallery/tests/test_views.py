@@ -164,6 +164,7 @@ def test_repository_page_shows_texts_facts_and_the_pull_command(client, acme, al
 
 def test_the_pull_command_uses_the_request_host_without_a_public_url(client, acme, alias, publish, settings):
     settings.BERTH_PUBLIC_URL = ""
+    settings.ALLOWED_HOSTS = ["berth.local"]
     publish(acme, "tool")
     body = client.get(f"/{alias}/tool", HTTP_HOST="berth.local:5000").content.decode()
     assert f"docker pull berth.local:5000/{alias}/tool:latest" in body

@@ -4,6 +4,7 @@ last, so that it writes what the others spooled before they stopped)."""
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import subprocess
@@ -13,6 +14,10 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from registry_project.hosts import bind_warning
+
+logger = logging.getLogger(__name__)
 
 # client, request line, status, response bytes (Content-Length: sendfile bypasses gunicorn's byte count), duration in ms.
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %({content-length}o)s %(M)sms'
@@ -33,6 +38,9 @@ def gunicorn_command(*, bind: str, workers: int, threads: int) -> list[str]:
         # gunicorn's default control socket is one path per user: several servers
         # on a host would share it.
         "--no-control-socket",
+        # Only Berth decides which proxy may report the scheme (BERTH_TRUSTED_PROXIES,
+        # registry_project.proxies); gunicorn would believe any client on 127.0.0.1.
+        "--forwarded-allow-ips", "",
         # server hooks: a worker writes its buffered audit events before it exits
         "--config", "python:apps.audit.gunicorn_hooks",
     ]
@@ -163,6 +171,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="serve HTTP only (workers run elsewhere)")
 
     def handle(self, *args, bind, workers, threads, no_worker, **options):
+        warning = bind_warning(bind, configured=os.environ.get("ALLOWED_HOSTS", ""), public_url=settings.BERTH_PUBLIC_URL)
+        if warning:
+            logger.warning(warning)
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
