@@ -51,7 +51,7 @@ def test_serve_logs_the_warning_at_start(monkeypatch, caplog, settings):
     started = []
     # Everything after the warning (migrate, collectstatic, the children) is not this test's business.
     monkeypatch.setattr(serve, "call_command", lambda *args, **kwargs: None)
-    monkeypatch.setattr(serve, "run_together", lambda commands, stdout, last: started.append(commands) or 0)
+    monkeypatch.setattr(serve, "run_together", lambda commands, stdout, **options: started.append(commands) or 0)
 
     with caplog.at_level(logging.WARNING), pytest.raises(SystemExit):
         serve.Command().handle(bind="0.0.0.0:5000", workers=1, threads=1, no_worker=True)
