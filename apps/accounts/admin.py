@@ -14,6 +14,10 @@ from django.utils.timesince import timesince
 
 from . import registries, services
 from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
+from .forms import StaffSignInForm
+
+# Its sign-in goes through the same throttle as the website's; the form says how long to wait.
+admin.site.login_form = StaffSignInForm
 
 
 class ReasonForm(forms.Form):

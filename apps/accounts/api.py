@@ -12,16 +12,18 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from apps.api.authentication import NotWithLoginPassword, client_ip
+from apps.api.authentication import NotWithLoginPassword
 from apps.api.exceptions import AccessDenied, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import PolicyAuthorizedView
+from apps.audit.events import client_ip
 from apps.iam import selectors as iam_selectors
 from apps.iam import services as iam_services
 from apps.iam.models import RoleSession
 
 from . import selectors, services
-from .authentication import LOGIN_PASSWORD_USERNAMES, Throttled, check_password
+from .authentication import LOGIN_PASSWORD_USERNAMES, check_password
+from .throttle import Throttled
 from .models import AccessKey, AccessKeyStatus
 from .serializers import (
     AccessKeyListSerializer,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.core.exceptions import ValidationError
 
-from . import selectors, services
+from . import selectors, services, throttle
 from .models import CUSTOM_ALIAS_MAX_LENGTH, Account
 
 # The email is the user name too, and user names are at most this long.
@@ -63,9 +64,14 @@ class SignUpForm(_PlainLabels, forms.Form):
         return None
 
 
+def _throttled(refusal: throttle.Throttled) -> ValidationError:
+    return ValidationError(str(refusal).capitalize() + ".", code="throttled")
+
+
 class SignInForm(_PlainLabels, AuthenticationForm):
     """Django's sign-in form, asking for the email (or, for users made on the
-    command line, the user name) and saying why a suspended account is refused."""
+    command line, the user name) and saying why a suspended account is refused and
+    how long a throttled one waits."""
 
     username = forms.CharField(
         label="Email or user name",
@@ -76,6 +82,8 @@ class SignInForm(_PlainLabels, AuthenticationForm):
     def clean(self):
         try:
             return super().clean()
+        except throttle.Throttled as refusal:
+            raise _throttled(refusal) from None
         except ValidationError:
             # Only someone who knows the password learns that the account is suspended.
             username, password = self.cleaned_data.get("username", ""), self.cleaned_data.get("password", "")
@@ -84,6 +92,16 @@ class SignInForm(_PlainLabels, AuthenticationForm):
                     "this account is suspended; its owner has been told why by the operators", code="suspended"
                 ) from None
             raise
+
+
+class StaffSignInForm(AdminAuthenticationForm):
+    """The staff console's sign-in form, saying how long a throttled sign-in waits."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except throttle.Throttled as refusal:
+            raise _throttled(refusal) from None
 
 
 class AliasRequestForm(_PlainLabels, forms.Form):

@@ -47,9 +47,26 @@ def pending_alias_requests() -> QuerySet[AliasRequest]:
     )
 
 
+def sign_in_username(name: str) -> str:
+    """The user name a sign-in name stands for: the user of exactly that name, else
+    the one user whose name differs from it only in case (sign-up keeps emails lower
+    case; phones capitalise the first letter). Users that differ only in case (made
+    on the command line) are each reached by their exact name only."""
+    users = get_user_model().objects
+    if users.filter(username=name).exists():
+        return name
+    matches = list(users.filter(username__iexact=name).values_list("username", flat=True)[:2])
+    return matches[0] if len(matches) == 1 else name
+
+
 def is_suspended_sign_in(username: str, password: str) -> bool:
     """Whether these are the right credentials of a user whose account is suspended
     (the sign-in backend refuses those the same way as wrong ones)."""
-    user = get_user_model().objects.select_related("membership__account").filter(username=username).first()
+    user = (
+        get_user_model()
+        .objects.select_related("membership__account")
+        .filter(username=sign_in_username(username))
+        .first()
+    )
     membership = getattr(user, "membership", None)
     return bool(membership and membership.account.is_suspended and user.check_password(password))

@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from . import selectors, services
+from apps.audit.events import client_ip
+
+from . import selectors, services, throttle
 from .forms import AliasRequestForm, SignUpForm
 
 
@@ -18,6 +20,13 @@ from .forms import AliasRequestForm, SignUpForm
 def sign_up(request):
     if request.user.is_authenticated:
         return redirect("accounts:settings")
+    if request.method == "POST":
+        try:
+            throttle.count_sign_up(client_ip(request))
+        except throttle.Throttled as refusal:
+            form = SignUpForm(request.POST)
+            form.add_error(None, str(refusal).capitalize() + ".")
+            return render(request, "accounts/signup.html", {"form": form}, status=429)
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         account = form.sign_up()

@@ -12,7 +12,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts import services
-from apps.accounts.authentication import Throttled, check_access_key
+from apps.accounts.authentication import check_access_key
+from apps.accounts.throttle import Throttled
 from apps.accounts.models import AccessKey, AccessKeyStatus, Membership
 from apps.conftest import basic_auth
 
