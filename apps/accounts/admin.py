@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from . import registries, services
+from . import links, registries, services
 from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
 from .forms import StaffSignInForm
 
@@ -200,7 +200,10 @@ class AliasRequestAdmin(admin.ModelAdmin):
         decided, refused = 0, []
         for alias_request in queryset:
             try:
-                decide(alias_request=alias_request, decided_by=request.user, reason=request.POST.get("reason", ""))
+                decide(
+                    alias_request=alias_request, decided_by=request.user, reason=request.POST.get("reason", ""),
+                    site_url=links.site_url(request),
+                )
             except (services.AliasRequestNotPending, services.AliasUnavailable) as error:
                 refused.append(str(error))
             else:

@@ -6,10 +6,12 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
-from . import selectors, services, throttle
+from . import links, selectors, services, throttle
 from .models import CUSTOM_ALIAS_MAX_LENGTH, Account
 
 # The email is the user name too, and user names are at most this long.
@@ -102,6 +104,16 @@ class StaffSignInForm(AdminAuthenticationForm):
             return super().clean()
         except throttle.Throttled as refusal:
             raise _throttled(refusal) from None
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's, whose mail links to the ``site_url`` its view puts in the mail's
+    context (links.site_url), never to the request's Host header."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        path = reverse("accounts:password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]})
+        context["reset_link"] = links.mailed_link(context["site_url"], path)
+        super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
 
 
 class AliasRequestForm(_PlainLabels, forms.Form):

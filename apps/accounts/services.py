@@ -7,8 +7,8 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.urls import URLResolver, get_resolver
+from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from apps.iam import services as iam_services
@@ -25,7 +25,7 @@ from apps.audit import services as audit_services
 from apps.audit.events import Actor, ActorType, EventDraft
 from apps.iam.selectors import caller_for_user
 
-from . import login_passwords, registries
+from . import links, login_passwords, registries
 from .models import (
     CUSTOM_ALIAS_MAX_LENGTH,
     CUSTOM_ALIAS_MIN_LENGTH,
@@ -274,7 +274,7 @@ def _locked_pending(alias_request: AliasRequest) -> AliasRequest:
     return locked
 
 
-def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str) -> None:
+def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str, site_url: str) -> None:
     alias_request.status = status
     alias_request.decided_at = timezone.now()
     alias_request.decided_by = decided_by
@@ -283,12 +283,13 @@ def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str
     _add_event(alias_request, kind=status, actor=decided_by, reason=reason)
     event_name = "ApproveAlias" if status == AliasRequestStatus.APPROVED else "RejectAlias"
     _audit(event_name, alias_request, actor_user=decided_by, reason=reason)
-    transaction.on_commit(lambda: _tell_requester(alias_request))
+    transaction.on_commit(lambda: _tell_requester(alias_request, site_url=site_url))
 
 
-def approve_alias_request(*, alias_request: AliasRequest, decided_by, reason: str = "") -> AliasRequest:
+def approve_alias_request(*, alias_request: AliasRequest, decided_by, site_url: str, reason: str = "") -> AliasRequest:
     """The alias is created and becomes the account's primary alias. The previous
     aliases stay (aliases are never deleted), so pulls through them keep working.
+    The requester is mailed the decision, with links to ``site_url`` (links.site_url).
 
     Raises AliasRequestNotPending when already decided, AliasUnavailable when the name
     became an alias of someone else meanwhile (staff made it by hand)."""
@@ -300,19 +301,22 @@ def approve_alias_request(*, alias_request: AliasRequest, decided_by, reason: st
         except IntegrityError:
             raise AliasUnavailable(f"{locked.name!r} has become another alias meanwhile; reject the request") from None
         registries.make_alias_primary(alias=alias)
-        _decide(locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip())
+        _decide(
+            locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip(), site_url=site_url
+        )
     return locked
 
 
-def reject_alias_request(*, alias_request: AliasRequest, decided_by, reason: str) -> AliasRequest:
-    """Refused, with the reason the requester is told. Raises ValueError without a
-    reason, AliasRequestNotPending when already decided."""
+def reject_alias_request(*, alias_request: AliasRequest, decided_by, reason: str, site_url: str) -> AliasRequest:
+    """Refused, with the reason the requester is told (by mail, with links to
+    ``site_url``). Raises ValueError without a reason, AliasRequestNotPending when
+    already decided."""
     reason = reason.strip()
     if not reason:
         raise ValueError("say why the request is rejected: the requester is told")
     with transaction.atomic():
         locked = _locked_pending(alias_request)
-        _decide(locked, status=AliasRequestStatus.REJECTED, decided_by=decided_by, reason=reason)
+        _decide(locked, status=AliasRequestStatus.REJECTED, decided_by=decided_by, reason=reason, site_url=site_url)
     return locked
 
 
@@ -324,14 +328,15 @@ def _requester_emails(alias_request: AliasRequest) -> list[str]:
     return sorted(set(members.values_list("user__email", flat=True)))
 
 
-def _tell_requester(alias_request: AliasRequest) -> None:
+def _tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
     recipients = _requester_emails(alias_request)
     if not recipients:
         return
     context = {
         "alias_request": alias_request,
         "approved": alias_request.status == AliasRequestStatus.APPROVED,
-        "settings_url": f"{settings.BERTH_PUBLIC_URL}/accounts/settings",
+        "registry_host": urlsplit(site_url).netloc,
+        "settings_url": links.mailed_link(site_url, reverse("accounts:settings")),
     }
     send_mail(
         subject=render_to_string("accounts/email/alias_request_decided_subject.txt", context).strip(),

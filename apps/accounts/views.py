@@ -1,10 +1,12 @@
 """The website's account pages: sign-up, and the owner's settings page, where the
 account's aliases are listed and a custom alias is asked for. Sign-in, sign-out and
-password reset are Django's own views (routed in urls.py)."""
+password reset are Django's own views (routed in urls.py); the reset's mail links to
+BERTH_PUBLIC_URL (apps.accounts.links)."""
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -12,8 +14,8 @@ from django.views.decorators.http import require_http_methods
 
 from apps.audit.events import client_ip
 
-from . import selectors, services, throttle
-from .forms import AliasRequestForm, SignUpForm
+from . import links, selectors, services, throttle
+from .forms import AliasRequestForm, PasswordResetForm, SignUpForm
 
 
 @require_http_methods(["GET", "POST"])
@@ -69,3 +71,13 @@ def account_settings(request):
         "form": form,
     }
     return render(request, "accounts/settings.html", context, status=400 if form.errors else 200)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, mailing a link to BERTH_PUBLIC_URL rather than to the request's Host header."""
+
+    form_class = PasswordResetForm
+
+    def form_valid(self, form):
+        self.extra_email_context = {"site_url": links.site_url(self.request)}
+        return super().form_valid(form)
