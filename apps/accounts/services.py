@@ -234,32 +234,42 @@ def _audit_actor(user) -> Actor:
     return caller.actor()
 
 
-def _audit(event_name: str, alias_request: AliasRequest, *, actor_user, reason: str = "") -> None:
-    """Record the step in the audit trail, last in the caller's transaction."""
-    draft = EventDraft(
-        event_name=event_name,
-        event_source="ecr-public",
-        actor=_audit_actor(actor_user),
-        source_ip="",
-        user_agent="",
-        request_id="",
-        read_only=False,
-        recipient_account_id=alias_request.account_id,
-        request_parameters={"alias": alias_request.name, **({"reason": reason} if reason else {})},
-        response_elements={"status": alias_request.status},
-    )
+# Custom aliases are Berth's own (Amazon grants them through its console): so is the
+# action that asks for one (apps.iam.policy.actions), and the trail's name for the steps.
+ALIAS_EVENT_SOURCE = "berth"
+
+
+def _audit(
+    event_name: str, alias_request: AliasRequest, *, actor_user, reason: str = "", draft: EventDraft | None = None
+) -> None:
+    """Record the step in the audit trail, last in the caller's transaction: in
+    ``draft``, the event of the request that took it, when there is one."""
+    if draft is None:
+        draft = EventDraft(
+            event_name=event_name,
+            event_source=ALIAS_EVENT_SOURCE,
+            actor=_audit_actor(actor_user),
+            source_ip="",
+            user_agent="",
+            request_id="",
+            read_only=False,
+            recipient_account_id=alias_request.account_id,
+        )
+    draft.request_parameters = {"alias": alias_request.name, **({"reason": reason} if reason else {})}
+    draft.response_elements = {"status": alias_request.status}
     audit_services.record(draft)
 
 
-def request_alias(*, account: Account, name: str, requested_by) -> AliasRequest:
+def request_alias(*, account: Account, name: str, requested_by, audit: EventDraft | None = None) -> AliasRequest:
     """An account owner asks for ``name`` as a custom alias: PENDING until staff decide.
+    ``audit`` is the asking request's event (berth:RequestAlias, which authorized it).
     Raises ValidationError (see validate_custom_alias) when it may not be asked for."""
     validate_custom_alias(name, account=account)
     try:
         with transaction.atomic():
             alias_request = AliasRequest.objects.create(account=account, name=name, requested_by=requested_by)
             _add_event(alias_request, kind=AliasRequestEventKind.REQUESTED, actor=requested_by)
-            _audit("RequestAlias", alias_request, actor_user=requested_by)
+            _audit("RequestAlias", alias_request, actor_user=requested_by, draft=audit)
     except IntegrityError:
         # A request made at the same moment won: say which rule it now breaks.
         validate_custom_alias(name, account=account)

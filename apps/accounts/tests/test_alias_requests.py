@@ -154,7 +154,7 @@ def test_approval_makes_the_alias_primary_and_the_old_alias_keeps_pulling(
 
     [message] = mail.outbox
     assert message.to == ["owner@example.com"] and "approved" in message.subject
-    trail = Event.objects.filter(recipient_account_id=tenant.id, event_source="ecr-public").order_by("sequence")
+    trail = Event.objects.filter(recipient_account_id=tenant.id, event_source="berth").order_by("sequence")
     assert [(e.event_name, e.actor_username) for e in trail] == [
         ("RequestAlias", tenant.username), ("ApproveAlias", "operator")
     ]
