@@ -182,8 +182,9 @@ class AuthorizationToken(PolicyAuthorizedView):
         summary="Get a login password for docker login",
         description="Amazon ECR's GetAuthorizationToken (`aws ecr get-login-password`): a password for "
         "`docker login --username berth --password-stdin <host>` (the user name `AWS` works too), valid "
-        "12 hours by default (`BERTH_LOGIN_PASSWORD_TTL`) and until the user's password changes or the user is "
-        "deactivated. It also signs requests to this API as `Authorization: Bearer <password>`, except the "
+        "12 hours by default (`BERTH_LOGIN_PASSWORD_TTL`) and until the user's password changes, the user is "
+        "deactivated or, minted with an access key, that key is deactivated or deleted; registry tokens got with it "
+        "end then too. It also signs requests to this API as `Authorization: Bearer <password>`, except the "
         "ones that manage credentials. Nothing is stored; every call mints a new one. Signed with a role "
         "session's temporary credentials, the password belongs to the session: it expires no later than the "
         "session and signs in at the registry only.",
@@ -197,7 +198,8 @@ class AuthorizationToken(PolicyAuthorizedView):
             # Temporary credentials: a login password bound to the session, never outliving it.
             issued = iam_services.create_session_login_password(session=request.auth)
         else:
-            issued = services.create_login_password(user=request.user)
+            signing_key = request.auth if isinstance(request.auth, AccessKey) else None
+            issued = services.create_login_password(user=request.user, access_key=signing_key)
         username = LOGIN_PASSWORD_USERNAMES[0]
         body = {
             "authorizationToken": base64.b64encode(f"{username}:{issued.password}".encode()).decode(),

@@ -164,23 +164,24 @@ def check_login_password(password: str, *, client_ip: str):
     """The active user a login password signs in, with their membership loaded.
 
     Raises LoginPasswordRefused as verify_login_password does, and when it was
-    revoked (its user changed password or was deactivated) or belongs to a role
-    session (those sign in at the registry only: apps.iam.authentication)."""
+    revoked (its user changed password or was deactivated, or the access key it was
+    minted with is no longer active) or belongs to a role session (those sign in at
+    the registry only: apps.iam.authentication)."""
     claims = verify_login_password(password, client_ip=client_ip)
     if claims.session_id is not None:
         raise LoginPasswordRefused(
             "a role session's login password signs in at the registry only; sign API requests with the "
             "session's temporary credentials"
         )
-    user = (
-        get_user_model()
-        .objects.select_related("membership")
-        .filter(in_good_standing(), pk=claims.user_id, is_active=True)
-        .first()
-    )
+    users = get_user_model().objects.select_related("membership").filter(in_good_standing(), is_active=True)
+    if claims.access_key_id:
+        users = users.filter(
+            access_keys__access_key_id=claims.access_key_id, access_keys__status=AccessKeyStatus.ACTIVE
+        )
+    user = users.filter(pk=claims.user_id).first()
     if user is None or not claims.matches_credentials(user.password):
         raise LoginPasswordRefused(
-            "the login password was revoked: its user has changed password or been deactivated since,"
-            " or its account is suspended"
+            "the login password was revoked: its user has changed password or been deactivated since, its "
+            "account is suspended, or the access key it was got with has been deactivated or deleted"
         )
     return user

@@ -473,9 +473,12 @@ def delete_access_key(*, access_key: AccessKey) -> None:
 # -- login passwords ------------------------------------------------------------------
 
 
-def create_login_password(*, user) -> login_passwords.IssuedLoginPassword:
+def create_login_password(*, user, access_key: AccessKey | None = None) -> login_passwords.IssuedLoginPassword:
     """Amazon ECR's GetAuthorizationToken: a password for `docker login --username berth`,
-    valid BERTH_LOGIN_PASSWORD_TTL seconds and until the user's password changes.
+    valid BERTH_LOGIN_PASSWORD_TTL seconds and until the user's password changes or,
+    minted with ``access_key``, that key is deactivated or deleted.
 
     Nothing is stored: the password carries its own signature and expiry."""
-    return login_passwords.issue(user_id=user.pk, password_hash=user.password)
+    return login_passwords.issue(
+        user_id=user.pk, password_hash=user.password, access_key_id=access_key.access_key_id if access_key else ""
+    )

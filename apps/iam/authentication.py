@@ -108,7 +108,8 @@ def caller_from_registry_credentials(username: str, password: str, *, client_ip:
         claims = verify_login_password(password, client_ip=client_ip)
         if claims.session_id is not None:
             return _session_login_password_caller(claims.session_id, claims)
-        return selectors.caller_for_user(check_login_password(password, client_ip=client_ip))
+        user = check_login_password(password, client_ip=client_ip)
+        return selectors.caller_for_user(user, access_key_id=claims.access_key_id)
     if is_temporary_access_key_id(username) and session_tokens.looks_like_session_token(password):
         session = check_session_token(username, password, client_ip=client_ip)
         if session is None:
