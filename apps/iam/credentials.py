@@ -10,10 +10,10 @@ caller carries what its credential was:
   that key's id;
 - a role session: the session's row.
 
-Each use of a token asks again: the user is still active, in an account in good
-standing, with the same password hash (and the key still active); or the session
-still exists, unexpired, in an account in good standing. The question is one
-scalar SQL subquery, so the registry reads it in the query it runs anyway
+Each use of a token asks again: the user is still active, with the same password
+hash (and the key still active), or the session still exists, unexpired; and the
+caller's account is in good standing. The question is one scalar SQL subquery, so
+the registry reads it in the query it runs anyway
 (apps.repositories.selectors.find_repository); ``is_live`` asks it on its own."""
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from apps.accounts.models import AccessKey, AccessKeyStatus, Account, Membership
+from apps.accounts.models import AccessKey, AccessKeyStatus, Account
 
 from .callers import Caller
-from .models import Role, RoleSession
+from .models import RoleSession
 
 _FINGERPRINT_SALT = "berth.iam.credentials.password"
 
@@ -46,37 +46,34 @@ def _fingerprint(password_hash: str, secret: str) -> str:
 
 
 def _user_query(caller: Caller) -> tuple[str, list]:
-    users, memberships, accounts = get_user_model()._meta.db_table, Membership._meta.db_table, Account._meta.db_table
+    users = get_user_model()._meta.db_table
+    if not caller.access_key_id:
+        return f"SELECT u.password FROM {users} u WHERE u.id = %s AND u.is_active = %s", [caller.user_id, True]
     sql = (
-        f"SELECT u.password FROM {users} u"
-        f" LEFT JOIN {memberships} m ON m.user_id = u.id LEFT JOIN {accounts} a ON a.id = m.account_id"
-        " WHERE u.id = %s AND u.is_active = %s AND a.suspended_at IS NULL"
+        f"SELECT u.password FROM {users} u JOIN {AccessKey._meta.db_table} k ON k.user_id = u.id"
+        " WHERE u.id = %s AND u.is_active = %s AND k.access_key_id = %s AND k.status = %s"
     )
-    params: list = [caller.user_id, True]
-    if caller.access_key_id:
-        sql += (
-            f" AND EXISTS (SELECT 1 FROM {AccessKey._meta.db_table} k"
-            " WHERE k.user_id = u.id AND k.access_key_id = %s AND k.status = %s)"
-        )
-        params += [caller.access_key_id, AccessKeyStatus.ACTIVE.value]
-    return sql, params
+    return sql, [caller.user_id, True, caller.access_key_id, AccessKeyStatus.ACTIVE.value]
 
 
 def _session_query(caller: Caller) -> tuple[str, list]:
-    sessions, roles, accounts = RoleSession._meta.db_table, Role._meta.db_table, Account._meta.db_table
-    sql = (
-        f"SELECT 1 FROM {sessions} s JOIN {roles} r ON r.id = s.role_id JOIN {accounts} a ON a.id = r.account_id"
-        " WHERE s.id = %s AND s.expires_at > %s AND a.suspended_at IS NULL"
-    )
+    sql = f"SELECT 1 FROM {RoleSession._meta.db_table} s WHERE s.id = %s AND s.expires_at > %s"
     return sql, [caller.role_session_id, connection.ops.adapt_datetimefield_value(timezone.now())]
 
 
-def liveness_query(caller: Caller) -> tuple[str, list] | None:
+def liveness_query(caller: Caller, *, account_read_too: bool = False) -> tuple[str, list] | None:
     """A scalar subquery (SQL and parameters) whose value ``holds`` judges; None for
-    an anonymous caller, who has no credential to lose."""
+    an anonymous caller, who has no credential to lose. ``account_read_too``: the
+    query it joins reads the standing of the caller's own account already (the
+    registry's look-up of one of its repositories), so the subquery leaves it out:
+    every join and subquery costs the database a planning step on the hot path."""
     if caller.is_anonymous:
         return None
     sql, params = _session_query(caller) if caller.is_role_session else _user_query(caller)
+    if not account_read_too:
+        # A user's and a role session's account is the caller's, which the token names.
+        sql += f" AND NOT EXISTS (SELECT 1 FROM {Account._meta.db_table} a WHERE a.id = %s AND a.suspended_at IS NOT NULL)"
+        params = [*params, caller.account_id]
     return f"({sql})", params
 
 

@@ -188,14 +188,18 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
     if claims is None:
         raise challenge_error()  # the first challenge every client gets: nothing to record
     caller = claims.caller
-    # Whether the token's credential still holds is read in the repository's query.
-    liveness = None if checked else credentials.liveness_query(caller)
+    # Whether the token's credential still holds is read in the repository's query,
+    # which reads the standing of the repository's account too: the caller's, under its id.
+    own_namespace = not caller.is_anonymous and full_name.partition("/")[0] == caller.account_id
+    liveness = None if checked else credentials.liveness_query(caller, account_read_too=own_namespace)
     repository = repository_selectors.find_repository(full_name, also_select=liveness)
     if liveness is not None:
-        if repository is not None:
-            live = credentials.holds(caller, repository.also_selected)
-        else:
+        if repository is None:
             live = credentials.is_live(caller)  # a missing repository: asked on its own
+        else:
+            live = credentials.holds(caller, repository.also_selected) and not (
+                own_namespace and repository.account_suspended
+            )
         if not live:
             raise _revoked(request)
     request._berth_claims = claims

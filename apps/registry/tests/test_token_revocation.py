@@ -153,3 +153,13 @@ def test_a_token_keeps_working_while_its_credential_holds(tenant, image):
     account_services.create_access_key(user=user)
     for _ in range(3):
         assert get_manifest(image, token).status_code == 200
+
+
+def test_a_token_for_another_accounts_public_repository_dies_with_its_own_account(tenant, other_tenant, registry_client):
+    repository_services.create_repository(account=other_tenant.account, name="base", visibility=Visibility.PUBLIC)
+    registry_client(other_tenant).push_image(f"{other_tenant.id}/base", "latest")
+    public_name = f"{other_tenant.alias}/base"
+    token = get_token(tenant.username, tenant.password, f"repository:{public_name}:pull")
+    assert get_manifest(public_name, token).status_code == 200
+    account_services.suspend_account(account=tenant.account, reason="abuse")
+    assert_revoked(get_manifest(public_name, token))
