@@ -67,7 +67,7 @@ class SignUpForm(_PlainLabels, forms.Form):
 
 
 def _throttled(refusal: throttle.Throttled) -> ValidationError:
-    return ValidationError(str(refusal).capitalize() + ".", code="throttled")
+    return ValidationError(str(refusal), code="throttled")
 
 
 class SignInForm(_PlainLabels, AuthenticationForm):

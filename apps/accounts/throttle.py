@@ -37,7 +37,7 @@ _IPV6_PREFIX = 64
 class Throttled(Exception):
     def __init__(self, retry_after: int, *, what: str = "failed sign-ins") -> None:
         self.retry_after = retry_after
-        super().__init__(f"too many {what}; try again in {retry_after} seconds")
+        super().__init__(f"Too many {what}; try again in {retry_after} seconds.")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def sign_up(request):
             throttle.count_sign_up(events.client_ip(request))
         except throttle.Throttled as refusal:
             form = SignUpForm(request.POST)
-            form.add_error(None, str(refusal).capitalize() + ".")
+            form.add_error(None, str(refusal))
             return render(request, "accounts/signup.html", {"form": form}, status=429)
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
