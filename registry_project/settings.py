@@ -57,9 +57,18 @@ BERTH_TOKEN_KEY_FILE = Path(os.environ.get("BERTH_TOKEN_KEY_FILE", str(DATA_DIR 
 BERTH_SCHEMA1_KEY_FILE = Path(os.environ.get("BERTH_SCHEMA1_KEY_FILE", str(DATA_DIR / "schema1-signing-key.pem")))
 # Which entry of a multi-platform index a client that cannot read indexes gets.
 BERTH_DEFAULT_PLATFORM = os.environ.get("BERTH_DEFAULT_PLATFORM", "linux/amd64")
-# Failed logins allowed per (username, client address) within the window.
+# The sign-in throttle (apps.accounts.throttle), for every place a password or key is
+# checked: failures allowed per user name (or key) and client address, then per user
+# name from all addresses together; past either, sign-in is refused for LOCKOUT seconds,
+# doubled by each further failure up to LOCKOUT_MAX. A count is forgotten WINDOW seconds
+# after its last failure (or lock). Sign-ups: so many per client address per window.
 BERTH_LOGIN_FAILURES_ALLOWED = env_int("BERTH_LOGIN_FAILURES_ALLOWED", 10)
+BERTH_LOGIN_FAILURES_ALLOWED_PER_USER = env_int("BERTH_LOGIN_FAILURES_ALLOWED_PER_USER", 100)
 BERTH_LOGIN_FAILURE_WINDOW = env_int("BERTH_LOGIN_FAILURE_WINDOW", 300)
+BERTH_LOGIN_LOCKOUT_SECONDS = env_int("BERTH_LOGIN_LOCKOUT_SECONDS", 60)
+BERTH_LOGIN_LOCKOUT_MAX_SECONDS = env_int("BERTH_LOGIN_LOCKOUT_MAX_SECONDS", 3600)
+BERTH_SIGNUPS_ALLOWED_PER_ADDRESS = env_int("BERTH_SIGNUPS_ALLOWED_PER_ADDRESS", 10)
+BERTH_SIGNUP_WINDOW = env_int("BERTH_SIGNUP_WINDOW", 3600)
 # How long a login password (GetAuthorizationToken, `docker login --username berth`) stays valid.
 BERTH_LOGIN_PASSWORD_TTL = env_int("BERTH_LOGIN_PASSWORD_TTL", 12 * 3600)
 

@@ -14,8 +14,12 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from . import registries, selectors, services
+from . import links, registries, selectors, services
 from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
+from .forms import StaffSignInForm
+
+# Its sign-in goes through the same throttle as the website's; the form says how long to wait.
+admin.site.login_form = StaffSignInForm
 
 
 class ReasonForm(forms.Form):
@@ -211,7 +215,10 @@ class AliasRequestAdmin(admin.ModelAdmin):
         decided, refused = 0, []
         for alias_request in queryset:
             try:
-                decide(alias_request=alias_request, decided_by=request.user, reason=request.POST.get("reason", ""))
+                decide(
+                    alias_request=alias_request, decided_by=request.user, reason=request.POST.get("reason", ""),
+                    site_url=links.site_url(request),
+                )
             except (services.AliasRequestNotPending, services.AliasUnavailable) as error:
                 refused.append(str(error))
             else:

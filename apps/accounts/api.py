@@ -12,16 +12,18 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from apps.api.authentication import NotWithLoginPassword, client_ip
+from apps.api.authentication import NotWithLoginPassword
 from apps.api.exceptions import AccessDenied, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import PolicyAuthorizedView
+from apps.audit.events import client_ip
 from apps.iam import selectors as iam_selectors
 from apps.iam import services as iam_services
 from apps.iam.models import RoleSession
 
 from . import selectors, services
-from .authentication import LOGIN_PASSWORD_USERNAMES, Throttled, check_password
+from .authentication import LOGIN_PASSWORD_USERNAMES, check_password
+from .throttle import Throttled
 from .models import AccessKey, AccessKeyStatus
 from .serializers import (
     AccessKeyListSerializer,
@@ -181,8 +183,9 @@ class AuthorizationToken(PolicyAuthorizedView):
         summary="Get a login password for docker login",
         description="Amazon ECR's GetAuthorizationToken (`aws ecr get-login-password`): a password for "
         "`docker login --username berth --password-stdin <host>` (the user name `AWS` works too), valid "
-        "12 hours by default (`BERTH_LOGIN_PASSWORD_TTL`) and until the user's password changes or the user is "
-        "deactivated. It also signs requests to this API as `Authorization: Bearer <password>`, except the "
+        "12 hours by default (`BERTH_LOGIN_PASSWORD_TTL`) and until the user's password changes, the user is "
+        "deactivated or, minted with an access key, that key is deactivated or deleted; registry tokens got with it "
+        "end then too. It also signs requests to this API as `Authorization: Bearer <password>`, except the "
         "ones that manage credentials. Nothing is stored; every call mints a new one. Signed with a role "
         "session's temporary credentials, the password belongs to the session: it expires no later than the "
         "session and signs in at the registry only.",
@@ -196,7 +199,8 @@ class AuthorizationToken(PolicyAuthorizedView):
             # Temporary credentials: a login password bound to the session, never outliving it.
             issued = iam_services.create_session_login_password(session=request.auth)
         else:
-            issued = services.create_login_password(user=request.user)
+            signing_key = request.auth if isinstance(request.auth, AccessKey) else None
+            issued = services.create_login_password(user=request.user, access_key=signing_key)
         username = LOGIN_PASSWORD_USERNAMES[0]
         body = {
             "authorizationToken": base64.b64encode(f"{username}:{issued.password}".encode()).decode(),

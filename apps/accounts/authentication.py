@@ -1,4 +1,4 @@
-"""Password and access key checks, throttled per user (or key) and client address.
+"""Password and access key checks, throttled (apps.accounts.throttle).
 
 Django's password hash is deliberately slow (about half a second); registry
 clients ask for a token for every repository they touch, API clients sign every
@@ -23,10 +23,12 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from . import login_passwords, selectors
+from . import login_passwords, selectors, throttle
 from .models import AccessKey, AccessKeyStatus, in_good_standing
 
 _REMEMBER_SECONDS = 300
+# What forged login passwords count against (per address only: every client shares it).
+_FORGED_LOGIN_PASSWORD = "login-password"
 # The user names a login password goes with at the registry: Berth's own, and Amazon
 # ECR's (`docker login --username AWS`) so scripts written for ECR work unchanged.
 LOGIN_PASSWORD_USERNAMES = ("berth", "AWS")
@@ -47,33 +49,9 @@ class Principal:
 ANONYMOUS = Principal(username="", account_id="")
 
 
-class Throttled(Exception):
-    def __init__(self, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"too many failed sign-ins; retry in {retry_after} s")
-
-
-def _failure_key(username: str, client_ip: str) -> str:
-    digest = hashlib.sha256(f"{username}\0{client_ip}".encode()).hexdigest()
-    return f"login-failures:{digest}"
-
-
 def _remember_key(username: str, password: str) -> str:
     mac = hmac.new(settings.SECRET_KEY.encode(), f"{username}\0{password}".encode(), hashlib.sha256)
     return f"login-ok:{mac.hexdigest()}"
-
-
-def _refuse_when_throttled(failure_key: str) -> None:
-    if cache.get(failure_key, 0) >= settings.BERTH_LOGIN_FAILURES_ALLOWED:
-        raise Throttled(settings.BERTH_LOGIN_FAILURE_WINDOW)
-
-
-def _count_failure(failure_key: str) -> None:
-    try:
-        cache.add(failure_key, 0, settings.BERTH_LOGIN_FAILURE_WINDOW)
-        cache.incr(failure_key)
-    except ValueError:
-        cache.set(failure_key, 1, settings.BERTH_LOGIN_FAILURE_WINDOW)
 
 
 def principal_for(user) -> Principal:
@@ -85,10 +63,11 @@ def principal_for(user) -> Principal:
 def check_password(username: str, password: str, *, client_ip: str) -> Principal | None:
     """The principal for these credentials, None when they are wrong.
 
-    Raises Throttled after too many failures for this username from this address."""
+    Raises throttle.Throttled while this user name is locked from this address; the
+    sign-in backend counts the failures."""
     username = selectors.stored_username(username)
-    failure_key = _failure_key(username, client_ip)
-    _refuse_when_throttled(failure_key)
+    # Before the remembered success too: nothing signs in while locked.
+    throttle.refuse_when_locked(throttle.user_subject(username), client_ip)
 
     User = get_user_model()
     remember_key = _remember_key(username, password)
@@ -102,9 +81,8 @@ def check_password(username: str, password: str, *, client_ip: str) -> Principal
         if user is not None:
             return principal_for(user)
 
-    user = authenticate(username=username, password=password)
-    if user is None or not user.is_active:
-        _count_failure(failure_key)
+    user = authenticate(username=username, password=password, client_ip=client_ip)
+    if user is None:
         return None
     cache.set(remember_key, {"user_id": user.pk, "password_hash": user.password}, _REMEMBER_SECONDS)
     return principal_for(User.objects.select_related("membership").get(pk=user.pk))
@@ -115,9 +93,9 @@ def check_access_key(access_key_id: str, secret: str, *, client_ip: str) -> Acce
     wrong, the key is inactive, or its user is deactivated or in a suspended account.
     Records the use.
 
-    Raises Throttled after too many failures for this key id from this address."""
-    failure_key = _failure_key(f"access-key:{access_key_id}", client_ip)
-    _refuse_when_throttled(failure_key)
+    Raises throttle.Throttled while this key id is locked from this address."""
+    subject = f"access-key:{access_key_id}"
+    throttle.refuse_when_locked(subject, client_ip)
     access_key = (
         AccessKey.objects.select_related("user")
         .filter(
@@ -126,12 +104,12 @@ def check_access_key(access_key_id: str, secret: str, *, client_ip: str) -> Acce
         .first()
     )
     if access_key is None:
-        _count_failure(failure_key)
+        throttle.count_failure(subject, client_ip)
         return None
-    remember_key = _remember_key(f"access-key:{access_key_id}", secret)
+    remember_key = _remember_key(subject, secret)
     if cache.get(remember_key) != access_key.secret_hash:
         if not check_hashed(secret, access_key.secret_hash):
-            _count_failure(failure_key)
+            throttle.count_failure(subject, client_ip)
             return None
         cache.set(remember_key, access_key.secret_hash, _REMEMBER_SECONDS)
     _record_use(access_key)
@@ -166,10 +144,11 @@ def verify_login_password(password: str, *, client_ip: str) -> login_passwords.L
     """The claims of a genuine, unexpired login password (a user's or a role session's).
 
     Raises LoginPasswordRefused when it has expired or is not one Berth signed.
-    Only the last kind counts as a failed sign-in, and raises Throttled after too
-    many from this address: an expired one is genuine, only stale (a kubelet
+    Only the last kind counts as a failed sign-in, and raises throttle.Throttled after
+    too many from this address: an expired one is genuine, only stale (a kubelet
     retrying a pull with last week's secret), and counting those would let one
-    client lock every other client at its address out of the shared `berth` user name."""
+    client lock every other client at its address out of the shared `berth` user name.
+    For the same reason forgeries count per address only, never against the name."""
     try:
         return login_passwords.verify(password)
     except login_passwords.ExpiredLoginPassword:
@@ -177,9 +156,8 @@ def verify_login_password(password: str, *, client_ip: str) -> login_passwords.L
             "the login password has expired; get a new one (GetAuthorizationToken: POST /api/v1/authorization-token)"
         ) from None
     except login_passwords.InvalidLoginPassword:
-        failure_key = _failure_key("login-password:", client_ip)
-        _refuse_when_throttled(failure_key)
-        _count_failure(failure_key)
+        throttle.refuse_when_locked(_FORGED_LOGIN_PASSWORD, client_ip, per_subject=False)
+        throttle.count_failure(_FORGED_LOGIN_PASSWORD, client_ip, per_subject=False)
         raise LoginPasswordRefused("not a valid login password") from None
 
 
@@ -187,23 +165,24 @@ def check_login_password(password: str, *, client_ip: str):
     """The active user a login password signs in, with their membership loaded.
 
     Raises LoginPasswordRefused as verify_login_password does, and when it was
-    revoked (its user changed password or was deactivated) or belongs to a role
-    session (those sign in at the registry only: apps.iam.authentication)."""
+    revoked (its user changed password or was deactivated, or the access key it was
+    minted with is no longer active) or belongs to a role session (those sign in at
+    the registry only: apps.iam.authentication)."""
     claims = verify_login_password(password, client_ip=client_ip)
     if claims.session_id is not None:
         raise LoginPasswordRefused(
             "a role session's login password signs in at the registry only; sign API requests with the "
             "session's temporary credentials"
         )
-    user = (
-        get_user_model()
-        .objects.select_related("membership")
-        .filter(in_good_standing(), pk=claims.user_id, is_active=True)
-        .first()
-    )
+    users = get_user_model().objects.select_related("membership").filter(in_good_standing(), is_active=True)
+    if claims.access_key_id:
+        users = users.filter(
+            access_keys__access_key_id=claims.access_key_id, access_keys__status=AccessKeyStatus.ACTIVE
+        )
+    user = users.filter(pk=claims.user_id).first()
     if user is None or not claims.matches_credentials(user.password):
         raise LoginPasswordRefused(
-            "the login password was revoked: its user has changed password or been deactivated since,"
-            " or its account is suspended"
+            "the login password was revoked: its user has changed password or been deactivated since, its "
+            "account is suspended, or the access key it was got with has been deactivated or deleted"
         )
     return user

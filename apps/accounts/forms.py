@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
-from . import selectors, services
+from . import links, selectors, services, throttle
 from .models import CUSTOM_ALIAS_MAX_LENGTH, Account
 
 # The email is the user name too, and user names are at most this long.
@@ -65,10 +68,14 @@ class SignUpForm(_PlainLabels, forms.Form):
         return None
 
 
+def _throttled(refusal: throttle.Throttled) -> ValidationError:
+    return ValidationError(str(refusal), code="throttled")
+
+
 class SignInForm(_PlainLabels, AuthenticationForm):
     """Django's sign-in form, asking for the email (or, for users made on the
     command line, the user name; for an IAM user, `<account id or alias>/<user name>`)
-    and saying why a suspended account is refused."""
+    and saying why a suspended account is refused and how long a throttled one waits."""
 
     username = forms.CharField(
         label="Email or user name",
@@ -80,6 +87,8 @@ class SignInForm(_PlainLabels, AuthenticationForm):
     def clean(self):
         try:
             return super().clean()
+        except throttle.Throttled as refusal:
+            raise _throttled(refusal) from None
         except ValidationError:
             # Only someone who knows the password learns that the account is suspended.
             username, password = self.cleaned_data.get("username", ""), self.cleaned_data.get("password", "")
@@ -88,6 +97,26 @@ class SignInForm(_PlainLabels, AuthenticationForm):
                     "this account is suspended; its owner has been told why by the operators", code="suspended"
                 ) from None
             raise
+
+
+class StaffSignInForm(AdminAuthenticationForm):
+    """The staff console's sign-in form, saying how long a throttled sign-in waits."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except throttle.Throttled as refusal:
+            raise _throttled(refusal) from None
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's, whose mail links to the ``site_url`` its view puts in the mail's
+    context (links.site_url), never to the request's Host header."""
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        path = reverse("accounts:password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]})
+        context["reset_link"] = links.mailed_link(context["site_url"], path)
+        super().send_mail(subject_template_name, email_template_name, context, *args, **kwargs)
 
 
 class AliasRequestForm(_PlainLabels, forms.Form):

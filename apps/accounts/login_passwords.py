@@ -14,6 +14,9 @@ everyone out). A password change gives the user a new hash, so the fingerprint
 no longer matches and every login password issued before it stops working, the
 way Django ends the user's sessions.
 
+One minted with an access key names it (`key`), and stops working when that key is
+deactivated or deleted: a leaked key's holder keeps nothing once the key is off.
+
 A role session (apps.iam, temporary credentials) gets login passwords too: they
 carry the session's row id (`ses`) instead of a user, and fingerprint the
 session's secret hash, so deleting the session revokes them; they never outlive
@@ -55,6 +58,7 @@ class LoginPassword:
     issued_at: int
     expires_at: int
     session_id: int | None = None  # set for a role session's login password (user_id is then "")
+    access_key_id: str = ""  # the access key it was minted with, if any
 
     def matches_credentials(self, password_hash: str) -> bool:
         """Whether the user's stored password hash is still the one this was issued against."""
@@ -91,9 +95,11 @@ def issue(
     now: float | None = None,
     ttl: int | None = None,
     session_id: int | None = None,
+    access_key_id: str = "",
 ) -> IssuedLoginPassword:
     """A login password for this user, valid ``ttl`` seconds (BERTH_LOGIN_PASSWORD_TTL)
-    from ``now`` and while the user's password hash stays ``password_hash``.
+    from ``now`` and while the user's password hash stays ``password_hash`` (and,
+    given ``access_key_id``, while that key stays active: the caller checks).
 
     For a role session pass ``session_id`` (and ``user_id=""``) with the session's
     secret hash as ``password_hash``."""
@@ -107,6 +113,8 @@ def issue(
     }
     if session_id is not None:
         claims["ses"] = session_id
+    if access_key_id:
+        claims["key"] = access_key_id
     password = signed_tokens.sign(claims, prefix=PREFIX, salt=_MAC_SALT)
     return IssuedLoginPassword(password=password, issued_at=issued_at, expires_at=expires_at)
 
@@ -129,6 +137,7 @@ def verify(password: str, *, now: float | None = None) -> LoginPassword:
             issued_at=claims["iat"],
             expires_at=claims["exp"],
             session_id=claims.get("ses"),
+            access_key_id=claims.get("key", ""),
         )
     except KeyError:
         # Signed but unreadable: only a key shared with something else could make one.
@@ -139,6 +148,7 @@ def verify(password: str, *, now: float | None = None) -> LoginPassword:
         and type(login_password.issued_at) is int
         and type(login_password.expires_at) is int
         and (login_password.session_id is None or type(login_password.session_id) is int)
+        and isinstance(login_password.access_key_id, str)
     ):
         raise InvalidLoginPassword("malformed login password")
     if (time.time() if now is None else now) >= login_password.expires_at:

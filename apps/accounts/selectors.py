@@ -29,7 +29,8 @@ def user_for_sign_in(sign_in_name: str):
     An IAM user signs in as ``<account-id>/<name>`` or ``<alias>/<name>`` (aliases
     are never all digits; the name and the alias are matched ignoring case, as they
     are unique that way); a root user or a staff operator by its own user name,
-    which holds no ``/`` (one made before that rule still signs in with it)."""
+    which holds no ``/`` (one made before that rule still signs in with it), in any
+    case when no other such user differs from it only in case."""
     users = get_user_model()._default_manager.select_related("membership__account")
     account_part, separator, user_name = sign_in_name.partition(SIGN_IN_NAME_SEPARATOR)
     if separator and user_name:
@@ -42,8 +43,14 @@ def user_for_sign_in(sign_in_name: str):
         ).first()
         if iam_user is not None:
             return iam_user
-    not_an_iam_user = Q(membership__isnull=True) | Q(iam_root__isnull=False)
-    return users.filter(not_an_iam_user, username=sign_in_name).first()
+    not_an_iam_user = users.filter(Q(membership__isnull=True) | Q(iam_root__isnull=False))
+    exact = not_an_iam_user.filter(username=sign_in_name).first()
+    if exact is not None:
+        return exact
+    # Sign-up keeps e-mails lower case and phones capitalise the first letter; users
+    # that differ only in case (made on the command line) are reached by their exact name only.
+    matches = list(not_an_iam_user.filter(username__iexact=sign_in_name)[:2])
+    return matches[0] if len(matches) == 1 else None
 
 
 def stored_username(sign_in_name: str) -> str:

@@ -7,8 +7,8 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.urls import URLResolver, get_resolver
+from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from apps.iam import services as iam_services
@@ -25,7 +25,7 @@ from apps.audit import services as audit_services
 from apps.audit.events import Actor, ActorType, EventDraft
 from apps.iam.selectors import caller_for_user
 
-from . import login_passwords, registries, selectors
+from . import links, login_passwords, registries, selectors
 from .models import (
     CUSTOM_ALIAS_MAX_LENGTH,
     CUSTOM_ALIAS_MIN_LENGTH,
@@ -248,32 +248,42 @@ def _audit_actor(user) -> Actor:
     return caller.actor()
 
 
-def _audit(event_name: str, alias_request: AliasRequest, *, actor_user, reason: str = "") -> None:
-    """Record the step in the audit trail, last in the caller's transaction."""
-    draft = EventDraft(
-        event_name=event_name,
-        event_source="ecr-public",
-        actor=_audit_actor(actor_user),
-        source_ip="",
-        user_agent="",
-        request_id="",
-        read_only=False,
-        recipient_account_id=alias_request.account_id,
-        request_parameters={"alias": alias_request.name, **({"reason": reason} if reason else {})},
-        response_elements={"status": alias_request.status},
-    )
+# Custom aliases are Berth's own (Amazon grants them through its console): so is the
+# action that asks for one (apps.iam.policy.actions), and the trail's name for the steps.
+ALIAS_EVENT_SOURCE = "berth"
+
+
+def _audit(
+    event_name: str, alias_request: AliasRequest, *, actor_user, reason: str = "", draft: EventDraft | None = None
+) -> None:
+    """Record the step in the audit trail, last in the caller's transaction: in
+    ``draft``, the event of the request that took it, when there is one."""
+    if draft is None:
+        draft = EventDraft(
+            event_name=event_name,
+            event_source=ALIAS_EVENT_SOURCE,
+            actor=_audit_actor(actor_user),
+            source_ip="",
+            user_agent="",
+            request_id="",
+            read_only=False,
+            recipient_account_id=alias_request.account_id,
+        )
+    draft.request_parameters = {"alias": alias_request.name, **({"reason": reason} if reason else {})}
+    draft.response_elements = {"status": alias_request.status}
     audit_services.record(draft)
 
 
-def request_alias(*, account: Account, name: str, requested_by) -> AliasRequest:
+def request_alias(*, account: Account, name: str, requested_by, audit: EventDraft | None = None) -> AliasRequest:
     """An account owner asks for ``name`` as a custom alias: PENDING until staff decide.
+    ``audit`` is the asking request's event (berth:RequestAlias, which authorized it).
     Raises ValidationError (see validate_custom_alias) when it may not be asked for."""
     validate_custom_alias(name, account=account)
     try:
         with transaction.atomic():
             alias_request = AliasRequest.objects.create(account=account, name=name, requested_by=requested_by)
             _add_event(alias_request, kind=AliasRequestEventKind.REQUESTED, actor=requested_by)
-            _audit("RequestAlias", alias_request, actor_user=requested_by)
+            _audit("RequestAlias", alias_request, actor_user=requested_by, draft=audit)
     except IntegrityError:
         # A request made at the same moment won: say which rule it now breaks.
         validate_custom_alias(name, account=account)
@@ -288,7 +298,7 @@ def _locked_pending(alias_request: AliasRequest) -> AliasRequest:
     return locked
 
 
-def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str) -> None:
+def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str, site_url: str) -> None:
     alias_request.status = status
     alias_request.decided_at = timezone.now()
     alias_request.decided_by = decided_by
@@ -297,12 +307,13 @@ def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str
     _add_event(alias_request, kind=status, actor=decided_by, reason=reason)
     event_name = "ApproveAlias" if status == AliasRequestStatus.APPROVED else "RejectAlias"
     _audit(event_name, alias_request, actor_user=decided_by, reason=reason)
-    transaction.on_commit(lambda: _tell_requester(alias_request))
+    transaction.on_commit(lambda: _tell_requester(alias_request, site_url=site_url))
 
 
-def approve_alias_request(*, alias_request: AliasRequest, decided_by, reason: str = "") -> AliasRequest:
+def approve_alias_request(*, alias_request: AliasRequest, decided_by, site_url: str, reason: str = "") -> AliasRequest:
     """The alias is created and becomes the account's primary alias. The previous
     aliases stay (aliases are never deleted), so pulls through them keep working.
+    The requester is mailed the decision, with links to ``site_url`` (links.site_url).
 
     Raises AliasRequestNotPending when already decided, AliasUnavailable when the name
     became an alias of someone else meanwhile (staff made it by hand)."""
@@ -314,19 +325,22 @@ def approve_alias_request(*, alias_request: AliasRequest, decided_by, reason: st
         except IntegrityError:
             raise AliasUnavailable(f"{locked.name!r} has become another alias meanwhile; reject the request") from None
         registries.make_alias_primary(alias=alias)
-        _decide(locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip())
+        _decide(
+            locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip(), site_url=site_url
+        )
     return locked
 
 
-def reject_alias_request(*, alias_request: AliasRequest, decided_by, reason: str) -> AliasRequest:
-    """Refused, with the reason the requester is told. Raises ValueError without a
-    reason, AliasRequestNotPending when already decided."""
+def reject_alias_request(*, alias_request: AliasRequest, decided_by, reason: str, site_url: str) -> AliasRequest:
+    """Refused, with the reason the requester is told (by mail, with links to
+    ``site_url``). Raises ValueError without a reason, AliasRequestNotPending when
+    already decided."""
     reason = reason.strip()
     if not reason:
         raise ValueError("say why the request is rejected: the requester is told")
     with transaction.atomic():
         locked = _locked_pending(alias_request)
-        _decide(locked, status=AliasRequestStatus.REJECTED, decided_by=decided_by, reason=reason)
+        _decide(locked, status=AliasRequestStatus.REJECTED, decided_by=decided_by, reason=reason, site_url=site_url)
     return locked
 
 
@@ -338,14 +352,15 @@ def _requester_emails(alias_request: AliasRequest) -> list[str]:
     return sorted(set(members.values_list("user__email", flat=True)))
 
 
-def _tell_requester(alias_request: AliasRequest) -> None:
+def _tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
     recipients = _requester_emails(alias_request)
     if not recipients:
         return
     context = {
         "alias_request": alias_request,
         "approved": alias_request.status == AliasRequestStatus.APPROVED,
-        "settings_url": f"{settings.BERTH_PUBLIC_URL}/accounts/settings",
+        "registry_host": urlsplit(site_url).netloc,
+        "settings_url": links.mailed_link(site_url, reverse("accounts:settings")),
     }
     send_mail(
         subject=render_to_string("accounts/email/alias_request_decided_subject.txt", context).strip(),
@@ -472,9 +487,12 @@ def delete_access_key(*, access_key: AccessKey) -> None:
 # -- login passwords ------------------------------------------------------------------
 
 
-def create_login_password(*, user) -> login_passwords.IssuedLoginPassword:
+def create_login_password(*, user, access_key: AccessKey | None = None) -> login_passwords.IssuedLoginPassword:
     """Amazon ECR's GetAuthorizationToken: a password for `docker login --username berth`,
-    valid BERTH_LOGIN_PASSWORD_TTL seconds and until the user's password changes.
+    valid BERTH_LOGIN_PASSWORD_TTL seconds and until the user's password changes or,
+    minted with ``access_key``, that key is deactivated or deleted.
 
     Nothing is stored: the password carries its own signature and expiry."""
-    return login_passwords.issue(user_id=user.pk, password_hash=user.password)
+    return login_passwords.issue(
+        user_id=user.pk, password_hash=user.password, access_key_id=access_key.access_key_id if access_key else ""
+    )

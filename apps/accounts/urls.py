@@ -18,7 +18,7 @@ urlpatterns = [
     path("settings", views.account_settings, name="settings"),
     path(
         "password-reset",
-        auth_views.PasswordResetView.as_view(
+        views.PasswordResetView.as_view(
             success_url=reverse_lazy("accounts:password_reset_done"),
             email_template_name="registration/password_reset_email.txt",
             subject_template_name="registration/password_reset_subject.txt",

@@ -16,16 +16,14 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
-from apps.accounts.authentication import LoginPasswordRefused, Throttled, check_access_key, check_login_password
+from apps.accounts.authentication import LoginPasswordRefused, check_access_key, check_login_password
 from apps.accounts.login_passwords import looks_like_login_password
 from apps.accounts.models import ACCESS_KEY_ID_PATTERN
+from apps.accounts.throttle import Throttled
+from apps.audit.events import client_ip
 
 _ACCESS_KEY_ID = re.compile(ACCESS_KEY_ID_PATTERN)
 REALM = "berth-api"
-
-
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 class AccessKeyAuthentication(BasicAuthentication):

@@ -23,19 +23,11 @@ from apps.iam import enforcement
 from apps.iam import selectors as iam_selectors
 from apps.iam.callers import ANONYMOUS, Caller
 from apps.iam.models import RoleSession
-from apps.iam.policy import Decision, Reason
+from apps.iam.policy import Decision
 from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
 
 from .exceptions import AccessDenied
-
-# CloudTrail's readOnly: operations that change nothing.
-_READ_ONLY_OPERATIONS = ("Get", "List", "Describe", "BatchGet", "BatchCheck", "Simulate", "LookupEvents")
-_ALLOWED_OUTSIDE_ACCOUNTS = Decision(
-    True, Reason.ALLOW, (),
-    "a user outside every account manages only its own credentials, which no account's policy governs",
-)
-
 
 class PolicyAuthorizedView(APIView):
     """A view whose handlers authorize by policy: ``caller`` and ``authorize``.
@@ -77,52 +69,21 @@ class PolicyAuthorizedView(APIView):
         """Decide ``action`` on ``repository`` (or the resource ``resource_arn``
         names; neither: ``*``) and start the request's audit event, named after
         ``action``; raises 403 ``access_denied`` when the policies refuse it or any
-        of the further actions ``also`` the request needs."""
-        caller = self.caller
-        resource_arn = self._resource_arn(action.partition(":")[0], repository, resource_arn)
-        if repository is not None:
-            request_parameters = {"registryId": repository.account_id, "repositoryName": repository.name,
-                                  **request_parameters}
-        draft = self.begin_event(
-            action,
-            recipient_account_id=enforcement.resource_account(caller, resource_arn, repository),
-            repository=repository.name if repository is not None else "",
-            **request_parameters,
-        )
-        if caller.is_anonymous:
-            # Signed in, yet outside every account (a staff operator): only the views of its
-            # own credentials let it this far.
-            return _ALLOWED_OUTSIDE_ACCOUNTS
-        decision = None
-        for needed in (action, *also):
-            arn = self._resource_arn(needed.partition(":")[0], repository, resource_arn)
-            decided = enforcement.decide(caller, needed, resource_arn=arn, repository=repository, request=self.request)
-            if not decided.allowed:
-                message = f"{caller.arn} is not authorized to perform {needed} on {arn}: {decided.explanation}"
-                draft.refuse(message)
-                raise AccessDenied(message)
-            decision = decision or decided
-        return decision
+        of the further actions ``also`` the request needs (apps.iam.enforcement.authorize)."""
+        try:
+            return enforcement.authorize(
+                self.request, self.caller, action, repository=repository, resource_arn=resource_arn, also=also,
+                outside_accounts_allowed=True, **request_parameters,
+            )
+        except enforcement.NotAuthorized as refusal:
+            raise AccessDenied(str(refusal)) from None
 
     def begin_event(self, action: str, *, recipient_account_id: str, repository: str = "", **request_parameters):
         """Start the request's audit event, named after ``action``."""
-        service, _, operation = action.partition(":")
-        return events.begin(
-            self.request,
-            event_name=operation,
-            event_source=service,
-            actor=self.caller.actor(),
-            read_only=operation.startswith(_READ_ONLY_OPERATIONS),
-            recipient_account_id=recipient_account_id,
-            repository=repository,
+        return enforcement.begin_event(
+            self.request, self.caller, action, recipient_account_id=recipient_account_id, repository=repository,
             **request_parameters,
         )
-
-    @staticmethod
-    def _resource_arn(service: str, repository: Repository | None, resource_arn: str | None) -> str:
-        if repository is not None:
-            return enforcement.repository_arn(repository.account_id, repository.name, service=service)
-        return resource_arn or "*"
 
 
 class IsAccountMember(BasePermission):

@@ -78,7 +78,7 @@ def new_id() -> uuid.UUID:
 @dataclass
 class EventDraft:
     event_name: str  # the ECR operation: "BatchGetImage", "PutImage", "SetRepositoryPolicy", ...
-    event_source: str  # "ecr", "ecr-public", "sts", "iam", "cloudtrail"
+    event_source: str  # "ecr", "ecr-public", "sts", "iam", "cloudtrail", "berth"
     actor: Actor
     source_ip: str
     user_agent: str

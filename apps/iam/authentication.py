@@ -17,21 +17,18 @@ from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BasicAuthentication
 
-# The throttling and remembering of access key checks, shared so that temporary keys count the same.
+from apps.accounts import throttle
+# The remembering of access key checks, shared so that temporary keys are remembered the same.
 from apps.accounts.authentication import (
     _REMEMBER_SECONDS,
     LoginPasswordRefused,
-    Throttled,
     check_login_password,
     check_password,
     is_login_password_attempt,
-    _count_failure,
-    _failure_key,
-    _refuse_when_throttled,
     _remember_key,
     verify_login_password,
 )
-from apps.api.authentication import client_ip
+from apps.audit.events import client_ip
 
 from . import selectors, session_tokens
 from .callers import Caller
@@ -62,14 +59,11 @@ def _session_for_token(access_key_id: str, session_token: str) -> RoleSession | 
 
 def check_session_token(access_key_id: str, session_token: str, *, client_ip: str) -> RoleSession | None:
     """The session for a temporary key id and its session token (the registry's
-    sign-in); None when they are wrong or the session ended. Raises Throttled
-    after too many failures for this key id from this address."""
-    failure_key = _failure_key(f"temporary-key:{access_key_id}", client_ip)
-    _refuse_when_throttled(failure_key)
-    session = _session_for_token(access_key_id, session_token)
-    if session is None:
-        _count_failure(failure_key)
-    return session
+    sign-in); None when they are wrong or the session ended. Raises
+    throttle.Throttled while this key id is locked from this address."""
+    return throttle.check(
+        f"temporary-key:{access_key_id}", client_ip, lambda: _session_for_token(access_key_id, session_token)
+    )
 
 
 def check_temporary_credentials(
@@ -77,17 +71,18 @@ def check_temporary_credentials(
 ) -> RoleSession | None:
     """The session for a full set of temporary credentials, None when any part is
     wrong or the session ended. A correct secret is remembered for a few minutes
-    (its hash is deliberately slow), as access keys' are."""
-    failure_key = _failure_key(f"temporary-key:{access_key_id}", client_ip)
-    _refuse_when_throttled(failure_key)
+    (its hash is deliberately slow), as access keys' are. Raises
+    throttle.Throttled while this key id is locked from this address."""
+    subject = f"temporary-key:{access_key_id}"
+    throttle.refuse_when_locked(subject, client_ip)
     session = _session_for_token(access_key_id, session_token)
     if session is None:
-        _count_failure(failure_key)
+        throttle.count_failure(subject, client_ip)
         return None
-    remember_key = _remember_key(f"temporary-key:{access_key_id}", secret)
+    remember_key = _remember_key(subject, secret)
     if cache.get(remember_key) != session.secret_hash:
         if not check_hashed(secret, session.secret_hash):
-            _count_failure(failure_key)
+            throttle.count_failure(subject, client_ip)
             return None
         cache.set(remember_key, session.secret_hash, _REMEMBER_SECONDS)
     return session
@@ -107,13 +102,14 @@ def caller_from_registry_credentials(username: str, password: str, *, client_ip:
     - a temporary access key id and its session token;
     - a user's own name and password.
 
-    Raises Throttled after too many failures, LoginPasswordRefused (with the
+    Raises throttle.Throttled after too many failures, LoginPasswordRefused (with the
     reason) for an expired or revoked login password."""
     if is_login_password_attempt(username, password):
         claims = verify_login_password(password, client_ip=client_ip)
         if claims.session_id is not None:
             return _session_login_password_caller(claims.session_id, claims)
-        return selectors.caller_for_user(check_login_password(password, client_ip=client_ip))
+        user = check_login_password(password, client_ip=client_ip)
+        return selectors.caller_for_user(user, access_key_id=claims.access_key_id)
     if is_temporary_access_key_id(username) and session_tokens.looks_like_session_token(password):
         session = check_session_token(username, password, client_ip=client_ip)
         if session is None:
@@ -165,7 +161,7 @@ class TemporaryCredentialsAuthentication(BasicAuthentication):
             )
         try:
             session = check_temporary_credentials(userid, password, session_token, client_ip=client_ip(request))
-        except Throttled as exc:
+        except throttle.Throttled as exc:
             raise exceptions.Throttled(wait=exc.retry_after, detail=str(exc)) from None
         if session is None:
             raise exceptions.AuthenticationFailed(

@@ -29,6 +29,8 @@ class Caller:
     role_path: str = "/"
     session_name: str = ""
     access_key_id: str = ""  # the key that signed the request, when one did
+    # A user's: the fingerprint of the password hash it signed in with (apps.iam.credentials).
+    credential: str = ""
 
     @property
     def is_anonymous(self) -> bool:

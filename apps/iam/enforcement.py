@@ -16,7 +16,10 @@ The order of the rules:
 
 Within one request, the caller's identity policies and a repository's policy and
 tags are loaded once however many actions are decided (a token for push asks
-about five)."""
+about five).
+
+``authorize`` is how the management API and the website ask: it starts the
+request's audit event, named after the action, and refuses with NotAuthorized."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from apps.accounts.models import Account
+from apps.audit import events
 from apps.audit.events import client_ip
 from apps.repositories.models import Repository, RepositoryTag
 
@@ -36,6 +40,13 @@ PUBLIC_READ_ACTIONS = frozenset({
     "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:ListImages", "ecr:DescribeImages",
 })
 _RESOURCE_TAG_KEY_PREFIXES = ("aws:resourcetag/", "ecr:resourcetag/")
+
+# CloudTrail's readOnly: operations that change nothing.
+_READ_ONLY_OPERATIONS = ("Get", "List", "Describe", "BatchGet", "BatchCheck", "Simulate", "LookupEvents")
+_ALLOWED_OUTSIDE_ACCOUNTS = policy.Decision(
+    True, policy.Reason.ALLOW, (),
+    "a user outside every account manages only its own credentials, which no account's policy governs",
+)
 
 ROOT_ALLOWED = policy.Decision(
     True, policy.Reason.ALLOW, (), "the account's root user may act on its own account"
@@ -228,3 +239,82 @@ def _load_repository_contexts(caller: Caller, repositories: list[Repository], me
             tags[pk][key] = value
     for pk in ids:
         memo.repositories[pk] = (policies.get(pk), None if tags is None else tags[pk])
+
+
+class NotAuthorized(Exception):
+    """The policies refuse ``action``; the message names the caller, the action, the
+    resource and why."""
+
+    def __init__(self, message: str, *, action: str, resource_arn: str) -> None:
+        super().__init__(message)
+        self.action = action
+        self.resource_arn = resource_arn
+
+
+def begin_event(
+    request, caller: Caller, action: str, *, recipient_account_id: str, repository: str = "", **request_parameters
+) -> events.EventDraft:
+    """Start the request's audit event, named after ``action`` (``ecr:PutImage``)."""
+    service, _, operation = action.partition(":")
+    return events.begin(
+        request,
+        event_name=operation,
+        event_source=service,
+        actor=caller.actor(),
+        read_only=operation.startswith(_READ_ONLY_OPERATIONS),
+        recipient_account_id=recipient_account_id,
+        repository=repository,
+        **request_parameters,
+    )
+
+
+def _arn_for(service: str, repository: Repository | None, resource_arn: str | None) -> str:
+    if repository is not None:
+        return repository_arn(repository.account_id, repository.name, service=service)
+    return resource_arn or "*"
+
+
+def authorize(
+    request,
+    caller: Caller,
+    action: str,
+    *,
+    repository: Repository | None = None,
+    resource_arn: str | None = None,
+    also: Iterable[str] = (),
+    outside_accounts_allowed: bool = False,
+    **request_parameters,
+) -> policy.Decision:
+    """May ``caller`` do ``action`` on ``repository`` (or the resource ``resource_arn``
+    names; neither: ``*``), and the further actions ``also`` the request needs?
+
+    Starts the request's audit event, named after ``action``, and raises
+    NotAuthorized (the event then records the refusal) when the policies refuse
+    any of them. ``outside_accounts_allowed`` lets a signed-in user outside every
+    account (a staff operator) through: only the views of its own credentials
+    allow it."""
+    arn = _arn_for(action.partition(":")[0], repository, resource_arn)
+    if repository is not None:
+        request_parameters = {"registryId": repository.account_id, "repositoryName": repository.name,
+                              **request_parameters}
+    draft = begin_event(
+        request, caller, action,
+        recipient_account_id=resource_account(caller, arn, repository),
+        repository=repository.name if repository is not None else "",
+        **request_parameters,
+    )
+    if caller.is_anonymous and outside_accounts_allowed:
+        return _ALLOWED_OUTSIDE_ACCOUNTS
+    decision = None
+    for needed in (action, *also):
+        needed_arn = _arn_for(needed.partition(":")[0], repository, resource_arn)
+        decided = decide(caller, needed, resource_arn=needed_arn, repository=repository, request=request)
+        if not decided.allowed:
+            message = (
+                f"{caller.arn or 'an anonymous caller'} is not authorized to perform {needed} on {needed_arn}: "
+                f"{decided.explanation}"
+            )
+            draft.refuse(message)
+            raise NotAuthorized(message, action=needed, resource_arn=needed_arn)
+        decision = decision or decided
+    return decision

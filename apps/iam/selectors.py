@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.accounts.models import Account, Membership
 from apps.repositories.models import Repository
 
-from . import policy
+from . import credentials, policy
 from .callers import ANONYMOUS, Caller
 from .models import ManagedPolicy, PolicyAttachment, RepositoryPolicy, Role, RoleSession, RootUser
 
@@ -48,7 +48,8 @@ def parsed_policy(text: str, *, kind: policy.PolicyKind, name: str) -> policy.Po
 
 def caller_for_user(user, *, access_key_id: str = "") -> Caller:
     """The caller a signed-in Django user is: the account's root, an IAM user, or
-    (outside any account: a staff operator) anonymous to policies."""
+    (outside any account: a staff operator) anonymous to policies. ``access_key_id``:
+    the key that signed in (or that minted the login password that did)."""
     row = Membership.objects.filter(user_id=user.pk).values_list("account_id", "user__iam_root", "user_name").first()
     if row is None:
         return ANONYMOUS
@@ -59,6 +60,7 @@ def caller_for_user(user, *, access_key_id: str = "") -> Caller:
         user_id=user.pk,
         is_root=root_id is not None,
         access_key_id=access_key_id,
+        credential=credentials.fingerprint(user.password),
     )
 
 

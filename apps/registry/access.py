@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from apps.audit import events
-from apps.iam import enforcement
+from apps.iam import credentials, enforcement
 from apps.iam.callers import ANONYMOUS, Caller
 from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
@@ -106,10 +106,8 @@ def challenge(request, *, scope: str | None = None, error: str | None = None) ->
     return {"WWW-Authenticate": "Bearer " + ",".join(parts)}
 
 
-def request_claims(request) -> TokenClaims | None:
+def _bearer_claims(request) -> TokenClaims | None:
     """The verified token of a request, None without one; a bad token is a 401."""
-    if hasattr(request, "_berth_claims"):
-        return request._berth_claims
     header = request.META.get("HTTP_AUTHORIZATION", "")
     claims = None
     if header:
@@ -122,6 +120,26 @@ def request_claims(request) -> TokenClaims | None:
             raise RegistryError(
                 "UNAUTHORIZED", f"invalid token: {exc}", headers=challenge(request, error="invalid_token")
             ) from exc
+    return claims
+
+
+def _revoked(request) -> RegistryError:
+    return RegistryError(
+        "UNAUTHORIZED",
+        "invalid token: the credential it was issued from has changed or ended (a new password, a deactivated "
+        "user or access key, a suspended account, an ended role session); sign in again",
+        headers=challenge(request, error="invalid_token"),
+    )
+
+
+def request_claims(request) -> TokenClaims | None:
+    """The verified token of a request whose credential still holds
+    (apps.iam.credentials), None without one; a bad or revoked token is a 401."""
+    if hasattr(request, "_berth_claims"):
+        return request._berth_claims
+    claims = _bearer_claims(request)
+    if claims is not None and not credentials.is_live(claims.caller):
+        raise _revoked(request)
     request._berth_claims = claims
     return claims
 
@@ -153,7 +171,8 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
     NAME_UNKNOWN for a member whose repository is missing."""
     scope_action = SCOPE_ACTION[action]
     scope_actions = "pull,push" if scope_action == PUSH else scope_action
-    claims = request_claims(request)
+    checked = hasattr(request, "_berth_claims")
+    claims = request_claims(request) if checked else _bearer_claims(request)
 
     def challenge_error() -> RegistryError:
         return RegistryError(
@@ -169,7 +188,21 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
     if claims is None:
         raise challenge_error()  # the first challenge every client gets: nothing to record
     caller = claims.caller
-    repository = repository_selectors.find_repository(full_name)
+    # Whether the token's credential still holds is read in the repository's query,
+    # which reads the standing of the repository's account too: the caller's, under its id.
+    own_namespace = not caller.is_anonymous and full_name.partition("/")[0] == caller.account_id
+    liveness = None if checked else credentials.liveness_query(caller, account_read_too=own_namespace)
+    repository = repository_selectors.find_repository(full_name, also_select=liveness)
+    if liveness is not None:
+        if repository is None:
+            live = credentials.is_live(caller)  # a missing repository: asked on its own
+        else:
+            live = credentials.holds(caller, repository.also_selected) and not (
+                own_namespace and repository.account_suspended
+            )
+        if not live:
+            raise _revoked(request)
+    request._berth_claims = claims
     address = None if repository is not None else repository_selectors.resolve_address(full_name)
     owner = repository.account_id if repository is not None else (address.account.pk if address else "")
     name = repository.name if repository is not None else (address.name if address else full_name)

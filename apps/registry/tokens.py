@@ -2,8 +2,10 @@
 exactly the granted actions, signed by a key kept in the data directory.
 
 A token also names its caller (root, IAM user or role session, with the access
-key that signed in), so that every /v2/ request rebuilds the Caller from the
-token alone: the hot path runs no query to learn who is asking."""
+key that signed in and a fingerprint of the user's password), so that every /v2/
+request rebuilds the Caller from the token alone: the hot path runs no query to
+learn who is asking, and asks whether the credential still holds in the query it
+runs anyway (apps.iam.credentials)."""
 from __future__ import annotations
 
 import base64
@@ -65,6 +67,7 @@ def _principal_claim(caller: Caller) -> dict:
         "type": PrincipalType.ROOT if caller.is_root else PrincipalType.USER,
         "user_id": caller.user_id,
         "access_key_id": caller.access_key_id,
+        "credential": caller.credential,
     }
 
 
@@ -91,6 +94,7 @@ def _caller_from_claims(subject: str, account_id: str, claim: object) -> Caller:
                 user_id=int(claim["user_id"]),
                 is_root=kind == PrincipalType.ROOT,
                 access_key_id=str(claim.get("access_key_id") or ""),
+                credential=str(claim.get("credential") or ""),
             )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidToken("malformed principal claim") from exc

@@ -57,11 +57,13 @@ class Address:
     via_alias: bool
 
 
-def find_repository(full_name: str) -> Repository | None:
+def find_repository(full_name: str, *, also_select: tuple[str, list] | None = None) -> Repository | None:
     """The repository `<namespace>/<name>` reaches, in one query: any repository of
     the account through its id, only public ones through an alias. The result's
     ``account_suspended`` says whether its account is suspended (nothing of it is
-    then served), read in the same query.
+    then served), read in the same query; so is ``also_select``, a scalar subquery
+    (SQL and parameters) whose value lands in the result's ``also_selected`` (the
+    registry asks whether the caller's credential still holds).
 
     Every registry request starts here, so the SQL is written out: building it with
     the ORM cost more than running it."""
@@ -69,32 +71,31 @@ def find_repository(full_name: str) -> Repository | None:
         return None
     namespace, _, name = full_name.partition("/")
     repositories = Repository._meta.db_table
-    columns = ", ".join(f"r.{field.column}" for field in _REPOSITORY_FIELDS)
+    also_sql, also_params = also_select or ("NULL", [])
+    columns = ", ".join(f"r.{field.column}" for field in _REPOSITORY_FIELDS) + f", o.suspended_at, {also_sql}"
     account = f"JOIN {Account._meta.db_table} o ON o.id = r.account_id"
     if _ACCOUNT_ID.fullmatch(namespace):
-        sql = (
-            f"SELECT {columns}, o.suspended_at FROM {repositories} r {account}"
-            " WHERE r.account_id = %s AND r.name = %s"
-        )
-        params = [namespace, name]
+        sql = f"SELECT {columns} FROM {repositories} r {account} WHERE r.account_id = %s AND r.name = %s"
+        params = [*also_params, namespace, name]
     else:
         sql = (
-            f"SELECT {columns}, o.suspended_at FROM {repositories} r {account}"
+            f"SELECT {columns} FROM {repositories} r {account}"
             f" JOIN {Alias._meta.db_table} a ON a.account_id = r.account_id"
             " WHERE a.name = %s AND r.name = %s AND r.visibility = %s"
         )
-        params = [namespace, name, Visibility.PUBLIC.value]
+        params = [*also_params, namespace, name, Visibility.PUBLIC.value]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    values, suspended_at = list(row[:-1]), row[-1]
+    values, suspended_at, also_selected = list(row[:-2]), row[-2], row[-1]
     for index, column in _CONVERTED_COLUMNS:
         for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
             values[index] = converter(values[index], column, connection)
     repository = Repository.from_db(connection.alias, [f.attname for f in _REPOSITORY_FIELDS], values)
     repository.account_suspended = suspended_at is not None
+    repository.also_selected = also_selected
     return repository
 
 

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
-from apps.accounts.authentication import Throttled, check_password
+from apps.accounts.authentication import check_password
+from apps.accounts.throttle import Throttled
 from apps.accounts.models import Account, Alias
 from apps.accounts.services import create_account
 

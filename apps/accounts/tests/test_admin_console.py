@@ -16,6 +16,8 @@ from apps.repositories.models import Visibility
 
 pytestmark = pytest.mark.django_db
 
+SITE = "https://registry.example.com"
+
 CHANGELIST = "/admin/accounts/aliasrequest/"
 
 
@@ -32,7 +34,7 @@ def shown(response) -> list[str]:
 
 def test_pending_requests_come_first_oldest_first_with_their_age(staff_client, make_tenant, staff_user):
     decided = request_for(make_tenant(), "decided-one", days_ago=30)
-    services.reject_alias_request(alias_request=decided, decided_by=staff_user, reason="no")
+    services.reject_alias_request(alias_request=decided, decided_by=staff_user, site_url=SITE, reason="no")
     request_for(make_tenant(), "newest", days_ago=0)
     request_for(make_tenant(), "oldest", days_ago=5)
     request_for(make_tenant(), "middle", days_ago=2)

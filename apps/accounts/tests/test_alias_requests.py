@@ -15,6 +15,8 @@ from apps.repositories.models import Visibility
 
 pytestmark = pytest.mark.django_db
 
+SITE = "https://registry.example.com"
+
 
 def user_of(tenant):
     return get_user_model().objects.get(username=tenant.username)
@@ -137,9 +139,9 @@ def test_approval_makes_the_alias_primary_and_the_old_alias_keeps_pulling(
     alias_request = services.request_alias(account=tenant.account, name="shipyard", requested_by=user_of(tenant))
 
     with pytest.raises(ValueError):  # a rejection needs a reason; nothing changes without one
-        services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, reason="  ")
+        services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE, reason="  ")
     with django_capture_on_commit_callbacks(execute=True):
-        services.approve_alias_request(alias_request=alias_request, decided_by=staff_user)
+        services.approve_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE)
 
     alias_request.refresh_from_db()
     assert alias_request.status == AliasRequestStatus.APPROVED and alias_request.decided_by == staff_user
@@ -152,13 +154,13 @@ def test_approval_makes_the_alias_primary_and_the_old_alias_keeps_pulling(
 
     [message] = mail.outbox
     assert message.to == ["owner@example.com"] and "approved" in message.subject
-    trail = Event.objects.filter(recipient_account_id=tenant.id, event_source="ecr-public").order_by("sequence")
+    trail = Event.objects.filter(recipient_account_id=tenant.id, event_source="berth").order_by("sequence")
     assert [(e.event_name, e.actor_username) for e in trail] == [
         ("RequestAlias", tenant.username), ("ApproveAlias", "operator")
     ]
     assert trail.last().request_parameters == {"alias": "shipyard"}
     with pytest.raises(services.AliasRequestNotPending):
-        services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, reason="too late")
+        services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE, reason="too late")
 
 
 def test_rejection_tells_the_requester_by_email_and_on_the_settings_page(
@@ -170,7 +172,7 @@ def test_rejection_tells_the_requester_by_email_and_on_the_settings_page(
     alias_request = services.request_alias(account=tenant.account, name="shipyard", requested_by=user)
     with django_capture_on_commit_callbacks(execute=True):
         services.reject_alias_request(
-            alias_request=alias_request, decided_by=staff_user, reason="a registered trademark"
+            alias_request=alias_request, decided_by=staff_user, site_url=SITE, reason="a registered trademark"
         )
 
     [message] = mail.outbox
@@ -190,7 +192,7 @@ def test_approval_of_a_name_someone_took_meanwhile_is_refused(make_tenant, staff
     alias_request = services.request_alias(account=asker.account, name="shipyard", requested_by=user_of(asker))
     Alias.objects.create(name="shipyard", account=other.account)
     with pytest.raises(services.AliasUnavailable):
-        services.approve_alias_request(alias_request=alias_request, decided_by=staff_user)
+        services.approve_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE)
     alias_request.refresh_from_db()
     assert alias_request.is_pending and asker.account.primary_alias == asker.alias
 
@@ -216,8 +218,8 @@ def test_describe_registries_shows_the_request_pending_then_rejected_then_nothin
 
     alias_request = services.request_alias(account=tenant.account, name="shipyard", requested_by=user_of(tenant))
     assert statuses() == [(tenant.alias, "ACTIVE"), ("shipyard", "PENDING")]
-    services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, reason="a trademark")
+    services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE, reason="a trademark")
     assert statuses() == [(tenant.alias, "ACTIVE"), ("shipyard", "REJECTED")]
     again = services.request_alias(account=tenant.account, name="dockyard", requested_by=user_of(tenant))
-    services.approve_alias_request(alias_request=again, decided_by=staff_user)
+    services.approve_alias_request(alias_request=again, decided_by=staff_user, site_url=SITE)
     assert statuses() == [("dockyard", "ACTIVE"), (tenant.alias, "ACTIVE")]

@@ -15,7 +15,8 @@ from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 
 from apps.accounts import login_passwords, selectors, services, signed_tokens
-from apps.accounts.authentication import LoginPasswordRefused, Throttled, check_login_password
+from apps.accounts.authentication import LoginPasswordRefused, check_login_password
+from apps.accounts.throttle import Throttled
 from apps.accounts.login_passwords import ExpiredLoginPassword, InvalidLoginPassword
 from apps.conftest import basic_auth
 from apps.repositories.services import create_repository

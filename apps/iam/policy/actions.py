@@ -36,6 +36,10 @@ ECR_PUBLIC_ACTIONS = frozenset({
     "UploadLayerPart",
 })
 
+# Berth's own, for what Amazon's services have no action for: asking staff for a custom
+# public alias (Amazon grants them through its console). Only the root may without a policy.
+BERTH_ACTIONS = frozenset({"RequestAlias"})
+
 # Roles and temporary credentials speak STS; ECR Public logins need a bearer token.
 STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity", "GetServiceBearerToken"})
 
@@ -57,6 +61,7 @@ KNOWN_ACTIONS: dict[str, frozenset[str]] = {
     "sts": STS_ACTIONS,
     "iam": IAM_ACTIONS,
     "cloudtrail": CLOUDTRAIL_ACTIONS,
+    "berth": BERTH_ACTIONS,
 }
 
 ALL_ACTIONS: tuple[str, ...] = tuple(

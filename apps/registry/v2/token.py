@@ -17,7 +17,8 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.accounts.authentication import LoginPasswordRefused, Throttled
+from apps.accounts.authentication import LoginPasswordRefused
+from apps.accounts.throttle import Throttled
 from apps.audit.events import client_ip
 from apps.iam import selectors as iam_selectors
 from apps.iam.authentication import caller_from_registry_credentials
