@@ -27,7 +27,7 @@ from apps.repositories.mutability import tag_is_immutable
 from . import selectors
 from .content import media_types as mt
 from .content import schema1
-from .content.manifests import ParsedManifest, parse_manifest
+from .content.manifests import Descriptor, ParsedManifest, parse_manifest
 from .digests import digest_bytes, parse_digest
 from .errors import RegistryError
 from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
@@ -225,7 +225,9 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
     wanted = list(dict.fromkeys(d.digest for d in parsed.manifests))
     found = {
         child.digest: child
-        for child in Manifest.objects.filter(repository=repository, digest__in=wanted).only("id", "digest", "size")
+        for child in Manifest.objects.filter(repository=repository, digest__in=wanted).only(
+            "id", "digest", "size", "media_type"
+        )
     }
     for digest in wanted:
         if digest not in found:
@@ -234,7 +236,31 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
                 f"manifest {digest} referenced by the index is not in repository",
                 detail={"digest": digest},
             )
+    for number, descriptor in enumerate(parsed.manifests):
+        _check_manifest_descriptor(descriptor, found[descriptor.digest], f"manifests[{number}]")
+    if parsed.subject is not None:
+        # The spec has a registry accept a referrer before its subject; a subject
+        # that is here must be described as it is.
+        subject = (
+            Manifest.objects.filter(repository=repository, digest=parsed.subject.digest)
+            .only("id", "digest", "size", "media_type").first()
+        )
+        if subject is not None:
+            _check_manifest_descriptor(parsed.subject, subject, "subject")
     return blobs, [found[digest] for digest in wanted]
+
+
+def _check_manifest_descriptor(descriptor: Descriptor, manifest: Manifest, where: str) -> None:
+    """A client fetches what a descriptor names by its digest, then checks the size
+    and media type it gets against it: a descriptor that disagrees with the stored
+    manifest would fail every pull."""
+    if descriptor.size != manifest.size or descriptor.media_type != manifest.media_type:
+        raise RegistryError(
+            "MANIFEST_INVALID",
+            f"{where} describes {descriptor.digest} as {descriptor.size} bytes of {descriptor.media_type}; "
+            f"the repository holds it as {manifest.size} bytes of {manifest.media_type}",
+            detail={"digest": descriptor.digest},
+        )
 
 
 def put_manifest(
