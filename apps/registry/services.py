@@ -71,11 +71,33 @@ def mount_blob(
 
 
 def unlink_blob(*, repository: Repository, digest: str, audit: EventDraft | None = None) -> bool:
+    """Remove the repository's link to a blob; False when it has none. Refused
+    (405 DENIED) while a manifest of the repository references the blob: the
+    image would stop pulling.
+
+    The link row is locked first, and a manifest push locks the links of the
+    blobs it references (_hold_links) before it records them: whichever comes
+    second sees what the first committed."""
     with transaction.atomic():
-        deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob_id=digest).delete()
-        if deleted:
-            _record(audit, layerDigest=digest)
-    return bool(deleted)
+        link = RepositoryBlob.objects.select_for_update().filter(repository=repository, blob_id=digest).first()
+        if link is None:
+            return False
+        referencing = list(
+            Manifest.objects.filter(repository=repository, blob_refs__blob_id=digest)
+            .order_by("id").values_list("digest", flat=True)[:5]
+        )
+        if referencing:
+            raise RegistryError(
+                "DENIED",
+                f"blob {digest} is referenced by manifest {', '.join(referencing)} of this repository; "
+                "delete the manifests that reference it first",
+                status=405,
+                headers={"Allow": "GET, HEAD"},
+                detail={"digest": digest, "manifests": referencing},
+            )
+        link.delete()
+        _record(audit, layerDigest=digest)
+    return True
 
 
 # -- uploads ------------------------------------------------------------------------
@@ -401,6 +423,7 @@ def _store_manifest(
     audit: EventDraft | None = None,
 ) -> tuple[Manifest, bool]:
     with transaction.atomic():
+        _hold_links(repository, blobs)
         manifest, created = Manifest.objects.get_or_create(repository=repository, digest=digest, defaults=fields)
         if created:
             ManifestBlob.objects.bulk_create(
@@ -425,6 +448,26 @@ def _store_manifest(
             previousImageDigest=previous_digest,
         )
     return manifest, created or tag_moved
+
+
+def _hold_links(repository: Repository, blobs) -> None:
+    """Lock the repository's links to ``blobs`` until the push commits, so that a
+    blob delete waits for it and then finds the manifest (see unlink_blob); a link
+    deleted since the references were checked refuses the push. Locked in digest
+    order, so that pushes sharing blobs never wait on each other in a cycle."""
+    wanted = sorted({blob.digest for blob in blobs})
+    held = set(
+        RepositoryBlob.objects.select_for_update()
+        .filter(repository=repository, blob_id__in=wanted)
+        .order_by("blob_id").values_list("blob_id", flat=True)
+    )
+    for digest in wanted:
+        if digest not in held:
+            raise RegistryError(
+                "MANIFEST_BLOB_UNKNOWN",
+                f"blob {digest} was deleted from the repository during the push",
+                detail={"digest": digest},
+            )
 
 
 def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> tuple[bool, str]:

@@ -92,3 +92,144 @@ def test_a_subject_not_pushed_yet_is_accepted_as_described(alice, repo):
     response = alice.push_manifest(repo, sha256(json.dumps(manifest).encode()), manifest)
     assert response.status_code == 201
     assert response["OCI-Subject"] == absent
+
+
+# -- blob deletes -----------------------------------------------------------------------
+
+
+def delete_blob(alice, repo: str, digest: str):
+    return alice.request("DELETE", f"/v2/{repo}/blobs/{digest}", scope=f"repository:{repo}:delete")
+
+
+def pull_blob(alice, repo: str, digest: str):
+    return alice.request("GET", f"/v2/{repo}/blobs/{digest}", scope=f"repository:{repo}:pull")
+
+
+@pytest.mark.parametrize("reference", ["tag", "digest"])
+def test_a_blob_a_manifest_references_cannot_be_deleted(alice, repo, reference):
+    tag = "v1" if reference == "tag" else None
+    digest, manifest = alice.push_image(repo, tag or "v1", layers=2)
+    if tag is None:  # the same manifest, pushed by digest only: untagged
+        alice.request("DELETE", f"/v2/{repo}/manifests/v1", scope=f"repository:{repo}:delete")
+        assert alice.push_manifest(repo, digest, manifest).status_code == 201
+    for blob in (manifest["config"]["digest"], manifest["layers"][1]["digest"]):
+        response = delete_blob(alice, repo, blob)
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+        [error] = errors(response)
+        assert error["code"] == "DENIED"
+        assert error["message"] == (
+            f"blob {blob} is referenced by manifest {digest} of this repository; "
+            "delete the manifests that reference it first"
+        )
+        assert error["detail"] == {"digest": blob, "manifests": [digest]}
+        assert pull_blob(alice, repo, blob).status_code == 200
+
+    assert alice.request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=f"repository:{repo}:delete").status_code == 202
+    assert delete_blob(alice, repo, manifest["config"]["digest"]).status_code == 202
+    assert pull_blob(alice, repo, manifest["config"]["digest"]).status_code == 404
+
+
+def test_a_reference_from_another_repository_does_not_keep_the_link(alice, repo, tenant):
+    other = f"{tenant.id}/other"
+    _, manifest = alice.push_image(other, "v1")
+    layer = manifest["layers"][0]["digest"]
+    token = alice.token(f"repository:{repo}:pull,push", f"repository:{other}:pull")
+    assert alice.request("POST", f"/v2/{repo}/blobs/uploads/?mount={layer}&from={other}", token=token).status_code == 201
+    assert delete_blob(alice, repo, layer).status_code == 202
+    assert delete_blob(alice, other, layer).status_code == 405
+
+
+def test_deleting_a_manifest_digest_as_a_blob_leaves_the_manifest(alice, repo):
+    digest, _ = alice.push_image(repo, "v1")
+    response = delete_blob(alice, repo, digest)
+    assert response.status_code == 404
+    assert [e["code"] for e in errors(response)] == ["BLOB_UNKNOWN"]
+    response = alice.request("GET", f"/v2/{repo}/manifests/v1", scope=f"repository:{repo}:pull",
+                             headers={"Accept": OCI_MANIFEST})
+    assert response.status_code == 200
+    assert response["Docker-Content-Digest"] == digest
+
+
+def test_a_blob_delete_between_a_pushs_check_and_its_commit_refuses_the_push(alice, repo, monkeypatch):
+    """The interleaving a concurrent delete can produce, made deterministic: the
+    push's reference check has passed, the delete lands, then the push commits."""
+    from apps.registry import services
+
+    config = alice.push_blob(repo, b"{}")
+    layer = alice.push_blob(repo, b"layer bytes")
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 11}]}
+    check_references = services._check_references
+
+    def check_then_delete(repository, parsed):
+        checked = check_references(repository, parsed)
+        assert services.unlink_blob(repository=repository, digest=layer)
+        return checked
+
+    monkeypatch.setattr(services, "_check_references", check_then_delete)
+    response = alice.push_manifest(repo, "v1", manifest)
+    assert response.status_code == 400
+    [error] = errors(response)
+    assert error["code"] == "MANIFEST_BLOB_UNKNOWN"
+    assert error["detail"] == {"digest": layer}
+    assert not Manifest.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_blob_delete_waits_for_a_push_that_holds_the_link_and_is_refused(tenant, registry_client, monkeypatch):
+    import threading
+
+    from django.db import connection, connections
+
+    from apps.registry import services
+    from apps.registry.errors import RegistryError
+    from apps.repositories.models import Repository
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks (select_for_update) are what is tested; SQLite runs one writer at a time")
+    alice, repo = registry_client(tenant), f"{tenant.id}/race"
+    config = alice.push_blob(repo, b"{}")
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+                "layers": []}
+    repository = Repository.objects.get(account_id=tenant.id, name="race")
+    holding, release = threading.Event(), threading.Event()
+    hold_links = services._hold_links
+
+    def hold_then_pause(repository, blobs):
+        hold_links(repository, blobs)
+        holding.set()
+        release.wait(timeout=30)
+
+    monkeypatch.setattr(services, "_hold_links", hold_then_pause)
+    outcome: dict[str, object] = {}
+
+    def run(name, call):
+        try:
+            outcome[name] = call()
+        except RegistryError as exc:
+            outcome[name] = exc
+        finally:
+            connections.close_all()
+
+    push = threading.Thread(target=run, args=("push", lambda: services.put_manifest(
+        repository=repository, name=repo, reference="v1", body=json.dumps(manifest).encode(),
+        content_type=OCI_MANIFEST, actor="alice")))
+    delete = threading.Thread(target=run, args=("delete", lambda: services.unlink_blob(
+        repository=repository, digest=config)))
+    push.start()
+    try:
+        assert holding.wait(timeout=30)
+        delete.start()
+        delete.join(timeout=1)
+        assert delete.is_alive(), "the delete must wait for the push's lock on the link"
+    finally:
+        release.set()
+        push.join(timeout=30)
+        if delete.ident is not None:  # started
+            delete.join(timeout=30)
+    assert isinstance(outcome["push"], Manifest)
+    assert isinstance(outcome["delete"], RegistryError) and outcome["delete"].code == "DENIED"
+    assert pull_blob(alice, repo, config).status_code == 200
