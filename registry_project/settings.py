@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -97,6 +98,17 @@ BERTH_TRUSTED_PROXIES = os.environ.get("BERTH_TRUSTED_PROXIES", "")
 BERTH_UPLOAD_DIR = Path(os.environ.get("BERTH_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 BERTH_UPLOAD_EXPIRY_SECONDS = env_int("BERTH_UPLOAD_EXPIRY_SECONDS", 24 * 3600)
 BERTH_MAX_MANIFEST_BYTES = env_int("BERTH_MAX_MANIFEST_BYTES", 4 * 1024 * 1024)
+
+# Foreign (non-distributable) layers, such as Windows base layers, are accepted
+# without their blob when every URL they name matches ALLOW and none matches DENY
+# (Python regular expressions, searched; an empty ALLOW allows none).
+BERTH_FOREIGN_LAYER_URLS_ALLOW = os.environ.get("BERTH_FOREIGN_LAYER_URLS_ALLOW", r"^https?://")
+BERTH_FOREIGN_LAYER_URLS_DENY = os.environ.get("BERTH_FOREIGN_LAYER_URLS_DENY", "")
+for _name in ("BERTH_FOREIGN_LAYER_URLS_ALLOW", "BERTH_FOREIGN_LAYER_URLS_DENY"):
+    try:
+        re.compile(globals()[_name])
+    except re.error as exc:
+        raise ImproperlyConfigured(f"{_name} is not a regular expression: {exc}") from None
 
 BLOB_STORAGE = os.environ.get("BLOB_STORAGE", "filesystem")
 BERTH_BLOB_DIR = Path(os.environ.get("BERTH_BLOB_DIR", str(DATA_DIR / "blobs")))

@@ -27,7 +27,7 @@ from apps.repositories.mutability import tag_is_immutable
 from . import selectors
 from .content import media_types as mt
 from .content import schema1
-from .content.manifests import Descriptor, ParsedManifest, parse_manifest
+from .content.manifests import Descriptor, ParsedManifest, check_foreign_layer_urls, parse_manifest
 from .digests import digest_bytes, parse_digest
 from .errors import RegistryError
 from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
@@ -234,16 +234,36 @@ def validate_tag(tag: str) -> None:
         raise RegistryError("TAG_INVALID", f"invalid tag {tag[:200]!r}")
 
 
+@lru_cache(maxsize=8)
+def _url_pattern(pattern: str) -> re.Pattern | None:
+    return re.compile(pattern) if pattern else None
+
+
 def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[list[Blob], list[Manifest]]:
-    blobs = selectors.linked_blobs(repository, [d.digest for d in parsed.blob_descriptors])
-    sizes = {blob.digest: blob.size for blob in blobs}
+    """The blobs and manifests the pushed manifest references, each checked to be
+    in the repository as described. A foreign layer's blob may be absent: clients
+    fetch it from its URLs; if it was pushed anyway it is referenced like any other."""
+    check_foreign_layer_urls(
+        parsed,
+        allow=_url_pattern(settings.BERTH_FOREIGN_LAYER_URLS_ALLOW),
+        deny=_url_pattern(settings.BERTH_FOREIGN_LAYER_URLS_DENY),
+    )
+    linked = selectors.linked_blobs_among(repository, [d.digest for d in parsed.blob_descriptors])
     for descriptor in parsed.blob_descriptors:
-        if sizes[descriptor.digest] != descriptor.size:
+        blob = linked.get(descriptor.digest)
+        if blob is None:
+            if descriptor.is_foreign_layer:
+                continue
+            raise RegistryError(
+                "MANIFEST_BLOB_UNKNOWN", f"blob {descriptor.digest} is not in repository",
+                detail={"digest": descriptor.digest},
+            )
+        if blob.size != descriptor.size:
             raise RegistryError(
                 "MANIFEST_INVALID",
-                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob "
-                f"({sizes[descriptor.digest]})",
+                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob ({blob.size})",
             )
+    blobs = list(linked.values())
     wanted = list(dict.fromkeys(d.digest for d in parsed.manifests))
     found = {
         child.digest: child
