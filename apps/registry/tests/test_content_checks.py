@@ -233,3 +233,54 @@ def test_a_blob_delete_waits_for_a_push_that_holds_the_link_and_is_refused(tenan
     assert isinstance(outcome["push"], Manifest)
     assert isinstance(outcome["delete"], RegistryError) and outcome["delete"].code == "DENIED"
     assert pull_blob(alice, repo, config).status_code == 200
+
+
+# -- referrers --------------------------------------------------------------------------
+
+
+EMPTY_INDEX = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+
+
+def referrers(client, name: str, digest: str, query: str = ""):
+    return client.request("GET", f"/v2/{name}/referrers/{digest}{query}", scope=f"repository:{name}:pull")
+
+
+@pytest.mark.parametrize("creates_on_push", [True, False])
+def test_referrers_of_a_repository_not_created_yet_are_an_empty_index(alice, tenant, creates_on_push):
+    tenant.account.create_on_push = creates_on_push
+    tenant.account.save()
+    name = f"{tenant.id}/not-pushed-yet"
+    for digest in (sha256(b"anything"), "sha512:" + hashlib.sha512(b"anything").hexdigest()):
+        response = referrers(alice, name, digest)
+        assert response.status_code == 200
+        assert response["Content-Type"] == OCI_INDEX
+        assert response.json() == EMPTY_INDEX
+    response = referrers(alice, name, sha256(b"anything"), "?artifactType=application/vnd.example.sbom")
+    assert response.json() == EMPTY_INDEX
+    assert response["OCI-Filters-Applied"] == "artifactType"
+    response = referrers(alice, name, "sha256:not-hex")
+    assert response.status_code == 400
+    assert [e["code"] for e in errors(response)] == ["DIGEST_INVALID"]
+    # a read creates nothing
+    assert alice.request("GET", f"/v2/{name}/tags/list", scope=f"repository:{name}:pull").status_code == 404
+
+
+def test_referrers_of_an_empty_repository_are_an_empty_index(alice, tenant):
+    from apps.repositories.services import create_repository
+
+    create_repository(account=tenant.account, name="empty")
+    response = referrers(alice, f"{tenant.id}/empty", sha256(b"anything"))
+    assert response.status_code == 200
+    assert response.json() == EMPTY_INDEX
+
+
+def test_outsiders_get_the_same_referrers_refusal_for_a_repository_not_created_yet(alice, tenant, other_tenant, registry_client):
+    alice.push_image(f"{tenant.id}/private", "v1")
+    mallory = registry_client(other_tenant)
+    answers = []
+    for name in (f"{tenant.id}/private", f"{tenant.id}/not-pushed-yet"):
+        response = referrers(mallory, name, sha256(b"anything"))
+        assert response.status_code == 401
+        answers.append((response.content.replace(name.encode(), b"<name>"),
+                        response["WWW-Authenticate"].replace(name, "<name>")))
+    assert answers[0] == answers[1]

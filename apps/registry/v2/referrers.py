@@ -5,15 +5,25 @@ from .. import negotiation
 from ..access import authorize
 from ..content import media_types as mt
 from ..digests import parse_digest
+from ..errors import RegistryError
 from .base import json_response, registry_endpoint
 
 
 @registry_endpoint("GET")
 def referrers(request, name: str, digest: str):
-    authorized = authorize(request, name, "ecr:BatchGetImage")
+    try:
+        repository = authorize(request, name, "ecr:BatchGetImage").repository
+    except RegistryError as exc:
+        # authorize answers NAME_UNKNOWN only to a member whose policies let it read
+        # the repository it addressed, were it there. A registry with the referrers
+        # API must not answer 404 here (a client would fall back to the tag scheme
+        # and push sha256-<hex> tags): the repository has no referrers yet.
+        if exc.code != "NAME_UNKNOWN":
+            raise
+        repository = None
     parse_digest(digest)
     artifact_type = request.GET.get("artifactType") or None
-    body = negotiation.referrers_index(authorized.repository, digest, artifact_type=artifact_type)
+    body = negotiation.referrers_index(repository, digest, artifact_type=artifact_type)
     response = json_response(body, content_type=mt.OCI_INDEX, head=request.method == "HEAD")
     if artifact_type:
         response["OCI-Filters-Applied"] = "artifactType"
