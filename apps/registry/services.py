@@ -29,9 +29,10 @@ from .content import media_types as mt
 from .content import schema1
 from .content.manifests import Descriptor, ParsedManifest, check_foreign_layer_urls, parse_manifest
 from .digests import digest_bytes, parse_digest
-from .errors import RegistryError
+from .errors import InsufficientStorage, RegistryError
 from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
 from .storage import get_blob_store
+from .storage.space import out_of_space
 from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy, range_header
 
 logger = logging.getLogger(__name__)
@@ -139,6 +140,17 @@ def append_to_upload(
         raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=409) from exc
     except ShortBody as exc:
         raise RegistryError("SIZE_INVALID", str(exc)) from exc
+    except OSError as exc:
+        if not out_of_space(exc):
+            raise
+        # The area took the chunk back: the upload holds what it held before.
+        held = upload_area().size(str(upload.id)) or 0
+        logger.error("upload area full: upload %s keeps %s bytes: %s", upload.id, held, exc)
+        raise InsufficientStorage(
+            f"the registry's upload storage is full: the chunk was not stored and the upload holds {held} bytes; "
+            "resume once space is freed",
+            headers={"Range": range_header(held)},
+        ) from exc
     with transaction.atomic():
         Upload.objects.filter(pk=upload.pk).update(size=size, updated_at=timezone.now())
         _record(audit, uploadId=str(upload.id), lastByteReceived=size - 1 if size else None)
@@ -163,7 +175,20 @@ def complete_upload(*, upload: Upload, digest: str, audit: EventDraft | None = N
                 raise RegistryError(
                     "DIGEST_INVALID", detail={"expected": digest, "actual": f"{algorithm}:{actual}"}
                 )
-            get_blob_store().commit(digest, str(area.path(key)))
+            try:
+                get_blob_store().commit(digest, str(area.path(key)))
+            except Exception as exc:
+                if not out_of_space(exc):
+                    raise
+                # As distribution does with a failed commit: the session goes, and
+                # the space its bytes held with it.
+                area.discard(key)
+                Upload.objects.filter(pk=upload.pk).delete()
+                logger.error("blob store full: blob %s of upload %s not stored: %s", digest, key, exc)
+                raise InsufficientStorage(
+                    f"the registry's blob storage is full: blob {digest} was not stored and the upload is "
+                    "cancelled; push it again once space is freed"
+                ) from exc
             area.forget(key)
     except FileNotFoundError:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": key}) from None

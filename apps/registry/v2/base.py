@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ..errors import RegistryError
+from ..errors import InsufficientStorage, RegistryError
+from ..storage.space import out_of_space
 from .bodies import fast_body
+
+logger = logging.getLogger(__name__)
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 
@@ -33,6 +37,15 @@ def registry_endpoint(*methods: str):
                 response = view(request, *args, **kwargs)
             except RegistryError as exc:
                 response = exc.response(head=request.method == "HEAD")
+            except Exception as exc:
+                # A store that filled up where no service expected it (the database,
+                # an upload's first byte): the envelope, not an HTML 500.
+                if not out_of_space(exc):
+                    raise
+                logger.error("storage full: %s %s: %s", request.method, request.path, exc)
+                response = InsufficientStorage(
+                    "the registry's storage is full; nothing was stored, try again once space is freed"
+                ).response(head=request.method == "HEAD")
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
             return response
 
