@@ -113,13 +113,23 @@ def start_upload(*, repository: Repository, audit: EventDraft | None = None) -> 
 
 
 def get_upload(*, repository: Repository, upload_id: str) -> Upload:
+    """The upload session, its ``size`` what the spool file durably holds: the
+    row's size is only written after a chunk lands, so a worker killed mid-chunk
+    leaves it behind the file (see UploadArea.settled_size). While a request
+    writes to it, the size is the row's: what the last chunk that completed left."""
     try:
         key = uuid.UUID(upload_id)
     except ValueError:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:64]}) from None
     upload = Upload.objects.select_related("repository").filter(repository=repository, id=key).first()
-    if upload is None or upload_area().size(str(upload.id)) is None:
+    if upload is None:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": str(upload_id)[:64]})
+    try:
+        settled = upload_area().settled_size(str(upload.id))
+    except FileNotFoundError:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": str(upload_id)[:64]}) from None
+    if settled is not None:
+        upload.size = settled
     return upload
 
 
