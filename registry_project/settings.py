@@ -99,16 +99,21 @@ BERTH_UPLOAD_DIR = Path(os.environ.get("BERTH_UPLOAD_DIR", str(DATA_DIR / "uploa
 BERTH_UPLOAD_EXPIRY_SECONDS = env_int("BERTH_UPLOAD_EXPIRY_SECONDS", 24 * 3600)
 BERTH_MAX_MANIFEST_BYTES = env_int("BERTH_MAX_MANIFEST_BYTES", 4 * 1024 * 1024)
 
+
+def env_regex(name: str, default: str) -> str:
+    value = os.environ.get(name, default)
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ImproperlyConfigured(f"{name} is not a regular expression: {exc}") from None
+    return value
+
+
 # Foreign (non-distributable) layers, such as Windows base layers, are accepted
 # without their blob when every URL they name matches ALLOW and none matches DENY
 # (Python regular expressions, searched; an empty ALLOW allows none).
-BERTH_FOREIGN_LAYER_URLS_ALLOW = os.environ.get("BERTH_FOREIGN_LAYER_URLS_ALLOW", r"^https?://")
-BERTH_FOREIGN_LAYER_URLS_DENY = os.environ.get("BERTH_FOREIGN_LAYER_URLS_DENY", "")
-for _name in ("BERTH_FOREIGN_LAYER_URLS_ALLOW", "BERTH_FOREIGN_LAYER_URLS_DENY"):
-    try:
-        re.compile(globals()[_name])
-    except re.error as exc:
-        raise ImproperlyConfigured(f"{_name} is not a regular expression: {exc}") from None
+BERTH_FOREIGN_LAYER_URLS_ALLOW = env_regex("BERTH_FOREIGN_LAYER_URLS_ALLOW", r"^https?://")
+BERTH_FOREIGN_LAYER_URLS_DENY = env_regex("BERTH_FOREIGN_LAYER_URLS_DENY", "")
 
 BLOB_STORAGE = os.environ.get("BLOB_STORAGE", "filesystem")
 BERTH_BLOB_DIR = Path(os.environ.get("BERTH_BLOB_DIR", str(DATA_DIR / "blobs")))
