@@ -125,7 +125,8 @@ def test_a_blob_a_manifest_references_cannot_be_deleted(alice, repo, reference):
         assert error["detail"] == {"digest": blob, "manifests": [digest]}
         assert pull_blob(alice, repo, blob).status_code == 200
 
-    assert alice.request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=f"repository:{repo}:delete").status_code == 202
+    response = alice.request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=f"repository:{repo}:delete")
+    assert response.status_code == 202
     assert delete_blob(alice, repo, manifest["config"]["digest"]).status_code == 202
     assert pull_blob(alice, repo, manifest["config"]["digest"]).status_code == 404
 
@@ -135,7 +136,8 @@ def test_a_reference_from_another_repository_does_not_keep_the_link(alice, repo,
     _, manifest = alice.push_image(other, "v1")
     layer = manifest["layers"][0]["digest"]
     token = alice.token(f"repository:{repo}:pull,push", f"repository:{other}:pull")
-    assert alice.request("POST", f"/v2/{repo}/blobs/uploads/?mount={layer}&from={other}", token=token).status_code == 201
+    response = alice.request("POST", f"/v2/{repo}/blobs/uploads/?mount={layer}&from={other}", token=token)
+    assert response.status_code == 201
     assert delete_blob(alice, repo, layer).status_code == 202
     assert delete_blob(alice, other, layer).status_code == 405
 
@@ -274,7 +276,9 @@ def test_referrers_of_an_empty_repository_are_an_empty_index(alice, tenant):
     assert response.json() == EMPTY_INDEX
 
 
-def test_outsiders_get_the_same_referrers_refusal_for_a_repository_not_created_yet(alice, tenant, other_tenant, registry_client):
+def test_outsiders_get_the_same_referrers_refusal_for_a_repository_not_created_yet(
+    alice, tenant, other_tenant, registry_client
+):
     alice.push_image(f"{tenant.id}/private", "v1")
     mallory = registry_client(other_tenant)
     answers = []
