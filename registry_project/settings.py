@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -132,6 +133,21 @@ BERTH_MAX_JSON_DEPTH = env_int("BERTH_MAX_JSON_DEPTH", 64)
 if not 1 <= BERTH_MAX_JSON_DEPTH <= 256:
     raise ImproperlyConfigured(f"BERTH_MAX_JSON_DEPTH must be 1..256, not {BERTH_MAX_JSON_DEPTH}")
 BERTH_API_MAX_JSON_BYTES = env_int("BERTH_API_MAX_JSON_BYTES", 2 * 1024 * 1024)
+
+def env_regex(name: str, default: str) -> str:
+    value = os.environ.get(name, default)
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ImproperlyConfigured(f"{name} is not a regular expression: {exc}") from None
+    return value
+
+
+# Foreign (non-distributable) layers, such as Windows base layers, are accepted
+# without their blob when every URL they name matches ALLOW and none matches DENY
+# (Python regular expressions, searched; an empty ALLOW allows none).
+BERTH_FOREIGN_LAYER_URLS_ALLOW = env_regex("BERTH_FOREIGN_LAYER_URLS_ALLOW", r"^https?://")
+BERTH_FOREIGN_LAYER_URLS_DENY = env_regex("BERTH_FOREIGN_LAYER_URLS_DENY", "")
 
 BLOB_STORAGE = os.environ.get("BLOB_STORAGE", "filesystem")
 BERTH_BLOB_DIR = Path(os.environ.get("BERTH_BLOB_DIR", str(DATA_DIR / "blobs")))

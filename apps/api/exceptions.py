@@ -5,11 +5,17 @@ what is wrong with each field under `errors`, each with its own code (DRF's:
 `required`, `invalid`, `max_length`, `invalid_choice`, ...)."""
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.registry.storage.space import out_of_space
+
+logger = logging.getLogger(__name__)
 
 
 class Conflict(exceptions.APIException):
@@ -26,6 +32,14 @@ class BadRequest(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "the request cannot be carried out on this resource"
     default_code = "bad_request"
+
+
+class InsufficientStorage(exceptions.APIException):
+    """The registry's storage (database, blob store) is full; nothing was stored."""
+
+    status_code = 507
+    default_detail = "the registry's storage is full; nothing was stored, try again once space is freed"
+    default_code = "insufficient_storage"
 
 
 class AccessDenied(exceptions.PermissionDenied):
@@ -67,6 +81,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    elif out_of_space(exc):
+        logger.error("storage full: %s", exc)
+        exc = InsufficientStorage()
     response = drf_exception_handler(exc, context)
     if response is not None:
         response.data = error_body(exc)

@@ -22,6 +22,7 @@ STATUS_BY_CODE = {
     "DENIED": 403,
     "UNSUPPORTED": 415,
     "TOOMANYREQUESTS": 429,
+    "UNKNOWN": 500,
 }
 
 DEFAULT_MESSAGES = {
@@ -41,6 +42,7 @@ DEFAULT_MESSAGES = {
     "DENIED": "requested access to the resource is denied",
     "UNSUPPORTED": "the operation is unsupported",
     "TOOMANYREQUESTS": "too many requests",
+    "UNKNOWN": "unknown error",
 }
 
 
@@ -73,3 +75,14 @@ class RegistryError(Exception):
         for name, value in self.headers.items():
             response[name] = value
         return response
+
+
+class InsufficientStorage(RegistryError):
+    """A store (blob store, upload area, database) is out of space; nothing half
+    written was kept. 507 Insufficient Storage, the status HTTP has for it
+    (RFC 4918), so that even a client that ignores the body says why; the spec's
+    codes have none for it, and UNKNOWN is what clients are told to make of any
+    code they do not know (and what distribution answers for storage errors)."""
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__("UNKNOWN", message, status=507, headers=headers)

@@ -199,9 +199,14 @@ def _to_schema1(repository: Repository, manifest: Manifest, name: str, tag: str)
     return schema1.sign_schema1(unsigned, schema1_signing_key())
 
 
-def referrers_index(repository: Repository, subject_digest: str, *, artifact_type: str | None) -> bytes:
+def referrers_index(repository: Repository | None, subject_digest: str, *, artifact_type: str | None) -> bytes:
+    """The referrers of ``subject_digest`` as an OCI index; a repository not created
+    yet (None) has none."""
     descriptors = []
-    for manifest in selectors.referrers(repository, subject_digest, artifact_type=artifact_type):
+    referrers = [] if repository is None else selectors.referrers(
+        repository, subject_digest, artifact_type=artifact_type
+    )
+    for manifest in referrers:
         descriptor = {"mediaType": manifest.media_type, "digest": manifest.digest, "size": manifest.size}
         artifact = manifest.artifact_type or manifest.config_media_type
         if artifact:

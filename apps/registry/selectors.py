@@ -28,11 +28,19 @@ def linked_blob(repository: Repository, digest: str) -> Blob | None:
     return Blob.objects.filter(digest=digest, links__repository=repository).first()
 
 
+def linked_blobs_among(repository: Repository, digests) -> dict[str, Blob]:
+    """The blobs among ``digests`` this repository links, by digest, in one query."""
+    return {
+        blob.digest: blob
+        for blob in Blob.objects.filter(digest__in=set(digests), links__repository=repository)
+    }
+
+
 def linked_blobs(repository: Repository, digests) -> list[Blob]:
     """The linked blobs among ``digests``, in their order (first occurrence), in one
     query; raises MANIFEST_BLOB_UNKNOWN naming the first digest the repository lacks."""
     wanted = list(dict.fromkeys(digests))
-    found = {blob.digest: blob for blob in Blob.objects.filter(digest__in=wanted, links__repository=repository)}
+    found = linked_blobs_among(repository, wanted)
     for digest in wanted:
         if digest not in found:
             raise RegistryError(

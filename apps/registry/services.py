@@ -27,11 +27,12 @@ from apps.repositories.mutability import tag_is_immutable
 from . import selectors
 from .content import media_types as mt
 from .content import schema1
-from .content.manifests import ParsedManifest, parse_manifest
+from .content.manifests import Descriptor, ParsedManifest, check_foreign_layer_urls, parse_manifest
 from .digests import digest_bytes, parse_digest
-from .errors import RegistryError
+from .errors import InsufficientStorage, RegistryError
 from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
 from .storage import get_blob_store
+from .storage.space import out_of_space
 from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy, range_header
 
 logger = logging.getLogger(__name__)
@@ -71,11 +72,33 @@ def mount_blob(
 
 
 def unlink_blob(*, repository: Repository, digest: str, audit: EventDraft | None = None) -> bool:
+    """Remove the repository's link to a blob; False when it has none. Refused
+    (405 DENIED) while a manifest of the repository references the blob: the
+    image would stop pulling.
+
+    The link row is locked first, and a manifest push locks the links of the
+    blobs it references (_hold_links) before it records them: whichever comes
+    second sees what the first committed."""
     with transaction.atomic():
-        deleted, _ = RepositoryBlob.objects.filter(repository=repository, blob_id=digest).delete()
-        if deleted:
-            _record(audit, layerDigest=digest)
-    return bool(deleted)
+        link = RepositoryBlob.objects.select_for_update().filter(repository=repository, blob_id=digest).first()
+        if link is None:
+            return False
+        referencing = list(
+            Manifest.objects.filter(repository=repository, blob_refs__blob_id=digest)
+            .order_by("id").values_list("digest", flat=True)[:5]
+        )
+        if referencing:
+            raise RegistryError(
+                "DENIED",
+                f"blob {digest} is referenced by manifest {', '.join(referencing)} of this repository; "
+                "delete the manifests that reference it first",
+                status=405,
+                headers={"Allow": "GET, HEAD"},
+                detail={"digest": digest, "manifests": referencing},
+            )
+        link.delete()
+        _record(audit, layerDigest=digest)
+    return True
 
 
 # -- uploads ------------------------------------------------------------------------
@@ -90,13 +113,23 @@ def start_upload(*, repository: Repository, audit: EventDraft | None = None) -> 
 
 
 def get_upload(*, repository: Repository, upload_id: str) -> Upload:
+    """The upload session, its ``size`` what the spool file durably holds: the
+    row's size is only written after a chunk lands, so a worker killed mid-chunk
+    leaves it behind the file (see UploadArea.settled_size). While a request
+    writes to it, the size is the row's: what the last chunk that completed left."""
     try:
         key = uuid.UUID(upload_id)
     except ValueError:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:64]}) from None
     upload = Upload.objects.select_related("repository").filter(repository=repository, id=key).first()
-    if upload is None or upload_area().size(str(upload.id)) is None:
+    if upload is None:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": str(upload_id)[:64]})
+    try:
+        settled = upload_area().settled_size(str(upload.id))
+    except FileNotFoundError:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": str(upload_id)[:64]}) from None
+    if settled is not None:
+        upload.size = settled
     return upload
 
 
@@ -117,6 +150,17 @@ def append_to_upload(
         raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=409) from exc
     except ShortBody as exc:
         raise RegistryError("SIZE_INVALID", str(exc)) from exc
+    except OSError as exc:
+        if not out_of_space(exc):
+            raise
+        # The area took the chunk back: the upload holds what it held before.
+        held = upload_area().size(str(upload.id)) or 0
+        logger.error("upload area full: upload %s keeps %s bytes: %s", upload.id, held, exc)
+        raise InsufficientStorage(
+            f"the registry's upload storage is full: the chunk was not stored and the upload holds {held} bytes; "
+            "resume once space is freed",
+            headers={"Range": range_header(held)},
+        ) from exc
     with transaction.atomic():
         Upload.objects.filter(pk=upload.pk).update(size=size, updated_at=timezone.now())
         _record(audit, uploadId=str(upload.id), lastByteReceived=size - 1 if size else None)
@@ -141,7 +185,20 @@ def complete_upload(*, upload: Upload, digest: str, audit: EventDraft | None = N
                 raise RegistryError(
                     "DIGEST_INVALID", detail={"expected": digest, "actual": f"{algorithm}:{actual}"}
                 )
-            get_blob_store().commit(digest, str(area.path(key)))
+            try:
+                get_blob_store().commit(digest, str(area.path(key)))
+            except Exception as exc:
+                if not out_of_space(exc):
+                    raise
+                # As distribution does with a failed commit: the session goes, and
+                # the space its bytes held with it.
+                area.discard(key)
+                Upload.objects.filter(pk=upload.pk).delete()
+                logger.error("blob store full: blob %s of upload %s not stored: %s", digest, key, exc)
+                raise InsufficientStorage(
+                    f"the registry's blob storage is full: blob {digest} was not stored and the upload is "
+                    "cancelled; push it again once space is freed"
+                ) from exc
             area.forget(key)
     except FileNotFoundError:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": key}) from None
@@ -212,20 +269,42 @@ def validate_tag(tag: str) -> None:
         raise RegistryError("TAG_INVALID", f"invalid tag {tag[:200]!r}")
 
 
+@lru_cache(maxsize=8)
+def _url_pattern(pattern: str) -> re.Pattern | None:
+    return re.compile(pattern) if pattern else None
+
+
 def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[list[Blob], list[Manifest]]:
-    blobs = selectors.linked_blobs(repository, [d.digest for d in parsed.blob_descriptors])
-    sizes = {blob.digest: blob.size for blob in blobs}
+    """The blobs and manifests the pushed manifest references, each checked to be
+    in the repository as described. A foreign layer's blob may be absent: clients
+    fetch it from its URLs; if it was pushed anyway it is referenced like any other."""
+    check_foreign_layer_urls(
+        parsed,
+        allow=_url_pattern(settings.BERTH_FOREIGN_LAYER_URLS_ALLOW),
+        deny=_url_pattern(settings.BERTH_FOREIGN_LAYER_URLS_DENY),
+    )
+    linked = selectors.linked_blobs_among(repository, [d.digest for d in parsed.blob_descriptors])
     for descriptor in parsed.blob_descriptors:
-        if sizes[descriptor.digest] != descriptor.size:
+        blob = linked.get(descriptor.digest)
+        if blob is None:
+            if descriptor.is_foreign_layer:
+                continue
+            raise RegistryError(
+                "MANIFEST_BLOB_UNKNOWN", f"blob {descriptor.digest} is not in repository",
+                detail={"digest": descriptor.digest},
+            )
+        if blob.size != descriptor.size:
             raise RegistryError(
                 "MANIFEST_INVALID",
-                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob "
-                f"({sizes[descriptor.digest]})",
+                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob ({blob.size})",
             )
+    blobs = list(linked.values())
     wanted = list(dict.fromkeys(d.digest for d in parsed.manifests))
     found = {
         child.digest: child
-        for child in Manifest.objects.filter(repository=repository, digest__in=wanted).only("id", "digest", "size")
+        for child in Manifest.objects.filter(repository=repository, digest__in=wanted).only(
+            "id", "digest", "size", "media_type"
+        )
     }
     for digest in wanted:
         if digest not in found:
@@ -234,7 +313,31 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
                 f"manifest {digest} referenced by the index is not in repository",
                 detail={"digest": digest},
             )
+    for number, descriptor in enumerate(parsed.manifests):
+        _check_manifest_descriptor(descriptor, found[descriptor.digest], f"manifests[{number}]")
+    if parsed.subject is not None:
+        # The spec has a registry accept a referrer before its subject; a subject
+        # that is here must be described as it is.
+        subject = (
+            Manifest.objects.filter(repository=repository, digest=parsed.subject.digest)
+            .only("id", "digest", "size", "media_type").first()
+        )
+        if subject is not None:
+            _check_manifest_descriptor(parsed.subject, subject, "subject")
     return blobs, [found[digest] for digest in wanted]
+
+
+def _check_manifest_descriptor(descriptor: Descriptor, manifest: Manifest, where: str) -> None:
+    """A client fetches what a descriptor names by its digest, then checks the size
+    and media type it gets against it: a descriptor that disagrees with the stored
+    manifest would fail every pull."""
+    if descriptor.size != manifest.size or descriptor.media_type != manifest.media_type:
+        raise RegistryError(
+            "MANIFEST_INVALID",
+            f"{where} describes {descriptor.digest} as {descriptor.size} bytes of {descriptor.media_type}; "
+            f"the repository holds it as {manifest.size} bytes of {manifest.media_type}",
+            detail={"digest": descriptor.digest},
+        )
 
 
 def put_manifest(
@@ -375,6 +478,7 @@ def _store_manifest(
     audit: EventDraft | None = None,
 ) -> tuple[Manifest, bool]:
     with transaction.atomic():
+        _hold_links(repository, blobs)
         manifest, created = Manifest.objects.get_or_create(repository=repository, digest=digest, defaults=fields)
         if created:
             ManifestBlob.objects.bulk_create(
@@ -399,6 +503,26 @@ def _store_manifest(
             previousImageDigest=previous_digest,
         )
     return manifest, created or tag_moved
+
+
+def _hold_links(repository: Repository, blobs) -> None:
+    """Lock the repository's links to ``blobs`` until the push commits, so that a
+    blob delete waits for it and then finds the manifest (see unlink_blob); a link
+    deleted since the references were checked refuses the push. Locked in digest
+    order, so that pushes sharing blobs never wait on each other in a cycle."""
+    wanted = sorted({blob.digest for blob in blobs})
+    held = set(
+        RepositoryBlob.objects.select_for_update()
+        .filter(repository=repository, blob_id__in=wanted)
+        .order_by("blob_id").values_list("blob_id", flat=True)
+    )
+    for digest in wanted:
+        if digest not in held:
+            raise RegistryError(
+                "MANIFEST_BLOB_UNKNOWN",
+                f"blob {digest} was deleted from the repository during the push",
+                detail={"digest": digest},
+            )
 
 
 def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> tuple[bool, str]:

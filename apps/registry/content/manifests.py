@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -27,6 +28,12 @@ class Descriptor:
     artifact_type: str = ""
     annotations: dict = field(default_factory=dict)
     platform: dict | None = None
+    urls: tuple[str, ...] = ()
+
+    @property
+    def is_foreign_layer(self) -> bool:
+        """A layer clients fetch from its URLs: the registry need not hold its blob."""
+        return self.media_type in mt.NON_DISTRIBUTABLE_LAYERS and bool(self.urls)
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,35 @@ def _descriptor(value: object, where: str) -> Descriptor:
     artifact_type = value.get("artifactType", "")
     if not isinstance(artifact_type, str):
         raise _invalid(f"{where}.artifactType must be a string")
-    return Descriptor(media_type, digest, size, artifact_type, annotations, platform)
+    urls = value.get("urls") or []
+    if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+        raise _invalid(f"{where}.urls must be an array of strings")
+    return Descriptor(media_type, digest, size, artifact_type, annotations, platform, tuple(urls))
+
+
+def check_foreign_layer_urls(
+    parsed: ParsedManifest, *, allow: re.Pattern | None, deny: re.Pattern | None
+) -> None:
+    """Refuse a foreign layer naming a URL the registry will not point clients at:
+    not http(s), with a fragment, not matching ``allow`` (None: nothing is allowed)
+    or matching ``deny``."""
+    for number, layer in enumerate(parsed.layers):
+        if layer.media_type not in mt.NON_DISTRIBUTABLE_LAYERS:
+            continue
+        for url in layer.urls:
+            try:
+                parts = urlsplit(url)
+            except ValueError:
+                parts = None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                reason = "it is not an http or https URL without a fragment"
+            elif allow is None or not allow.search(url):
+                reason = "it does not match the URLs this registry allows for foreign layers"
+            elif deny is not None and deny.search(url):
+                reason = "it matches the URLs this registry denies for foreign layers"
+            else:
+                continue
+            raise _invalid(f"layers[{number}].urls: {url[:300]!r} is refused: {reason}")
 
 
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:

@@ -14,3 +14,14 @@ HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 IMAGE_MANIFESTS = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEXES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 MANIFEST_TYPES = IMAGE_MANIFESTS | INDEXES
+
+# Layers a manifest may name by the URLs they are fetched from instead of a pushed
+# blob (licence-restricted content such as Windows base layers). OCI 1.1
+# deprecates producing the non-distributable types, not accepting them.
+NON_DISTRIBUTABLE_LAYERS = frozenset({
+    "application/vnd.docker.image.rootfs.foreign.diff.tar",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+})

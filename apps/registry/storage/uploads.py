@@ -63,6 +63,26 @@ class UploadArea:
         except FileNotFoundError:
             return None
 
+    def settled_size(self, upload_id: str) -> int | None:
+        """The bytes the upload holds while no request writes to it; None while one
+        does (its chunk may yet be taken back). Raises FileNotFoundError when the
+        upload is gone.
+
+        A writer that died mid-chunk (a killed worker) left what it wrote: the
+        kernel holds those bytes whatever becomes of the process, so they count.
+        They are hashed again from the file when the upload completes (the dead
+        process's running hash went with it), and the digest check refuses the
+        blob if a machine crash lost or mangled any of them."""
+        fd = os.open(self.path(str(upload_id)), os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None
+            return os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+
     def append(self, upload_id: str, stream: BinaryIO, *, offset: int | None, length: int | None) -> int:
         """Append ``length`` bytes (or all of ``stream``) at ``offset``; returns the new size.
 

@@ -126,3 +126,50 @@ def test_a_completion_racing_another_is_refused_cleanly(tenant):
     with pytest.raises(RegistryError) as gone:
         services.complete_upload(upload=upload, digest=digest)
     assert gone.value.code == "BLOB_UPLOAD_UNKNOWN"
+
+
+@pytest.mark.django_db
+def test_status_reports_what_a_killed_writer_left_and_a_resume_from_it_completes(tenant, registry_client):
+    """A worker killed mid-chunk leaves the bytes it wrote in the spool file, and
+    never gets to record the chunk: the status, and the resume, go by the file."""
+    import fcntl
+
+    client = registry_client(tenant)
+    repo = f"{tenant.id}/app"
+    token = client.token(f"repository:{repo}:pull,push")
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    location = client.request("POST", f"/v2/{repo}/blobs/uploads/", token=token)["Location"]
+    first = 1024 * 1024
+    response = client.request("PATCH", location, token=token, data=data[:first],
+                              headers={"Content-Range": f"0-{first - 1}"})
+    assert response["Range"] == f"0-{first - 1}"
+    upload = Upload.objects.get()
+    spool = services.upload_area().path(str(upload.id))
+    held = first + 700 * 1024
+    with open(spool, "ab") as killed_writer:  # wrote 700 KiB of the next chunk, then died
+        killed_writer.write(data[first:held])
+    assert Upload.objects.get().size == first
+
+    response = client.request("GET", location, token=token)
+    assert response.status_code == 204
+    assert response["Range"] == f"0-{held - 1}"
+    response = client.request("PATCH", location, token=token, data=b"x", headers={"Content-Range": "bad"})
+    assert response.status_code == 416
+    assert response["Range"] == f"0-{held - 1}"
+
+    # while a request writes, the status is what the last completed chunk left
+    fd = os.open(spool, os.O_WRONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert client.request("GET", location, token=token)["Range"] == f"0-{first - 1}"
+    finally:
+        os.close(fd)
+
+    response = client.request("PATCH", location, token=token, data=data[held:],
+                              headers={"Content-Range": f"{held}-{len(data) - 1}"})
+    assert response.status_code == 202
+    assert response["Range"] == f"0-{len(data) - 1}"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert client.request("PUT", f"{location}?digest={digest}", token=token).status_code == 201
+    response = client.request("GET", f"/v2/{repo}/blobs/{digest}", token=token)
+    assert b"".join(response.streaming_content) == data

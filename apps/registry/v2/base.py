@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
 from django.conf import settings
@@ -11,9 +12,12 @@ from django.views.decorators.csrf import csrf_exempt
 from apps.repositories import selectors as repository_selectors
 
 from ..digests import is_digest, parse_digest
-from ..errors import RegistryError
+from ..errors import InsufficientStorage, RegistryError
 from ..services import validate_tag
+from ..storage.space import out_of_space
 from .bodies import fast_body
+
+logger = logging.getLogger(__name__)
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 
@@ -60,6 +64,15 @@ def registry_endpoint(*methods: str):
                 response = view(request, *args, **kwargs)
             except RegistryError as exc:
                 response = exc.response(head=request.method == "HEAD")
+            except Exception as exc:
+                # A store that filled up where no service expected it (the database,
+                # an upload's first byte): the envelope, not an HTML 500.
+                if not out_of_space(exc):
+                    raise
+                logger.error("storage full: %s %s: %s", request.method, request.path, exc)
+                response = InsufficientStorage(
+                    "the registry's storage is full; nothing was stored, try again once space is freed"
+                ).response(head=request.method == "HEAD")
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
             return response
 
