@@ -67,6 +67,7 @@ def run_berth(client_venv: Path, *args: str, env: dict | None = None) -> subproc
     )
 
 
+@pytest.mark.database_independent
 def test_the_client_environment_holds_no_server_package(client_venv):
     python = str(client_venv / "bin" / "python")
     for module in ("django", "celery", "gunicorn"):
@@ -75,6 +76,7 @@ def test_the_client_environment_holds_no_server_package(client_venv):
     assert subprocess.run([python, "-c", "import click, rich, requests"], check=False).returncode == 0
 
 
+@pytest.mark.database_independent
 def test_help_lists_the_client_commands_and_says_how_to_get_the_server(client_venv):
     result = run_berth(client_venv, "--help")
     assert result.returncode == 0, result.stderr
@@ -84,6 +86,7 @@ def test_help_lists_the_client_commands_and_says_how_to_get_the_server(client_ve
     assert configure.returncode == 0 and "--endpoint" in configure.stdout, configure.stderr
 
 
+@pytest.mark.database_independent
 def test_a_server_command_says_what_to_install(client_venv):
     result = run_berth(client_venv, "serve")
     assert result.returncode == 1
@@ -91,6 +94,7 @@ def test_a_server_command_says_what_to_install(client_venv):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.database_independent
 def test_a_client_command_talks_to_a_live_server(client_venv, berth, tmp_path):
     account = berth.create_account("Client Install Co")
     key = requests.post(

@@ -20,6 +20,11 @@ CTRL_C_ROUNDS = 10
 GRACE_SECONDS = 15
 # Each stage of the stop (web; worker and beat; audit writer) has the grace period.
 STOP_SECONDS = len(STOP_ORDER) * GRACE_SECONDS
+
+# Process handling, whatever the database: the servers here run on SQLite.
+pytestmark = pytest.mark.database_independent
+
+
 def wait_until_gone(mark: str, timeout: float) -> dict[int, str]:
     deadline = time.monotonic() + timeout
     while (left := processes_marked(mark)) and time.monotonic() < deadline:
