@@ -36,7 +36,7 @@ from functools import partial
 from gunicorn.http.body import LengthReader
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-#: A head longer than this is left to gunicorn's parser (its limits answer it).
+#: The longest head the event loop buffers; a longer one is answered 431.
 HEAD_BUFFER_BYTES = 64 * 1024
 #: How much of a body the event loop buffers before a thread reads the rest: all of
 #: a token request, an API or form post or a manifest; the start of a blob.
@@ -56,11 +56,15 @@ _FRAMING_FIELD = re.compile(
     rb"\r\n(content-length|transfer-encoding|expect)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE
 )
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_TIMEOUT_BODY = b"the request was not sent in time\n"
-_TIMED_OUT = (
-    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
-)
+
+
+def _closing_answer(status: bytes, text: bytes) -> bytes:
+    return (b"HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+            % (status, len(text), text))
+
+
+_TIMED_OUT = _closing_answer(b"408 Request Timeout", b"the request was not sent in time\n")
+_HEAD_TOO_LARGE = _closing_answer(b"431 Request Header Fields Too Large", b"the request's head is too large\n")
 
 
 class ClientTooSlow(TimeoutError):
@@ -290,7 +294,7 @@ class BufferingThreadWorker(ThreadWorker):
         except BlockingIOError:
             return
         except ClientTooSlow:
-            self._time_out(conn)
+            self._answer_and_close(conn, _TIMED_OUT)
             return
         except OSError:
             self._drop(conn)
@@ -309,10 +313,11 @@ class BufferingThreadWorker(ThreadWorker):
             if request.head_deadline is None:
                 request.head_deadline = now + self.header_timeout
             end = data.find(_HEAD_END, request.scanned)
-            if end < 0:
+            if end < 0 and len(data) <= HEAD_BUFFER_BYTES:
                 request.scanned = max(0, len(data) - 3)
-                if len(data) > HEAD_BUFFER_BYTES:
-                    self._hand_over(conn)
+                return
+            if end < 0 or end + 4 > HEAD_BUFFER_BYTES:
+                self._answer_and_close(conn, _HEAD_TOO_LARGE)
                 return
             request.head_end = request.next_chunk = end + 4
             framing = _framing(bytes(data[: request.head_end]))
@@ -371,9 +376,9 @@ class BufferingThreadWorker(ThreadWorker):
         self.nr_conns -= 1
         conn.close()
 
-    def _time_out(self, conn) -> None:
+    def _answer_and_close(self, conn, answer: bytes) -> None:
         try:
-            conn.sock.send(_TIMED_OUT)
+            conn.sock.send(answer)
         except OSError:
             pass
         self._stop_reading(conn)
@@ -395,9 +400,9 @@ class BufferingThreadWorker(ThreadWorker):
                     self._drop(conn)
             elif request.head_end < 0:
                 if now > request.head_deadline:
-                    self._time_out(conn)
+                    self._answer_and_close(conn, _TIMED_OUT)
             elif now > conn.sock.pace.deadline():
-                self._time_out(conn)
+                self._answer_and_close(conn, _TIMED_OUT)
         for sock, deadline in list(self.lingering.items()):
             if now > deadline:
                 self._end_linger(sock)

@@ -242,3 +242,11 @@ def test_clients_that_never_close_do_not_stall_the_others(server):
             connection.send(request("GET", "/v2/"))
             assert connection.read_response().status == 401
         assert time.monotonic() - started < 5
+
+
+def test_a_head_longer_than_the_event_loop_buffers_is_refused(server):
+    with server.connect() as connection:
+        connection.send(request("GET", "/v2/", headers={f"X-Filler-{i}": "f" * 4000 for i in range(20)}))
+        response = connection.read_response()
+        assert response.status == 431
+        assert response.header("Connection") == "close"
