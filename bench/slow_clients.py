@@ -1,18 +1,20 @@
 """Does Berth keep serving while hundreds of slow clients are connected?
 
     .venv/bin/python bench/slow_clients.py                 # this checkout
-    .venv/bin/python bench/slow_clients.py --checkout /tmp/berth-before --hold 30
+    .venv/bin/python bench/slow_clients.py --checkout /tmp/berth-before --cycles 1
 
 Starts `berth serve` from a checkout (its own ``.venv``) on SQLite in a temporary
 data directory, on 127.0.0.1, pushes an image whose layer is a ``--blob-mib``
-random blob, and measures as a normal client: manifest GET latency (``--gets``
-GETs over ``--get-connections`` kept-alive connections, p50/p99) and blob GET
-and PUT throughput (``--transfers`` each, median MiB/s). Then it opens
+random blob, and measures as a normal client, in rounds: manifest GET latency
+(``--gets`` GETs over ``--get-connections`` kept-alive connections) and blob GET
+and PUT throughput (``--transfers`` each). ``--cycles`` times, it opens
 ``--slow`` slow-header and as many slow-body connections, from another process,
 holds them for ``--hold`` seconds (a connection the server closes is opened
-again at once, so that the count stays up: what an attacker does), measures the
-same again while they are held, and prints both, the slow connections' fate and
-PASS/FAIL against the targets: p99 <= 100 ms under load and >= 80 % of the
+again at once, so that the count stays up: what an attacker does) and measures
+while they are held; unloaded phases as long run before the first hold and
+after each (the host is shared and drifts: alternating lets the drift hit both sides
+alike). Prints p50/p99 and the median MiB/s of both, the slow connections' fate,
+and PASS/FAIL against the targets: p99 <= 100 ms under load, and >= 80 % of the
 unloaded blob throughput.
 
 A slow-header connection sends a request line and then one byte of a header a
@@ -376,7 +378,7 @@ def main() -> None:
     parser.add_argument("--get-connections", type=int, default=4)
     parser.add_argument("--blob-mib", type=int, default=256)
     parser.add_argument("--transfers", type=int, default=3, help="blob GETs and PUTs, each, a round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds measured unloaded (loaded: all the hold allows)")
+    parser.add_argument("--cycles", type=int, default=2, help="holds, each between two unloaded phases")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="berth-slow-clients-") as work:
@@ -386,28 +388,39 @@ def main() -> None:
             client = Client(server, os.urandom(args.blob_mib * MiB))
             client.push_image()
             client.manifest_latencies(200, args.get_connections)  # warm up
-            # Unloaded before and after the hold: the host's drift hits both sides alike.
-            before = client.measure(args, rounds=args.rounds)
-            receive, send = multiprocessing.Pipe(duplex=False)
-            swarm = multiprocessing.Process(target=run_swarm, args=(server.port, slow_requests(server), args.slow, args.hold, send))
-            swarm.start()
-            time.sleep(5)  # all connected, and the first ones trickling
-            loaded = client.measure(args, deadline=time.monotonic() + args.hold - 10)
-            stats, swarm_cpu = receive.recv() if receive.poll(args.hold + 60) else ({}, 0.0)
-            swarm.join(timeout=30)
-            if swarm.is_alive():
-                swarm.kill()
-            after = client.measure(args, rounds=args.rounds)
+            # Unloaded and loaded phases alternate, unloaded first and last: the host's
+            # drift (it is shared) then hits both sides alike.
+            # Each phase measures for as long: the hold less its first 5 s and last 10 s.
+            window = args.hold - 15
+            unloaded = client.measure(args, deadline=time.monotonic() + window)
+            loaded, stats, swarm_cpu = Measurement(), {}, 0.0
+            for _ in range(args.cycles):
+                receive, send = multiprocessing.Pipe(duplex=False)
+                swarm = multiprocessing.Process(target=run_swarm, args=(server.port, slow_requests(server), args.slow, args.hold, send))
+                swarm.start()
+                time.sleep(5)  # all connected, and the first ones trickling
+                loaded += client.measure(args, deadline=time.monotonic() + window)
+                cycle_stats, cycle_cpu = receive.recv() if receive.poll(args.hold + 60) else ({}, 0.0)
+                swarm.join(timeout=30)
+                if swarm.is_alive():
+                    swarm.kill()
+                for kind, figures in cycle_stats.items():
+                    totals = stats.setdefault(kind, {"opened": 0, "answered_408": 0, "closed_otherwise": 0, "refused": 0,
+                                                      "fewest_open": figures["fewest_open"], "mean_open": []})
+                    for key in ("opened", "answered_408", "closed_otherwise", "refused"):
+                        totals[key] += figures[key]
+                    totals["fewest_open"] = min(totals["fewest_open"], figures["fewest_open"])
+                    totals["mean_open"].append(figures["mean_open"])
+                swarm_cpu += cycle_cpu
+                unloaded += client.measure(args, deadline=time.monotonic() + window)
         finally:
             server.stop()
         tracebacks = server.log_path.read_text(errors="replace").count("Traceback")
-    unloaded = before + after
-
     print(f"\nberth serve from {args.checkout}; blob {args.blob_mib} MiB; a round: {args.gets} manifest GETs over "
           f"{args.get_connections} connections, {args.transfers} blob GETs, {args.transfers} blob PUTs")
-    print(f"unloaded: {before.rounds} rounds before and {after.rounds} after the hold; loaded: {loaded.rounds} rounds "
-          f"in {loaded.seconds:.1f} s while {args.slow} slow-header + {args.slow} slow-body connections were held "
-          f"({args.hold:.0f} s)\n")
+    print(f"{args.cycles} times {args.slow} slow-header + {args.slow} slow-body connections held {args.hold:.0f} s; "
+          f"loaded: {loaded.rounds} rounds in {loaded.seconds:.0f} s while they were held; unloaded: "
+          f"{unloaded.rounds} rounds in {unloaded.seconds:.0f} s, before the first hold and after each\n")
     print(f"{'figure':28} {'unloaded':>10} {'loaded':>10} {'target':>14} result")
     p99 = loaded.percentile_ms(0.99)
     rows = [
@@ -429,10 +442,9 @@ def main() -> None:
         show = lambda value: "-" if value is None else f"{value:10.1f}" if isinstance(value, float) else f"{value:>10}"
         print(f"{name:28} {show(unloaded_value):>10} {show(loaded_value):>10} {target:>14} {result}")
     for name, key in (("blob GET", "blob_get"), ("blob PUT", "blob_put")):
-        print(f"{name} MiB/s, each run: before {fmt(before.rates[key])}; loaded {fmt(loaded.rates[key])}; "
-              f"after {fmt(after.rates[key])}")
+        print(f"{name} MiB/s, each run: unloaded {fmt(unloaded.rates[key])}; loaded {fmt(loaded.rates[key])}")
     for kind, figures in stats.items():
-        print(f"{kind}: opened {figures['opened']}, open at once {figures['mean_open']:.0f} on average "
+        print(f"{kind}: opened {figures['opened']}, open at once {statistics.mean(figures['mean_open']):.0f} on average "
               f"(fewest {figures['fewest_open']}), "
               f"answered 408 {figures['answered_408']}, closed otherwise {figures['closed_otherwise']}, "
               f"refused {figures['refused']}")
