@@ -388,18 +388,18 @@ def main() -> None:
             client = Client(server, os.urandom(args.blob_mib * MiB))
             client.push_image()
             client.manifest_latencies(200, args.get_connections)  # warm up
-            # Unloaded and loaded phases alternate, unloaded first and last: the host's
-            # drift (it is shared) then hits both sides alike.
-            # Each phase measures for as long: the hold less its first 5 s and last 10 s.
+            # Unloaded and loaded phases alternate, unloaded first and last, each as long
+            # (the hold less its first 5 s and last 10 s): the host is shared and drifts,
+            # so each loaded phase is compared with the unloaded ones around it.
             window = args.hold - 15
-            unloaded = client.measure(args, deadline=time.monotonic() + window)
-            loaded, stats, swarm_cpu = Measurement(), {}, 0.0
+            unloaded_phases = [client.measure(args, deadline=time.monotonic() + window)]
+            loaded_phases, stats, swarm_cpu = [], {}, 0.0
             for _ in range(args.cycles):
                 receive, send = multiprocessing.Pipe(duplex=False)
                 swarm = multiprocessing.Process(target=run_swarm, args=(server.port, slow_requests(server), args.slow, args.hold, send))
                 swarm.start()
                 time.sleep(5)  # all connected, and the first ones trickling
-                loaded += client.measure(args, deadline=time.monotonic() + window)
+                loaded_phases.append(client.measure(args, deadline=time.monotonic() + window))
                 cycle_stats, cycle_cpu = receive.recv() if receive.poll(args.hold + 60) else ({}, 0.0)
                 swarm.join(timeout=30)
                 if swarm.is_alive():
@@ -412,10 +412,11 @@ def main() -> None:
                     totals["fewest_open"] = min(totals["fewest_open"], figures["fewest_open"])
                     totals["mean_open"].append(figures["mean_open"])
                 swarm_cpu += cycle_cpu
-                unloaded += client.measure(args, deadline=time.monotonic() + window)
+                unloaded_phases.append(client.measure(args, deadline=time.monotonic() + window))
         finally:
             server.stop()
         tracebacks = server.log_path.read_text(errors="replace").count("Traceback")
+    unloaded, loaded = sum(unloaded_phases, Measurement()), sum(loaded_phases, Measurement())
     print(f"\nberth serve from {args.checkout}; blob {args.blob_mib} MiB; a round: {args.gets} manifest GETs over "
           f"{args.get_connections} connections, {args.transfers} blob GETs, {args.transfers} blob PUTs")
     print(f"{args.cycles} times {args.slow} slow-header + {args.slow} slow-body connections held {args.hold:.0f} s; "
@@ -432,8 +433,9 @@ def main() -> None:
         ("blob GETs / PUTs", "/".join(str(len(unloaded.rates[key])) for key in unloaded.rates),
          "/".join(str(len(loaded.rates[key])) for key in loaded.rates), "", ""),
     ]
+    shares = {key: statistics.median(share_of_unloaded(unloaded_phases, loaded_phases, key)) for key in unloaded.rates}
     for name, key in (("blob GET (MiB/s)", "blob_get"), ("blob PUT (MiB/s)", "blob_put")):
-        share = loaded.rate(key) / unloaded.rate(key) if unloaded.rate(key) else 0
+        share = shares[key]
         rows.append((name, unloaded.rate(key), loaded.rate(key), f">= {THROUGHPUT_TARGET:.0%} ({share:.0%})",
                      "PASS" if share >= THROUGHPUT_TARGET else "FAIL"))
     rows.append(("server CPU (cores busy)", unloaded.server_cpu / unloaded.seconds, loaded.server_cpu / loaded.seconds,
@@ -442,7 +444,13 @@ def main() -> None:
         show = lambda value: "-" if value is None else f"{value:10.1f}" if isinstance(value, float) else f"{value:>10}"
         print(f"{name:28} {show(unloaded_value):>10} {show(loaded_value):>10} {target:>14} {result}")
     for name, key in (("blob GET", "blob_get"), ("blob PUT", "blob_put")):
-        print(f"{name} MiB/s, each run: unloaded {fmt(unloaded.rates[key])}; loaded {fmt(loaded.rates[key])}")
+        in_turn = [("unloaded", unloaded_phases[0])]
+        for loaded_phase, unloaded_phase in zip(loaded_phases, unloaded_phases[1:]):
+            in_turn += [("loaded", loaded_phase), ("unloaded", unloaded_phase)]
+        by_phase = " | ".join(f"{label} {phase.rate(key):.0f}" for label, phase in in_turn)
+        each = ", ".join(f"{share:.0%}" for share in share_of_unloaded(unloaded_phases, loaded_phases, key))
+        print(f"{name} MiB/s, median of each phase in turn: {by_phase}; each loaded phase against the mean of "
+              f"the unloaded ones around it: {each} (the share above is their median)")
     for kind, figures in stats.items():
         print(f"{kind}: opened {figures['opened']}, open at once {statistics.mean(figures['mean_open']):.0f} on average "
               f"(fewest {figures['fewest_open']}), "
@@ -453,8 +461,14 @@ def main() -> None:
     print(f"the slow clients' own CPU: {swarm_cpu:.1f} s; tracebacks in the server log: {tracebacks}")
 
 
-def fmt(rates: list[float]) -> str:
-    return " ".join(f"{rate:.0f}" for rate in rates) or "-"
+def share_of_unloaded(unloaded: list[Measurement], loaded: list[Measurement], key: str) -> list[float]:
+    """Each loaded phase's median rate against the mean of the unloaded phases before
+    and after it (a drift of the host's speed cancels out)."""
+    shares = []
+    for index, phase in enumerate(loaded):
+        around = (unloaded[index].rate(key) + unloaded[index + 1].rate(key)) / 2
+        shares.append(phase.rate(key) / around if around else 0.0)
+    return shares or [0.0]
 
 
 if __name__ == "__main__":

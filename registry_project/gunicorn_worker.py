@@ -12,8 +12,9 @@ answered 408 and closed: by the event loop while its request is buffered there,
 by its thread (GuardedSocket) while the thread reads the rest of a large body.
 
 Everything else is gthread's: responses go out from the threads (sendfile for
-blobs) and bodies are read there as before (recv_into for uploads), so a
-request that arrives at full speed costs one recv in the event loop more.
+blobs) and the rest of a large body is read there as before (recv_into for
+uploads); a request that arrives at full speed is read with as many recv()
+calls as before, in the event loop instead of its thread.
 
 Around each response the worker also keeps keep-alive connections in step: a
 body the application left unread is read and dropped before the response goes
@@ -74,8 +75,9 @@ class ClientTooSlow(TimeoutError):
 class Pace:
     """How slowly a client may send a request body: never silent for longer than
     ``timeout`` seconds, and from ``timeout`` seconds after the head at least
-    ``min_rate`` bytes a second on average (mod_reqtimeout's rule). Holding a
-    thread for T seconds thus costs a client ``min_rate * (T - timeout)`` bytes."""
+    ``min_rate`` bytes a second on average (Apache mod_reqtimeout's MinRate).
+    Holding a thread for T seconds thus costs a client ``min_rate * (T - timeout)``
+    bytes."""
 
     def __init__(self, *, timeout: float, min_rate: float, now: float) -> None:
         self.timeout = timeout
