@@ -210,6 +210,30 @@ def test_a_body_that_stops_after_its_start_is_dropped_by_its_thread(server, push
     assert status.status_code == 404
 
 
+def test_a_body_trickled_after_its_start_is_dropped_by_its_thread(server, push):
+    """100 kB at once (more than the event loop buffers), then a byte every quarter
+    second: never silent for long, but below the minimum rate once the credit of the
+    first 100 kB is spent (100 kB at the minimum rate of 32 KiB/s: 3 s)."""
+    name, auth = push
+    digest = "sha256:" + hashlib.sha256(b"never sent whole").hexdigest()
+    received = []
+    with server.connect() as connection:
+        connection.send(request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}", body=os.urandom(100_000),
+                                headers={**auth, "Content-Length": str(10 * 1024 * 1024)}))
+        reader = threading.Thread(target=lambda: received.append(connection.read_response()))
+        reader.start()
+        deadline = time.monotonic() + BODY_TIMEOUT + 3 + SERVED_WITHIN
+        while reader.is_alive() and time.monotonic() < deadline:
+            try:
+                connection.send(b"x")
+            except OSError:
+                break
+            reader.join(timeout=0.25)
+        reader.join(timeout=SERVED_WITHIN)
+    assert received and received[0].status == 408
+    assert received[0].error_codes() == ["BLOB_UPLOAD_INVALID"]
+
+
 def test_a_client_waiting_for_100_continue_gets_one(server, push):
     name, auth = push
     data = os.urandom(200_000)
