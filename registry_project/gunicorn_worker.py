@@ -56,6 +56,9 @@ _HEAD_END = b"\r\n\r\n"
 _FRAMING_FIELD = re.compile(
     rb"\r\n(content-length|transfer-encoding|expect)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE
 )
+#: How every request starts (RFC 9112 section 2.2: an empty line, then the method,
+#: a token, and a space), as far as it has arrived.
+_REQUEST_START = re.compile(rb"(?:\r\n|\r\Z)?(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,20}(?: |\Z)|\Z)")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -66,6 +69,7 @@ def _closing_answer(status: bytes, text: bytes) -> bytes:
 
 _TIMED_OUT = _closing_answer(b"408 Request Timeout", b"the request was not sent in time\n")
 _HEAD_TOO_LARGE = _closing_answer(b"431 Request Header Fields Too Large", b"the request's head is too large\n")
+_NOT_HTTP = _closing_answer(b"400 Bad Request", b"this server speaks HTTP/1.1 (no TLS)\n")
 
 
 class ClientTooSlow(TimeoutError):
@@ -314,6 +318,11 @@ class BufferingThreadWorker(ThreadWorker):
         if request.head_end < 0:
             if request.head_deadline is None:
                 request.head_deadline = now + self.header_timeout
+            if not _REQUEST_START.match(data):
+                # Not HTTP/1 (a TLS handshake, say): answered at once, so that a client
+                # trying TLS first falls back to plain HTTP before its own timeout.
+                self._answer_and_close(conn, _NOT_HTTP)
+                return
             end = data.find(_HEAD_END, request.scanned)
             if end < 0 and len(data) <= HEAD_BUFFER_BYTES:
                 request.scanned = max(0, len(data) - 3)

@@ -274,3 +274,15 @@ def test_a_head_longer_than_the_event_loop_buffers_is_refused(server):
         response = connection.read_response()
         assert response.status == 431
         assert response.header("Connection") == "close"
+
+
+def test_a_tls_handshake_is_refused_at_once(server):
+    """Docker's --insecure tries TLS first and falls back to plain HTTP when the answer
+    is not TLS: it must come before the header deadline (and Docker's own 10 s)."""
+    client_hello = bytes.fromhex("16030100f5010000f10303") + os.urandom(32) + b"\x00" * 40
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(client_hello)
+        answer = answer_to(sock, within=SERVED_WITHIN)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert time.monotonic() - started < HEADER_TIMEOUT
