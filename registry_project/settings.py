@@ -317,10 +317,11 @@ LOGGING = {
 
 BERTH_WEB_WORKERS = env_int("BERTH_WEB_WORKERS", os.cpu_count() or 1)
 BERTH_WEB_THREADS = env_int("BERTH_WEB_THREADS", 8)
+BERTH_WORKER_CONCURRENCY = env_int("BERTH_WORKER_CONCURRENCY", 2)
+
 # Slow clients (registry_project/gunicorn_worker.py): seconds for a request's head,
 # the longest silence within a body (and the grace before its minimum rate), and
 # that minimum rate in bytes a second; a client slower than these gets 408.
 BERTH_CLIENT_HEADER_TIMEOUT = env_int("BERTH_CLIENT_HEADER_TIMEOUT", 10)
 BERTH_CLIENT_BODY_TIMEOUT = env_int("BERTH_CLIENT_BODY_TIMEOUT", 10)
 BERTH_CLIENT_BODY_MIN_RATE = env_int("BERTH_CLIENT_BODY_MIN_RATE", 32 * 1024)
-BERTH_WORKER_CONCURRENCY = env_int("BERTH_WORKER_CONCURRENCY", 2)

@@ -88,6 +88,17 @@ def test_malformed_chunked_framing_is_refused_and_nothing_is_appended(berth, nam
     assert upload_range(berth, location, auth) == "0-9"
 
 
+def test_a_manifest_in_malformed_chunks_is_refused(berth, name, auth):
+    with connect(berth) as connection:
+        connection.send(request("PUT", f"/v2/{name}/manifests/malformed", body=b"2\r\n{}\r\nzz\r\n0\r\n\r\n",
+                                headers={**auth, "Transfer-Encoding": "chunked",
+                                         "Content-Type": "application/vnd.oci.image.manifest.v1+json"}))
+        response = connection.read_response()
+        assert response.status == 400, response.body
+        assert response.error_codes() == ["MANIFEST_INVALID"]
+    assert requests.head(f"{berth.url}/v2/{name}/manifests/malformed", headers=auth, timeout=30).status_code == 404
+
+
 def test_a_chunked_body_cut_off_leaves_the_upload_unchanged(berth, name, auth):
     location = new_upload(berth, name, auth, b"0123456789")
     upload_id = location.rsplit("/", 1)[1]
