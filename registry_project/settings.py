@@ -430,3 +430,10 @@ CONTENT_SECURITY_POLICY = {
 FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE_MODE
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_DIRECTORY_MODE
 keep_private([DATA_DIR, BERTH_UPLOAD_DIR, BERTH_AUDIT_SPOOL_DIR, BERTH_BLOB_DIR])
+
+# Slow clients (registry_project/gunicorn_worker.py): seconds for a request's head,
+# the longest silence within a body (and the grace before its minimum rate), and
+# that minimum rate in bytes a second; a client slower than these gets 408.
+BERTH_CLIENT_HEADER_TIMEOUT = env_int("BERTH_CLIENT_HEADER_TIMEOUT", 10)
+BERTH_CLIENT_BODY_TIMEOUT = env_int("BERTH_CLIENT_BODY_TIMEOUT", 10)
+BERTH_CLIENT_BODY_MIN_RATE = env_int("BERTH_CLIENT_BODY_MIN_RATE", 32 * 1024)

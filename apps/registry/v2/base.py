@@ -15,7 +15,7 @@ from ..digests import is_digest, parse_digest
 from ..errors import InsufficientStorage, RegistryError
 from ..services import validate_tag
 from ..storage.space import out_of_space
-from .bodies import fast_body
+from .bodies import ChunkedBody, fast_body
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +101,25 @@ def absolute(path: str) -> str:
     return f"{settings.BERTH_PUBLIC_URL}{path}" if settings.BERTH_PUBLIC_URL else path
 
 
-def request_body_stream(request):
-    """The request body as (stream, length). A chunked body has no length; Django
-    would read none of it, so it is read from the server's decoded input."""
-    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return request.META["wsgi.input"], None
+def request_body_stream(request, *, invalid: str = "BLOB_UPLOAD_INVALID"):
+    """The request body as (stream, length); a chunked body has no length. Reading
+    the stream raises RegistryError(``invalid``) when the client fails to send it
+    (cut off, malformed chunks, too slow).
+
+    Chunked is the one transfer coding Berth decodes: a body in any other (gzip,
+    deflate, ...) is refused with 501, which RFC 9112 section 6.1 gives a server
+    for a transfer coding it does not implement (415 is for content codings),
+    and gunicorn gives for codings it does not know."""
+    codings = [coding.strip().lower() for coding in request.META.get("HTTP_TRANSFER_ENCODING", "").split(",")]
+    if codings != [""] and codings != ["chunked"]:
+        raise RegistryError(
+            "UNSUPPORTED",
+            f"transfer coding {', '.join(codings)!r} is not supported: send the body chunked or with a Content-Length",
+            status=501,
+        )
+    if codings == ["chunked"]:
+        # Django reads no body without a Content-Length: the server's decoded input
+        return ChunkedBody(request.META["wsgi.input"], invalid=invalid), None
     length = request.META.get("CONTENT_LENGTH")
     if not length:
         return request, 0
@@ -115,11 +129,11 @@ def request_body_stream(request):
         raise RegistryError("SIZE_INVALID", "Content-Length is not a number") from None
     if size < 0:
         raise RegistryError("SIZE_INVALID", "Content-Length is negative")
-    return fast_body(request) or request, size
+    return fast_body(request, invalid=invalid) or request, size
 
 
-def read_limited_body(request, limit: int) -> bytes:
-    stream, length = request_body_stream(request)
+def read_limited_body(request, limit: int, *, invalid: str) -> bytes:
+    stream, length = request_body_stream(request, invalid=invalid)
     if length is not None and length > limit:
         raise RegistryError("SIZE_INVALID", f"body is {length} bytes; the limit is {limit}", status=413)
     data = stream.read(limit + 1) if length is None else (stream.read(length) if length else b"")

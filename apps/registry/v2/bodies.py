@@ -1,71 +1,121 @@
-"""Request bodies for uploads, read as fast as the socket delivers them.
+"""Request bodies for uploads and manifests: read as fast as the socket delivers
+them, and every way a client can fail to send one answered with a registry error.
 
 Blob pushes are the registry's biggest requests. Under gunicorn a body is read
 through its buffered reader, which copies every byte several times (about
 1.3 GiB/s on the 2-core reference machine); reading the rest of a
 length-delimited body straight from the connection into the caller's buffer
-reaches about 2.7 GiB/s. Anything else (chunked bodies, other servers, the test
-client) takes Django's ordinary path."""
+reaches about 2.7 GiB/s. Chunked bodies are decoded by gunicorn; anything else
+(other servers, the test client) takes Django's ordinary path.
+
+A body the client cuts off, frames wrongly (chunked) or sends too slowly (the
+worker's pace, registry_project/gunicorn_worker.py) raises a RegistryError from
+the read, inside the storage layer's write, which then keeps nothing of it."""
 from __future__ import annotations
 
-try:  # gunicorn is the production server; the fast path is only for it
-    from gunicorn.http.body import Body as GunicornBody
-    from gunicorn.http.body import LengthReader as GunicornLengthReader
-except ImportError:  # pragma: no cover - gunicorn is a pinned dependency
-    GunicornBody = GunicornLengthReader = None
+# gunicorn is the production server (a pinned dependency)
+from gunicorn.http.body import Body as GunicornBody
+from gunicorn.http.body import LengthReader as GunicornLengthReader
+from gunicorn.http.errors import ParseException as GunicornParseError
+
+from ..errors import RegistryError
+
+
+def unreadable(exc: Exception, code: str) -> RegistryError:
+    """The registry's answer to a body that could not be read: ``exc`` is what the
+    connection or gunicorn's chunked decoder raised."""
+    if isinstance(exc, TimeoutError):
+        return RegistryError(code, "the request body arrived too slowly", status=408)
+    if isinstance(exc, GunicornParseError):
+        return RegistryError(code, f"malformed chunked body: {exc}")
+    return RegistryError(code, "the request body ended early: the client closed the connection")
 
 
 class SocketBody:
     """The rest of a gunicorn length-delimited body, read with recv_into.
 
-    It first hands out what gunicorn already buffered (the body's start arrives
-    with the headers), then reads the socket directly, and keeps gunicorn's
-    bookkeeping (the reader's remaining length) true, so keep-alive and the
-    next request on the connection work as before."""
+    It hands out what gunicorn already buffered first (the body's start arrives
+    with the headers), taking it from gunicorn's buffer only as it hands it out,
+    then reads the socket directly, and keeps the reader's remaining length
+    true: whatever the application leaves unread, gunicorn sees exactly the
+    bytes still to come, and a drain before the next request on the connection
+    takes those and no more."""
 
-    def __init__(self, body, sock) -> None:
+    def __init__(self, body, sock, *, invalid: str) -> None:
         self._reader = body.reader
+        self._unreader = body.reader.unreader
         self._sock = sock
-        unreader = self._reader.unreader
-        buffered = unreader.buf.getvalue()
-        take = min(len(buffered), self._reader.length)
-        self._pending = memoryview(buffered[:take])
-        # Bytes beyond this body (a pipelined request) stay with gunicorn.
-        unreader.buf = type(unreader.buf)()
-        unreader.buf.write(buffered[take:])
-
-    @property
-    def remaining(self) -> int:
-        return self._reader.length
+        self._invalid = invalid
 
     def readinto(self, buffer) -> int:
-        if self._reader.length <= 0:
+        remaining = self._reader.length
+        if remaining <= 0:
             return 0
-        view = memoryview(buffer)
-        if self._pending:
-            count = min(len(view), len(self._pending))
-            view[:count] = self._pending[:count]
-            self._pending = self._pending[count:]
-        else:
-            count = self._sock.recv_into(view, min(len(view), self._reader.length))
-            if count == 0:
-                raise ConnectionResetError("client closed the connection mid-body")
+        view = memoryview(buffer)[:remaining]
+        try:
+            if self._unreader.buf.getbuffer().nbytes:
+                buffered = self._unreader.take_buffered()
+                count = min(len(view), len(buffered))
+                view[:count] = buffered[:count]
+                if count < len(buffered):
+                    # the rest of it, or a pipelined request behind the body
+                    self._unreader.unread(buffered[count:])
+            else:
+                count = self._sock.recv_into(view)
+        except OSError as exc:
+            raise unreadable(exc, self._invalid) from exc
+        if count == 0:
+            raise unreadable(ConnectionResetError(), self._invalid)
         self._reader.length -= count
         return count
 
     def read(self, size: int = -1) -> bytes:
+        """``size`` bytes, or the rest of the body if that is less (a file's read)."""
         if size is None or size < 0:
             size = self._reader.length
         buffer = bytearray(min(size, self._reader.length))
-        count = self.readinto(buffer) if buffer else 0
-        return bytes(buffer[:count])
+        view = memoryview(buffer)
+        filled = 0
+        while filled < len(buffer):
+            filled += self.readinto(view[filled:])
+        return bytes(buffer)
 
 
-def fast_body(request):
+class ChunkedBody:
+    """A chunked request body as the server decoded it. With ``length`` (a PATCH's
+    Content-Range) it must hold exactly that many bytes: the read that reaches
+    the length fails when the body goes on."""
+
+    def __init__(self, stream, *, invalid: str, length: int | None = None) -> None:
+        self._stream = stream
+        self._invalid = invalid
+        self._left = length
+
+    def exactly(self, length: int) -> ChunkedBody:
+        return ChunkedBody(self._stream, invalid=self._invalid, length=length)
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left is not None:
+            size = self._left if size is None or size < 0 else min(size, self._left)
+            if size == 0:
+                return b""
+        data = self._read(size)
+        if self._left is not None:
+            self._left -= len(data)
+            if data and self._left == 0 and self._read(1):
+                raise RegistryError("SIZE_INVALID", "the chunked body is longer than its Content-Range")
+        return data
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return self._stream.read(size)
+        except (OSError, GunicornParseError) as exc:
+            raise unreadable(exc, self._invalid) from exc
+
+
+def fast_body(request, *, invalid: str):
     """A SocketBody for this request when gunicorn serves it and nothing has read
     the body yet; None otherwise."""
-    if GunicornBody is None:
-        return None
     body = request.META.get("wsgi.input")
     sock = request.META.get("gunicorn.socket")
     if (
@@ -76,4 +126,4 @@ def fast_body(request):
         or getattr(request, "_read_started", False)
     ):
         return None
-    return SocketBody(body, sock)
+    return SocketBody(body, sock, invalid=invalid)

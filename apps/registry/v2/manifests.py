@@ -44,7 +44,7 @@ def _get(request, name: str, reference: str):
 def _put(request, name: str, reference: str):
     authorized = authorize(request, name, "ecr:PutImage", create=True, **_image_parameters(request, reference))
     audit = authorized.audit
-    body = read_limited_body(request, settings.BERTH_MAX_MANIFEST_BYTES)
+    body = read_limited_body(request, settings.BERTH_MAX_MANIFEST_BYTES, invalid="MANIFEST_INVALID")
     manifest = services.put_manifest(
         repository=authorized.repository,
         name=name,

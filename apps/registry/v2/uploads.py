@@ -106,6 +106,9 @@ def _append(request, upload, *, audit: events.EventDraft | None = None) -> None:
                                 headers={"Range": range_header(upload.size)})
         if length is not None and length != last - first + 1:
             raise RegistryError("SIZE_INVALID", "Content-Length does not match Content-Range")
+        if length is None:
+            # chunked: the body must end where the range does, or nothing of it is kept
+            stream = stream.exactly(last - first + 1)
         offset, length = first, last - first + 1
     if length == 0:
         return

@@ -27,7 +27,9 @@ def gunicorn_command(*, bind: str, workers: int, threads: int) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn", "registry_project.wsgi:application",
         "--bind", bind,
-        "--worker-class", "gthread",
+        # gthread, with each request read in the event loop before a thread takes it:
+        # slow clients do not hold the threads
+        "--worker-class", "registry_project.gunicorn_worker.BufferingThreadWorker",
         "--workers", str(workers),
         "--threads", str(threads),
         "--timeout", "120",
