@@ -91,7 +91,7 @@ class Connection:
 
 
 def request(method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
-            host: str = "registry") -> bytes:
+            host: str = "127.0.0.1") -> bytes:
     """The bytes of a request; a body gets its Content-Length unless a header frames it."""
     fields = {"Host": host, **(headers or {})}
     if body is not None and "Transfer-Encoding" not in fields:

@@ -233,8 +233,6 @@ def test_uploads_back_to_back_on_one_keep_alive_connection(berth, account):
         assert session.get(f"{berth.url}/v2/{name}/blobs/{digest}", timeout=30).content == data
 
 
-# The server logs the client's disconnect mid-body as a 500 with a traceback.
-@pytest.mark.server_traceback(r"ConnectionResetError: client closed the connection mid-body")
 def test_a_body_cut_short_keeps_nothing(berth, account):
     import socket
 
@@ -244,9 +242,10 @@ def test_a_body_cut_short_keeps_nothing(berth, account):
     with socket.create_connection(("127.0.0.1", int(berth.url.rsplit(":", 1)[1])), timeout=30) as sock:
         sock.sendall(
             f"PATCH {location} HTTP/1.1\r\nHost: {berth.host}\r\nAuthorization: {headers['Authorization']}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n".encode() + b"x" * 40_000
+            f"Content-Type: application/octet-stream\r\nContent-Length: 200000\r\n\r\n".encode() + b"x" * 100_000
         )
-    # the server is done with the cut PATCH (its access log line), so what it logged is this test's
+    # More than the worker's event loop buffers (64 KiB): a thread has read the body when
+    # it is cut. The server is done with the cut PATCH once it logs it.
     berth.wait_for_log(f'"PATCH {location} HTTP/1.1"', timeout=30)
     deadline = time.monotonic() + 30
     while True:
