@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,8 @@ from apps.registry.management.commands.serve import STOP_ORDER
 from tests.e2e.conftest import BerthServer, processes_marked
 
 CTRL_C_ROUNDS = 10
+# Rounds run in batches whose servers start and stop together, as on a loaded host.
+ROUNDS_AT_ONCE = 5
 GRACE_SECONDS = 15
 # Each stage of the stop (web; worker and beat; audit writer) has the grace period.
 STOP_SECONDS = len(STOP_ORDER) * GRACE_SECONDS
@@ -68,27 +71,45 @@ def data_dir(tmp_path) -> Path:
     return directory
 
 
+def check_stopped_by_ctrl_c(round_number: int, server: BerthServer) -> None:
+    try:
+        exit_code = server.proc.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"round {round_number}: serve still running {STOP_SECONDS}s after Ctrl-C\n{server.log_tail()}")
+    left = wait_until_gone(server.mark, timeout=5)
+    assert not left, f"round {round_number}: left running after Ctrl-C: {left}\n{server.log_tail()}"
+    assert port_is_free(server.port), f"round {round_number}: port {server.port} still held"
+    assert exit_code == 0, server.log_tail()
+    log = server.log_path.read_text()
+    assert "received SIGINT: stopping" in log
+    assert stop_lines(server)[0] == "web" and stop_lines(server)[-1] == "audit", server.log_tail()
+    assert set(stop_lines(server)) == {"web", "worker", "beat", "audit"}, server.log_tail()
+    assert "did not stop within" not in log, server.log_tail()
+
+
 def test_ctrl_c_in_a_terminal_stops_every_process_in_order(data_dir):
-    for round_number in range(CTRL_C_ROUNDS):
-        server = sqlite_server(data_dir, f"serve-{round_number}.log")
-        server.start()  # in a session and process group of its own, as a terminal starts a job
+    # One installation migrated once, copied for each round (a server of its own each).
+    template = data_dir / "template"
+    template.mkdir()
+    sqlite_server(template, "migrate.log").cli("migrate", "--no-input")
+    for first in range(0, CTRL_C_ROUNDS, ROUNDS_AT_ONCE):
+        servers = {}
+        for round_number in range(first, min(first + ROUNDS_AT_ONCE, CTRL_C_ROUNDS)):
+            directory = data_dir / f"round-{round_number}"
+            shutil.copytree(template, directory)
+            servers[round_number] = sqlite_server(directory, f"serve-{round_number}.log")
         try:
-            os.killpg(server.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
-            try:
-                exit_code = server.proc.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"round {round_number}: serve still running {STOP_SECONDS}s after Ctrl-C\n{server.log_tail()}")
-            left = wait_until_gone(server.mark, timeout=5)
-            assert not left, f"round {round_number}: left running after Ctrl-C: {left}\n{server.log_tail()}"
-            assert port_is_free(server.port), f"round {round_number}: port {server.port} still held"
-            assert exit_code == 0, server.log_tail()
-            log = server.log_path.read_text()
-            assert "received SIGINT: stopping" in log
-            assert stop_lines(server)[0] == "web" and stop_lines(server)[-1] == "audit", server.log_tail()
-            assert set(stop_lines(server)) == {"web", "worker", "beat", "audit"}, server.log_tail()
-            assert "did not stop within" not in log, server.log_tail()
+            for server in servers.values():
+                server.launch()  # in a session and process group of its own, as a terminal starts a job
+            for server in servers.values():
+                server.wait_until_ready()
+            for server in servers.values():
+                os.killpg(server.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+            for round_number, server in servers.items():
+                check_stopped_by_ctrl_c(round_number, server)
         finally:
-            server.stop()
+            for server in servers.values():
+                server.stop()
 
 
 def test_a_child_that_does_not_stop_is_killed_with_its_process_group(data_dir):
