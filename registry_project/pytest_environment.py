@@ -14,19 +14,27 @@ os.environ.setdefault("BERTH_AUDIT_SYNCHRONOUS", "true")
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        "database_independent: what the test checks does not depend on the database (it starts servers of "
-        "its own on SQLite, or none); `scripts/test` runs it in its SQLite pass only",
+        "database_independent(pass_='sqlite'): what the test checks does not depend on the database (process "
+        "handling, the client's own side); `scripts/test`, which runs the suite on PostgreSQL and on SQLite, "
+        "runs it in one pass only: SQLite's (servers of its own, or none), or with pass_='postgres' "
+        "PostgreSQL's when that pass runs too",
     )
 
 
 def pytest_collection_modifyitems(config, items):
     import pytest
 
-    # scripts/test runs the suite twice, on PostgreSQL (DATABASE_URL set) and on SQLite;
-    # a slow test whose outcome no database changes runs in the second pass only.
-    if not os.environ.get("DATABASE_URL"):
-        return
-    skip = pytest.mark.skip(reason="database independent: runs in the SQLite pass (no DATABASE_URL)")
+    # scripts/test runs the suite twice, on PostgreSQL (DATABASE_URL set) and on SQLite
+    # (it sets BERTH_TEST_POSTGRES_PASS in the SQLite pass when the other runs too):
+    # a slow test whose outcome no database changes runs in one of them only.
+    on_postgres = bool(os.environ.get("DATABASE_URL"))
+    postgres_pass_too = bool(os.environ.get("BERTH_TEST_POSTGRES_PASS"))
     for item in items:
-        if item.get_closest_marker("database_independent"):
-            item.add_marker(skip)
+        mark = item.get_closest_marker("database_independent")
+        if mark is None:
+            continue
+        home = mark.kwargs.get("pass_", "sqlite")
+        if home == "sqlite" and on_postgres:
+            item.add_marker(pytest.mark.skip(reason="database independent: runs in the SQLite pass"))
+        elif home == "postgres" and not on_postgres and postgres_pass_too:
+            item.add_marker(pytest.mark.skip(reason="database independent: runs in the PostgreSQL pass"))

@@ -10,7 +10,8 @@ import pytest
 
 from tests.cli.test_cli_e2e import Cli, _new_user
 
-pytestmark = pytest.mark.e2e
+# The client's side of each command; the server's answers are tested on both databases in apps/.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_independent(pass_="postgres")]
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64

@@ -21,7 +21,8 @@ import pytest
 from tests.e2e import images as I
 from tests.e2e.conftest import BERTH_BIN, CMD_TIMEOUT, Account, BerthServer, need, run_isolated
 
-pytestmark = pytest.mark.e2e
+# The client's side of each command; the server's answers are tested on both databases in apps/.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_independent(pass_="postgres")]
 
 CLIENT_VARIABLES = (
     "BERTH_ENDPOINT",

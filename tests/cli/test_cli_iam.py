@@ -14,7 +14,8 @@ from tests.cli.test_cli_e2e import Cli, _new_user
 from tests.e2e import images as I
 from tests.e2e.conftest import need, run_isolated
 
-pytestmark = pytest.mark.e2e
+# The client's side of each command; the server's answers are tested on both databases in apps/.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_independent(pass_="postgres")]
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 E2E_DIR = Path(__file__).resolve().parent
+REPO_ROOT = E2E_DIR.parent.parent
 BIN_DIR = Path(sys.executable).parent
 BERTH_BIN = BIN_DIR / "berth"
 STARTUP_TIMEOUT = 90
@@ -315,6 +316,9 @@ class BerthServer:
         self.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         # likewise for the audit trail: a real server batches pull events in the background
         self.env.pop("BERTH_AUDIT_SYNCHRONOUS", None)
+        # Berth's settings with a fast password hasher (tests/live_server_settings.py).
+        self.env["DJANGO_SETTINGS_MODULE"] = "tests.live_server_settings"
+        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), self.env.get("PYTHONPATH")]))
         self.mark = secrets.token_hex(8)
         self.env[SERVER_MARK_VARIABLE] = self.mark
         self.serve_options: list[str] = []  # for `berth serve`, after --bind

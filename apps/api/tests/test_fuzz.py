@@ -54,6 +54,8 @@ def signed_in(tenant):
     return {"Authorization": basic_auth(key.access_key.access_key_id, key.secret)}
 
 
+# Generated input finds most of its server errors in PostgreSQL's stricter types (NUL bytes, lengths).
+@pytest.mark.database_independent(pass_="postgres")
 def test_no_operation_answers_with_a_server_error(api_schema, signed_in):
     # Driven by hand rather than schemathesis' pytest plugin, which this pytest
     # version breaks; each operation gets its own bounded hypothesis run.
