@@ -16,14 +16,16 @@ from .test_http import bearer
 WAIT_SECONDS = 60
 
 
-def wait_for(berth, query: str) -> str:
-    """The last line `query` (Python run by `berth shell`) prints, once it is not
-    empty or WAIT_SECONDS have passed."""
+def wait_until_done(berth, query: str) -> bool:
+    """Whether `query` (Python run by `berth shell`, printing `done` or not) prints
+    `done` within WAIT_SECONDS."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        output = berth.cli("shell", "-c", query).stdout.strip().splitlines()
-        if (output and output[-1]) or time.monotonic() > deadline:
-            return output[-1] if output else ""
+        # --no-imports: Django's shell would print a line of its own about what it imported
+        if berth.cli("shell", "--no-imports", "-c", query).stdout.split() == ["done"]:
+            return True
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.5)
 
 
@@ -62,15 +64,15 @@ def test_nothing_under_the_data_dir_is_open_to_group_or_others(berth):
     assert requests.get(f"{url}/blobs/{layer_digest}", headers=headers, timeout=30).content == layer
 
     # The worker ran the push's task, and the audit writer wrote the pulls to the trail.
-    assert wait_for(berth, (
+    assert wait_until_done(berth, (
         "from apps.registry.models import Manifest; "
-        f"print('done' if Manifest.objects.get(digest='{digest}').platforms else '')"
-    )) == "done"
-    assert wait_for(berth, (
+        f"print('done' if Manifest.objects.get(digest='{digest}').platforms else 'waiting')"
+    ))
+    assert wait_until_done(berth, (
         "from apps.audit.models import Event; "
         f"print('done' if Event.objects.filter(repository='modes', recipient_account_id='{account.account_id}', "
-        "event_name='GetDownloadUrlForLayer').exists() else '')"
-    )) == "done"
+        "event_name='GetDownloadUrlForLayer').exists() else 'waiting')"
+    ))
 
     open_to_others = []
     for directory, subdirectories, files in os.walk(berth.data_dir):
