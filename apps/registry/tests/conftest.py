@@ -1,4 +1,5 @@
-"""A local S3 (moto's server) for the blob store tests: nothing leaves 127.0.0.1."""
+"""The registry tests' fixtures: a signed-in client and a repository name, and a
+local S3 (moto's server) for the blob store tests: nothing leaves 127.0.0.1."""
 from __future__ import annotations
 
 import os
@@ -16,6 +17,18 @@ import requests
 from apps.registry.storage import get_blob_store
 
 REGION = "us-east-1"
+
+
+@pytest.fixture
+def alice(tenant, registry_client):
+    """A registry client signed in as the tenant's owner."""
+    return registry_client(tenant)
+
+
+@pytest.fixture
+def repo(tenant):
+    """A repository name in the tenant's account (created by the first push)."""
+    return f"{tenant.id}/app"
 
 
 def _free_port() -> int:

@@ -24,16 +24,6 @@ def errors(response) -> list[dict]:
     return json.loads(response.content)["errors"]
 
 
-@pytest.fixture
-def alice(tenant, registry_client):
-    return registry_client(tenant)
-
-
-@pytest.fixture
-def repo(tenant):
-    return f"{tenant.id}/app"
-
-
 def entry(digest: str, manifest: dict, **changes) -> dict:
     return {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(json.dumps(manifest)),
             "platform": {"architecture": "amd64", "os": "linux"}, **changes}

@@ -42,11 +42,6 @@ def errors(response) -> list[dict]:
 
 
 @pytest.fixture
-def alice(tenant, registry_client):
-    return registry_client(tenant)
-
-
-@pytest.fixture
 def repo(tenant):
     return f"{tenant.id}/windows/app"
 

@@ -65,11 +65,6 @@ def alice(tenant, registry_client):
 
 
 @pytest.fixture
-def repo(tenant):
-    return f"{tenant.id}/app"
-
-
-@pytest.fixture
 def pushed(alice, repo):
     """(manifest digest, manifest) of an image in ``repo`` tagged v1."""
     return alice.push_image(repo, "v1")

@@ -35,11 +35,6 @@ def error_codes(response) -> list[str]:
 
 
 @pytest.fixture
-def alice(tenant, registry_client):
-    return registry_client(tenant)
-
-
-@pytest.fixture
 def repo(tenant):
     return f"{tenant.id}/formats"
 

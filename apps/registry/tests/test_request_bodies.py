@@ -25,16 +25,6 @@ def error_codes(response) -> list[str]:
 
 
 @pytest.fixture
-def alice(tenant, registry_client):
-    return registry_client(tenant)
-
-
-@pytest.fixture
-def repo(tenant):
-    return f"{tenant.id}/app"
-
-
-@pytest.fixture
 def token(alice, repo):
     return alice.token(f"repository:{repo}:pull,push")
 

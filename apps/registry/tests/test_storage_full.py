@@ -98,16 +98,6 @@ def test_out_of_space_is_recognised_from_every_store(exc, full):
 # -- pushes -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def alice(tenant, registry_client):
-    return registry_client(tenant)
-
-
-@pytest.fixture
-def repo(tenant):
-    return f"{tenant.id}/app"
-
-
 class DiskThatFills:
     """``os`` for the module under test, whose write (or fsync) fails with ENOSPC
     once ``room`` bytes were written; a short write first, as a filling disk gives."""

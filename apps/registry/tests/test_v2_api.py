@@ -27,16 +27,6 @@ def error_codes(response) -> list[str]:
     return [e["code"] for e in json.loads(response.content)["errors"]]
 
 
-@pytest.fixture
-def alice(tenant, registry_client):
-    return registry_client(tenant)
-
-
-@pytest.fixture
-def repo(tenant):
-    return f"{tenant.id}/app"
-
-
 # -- base and auth ------------------------------------------------------------------
 
 
