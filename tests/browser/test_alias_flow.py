@@ -10,7 +10,8 @@ import pytest
 
 from tests.e2e.conftest import BERTH_BIN, CMD_TIMEOUT
 
-pytestmark = pytest.mark.e2e
+# What the browser sees and runs; the views' queries are tested on both databases in apps/.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_independent]
 
 
 def create_staff_user(server, username: str, password: str) -> None:

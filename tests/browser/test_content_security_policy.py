@@ -10,7 +10,8 @@ import pytest
 from .conftest import CspWatch
 from .test_alias_flow import create_staff_user
 
-pytestmark = pytest.mark.e2e
+# What the browser sees and runs; the views' queries are tested on both databases in apps/.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_independent]
 
 
 def test_swagger_ui_renders_the_api_under_the_policy(new_context):

@@ -12,7 +12,8 @@ import pytest
 from tests.e2e import images
 from tests.e2e.conftest import need, run_isolated
 
-pytestmark = pytest.mark.e2e
+# What the browser sees and runs; the views' queries are tested on both databases in apps/.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_independent]
 
 DESCRIPTION = "A friendly hummingbird web server for tiny sites"
 ABOUT = (

@@ -15,7 +15,7 @@ from tests.e2e import images as I
 from tests.e2e.conftest import need, run_isolated
 
 # The client's side of each command; the server's answers are tested on both databases in apps/.
-pytestmark = [pytest.mark.e2e, pytest.mark.database_independent(pass_="postgres")]
+pytestmark = [pytest.mark.e2e, pytest.mark.database_independent]
 
 
 @pytest.fixture
