@@ -53,6 +53,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
+from registry_project.secrets import read_or_create
+
 from .events import Actor, EventDraft
 from .models import SpoolCursor
 from .rows import EventRow, spool_form
@@ -308,26 +310,8 @@ def _restart_sqlite_wal() -> None:
 
 def spool_id(directory: Path) -> str:
     """The id the cursors of ``directory``'s files are kept under: read from its
-    ``.spool-id``, which the first caller makes (with link(), so that callers racing
-    to make it all read the one that won)."""
-    path = directory / ID_NAME
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    candidate = directory / f".{ID_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, uuid.uuid4().hex.encode())
-    finally:
-        os.close(fd)
-    try:
-        os.link(candidate, path)
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(candidate)
-    return path.read_text().strip()
+    ``.spool-id``, which the first caller makes."""
+    return read_or_create(directory / ID_NAME, lambda: uuid.uuid4().hex)
 
 
 def _writer_gone(fd: int) -> bool:
