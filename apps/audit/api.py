@@ -69,7 +69,7 @@ class EventList(_AuditView):
         query = self._query(LookupEventsPageQuerySerializer, request)
         try:
             page, next_token = selectors.lookup_events(
-                self.account,
+                self.account.pk,
                 query.filters(),
                 max_results=query.validated_data["max_results"],
                 next_token=query.validated_data.get("next"),
@@ -108,7 +108,7 @@ class EventExport(_AuditView):
         filters = self._query(LookupEventsQuerySerializer, request).filters()
         lines = (
             json.dumps(to_record(event), separators=(",", ":"), ensure_ascii=False) + "\n"
-            for event in selectors.iter_events(self.account, filters)
+            for event in selectors.iter_events(self.account.pk, filters)
         )
         response = StreamingHttpResponse(lines, content_type=NDJSON)
         response["Content-Disposition"] = f'attachment; filename="berth-events-{self.account.pk}.jsonl"'
@@ -127,7 +127,7 @@ class ImagePulls(_AuditView):
     )
     def get(self, request):
         data = self._query(ImagePullsQuerySerializer, request).validated_data
-        pulls = selectors.pulls_of_image(self.account, data["repository"], data["digest"], limit=data["max_results"])
+        pulls = selectors.pulls_of_image(self.account.pk, data["repository"], data["digest"], limit=data["max_results"])
         return Response(ImagePullsSerializer({"pulls": pulls}).data)
 
 
@@ -143,7 +143,7 @@ class PrincipalPulls(_AuditView):
     )
     def get(self, request):
         data = self._query(PrincipalPullsQuerySerializer, request).validated_data
-        pulls = selectors.pulls_by_principal(self.account, data["principal"], limit=data["max_results"])
+        pulls = selectors.pulls_by_principal(self.account.pk, data["principal"], limit=data["max_results"])
         return Response(PrincipalPullsSerializer({"pulls": pulls}).data)
 
 
@@ -159,5 +159,5 @@ class TagHistory(_AuditView):
     )
     def get(self, request):
         data = self._query(TagHistoryQuerySerializer, request).validated_data
-        history = selectors.tag_history(self.account, data["repository"], data["tag"], limit=data["max_results"])
+        history = selectors.tag_history(self.account.pk, data["repository"], data["tag"], limit=data["max_results"])
         return Response(TagHistorySerializer({"history": history}).data)

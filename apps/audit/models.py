@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
-from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH
+from apps.kernel.names import DIGEST_MAX_LENGTH, REPOSITORY_NAME_MAX_LENGTH, TAG_MAX_LENGTH
 
 from .events import new_id
 

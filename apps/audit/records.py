@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from apps.iam.policy.arn import repository_arn
+from apps.kernel.arn import repository_arn
 
 from .chain import iso_time
 from .events import AGGREGATE, ActorType

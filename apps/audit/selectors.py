@@ -18,7 +18,6 @@ from django.core import signing
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from apps.accounts.models import Account
 
 from .chain import iso_time
 from .events import failure_source
@@ -56,8 +55,8 @@ class EventFilters:
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def visible_events(account: Account) -> QuerySet[Event]:
-    return Event.objects.filter(Q(recipient_account_id=account.pk) | Q(actor_account_id=account.pk))
+def visible_events(account_id: str) -> QuerySet[Event]:
+    return Event.objects.filter(Q(recipient_account_id=account_id) | Q(actor_account_id=account_id))
 
 
 def _principal(principal: str) -> Q:
@@ -87,9 +86,9 @@ def _filtered(events: QuerySet[Event], filters: EventFilters) -> QuerySet[Event]
     return events.order_by("-event_time", "-sequence")
 
 
-def filtered_events(account: Account, filters: EventFilters) -> QuerySet[Event]:
+def filtered_events(account_id: str, filters: EventFilters) -> QuerySet[Event]:
     """The account's events that pass ``filters``, newest first."""
-    return _filtered(visible_events(account), filters)
+    return _filtered(visible_events(account_id), filters)
 
 
 def _newest(event: Event) -> tuple:
@@ -97,7 +96,7 @@ def _newest(event: Event) -> tuple:
 
 
 def lookup_events(
-    account: Account, filters: EventFilters, *, max_results: int, next_token: str | None = None
+    account_id: str, filters: EventFilters, *, max_results: int, next_token: str | None = None
 ) -> tuple[list[Event], str | None]:
     """CloudTrail's LookupEvents: a page of the account's events that pass
     ``filters``, newest first, and the token of the next page (None on the last).
@@ -107,11 +106,11 @@ def lookup_events(
     index and only as far as one page, and merged: an OR of the two would make the
     database gather and sort every visible event for every page."""
     halves = [
-        Event.objects.filter(recipient_account_id=account.pk),
-        Event.objects.filter(actor_account_id=account.pk).exclude(recipient_account_id=account.pk),
+        Event.objects.filter(recipient_account_id=account_id),
+        Event.objects.filter(actor_account_id=account_id).exclude(recipient_account_id=account_id),
     ]
     if next_token:
-        before_time, before_sequence = _page_after(account, filters, next_token)
+        before_time, before_sequence = _page_after(account_id, filters, next_token)
         older = Q(event_time__lt=before_time) | Q(event_time=before_time, sequence__lt=before_sequence)
         halves = [half.filter(older) for half in halves]
     merged = heapq.merge(
@@ -123,39 +122,39 @@ def lookup_events(
     page = page[:max_results]
     last = page[-1]
     token = signing.dumps(
-        {"account": account.pk, "filters": filters.fingerprint(), "before": [iso_time(last.event_time), last.sequence]},
+        {"account": account_id, "filters": filters.fingerprint(), "before": [iso_time(last.event_time), last.sequence]},
         salt=_PAGE_TOKEN_SALT,
     )
     return page, token
 
 
-def _page_after(account: Account, filters: EventFilters, token: str) -> tuple[datetime, int]:
+def _page_after(account_id: str, filters: EventFilters, token: str) -> tuple[datetime, int]:
     try:
         page = signing.loads(token, salt=_PAGE_TOKEN_SALT)
     except signing.BadSignature:
         raise PageTokenInvalid("the next token is not one this API handed out") from None
-    if page.get("account") != account.pk or page.get("filters") != filters.fingerprint():
+    if page.get("account") != account_id or page.get("filters") != filters.fingerprint():
         raise PageTokenInvalid("the next token belongs to another listing: pass the same filters with it")
     before_time, before_sequence = page["before"]
     return parse_datetime(before_time), int(before_sequence)
 
 
-def iter_events(account: Account, filters: EventFilters, *, chunk_size: int = 1000):
+def iter_events(account_id: str, filters: EventFilters, *, chunk_size: int = 1000):
     """Every event ``lookup_events`` would page through, for an export."""
-    return filtered_events(account, filters).iterator(chunk_size=chunk_size)
+    return filtered_events(account_id, filters).iterator(chunk_size=chunk_size)
 
 
-def _pulls(account: Account) -> QuerySet[Event]:
-    return visible_events(account).filter(event_name__in=PULL_EVENT_NAMES, error_code="")
+def _pulls(account_id: str) -> QuerySet[Event]:
+    return visible_events(account_id).filter(event_name__in=PULL_EVENT_NAMES, error_code="")
 
 
-def pulls_of_image(account: Account, repository: str, digest: str, *, limit: int = 1000) -> list[dict]:
+def pulls_of_image(account_id: str, repository: str, digest: str, *, limit: int = 1000) -> list[dict]:
     """Who pulled the image ``digest`` of the account's ``repository``, and from
     where: one row per (principal, source address) with the number of pulls and
     the first and last, most recent first."""
     rows = (
-        _pulls(account)
-        .filter(recipient_account_id=account.pk, repository=repository, image_digest=digest)
+        _pulls(account_id)
+        .filter(recipient_account_id=account_id, repository=repository, image_digest=digest)
         .values("actor_type", "actor_arn", "actor_account_id", "source_ip")
         .annotate(pulls=Count("id"), first_pull=Min("event_time"), last_pull=Max("event_time"))
         .order_by("-last_pull", "actor_arn", "source_ip")
@@ -163,12 +162,12 @@ def pulls_of_image(account: Account, repository: str, digest: str, *, limit: int
     return list(rows[:limit])
 
 
-def pulls_by_principal(account: Account, principal: str, *, limit: int = 1000) -> list[dict]:
+def pulls_by_principal(account_id: str, principal: str, *, limit: int = 1000) -> list[dict]:
     """What ``principal`` (an ARN, user name or access key id) pulled, of what the
     account may see: one row per image with the number of pulls, the first and
     the last, most recent first."""
     rows = (
-        _pulls(account)
+        _pulls(account_id)
         .filter(_principal(principal))
         .values("recipient_account_id", "repository", "image_digest")
         .annotate(pulls=Count("id"), first_pull=Min("event_time"), last_pull=Max("event_time"))
@@ -177,12 +176,12 @@ def pulls_by_principal(account: Account, principal: str, *, limit: int = 1000) -
     return list(rows[:limit])
 
 
-def tag_history(account: Account, repository: str, tag: str, *, limit: int = 1000) -> list[Event]:
+def tag_history(account_id: str, repository: str, tag: str, *, limit: int = 1000) -> list[Event]:
     """The PutImage events that moved ``tag`` of the account's ``repository``,
     newest first; ``previous_digest`` says where each one moved it from."""
     return list(
         Event.objects.filter(
-            recipient_account_id=account.pk,
+            recipient_account_id=account_id,
             repository=repository,
             event_name=PUT_IMAGE_EVENT_NAME,
             image_tag=tag,

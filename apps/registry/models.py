@@ -4,13 +4,9 @@ import uuid
 
 from django.db import models
 
+from apps.kernel.names import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH, TAG_PATTERN
 from apps.repositories.models import Repository
 
-DIGEST_MAX_LENGTH = 7 + 128 + 64  # "sha512:" + hex, with room for registered algorithms
-# The OCI distribution spec's tag grammar, with Amazon ECR's length: up to 300
-# characters where the spec stops at 128.
-TAG_MAX_LENGTH = 300
-TAG_PATTERN = rf"^[a-zA-Z0-9_][a-zA-Z0-9._-]{{0,{TAG_MAX_LENGTH - 1}}}$"
 
 
 class Blob(models.Model):

@@ -4,10 +4,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 
 from apps.accounts.models import Account
+from apps.kernel.names import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN
 
-# The OCI distribution spec's name grammar, for the part after the namespace.
-REPOSITORY_NAME_PATTERN = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$"
-REPOSITORY_NAME_MAX_LENGTH = 256
 
 
 class Visibility(models.TextChoices):

@@ -214,9 +214,9 @@ def test_another_accounts_principals_are_counted_per_account_and_seen_by_it(tena
     assert of_mallory.repository == ""  # more than one
     assert of_trudy.response_elements[AGGREGATE]["count"] == 1 and of_trudy.repository == "team/app"
     # each account sees its own callers' aggregate; the target sees both
-    assert set(selectors.visible_events(mallory.account).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {of_mallory}
-    assert set(selectors.visible_events(trudy.account).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {of_trudy}
-    assert set(selectors.visible_events(tenant.account).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {
+    assert set(selectors.visible_events(mallory.account.pk).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {of_mallory}
+    assert set(selectors.visible_events(trudy.account.pk).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {of_trudy}
+    assert set(selectors.visible_events(tenant.account.pk).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {
         of_mallory, of_trudy}
 
 

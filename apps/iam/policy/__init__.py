@@ -5,7 +5,7 @@ against the caller's identity policies and the resource's policy; ``simulate``
 answers "may P do A on R from X" with the decision and the statement behind it.
 """
 from .actions import ALL_ACTIONS, KNOWN_ACTIONS, action_matches, expand_action_pattern
-from .arn import (
+from apps.kernel.arn import (
     DEFAULT_PARTITION,
     Arn,
     ArnError,

@@ -5,7 +5,7 @@ known action so that a typo is refused instead of silently matching nothing.
 """
 from __future__ import annotations
 
-from .wildcards import has_wildcard, wildcard_match
+from apps.kernel.wildcards import has_wildcard, wildcard_match
 
 ECR_ACTIONS = frozenset({
     "BatchCheckLayerAvailability", "BatchDeleteImage", "BatchGetImage",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from .arn import DEFAULT_PARTITION, arn_matches, normalize_partition
-from .wildcards import wildcard_match
+from apps.kernel.arn import DEFAULT_PARTITION, arn_matches, normalize_partition
+from apps.kernel.wildcards import wildcard_match
 
 # Condition keys whose values are ARNs: their policy values read arn:aws: as the
 # configured partition even under the String operators.

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 
-from .arn import (
+from apps.kernel.arn import (
     DEFAULT_PARTITION,
     Arn,
     ArnError,

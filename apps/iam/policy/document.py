@@ -14,7 +14,7 @@ from enum import StrEnum
 from apps.kernel import json_limits
 
 from .actions import validate_action_pattern
-from .arn import (
+from apps.kernel.arn import (
     ACCOUNT_ID_RE,
     DEFAULT_PARTITION,
     Arn,
@@ -23,7 +23,7 @@ from .arn import (
     normalize_arn_pattern,
 )
 from .conditions import ConditionClause, parse_condition_block
-from .wildcards import has_wildcard
+from apps.kernel.wildcards import has_wildcard
 
 MAX_POLICY_CHARACTERS = 10_240
 # A valid policy nests six levels at most (Statement, a statement, Condition, an

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from .actions import action_matches
-from .arn import arn_matches
+from apps.kernel.arn import arn_matches
 from .conditions import conditions_hold
 from .context import Principal, RequestContext
 from .document import Effect, Policy, PolicyKind, Statement

@@ -13,7 +13,7 @@ from apps.iam.policy import (
     parse_policy,
     repository_arn,
 )
-from apps.iam.policy.wildcards import wildcard_match
+from apps.kernel.wildcards import wildcard_match
 
 from .helpers import NOW, OTHER, OWNER, REGION
 
