@@ -7,7 +7,7 @@
   `docker login` takes): `Authorization: Bearer <login password>`.
 
 A user's own password signs in only at the bootstrap endpoint that mints a key
-(apps.accounts.api.BootstrapAccessKey)."""
+(apps.api.accounts.views.BootstrapAccessKey)."""
 from __future__ import annotations
 
 import re

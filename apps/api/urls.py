@@ -2,13 +2,13 @@
 so a repository's sub-resources follow a `/-/` that no name can hold."""
 from django.urls import path
 
-from apps.accounts import api as accounts_api
-from apps.accounts import registries_api
-from apps.audit import api as audit_api
-from apps.gallery import api as gallery_api
-from apps.iam import api as iam_api
-from apps.registry import api as images_api
-from apps.repositories import api as repositories_api
+from .accounts import registries as registries_api
+from .accounts import views as accounts_api
+from .audit import views as audit_api
+from .gallery import views as gallery_api
+from .iam import views as iam_api
+from .registry import views as images_api
+from .repositories import views as repositories_api
 
 urlpatterns = [
     path("auth/access-keys", accounts_api.BootstrapAccessKey.as_view(), name="api-bootstrap-access-key"),

@@ -9,9 +9,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from apps.api.serializers import error_responses
-from apps.repositories.api import NAME, REPOSITORIES_TAG, _RepositoryView
+from apps.api.repositories.views import NAME, REPOSITORIES_TAG, _RepositoryView
 
-from . import selectors
+from apps.gallery import selectors
 from .serializers import PullCountsQuerySerializer, PullCountsSerializer
 
 

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from .models import REGISTRY_DISPLAY_NAME_MAX_LENGTH, AccessKeyStatus
-from .registries import RegistryAliasStatus
+from apps.accounts.models import REGISTRY_DISPLAY_NAME_MAX_LENGTH, AccessKeyStatus
+from apps.accounts.registries import RegistryAliasStatus
 
 
 class AccessKeySerializer(serializers.Serializer):

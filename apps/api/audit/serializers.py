@@ -11,7 +11,7 @@ from apps.registry.errors import RegistryError
 from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH
 
-from .selectors import EventFilters, previous_digest
+from apps.audit.selectors import EventFilters, previous_digest
 
 MAX_RESULTS = 1000
 DEFAULT_MAX_RESULTS = 50

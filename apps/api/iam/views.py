@@ -14,7 +14,7 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
-from apps.accounts.serializers import NewAccessKeySerializer
+from apps.api.accounts.serializers import NewAccessKeySerializer
 from apps.accounts.services import AccessKeyLimitExceeded
 from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
@@ -22,8 +22,8 @@ from apps.api.views import AccountScopedView
 from apps.audit import events
 from apps.repositories.models import Repository
 
-from . import policy, selectors, services
-from .models import ManagedPolicy, Role
+from apps.iam import policy, selectors, services
+from apps.iam.models import ManagedPolicy, Role
 from .serializers import (
     AssumeRoleResponseSerializer,
     AssumeRoleSerializer,

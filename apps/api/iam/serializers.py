@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .models import DEFAULT_SESSION_SECONDS, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
-from .policy import MAX_POLICY_CHARACTERS
+from apps.iam.models import DEFAULT_SESSION_SECONDS, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
+from apps.iam.policy import MAX_POLICY_CHARACTERS
 
 POLICY_TEXT_HELP = f"an IAM policy document (JSON text, at most {MAX_POLICY_CHARACTERS} characters)"
 

@@ -4,10 +4,10 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .digests import parse_digest
-from .errors import RegistryError
-from .models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
-from .selectors import FailureCode, TagStatus
+from apps.registry.digests import parse_digest
+from apps.registry.errors import RegistryError
+from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
+from apps.registry.selectors import FailureCode, TagStatus
 
 MAX_IMAGE_IDS = 100
 # models.TAG_PATTERN's characters; max_length says the length.

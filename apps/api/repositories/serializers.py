@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import (
+from apps.repositories.models import (
     CATALOG_BADGE_MAX_LENGTH,
     CATALOG_BADGES_MAX,
     CATALOG_DESCRIPTION_MAX_LENGTH,
@@ -28,8 +28,8 @@ from .models import (
     TagMutability,
     Visibility,
 )
-from .mutability import EXCLUSION_FILTER_PATTERN, MAX_EXCLUSION_FILTERS
-from .selectors import repository_uri, total_size
+from apps.repositories.mutability import EXCLUSION_FILTER_PATTERN, MAX_EXCLUSION_FILTERS
+from apps.repositories.selectors import repository_uri, total_size
 
 _TAG_CHARACTERS = "letters, digits, spaces and _ . : / = + - @"
 

@@ -11,7 +11,7 @@ from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
 from apps.repositories.selectors import registry_host
 
-from . import registries
+from apps.accounts import registries
 from .serializers import RegistryCatalogDataSerializer, RegistryListSerializer
 
 REGISTRIES_TAG = "registries"

@@ -16,9 +16,9 @@ from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
 
-from . import catalog, selectors, services
-from .models import LogoContentType, Repository, Visibility
-from .mutability import TagMutabilityInvalid
+from apps.repositories import catalog, selectors, services
+from apps.repositories.models import LogoContentType, Repository, Visibility
+from apps.repositories.mutability import TagMutabilityInvalid
 from .serializers import (
     CreateRepositorySerializer,
     DeleteRepositoryQuerySerializer,

@@ -21,10 +21,10 @@ from apps.iam import selectors as iam_selectors
 from apps.iam import services as iam_services
 from apps.iam.models import RoleSession
 
-from . import selectors, services
-from .authentication import LOGIN_PASSWORD_USERNAMES, check_password
-from .throttle import Throttled
-from .models import AccessKey, AccessKeyStatus
+from apps.accounts import selectors, services
+from apps.accounts.authentication import LOGIN_PASSWORD_USERNAMES, check_password
+from apps.accounts.throttle import Throttled
+from apps.accounts.models import AccessKey, AccessKeyStatus
 from .serializers import (
     AccessKeyListSerializer,
     AccessKeySerializer,

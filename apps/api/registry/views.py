@@ -18,10 +18,10 @@ from apps.api.serializers import ErrorSerializer, error_responses
 from apps.api.views import AccountScopedView
 from apps.repositories.models import Repository
 
-from . import negotiation, selectors, services
-from .errors import RegistryError
-from .negotiation import Served
-from .selectors import FailureCode, ImageFailure, TagStatus
+from apps.registry import negotiation, selectors, services
+from apps.registry.errors import RegistryError
+from apps.registry.negotiation import Served
+from apps.registry.selectors import FailureCode, ImageFailure, TagStatus
 from .serializers import (
     MAX_IMAGE_IDS,
     BatchDeleteImageRequestSerializer,
