@@ -184,6 +184,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.api",
     "apps.gallery",
+    "apps.console",
 ]
 
 MIDDLEWARE = [

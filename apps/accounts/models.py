@@ -258,6 +258,20 @@ ACCESS_KEY_ID_PATTERN = r"^BKIA[A-Z0-9]{16}$"
 MAX_ACTIVE_ACCESS_KEYS = 2
 
 
+class RootUser(models.Model):
+    """The account's root user: every right on its own account, no policy consulted.
+    The first user of an account is its root."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="root_user")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="iam_root")
+
+    class Meta:
+        db_table = "iam_rootuser"  # made by the iam app, whose model it was
+
+    def __str__(self) -> str:
+        return f"root of {self.account_id}: {self.user}"
+
+
 class AccessKeyStatus(models.TextChoices):
     ACTIVE = "ACTIVE", "Active"
     INACTIVE = "INACTIVE", "Inactive"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
+
+from apps.audit.events import Actor, ActorType
+from apps.kernel.arn import account_root_arn, user_arn
 
 from .models import (
     ACCOUNT_ID_PATTERN,
@@ -65,6 +69,22 @@ def user_name_of(user) -> str:
     IAM user's name, the root's own user name), a staff operator by its user name."""
     membership = getattr(user, "membership", None)
     return membership.user_name if membership is not None else user.get_username()
+
+
+def audit_actor_of(user) -> Actor:
+    """How the audit trail names a signed-in user: the account's root or an IAM user,
+    as apps.iam.callers names them; a staff operator (outside any account) as an IAM
+    user of no account, by user name."""
+    row = Membership.objects.filter(user_id=user.pk).values_list("account_id", "user__iam_root", "user_name").first()
+    if row is None:
+        return Actor(type=ActorType.IAM_USER, username=user.get_username())
+    account_id, root_id, user_name = row
+    partition = settings.BERTH_ARN_PARTITION
+    if root_id is not None:
+        arn, kind = account_root_arn(account_id, partition=partition), ActorType.ROOT
+    else:
+        arn, kind = user_arn(account_id, user_name, partition=partition), ActorType.IAM_USER
+    return Actor(type=kind, arn=arn, account_id=account_id, username=user_name)
 
 
 def access_keys_of(user) -> QuerySet[AccessKey]:

@@ -19,11 +19,9 @@ from django.template.loader import render_to_string
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from apps.iam import services as iam_services
 
 from apps.audit import services as audit_services
-from apps.audit.events import Actor, ActorType, EventDraft
-from apps.iam.selectors import caller_for_user
+from apps.audit.events import EventDraft
 
 from . import links, login_passwords, registries, selectors
 from .models import (
@@ -42,6 +40,7 @@ from .models import (
     AliasRequestStatus,
     Membership,
     ReservedName,
+    RootUser,
 )
 
 _ALIAS_FIRST = string.ascii_lowercase
@@ -90,7 +89,7 @@ def create_account(*, name: str, username: str, password: str, email: str = "", 
                 Alias.objects.create(name=_new_default_alias(), account=account, is_default=True, is_primary=True)
                 user = User.objects.create_user(username=username, email=email, password=password)
                 Membership.objects.create(user=user, account=account, user_name=username)
-                iam_services.mark_root_user(account=account, user=user)
+                RootUser.objects.create(account=account, user=user)
                 return account
         except IntegrityError:
             if User.objects.filter(username=username).exists():
@@ -239,15 +238,6 @@ def _add_event(alias_request: AliasRequest, *, kind: str, actor, reason: str = "
     )
 
 
-def _audit_actor(user) -> Actor:
-    """The account owner as the IAM core names them; a staff operator (outside any
-    account) as an IAM user of no account, by user name."""
-    caller = caller_for_user(user)
-    if caller.is_anonymous:
-        return Actor(type=ActorType.IAM_USER, username=selectors.user_name_of(user))
-    return caller.actor()
-
-
 # Custom aliases are Berth's own (Amazon grants them through its console): so is the
 # action that asks for one (apps.iam.policy.actions), and the trail's name for the steps.
 ALIAS_EVENT_SOURCE = "berth"
@@ -262,7 +252,7 @@ def _audit(
         draft = EventDraft(
             event_name=event_name,
             event_source=ALIAS_EVENT_SOURCE,
-            actor=_audit_actor(actor_user),
+            actor=selectors.audit_actor_of(actor_user),
             source_ip="",
             user_agent="",
             request_id="",

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import ManagedPolicy, PolicyAttachment, RepositoryPolicy, Role, RoleSession, RootUser
+from apps.accounts.models import RootUser
+
+from .models import ManagedPolicy, PolicyAttachment, RepositoryPolicy, Role, RoleSession
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

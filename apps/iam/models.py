@@ -31,17 +31,6 @@ MAX_SESSION_SECONDS = 43200
 MAX_CHAINED_SESSION_SECONDS = 3600
 
 
-class RootUser(models.Model):
-    """The account's root user: every right on its own account, no policy consulted.
-    The first user of an account is its root."""
-
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="root_user")
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="iam_root")
-
-    def __str__(self) -> str:
-        return f"root of {self.account_id}: {self.user}"
-
-
 class ManagedPolicy(models.Model):
     """An identity policy that can be attached to users and roles. ``account`` null:
     built into Berth (the same for every account, never changed by one)."""

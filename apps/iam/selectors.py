@@ -15,12 +15,12 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.models import Account, Membership
+from apps.accounts.models import Account, Membership, RootUser
 from apps.repositories.models import Repository
 
 from . import credentials, policy
 from .callers import ANONYMOUS, Caller
-from .models import ManagedPolicy, PolicyAttachment, RepositoryPolicy, Role, RoleSession, RootUser
+from .models import ManagedPolicy, PolicyAttachment, RepositoryPolicy, Role, RoleSession
 
 REPOSITORY_POLICY_NAME = "repository policy"
 TRUST_POLICY_NAME = "trust policy"

@@ -22,7 +22,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts import login_passwords
-from apps.accounts import services as account_services
 from apps.accounts.models import Account, Membership, iam_user_username
 from apps.repositories.models import Repository
 
@@ -42,7 +41,6 @@ from .models import (
     RepositoryPolicy,
     Role,
     RoleSession,
-    RootUser,
 )
 from .policy.conditions import conditions_hold
 
@@ -109,11 +107,6 @@ def _validated(text: str, *, kind: policy.PolicyKind, name: str, account_id: str
 # -- root users and IAM users ------------------------------------------------------
 
 
-def mark_root_user(*, account: Account, user) -> RootUser:
-    """Make ``user`` the account's root user (the account's first user)."""
-    return RootUser.objects.create(account=account, user=user)
-
-
 def create_user(*, account: Account, username: str, password: str = "", email: str = ""):
     """A new IAM user of the account named ``username``, unique within the account
     ignoring case (another account may have a user of the same name): a Django user
@@ -142,11 +135,6 @@ def delete_user(*, user) -> None:
     if selectors.is_root_user(user):
         raise UserNotDeletable("the account's root user cannot be deleted")
     user.delete()
-
-
-def create_access_key(*, user) -> account_services.NewAccessKey:
-    """CreateAccessKey for a user of the account (AccessKeyLimitExceeded past two)."""
-    return account_services.create_access_key(user=user)
 
 
 # -- managed policies ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
 from apps.api.accounts.serializers import NewAccessKeySerializer
+from apps.accounts import services as account_services
 from apps.accounts.services import AccessKeyLimitExceeded
 from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
@@ -270,7 +271,7 @@ class UserAccessKeys(_IamView):
     def post(self, request, user_name: str):
         self.authorize("iam:CreateAccessKey", resource_arn=self._user_arn(user_name))
         try:
-            new_key = services.create_access_key(user=self._user(user_name))
+            new_key = account_services.create_access_key(user=self._user(user_name))
         except AccessKeyLimitExceeded as exc:
             raise Conflict(str(exc), code="access_key_limit_exceeded") from None
         return Response(NewAccessKeySerializer(new_key).data, status=status.HTTP_201_CREATED)

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.iam import policy, selectors, services, session_tokens
-from apps.iam.models import ManagedPolicy, PolicyAttachment, RoleSession, RootUser
+from apps.accounts.models import RootUser
+from apps.iam.models import ManagedPolicy, PolicyAttachment, RoleSession
 from apps.repositories import services as repository_services
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,11 @@ def test_the_root_marking_migration_marks_the_earliest_member():
     account = account_services.create_account(name="legacy", username="legacy-first", password="pw-123-xyz-abc")
     services.create_user(account=account, username="legacy-second", password="pw-123-xyz-abc")
     RootUser.objects.filter(account=account).delete()
-    migration.mark_root_users(global_apps, None)
+    class AppsOfTheMigration:  # the root marker was iam's model then
+        def get_model(self, app_label, model_name):
+            return global_apps.get_model("accounts" if model_name == "RootUser" else app_label, model_name)
+
+    migration.mark_root_users(AppsOfTheMigration(), None)
     assert RootUser.objects.get(account=account).user.username == "legacy-first"
 
 

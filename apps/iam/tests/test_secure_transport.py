@@ -8,6 +8,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.conftest import PASSWORD, RegistryClient, basic_auth
+from apps.accounts import services as account_services
 from apps.iam import services
 from apps.repositories import services as repository_services
 
@@ -51,7 +52,7 @@ def test_the_registry_denies_plain_http_and_allows_tls_through_the_proxy(tenant,
 
 def test_the_api_denies_plain_http_and_allows_tls_through_the_proxy(tenant, behind_proxy):
     user = iam_user(tenant, "api-tls-only", document(allow("ecr:*"), DENY_PLAIN_HTTP))
-    new_key = services.create_access_key(user=user)
+    new_key = account_services.create_access_key(user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
 

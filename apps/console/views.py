@@ -17,8 +17,8 @@ from apps.audit import events
 from apps.iam import enforcement
 from apps.iam import selectors as iam_selectors
 
-from . import links, selectors, services, throttle
-from .forms import AliasRequestForm, PasswordResetForm, SignUpForm
+from apps.accounts import links, selectors, services, throttle
+from apps.accounts.forms import AliasRequestForm, PasswordResetForm, SignUpForm
 
 
 @require_http_methods(["GET", "POST"])

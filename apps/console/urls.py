@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from . import views
-from .forms import SignInForm
+from apps.accounts.forms import SignInForm
 
 app_name = "accounts"
 
