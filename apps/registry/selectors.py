@@ -6,15 +6,18 @@ import re
 
 from django.core import signing
 from django.db import connection, models
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Collate, Concat
 
 from apps.iam import enforcement
 from apps.iam.callers import Caller
+from apps.accounts.models import Account
+from apps.kernel.names import REPOSITORY_NAME_PATTERN
 from apps.repositories.models import Repository, Visibility
 
 from .digests import is_digest, parse_digest
 from .errors import RegistryError
+from .content import media_types as mt
 from .models import TAG_MAX_LENGTH, TAG_PATTERN, Blob, Manifest, Tag
 
 
@@ -302,3 +305,65 @@ def described_images(repository: Repository, manifest_ids: list[int]) -> list[Ma
     wanted = list(dict.fromkeys(manifest_ids))
     found = _described_images(repository).in_bulk(wanted)
     return [found[pk] for pk in wanted if pk in found]
+
+
+# -- repositories with what they hold (DescribeRepositories) ---------------------------
+
+# Manifests of one image each (not indexes, whose entries are counted themselves).
+IMAGE_MANIFEST_TYPES = mt.IMAGE_MANIFESTS | {mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED}
+_REPOSITORIES_PAGE_SALT = "berth.repositories.page"
+_REPOSITORY_NAME = re.compile(REPOSITORY_NAME_PATTERN)
+
+
+def _described(account: Account) -> QuerySet[Repository]:
+    """Repositories of ``account`` with what DescribeRepositories shows: image count,
+    and their total size, None while a worker has yet to measure one of them."""
+    images = Q(manifests__media_type__in=IMAGE_MANIFEST_TYPES)
+    return (
+        Repository.objects.filter(account=account)
+        .annotate(
+            image_count=Count("manifests", filter=images),
+            measured_size=Sum("manifests__total_size", filter=images),
+            unmeasured_count=Count("manifests", filter=images & Q(manifests__total_size__isnull=True)),
+        )
+        .prefetch_related("resource_tags")
+    )
+
+
+def total_size(repository: Repository) -> int | None:
+    """Of a repository from describe_repositories/describe_repository."""
+    if repository.unmeasured_count:
+        return None
+    return repository.measured_size or 0
+
+
+def describe_repository(account: Account, name: str) -> Repository | None:
+    """One of the account's repositories; another account's is as missing as one that never was."""
+    if not _REPOSITORY_NAME.fullmatch(name):
+        return None
+    return _described(account).filter(name=name).first()
+
+
+def _repositories_page_token(last_name: str) -> str:
+    return signing.dumps(last_name, salt=_REPOSITORIES_PAGE_SALT)
+
+
+def describe_repositories(
+    account: Account, *, name_prefix: str = "", limit: int, next_token: str | None = None
+) -> tuple[list[Repository], str | None]:
+    """A page of the account's repositories by name, and the token of the next page
+    (None on the last)."""
+    repositories = _described(account)
+    if name_prefix:
+        repositories = repositories.filter(name__startswith=name_prefix)
+    if next_token:
+        try:
+            after = signing.loads(next_token, salt=_REPOSITORIES_PAGE_SALT)
+        except signing.BadSignature:
+            raise PageTokenInvalid("the next token is not one this API handed out") from None
+        repositories = repositories.filter(name__gt=after)
+    page = list(repositories.order_by("name")[: limit + 1])
+    if len(page) > limit:
+        page = page[:limit]
+        return page, _repositories_page_token(page[-1].name)
+    return page, None

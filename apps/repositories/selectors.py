@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core import signing
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
 from apps.accounts.models import ALIAS_PATTERN, Account, Alias
-from apps.registry.content import media_types as mt
 
 from .models import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN, Repository, Visibility
 
@@ -115,76 +113,11 @@ def resolve_address(full_name: str) -> Address | None:
         return None
     return Address(full_name=full_name, account=account, name=name, via_alias=via_alias)
 
-# -- the management API's reads -------------------------------------------------------
-
-# Manifests of one image each (not indexes, whose entries are counted themselves).
-IMAGE_MANIFEST_TYPES = mt.IMAGE_MANIFESTS | {mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED}
-_PAGE_TOKEN_SALT = "berth.repositories.page"
-
-
-class PageTokenInvalid(ValueError):
-    pass
-
-
-def _described(account: Account) -> QuerySet[Repository]:
-    """Repositories of ``account`` with what DescribeRepositories shows: image count,
-    and their total size, None while a worker has yet to measure one of them."""
-    images = Q(manifests__media_type__in=IMAGE_MANIFEST_TYPES)
-    return (
-        Repository.objects.filter(account=account)
-        .annotate(
-            image_count=Count("manifests", filter=images),
-            measured_size=Sum("manifests__total_size", filter=images),
-            unmeasured_count=Count("manifests", filter=images & Q(manifests__total_size__isnull=True)),
-        )
-        .prefetch_related("resource_tags")
-    )
-
-
-def total_size(repository: Repository) -> int | None:
-    """Of a repository from describe_repositories/describe_repository."""
-    if repository.unmeasured_count:
-        return None
-    return repository.measured_size or 0
-
-
 def account_repository(account: Account, name: str) -> Repository | None:
     """The account's repository ``name`` (a name outside the grammar names none)."""
     if not _NAME.fullmatch(name):
         return None
     return Repository.objects.filter(account=account, name=name).first()
-
-
-def describe_repository(account: Account, name: str) -> Repository | None:
-    """One of the account's repositories; another account's is as missing as one that never was."""
-    if not _NAME.fullmatch(name):
-        return None
-    return _described(account).filter(name=name).first()
-
-
-def page_token(last_name: str) -> str:
-    return signing.dumps(last_name, salt=_PAGE_TOKEN_SALT)
-
-
-def describe_repositories(
-    account: Account, *, name_prefix: str = "", limit: int, next_token: str | None = None
-) -> tuple[list[Repository], str | None]:
-    """A page of the account's repositories by name, and the token of the next page
-    (None on the last)."""
-    repositories = _described(account)
-    if name_prefix:
-        repositories = repositories.filter(name__startswith=name_prefix)
-    if next_token:
-        try:
-            after = signing.loads(next_token, salt=_PAGE_TOKEN_SALT)
-        except signing.BadSignature:
-            raise PageTokenInvalid("the next token is not one this API handed out") from None
-        repositories = repositories.filter(name__gt=after)
-    page = list(repositories.order_by("name")[: limit + 1])
-    if len(page) > limit:
-        page = page[:limit]
-        return page, page_token(page[-1].name)
-    return page, None
 
 
 def registry_host(request) -> str:

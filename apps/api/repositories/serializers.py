@@ -29,7 +29,8 @@ from apps.repositories.models import (
     Visibility,
 )
 from apps.repositories.mutability import EXCLUSION_FILTER_PATTERN, MAX_EXCLUSION_FILTERS
-from apps.repositories.selectors import repository_uri, total_size
+from apps.registry.selectors import total_size
+from apps.repositories.selectors import repository_uri
 
 _TAG_CHARACTERS = "letters, digits, spaces and _ . : / = + - @"
 

@@ -16,6 +16,7 @@ from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
 
+from apps.registry import selectors as registry_selectors
 from apps.repositories import catalog, selectors, services
 from apps.repositories.models import LogoContentType, Repository, Visibility
 from apps.repositories.mutability import TagMutabilityInvalid
@@ -73,7 +74,7 @@ def _update_actions(data: dict) -> list[str]:
 
 class _RepositoryView(AccountScopedView):
     def _represent(self, repository: Repository, *, status_code: int = status.HTTP_200_OK) -> Response:
-        described = selectors.describe_repository(self.account, repository.name)
+        described = registry_selectors.describe_repository(self.account, repository.name)
         return Response(RepositorySerializer(described, context=self._context()).data, status=status_code)
 
     def _context(self) -> dict:
@@ -94,13 +95,13 @@ class RepositoryList(_RepositoryView):
         query = RepositoryListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:
-            page, next_token = selectors.describe_repositories(
+            page, next_token = registry_selectors.describe_repositories(
                 self.account,
                 name_prefix=query.validated_data.get("name_prefix", ""),
                 limit=query.validated_data["max_results"],
                 next_token=query.validated_data.get("next"),
             )
-        except selectors.PageTokenInvalid as exc:
+        except registry_selectors.PageTokenInvalid as exc:
             raise _invalid("next", exc) from None
         page = self.authorize_each("ecr:DescribeRepositories", page)
         body = {"repositories": page, "next": next_token}
