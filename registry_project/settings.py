@@ -185,6 +185,8 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.gallery",
     "apps.console",
+    # The project's own commands: `berth serve`, `worker`, `beat`, and `migrate` under a lock.
+    "registry_project",
 ]
 
 MIDDLEWARE = [

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.registry.management.commands.serve import STOP_ORDER
+from registry_project.management.commands.serve import STOP_ORDER
 from tests.e2e.conftest import BerthServer, processes_marked
 
 CTRL_C_ROUNDS = 10

@@ -8,7 +8,7 @@ import os
 import pytest
 from django.test import Client
 
-from apps.registry.management.commands import serve
+from registry_project.management.commands import serve
 from registry_project.hosts import LOOPBACK_HOSTS, allowed_hosts, bind_warning
 
 
