@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from registry_project.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, keep_private
+from apps.kernel.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, keep_private
 from registry_project.hosts import allowed_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     # The embedded default keeps a random key in the data directory, so a laptop
     # install needs no configuration and no key is ever committed.
-    from registry_project.secrets import data_dir_secret
+    from apps.kernel.secrets import data_dir_secret
 
     SECRET_KEY = data_dir_secret(DATA_DIR, "secret_key")
 
@@ -428,7 +428,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# 0600 files in 0700 directories (registry_project.datadir), for the storage API's
+# 0600 files in 0700 directories (apps.kernel.datadir), for the storage API's
 # writers (collectstatic) as for every other.
 FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE_MODE
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_DIRECTORY_MODE

@@ -53,7 +53,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
-from registry_project.secrets import read_or_create
+from apps.kernel.secrets import read_or_create
 
 from .events import Actor, EventDraft
 from .models import SpoolCursor

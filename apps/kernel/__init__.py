@@ -1,3 +1,5 @@
-"""The lowest floor: small, pure helpers every app may import (no Django, no app
-imports), so that the identity floor (IAM's policy core) and the registry can share
-them without importing each other."""
+"""The lowest floor: small helpers every app may import, with no models and no
+imports of any app — ARNs, wildcard matching, digest grammar, the names and limits
+several floors store, JSON limits, the data directory's file modes and secrets.
+The floors above it are listed in docs/architecture.md and guarded by
+tests/test_floors.py."""

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 
-from registry_project.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE
+from apps.kernel.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE
 
 
 def load_or_create_pem(path: Path, generate: Callable[[], object]) -> bytes:

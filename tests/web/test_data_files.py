@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from apps.registry.keys import load_or_create_pem
-from registry_project.datadir import keep_private
-from registry_project.secrets import data_dir_secret
+from apps.kernel.datadir import keep_private
+from apps.kernel.secrets import data_dir_secret
 
 
 def mode(path) -> int:

@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from registry_project.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE
+from apps.kernel.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE
 
 
 def read_or_create(path: Path, make) -> str:
