@@ -81,14 +81,6 @@ def role_session(session_id: int) -> RoleSession | None:
     return RoleSession.objects.select_related("role").filter(pk=session_id, expires_at__gt=timezone.now()).first()
 
 
-def role_session_by_access_key_id(access_key_id: str) -> RoleSession | None:
-    return (
-        RoleSession.objects.select_related("role")
-        .filter(access_key_id=access_key_id, expires_at__gt=timezone.now())
-        .first()
-    )
-
-
 def is_root_user(user) -> bool:
     return RootUser.objects.filter(user_id=user.pk).exists()
 
@@ -212,10 +204,6 @@ def policy_named(account: Account, name: str) -> ManagedPolicy | None:
     the built-ins read the same)."""
     name = AWS_POLICY_SYNONYMS.get(name, name)
     return policies_visible_to(account).filter(name=name).order_by("-account_id").first()
-
-
-def own_policy_named(account: Account, name: str) -> ManagedPolicy | None:
-    return ManagedPolicy.objects.filter(account=account, name=name).first()
 
 
 class PolicyReferenceInvalid(ValueError):

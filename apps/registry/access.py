@@ -17,7 +17,7 @@ from django.db import IntegrityError
 
 from apps.audit import events
 from apps.iam import credentials, enforcement
-from apps.iam.callers import ANONYMOUS, Caller
+from apps.iam.callers import Caller
 from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
 from apps.repositories.models import Repository
@@ -142,10 +142,6 @@ def request_claims(request) -> TokenClaims | None:
         raise _revoked(request)
     request._berth_claims = claims
     return claims
-
-
-def caller_of(claims: TokenClaims | None) -> Caller:
-    return ANONYMOUS if claims is None else claims.caller
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,12 @@ repo.add_command(repository_policy)
     metavar="FILTER",
     help="tags taking the opposite rule with *_WITH_EXCLUSION (`latest`, `dev-*`); repeat for more",
 )
-@click.option("--scan-on-push/--no-scan-on-push", default=False, show_default=True)
+@click.option(
+    "--scan-on-push/--no-scan-on-push",
+    default=False,
+    show_default=True,
+    help="Stored now; takes effect when Berth scans images (a later release).",
+)
 @click.option("--tag", "resource_tags", multiple=True, metavar="KEY=VALUE", help="a resource tag; repeat for more")
 @output_option
 @pass_session
@@ -185,13 +190,14 @@ def set_tag_mutability(
     )
 
 
-@repo.command("set-scan-on-push", short_help="Scan each pushed image, or not.")
+@repo.command("set-scan-on-push", short_help="Scan each pushed image, or not (once Berth scans).")
 @click.argument("name")
 @click.argument("enabled", type=click.BOOL, metavar="true|false")
 @output_option
 @pass_session
 def set_scan_on_push(session: Session, name: str, enabled: bool, output: str) -> None:
-    """Turn scanning of each pushed image on or off for NAME."""
+    """Turn scanning of each pushed image on or off for NAME. The setting is stored
+    now and takes effect when Berth scans images (a later release)."""
     with Activity(f"Setting scan on push of {name}"):
         repository = session.client.patch(repository_path(name), {"scanOnPush": enabled})
     emit(repository, output, _describe)

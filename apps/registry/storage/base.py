@@ -15,10 +15,6 @@ class BlobStore(abc.ABC):
         """Whether the blob's bytes are in the store."""
 
     @abc.abstractmethod
-    def size(self, digest: str) -> int | None:
-        """The stored size in bytes, or None when the blob is missing."""
-
-    @abc.abstractmethod
     def commit(self, digest: str, source_path: str) -> None:
         """Take a verified file from the upload area into the store under ``digest``.
 

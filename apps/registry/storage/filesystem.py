@@ -51,12 +51,6 @@ class FilesystemBlobStore(BlobStore):
     def exists(self, digest: str) -> bool:
         return self.path(digest).is_file()
 
-    def size(self, digest: str) -> int | None:
-        try:
-            return self.path(digest).stat().st_size
-        except FileNotFoundError:
-            return None
-
     def commit(self, digest: str, source_path: str) -> None:
         target = self.path(digest)
         if target.is_file():

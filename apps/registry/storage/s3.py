@@ -85,10 +85,6 @@ class S3BlobStore(BlobStore):
     def exists(self, digest: str) -> bool:
         return self._head(digest) is not None
 
-    def size(self, digest: str) -> int | None:
-        head = self._head(digest)
-        return None if head is None else head["ContentLength"]
-
     def commit(self, digest: str, source_path: str) -> None:
         if not self.exists(digest):
             # Managed transfer: multipart with parallel parts above the threshold,
