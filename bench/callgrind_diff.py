@@ -6,8 +6,8 @@ of work: (I_b(f) - I_a(f)) / N for every function f, the largest first.
 A and B are callgrind output files, or globs of them (the files of one run's
 processes, summed), made by runs that differ only in how much work they did:
 N more requests, say, as bench/pull_instructions.py --keep leaves them
-(callgrind-on-200.* and callgrind-on-1000.*, N = 800). Start-up and shutdown
-cancel out. Self cost by default; --inclusive counts what each function called too
+(callgrind-on-gets20-put1mib.* and callgrind-on-gets220-put1mib.*, N = 200).
+Start-up and shutdown cancel out. Self cost by default; --inclusive counts what each function called too
 (C functions only: Python functions show as the interpreter's)."""
 from __future__ import annotations
 
