@@ -220,7 +220,7 @@ class CallgrindServer:
         self.data.mkdir(parents=True)
         # `berth serve`'s own command line, from this checkout's code whichever
         # checkout is measured
-        from apps.registry.management.commands.serve import gunicorn_command
+        from registry_project.management.commands.serve import gunicorn_command
 
         gunicorn = gunicorn_command(bind="127.0.0.1:0", workers=1, threads=1)
         gunicorn[0] = str(self.python)
