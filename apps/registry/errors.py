@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+
+from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
+from apps.kernel.errors import DomainError
 
 STATUS_BY_CODE = {
     "BLOB_UNKNOWN": 404,
@@ -86,3 +92,44 @@ class InsufficientStorage(RegistryError):
 
     def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__("UNKNOWN", message, status=507, headers=headers)
+
+
+@dataclass(frozen=True)
+class OciError:
+    """How /v2/ says a domain error: its code and status, and what of the error's
+    data the envelope carries (``detail``, ``headers``, both given the error; the
+    headers the request too). The message is the error's own unless ``message``
+    replaces it with the spec's."""
+
+    code: str
+    status: int
+    detail: Callable[[Any], object] | None = None
+    headers: Callable[[Any, HttpRequest], dict[str, str]] | None = None
+    message: str | None = None
+
+
+# The domain's refusals in the OCI envelope. An error whose class is not listed is
+# said as its nearest listed base class.
+OCI_ERRORS: dict[type[DomainError], OciError] = {
+    DigestInvalid: OciError("DIGEST_INVALID", 400),
+    DigestAlgorithmUnsupported: OciError("UNSUPPORTED", 400),
+}
+
+
+def oci_error_of(error_class: type[DomainError]) -> OciError:
+    for cls in error_class.__mro__:
+        if cls in OCI_ERRORS:
+            return OCI_ERRORS[cls]
+    raise LookupError(f"{error_class.__qualname__} has no entry in OCI_ERRORS")
+
+
+def registry_error(error: DomainError, request: HttpRequest) -> RegistryError:
+    """The envelope of a domain error."""
+    oci = oci_error_of(type(error))
+    return RegistryError(
+        oci.code,
+        oci.message or error.message,
+        status=oci.status,
+        detail=oci.detail(error) if oci.detail else None,
+        headers=oci.headers(error, request) if oci.headers else None,
+    )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from apps.kernel.digests import digest_bytes, is_digest
 from apps.repositories.models import Repository
 
 from . import selectors, services
@@ -21,7 +22,6 @@ from .content import conversions
 from .content import media_types as mt
 from .content import schema1
 from .content.manifests import parse_manifest
-from .digests import digest_bytes, is_digest
 from .errors import RegistryError
 from .models import Manifest, ManifestConversion
 from .storage import get_blob_store

@@ -11,9 +11,9 @@ from django.db.models.functions import Collate, Concat
 
 from apps.iam import enforcement
 from apps.iam.callers import Caller
+from apps.kernel.digests import DigestInvalid, is_digest, parse_digest
 from apps.repositories.models import Repository, Visibility
 
-from .digests import is_digest, parse_digest
 from .errors import RegistryError
 from .models import TAG_MAX_LENGTH, TAG_PATTERN, Blob, Manifest, Tag
 
@@ -190,7 +190,7 @@ def check_image_id(*, digest: str | None, tag: str | None) -> None:
     if digest is not None:
         try:
             parse_digest(digest)
-        except RegistryError as exc:
+        except DigestInvalid as exc:
             raise ImageFailure(FailureCode.INVALID_IMAGE_DIGEST, exc.message) from None
     if tag is not None and not _TAG.fullmatch(tag):
         raise ImageFailure(

@@ -4,8 +4,8 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .digests import parse_digest
-from .errors import RegistryError
+from apps.kernel.digests import DigestInvalid, parse_digest
+
 from .models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
 from .selectors import FailureCode, TagStatus
 
@@ -222,6 +222,6 @@ class PutImageSerializer(serializers.Serializer):
     def validate_imageDigest(self, digest: str) -> str:
         try:
             parse_digest(digest)
-        except RegistryError as exc:
+        except DigestInvalid as exc:
             raise serializers.ValidationError(exc.message, code="invalid") from None
         return digest

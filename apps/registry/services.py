@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.audit import services as audit_services
 from apps.audit.events import EventDraft
 from apps.kernel import json_limits
+from apps.kernel.digests import digest_bytes, parse_digest
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
 
@@ -28,7 +29,6 @@ from . import selectors
 from .content import media_types as mt
 from .content import schema1
 from .content.manifests import Descriptor, ParsedManifest, check_foreign_layer_urls, parse_manifest
-from .digests import digest_bytes, parse_digest
 from .errors import InsufficientStorage, RegistryError
 from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
 from .storage import get_blob_store

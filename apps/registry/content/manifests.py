@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from apps.kernel import json_limits
+from apps.kernel.digests import DigestInvalid, parse_digest
 
-from ..digests import parse_digest
 from ..errors import RegistryError
 from . import media_types as mt
 
@@ -70,7 +70,7 @@ def _descriptor(value: object, where: str) -> Descriptor:
         raise _invalid(f"{where}.digest is missing")
     try:
         parse_digest(digest)
-    except RegistryError as exc:
+    except DigestInvalid as exc:
         raise _invalid(f"{where}.digest: {exc.message}") from exc
     size = value.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:

@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from apps.kernel import json_limits
+from apps.kernel.digests import DigestInvalid, parse_digest
 
-from ..digests import parse_digest
 from ..errors import RegistryError
 from . import media_types as mt
 
@@ -591,7 +591,7 @@ def parse_schema1(body: bytes, content_type: str) -> Schema1Manifest:
             raise _invalid(f"fsLayers[{i}].blobSum is missing")
         try:
             parse_digest(blob_sum)
-        except RegistryError as exc:
+        except DigestInvalid as exc:
             raise _invalid(f"fsLayers[{i}].blobSum: {exc.message}") from exc
         blob_sums.append(blob_sum)
     v1_compatibility = []
@@ -725,7 +725,7 @@ def _image_manifest(manifest: bytes) -> list[str]:
             raise _invalid(f"layers[{i}] is a foreign layer; schema 1 cannot carry its urls")
         try:
             parse_digest(layer["digest"])
-        except RegistryError as exc:
+        except DigestInvalid as exc:
             raise _invalid(f"layers[{i}].digest: {exc.message}") from exc
         digests.append(layer["digest"])
     return digests

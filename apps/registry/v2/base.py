@@ -9,10 +9,11 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.kernel.digests import is_digest, parse_digest
+from apps.kernel.errors import DomainError
 from apps.repositories import selectors as repository_selectors
 
-from ..digests import is_digest, parse_digest
-from ..errors import InsufficientStorage, RegistryError
+from ..errors import InsufficientStorage, RegistryError, registry_error
 from ..services import validate_tag
 from ..storage.space import out_of_space
 from .bodies import ChunkedBody, fast_body
@@ -43,7 +44,7 @@ _PATH_PART_CHECKS = {"name": check_name, "reference": _check_reference, "digest"
 
 def registry_endpoint(*methods: str):
     """Route a /v2/ view by method, check the path's parts, and turn RegistryError
-    into the OCI envelope."""
+    and the domain's errors into the OCI envelope."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
     def decorate(view):
@@ -64,6 +65,8 @@ def registry_endpoint(*methods: str):
                 response = view(request, *args, **kwargs)
             except RegistryError as exc:
                 response = exc.response(head=request.method == "HEAD")
+            except DomainError as exc:
+                response = registry_error(exc, request).response(head=request.method == "HEAD")
             except Exception as exc:
                 # A store that filled up where no service expected it (the database,
                 # an upload's first byte): the envelope, not an HTML 500.

@@ -5,10 +5,10 @@ import re
 
 from django.http import FileResponse, HttpResponseRedirect
 
+from apps.kernel.digests import parse_digest
 
 from .. import selectors, services
 from ..access import authorize
-from ..digests import parse_digest
 from ..errors import RegistryError
 from ..storage import get_blob_store
 from .base import empty_response, registry_endpoint
