@@ -11,6 +11,9 @@ from django.http import HttpRequest, HttpResponse
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
 
+from . import exceptions as registry
+from .storage.uploads import range_header
+
 STATUS_BY_CODE = {
     "BLOB_UNKNOWN": 404,
     "BLOB_UPLOAD_INVALID": 400,
@@ -83,17 +86,6 @@ class RegistryError(Exception):
         return response
 
 
-class InsufficientStorage(RegistryError):
-    """A store (blob store, upload area, database) is out of space; nothing half
-    written was kept. 507 Insufficient Storage, the status HTTP has for it
-    (RFC 4918), so that even a client that ignores the body says why; the spec's
-    codes have none for it, and UNKNOWN is what clients are told to make of any
-    code they do not know (and what distribution answers for storage errors)."""
-
-    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__("UNKNOWN", message, status=507, headers=headers)
-
-
 @dataclass(frozen=True)
 class OciError:
     """How /v2/ says a domain error: its code and status, and what of the error's
@@ -113,7 +105,77 @@ class OciError:
 OCI_ERRORS: dict[type[DomainError], OciError] = {
     DigestInvalid: OciError("DIGEST_INVALID", 400),
     DigestAlgorithmUnsupported: OciError("UNSUPPORTED", 400),
+    registry.DigestMismatch: OciError(
+        "DIGEST_INVALID", 400,
+        detail=lambda error: {"expected": error.expected, "actual": error.actual},
+        message=DEFAULT_MESSAGES["DIGEST_INVALID"],
+    ),
+    # 405, as distribution answers a delete it will not carry out.
+    registry.BlobInUse: OciError(
+        "DENIED", 405,
+        detail=lambda error: {"digest": error.digest, "manifests": error.manifests},
+        headers=lambda error, request: {"Allow": "GET, HEAD"},
+    ),
+    registry.BlobUploadUnknown: OciError(
+        "BLOB_UPLOAD_UNKNOWN", 404, detail=lambda error: {"uuid": str(error.upload_id)[:64]}
+    ),
+    registry.BlobUploadBusy: OciError("BLOB_UPLOAD_INVALID", 409),
+    registry.UploadOffsetMismatch: OciError(
+        "BLOB_UPLOAD_INVALID", 416, headers=lambda error, request: {"Range": range_header(error.size)}
+    ),
+    registry.ChunkIncomplete: OciError("SIZE_INVALID", 400),
+    # 507 Insufficient Storage, the status HTTP has for it (RFC 4918), so that even a
+    # client that ignores the body says why; the spec's codes have none for it, and
+    # UNKNOWN is what clients are told to make of any code they do not know (and
+    # what distribution answers for storage errors).
+    registry.StorageFull: OciError(
+        "UNKNOWN", 507,
+        headers=lambda error, request: (
+            {} if error.upload_size is None else {"Range": range_header(error.upload_size)}
+        ),
+    ),
+    registry.ManifestInvalid: OciError(
+        "MANIFEST_INVALID", 400, detail=lambda error: {"digest": error.digest} if error.digest else None
+    ),
+    registry.ManifestTypeUnsupported: OciError(
+        "MANIFEST_INVALID", 400, detail=lambda error: {"supported": error.supported}
+    ),
+    registry.ManifestUnverified: OciError("MANIFEST_UNVERIFIED", 400),
+    registry.ManifestNameMismatch: OciError("NAME_INVALID", 400),
+    registry.ManifestTooLarge: OciError("SIZE_INVALID", 413),
+    registry.ManifestBlobUnknown: OciError("MANIFEST_BLOB_UNKNOWN", 400, detail=lambda error: {"digest": error.digest}),
+    registry.ReferencedManifestUnknown: OciError(
+        "MANIFEST_BLOB_UNKNOWN", 400, detail=lambda error: {"digest": error.digest}
+    ),
+    registry.ManifestUnknown: OciError("MANIFEST_UNKNOWN", 404, detail=lambda error: _manifest_id(error)),
+    # A pull the stored manifest cannot serve in any accepted form: not there, as
+    # far as that client is concerned.
+    registry.ManifestNotConvertible: OciError(
+        "MANIFEST_UNKNOWN", 404, detail=lambda error: _conversion_refused(error)
+    ),
+    registry.ManifestInUse: OciError("DENIED", 409),
+    registry.TagInvalid: OciError("TAG_INVALID", 400),
+    registry.TagImmutable: OciError(
+        "TAG_INVALID", 400, detail=lambda error: {"tag": error.tag, "repository": error.repository}
+    ),
 }
+
+
+def _manifest_id(error: registry.ManifestUnknown) -> dict | None:
+    if error.digest:
+        return {"digest": error.digest}
+    return {"tag": error.tag} if error.tag else None
+
+
+def _conversion_refused(error: registry.ManifestNotConvertible) -> dict | None:
+    detail = {}
+    if error.media_type is not None:
+        detail["mediaType"] = error.media_type
+    if error.accepted is not None:
+        detail["accepted"] = error.accepted[:20]
+    if error.platforms is not None:
+        detail["platforms"] = error.platforms
+    return detail or None
 
 
 def oci_error_of(error_class: type[DomainError]) -> OciError:

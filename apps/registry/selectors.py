@@ -14,7 +14,7 @@ from apps.iam.callers import Caller
 from apps.kernel.digests import DigestInvalid, is_digest, parse_digest
 from apps.repositories.models import Repository, Visibility
 
-from .errors import RegistryError
+from .exceptions import ManifestBlobUnknown
 from .models import TAG_MAX_LENGTH, TAG_PATTERN, Blob, Manifest, Tag
 
 
@@ -38,14 +38,12 @@ def linked_blobs_among(repository: Repository, digests) -> dict[str, Blob]:
 
 def linked_blobs(repository: Repository, digests) -> list[Blob]:
     """The linked blobs among ``digests``, in their order (first occurrence), in one
-    query; raises MANIFEST_BLOB_UNKNOWN naming the first digest the repository lacks."""
+    query; raises ManifestBlobUnknown naming the first digest the repository lacks."""
     wanted = list(dict.fromkeys(digests))
     found = linked_blobs_among(repository, wanted)
     for digest in wanted:
         if digest not in found:
-            raise RegistryError(
-                "MANIFEST_BLOB_UNKNOWN", f"blob {digest} is not in repository", detail={"digest": digest}
-            )
+            raise ManifestBlobUnknown(digest)
     return [found[digest] for digest in wanted]
 
 

@@ -13,7 +13,8 @@ from apps.kernel.digests import is_digest, parse_digest
 from apps.kernel.errors import DomainError
 from apps.repositories import selectors as repository_selectors
 
-from ..errors import InsufficientStorage, RegistryError, registry_error
+from ..errors import RegistryError, registry_error
+from ..exceptions import StorageFull
 from ..services import validate_tag
 from ..storage.space import out_of_space
 from .bodies import ChunkedBody, fast_body
@@ -73,9 +74,7 @@ def registry_endpoint(*methods: str):
                 if not out_of_space(exc):
                     raise
                 logger.error("storage full: %s %s: %s", request.method, request.path, exc)
-                response = InsufficientStorage(
-                    "the registry's storage is full; nothing was stored, try again once space is freed"
-                ).response(head=request.method == "HEAD")
+                response = registry_error(StorageFull(), request).response(head=request.method == "HEAD")
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
             return response
 
