@@ -10,8 +10,10 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
+from apps.repositories.services import RepositoryNameInvalid
 
 from . import exceptions as registry
+from .access import challenge
 from .storage.uploads import range_header
 
 STATUS_BY_CODE = {
@@ -105,6 +107,19 @@ class OciError:
 OCI_ERRORS: dict[type[DomainError], OciError] = {
     DigestInvalid: OciError("DIGEST_INVALID", 400),
     DigestAlgorithmUnsupported: OciError("UNSUPPORTED", 400),
+    registry.TokenRequired: OciError(
+        "UNAUTHORIZED", 401,
+        detail=lambda error: _required_access(error),
+        headers=lambda error, request: challenge(
+            request, scope=error.scope, error="insufficient_scope" if error.token_sent else None
+        ),
+    ),
+    registry.TokenInvalid: OciError(
+        "UNAUTHORIZED", 401, headers=lambda error, request: challenge(request, error="invalid_token")
+    ),
+    registry.ActionDenied: OciError("DENIED", 403),
+    registry.RepositoryUnknown: OciError("NAME_UNKNOWN", 404),
+    RepositoryNameInvalid: OciError("NAME_INVALID", 400),
     registry.DigestMismatch: OciError(
         "DIGEST_INVALID", 400,
         detail=lambda error: {"expected": error.expected, "actual": error.actual},
@@ -161,6 +176,13 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
 }
 
 
+def _required_access(error: registry.TokenRequired) -> list[dict] | None:
+    """What the token must grant, as distribution's challenge detail lists it."""
+    if not error.repository:
+        return None
+    return [{"Type": "repository", "Name": error.repository, "Action": error.scope_action}]
+
+
 def _manifest_id(error: registry.ManifestUnknown) -> dict | None:
     if error.digest:
         return {"digest": error.digest}
@@ -195,3 +217,9 @@ def registry_error(error: DomainError, request: HttpRequest) -> RegistryError:
         detail=oci.detail(error) if oci.detail else None,
         headers=oci.headers(error, request) if oci.headers else None,
     )
+
+
+def host_refused(request: HttpRequest, message: str) -> HttpResponse:
+    """The registry's answer to a request whose Host header this server does not
+    answer to (Django's DisallowedHost, registry_project.errors.bad_request)."""
+    return RegistryError("DENIED", message, status=400).response(head=request.method == "HEAD")

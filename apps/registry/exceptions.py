@@ -6,6 +6,49 @@ from __future__ import annotations
 
 from apps.kernel.errors import DomainError
 
+# -- access -------------------------------------------------------------------------
+
+
+class TokenRequired(DomainError):
+    """The request needs a bearer token from the token service: the Authorization
+    header held none; or, for ``repository``, no token came or the one that came
+    (``token_sent``) does not grant ``scope_action`` there. ``scope`` is what to
+    ask the token service for."""
+
+    default_message = "authentication required"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        repository: str = "",
+        scope_action: str = "",
+        scope: str = "",
+        token_sent: bool = False,
+    ) -> None:
+        self.repository = repository
+        self.scope_action = scope_action
+        self.scope = scope
+        self.token_sent = token_sent
+        super().__init__(message)
+
+
+class TokenInvalid(DomainError):
+    """The bearer token is not one the token service issued, has expired, or the
+    credential it was issued from no longer holds."""
+
+
+class ActionDenied(DomainError):
+    """The caller's token reaches the repository, but its policies refuse the action."""
+
+
+class RepositoryUnknown(DomainError):
+    """No repository ``name``, and the request does not create it."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        super().__init__(message)
+
 # -- blobs and uploads --------------------------------------------------------------
 
 
