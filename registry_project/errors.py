@@ -5,7 +5,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views import defaults
 
-from apps.registry.errors import host_refused
+from apps.registry.v2.errors import host_refused
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -1,6 +1,6 @@
 """The registry's refusals: what a push, a pull or a delete of registry content ran
 into, as data (apps.kernel.errors). /v2/ says them as the OCI error envelope
-(apps.registry.errors.OCI_ERRORS), the management API as its error body
+(apps.registry.v2.errors.OCI_ERRORS), the management API as its error body
 (apps.api.exceptions)."""
 from __future__ import annotations
 

@@ -13,11 +13,11 @@ from apps.kernel.digests import is_digest, parse_digest
 from apps.kernel.errors import DomainError
 from apps.repositories import selectors as repository_selectors
 
-from ..errors import RegistryError, registry_error
 from ..exceptions import StorageFull
 from ..services import validate_tag
 from ..storage.space import out_of_space
 from .bodies import ChunkedBody, fast_body
+from .errors import RegistryError, registry_error
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from apps.kernel.digests import parse_digest
 
 from .. import selectors, services
 from ..access import authorize
-from ..errors import RegistryError
 from ..storage import get_blob_store
 from .base import empty_response, registry_endpoint
+from .errors import RegistryError
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 

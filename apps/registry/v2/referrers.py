@@ -5,9 +5,9 @@ from .. import negotiation
 from ..access import authorize
 from ..content import media_types as mt
 from ..content.manifests import MEDIA_TYPE_GRAMMAR
-from ..errors import RegistryError
 from ..exceptions import RepositoryUnknown
 from .base import json_response, registry_endpoint
+from .errors import RegistryError
 
 
 @registry_endpoint("GET")

@@ -9,9 +9,9 @@ from apps.kernel.digests import parse_digest
 
 from .. import services
 from ..access import authorize, pullable_source
-from ..errors import RegistryError
 from ..storage.uploads import range_header
 from .base import absolute, check_name, empty_response, registry_endpoint, request_body_stream
+from .errors import RegistryError
 
 _CONTENT_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 

@@ -1,4 +1,7 @@
-"""The OCI error envelope: every failure on /v2/ is one of these codes."""
+"""The OCI error envelope: every failure on /v2/ is one of these codes. Handlers
+raise RegistryError for refusals of the protocol itself (a malformed header or
+query, the version check's challenge); the domain's refusals (apps.kernel.errors)
+reach the envelope through OCI_ERRORS. No code outside /v2/ speaks these codes."""
 from __future__ import annotations
 
 import json
@@ -12,9 +15,9 @@ from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
 from apps.repositories.services import RepositoryNameInvalid
 
-from . import exceptions as registry
-from .access import challenge
-from .storage.uploads import range_header
+from .. import exceptions as registry
+from ..access import challenge
+from ..storage.uploads import range_header
 
 STATUS_BY_CODE = {
     "BLOB_UNKNOWN": 404,
@@ -58,7 +61,7 @@ DEFAULT_MESSAGES = {
 
 
 class RegistryError(Exception):
-    """Raised anywhere below a /v2/ view; the view layer turns it into the envelope."""
+    """Raised in /v2/ (by a handler, or by the request body it hands a service); response() is the envelope."""
 
     def __init__(
         self,
