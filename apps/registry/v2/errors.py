@@ -105,6 +105,30 @@ class OciError:
     message: str | None = None
 
 
+def _required_access(error: registry.TokenRequired) -> list[dict] | None:
+    """What the token must grant, as distribution's challenge detail lists it."""
+    if not error.repository:
+        return None
+    return [{"Type": "repository", "Name": error.repository, "Action": error.scope_action}]
+
+
+def _manifest_id(error: registry.ManifestUnknown) -> dict | None:
+    if error.digest:
+        return {"digest": error.digest}
+    return {"tag": error.tag} if error.tag else None
+
+
+def _conversion_refused(error: registry.ManifestNotConvertible) -> dict | None:
+    detail = {}
+    if error.media_type is not None:
+        detail["mediaType"] = error.media_type
+    if error.accepted is not None:
+        detail["accepted"] = error.accepted[:20]
+    if error.platforms is not None:
+        detail["platforms"] = error.platforms
+    return detail or None
+
+
 # The domain's refusals in the OCI envelope. An error whose class is not listed is
 # said as its nearest listed base class.
 OCI_ERRORS: dict[type[DomainError], OciError] = {
@@ -112,7 +136,7 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     DigestAlgorithmUnsupported: OciError("UNSUPPORTED", 400),
     registry.TokenRequired: OciError(
         "UNAUTHORIZED", 401,
-        detail=lambda error: _required_access(error),
+        detail=_required_access,
         headers=lambda error, request: challenge(
             request, scope=error.scope, error="insufficient_scope" if error.token_sent else None
         ),
@@ -128,7 +152,7 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
         detail=lambda error: {"expected": error.expected, "actual": error.actual},
         message=DEFAULT_MESSAGES["DIGEST_INVALID"],
     ),
-    # 405, as distribution answers a delete it will not carry out.
+    # The blob may still be read; deleting it is what is refused.
     registry.BlobInUse: OciError(
         "DENIED", 405,
         detail=lambda error: {"digest": error.digest, "manifests": error.manifests},
@@ -165,42 +189,16 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     registry.ReferencedManifestUnknown: OciError(
         "MANIFEST_BLOB_UNKNOWN", 400, detail=lambda error: {"digest": error.digest}
     ),
-    registry.ManifestUnknown: OciError("MANIFEST_UNKNOWN", 404, detail=lambda error: _manifest_id(error)),
+    registry.ManifestUnknown: OciError("MANIFEST_UNKNOWN", 404, detail=_manifest_id),
     # A pull the stored manifest cannot serve in any accepted form: not there, as
     # far as that client is concerned.
-    registry.ManifestNotConvertible: OciError(
-        "MANIFEST_UNKNOWN", 404, detail=lambda error: _conversion_refused(error)
-    ),
+    registry.ManifestNotConvertible: OciError("MANIFEST_UNKNOWN", 404, detail=_conversion_refused),
     registry.ManifestInUse: OciError("DENIED", 409),
     registry.TagInvalid: OciError("TAG_INVALID", 400),
     registry.TagImmutable: OciError(
         "TAG_INVALID", 400, detail=lambda error: {"tag": error.tag, "repository": error.repository}
     ),
 }
-
-
-def _required_access(error: registry.TokenRequired) -> list[dict] | None:
-    """What the token must grant, as distribution's challenge detail lists it."""
-    if not error.repository:
-        return None
-    return [{"Type": "repository", "Name": error.repository, "Action": error.scope_action}]
-
-
-def _manifest_id(error: registry.ManifestUnknown) -> dict | None:
-    if error.digest:
-        return {"digest": error.digest}
-    return {"tag": error.tag} if error.tag else None
-
-
-def _conversion_refused(error: registry.ManifestNotConvertible) -> dict | None:
-    detail = {}
-    if error.media_type is not None:
-        detail["mediaType"] = error.media_type
-    if error.accepted is not None:
-        detail["accepted"] = error.accepted[:20]
-    if error.platforms is not None:
-        detail["platforms"] = error.platforms
-    return detail or None
 
 
 def oci_error_of(error_class: type[DomainError]) -> OciError:
