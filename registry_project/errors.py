@@ -5,7 +5,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.views import defaults
 
-from apps.registry.errors import RegistryError
+from apps.registry.v2.errors import host_refused
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -16,7 +16,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         return defaults.bad_request(request, exception)
     message = f"this server does not answer to the host {request.META.get('HTTP_HOST', '')!r}; use its public address"
     if request.path in ("/v2", "/token") or request.path.startswith("/v2/"):
-        return RegistryError("DENIED", message, status=400).response(head=request.method == "HEAD")
+        return host_refused(request, message)
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "disallowed_host", "detail": message}, status=400)
     return HttpResponseBadRequest(f"Bad Request (400): {message}\n", content_type="text/plain; charset=utf-8")

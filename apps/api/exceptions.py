@@ -2,7 +2,9 @@
 
 Every error body is `{"code": ..., "detail": ...}`; a validation error also lists
 what is wrong with each field under `errors`, each with its own code (DRF's:
-`required`, `invalid`, `max_length`, `invalid_choice`, ...)."""
+`required`, `invalid`, `max_length`, `invalid_choice`, ...). The domain's
+refusals (apps.kernel.errors.DomainError) become these here, in
+exception_handler, and nowhere else."""
 from __future__ import annotations
 
 import logging
@@ -10,9 +12,12 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.kernel.errors import DomainError
+from apps.registry import exceptions as registry
 from apps.registry.storage.space import out_of_space
 
 logger = logging.getLogger(__name__)
@@ -76,6 +81,34 @@ def error_body(exc: exceptions.APIException) -> dict:
     return {"code": exc.detail.code or exc.default_code, "detail": str(exc.detail)}
 
 
+# The domain's refusals in the API's words: the error and its code. An error whose
+# class is not listed is said as its nearest listed base class; DomainError's entry,
+# the fallback, is a validation error of the request field the view names for the
+# error in its `domain_error_fields` (by class, nearest base first), or of the
+# request as a whole when it names none.
+DOMAIN_ERRORS: dict[type[DomainError], tuple[type[exceptions.APIException], str]] = {
+    registry.TagImmutable: (Conflict, "image_tag_already_exists"),
+    registry.ManifestBlobUnknown: (BadRequest, "layers_not_found"),
+    registry.ReferencedManifestUnknown: (BadRequest, "referenced_images_not_found"),
+    registry.DigestMismatch: (BadRequest, "image_digest_does_not_match"),
+    registry.ManifestTooLarge: (exceptions.ValidationError, "max_length"),
+    DomainError: (exceptions.ValidationError, "invalid"),
+}
+
+
+def _nearest(table: dict, error_class: type, default=None):
+    return next((table[cls] for cls in error_class.__mro__ if cls in table), default)
+
+
+def domain_error(error: DomainError, view) -> exceptions.APIException:
+    """What a refusal of the domain is in the management API."""
+    kind, code = _nearest(DOMAIN_ERRORS, type(error))
+    if kind is exceptions.ValidationError:
+        field = _nearest(getattr(view, "domain_error_fields", {}), type(error), api_settings.NON_FIELD_ERRORS_KEY)
+        return exceptions.ValidationError({field: [ErrorDetail(error.message, code=code)]})
+    return kind(error.message, code=code)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
@@ -84,6 +117,8 @@ def exception_handler(exc, context):
     elif out_of_space(exc):
         logger.error("storage full: %s", exc)
         exc = InsufficientStorage()
+    elif isinstance(exc, DomainError):
+        exc = domain_error(exc, context.get("view"))
     response = drf_exception_handler(exc, context)
     if response is not None:
         response.data = error_body(exc)

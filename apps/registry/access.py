@@ -22,7 +22,7 @@ from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
 from apps.repositories.models import Repository
 
-from .errors import RegistryError
+from .exceptions import ActionDenied, RepositoryUnknown, TokenInvalid, TokenRequired
 from .tokens import InvalidToken, TokenClaims, verify_token
 
 PULL, PUSH, DELETE = "pull", "push", "delete"
@@ -113,22 +113,18 @@ def _bearer_claims(request) -> TokenClaims | None:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise RegistryError("UNAUTHORIZED", "use a bearer token from the token service", headers=challenge(request))
+            raise TokenRequired("use a bearer token from the token service")
         try:
             claims = verify_token(token.strip())
         except InvalidToken as exc:
-            raise RegistryError(
-                "UNAUTHORIZED", f"invalid token: {exc}", headers=challenge(request, error="invalid_token")
-            ) from exc
+            raise TokenInvalid(f"invalid token: {exc}") from exc
     return claims
 
 
-def _revoked(request) -> RegistryError:
-    return RegistryError(
-        "UNAUTHORIZED",
+def _revoked() -> TokenInvalid:
+    return TokenInvalid(
         "invalid token: the credential it was issued from has changed or ended (a new password, a deactivated "
-        "user or access key, a suspended account, an ended role session); sign in again",
-        headers=challenge(request, error="invalid_token"),
+        "user or access key, a suspended account, an ended role session); sign in again"
     )
 
 
@@ -139,7 +135,7 @@ def request_claims(request) -> TokenClaims | None:
         return request._berth_claims
     claims = _bearer_claims(request)
     if claims is not None and not credentials.is_live(claims.caller):
-        raise _revoked(request)
+        raise _revoked()
     request._berth_claims = claims
     return claims
 
@@ -161,24 +157,21 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
 
     Returns the repository, creating it for a member's push when ``create`` is set,
     the account allows it and the caller may ecr:CreateRepository. Starts the
-    request's audit event (once it has a token), with ``request_parameters``. Raises the 401 challenge
-    (outsiders: alike for private and missing repositories), DENIED for a member
+    request's audit event (once it has a token), with ``request_parameters``. Raises TokenRequired
+    (outsiders: alike for private and missing repositories), ActionDenied for a member
     whose token holds the scope but whose policies refuse this very action, or
-    NAME_UNKNOWN for a member whose repository is missing."""
+    RepositoryUnknown for a member whose repository is missing."""
     scope_action = SCOPE_ACTION[action]
     scope_actions = "pull,push" if scope_action == PUSH else scope_action
     checked = hasattr(request, "_berth_claims")
     claims = request_claims(request) if checked else _bearer_claims(request)
 
-    def challenge_error() -> RegistryError:
-        return RegistryError(
-            "UNAUTHORIZED",
-            detail=[{"Type": "repository", "Name": full_name, "Action": scope_action}],
-            headers=challenge(
-                request,
-                scope=f"repository:{full_name}:{scope_actions}",
-                error="insufficient_scope" if claims is not None else None,
-            ),
+    def challenge_error() -> TokenRequired:
+        return TokenRequired(
+            repository=full_name,
+            scope_action=scope_action,
+            scope=f"repository:{full_name}:{scope_actions}",
+            token_sent=claims is not None,
         )
 
     if claims is None:
@@ -197,7 +190,7 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
                 own_namespace and repository.account_suspended
             )
         if not live:
-            raise _revoked(request)
+            raise _revoked()
     request._berth_claims = claims
     address = None if repository is not None else repository_selectors.resolve_address(full_name)
     owner = repository.account_id if repository is not None else (address.account.pk if address else "")
@@ -214,14 +207,14 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
         **request_parameters,
     )
 
-    def refuse(message: str) -> RegistryError:
+    def refuse(message: str) -> TokenRequired:
         draft.refuse(message)
         return challenge_error()
 
-    def deny(decided_action: str, decision) -> RegistryError:
+    def deny(decided_action: str, decision) -> ActionDenied:
         message = f"not authorized to perform {decided_action} on {full_name}: {decision.explanation}"
         draft.refuse(message)
-        return RegistryError("DENIED", message, status=403)
+        return ActionDenied(message)
 
     if not claims.allows("repository", full_name, scope_action):
         raise refuse(f"the token does not grant {scope_action} on {full_name}")
@@ -234,16 +227,14 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
         if not decision.allowed:
             raise deny(action, decision)
         if not (create and _creates_on_push(address)):
-            raise RegistryError("NAME_UNKNOWN", _missing_message(address))
+            raise RepositoryUnknown(address.full_name, _missing_message(address))
         decision = enforcement.decide(caller, CREATE_REPOSITORY, resource_arn=arn, request=request)
         if not decision.allowed:
             raise deny(CREATE_REPOSITORY, decision)
         try:
             repository = repository_services.get_or_create_on_push(account=address.account, name=address.name)
-        except repository_services.RepositoryNameInvalid as exc:
-            raise RegistryError("NAME_INVALID", str(exc)) from exc
         except IntegrityError as exc:
-            raise RegistryError("NAME_UNKNOWN", "repository could not be created") from exc
+            raise RepositoryUnknown(address.full_name, "repository could not be created") from exc
         return Authorized(repository=repository, caller=caller, audit=draft)
     # The token was minted earlier: decide again (visibility and policies may have changed).
     decision = enforcement.decide(caller, action, resource_arn=arn, repository=repository, request=request)

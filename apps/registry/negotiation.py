@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from apps.kernel.digests import digest_bytes, is_digest
 from apps.repositories.models import Repository
 
 from . import selectors, services
@@ -21,8 +22,7 @@ from .content import conversions
 from .content import media_types as mt
 from .content import schema1
 from .content.manifests import parse_manifest
-from .digests import digest_bytes, is_digest
-from .errors import RegistryError
+from .exceptions import ManifestInvalid, ManifestNotConvertible, ManifestUnknown
 from .models import Manifest, ManifestConversion
 from .storage import get_blob_store
 
@@ -75,7 +75,7 @@ def served_manifest(*, repository: Repository, name: str, reference: str, accept
         conversion = ManifestConversion.objects.filter(source__repository=repository, digest=reference).first()
         if conversion is not None:
             return _served(conversion)
-        raise RegistryError("MANIFEST_UNKNOWN", detail={"digest": reference})
+        raise ManifestUnknown(digest=reference)
 
     manifest = selectors.manifest_by_reference(repository, reference, with_content=not head)
     if manifest is None:
@@ -84,7 +84,7 @@ def served_manifest(*, repository: Repository, name: str, reference: str, accept
             # The referrers tag scheme older clients read: answer it from the referrers API.
             body = referrers_index(repository, f"{referrers.group(1)}:{referrers.group(2)}", artifact_type=None)
             return Served(mt.OCI_INDEX, digest_bytes(body), len(body), body)
-        raise RegistryError("MANIFEST_UNKNOWN", detail={"tag": reference})
+        raise ManifestUnknown(tag=reference)
     if _accepts(manifest.media_type, accepted):
         return _served(manifest)
     manifest = Manifest.objects.get(pk=manifest.pk)
@@ -94,9 +94,8 @@ def served_manifest(*, repository: Repository, name: str, reference: str, accept
 def _convert(repository: Repository, manifest: Manifest, *, name: str, tag: str, accepted: set[str]):
     stored = manifest.media_type
     if stored in SCHEMA1_TYPES:
-        raise RegistryError(
-            "MANIFEST_UNKNOWN",
-            f"the manifest is Docker schema 1, which cannot be converted to {', '.join(sorted(accepted))}",
+        raise ManifestNotConvertible(
+            f"the manifest is Docker schema 1, which cannot be converted to {', '.join(sorted(accepted))}"
         )
     target = conversions.accepted_conversion(stored, accepted)
     if target is not None:
@@ -111,10 +110,10 @@ def _convert(repository: Repository, manifest: Manifest, *, name: str, tag: str,
         return _stored_conversion(
             manifest, mt.DOCKER_SCHEMA1_SIGNED, f"{name}:{tag}", lambda: _to_schema1(repository, manifest, name, tag)
         )
-    raise RegistryError(
-        "MANIFEST_UNKNOWN",
+    raise ManifestNotConvertible(
         f"the manifest is {stored}, which the Accept header does not allow and which cannot be converted to it",
-        detail={"mediaType": stored, "accepted": sorted(accepted)[:20]},
+        media_type=stored,
+        accepted=sorted(accepted),
     )
 
 
@@ -147,13 +146,13 @@ def _convert_family(repository: Repository, manifest: Manifest, target: str) -> 
             if child is None or child.media_type == child_target:
                 continue
             if child.media_type in mt.INDEXES or child.media_type in SCHEMA1_TYPES:
-                raise RegistryError("MANIFEST_UNKNOWN", f"index entry {child.digest} cannot be converted")
+                raise ManifestNotConvertible(f"index entry {child.digest} cannot be converted")
             converted = _stored_conversion(child, child_target, "", lambda c=child: _convert_family(repository, c, child_target))
             children[descriptor.digest] = conversions.ChildRef(converted.digest, converted.size, child_target)
     try:
         return convert(body, children=children)
     except conversions.NotConvertible as exc:
-        raise RegistryError("MANIFEST_UNKNOWN", str(exc), detail={"mediaType": manifest.media_type}) from exc
+        raise ManifestNotConvertible(str(exc), media_type=manifest.media_type) from exc
 
 
 def _default_platform_child(repository: Repository, index: Manifest) -> Manifest:
@@ -167,10 +166,9 @@ def _default_platform_child(repository: Repository, index: Manifest) -> Manifest
             if child is not None:
                 return child
     available = sorted({f"{(d.platform or {}).get('os')}/{(d.platform or {}).get('architecture')}" for d in entries})
-    raise RegistryError(
-        "MANIFEST_UNKNOWN",
+    raise ManifestNotConvertible(
         f"the index has no {settings.BERTH_DEFAULT_PLATFORM} entry for a client that cannot read indexes",
-        detail={"platforms": available},
+        platforms=available,
     )
 
 
@@ -178,16 +176,15 @@ def _to_schema1(repository: Repository, manifest: Manifest, name: str, tag: str)
     body = bytes(manifest.content)
     try:
         parsed = parse_manifest(body, manifest.media_type)
-    except RegistryError as exc:
-        raise RegistryError("MANIFEST_INVALID", f"cannot convert to schema 1: {exc.message}") from exc
+    except ManifestInvalid as exc:
+        raise ManifestInvalid(f"cannot convert to schema 1: {exc.message}") from exc
     if parsed.config is None or parsed.config.media_type not in (mt.DOCKER_CONFIG, mt.OCI_CONFIG):
-        raise RegistryError(
-            "MANIFEST_INVALID",
+        raise ManifestInvalid(
             f"a {parsed.artifact_type or manifest.media_type} manifest cannot be converted to Docker schema 1; "
-            "pull it with a client that accepts OCI or Docker schema 2 manifests",
+            "pull it with a client that accepts OCI or Docker schema 2 manifests"
         )
     if parsed.config.size > _CONFIG_LIMIT:
-        raise RegistryError("MANIFEST_INVALID", "the image config is too large to convert to schema 1")
+        raise ManifestInvalid("the image config is too large to convert to schema 1")
     with get_blob_store().open_range(parsed.config.digest) as stream:
         config = stream.read(_CONFIG_LIMIT)
     unsigned, uses_empty_layer = schema1.schema2_to_schema1(manifest=body, config=config, name=name, tag=tag)

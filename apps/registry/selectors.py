@@ -12,12 +12,12 @@ from django.db.models.functions import Collate, Concat
 from apps.iam import enforcement
 from apps.iam.callers import Caller
 from apps.accounts.models import Account
+from apps.kernel.digests import DigestInvalid, is_digest, parse_digest
 from apps.kernel.names import REPOSITORY_NAME_PATTERN
 from apps.repositories.models import Repository, Visibility
 
-from .digests import is_digest, parse_digest
-from .errors import RegistryError
 from .content import media_types as mt
+from .exceptions import ManifestBlobUnknown
 from .models import TAG_MAX_LENGTH, TAG_PATTERN, Blob, Manifest, Tag
 
 
@@ -41,14 +41,12 @@ def linked_blobs_among(repository: Repository, digests) -> dict[str, Blob]:
 
 def linked_blobs(repository: Repository, digests) -> list[Blob]:
     """The linked blobs among ``digests``, in their order (first occurrence), in one
-    query; raises MANIFEST_BLOB_UNKNOWN naming the first digest the repository lacks."""
+    query; raises ManifestBlobUnknown naming the first digest the repository lacks."""
     wanted = list(dict.fromkeys(digests))
     found = linked_blobs_among(repository, wanted)
     for digest in wanted:
         if digest not in found:
-            raise RegistryError(
-                "MANIFEST_BLOB_UNKNOWN", f"blob {digest} is not in repository", detail={"digest": digest}
-            )
+            raise ManifestBlobUnknown(digest)
     return [found[digest] for digest in wanted]
 
 
@@ -193,7 +191,7 @@ def check_image_id(*, digest: str | None, tag: str | None) -> None:
     if digest is not None:
         try:
             parse_digest(digest)
-        except RegistryError as exc:
+        except DigestInvalid as exc:
             raise ImageFailure(FailureCode.INVALID_IMAGE_DIGEST, exc.message) from None
     if tag is not None and not _TAG.fullmatch(tag):
         raise ImageFailure(

@@ -21,6 +21,7 @@ from django.utils import timezone
 from apps.audit import services as audit_services
 from apps.audit.events import EventDraft
 from apps.kernel import json_limits
+from apps.kernel.digests import digest_bytes, parse_digest
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
 
@@ -28,12 +29,29 @@ from . import selectors
 from .content import media_types as mt
 from .content import schema1
 from .content.manifests import Descriptor, ParsedManifest, check_foreign_layer_urls, parse_manifest
-from .digests import digest_bytes, parse_digest
-from .errors import InsufficientStorage, RegistryError
+from .exceptions import (
+    BlobInUse,
+    BlobUploadBusy,
+    BlobUploadUnknown,
+    ChunkIncomplete,
+    DigestMismatch,
+    ManifestBlobUnknown,
+    ManifestInUse,
+    ManifestInvalid,
+    ManifestNameMismatch,
+    ManifestTagMismatch,
+    ManifestTooLarge,
+    ManifestUnknown,
+    ReferencedManifestUnknown,
+    StorageFull,
+    TagImmutable,
+    TagInvalid,
+    UploadOffsetMismatch,
+)
 from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
 from .storage import get_blob_store
 from .storage.space import out_of_space
-from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy, range_header
+from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +91,7 @@ def mount_blob(
 
 def unlink_blob(*, repository: Repository, digest: str, audit: EventDraft | None = None) -> bool:
     """Remove the repository's link to a blob; False when it has none. Refused
-    (405 DENIED) while a manifest of the repository references the blob: the
+    (BlobInUse) while a manifest of the repository references the blob: the
     image would stop pulling.
 
     The link row is locked first, and a manifest push locks the links of the
@@ -88,14 +106,7 @@ def unlink_blob(*, repository: Repository, digest: str, audit: EventDraft | None
             .order_by("id").values_list("digest", flat=True)[:5]
         )
         if referencing:
-            raise RegistryError(
-                "DENIED",
-                f"blob {digest} is referenced by manifest {', '.join(referencing)} of this repository; "
-                "delete the manifests that reference it first",
-                status=405,
-                headers={"Allow": "GET, HEAD"},
-                detail={"digest": digest, "manifests": referencing},
-            )
+            raise BlobInUse(digest, referencing)
         link.delete()
         _record(audit, layerDigest=digest)
     return True
@@ -120,14 +131,14 @@ def get_upload(*, repository: Repository, upload_id: str) -> Upload:
     try:
         key = uuid.UUID(upload_id)
     except ValueError:
-        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:64]}) from None
+        raise BlobUploadUnknown(upload_id) from None
     upload = Upload.objects.select_related("repository").filter(repository=repository, id=key).first()
     if upload is None:
-        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": str(upload_id)[:64]})
+        raise BlobUploadUnknown(upload_id)
     try:
         settled = upload_area().settled_size(str(upload.id))
     except FileNotFoundError:
-        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": str(upload_id)[:64]}) from None
+        raise BlobUploadUnknown(upload_id) from None
     if settled is not None:
         upload.size = settled
     return upload
@@ -140,26 +151,21 @@ def append_to_upload(
     try:
         size = upload_area().append(str(upload.id), stream, offset=offset, length=length)
     except OffsetMismatch as exc:
-        raise RegistryError(
-            "BLOB_UPLOAD_INVALID",
-            f"chunk starts at {offset} but the upload holds {exc.current_size} bytes",
-            status=416,
-            headers={"Range": range_header(exc.current_size)},
-        ) from exc
+        raise UploadOffsetMismatch(offset=offset, size=exc.current_size) from exc
     except UploadBusy as exc:
-        raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=409) from exc
+        raise BlobUploadBusy(str(upload.id)) from exc
     except ShortBody as exc:
-        raise RegistryError("SIZE_INVALID", str(exc)) from exc
+        raise ChunkIncomplete(expected=exc.expected, received=exc.received) from exc
     except OSError as exc:
         if not out_of_space(exc):
             raise
         # The area took the chunk back: the upload holds what it held before.
         held = upload_area().size(str(upload.id)) or 0
         logger.error("upload area full: upload %s keeps %s bytes: %s", upload.id, held, exc)
-        raise InsufficientStorage(
+        raise StorageFull(
             f"the registry's upload storage is full: the chunk was not stored and the upload holds {held} bytes; "
             "resume once space is freed",
-            headers={"Range": range_header(held)},
+            upload_size=held,
         ) from exc
     with transaction.atomic():
         Upload.objects.filter(pk=upload.pk).update(size=size, updated_at=timezone.now())
@@ -182,9 +188,7 @@ def complete_upload(*, upload: Upload, digest: str, audit: EventDraft | None = N
             if actual != encoded:
                 area.discard(key)
                 Upload.objects.filter(pk=upload.pk).delete()
-                raise RegistryError(
-                    "DIGEST_INVALID", detail={"expected": digest, "actual": f"{algorithm}:{actual}"}
-                )
+                raise DigestMismatch(expected=digest, actual=f"{algorithm}:{actual}", what="blob")
             try:
                 get_blob_store().commit(digest, str(area.path(key)))
             except Exception as exc:
@@ -195,15 +199,15 @@ def complete_upload(*, upload: Upload, digest: str, audit: EventDraft | None = N
                 area.discard(key)
                 Upload.objects.filter(pk=upload.pk).delete()
                 logger.error("blob store full: blob %s of upload %s not stored: %s", digest, key, exc)
-                raise InsufficientStorage(
+                raise StorageFull(
                     f"the registry's blob storage is full: blob {digest} was not stored and the upload is "
                     "cancelled; push it again once space is freed"
                 ) from exc
             area.forget(key)
     except FileNotFoundError:
-        raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": key}) from None
+        raise BlobUploadUnknown(key) from None
     except UploadBusy:
-        raise RegistryError("BLOB_UPLOAD_INVALID", "another request is writing to this upload", status=409) from None
+        raise BlobUploadBusy(key) from None
     with transaction.atomic():
         blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
         link_blob(repository=upload.repository, blob=blob)
@@ -252,21 +256,9 @@ def expire_abandoned_uploads(*, older_than: timedelta | None = None) -> int:
 # -- manifests ----------------------------------------------------------------------
 
 
-class TagImmutable(RegistryError):
-    """TAG_INVALID on /v2/: the tag is immutable and points at other content."""
-
-
-class ReferencedManifestUnknown(RegistryError):
-    """MANIFEST_BLOB_UNKNOWN on /v2/: an index names a manifest the repository lacks."""
-
-
-class ImageAlreadyExists(Exception):
-    """PutImage of a manifest, and tag, the repository already holds: nothing changed."""
-
-
 def validate_tag(tag: str) -> None:
     if not TAG_GRAMMAR.fullmatch(tag):
-        raise RegistryError("TAG_INVALID", f"invalid tag {tag[:200]!r}")
+        raise TagInvalid(tag)
 
 
 @lru_cache(maxsize=8)
@@ -289,14 +281,10 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
         if blob is None:
             if descriptor.is_foreign_layer:
                 continue
-            raise RegistryError(
-                "MANIFEST_BLOB_UNKNOWN", f"blob {descriptor.digest} is not in repository",
-                detail={"digest": descriptor.digest},
-            )
+            raise ManifestBlobUnknown(descriptor.digest)
         if blob.size != descriptor.size:
-            raise RegistryError(
-                "MANIFEST_INVALID",
-                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob ({blob.size})",
+            raise ManifestInvalid(
+                f"descriptor size {descriptor.size} of {descriptor.digest} does not match the blob ({blob.size})"
             )
     blobs = list(linked.values())
     wanted = list(dict.fromkeys(d.digest for d in parsed.manifests))
@@ -308,11 +296,7 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
     }
     for digest in wanted:
         if digest not in found:
-            raise ReferencedManifestUnknown(
-                "MANIFEST_BLOB_UNKNOWN",
-                f"manifest {digest} referenced by the index is not in repository",
-                detail={"digest": digest},
-            )
+            raise ReferencedManifestUnknown(digest)
     for number, descriptor in enumerate(parsed.manifests):
         _check_manifest_descriptor(descriptor, found[descriptor.digest], f"manifests[{number}]")
     if parsed.subject is not None:
@@ -332,11 +316,10 @@ def _check_manifest_descriptor(descriptor: Descriptor, manifest: Manifest, where
     and media type it gets against it: a descriptor that disagrees with the stored
     manifest would fail every pull."""
     if descriptor.size != manifest.size or descriptor.media_type != manifest.media_type:
-        raise RegistryError(
-            "MANIFEST_INVALID",
+        raise ManifestInvalid(
             f"{where} describes {descriptor.digest} as {descriptor.size} bytes of {descriptor.media_type}; "
             f"the repository holds it as {manifest.size} bytes of {manifest.media_type}",
-            detail={"digest": descriptor.digest},
+            digest=descriptor.digest,
         )
 
 
@@ -356,12 +339,12 @@ def put_manifest(
 
 def put_image(
     *, repository: Repository, body: bytes, media_type: str, tag: str | None, digest: str | None, actor: str
-) -> Manifest:
+) -> tuple[Manifest, bool]:
     """Amazon ECR's PutImage: store a manifest through the same checks as a push,
-    tagged with ``tag`` if given, verified against ``digest`` if given. Raises
-    ImageAlreadyExists when the repository already holds it (and the tag already
-    points at it): the push would change nothing."""
-    manifest, changed = _put_manifest(
+    tagged with ``tag`` if given, verified against ``digest`` if given. Returns the
+    manifest and whether the push changed anything: it changes nothing when the
+    repository already holds the manifest (and the tag already points at it)."""
+    return _put_manifest(
         repository=repository,
         # Schema 1 manifests name their repository as pushes address it: by account id.
         name=f"{repository.account_id}/{repository.name}",
@@ -371,10 +354,6 @@ def put_image(
         content_type=media_type,
         actor=actor,
     )
-    if not changed:
-        held = f"tagged {tag}" if tag is not None else "in the repository"
-        raise ImageAlreadyExists(f"image {manifest.digest} is already {held}; the push changes nothing")
-    return manifest
 
 
 def _put_manifest(
@@ -385,10 +364,7 @@ def _put_manifest(
     tag created or moved). Without a tag the manifest is stored by its digest,
     which ``digest`` (if given) must match."""
     if len(body) > settings.BERTH_MAX_MANIFEST_BYTES:
-        raise RegistryError(
-            "SIZE_INVALID", f"manifest is {len(body)} bytes; the limit is {settings.BERTH_MAX_MANIFEST_BYTES}",
-            status=413,
-        )
+        raise ManifestTooLarge(size=len(body), limit=settings.BERTH_MAX_MANIFEST_BYTES)
     if _is_schema1(body, content_type):
         return _put_schema1(
             repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type,
@@ -399,7 +375,7 @@ def _put_manifest(
         algorithm, _ = parse_digest(digest)
         actual = digest_bytes(body, algorithm)
         if actual != digest:
-            raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": actual})
+            raise DigestMismatch(expected=digest, actual=actual, what="manifest")
     else:
         actual = digest_bytes(body, "sha256")
     if tag is not None:
@@ -447,15 +423,15 @@ def _put_schema1(
         media_type = mt.DOCKER_SCHEMA1
     manifest = schema1.parse_schema1(body, media_type)
     if manifest.name != name:
-        raise RegistryError("NAME_INVALID", f"the manifest names repository {manifest.name!r}, not {name!r}")
+        raise ManifestNameMismatch(named=manifest.name, addressed=name)
     if digest is not None:
         parse_digest(digest)
         if manifest.digest != digest:
-            raise RegistryError("DIGEST_INVALID", detail={"expected": digest, "actual": manifest.digest})
+            raise DigestMismatch(expected=digest, actual=manifest.digest, what="manifest")
     if tag is not None:
         validate_tag(tag)
         if manifest.tag != tag:
-            raise RegistryError("TAG_INVALID", f"the manifest is tagged {manifest.tag!r}, not {tag!r}")
+            raise ManifestTagMismatch(tag=tag, manifest_tag=manifest.tag)
     blobs = selectors.linked_blobs(repository, manifest.fs_layers)
     return _store_manifest(
         repository=repository,
@@ -518,11 +494,7 @@ def _hold_links(repository: Repository, blobs) -> None:
     )
     for digest in wanted:
         if digest not in held:
-            raise RegistryError(
-                "MANIFEST_BLOB_UNKNOWN",
-                f"blob {digest} was deleted from the repository during the push",
-                detail={"digest": digest},
-            )
+            raise ManifestBlobUnknown(digest, f"blob {digest} was deleted from the repository during the push")
 
 
 def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> tuple[bool, str]:
@@ -544,10 +516,8 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
     old_digest = current.manifest.digest
     if tag_is_immutable(repository, tag):
         raise TagImmutable(
-            "TAG_INVALID",
-            f"tag {tag} in repository {repository.account_id}/{repository.name} is immutable: it points at "
-            f"{old_digest} and cannot be moved to {manifest.digest}",
-            detail={"tag": tag, "repository": f"{repository.account_id}/{repository.name}"},
+            tag=tag, repository=f"{repository.account_id}/{repository.name}", current=old_digest,
+            pushed=manifest.digest,
         )
     current.manifest = manifest
     current.save(update_fields=["manifest", "updated_at"])
@@ -560,13 +530,9 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
 def delete_manifest(*, repository: Repository, digest: str, actor: str, audit: EventDraft | None = None) -> None:
     manifest = Manifest.objects.filter(repository=repository, digest=digest).first()
     if manifest is None:
-        raise RegistryError("MANIFEST_UNKNOWN", detail={"digest": digest})
+        raise ManifestUnknown(digest=digest)
     if ManifestChild.objects.filter(child=manifest).exists():
-        raise RegistryError(
-            "DENIED",
-            f"manifest {digest} is referenced by an index in this repository; delete the index first",
-            status=409,
-        )
+        raise ManifestInUse(digest)
     with transaction.atomic():
         for tag in Tag.objects.filter(manifest=manifest).values_list("name", flat=True):
             TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor)
@@ -578,7 +544,7 @@ def delete_tag(*, repository: Repository, tag: str, actor: str, audit: EventDraf
     with transaction.atomic():
         current = Tag.objects.select_related("manifest").filter(repository=repository, name=tag).first()
         if current is None:
-            raise RegistryError("MANIFEST_UNKNOWN", f"tag {tag} is unknown", detail={"tag": tag})
+            raise ManifestUnknown(f"tag {tag} is unknown", tag=tag)
         TagHistory.objects.create(repository=repository, tag=tag, old_digest=current.manifest.digest, actor=actor)
         current.delete()
         _record(audit, imageIds=[{"imageDigest": current.manifest.digest, "imageTag": tag}])

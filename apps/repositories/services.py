@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from django.db import IntegrityError, transaction
 
 from apps.accounts.models import Account
+from apps.kernel.errors import DomainError
 
 from .models import (
     REPOSITORY_NAME_MAX_LENGTH,
@@ -26,7 +27,7 @@ _NAME = re.compile(REPOSITORY_NAME_PATTERN)
 _RESOURCE_TAG = re.compile(RESOURCE_TAG_PATTERN)
 
 
-class RepositoryNameInvalid(ValueError):
+class RepositoryNameInvalid(DomainError, ValueError):
     pass
 
 

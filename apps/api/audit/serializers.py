@@ -6,8 +6,7 @@ import ipaddress
 
 from rest_framework import serializers
 
-from apps.registry.digests import parse_digest
-from apps.registry.errors import RegistryError
+from apps.kernel.digests import DigestInvalid, parse_digest
 from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH
 
@@ -20,7 +19,7 @@ DEFAULT_MAX_RESULTS = 50
 def _digest(value: str) -> str:
     try:
         parse_digest(value)
-    except RegistryError as exc:
+    except DigestInvalid as exc:
         raise serializers.ValidationError(exc.message) from None
     return value
 

@@ -4,8 +4,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.registry.digests import parse_digest
-from apps.registry.errors import RegistryError
+from apps.kernel.digests import DigestInvalid, parse_digest
 from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
 from apps.registry.selectors import FailureCode, TagStatus
 
@@ -222,6 +221,6 @@ class PutImageSerializer(serializers.Serializer):
     def validate_imageDigest(self, digest: str) -> str:
         try:
             parse_digest(digest)
-        except RegistryError as exc:
+        except DigestInvalid as exc:
             raise serializers.ValidationError(exc.message, code="invalid") from None
         return digest

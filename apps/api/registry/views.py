@@ -6,6 +6,7 @@ tag, or both (then the tag must point at that digest). An index and each manifes
 it lists are images of their own, as in Amazon ECR."""
 from __future__ import annotations
 
+from typing import ClassVar
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -13,13 +14,15 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
-from apps.api.exceptions import BadRequest, Conflict
+from apps.api.exceptions import Conflict
 from apps.api.serializers import ErrorSerializer, error_responses
 from apps.api.views import AccountScopedView
+from apps.kernel.digests import DigestInvalid
+from apps.kernel.errors import DomainError
 from apps.repositories.models import Repository
 
 from apps.registry import negotiation, selectors, services
-from apps.registry.errors import RegistryError
+from apps.registry.exceptions import ManifestInvalid, ManifestNotConvertible, ManifestUnknown, TagInvalid
 from apps.registry.negotiation import Served
 from apps.registry.selectors import FailureCode, ImageFailure, TagStatus
 from .serializers import (
@@ -49,8 +52,8 @@ _FAILURE_CODES = (
 )
 
 
-def _invalid(field: str, message: str, code: str = "invalid") -> exceptions.ValidationError:
-    return exceptions.ValidationError({field: [ErrorDetail(message, code=code)]})
+def _invalid(field: str, message: str) -> exceptions.ValidationError:
+    return exceptions.ValidationError({field: [ErrorDetail(message, code="invalid")]})
 
 
 def _failure(digest: str | None, tag: str | None, failure: ImageFailure) -> dict:
@@ -70,6 +73,11 @@ class _ImagesView(AccountScopedView):
 
 
 class ImageList(_ImagesView):
+    # The field of PutImage's request each refusal of the push is about (apps.api.exceptions).
+    domain_error_fields: ClassVar[dict[type[DomainError], str]] = {
+        TagInvalid: "imageTag", DigestInvalid: "imageDigest", DomainError: "imageManifest"
+    }
+
     @property
     def max_json_bytes(self) -> int:
         """PutImage's body: a JSON string escapes a manifest to at most three times its size."""
@@ -129,45 +137,23 @@ class ImageList(_ImagesView):
         given.is_valid(raise_exception=True)
         data = given.validated_data
         tag = data.get("imageTag")
-        try:
-            manifest = services.put_image(
-                repository=repository,
-                body=data["imageManifest"].encode(),
-                media_type=data.get("imageManifestMediaType", ""),
-                tag=tag,
-                digest=data.get("imageDigest"),
-                actor=self.caller.display_name,
+        manifest, changed = services.put_image(
+            repository=repository,
+            body=data["imageManifest"].encode(),
+            media_type=data.get("imageManifestMediaType", ""),
+            tag=tag,
+            digest=data.get("imageDigest"),
+            actor=self.caller.display_name,
+        )
+        if not changed:
+            held = f"tagged {tag}" if tag is not None else "in the repository"
+            raise Conflict(
+                f"image {manifest.digest} is already {held}; the push changes nothing", code="image_already_exists"
             )
-        except services.TagImmutable as exc:
-            raise Conflict(exc.message, code="image_tag_already_exists") from None
-        except services.ImageAlreadyExists as exc:
-            raise Conflict(str(exc), code="image_already_exists") from None
-        except services.ReferencedManifestUnknown as exc:
-            raise BadRequest(exc.message, code="referenced_images_not_found") from None
-        except RegistryError as exc:
-            raise _put_image_error(exc) from None
         body = self._image(
             repository, digest=manifest.digest, tag=tag, manifest=data["imageManifest"], media_type=manifest.media_type
         )
         return Response(ImageSerializer(body).data, status=status.HTTP_201_CREATED)
-
-
-def _put_image_error(exc: RegistryError) -> exceptions.APIException:
-    """What a push's OCI error is in the management API's words."""
-    if exc.code == "MANIFEST_BLOB_UNKNOWN":
-        return BadRequest(exc.message, code="layers_not_found")
-    if exc.code == "DIGEST_INVALID" and isinstance(exc.detail, dict):
-        return BadRequest(
-            f"the manifest's digest is {exc.detail['actual']}, not {exc.detail['expected']}",
-            code="image_digest_does_not_match",
-        )
-    if exc.code == "TAG_INVALID":
-        return _invalid("imageTag", exc.message)
-    if exc.code == "UNSUPPORTED":
-        return _invalid("imageDigest", exc.message)
-    if exc.code == "SIZE_INVALID":
-        return _invalid("imageManifest", exc.message, code="max_length")
-    return _invalid("imageManifest", exc.message)
 
 
 class ImageDescriptions(_ImagesView):
@@ -307,9 +293,9 @@ def _served_image(repository: Repository, *, digest: str | None, tag: str | None
             accepted=accepted,
             head=False,
         )
-    except RegistryError as exc:
-        if exc.code == "MANIFEST_UNKNOWN" and isinstance(exc.detail, dict) and set(exc.detail) <= {"digest", "tag"}:
-            raise ImageFailure(FailureCode.IMAGE_NOT_FOUND, f"no image {digest or tag} in the repository") from None
+    except ManifestUnknown:
+        raise ImageFailure(FailureCode.IMAGE_NOT_FOUND, f"no image {digest or tag} in the repository") from None
+    except (ManifestNotConvertible, ManifestInvalid) as exc:
         raise ImageFailure(FailureCode.UNSUPPORTED_IMAGE_TYPE, exc.message) from None
 
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from apps.kernel import json_limits
+from apps.kernel.digests import DigestInvalid, parse_digest
 
-from ..digests import parse_digest
-from ..errors import RegistryError
+from ..exceptions import ManifestInvalid, ManifestTypeUnsupported
 from . import media_types as mt
 
 MEDIA_TYPE_GRAMMAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
@@ -55,8 +55,8 @@ class ParsedManifest:
         return ((self.config,) if self.config else ()) + self.layers
 
 
-def _invalid(message: str) -> RegistryError:
-    return RegistryError("MANIFEST_INVALID", message)
+def _invalid(message: str) -> ManifestInvalid:
+    return ManifestInvalid(message)
 
 
 def _descriptor(value: object, where: str) -> Descriptor:
@@ -70,7 +70,7 @@ def _descriptor(value: object, where: str) -> Descriptor:
         raise _invalid(f"{where}.digest is missing")
     try:
         parse_digest(digest)
-    except RegistryError as exc:
+    except DigestInvalid as exc:
         raise _invalid(f"{where}.digest: {exc.message}") from exc
     size = value.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -122,7 +122,7 @@ def check_foreign_layer_urls(
 
 
 def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
-    """Validate a pushed image manifest or index; raise MANIFEST_INVALID with a
+    """Validate a pushed image manifest or index; raise ManifestInvalid with a
     message that says what is wrong."""
     try:
         document = json_limits.loads(body, max_depth=settings.BERTH_MAX_JSON_DEPTH)
@@ -146,11 +146,7 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     if declared and content_type and content_type != declared and content_type in mt.MANIFEST_TYPES:
         raise _invalid(f"Content-Type {content_type} does not match the manifest's mediaType {declared}")
     if media_type not in mt.MANIFEST_TYPES:
-        raise RegistryError(
-            "MANIFEST_INVALID",
-            f"unsupported manifest media type {media_type!r}",
-            detail={"supported": sorted(mt.MANIFEST_TYPES)},
-        )
+        raise ManifestTypeUnsupported(media_type, sorted(mt.MANIFEST_TYPES))
 
     annotations = document.get("annotations") or {}
     if not isinstance(annotations, dict) or not all(

@@ -32,9 +32,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from apps.kernel import json_limits
+from apps.kernel.digests import DigestInvalid, parse_digest
 
-from ..digests import parse_digest
-from ..errors import RegistryError
+from ..exceptions import ManifestInvalid, ManifestUnverified
 from . import media_types as mt
 
 EMPTY_LAYER_DIGEST = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"
@@ -61,12 +61,12 @@ CONVERTIBLE_LAYER_TYPES = frozenset(
 _GO_ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
-def _invalid(message: str) -> RegistryError:
-    return RegistryError("MANIFEST_INVALID", message)
+def _invalid(message: str) -> ManifestInvalid:
+    return ManifestInvalid(message)
 
 
-def _unverified(message: str) -> RegistryError:
-    return RegistryError("MANIFEST_UNVERIFIED", message)
+def _unverified(message: str) -> ManifestUnverified:
+    return ManifestUnverified(message)
 
 
 # --- base64url as JOSE (and libtrust) writes it: no padding ------------------------------
@@ -534,7 +534,7 @@ def _string_member(document: dict, name: str, *, required: bool) -> str:
 
 def parse_schema1(body: bytes, content_type: str) -> Schema1Manifest:
     """Validate a pushed schema 1 manifest and verify its signatures. A bad or unverifiable
-    signature is MANIFEST_UNVERIFIED; anything else wrong is MANIFEST_INVALID."""
+    signature is ManifestUnverified; anything else wrong is ManifestInvalid."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type not in SCHEMA1_TYPES:
         raise _invalid(f"{content_type!r} is not a schema 1 manifest media type")
@@ -591,7 +591,7 @@ def parse_schema1(body: bytes, content_type: str) -> Schema1Manifest:
             raise _invalid(f"fsLayers[{i}].blobSum is missing")
         try:
             parse_digest(blob_sum)
-        except RegistryError as exc:
+        except DigestInvalid as exc:
             raise _invalid(f"fsLayers[{i}].blobSum: {exc.message}") from exc
         blob_sums.append(blob_sum)
     v1_compatibility = []
@@ -725,7 +725,7 @@ def _image_manifest(manifest: bytes) -> list[str]:
             raise _invalid(f"layers[{i}] is a foreign layer; schema 1 cannot carry its urls")
         try:
             parse_digest(layer["digest"])
-        except RegistryError as exc:
+        except DigestInvalid as exc:
             raise _invalid(f"layers[{i}].digest: {exc.message}") from exc
         digests.append(layer["digest"])
     return digests

@@ -8,7 +8,7 @@ import errno
 
 from botocore.exceptions import ClientError
 
-from ..errors import InsufficientStorage
+from ..exceptions import StorageFull
 
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 SQLITE_FULL = 13
@@ -17,7 +17,7 @@ S3_NO_SPACE_CODES = frozenset({"XMinioStorageFull", "StorageFull", "QuotaExceede
 
 
 def _says_no_space(exc: BaseException) -> bool:
-    if isinstance(exc, InsufficientStorage):
+    if isinstance(exc, StorageFull):
         return True
     if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
         return True

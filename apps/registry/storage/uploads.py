@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from ..digests import new_hasher
+from apps.kernel.digests import new_hasher
 
 CHUNK_SIZE = 1024 * 1024
 _HASHERS_KEPT = 64

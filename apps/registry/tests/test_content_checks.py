@@ -175,8 +175,9 @@ def test_a_blob_delete_waits_for_a_push_that_holds_the_link_and_is_refused(tenan
 
     from django.db import connection, connections
 
+    from apps.kernel.errors import DomainError
     from apps.registry import services
-    from apps.registry.errors import RegistryError
+    from apps.registry.exceptions import BlobInUse
     from apps.repositories.models import Repository
 
     if connection.vendor != "postgresql":
@@ -201,7 +202,7 @@ def test_a_blob_delete_waits_for_a_push_that_holds_the_link_and_is_refused(tenan
     def run(name, call):
         try:
             outcome[name] = call()
-        except RegistryError as exc:
+        except DomainError as exc:
             outcome[name] = exc
         finally:
             connections.close_all()
@@ -223,7 +224,7 @@ def test_a_blob_delete_waits_for_a_push_that_holds_the_link_and_is_refused(tenan
         if delete.ident is not None:  # started
             delete.join(timeout=30)
     assert isinstance(outcome["push"], Manifest)
-    assert isinstance(outcome["delete"], RegistryError) and outcome["delete"].code == "DENIED"
+    assert isinstance(outcome["delete"], BlobInUse)
     assert pull_blob(alice, repo, config).status_code == 200
 
 

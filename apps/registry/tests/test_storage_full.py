@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from django.db import OperationalError
 
 from apps.registry import services
-from apps.registry.errors import InsufficientStorage
+from apps.registry.exceptions import StorageFull
 from apps.registry.models import Blob, Manifest, RepositoryBlob, Upload
 from apps.registry.storage import filesystem, get_blob_store, uploads
 from apps.registry.storage.space import out_of_space
@@ -88,7 +88,7 @@ def raised_while_handling(cause: BaseException, exc: BaseException) -> BaseExcep
     (s3_error("QuotaExceeded", 403), True),
     (s3_error("AccessDenied", 403), False),
     (raised_while_handling(s3_error("XMinioStorageFull", 507), S3UploadFailedError("Failed to upload")), True),
-    (InsufficientStorage("full"), True),
+    (StorageFull("full"), True),
     (ValueError("no"), False),
 ], ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value))
 def test_out_of_space_is_recognised_from_every_store(exc, full):

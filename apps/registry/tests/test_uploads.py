@@ -106,7 +106,7 @@ def test_abandoned_uploads_expire(tenant, settings):
 def test_a_completion_racing_another_is_refused_cleanly(tenant):
     import fcntl
 
-    from apps.registry.errors import RegistryError
+    from apps.registry.exceptions import BlobUploadBusy, BlobUploadUnknown
     from apps.repositories.services import create_repository
 
     repository = create_repository(account=tenant.account, name="race")
@@ -117,15 +117,13 @@ def test_a_completion_racing_another_is_refused_cleanly(tenant):
     fd = os.open(area.path(str(upload.id)), os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another process is completing it
-        with pytest.raises(RegistryError) as busy:
+        with pytest.raises(BlobUploadBusy):
             services.complete_upload(upload=upload, digest=digest)
-        assert busy.value.status == 409
     finally:
         os.close(fd)
     services.complete_upload(upload=upload, digest=digest)
-    with pytest.raises(RegistryError) as gone:
+    with pytest.raises(BlobUploadUnknown):
         services.complete_upload(upload=upload, digest=digest)
-    assert gone.value.code == "BLOB_UPLOAD_UNKNOWN"
 
 
 @pytest.mark.django_db

@@ -9,13 +9,15 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.kernel.digests import is_digest, parse_digest
+from apps.kernel.errors import DomainError
 from apps.repositories import selectors as repository_selectors
 
-from ..digests import is_digest, parse_digest
-from ..errors import InsufficientStorage, RegistryError
+from ..exceptions import StorageFull
 from ..services import validate_tag
 from ..storage.space import out_of_space
 from .bodies import ChunkedBody, fast_body
+from .errors import RegistryError, registry_error
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ _PATH_PART_CHECKS = {"name": check_name, "reference": _check_reference, "digest"
 
 def registry_endpoint(*methods: str):
     """Route a /v2/ view by method, check the path's parts, and turn RegistryError
-    into the OCI envelope."""
+    and the domain's errors into the OCI envelope."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
     def decorate(view):
@@ -64,15 +66,15 @@ def registry_endpoint(*methods: str):
                 response = view(request, *args, **kwargs)
             except RegistryError as exc:
                 response = exc.response(head=request.method == "HEAD")
+            except DomainError as exc:
+                response = registry_error(exc, request).response(head=request.method == "HEAD")
             except Exception as exc:
                 # A store that filled up where no service expected it (the database,
                 # an upload's first byte): the envelope, not an HTML 500.
                 if not out_of_space(exc):
                     raise
                 logger.error("storage full: %s %s: %s", request.method, request.path, exc)
-                response = InsufficientStorage(
-                    "the registry's storage is full; nothing was stored, try again once space is freed"
-                ).response(head=request.method == "HEAD")
+                response = registry_error(StorageFull(), request).response(head=request.method == "HEAD")
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
             return response
 

@@ -5,13 +5,13 @@ import re
 
 from django.http import FileResponse, HttpResponseRedirect
 
+from apps.kernel.digests import parse_digest
 
 from .. import selectors, services
 from ..access import authorize
-from ..digests import parse_digest
-from ..errors import RegistryError
 from ..storage import get_blob_store
 from .base import empty_response, registry_endpoint
+from .errors import RegistryError
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 

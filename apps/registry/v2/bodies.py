@@ -18,7 +18,7 @@ from gunicorn.http.body import Body as GunicornBody
 from gunicorn.http.body import LengthReader as GunicornLengthReader
 from gunicorn.http.errors import ParseException as GunicornParseError
 
-from ..errors import RegistryError
+from .errors import RegistryError
 
 
 def unreadable(exc: Exception, code: str) -> RegistryError:

@@ -8,8 +8,8 @@ from apps.audit import events
 
 from .. import selectors
 from ..access import challenge, request_claims
-from ..errors import RegistryError
 from .base import check_name, json_response, query_int, registry_endpoint
+from .errors import RegistryError
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000

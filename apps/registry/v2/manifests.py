@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from apps.kernel.digests import is_digest
 
 from .. import negotiation, services
 from ..access import authorize
-from ..digests import is_digest
 from .base import absolute, empty_response, json_response, read_limited_body, registry_endpoint
 
 

@@ -1,7 +1,7 @@
 """`/v2/`: the version check clients use to discover how to authenticate."""
 from ..access import challenge, request_claims
-from ..errors import RegistryError
 from .base import json_response, registry_endpoint
+from .errors import RegistryError
 
 
 @registry_endpoint("GET")

@@ -25,9 +25,9 @@ from apps.iam.authentication import caller_from_registry_credentials
 from apps.iam.callers import ANONYMOUS, Caller
 
 from ..access import granted_scope_actions
-from ..errors import RegistryError
 from ..tokens import AccessGrant, issue_token
 from .base import check_name
+from .errors import RegistryError
 
 MAX_SCOPES = 32
 

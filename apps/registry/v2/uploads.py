@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from apps.audit import events
+from apps.kernel.digests import parse_digest
 
 from .. import services
 from ..access import authorize, pullable_source
-from ..digests import parse_digest
-from ..errors import RegistryError
 from ..storage.uploads import range_header
 from .base import absolute, check_name, empty_response, registry_endpoint, request_body_stream
+from .errors import RegistryError
 
 _CONTENT_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .errors import RegistryError
+from .errors import DomainError
 
 ALGORITHMS = {
     "sha256": (hashlib.sha256, re.compile(r"^[a-f0-9]{64}$")),
@@ -13,15 +13,35 @@ ALGORITHMS = {
 DIGEST_GRAMMAR = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
+class DigestInvalid(DomainError):
+    """``digest`` is not a digest: outside the grammar, or its encoded part is not
+    what its ``algorithm`` ("" when unreadable) produces."""
+
+    def __init__(self, digest: str, *, algorithm: str = "") -> None:
+        self.digest = digest
+        self.algorithm = algorithm
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        return f"invalid {self.algorithm + ' ' if self.algorithm else ''}digest {self.digest[:200]!r}"
+
+
+class DigestAlgorithmUnsupported(DigestInvalid):
+    """A digest in the grammar whose ``algorithm`` Berth cannot verify."""
+
+    def _describe(self) -> str:
+        return f"digest algorithm {self.algorithm!r} is not supported"
+
+
 def parse_digest(value: str) -> tuple[str, str]:
     """Split a digest into (algorithm, hex), refusing anything we cannot verify."""
     if not value or not DIGEST_GRAMMAR.fullmatch(value):
-        raise RegistryError("DIGEST_INVALID", f"invalid digest {value[:200]!r}")
+        raise DigestInvalid(value)
     algorithm, encoded = value.split(":", 1)
     if algorithm not in ALGORITHMS:
-        raise RegistryError("UNSUPPORTED", f"digest algorithm {algorithm!r} is not supported", status=400)
+        raise DigestAlgorithmUnsupported(value, algorithm=algorithm)
     if not ALGORITHMS[algorithm][1].fullmatch(encoded):
-        raise RegistryError("DIGEST_INVALID", f"invalid {algorithm} digest {value[:200]!r}")
+        raise DigestInvalid(value, algorithm=algorithm)
     return algorithm, encoded
 
 
