@@ -165,35 +165,3 @@ def update_repository(
         if resource_tags is not None:
             _replace_resource_tags(repository, resource_tags)
     return repository
-
-
-def delete_repository(*, repository: Repository, force: bool = False) -> None:
-    """Amazon ECR's DeleteRepository: refuses a repository that holds images unless
-    ``force``, which deletes them with it."""
-    from apps.registry.models import Manifest, ManifestChild, Upload
-    from apps.registry.services import upload_area
-
-    with transaction.atomic():
-        # Locked first, so a push that is storing a manifest now either lands before
-        # the check sees it or waits and then fails: never a deleted repository's image.
-        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
-        if locked is None:
-            return
-        manifest_count = Manifest.objects.filter(repository=locked).count()
-        if manifest_count and not force:
-            raise RepositoryNotEmpty(
-                f"repository {locked.account_id}/{locked.name} is not empty ({manifest_count} manifests); "
-                "delete its images first, or delete it with force"
-            )
-        upload_ids = [str(u) for u in Upload.objects.filter(repository=locked).values_list("id", flat=True)]
-        # An index protects its entries from deletion; here both go.
-        ManifestChild.objects.filter(parent__repository=locked).delete()
-        Manifest.objects.filter(repository=locked).delete()
-        locked.delete()
-
-        def discard_spooled_uploads() -> None:
-            area = upload_area()
-            for upload_id in upload_ids:
-                area.discard(upload_id)
-
-        transaction.on_commit(discard_spooled_uploads)

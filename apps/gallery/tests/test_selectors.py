@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import Alias
 from apps.accounts.registries import make_alias_primary, put_registry_catalog_data
 from apps.accounts.services import set_publisher_verified
+from apps.registry import services as registry_services
 from apps.registry.content import media_types as mt
 from apps.repositories import services as repository_services
 from apps.repositories.models import Visibility
@@ -94,7 +95,7 @@ def test_deleting_the_last_tag_and_the_repository_update_the_row(acme, publish):
     repository = publish(acme, "gone")
     repository.tags.get().delete()
     assert GalleryEntry.objects.get().tag_count == 0
-    repository_services.delete_repository(repository=repository, force=True)
+    registry_services.delete_repository(repository=repository, force=True)
     assert not GalleryEntry.objects.exists()
 
 
