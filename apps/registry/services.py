@@ -25,7 +25,7 @@ from apps.events.names import IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_DELETED, T
 from apps.kernel import json_limits
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
-from apps.repositories.services import RepositoryNotEmpty
+from apps.repositories.services import RepositoryNotEmpty, event_fields
 
 from . import selectors
 from .content import media_types as mt
@@ -49,11 +49,6 @@ def upload_area() -> UploadArea:
 
 
 # -- blobs --------------------------------------------------------------------------
-
-
-def _about(repository: Repository) -> dict:
-    """What every domain event of a repository's content says about the repository."""
-    return {"repositoryId": repository.pk, "accountId": repository.account_id, "repository": repository.name}
 
 
 def _record(audit: EventDraft | None, **response_elements) -> None:
@@ -502,11 +497,13 @@ def _store_manifest(
         if created:
             outbox.publish(
                 IMAGE_PUSHED,
-                {**_about(repository), "manifestId": manifest.pk, "digest": digest,
+                {**event_fields(repository), "manifestId": manifest.pk, "digest": digest,
                  "mediaType": fields["media_type"], "tag": tag},
             )  # fmt: skip
         if tag_moved:
-            outbox.publish(TAG_MOVED, {**_about(repository), "tag": tag, "digest": digest, "previousDigest": previous_digest})
+            outbox.publish(
+                TAG_MOVED, {**event_fields(repository), "tag": tag, "digest": digest, "previousDigest": previous_digest}
+            )
         # The trail's answer to "what did this tag point at before": previousImageDigest.
         _record(
             audit,
@@ -583,7 +580,7 @@ def delete_manifest(*, repository: Repository, digest: str, actor: str, audit: E
         for tag in tags:
             TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor)
         manifest.delete()
-        outbox.publish(IMAGE_DELETED, {**_about(repository), "digest": digest, "tags": tags})
+        outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": digest, "tags": tags})
         _record(audit, imageIds=[{"imageDigest": digest}])
 
 
@@ -594,7 +591,7 @@ def delete_tag(*, repository: Repository, tag: str, actor: str, audit: EventDraf
             raise RegistryError("MANIFEST_UNKNOWN", f"tag {tag} is unknown", detail={"tag": tag})
         TagHistory.objects.create(repository=repository, tag=tag, old_digest=current.manifest.digest, actor=actor)
         current.delete()
-        outbox.publish(TAG_DELETED, {**_about(repository), "tag": tag, "digest": current.manifest.digest})
+        outbox.publish(TAG_DELETED, {**event_fields(repository), "tag": tag, "digest": current.manifest.digest})
         _record(audit, imageIds=[{"imageDigest": current.manifest.digest, "imageTag": tag}])
 
 
@@ -630,7 +627,7 @@ def delete_image(
             if digest is None and Tag.objects.filter(manifest=manifest).exclude(pk=current.pk).exists():
                 TagHistory.objects.create(repository=repository, tag=tag, old_digest=manifest.digest, actor=actor)
                 current.delete()
-                outbox.publish(TAG_DELETED, {**_about(repository), "tag": tag, "digest": manifest.digest})
+                outbox.publish(TAG_DELETED, {**event_fields(repository), "tag": tag, "digest": manifest.digest})
                 return [(manifest.digest, tag)]
         else:
             manifest = (
@@ -666,7 +663,7 @@ def _delete_image(*, repository: Repository, manifest: Manifest, actor: str) -> 
         raise referenced(
             list(Manifest.objects.filter(child_refs__child=manifest).values_list("digest", flat=True)[:5])
         ) from None
-    outbox.publish(IMAGE_DELETED, {**_about(repository), "digest": manifest.digest, "tags": tags})
+    outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": manifest.digest, "tags": tags})
     return [(manifest.digest, tag) for tag in tags] or [(manifest.digest, None)]
 
 
@@ -691,12 +688,12 @@ def delete_repository(*, repository: Repository, force: bool = False) -> None:
                 "delete its images first, or delete it with force"
             )
         upload_ids = [str(u) for u in Upload.objects.filter(repository=locked).values_list("id", flat=True)]
-        about = _about(locked)
+        fields = event_fields(locked)
         # An index protects its entries from deletion; here both go.
         ManifestChild.objects.filter(parent__repository=locked).delete()
         Manifest.objects.filter(repository=locked).delete()
         locked.delete()
-        outbox.publish(REPOSITORY_DELETED, {**about, "uploadIds": upload_ids})
+        outbox.publish(REPOSITORY_DELETED, {**fields, "uploadIds": upload_ids})
 
 
 # -- pulls --------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_pushes_retags_and_deletes_publish_what_they_changed(alice, repo, tenant
                           "mediaType": manifest.media_type, "tag": "v1"}),
         ("tag.moved", {**about, "tag": "v1", "digest": digest, "previousDigest": ""}),
     ]  # fmt: skip
-    assert [name for name, _ in blobs_and_image] == ["image.pushed", "tag.moved"]
+    assert [name for name, _ in blobs_and_image] == ["repository.created", "image.pushed", "tag.moved"]
 
     # The same manifest again under a second tag: no new image, one tag more.
     body = bytes(manifest.content)
