@@ -7,9 +7,17 @@ class GalleryConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.audit import recorder
+        from apps.events import names, outbox
 
-        # Keeps the gallery's search rows in step with the models they summarize.
-        from . import pulls, signals  # noqa: F401
+        from . import pulls, subscribers
+
+        # A deleted repository's row goes with it (a cascade): no event of its own is needed.
+        for event_name in (
+            names.REPOSITORY_CREATED, names.REPOSITORY_CHANGED, names.TAG_MOVED, names.TAG_DELETED,
+            names.IMAGE_DELETED, names.IMAGE_DETAILS_RECORDED,
+        ):  # fmt: skip
+            outbox.subscribe(event_name, subscribers.refresh_repository)
+        outbox.subscribe(names.ACCOUNT_CHANGED, subscribers.refresh_publisher)
 
         # Pull counters are fed from the audit recorder's flushed batches, off the pull path.
         recorder.add_listener(pulls.count_pulls)
