@@ -6,10 +6,9 @@ class GalleryConfig(AppConfig):
     label = "gallery"
 
     def ready(self) -> None:
-        from apps.audit import recorder
         from apps.events import names, outbox
 
-        from . import pulls, subscribers
+        from . import subscribers
 
         # A deleted repository's row goes with it (a cascade): no event of its own is needed.
         for event_name in (
@@ -18,6 +17,4 @@ class GalleryConfig(AppConfig):
         ):  # fmt: skip
             outbox.subscribe(event_name, subscribers.refresh_repository)
         outbox.subscribe(names.ACCOUNT_CHANGED, subscribers.refresh_publisher)
-
-        # Pull counters are fed from the audit recorder's flushed batches, off the pull path.
-        recorder.add_listener(pulls.count_pulls)
+        outbox.subscribe(names.IMAGES_PULLED, subscribers.count_pulls)

@@ -1,12 +1,12 @@
 """The gallery's reactions to domain events (subscribed in GalleryConfig.ready):
 its search rows follow the repositories, tags, image details and publishers they
-summarize, after each change has committed. Each reaction rebuilds from the rows
-as they are when it runs, so running one again changes nothing."""
+summarize, after each change has committed, and count pulls. A refresh rebuilds
+from the rows as they are when it runs, so running one again changes nothing."""
 from __future__ import annotations
 
 from apps.events.models import DomainEvent
 
-from . import services
+from . import pulls, services
 
 
 def refresh_repository(event: DomainEvent) -> None:
@@ -17,3 +17,9 @@ def refresh_repository(event: DomainEvent) -> None:
 def refresh_publisher(event: DomainEvent) -> None:
     """An account's aliases, verification or display name changed."""
     services.refresh_account(account_id=event.payload["accountId"])
+
+
+def count_pulls(event: DomainEvent) -> None:
+    """images.pulled: the pulls of public repositories are added to the counters.
+    Not to be repeated: its work commits with its delivery, which happens once."""
+    pulls.count_pulls(event.payload["pulls"])
