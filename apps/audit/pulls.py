@@ -2,6 +2,7 @@
 them (published by apps.audit.recorder with each batch it writes): the successful
 GETs of a manifest (not HEADs), counted per repository, reference, media type and
 day. Pulls reach their counters this way, off the pull path."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -34,8 +35,14 @@ def images_pulled(events: Iterable) -> list[dict]:
             seen[1] = max(seen[1], moment)
     return [
         {
-            "accountId": account_id, "repository": repository, "tag": tag, "digest": digest, "mediaType": media_type,
-            "day": day.isoformat(), "count": count, "lastPulledAt": last.isoformat(),
-        }  # fmt: skip
+            "accountId": account_id,
+            "repository": repository,
+            "tag": tag,
+            "digest": digest,
+            "mediaType": media_type,
+            "day": day.isoformat(),
+            "count": count,
+            "lastPulledAt": last.isoformat(),
+        }
         for (account_id, repository, tag, digest, media_type, day), (count, last) in counted.items()
     ]

@@ -2,6 +2,7 @@
 its search rows follow the repositories, tags, image details and publishers they
 summarize, after each change has committed, and count pulls. A refresh rebuilds
 from the rows as they are when it runs, so running one again changes nothing."""
+
 from __future__ import annotations
 
 from apps.events.models import DomainEvent

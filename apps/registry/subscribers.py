@@ -1,4 +1,5 @@
 """The registry's reactions to domain events (subscribed in RegistryConfig.ready)."""
+
 from __future__ import annotations
 
 from apps.events.models import DomainEvent

@@ -1,5 +1,6 @@
 """What account writes tell the rest of Berth (the gallery's publisher fields among
 them): account.changed, from the services and from the staff console alike."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@ loses none of them: they wait in the outbox, and the next sweep delivers them.
 
 Run against a database and data directory of its own, in real processes: the test's
 own transaction never commits, so nothing here could show a commit followed by a death."""
+
 from __future__ import annotations
 
 import os

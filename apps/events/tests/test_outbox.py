@@ -3,11 +3,12 @@ subscriber after the commit, at least once, whatever a subscriber does."""
 
 from __future__ import annotations
 
+import threading
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from apps.events import names, outbox, tasks
@@ -137,3 +138,39 @@ def test_a_starting_worker_sweeps(db, seen):
     publish_committed({"accountId": "1"})
     tasks._deliver_on_worker_start()
     assert seen.calls == [("first", {"accountId": "1"})]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_passes_over_an_event_another_process_is_delivering(seen):
+    """Two sweepers (or a sweeper and the publishing process) never run one
+    subscriber at once: the second skips the event the first holds."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks between concurrent transactions: SQLite has one writer at a time")
+    holding, release = threading.Event(), threading.Event()
+    started: list[str] = []
+
+    def slow(event: DomainEvent) -> None:
+        started.append("slow")
+        holding.set()
+        release.wait(timeout=30)
+
+    outbox.subscribe(CHANGED, slow, name="slow")
+    event = DomainEvent.objects.create(name=CHANGED, payload={"accountId": "1"})  # as a killed process leaves it
+
+    def first_deliverer() -> None:
+        try:
+            outbox.deliver(event.pk)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first_deliverer)
+    thread.start()
+    try:
+        assert holding.wait(timeout=30)
+        assert outbox.deliver(event.pk) is False  # held elsewhere: not run a second time
+        assert outbox.deliver_due() == 0
+        assert started == ["slow"]
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert not DomainEvent.objects.exists() and started == ["slow"]

@@ -1,5 +1,6 @@
 """What the registry's writes tell the rest of Berth: the domain events a push, a
 retag and the deletes publish, in the transaction of the change."""
+
 from __future__ import annotations
 
 from apps.events.models import DomainEvent

@@ -1,5 +1,6 @@
 """What repository writes tell the rest of Berth: created and changed, in the
 transaction of the change."""
+
 from __future__ import annotations
 
 from apps.events.models import DomainEvent
