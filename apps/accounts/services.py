@@ -24,6 +24,8 @@ from apps.iam import services as iam_services
 
 from apps.audit import services as audit_services
 from apps.audit.events import Actor, ActorType, EventDraft
+from apps.events import outbox
+from apps.events.names import ALIAS_REQUEST_DECIDED
 from apps.iam.selectors import caller_for_user
 
 from . import links, login_passwords, registries, selectors
@@ -308,7 +310,12 @@ def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str
     _add_event(alias_request, kind=status, actor=decided_by, reason=reason)
     event_name = "ApproveAlias" if status == AliasRequestStatus.APPROVED else "RejectAlias"
     _audit(event_name, alias_request, actor_user=decided_by, reason=reason)
-    transaction.on_commit(lambda: _tell_requester(alias_request, site_url=site_url))
+    # The requester hears by mail once the decision has committed (subscribers.tell_requester).
+    outbox.publish(
+        ALIAS_REQUEST_DECIDED,
+        {"aliasRequestId": alias_request.pk, "accountId": alias_request.account_id, "alias": alias_request.name,
+         "status": status, "siteUrl": site_url},
+    )  # fmt: skip
 
 
 def approve_alias_request(*, alias_request: AliasRequest, decided_by, site_url: str, reason: str = "") -> AliasRequest:
@@ -351,7 +358,8 @@ def _requester_emails(alias_request: AliasRequest) -> list[str]:
     return sorted(set(members.values_list("user__email", flat=True)))
 
 
-def _tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
+def tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
+    """Mail the decision on ``alias_request`` to whoever asked, with links to ``site_url``."""
     recipients = _requester_emails(alias_request)
     if not recipients:
         return

@@ -1,9 +1,10 @@
 """The domain events, by name. Payloads are JSON objects of ids and facts (no model
-instances): a subscriber reads the rows it needs, as they are when it runs.
+instances): a subscriber reads the rows it needs, as they are when it runs. Who
+publishes and who subscribes: docs/events.md.
 
 repository.created        {repositoryId, accountId, repository, visibility}
-repository.changed        {repositoryId, accountId, repository, changed: [setting, ...]}
-repository.deleted        {repositoryId, accountId, repository}
+repository.changed        {repositoryId, accountId, repository, changed: [what, ...]}
+repository.deleted        {repositoryId, accountId, repository, uploadIds: [id, ...]}
 image.pushed              {repositoryId, accountId, repository, manifestId, digest, mediaType, tag}
 image.details_recorded    {repositoryId, manifestId, digest}
 image.deleted             {repositoryId, accountId, repository, digest, tags: [tag, ...]}
@@ -11,8 +12,10 @@ tag.moved                 {repositoryId, accountId, repository, tag, digest, pre
 tag.deleted               {repositoryId, accountId, repository, tag, digest}
 images.pulled             {pulls: [{accountId, repository, tag, digest, mediaType, day, count, lastPulledAt}]}
 account.changed           {accountId, changed: [what, ...]}
+alias_request.decided     {aliasRequestId, accountId, alias, status, siteUrl}
 
-``tag`` is null for a push by digest, ``previousDigest`` "" for a new tag."""
+``tag`` is null for a push by digest, ``previousDigest`` "" for a new tag; in
+images.pulled ``tag`` is "" for a pull by digest."""
 
 REPOSITORY_CREATED = "repository.created"
 REPOSITORY_CHANGED = "repository.changed"
@@ -24,8 +27,9 @@ TAG_MOVED = "tag.moved"
 TAG_DELETED = "tag.deleted"
 IMAGES_PULLED = "images.pulled"
 ACCOUNT_CHANGED = "account.changed"
+ALIAS_REQUEST_DECIDED = "alias_request.decided"
 
 ALL = (
     REPOSITORY_CREATED, REPOSITORY_CHANGED, REPOSITORY_DELETED, IMAGE_PUSHED, IMAGE_DETAILS_RECORDED, IMAGE_DELETED,
-    TAG_MOVED, TAG_DELETED, IMAGES_PULLED, ACCOUNT_CHANGED,
+    TAG_MOVED, TAG_DELETED, IMAGES_PULLED, ACCOUNT_CHANGED, ALIAS_REQUEST_DECIDED,
 )  # fmt: skip

@@ -1,5 +1,6 @@
 """What account writes tell the rest of Berth (the gallery's publisher fields among
-them): account.changed, from the services and from the staff console alike."""
+them): account.changed, from the services and from the staff console alike, and
+alias_request.decided, whose subscriber mails the requester."""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ def test_publisher_writes_publish_account_changed(tenant, staff_user):
         changed(tenant.id, "suspended"),
         changed(tenant.id, "suspended"),
         changed(tenant.id, "aliases", "primaryAlias"),
+        ("alias_request.decided", {"aliasRequestId": alias_request.pk, "accountId": tenant.id, "alias": "initech",
+                                   "status": "APPROVED", "siteUrl": SITE}),
         changed(tenant.id, "primaryAlias"),
-    ]
+    ]  # fmt: skip
 
 
 def test_staff_edits_in_the_admin_publish_account_changed(staff_client, tenant):
