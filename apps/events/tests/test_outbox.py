@@ -100,6 +100,10 @@ def test_a_failing_subscriber_is_retried_later_and_the_others_are_not_held_up(se
     assert event.due_at > timezone.now() + outbox.FIRST_RETRY - timezone.timedelta(seconds=5)
 
     assert outbox.deliver_due() == 0  # not due yet
+    out = StringIO()
+    call_command("deliver_events", stdout=out)
+    assert out.getvalue().splitlines()[:2] == ["delivered 0 domain events", "1 still waiting:"]
+    assert "1 failed attempts" in out.getvalue() and "the search index is down" in out.getvalue()
     assert outbox.deliver_due(now=event.due_at) == 1
     assert seen.calls[2:] == [("flaky", {"accountId": "1"})]  # the others did not run again
     assert not DomainEvent.objects.exists()
