@@ -104,7 +104,8 @@ class AccountAdmin(admin.ModelAdmin):
         return False  # suspend instead: deleting would take repositories and their images with it
 
     def save_model(self, request, obj, form, change) -> None:
-        services.save_staff_edit(account=obj, fields=[f for f in form.changed_data if f in services.STAFF_EDITED_FIELDS])
+        edited = [field for field in form.changed_data if field in services.STAFF_EDITED_FIELDS]
+        services.save_staff_edit(account=obj, fields=edited)
 
     @admin.display(description="primary alias")
     def primary_alias(self, account: Account) -> str:

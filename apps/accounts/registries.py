@@ -3,9 +3,8 @@
 its catalog data (the display name). The writes and reads of these live here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import models, transaction
 

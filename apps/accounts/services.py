@@ -381,7 +381,9 @@ def tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
 
 
 # The account's own fields staff change in the admin's form, as account.changed names them.
-STAFF_EDITED_FIELDS = {"name": "name", "display_name": "displayName", "create_on_push": "createOnPush", "verified": "verified"}
+STAFF_EDITED_FIELDS = {
+    "name": "name", "display_name": "displayName", "create_on_push": "createOnPush", "verified": "verified",
+}  # fmt: skip
 
 
 def save_staff_edit(*, account: Account, fields: Sequence[str]) -> Account:
