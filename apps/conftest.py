@@ -48,6 +48,14 @@ class Tenant:
 
 
 @pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``with committed():`` runs the block as if its transactions committed: the
+    domain events it publishes reach their subscribers as it ends. (A test runs in a
+    transaction that never commits, where nothing would be delivered.)"""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def make_tenant(db):
     counter = iter(range(1000))
 

@@ -177,6 +177,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "apps.events",
     "apps.accounts",
     "apps.repositories",
     "apps.registry",
@@ -371,6 +372,11 @@ CELERY_BEAT_SCHEDULE = {
     "prune-audit-events": {
         "task": "apps.audit.tasks.prune_events",
         "schedule": 24 * 3600,
+    },
+    # Domain events a process left undelivered, and failed deliveries whose retry is due.
+    "deliver-domain-events": {
+        "task": "apps.events.tasks.deliver_due_events",
+        "schedule": env_int("BERTH_EVENTS_SWEEP_SECONDS", 30),
     },
 }
 

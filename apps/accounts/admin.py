@@ -103,6 +103,10 @@ class AccountAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # suspend instead: deleting would take repositories and their images with it
 
+    def save_model(self, request, obj, form, change) -> None:
+        edited = [field for field in form.changed_data if field in services.STAFF_EDITED_FIELDS]
+        services.save_staff_edit(account=obj, fields=edited)
+
     @admin.display(description="primary alias")
     def primary_alias(self, account: Account) -> str:
         return next((alias.name for alias in account.aliases.all() if alias.is_primary), "")
@@ -158,6 +162,11 @@ class AliasAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Nothing of an alias changes once made (see get_readonly_fields): only new ones are saved.
+        if not change:
+            registries.add_alias(alias=obj)
 
     @admin.action(description="Make the selected alias its account's primary alias")
     def make_primary(self, request, queryset):

@@ -3,9 +3,13 @@
 its catalog data (the display name). The writes and reads of these live here."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import models, transaction
+
+from apps.events import outbox
+from apps.events.names import ACCOUNT_CHANGED
 
 from .models import REGISTRY_DISPLAY_NAME_MAX_LENGTH, Account, Alias, AliasRequest, AliasRequestStatus
 
@@ -28,6 +32,11 @@ class DisplayNameInvalid(ValueError):
 # -- writes -----------------------------------------------------------------------------
 
 
+def publish_account_changed(account_id: str, changed: Sequence[str]) -> None:
+    """account.changed, ``changed`` naming what did (displayName, aliases, verified, ...)."""
+    outbox.publish(ACCOUNT_CHANGED, {"accountId": account_id, "changed": list(changed)})
+
+
 def put_registry_catalog_data(*, account: Account, display_name: str) -> Account:
     """Amazon ECR Public's PutRegistryCatalogData: the name the gallery shows as the
     publisher of the account's public repositories; empty clears it."""
@@ -39,21 +48,37 @@ def put_registry_catalog_data(*, account: Account, display_name: str) -> Account
     if any(not character.isprintable() for character in display_name):
         raise DisplayNameInvalid("the display name holds control characters")
     account.display_name = display_name
-    account.save(update_fields=["display_name"])
+    with transaction.atomic():
+        account.save(update_fields=["display_name"])
+        publish_account_changed(account.pk, ["displayName"])
     return account
+
+
+def add_alias(*, alias: Alias, primary: bool = False) -> Alias:
+    """Save ``alias``, a further alias of its account (made by staff, or an approved
+    request); raises IntegrityError when the name is an alias already."""
+    with transaction.atomic():
+        alias.save(force_insert=True)
+        if primary:
+            _switch_primary(alias)
+        publish_account_changed(alias.account_id, ["aliases", "primaryAlias"] if primary else ["aliases"])
+    return alias
 
 
 def make_alias_primary(*, alias: Alias) -> Alias:
     """The alias becomes the account's primary one, and the previous primary one not."""
     with transaction.atomic():
-        # The account's aliases locked: two switches at once end with one primary, not a refusal.
-        aliases = list(Alias.objects.select_for_update().filter(account_id=alias.account_id).order_by("pk"))
-        Alias.objects.filter(pk__in=[a.pk for a in aliases if a.is_primary and a.pk != alias.pk]).update(
-            is_primary=False
-        )
-        Alias.objects.filter(pk=alias.pk).update(is_primary=True)
-    alias.is_primary = True
+        _switch_primary(alias)
+        publish_account_changed(alias.account_id, ["primaryAlias"])
     return alias
+
+
+def _switch_primary(alias: Alias) -> None:
+    # The account's aliases locked: two switches at once end with one primary, not a refusal.
+    aliases = list(Alias.objects.select_for_update().filter(account_id=alias.account_id).order_by("pk"))
+    Alias.objects.filter(pk__in=[a.pk for a in aliases if a.is_primary and a.pk != alias.pk]).update(is_primary=False)
+    Alias.objects.filter(pk=alias.pk).update(is_primary=True)
+    alias.is_primary = True
 
 
 # -- reads ------------------------------------------------------------------------------

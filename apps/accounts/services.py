@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ from django.utils import timezone
 
 from apps.audit import services as audit_services
 from apps.audit.events import EventDraft
+from apps.events import outbox
+from apps.events.names import ALIAS_REQUEST_DECIDED
 
 from . import links, login_passwords, registries, selectors
 from .models import (
@@ -297,7 +300,12 @@ def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str
     _add_event(alias_request, kind=status, actor=decided_by, reason=reason)
     event_name = "ApproveAlias" if status == AliasRequestStatus.APPROVED else "RejectAlias"
     _audit(event_name, alias_request, actor_user=decided_by, reason=reason)
-    transaction.on_commit(lambda: _tell_requester(alias_request, site_url=site_url))
+    # The requester hears by mail once the decision has committed (subscribers.tell_requester).
+    outbox.publish(
+        ALIAS_REQUEST_DECIDED,
+        {"aliasRequestId": alias_request.pk, "accountId": alias_request.account_id, "alias": alias_request.name,
+         "status": status, "siteUrl": site_url},
+    )  # fmt: skip
 
 
 def approve_alias_request(*, alias_request: AliasRequest, decided_by, site_url: str, reason: str = "") -> AliasRequest:
@@ -310,11 +318,9 @@ def approve_alias_request(*, alias_request: AliasRequest, decided_by, site_url: 
     with transaction.atomic():
         locked = _locked_pending(alias_request)
         try:
-            with transaction.atomic():
-                alias = Alias.objects.create(name=locked.name, account_id=locked.account_id)
+            registries.add_alias(alias=Alias(name=locked.name, account_id=locked.account_id), primary=True)
         except IntegrityError:
             raise AliasUnavailable(f"{locked.name!r} has become another alias meanwhile; reject the request") from None
-        registries.make_alias_primary(alias=alias)
         _decide(
             locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip(), site_url=site_url
         )
@@ -342,7 +348,8 @@ def _requester_emails(alias_request: AliasRequest) -> list[str]:
     return sorted(set(members.values_list("user__email", flat=True)))
 
 
-def _tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
+def tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
+    """Mail the decision on ``alias_request`` to whoever asked, with links to ``site_url``."""
     recipients = _requester_emails(alias_request)
     if not recipients:
         return
@@ -363,14 +370,28 @@ def _tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
 # -- staff: verification and suspension -------------------------------------------------
 
 
+# The account's own fields staff change in the admin's form, as account.changed names them.
+STAFF_EDITED_FIELDS = {
+    "name": "name", "display_name": "displayName", "create_on_push": "createOnPush", "verified": "verified",
+}  # fmt: skip
+
+
+def save_staff_edit(*, account: Account, fields: Sequence[str]) -> Account:
+    """Save what staff changed in the admin's account form (``fields``, of STAFF_EDITED_FIELDS)."""
+    if not fields:
+        return account
+    with transaction.atomic():
+        account.save(update_fields=list(fields))
+        registries.publish_account_changed(account.pk, [STAFF_EDITED_FIELDS[field] for field in fields])
+    return account
+
+
 def set_publisher_verified(*, account: Account, verified: bool) -> Account:
     """The gallery's verified badge; staff set it once they know who the publisher is."""
-    from apps.gallery.services import refresh_account
-
-    Account.objects.filter(pk=account.pk).update(verified=verified)
+    with transaction.atomic():
+        Account.objects.filter(pk=account.pk).update(verified=verified)
+        registries.publish_account_changed(account.pk, ["verified"])
     account.verified = verified
-    # The gallery's search rows carry the badge and, for verified publishers, the display name.
-    refresh_account(account_id=account.pk)
     return account
 
 
@@ -381,15 +402,21 @@ def suspend_account(*, account: Account, reason: str) -> Account:
     reason = reason.strip()
     if not reason:
         raise ValueError("say why the account is suspended")
-    Account.objects.filter(pk=account.pk, suspended_at__isnull=True).update(
-        suspended_at=timezone.now(), suspension_reason=reason
-    )
+    with transaction.atomic():
+        if Account.objects.filter(pk=account.pk, suspended_at__isnull=True).update(
+            suspended_at=timezone.now(), suspension_reason=reason
+        ):
+            registries.publish_account_changed(account.pk, ["suspended"])
     account.refresh_from_db(fields=["suspended_at", "suspension_reason"])
     return account
 
 
 def reinstate_account(*, account: Account) -> Account:
-    Account.objects.filter(pk=account.pk).update(suspended_at=None, suspension_reason="")
+    with transaction.atomic():
+        if Account.objects.filter(pk=account.pk, suspended_at__isnull=False).update(
+            suspended_at=None, suspension_reason=""
+        ):
+            registries.publish_account_changed(account.pk, ["suspended"])
     account.suspended_at, account.suspension_reason = None, ""
     return account
 

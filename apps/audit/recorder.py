@@ -14,36 +14,36 @@ writing the failed requests from outside an account past the first few of their
 window; every flush then writes the aggregate events of the windows that are over
 (``report_failures``).
 
-Listeners (``add_listener``) see the rows (``rows.EventRow``, read like drafts)
-of every batch written, inside the batch's transaction (their work commits with
-the events, or neither does): the gallery counts pulls this way. A listener that
-fails is logged and its work rolled back; the events are written all the same."""
+The pulls among a batch's events are published as one images.pulled domain event
+(``apps.audit.pulls``) in the batch's transaction: they reach their subscribers
+(the gallery's counters) once the batch is written, or never twice."""
 from __future__ import annotations
 
 import atexit
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from django import db
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.events import outbox
+from apps.events.names import IMAGES_PULLED
+
 from . import services
 from .events import EventDraft
+from .pulls import images_pulled
 from .rows import EventRow
 from .spool import Ingester, SpoolWriter
 
 logger = logging.getLogger(__name__)
 
-Listener = Callable[[Sequence[EventRow]], None]
-
 
 class Recorder:
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
         self.spool = SpoolWriter()
         self.ingester = Ingester(self._write)
         self._reset()
@@ -56,14 +56,6 @@ class Recorder:
     def _after_fork(self) -> None:
         self.spool.after_fork()
         self._reset()
-
-    def add_listener(self, listener: Listener) -> None:
-        if listener not in self._listeners:
-            self._listeners.append(listener)
-
-    def remove_listener(self, listener: Listener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
 
     @property
     def dropped(self) -> int:
@@ -109,15 +101,11 @@ class Recorder:
             return self._append(batch) if batch else 0
 
     def _append(self, batch: Sequence[EventRow]) -> int:
-        """The listeners' work and the batch's events, in the caller's transaction."""
-        # Listeners first: the chain head is then locked last and only for the
-        # insert, in every transaction that takes it (no lock-order cycles).
-        for listener in list(self._listeners):
-            try:
-                with transaction.atomic():
-                    listener(batch)
-            except Exception:
-                logger.exception("audit listener %r failed on a batch of %d events", listener, len(batch))
+        """The batch's events, and its pulls as a domain event, in the caller's transaction."""
+        pulls = images_pulled(batch)
+        if pulls:
+            outbox.publish(IMAGES_PULLED, {"pulls": pulls})
+        # Last: the chain head is locked only for the insert.
         return len(services.append_rows(batch))
 
     def _start_thread(self) -> None:
@@ -170,11 +158,3 @@ def submit(draft: EventDraft) -> None:
 
 def flush() -> int:
     return recorder.flush()
-
-
-def add_listener(listener: Listener) -> None:
-    recorder.add_listener(listener)
-
-
-def remove_listener(listener: Listener) -> None:
-    recorder.remove_listener(listener)

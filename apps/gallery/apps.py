@@ -6,10 +6,15 @@ class GalleryConfig(AppConfig):
     label = "gallery"
 
     def ready(self) -> None:
-        from apps.audit import recorder
+        from apps.events import names, outbox
 
-        # Keeps the gallery's search rows in step with the models they summarize.
-        from . import pulls, signals  # noqa: F401
+        from . import subscribers
 
-        # Pull counters are fed from the audit recorder's flushed batches, off the pull path.
-        recorder.add_listener(pulls.count_pulls)
+        # A deleted repository's row goes with it (a cascade): no event of its own is needed.
+        for event_name in (
+            names.REPOSITORY_CREATED, names.REPOSITORY_CHANGED, names.TAG_MOVED, names.TAG_DELETED,
+            names.IMAGE_DELETED, names.IMAGE_DETAILS_RECORDED,
+        ):  # fmt: skip
+            outbox.subscribe(event_name, subscribers.refresh_repository)
+        outbox.subscribe(names.ACCOUNT_CHANGED, subscribers.refresh_publisher)
+        outbox.subscribe(names.IMAGES_PULLED, subscribers.count_pulls)

@@ -19,6 +19,7 @@ from apps.repositories.models import (
     RECOGNISED_OPERATING_SYSTEMS,
     Repository,
     RepositoryCatalogData,
+    Visibility,
 )
 
 from .models import GalleryEntry, Kind, PullCount
@@ -47,10 +48,10 @@ _FIELD_WEIGHTS = (("title", 8), ("aliases", 8), ("publisher_name", 4), ("descrip
 
 
 def listed() -> QuerySet[GalleryEntry]:
-    """Rows exist for public repositories only (apps.gallery.services removes a row in
-    the transaction that makes its repository private), so the one thing to check
-    here is the account's standing, which staff change with a bulk update."""
-    return GalleryEntry.objects.filter(account__suspended_at__isnull=True)
+    """Rows exist for public repositories only, but one follows its repository being
+    made private only once that has committed (apps.gallery.subscribers): the
+    visibility is checked here too, as is the account's standing, which no row holds."""
+    return GalleryEntry.objects.filter(account__suspended_at__isnull=True, repository__visibility=Visibility.PUBLIC)
 
 
 def primary_aliases(account_ids) -> dict[str, str]:

@@ -1,10 +1,10 @@
 """Every write to the gallery's search rows: rebuilding a repository's row from the
 models it summarizes, and the publisher fields of all rows of an account.
 
-Called from apps.gallery.signals whenever a repository, its catalog data, its tags,
-a tagged manifest's platforms, its account or an alias is saved or deleted, in the
-same transaction as that write: a push or a settings change that rolls back leaves
-the row as it was."""
+Called from apps.gallery.subscribers once a change to a repository, its catalog
+data, its tags, a manifest's details, its account or its aliases has committed
+(the domain events of apps.events), so a change that rolls back never reaches a
+row; and by `berth refresh_gallery`."""
 from __future__ import annotations
 
 import html

@@ -4,8 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from apps.events import outbox
+from apps.events.names import IMAGE_DETAILS_RECORDED
 from apps.kernel import json_limits
 
 from .content import media_types as mt
@@ -65,7 +68,7 @@ def record(manifest: Manifest) -> None:
             platform = _platform(config)
             manifest.platforms = [platform] if platform else []
             manifest.image_created_at = _created(config.get("created"))
-    manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])
+    _save(manifest)
 
 
 def _record_schema1(manifest: Manifest) -> None:
@@ -77,4 +80,13 @@ def _record_schema1(manifest: Manifest) -> None:
     platform = _platform(details, ("os", "architecture"))
     manifest.platforms = [platform] if platform else []
     manifest.image_created_at = details.get("created")
-    manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])
+    _save(manifest)
+
+
+def _save(manifest: Manifest) -> None:
+    with transaction.atomic():
+        manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])
+        outbox.publish(
+            IMAGE_DETAILS_RECORDED,
+            {"repositoryId": manifest.repository_id, "manifestId": manifest.pk, "digest": manifest.digest},
+        )

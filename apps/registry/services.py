@@ -20,10 +20,13 @@ from django.utils import timezone
 
 from apps.audit import services as audit_services
 from apps.audit.events import EventDraft
+from apps.events import outbox
+from apps.events.names import IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_DELETED, TAG_DELETED, TAG_MOVED
 from apps.kernel import json_limits
 from apps.kernel.digests import digest_bytes, parse_digest
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
+from apps.repositories.services import RepositoryNotEmpty, event_fields
 
 from . import selectors
 from .content import media_types as mt
@@ -468,10 +471,15 @@ def _store_manifest(
             else (False, "")
         )
         if created:
-            # Post-push work runs in a worker, and only once the push is durable.
-            from .tasks import record_image_details
-
-            transaction.on_commit(lambda: record_image_details.delay(manifest.pk))
+            outbox.publish(
+                IMAGE_PUSHED,
+                {**event_fields(repository), "manifestId": manifest.pk, "digest": digest,
+                 "mediaType": fields["media_type"], "tag": tag},
+            )  # fmt: skip
+        if tag_moved:
+            outbox.publish(
+                TAG_MOVED, {**event_fields(repository), "tag": tag, "digest": digest, "previousDigest": previous_digest}
+            )
         # The trail's answer to "what did this tag point at before": previousImageDigest.
         _record(
             audit,
@@ -534,9 +542,11 @@ def delete_manifest(*, repository: Repository, digest: str, actor: str, audit: E
     if ManifestChild.objects.filter(child=manifest).exists():
         raise ManifestInUse(digest)
     with transaction.atomic():
-        for tag in Tag.objects.filter(manifest=manifest).values_list("name", flat=True):
+        tags = sorted(Tag.objects.filter(manifest=manifest).values_list("name", flat=True))
+        for tag in tags:
             TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor)
         manifest.delete()
+        outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": digest, "tags": tags})
         _record(audit, imageIds=[{"imageDigest": digest}])
 
 
@@ -547,6 +557,7 @@ def delete_tag(*, repository: Repository, tag: str, actor: str, audit: EventDraf
             raise ManifestUnknown(f"tag {tag} is unknown", tag=tag)
         TagHistory.objects.create(repository=repository, tag=tag, old_digest=current.manifest.digest, actor=actor)
         current.delete()
+        outbox.publish(TAG_DELETED, {**event_fields(repository), "tag": tag, "digest": current.manifest.digest})
         _record(audit, imageIds=[{"imageDigest": current.manifest.digest, "imageTag": tag}])
 
 
@@ -582,6 +593,7 @@ def delete_image(
             if digest is None and Tag.objects.filter(manifest=manifest).exclude(pk=current.pk).exists():
                 TagHistory.objects.create(repository=repository, tag=tag, old_digest=manifest.digest, actor=actor)
                 current.delete()
+                outbox.publish(TAG_DELETED, {**event_fields(repository), "tag": tag, "digest": manifest.digest})
                 return [(manifest.digest, tag)]
         else:
             manifest = (
@@ -617,7 +629,37 @@ def _delete_image(*, repository: Repository, manifest: Manifest, actor: str) -> 
         raise referenced(
             list(Manifest.objects.filter(child_refs__child=manifest).values_list("digest", flat=True)[:5])
         ) from None
+    outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": manifest.digest, "tags": tags})
     return [(manifest.digest, tag) for tag in tags] or [(manifest.digest, None)]
+
+
+# -- repositories, with their content ----------------------------------------------
+
+
+def delete_repository(*, repository: Repository, force: bool = False) -> None:
+    """Amazon ECR's DeleteRepository: refuses a repository that holds images unless
+    ``force``, which deletes them with it (raises RepositoryNotEmpty). The spooled
+    bytes of its unfinished uploads go once the delete has committed
+    (subscribers.discard_spooled_uploads)."""
+    with transaction.atomic():
+        # Locked first, so a push that is storing a manifest now either lands before
+        # the check sees it or waits and then fails: never a deleted repository's image.
+        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        if locked is None:
+            return
+        manifest_count = Manifest.objects.filter(repository=locked).count()
+        if manifest_count and not force:
+            raise RepositoryNotEmpty(
+                f"repository {locked.account_id}/{locked.name} is not empty ({manifest_count} manifests); "
+                "delete its images first, or delete it with force"
+            )
+        upload_ids = [str(u) for u in Upload.objects.filter(repository=locked).values_list("id", flat=True)]
+        fields = event_fields(locked)
+        # An index protects its entries from deletion; here both go.
+        ManifestChild.objects.filter(parent__repository=locked).delete()
+        Manifest.objects.filter(repository=locked).delete()
+        locked.delete()
+        outbox.publish(REPOSITORY_DELETED, {**fields, "uploadIds": upload_ids})
 
 
 # -- pulls --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.db import transaction
 from markdown_it import MarkdownIt
 from PIL import Image
 
+from . import services
 from .models import (
     CATALOG_BADGE_MAX_LENGTH,
     CATALOG_BADGES_MAX,
@@ -261,6 +262,7 @@ def put_repository_catalog_data(
             catalog.logo_width = catalog.logo_height = None
             catalog.logo_digest = ""
         catalog.save()
+        services.publish_changed(locked, ["catalogData"])
     return catalog
 
 

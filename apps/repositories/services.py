@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from django.db import IntegrityError, transaction
 
 from apps.accounts.models import Account
+from apps.events import outbox
+from apps.events.names import REPOSITORY_CHANGED, REPOSITORY_CREATED
 from apps.kernel.errors import DomainError
 
 from .models import (
@@ -71,6 +73,20 @@ def validate_resource_tags(tags: Mapping[str, str]) -> None:
             )
 
 
+def event_fields(repository: Repository) -> dict:
+    """What every domain event of a repository, or of its content, says of the repository."""
+    return {"repositoryId": repository.pk, "accountId": repository.account_id, "repository": repository.name}
+
+
+def _publish_created(repository: Repository) -> None:
+    outbox.publish(REPOSITORY_CREATED, {**event_fields(repository), "visibility": repository.visibility})
+
+
+def publish_changed(repository: Repository, changed: Sequence[str]) -> None:
+    """repository.changed, ``changed`` naming what did as the management API does."""
+    outbox.publish(REPOSITORY_CHANGED, {**event_fields(repository), "changed": list(changed)})
+
+
 def _replace_resource_tags(repository: Repository, tags: Mapping[str, str]) -> None:
     RepositoryTag.objects.filter(repository=repository).delete()
     RepositoryTag.objects.bulk_create(
@@ -104,6 +120,7 @@ def create_repository(
                 scan_on_push=scan_on_push,
             )
             _replace_resource_tags(repository, resource_tags or {})
+            _publish_created(repository)
             return repository
     except IntegrityError as exc:
         raise RepositoryExists(f"repository {account.id}/{name} already exists") from exc
@@ -112,7 +129,10 @@ def create_repository(
 def get_or_create_on_push(*, account: Account, name: str) -> Repository:
     """The repository a member's push creates when the account allows it; safe under races."""
     validate_repository_name(name)
-    repository, _ = Repository.objects.get_or_create(account=account, name=name)
+    with transaction.atomic():
+        repository, created = Repository.objects.get_or_create(account=account, name=name)
+        if created:
+            _publish_created(repository)
     return repository
 
 
@@ -123,7 +143,9 @@ def put_image_tag_mutability(
     filters = validate_tag_mutability(image_tag_mutability, image_tag_mutability_exclusion_filters)
     repository.image_tag_mutability = image_tag_mutability
     repository.image_tag_mutability_exclusion_filters = filters
-    repository.save(update_fields=["image_tag_mutability", "image_tag_mutability_exclusion_filters", "updated_at"])
+    with transaction.atomic():
+        repository.save(update_fields=["image_tag_mutability", "image_tag_mutability_exclusion_filters", "updated_at"])
+        publish_changed(repository, ["imageTagMutability"])
     return repository
 
 
@@ -141,11 +163,13 @@ def update_repository(
     Filters given alone apply to the current mutability setting; a setting given
     alone drops filters it cannot have."""
     fields = ["updated_at"]
+    changed = []
     if visibility is not None:
         if visibility not in Visibility.values:
             raise ValueError(f"visibility must be one of {', '.join(Visibility.values)}")
         repository.visibility = visibility
         fields.append("visibility")
+        changed.append("visibility")
     if image_tag_mutability is not None or image_tag_mutability_exclusion_filters is not None:
         mutability = image_tag_mutability or repository.image_tag_mutability
         filters = image_tag_mutability_exclusion_filters
@@ -154,47 +178,19 @@ def update_repository(
         repository.image_tag_mutability_exclusion_filters = validate_tag_mutability(mutability, filters)
         repository.image_tag_mutability = mutability
         fields += ["image_tag_mutability", "image_tag_mutability_exclusion_filters"]
+        changed.append("imageTagMutability")
     if scan_on_push is not None:
         repository.scan_on_push = scan_on_push
         fields.append("scan_on_push")
+        changed.append("scanOnPush")
     if resource_tags is not None:
         validate_resource_tags(resource_tags)
+        changed.append("resourceTags")
     with transaction.atomic():
         # One writer at a time: two tag replacements must not interleave into a mix of both.
         Repository.objects.select_for_update().filter(pk=repository.pk).first()
         repository.save(update_fields=fields)
         if resource_tags is not None:
             _replace_resource_tags(repository, resource_tags)
+        publish_changed(repository, changed)
     return repository
-
-
-def delete_repository(*, repository: Repository, force: bool = False) -> None:
-    """Amazon ECR's DeleteRepository: refuses a repository that holds images unless
-    ``force``, which deletes them with it."""
-    from apps.registry.models import Manifest, ManifestChild, Upload
-    from apps.registry.services import upload_area
-
-    with transaction.atomic():
-        # Locked first, so a push that is storing a manifest now either lands before
-        # the check sees it or waits and then fails: never a deleted repository's image.
-        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
-        if locked is None:
-            return
-        manifest_count = Manifest.objects.filter(repository=locked).count()
-        if manifest_count and not force:
-            raise RepositoryNotEmpty(
-                f"repository {locked.account_id}/{locked.name} is not empty ({manifest_count} manifests); "
-                "delete its images first, or delete it with force"
-            )
-        upload_ids = [str(u) for u in Upload.objects.filter(repository=locked).values_list("id", flat=True)]
-        # An index protects its entries from deletion; here both go.
-        ManifestChild.objects.filter(parent__repository=locked).delete()
-        Manifest.objects.filter(repository=locked).delete()
-        locked.delete()
-
-        def discard_spooled_uploads() -> None:
-            area = upload_area()
-            for upload_id in upload_ids:
-                area.discard(upload_id)
-
-        transaction.on_commit(discard_spooled_uploads)

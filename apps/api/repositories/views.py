@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
+from apps.registry import services as registry_services
 
 from apps.registry import selectors as registry_selectors
 from apps.repositories import catalog, selectors, services
@@ -208,7 +209,7 @@ class RepositoryDetail(_RepositoryView):
         query.is_valid(raise_exception=True)
         self.authorize("ecr:DeleteRepository", repository=repository, force=query.validated_data["force"])
         try:
-            services.delete_repository(repository=repository, force=query.validated_data["force"])
+            registry_services.delete_repository(repository=repository, force=query.validated_data["force"])
         except services.RepositoryNotEmpty as exc:
             raise Conflict(str(exc), code="repository_not_empty") from None
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,16 +1,19 @@
 """The recorder: submit spools the event and returns; a flush writes this process's
-spool buffer, ingests every spool file in order and tells the listeners."""
+spool buffer, ingests every spool file in order and publishes the pulls of each
+batch written."""
 from __future__ import annotations
 
 import io
 import logging
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from apps.audit import chain
 from apps.audit.models import Event
 from apps.audit.recorder import Recorder
+from apps.events.models import DomainEvent
 
 from .conftest import make_draft
 
@@ -32,8 +35,6 @@ def spooling(settings, tmp_path) -> Recorder:
 def test_submit_spools_and_flush_writes_every_event_in_order(spooling, settings):
     settings.BERTH_AUDIT_FLUSH_EVENTS = 50
     drafts = [make_draft(request_parameters={"n": n}) for n in range(120)]
-    batches = []
-    spooling.add_listener(lambda batch: batches.append([draft.request_parameters["n"] for draft in batch]))
 
     for draft in drafts:
         spooling.submit(draft)
@@ -44,7 +45,9 @@ def test_submit_spools_and_flush_writes_every_event_in_order(spooling, settings)
     assert spooling.spool.buffered == 0 and spooling.flush() == 0
     assert [event.request_parameters["n"] for event in Event.objects.order_by("sequence")] == list(range(120))
     assert [event.event_id for event in Event.objects.order_by("sequence")] == [d.event_id for d in drafts]
-    assert batches == [list(range(0, 50)), list(range(50, 100)), list(range(100, 120))]
+    # Each batch published its pulls (every draft here is one) with it.
+    published = [event.payload["pulls"] for event in DomainEvent.objects.order_by("pk")]
+    assert [sum(pull["count"] for pull in pulls) for pulls in published] == [50, 50, 20]
     assert chain.verify().intact
 
 
@@ -56,37 +59,49 @@ def test_a_draft_is_spooled_once(spooling):
     assert Event.objects.count() == 1
 
 
-def test_a_failing_listener_is_logged_and_the_events_are_written_anyway(spooling, caplog):
-    seen = []
+def test_a_batch_publishes_its_pulls_counted_per_image_reference_and_day(spooling):
+    noon = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    digest = "sha256:" + "a" * 64
+    manifest = "application/vnd.oci.image.manifest.v1+json"
 
-    def broken(batch):
-        Event.objects.update(error_code="written by the broken listener")
-        raise ValueError("listener bug")
+    def pull(when=noon, method="GET", **fields):
+        return make_draft(
+            event_time=when, request_parameters={"imageTag": "v1", "httpMethod": method},
+            response_elements={"imageDigest": digest, "imageManifestMediaType": manifest}, **fields,
+        )  # fmt: skip
 
-    spooling.add_listener(broken)
-    spooling.add_listener(lambda batch: seen.append(len(batch)))
-    spooling.submit(make_draft())
+    for draft in [
+        pull(), pull(when=noon + timedelta(minutes=5)), pull(when=noon + timedelta(days=1)),
+        pull(method="HEAD"), pull(error_code="ImageNotFoundException"), pull(event_name="PutImage", read_only=False),
+        make_draft(request_parameters={"imageDigest": digest, "httpMethod": "GET"},
+                   response_elements={"imageDigest": digest, "imageManifestMediaType": manifest}, event_time=noon),
+    ]:  # fmt: skip
+        spooling.submit(draft)
+    assert spooling.flush() == 7
+    [event] = DomainEvent.objects.all()
+    assert event.name == "images.pulled"
+    by_tag = {"accountId": "111122223333", "repository": "team/app", "tag": "v1", "digest": digest,
+              "mediaType": manifest}  # fmt: skip
+    assert event.payload["pulls"] == [
+        {**by_tag, "day": "2026-03-01", "count": 2, "lastPulledAt": "2026-03-01T12:05:00+00:00"},
+        {**by_tag, "day": "2026-03-02", "count": 1, "lastPulledAt": "2026-03-02T12:00:00+00:00"},
+        {**by_tag, "tag": "", "day": "2026-03-01", "count": 1, "lastPulledAt": "2026-03-01T12:00:00+00:00"},
+    ]
 
-    with caplog.at_level(logging.ERROR, logger="apps.audit.recorder"):
-        assert spooling.flush() == 1
-    assert "audit listener" in caplog.text
-    assert seen == [1]
-    # the broken listener's own writes were rolled back with its savepoint
-    assert Event.objects.get().error_code == ""
+    spooling.submit(make_draft(event_name="PutImage", read_only=False))
+    assert spooling.flush() == 1
+    assert DomainEvent.objects.count() == 1  # a batch without pulls publishes nothing
 
 
 def test_synchronous_mode_writes_at_once(settings, tmp_path):
     settings.BERTH_AUDIT_SYNCHRONOUS = True
     settings.BERTH_AUDIT_SPOOL_DIR = tmp_path / "spool"
     recorder = Recorder()
-    counted = []
-    recorder.add_listener(lambda batch: counted.append(len(batch)))
 
     recorder.submit(make_draft(event_name="GetDownloadUrlForLayer"))
 
     assert recorder.spool.buffered == 0 and not (tmp_path / "spool").exists()
     assert Event.objects.get().event_name == "GetDownloadUrlForLayer"
-    assert counted == [1]
 
 
 def test_thread_mode_starts_one_ingest_thread(spooling, settings, monkeypatch):

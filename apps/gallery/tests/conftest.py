@@ -12,6 +12,8 @@ from apps.repositories import catalog
 from apps.repositories import services as repository_services
 from apps.repositories.models import Repository, Visibility
 
+from .. import services
+
 _counter = itertools.count()
 
 
@@ -25,7 +27,8 @@ def _static_files_without_manifest(settings):
 
 def add_tag(repository: Repository, tag: str, *, config_media_type: str = mt.OCI_CONFIG, media_type: str = mt.OCI_MANIFEST,
             artifact_type: str = "", platforms: list | None = None, total_size: int = 1234) -> Tag:
-    """A stored manifest tagged ``tag``, as a push leaves it once its details are recorded."""
+    """A stored manifest tagged ``tag``, as a push leaves it once its details are
+    recorded and the gallery has heard of both."""
     n = next(_counter)
     digest = "sha256:" + hashlib.sha256(f"{repository.pk}-{tag}-{n}".encode()).hexdigest()
     manifest = Manifest.objects.create(
@@ -33,24 +36,27 @@ def add_tag(repository: Repository, tag: str, *, config_media_type: str = mt.OCI
         config_media_type=config_media_type, artifact_type=artifact_type, total_size=total_size,
         platforms=platforms if platforms is not None else [{"os": "linux", "architecture": "amd64"}],
     )
-    return Tag.objects.create(repository=repository, name=tag, manifest=manifest)
+    created = Tag.objects.create(repository=repository, name=tag, manifest=manifest)
+    services.refresh_entry(repository_id=repository.pk)
+    return created
 
 
 @pytest.fixture
-def publish():
+def publish(committed):
     """A public repository with catalog data and, by default, a `latest` tag."""
 
     def make(account, name: str, *, description: str = "", about: str = "", usage: str = "",
              operating_systems=None, architectures=None, tags=("latest",), visibility=Visibility.PUBLIC, **tag_options):
-        repository = repository_services.create_repository(account=account, name=name, visibility=Visibility.PUBLIC)
-        catalog.put_repository_catalog_data(
-            repository=repository, description=description, about_markdown=about, usage_markdown=usage,
-            operating_systems=operating_systems or [], architectures=architectures or [],
-        )
-        for tag in tags:
-            add_tag(repository, tag, **tag_options)
-        if visibility != Visibility.PUBLIC:
-            repository_services.update_repository(repository=repository, visibility=visibility)
+        with committed():
+            repository = repository_services.create_repository(account=account, name=name, visibility=Visibility.PUBLIC)
+            catalog.put_repository_catalog_data(
+                repository=repository, description=description, about_markdown=about, usage_markdown=usage,
+                operating_systems=operating_systems or [], architectures=architectures or [],
+            )
+            for tag in tags:
+                add_tag(repository, tag, **tag_options)
+            if visibility != Visibility.PUBLIC:
+                repository_services.update_repository(repository=repository, visibility=visibility)
         repository.refresh_from_db()
         return repository
 

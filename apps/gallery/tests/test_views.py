@@ -7,11 +7,11 @@ from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 from PIL import Image
 
 from apps.accounts.models import Alias
 from apps.accounts.registries import put_registry_catalog_data
+from apps.accounts.services import set_publisher_verified, suspend_account
 from apps.registry.content import media_types as mt
 from apps.repositories import catalog
 from apps.repositories.models import Visibility
@@ -217,14 +217,15 @@ def test_markdown_with_script_and_onerror_renders_inert(client, acme, alias, pub
     assert "&lt;script&gt;" in about and "&lt;img src=x onerror=" in about  # shown as the text it is
 
 
-def test_verified_badge_display_name_only_for_verified_publishers(client, acme, alias, publish):
+def test_verified_badge_display_name_only_for_verified_publishers(client, acme, alias, publish, committed):
     publish(acme, "tool")
-    put_registry_catalog_data(account=acme, display_name="Initech Software")
+    with committed():
+        put_registry_catalog_data(account=acme, display_name="Initech Software")
     for path in (f"/{alias}", f"/{alias}/tool", "/search"):
         body = client.get(path).content.decode()
         assert "Initech Software" not in body and 'class="verified"' not in body, path
-    acme.verified = True
-    acme.save()
+    with committed():
+        set_publisher_verified(account=acme, verified=True)
     for path in (f"/{alias}", f"/{alias}/tool", "/search", "/"):
         body = client.get(path).content.decode()
         assert 'class="verified"' in body, path
@@ -234,9 +235,7 @@ def test_verified_badge_display_name_only_for_verified_publishers(client, acme, 
 
 def test_a_suspended_publisher_disappears(client, acme, alias, publish):
     publish(acme, "tool")
-    acme.suspended_at = timezone.now()
-    acme.suspension_reason = "abuse"
-    acme.save()
+    suspend_account(account=acme, reason="abuse")
     assert client.get(f"/{alias}").status_code == 404
     assert client.get(f"/{alias}/tool").status_code == 404
     assert "0 results for “tool”" in client.get("/search?q=tool").content.decode()
@@ -248,11 +247,12 @@ def _png(side: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-def test_logo_is_public_for_listed_repositories_with_etag_and_caching(client, acme, alias, publish):
+def test_logo_is_public_for_listed_repositories_with_etag_and_caching(client, acme, alias, publish, committed):
     repository = publish(acme, "tool")
     assert client.get(f"/{alias}/tool/-/logo").status_code == 404
     data = _png()
-    catalog.put_repository_catalog_data(repository=repository, logo=data)
+    with committed():
+        catalog.put_repository_catalog_data(repository=repository, logo=data)
     assert GalleryEntry.objects.get().has_logo
     response = client.get(f"/{alias}/tool/-/logo")
     assert response.status_code == 200

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
 from apps.conftest import basic_auth
+from apps.registry import services as registry_services
 from apps.registry.models import Blob, Manifest, Upload
 from apps.repositories import services
 from apps.repositories.models import Repository, RepositoryTag, TagMutability
@@ -274,7 +275,9 @@ def test_delete_an_empty_repository(alice):
     assert alice.get("/api/v1/repositories/app").status_code == 404
 
 
-def test_delete_refuses_a_repository_with_images_unless_forced(tenant, alice, registry_client):
+def test_delete_refuses_a_repository_with_images_unless_forced(
+    tenant, alice, registry_client, django_capture_on_commit_callbacks
+):
     create(alice, name="app")
     pusher = registry_client(tenant)
     name = f"{tenant.id}/app"
@@ -293,8 +296,12 @@ def test_delete_refuses_a_repository_with_images_unless_forced(tenant, alice, re
     assert Manifest.objects.count() == 2
 
     assert field_errors(alice.delete("/api/v1/repositories/app?force=maybe")) == [("force", "invalid")]
-    assert alice.delete("/api/v1/repositories/app?force=true").status_code == 204
+    spooled = registry_services.upload_area().path(str(Upload.objects.get().id))
+    assert spooled.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice.delete("/api/v1/repositories/app?force=true").status_code == 204
     assert not Repository.objects.exists() and not Manifest.objects.exists() and not Upload.objects.exists()
+    assert not spooled.exists()  # once the delete committed
     assert Blob.objects.exists()  # blobs are shared, content addressed: collected elsewhere
     # The name is free again, and a push recreates nothing of the old content.
     assert create(alice, name="app").json()["imageCount"] == 0

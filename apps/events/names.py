@@ -1,0 +1,35 @@
+"""The domain events, by name. Payloads are JSON objects of ids and facts (no model
+instances): a subscriber reads the rows it needs, as they are when it runs. Who
+publishes and who subscribes: docs/events.md.
+
+repository.created        {repositoryId, accountId, repository, visibility}
+repository.changed        {repositoryId, accountId, repository, changed: [what, ...]}
+repository.deleted        {repositoryId, accountId, repository, uploadIds: [id, ...]}
+image.pushed              {repositoryId, accountId, repository, manifestId, digest, mediaType, tag}
+image.details_recorded    {repositoryId, manifestId, digest}
+image.deleted             {repositoryId, accountId, repository, digest, tags: [tag, ...]}
+tag.moved                 {repositoryId, accountId, repository, tag, digest, previousDigest}
+tag.deleted               {repositoryId, accountId, repository, tag, digest}
+images.pulled             {pulls: [{accountId, repository, tag, digest, mediaType, day, count, lastPulledAt}]}
+account.changed           {accountId, changed: [what, ...]}
+alias_request.decided     {aliasRequestId, accountId, alias, status, siteUrl}
+
+``tag`` is null for a push by digest, ``previousDigest`` "" for a new tag; in
+images.pulled ``tag`` is "" for a pull by digest."""
+
+REPOSITORY_CREATED = "repository.created"
+REPOSITORY_CHANGED = "repository.changed"
+REPOSITORY_DELETED = "repository.deleted"
+IMAGE_PUSHED = "image.pushed"
+IMAGE_DETAILS_RECORDED = "image.details_recorded"
+IMAGE_DELETED = "image.deleted"
+TAG_MOVED = "tag.moved"
+TAG_DELETED = "tag.deleted"
+IMAGES_PULLED = "images.pulled"
+ACCOUNT_CHANGED = "account.changed"
+ALIAS_REQUEST_DECIDED = "alias_request.decided"
+
+ALL = (
+    REPOSITORY_CREATED, REPOSITORY_CHANGED, REPOSITORY_DELETED, IMAGE_PUSHED, IMAGE_DETAILS_RECORDED, IMAGE_DELETED,
+    TAG_MOVED, TAG_DELETED, IMAGES_PULLED, ACCOUNT_CHANGED, ALIAS_REQUEST_DECIDED,
+)  # fmt: skip
