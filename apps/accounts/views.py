@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from apps.audit import events
 from apps.iam import enforcement
 from apps.iam import selectors as iam_selectors
+from apps.kernel.requests import client_ip
 
 from . import links, selectors, services, throttle
 from .forms import AliasRequestForm, PasswordResetForm, SignUpForm
@@ -27,7 +28,7 @@ def sign_up(request):
         return redirect("accounts:settings")
     if request.method == "POST":
         try:
-            throttle.count_sign_up(events.client_ip(request))
+            throttle.count_sign_up(client_ip(request))
         except throttle.Throttled as refusal:
             form = SignUpForm(request.POST)
             form.add_error(None, str(refusal))

@@ -8,23 +8,21 @@ writes) is finished by ``apps.audit.middleware.AuditMiddleware`` from the
 response and handed to the recorder (its spool), so pulls never wait on a write."""
 from __future__ import annotations
 
-import ipaddress
 import os
 import random
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 from django.utils import timezone
+
+from apps.kernel.requests import request_context
 
 REQUEST_ATTRIBUTE = "berth_audit_event"
 # Where an aggregate event (failed requests counted instead of recorded one by one:
 # apps.audit.services.tally_failures) keeps its count and details, in its response elements.
 AGGREGATE = "berth:aggregate"
-# The prefix length that one IPv6 subscriber is given (and the least any is).
-IPV6_SOURCE_PREFIX = 64
 
 
 class ActorType:
@@ -112,13 +110,14 @@ def begin(
     **request_parameters,
 ) -> EventDraft:
     """Start the event of ``request`` (replacing any started before)."""
+    context = request_context(request)
     draft = EventDraft(
         event_name=event_name,
         event_source=event_source,
         actor=actor,
-        source_ip=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:1024],
-        request_id=request_id(request),
+        source_ip=context.client_ip,
+        user_agent=context.user_agent,
+        request_id=context.request_id,
         read_only=read_only,
         recipient_account_id=recipient_account_id,
         repository=repository,
@@ -133,30 +132,3 @@ def current(request) -> EventDraft | None:
     """The event ``request`` has started, if any. Works for DRF requests too."""
     request = getattr(request, "_request", request)
     return getattr(request, REQUEST_ATTRIBUTE, None)
-
-
-def request_id(request) -> str:
-    """The id AuditMiddleware gave this request (and returns as X-Request-Id)."""
-    request = getattr(request, "_request", request)
-    return getattr(request, "berth_request_id", "")
-
-
-def client_ip(request) -> str:
-    """The caller's address: X-Forwarded-For is believed only from trusted proxies
-    (AuditMiddleware works it out once per request)."""
-    request = getattr(request, "_request", request)
-    return getattr(request, "berth_client_ip", None) or request.META.get("REMOTE_ADDR", "")
-
-
-@lru_cache(maxsize=4096)
-def failure_source(address: str) -> str:
-    """Whose failed requests count together: an IPv4 address, or the /64 network of
-    an IPv6 address (a caller with one IPv6 address has its whole /64 to choose
-    from). Anything else (no address) as it is."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if parsed.version == 6:
-        return str(ipaddress.ip_network(f"{parsed}/{IPV6_SOURCE_PREFIX}", strict=False))
-    return address

@@ -22,8 +22,10 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min
 from django.utils import timezone
 
+from apps.kernel.requests import address_group
+
 from .chain import HASHED_FIELDS, chain_hash, iso_time
-from .events import AGGREGATE, Actor, EventDraft, failure_source
+from .events import AGGREGATE, Actor, EventDraft
 from .models import ChainHead, Event, FailureWindow, PruneRecord
 from .rows import EVENT_ID, EVENT_TIME, EventRow
 
@@ -258,7 +260,7 @@ def _window_key(row: EventRow, length: int) -> tuple:
     fields = row.fields
     recipient, actor_account, address, event_source, event_name, error_code = (fields[i] for i in _WINDOW_FIELDS)
     start = datetime.fromtimestamp(int(row.event_time.timestamp()) // length * length, UTC)
-    return recipient, actor_account, failure_source(address), event_source, event_name, error_code, start
+    return recipient, actor_account, address_group(address), event_source, event_name, error_code, start
 
 
 def _locked_windows(keys: list[tuple], length: timedelta) -> dict[tuple, FailureWindow]:

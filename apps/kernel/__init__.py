@@ -1,3 +1,3 @@
-"""The lowest floor: small, pure helpers every app may import (no Django, no app
-imports), so that the identity floor (IAM's policy core) and the registry can share
-them without importing each other."""
+"""The lowest floor: small helpers every app may import (no app imports; Django
+only in `requests`, which reads a request's context), so that the identity floor
+(IAM's policy core) and the registry can share them without importing each other."""
