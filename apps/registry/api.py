@@ -136,7 +136,8 @@ class ImageList(_ImagesView):
                 media_type=data.get("imageManifestMediaType", ""),
                 tag=tag,
                 digest=data.get("imageDigest"),
-                actor=self.caller.display_name,
+                actor=self.actor,
+                context=self.context,
             )
         except services.TagImmutable as exc:
             raise Conflict(exc.message, code="image_tag_already_exists") from None
@@ -337,9 +338,7 @@ class ImageBatchDelete(_ImagesView):
         deleted, failures = [], []
         for digest, tag in image_id_pairs(given.validated_data["imageIds"]):
             try:
-                removed = services.delete_image(
-                    repository=repository, digest=digest, tag=tag, actor=self.caller.display_name
-                )
+                removed = services.delete_image(repository=repository, digest=digest, tag=tag, actor=self.actor)
             except ImageFailure as failure:
                 failures.append(_failure(digest, tag, failure))
                 continue
