@@ -219,7 +219,8 @@ def complete_upload(
     ``offset``, spooled first."""
     if stream is not None:
         _note_size(upload, _spool(upload, stream, offset=offset, length=length))
-    return _complete_upload(upload, digest, _Change(actor, context, "CompleteLayerUpload"), {"uploadId": str(upload.id)})
+    change = _Change(actor, context, "CompleteLayerUpload")
+    return _complete_upload(upload, digest, change, {"uploadId": str(upload.id)})
 
 
 def upload_blob(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import Alias
 from apps.accounts.registries import make_alias_primary, put_registry_catalog_data
 from apps.accounts.services import set_publisher_verified
+from apps.audit.events import Actor
 from apps.registry.content import media_types as mt
 from apps.repositories import services as repository_services
 from apps.repositories.models import Visibility
@@ -299,7 +300,7 @@ def test_pull_series_by_tag_and_day(acme, publish):
 def test_verifying_through_the_staff_service_updates_the_rows(acme, publish):
     publish(acme, "tool")
     put_registry_catalog_data(account=acme, display_name="Initech Software")
-    set_publisher_verified(account=acme, verified=True)
+    set_publisher_verified(account=acme, verified=True, actor=Actor.staff("operator"))
     assert find("initech", verified_only=True) == ["tool"]
-    set_publisher_verified(account=acme, verified=False)
+    set_publisher_verified(account=acme, verified=False, actor=Actor.staff("operator"))
     assert find(verified_only=True) == [] and find("initech") == []
