@@ -7,6 +7,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.template.defaultfilters import filesizeformat
 
+from apps.accounts.admin import staff_change
 from apps.registry.models import Manifest, RepositoryBlob
 
 from . import services
@@ -91,5 +92,6 @@ class RepositoryAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         services.update_repository(
-            repository=obj, visibility=form.cleaned_data["visibility"], scan_on_push=form.cleaned_data["scan_on_push"]
+            repository=obj, visibility=form.cleaned_data["visibility"], scan_on_push=form.cleaned_data["scan_on_push"],
+            **staff_change(request),
         )

@@ -246,6 +246,13 @@ def test_repository_visibility_changes_but_name_and_account_do_not(staff_client,
     repository.refresh_from_db()
     assert (repository.visibility, repository.name, repository.account_id) == (Visibility.PUBLIC, "tools", tenant.id)
     assert repository.scan_on_push
+    change = Event.objects.get(event_name="UpdateRepository")
+    assert (change.actor_type, change.actor_username, change.recipient_account_id, change.repository) == (
+        "BerthStaff", "operator", tenant.id, "tools"
+    )
+    assert change.request_parameters == {
+        "registryId": tenant.id, "repositoryName": "tools", "visibility": "public", "scanOnPush": True,
+    }
     assert staff_client.get("/admin/repositories/repository/add/").status_code == 403
 
 

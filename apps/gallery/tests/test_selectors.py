@@ -55,9 +55,13 @@ def test_a_public_repository_gets_a_row_and_a_private_one_none(acme, publish):
 def test_the_row_follows_visibility_and_keeps_the_pull_total(acme, publish):
     repository = publish(acme, "tool")
     PullCount.objects.create(repository=repository, tag="latest", day=timezone.now().date(), count=7)
-    repository_services.update_repository(repository=repository, visibility=Visibility.PRIVATE)
+    repository_services.update_repository(
+        repository=repository, visibility=Visibility.PRIVATE, actor=Actor.staff("operator")
+    )
     assert not GalleryEntry.objects.exists()
-    repository_services.update_repository(repository=repository, visibility=Visibility.PUBLIC)
+    repository_services.update_repository(
+        repository=repository, visibility=Visibility.PUBLIC, actor=Actor.staff("operator")
+    )
     assert GalleryEntry.objects.get().pull_count == 7
 
 
