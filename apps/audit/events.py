@@ -155,6 +155,12 @@ def begin(
     return draft
 
 
+def current(request) -> EventDraft | None:
+    """The event ``request`` has started, if any. Works for DRF requests too."""
+    request = getattr(request, "_request", request)
+    return getattr(request, REQUEST_ATTRIBUTE, None)
+
+
 # The event each request started, by the request's context: the services, given the
 # context and not the request, record it (it goes when the request's context does).
 _started: WeakKeyDictionary[RequestContext, EventDraft] = WeakKeyDictionary()
@@ -195,9 +201,3 @@ def unstarted(
 def with_values(parameters: dict) -> dict:
     """The parameters that were given a value."""
     return {k: v for k, v in parameters.items() if v not in (None, "")}
-
-
-def current(request) -> EventDraft | None:
-    """The event ``request`` has started, if any. Works for DRF requests too."""
-    request = getattr(request, "_request", request)
-    return getattr(request, REQUEST_ATTRIBUTE, None)
