@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
-from apps.audit.middleware import is_trusted, parse_address
+from apps.kernel.requests import is_trusted, parse_address
 
 SCHEMES = ("http", "https")
 

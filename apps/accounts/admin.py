@@ -1,7 +1,8 @@
 """The staff console for accounts: alias requests to decide (pending ones first,
 oldest first), reserved names, and accounts to search, verify, suspend and
-reinstate. Every change goes through apps.accounts.services; the forms here only
-ask staff for what the service needs (a reason)."""
+reinstate. Every change goes through apps.accounts.services, which records it in
+the audit trail with the staff member as its actor (``staff_change``); the forms
+here only ask staff for what the service needs (a reason)."""
 from __future__ import annotations
 
 from django import forms
@@ -14,12 +15,21 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from . import links, registries, selectors, services
+from apps.audit.events import Actor
+from apps.kernel.requests import request_context
+
+from . import links, selectors, services
 from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
 from .forms import StaffSignInForm
 
 # Its sign-in goes through the same throttle as the website's; the form says how long to wait.
 admin.site.login_form = StaffSignInForm
+
+
+def staff_change(request) -> dict:
+    """Who makes the changes of a staff console request, and its circumstances,
+    as a service takes them (``actor``, ``context``)."""
+    return {"actor": Actor.staff(request.user.get_username()), "context": request_context(request)}
 
 
 class ReasonForm(forms.Form):
@@ -103,10 +113,6 @@ class AccountAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # suspend instead: deleting would take repositories and their images with it
 
-    def save_model(self, request, obj, form, change) -> None:
-        edited = [field for field in form.changed_data if field in services.STAFF_EDITED_FIELDS]
-        services.save_staff_edit(account=obj, fields=edited)
-
     @admin.display(description="primary alias")
     def primary_alias(self, account: Account) -> str:
         return next((alias.name for alias in account.aliases.all() if alias.is_primary), "")
@@ -115,16 +121,23 @@ class AccountAdmin(admin.ModelAdmin):
     def suspended(self, account: Account) -> bool:
         return account.is_suspended
 
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        services.update_account(
+            account=obj, name=data["name"], display_name=data["display_name"], create_on_push=data["create_on_push"],
+            verified=data["verified"], **staff_change(request),
+        )
+
     @admin.action(description="Verify the selected publishers (the gallery's verified badge)")
     def verify_publisher(self, request, queryset):
         for account in queryset:
-            services.set_publisher_verified(account=account, verified=True)
+            services.set_publisher_verified(account=account, verified=True, **staff_change(request))
         self.message_user(request, f"{len(queryset)} publisher(s) verified")
 
     @admin.action(description="Remove the verified badge of the selected publishers")
     def unverify_publisher(self, request, queryset):
         for account in queryset:
-            services.set_publisher_verified(account=account, verified=False)
+            services.set_publisher_verified(account=account, verified=False, **staff_change(request))
         self.message_user(request, f"{len(queryset)} publisher(s) no longer verified")
 
     @admin.action(description="Suspend the selected accounts…")
@@ -138,14 +151,14 @@ class AccountAdmin(admin.ModelAdmin):
         if page is not None:
             return page
         for account in queryset:
-            services.suspend_account(account=account, reason=request.POST["reason"])
+            services.suspend_account(account=account, reason=request.POST["reason"], **staff_change(request))
         self.message_user(request, f"{len(queryset)} account(s) suspended", messages.WARNING)
         return None
 
     @admin.action(description="Reinstate the selected accounts")
     def reinstate(self, request, queryset):
         for account in queryset:
-            services.reinstate_account(account=account)
+            services.reinstate_account(account=account, **staff_change(request))
         self.message_user(request, f"{len(queryset)} account(s) reinstated")
 
 
@@ -164,9 +177,8 @@ class AliasAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change) -> None:
-        # Nothing of an alias changes once made (see get_readonly_fields): only new ones are saved.
-        if not change:
-            registries.add_alias(alias=obj)
+        if not change:  # once made, every field of an alias is read only
+            services.grant_alias(account=obj.account, name=obj.name, **staff_change(request))
 
     @admin.action(description="Make the selected alias its account's primary alias")
     def make_primary(self, request, queryset):
@@ -175,7 +187,7 @@ class AliasAdmin(admin.ModelAdmin):
             self.message_user(request, "choose at most one alias of each account", level=messages.ERROR)
             return
         for alias in chosen:
-            registries.make_alias_primary(alias=alias)
+            services.set_primary_alias(alias=alias, **staff_change(request))
         self.message_user(request, f"{len(chosen)} alias(es) made primary")
 
 
@@ -226,7 +238,7 @@ class AliasRequestAdmin(admin.ModelAdmin):
             try:
                 decide(
                     alias_request=alias_request, decided_by=request.user, reason=request.POST.get("reason", ""),
-                    site_url=links.site_url(request),
+                    site_url=links.site_url(request), **staff_change(request),
                 )
             except (services.AliasRequestNotPending, services.AliasUnavailable) as error:
                 refused.append(str(error))
@@ -281,6 +293,16 @@ class ReservedNameAdmin(admin.ModelAdmin):
     autocomplete_fields = ("granted_to_account",)
     list_select_related = ("granted_to_account",)
     ordering = ("name",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.put_reserved_name(reserved_name=obj, **staff_change(request))
+
+    def delete_model(self, request, obj) -> None:
+        services.delete_reserved_name(reserved_name=obj, **staff_change(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for reserved_name in queryset:
+            services.delete_reserved_name(reserved_name=reserved_name, **staff_change(request))
 
 
 admin.site.unregister(get_user_model())

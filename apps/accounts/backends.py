@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
-from apps.audit.events import client_ip as request_client_ip
+from apps.kernel.requests import client_ip as request_client_ip
 
 from . import selectors, throttle
 

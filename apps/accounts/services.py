@@ -22,9 +22,10 @@ from django.utils import timezone
 
 
 from apps.audit import services as audit_services
-from apps.audit.events import EventDraft
+from apps.audit.events import Actor
 from apps.events import outbox
 from apps.events.names import ALIAS_REQUEST_DECIDED
+from apps.kernel.requests import RequestContext
 
 from . import links, login_passwords, registries, selectors
 from .models import (
@@ -241,42 +242,44 @@ def _add_event(alias_request: AliasRequest, *, kind: str, actor, reason: str = "
     )
 
 
-# Custom aliases are Berth's own (Amazon grants them through its console): so is the
-# action that asks for one (apps.iam.policy.actions), and the trail's name for the steps.
-ALIAS_EVENT_SOURCE = "berth"
+# Custom aliases, suspension and the publisher's badge are Berth's own (Amazon grants
+# aliases through its console): so is the action that asks for an alias
+# (apps.iam.policy.actions), and the trail's name for the steps.
+BERTH_EVENT_SOURCE = "berth"
 
 
-def _audit(
-    event_name: str, alias_request: AliasRequest, *, actor_user, reason: str = "", draft: EventDraft | None = None
+def _record(
+    event_name: str, account_id: str, *, actor: Actor, context: RequestContext | None, parameters: dict,
+    response_elements: dict | None = None,
 ) -> None:
-    """Record the step in the audit trail, last in the caller's transaction: in
-    ``draft``, the event of the request that took it, when there is one."""
-    if draft is None:
-        draft = EventDraft(
-            event_name=event_name,
-            event_source=ALIAS_EVENT_SOURCE,
-            actor=selectors.audit_actor_of(actor_user),
-            source_ip="",
-            user_agent="",
-            request_id="",
-            read_only=False,
-            recipient_account_id=alias_request.account_id,
-        )
-    draft.request_parameters = {"alias": alias_request.name, **({"reason": reason} if reason else {})}
-    draft.response_elements = {"status": alias_request.status}
-    audit_services.record(draft)
+    """Record the step in the audit trail, last in the caller's transaction."""
+    audit_services.record_change(
+        actor=actor, context=context, event_name=event_name, event_source=BERTH_EVENT_SOURCE,
+        recipient_account_id=account_id, request_parameters=parameters, response_elements=response_elements,
+    )
 
 
-def request_alias(*, account: Account, name: str, requested_by, audit: EventDraft | None = None) -> AliasRequest:
-    """An account owner asks for ``name`` as a custom alias: PENDING until staff decide.
-    ``audit`` is the asking request's event (berth:RequestAlias, which authorized it).
-    Raises ValidationError (see validate_custom_alias) when it may not be asked for."""
+def _record_alias_step(
+    event_name: str, alias_request: AliasRequest, *, actor: Actor, context: RequestContext | None, reason: str = ""
+) -> None:
+    _record(
+        event_name, alias_request.account_id, actor=actor, context=context,
+        parameters={"alias": alias_request.name, "reason": reason}, response_elements={"status": alias_request.status},
+    )
+
+
+def request_alias(
+    *, account: Account, name: str, requested_by, actor: Actor, context: RequestContext | None = None
+) -> AliasRequest:
+    """An account owner (``requested_by``, whom the trail names ``actor``) asks for
+    ``name`` as a custom alias: PENDING until staff decide. Raises ValidationError
+    (see validate_custom_alias) when it may not be asked for."""
     validate_custom_alias(name, account=account)
     try:
         with transaction.atomic():
             alias_request = AliasRequest.objects.create(account=account, name=name, requested_by=requested_by)
             _add_event(alias_request, kind=AliasRequestEventKind.REQUESTED, actor=requested_by)
-            _audit("RequestAlias", alias_request, actor_user=requested_by, draft=audit)
+            _record_alias_step("RequestAlias", alias_request, actor=actor, context=context)
     except IntegrityError:
         # A request made at the same moment won: say which rule it now breaks.
         validate_custom_alias(name, account=account)
@@ -291,7 +294,10 @@ def _locked_pending(alias_request: AliasRequest) -> AliasRequest:
     return locked
 
 
-def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str, site_url: str) -> None:
+def _decide(
+    alias_request: AliasRequest, *, status: str, decided_by, reason: str, site_url: str, actor: Actor,
+    context: RequestContext | None,
+) -> None:
     alias_request.status = status
     alias_request.decided_at = timezone.now()
     alias_request.decided_by = decided_by
@@ -299,7 +305,7 @@ def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str
     alias_request.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
     _add_event(alias_request, kind=status, actor=decided_by, reason=reason)
     event_name = "ApproveAlias" if status == AliasRequestStatus.APPROVED else "RejectAlias"
-    _audit(event_name, alias_request, actor_user=decided_by, reason=reason)
+    _record_alias_step(event_name, alias_request, actor=actor, context=context, reason=reason)
     # The requester hears by mail once the decision has committed (subscribers.tell_requester).
     outbox.publish(
         ALIAS_REQUEST_DECIDED,
@@ -308,8 +314,12 @@ def _decide(alias_request: AliasRequest, *, status: str, decided_by, reason: str
     )  # fmt: skip
 
 
-def approve_alias_request(*, alias_request: AliasRequest, decided_by, site_url: str, reason: str = "") -> AliasRequest:
-    """The alias is created and becomes the account's primary alias. The previous
+def approve_alias_request(
+    *, alias_request: AliasRequest, decided_by, site_url: str, reason: str = "", actor: Actor,
+    context: RequestContext | None = None,
+) -> AliasRequest:
+    """Staff (``decided_by``, whom the trail names ``actor``) grant the alias: it is
+    created and becomes the account's primary alias. The previous
     aliases stay (aliases are never deleted), so pulls through them keep working.
     The requester is mailed the decision, with links to ``site_url`` (links.site_url).
 
@@ -322,13 +332,18 @@ def approve_alias_request(*, alias_request: AliasRequest, decided_by, site_url: 
         except IntegrityError:
             raise AliasUnavailable(f"{locked.name!r} has become another alias meanwhile; reject the request") from None
         _decide(
-            locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip(), site_url=site_url
+            locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip(), site_url=site_url,
+            actor=actor, context=context,
         )
     return locked
 
 
-def reject_alias_request(*, alias_request: AliasRequest, decided_by, reason: str, site_url: str) -> AliasRequest:
-    """Refused, with the reason the requester is told (by mail, with links to
+def reject_alias_request(
+    *, alias_request: AliasRequest, decided_by, reason: str, site_url: str, actor: Actor,
+    context: RequestContext | None = None,
+) -> AliasRequest:
+    """Refused by staff (``decided_by``, whom the trail names ``actor``), with the
+    reason the requester is told (by mail, with links to
     ``site_url``). Raises ValueError without a reason, AliasRequestNotPending when
     already decided."""
     reason = reason.strip()
@@ -336,7 +351,10 @@ def reject_alias_request(*, alias_request: AliasRequest, decided_by, reason: str
         raise ValueError("say why the request is rejected: the requester is told")
     with transaction.atomic():
         locked = _locked_pending(alias_request)
-        _decide(locked, status=AliasRequestStatus.REJECTED, decided_by=decided_by, reason=reason, site_url=site_url)
+        _decide(
+            locked, status=AliasRequestStatus.REJECTED, decided_by=decided_by, reason=reason, site_url=site_url,
+            actor=actor, context=context,
+        )
     return locked
 
 
@@ -370,32 +388,22 @@ def tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
 # -- staff: verification and suspension -------------------------------------------------
 
 
-# The account's own fields staff change in the admin's form, as account.changed names them.
-STAFF_EDITED_FIELDS = {
-    "name": "name", "display_name": "displayName", "create_on_push": "createOnPush", "verified": "verified",
-}  # fmt: skip
-
-
-def save_staff_edit(*, account: Account, fields: Sequence[str]) -> Account:
-    """Save what staff changed in the admin's account form (``fields``, of STAFF_EDITED_FIELDS)."""
-    if not fields:
-        return account
-    with transaction.atomic():
-        account.save(update_fields=list(fields))
-        registries.publish_account_changed(account.pk, [STAFF_EDITED_FIELDS[field] for field in fields])
-    return account
-
-
-def set_publisher_verified(*, account: Account, verified: bool) -> Account:
+def set_publisher_verified(
+    *, account: Account, verified: bool, actor: Actor, context: RequestContext | None = None
+) -> Account:
     """The gallery's verified badge; staff set it once they know who the publisher is."""
     with transaction.atomic():
         Account.objects.filter(pk=account.pk).update(verified=verified)
+        account.verified = verified
         registries.publish_account_changed(account.pk, ["verified"])
-    account.verified = verified
+        _record(
+            "SetPublisherVerified", account.pk, actor=actor, context=context,
+            parameters={"registryId": account.pk, "verified": verified},
+        )
     return account
 
 
-def suspend_account(*, account: Account, reason: str) -> Account:
+def suspend_account(*, account: Account, reason: str, actor: Actor, context: RequestContext | None = None) -> Account:
     """The account's passwords, access keys, login passwords and sessions stop
     working at once, and its public repositories leave the gallery; nothing is
     deleted. Suspending a suspended account keeps its first time and reason."""
@@ -407,18 +415,100 @@ def suspend_account(*, account: Account, reason: str) -> Account:
             suspended_at=timezone.now(), suspension_reason=reason
         ):
             registries.publish_account_changed(account.pk, ["suspended"])
-    account.refresh_from_db(fields=["suspended_at", "suspension_reason"])
+        account.refresh_from_db(fields=["suspended_at", "suspension_reason"])
+        _record(
+            "SuspendAccount", account.pk, actor=actor, context=context,
+            parameters={"registryId": account.pk, "reason": reason},
+        )
     return account
 
 
-def reinstate_account(*, account: Account) -> Account:
+def reinstate_account(*, account: Account, actor: Actor, context: RequestContext | None = None) -> Account:
     with transaction.atomic():
         if Account.objects.filter(pk=account.pk, suspended_at__isnull=False).update(
             suspended_at=None, suspension_reason=""
         ):
             registries.publish_account_changed(account.pk, ["suspended"])
-    account.suspended_at, account.suspension_reason = None, ""
+        account.suspended_at, account.suspension_reason = None, ""
+        _record("ReinstateAccount", account.pk, actor=actor, context=context, parameters={"registryId": account.pk})
     return account
+
+
+# The account's fields staff set in the admin, as account.changed names them.
+_ACCOUNT_FIELD_NAMES = {
+    "name": "name", "display_name": "displayName", "create_on_push": "createOnPush", "verified": "verified",
+}  # fmt: skip
+
+
+def update_account(
+    *, account: Account, name: str, display_name: str, create_on_push: bool, verified: bool, actor: Actor,
+    context: RequestContext | None = None,
+) -> Account:
+    """Staff set an account's name, its registry's display name, whether its
+    members' pushes create repositories, and its publisher's badge."""
+    values = {"name": name, "display_name": display_name, "create_on_push": create_on_push, "verified": verified}
+    with transaction.atomic():
+        stored = Account.objects.select_for_update().filter(pk=account.pk).values(*values).get()
+        for field, value in values.items():
+            setattr(account, field, value)
+        account.save(update_fields=list(values))
+        changed = [_ACCOUNT_FIELD_NAMES[field] for field, value in values.items() if stored[field] != value]
+        if changed:
+            registries.publish_account_changed(account.pk, changed)
+        _record(
+            "UpdateAccount", account.pk, actor=actor, context=context,
+            parameters={
+                "registryId": account.pk, "name": name, "displayName": display_name, "createOnPush": create_on_push,
+                "verified": verified,
+            },
+        )
+    return account
+
+
+def grant_alias(*, account: Account, name: str, actor: Actor, context: RequestContext | None = None) -> Alias:
+    """Staff give ``account`` the alias ``name`` by hand, past the rules an owner's
+    request is held to (a trademark's owner); it does not become primary."""
+    with transaction.atomic():
+        alias = registries.add_alias(alias=Alias(account=account, name=name))
+        _record(
+            "GrantAlias", account.pk, actor=actor, context=context, parameters={"registryId": account.pk, "alias": name}
+        )
+    return alias
+
+
+def set_primary_alias(*, alias: Alias, actor: Actor, context: RequestContext | None = None) -> Alias:
+    """Staff make ``alias`` its account's primary alias (the one the gallery and
+    the settings page show)."""
+    with transaction.atomic():
+        registries.make_alias_primary(alias=alias)
+        _record(
+            "SetPrimaryAlias", alias.account_id, actor=actor, context=context,
+            parameters={"registryId": alias.account_id, "alias": alias.name},
+        )
+    return alias
+
+
+def put_reserved_name(
+    *, reserved_name: ReservedName, actor: Actor, context: RequestContext | None = None
+) -> ReservedName:
+    """Staff reserve a name no account may ask for as an alias (but the account it
+    is granted to), or change why, or for whom. Only staff see these events."""
+    with transaction.atomic():
+        reserved_name.save()
+        _record(
+            "PutReservedName", "", actor=actor, context=context,
+            parameters={
+                "name": reserved_name.name, "reason": reserved_name.reason,
+                "grantedTo": reserved_name.granted_to_account_id,
+            },
+        )
+    return reserved_name
+
+
+def delete_reserved_name(*, reserved_name: ReservedName, actor: Actor, context: RequestContext | None = None) -> None:
+    with transaction.atomic():
+        reserved_name.delete()
+        _record("DeleteReservedName", "", actor=actor, context=context, parameters={"name": reserved_name.name})
 
 
 # -- access keys --------------------------------------------------------------------

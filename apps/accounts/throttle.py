@@ -18,7 +18,6 @@ address's count."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -28,10 +27,9 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-T = TypeVar("T")
+from apps.kernel.requests import address_group
 
-# An IPv6 client commonly holds a whole /64: its addresses count as one.
-_IPV6_PREFIX = 64
+T = TypeVar("T")
 
 
 class Throttled(Exception):
@@ -88,18 +86,6 @@ def user_subject(username: str) -> str:
     return f"user:{username.strip().casefold()}"
 
 
-def _address(client_ip: str) -> str:
-    try:
-        address = ipaddress.ip_address(client_ip)
-    except ValueError:
-        return client_ip
-    if address.version == 4:
-        return str(address)
-    if address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(ipaddress.ip_network(f"{address}/{_IPV6_PREFIX}", strict=False))
-
-
 @dataclass(frozen=True)
 class _Counter:
     key: str
@@ -128,7 +114,7 @@ def _key(*parts: str) -> str:
 
 
 def _counters(subject: str, client_ip: str, *, per_subject: bool) -> list[_Counter]:
-    counters = [_Counter(_key("address", subject, _address(client_ip)), _per_address_limits())]
+    counters = [_Counter(_key("address", subject, address_group(client_ip)), _per_address_limits())]
     if per_subject:
         counters.append(_Counter(_key("subject", subject), _per_subject_limits()))
     return counters
@@ -174,7 +160,7 @@ def check(subject: str, client_ip: str, verify: Callable[[], T | None], *, per_s
 def count_sign_up(client_ip: str) -> None:
     """One more sign-up attempt from this address; raises Throttled (counting
     nothing) once the address has used its allowance."""
-    counter = _Counter(_key("sign-up", _address(client_ip)), _sign_up_limits())
+    counter = _Counter(_key("sign-up", address_group(client_ip)), _sign_up_limits())
     now = time.time()
     _refuse_when_locked([counter], now, what="sign-ups from your address")
     counter.count_failure(now)

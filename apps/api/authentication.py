@@ -20,7 +20,7 @@ from apps.accounts.authentication import LoginPasswordRefused, check_access_key,
 from apps.accounts.login_passwords import looks_like_login_password
 from apps.accounts.models import ACCESS_KEY_ID_PATTERN
 from apps.accounts.throttle import Throttled
-from apps.audit.events import client_ip
+from apps.kernel.requests import client_ip
 
 _ACCESS_KEY_ID = re.compile(ACCESS_KEY_ID_PATTERN)
 REALM = "berth-api"

@@ -2,13 +2,14 @@
 
 DRF's own throttles key a user by ``user.pk`` and an address by X-Forwarded-For
 as DRF reads it. Here a role session (whose request.user is no database user)
-has a budget of its own, and the address is the one AuditMiddleware worked out,
-which believes X-Forwarded-For only from BERTH_TRUSTED_PROXIES."""
+has a budget of its own, and the address is the request context's
+(apps.kernel.requests), which believes X-Forwarded-For only from
+BERTH_TRUSTED_PROXIES."""
 from __future__ import annotations
 
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from apps.audit.events import client_ip
+from apps.kernel.requests import client_ip
 from apps.iam.models import RoleSession
 
 

@@ -3,7 +3,8 @@
 Every handler decides its request with one call naming the ECR (or IAM, STS)
 operation: ``self.authorize("ecr:DeleteRepository", repository=repository)``. It
 starts the request's audit event, asks apps.iam.enforcement, and refuses with 403
-``access_denied`` naming the action and the resource."""
+``access_denied`` naming the action and the resource. A service that changes
+state is given ``self.actor`` and ``self.context`` and records that event."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from apps.iam import selectors as iam_selectors
 from apps.iam.callers import ANONYMOUS, Caller
 from apps.iam.models import RoleSession
 from apps.iam.policy import Decision
+from apps.kernel.requests import RequestContext, request_context
 from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
 
@@ -33,9 +35,10 @@ class PolicyAuthorizedView(APIView):
     """A view whose handlers authorize by policy: ``caller`` and ``authorize``.
 
     A request that may change state (any method but GET, HEAD, OPTIONS) runs in one
-    transaction, which its audit event joins as the last write when it succeeds;
-    an error response rolls everything back (its event is then recorded as a
-    failure by apps.audit.middleware)."""
+    transaction, which its audit event joins as the last write when it succeeds
+    (the service that made the change recorded it; for a service that records
+    nothing, the view does); an error response rolls everything back (its event
+    is then recorded as a failure by apps.audit.middleware)."""
 
     def dispatch(self, request, *args, **kwargs):
         if request.method in SAFE_METHODS:
@@ -61,6 +64,15 @@ class PolicyAuthorizedView(APIView):
         if isinstance(auth, AccessKey):
             return iam_selectors.caller_for_user(user, access_key_id=auth.access_key_id)
         return iam_selectors.caller_for_user(user)
+
+    @property
+    def actor(self) -> events.Actor:
+        """Who the audit trail names as making this request's changes."""
+        return self.caller.actor()
+
+    @property
+    def context(self) -> RequestContext:
+        return request_context(self.request)
 
     def authorize(
         self, action: str, *, repository: Repository | None = None, resource_arn: str | None = None,

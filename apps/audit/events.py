@@ -1,39 +1,47 @@
-"""What an audited request is about, gathered while it runs.
+"""Who did what, gathered while it happens.
 
 The code that authorizes a request starts its event (``begin``) with the caller
 and the ECR operation name; handlers add request parameters as they learn them.
-A service that changes state records the event inside its own transaction
-(``apps.audit.services.record``); every other event (reads, refusals, failed
+A service that changes state is given the actor and, when a request asked for
+the change, the request's context (apps.kernel.requests); it records the change
+inside its own transaction (``apps.audit.services.record_change``): as the event
+the request started, or as one of its own (Berth's work that no request asked
+for, a staff action in the admin). Every other event (reads, refusals, failed
 writes) is finished by ``apps.audit.middleware.AuditMiddleware`` from the
 response and handed to the recorder (its spool), so pulls never wait on a write."""
 from __future__ import annotations
 
-import ipaddress
 import os
 import random
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 from django.utils import timezone
+
+from apps.kernel.requests import RequestContext, request_context
 
 REQUEST_ATTRIBUTE = "berth_audit_event"
 # Where an aggregate event (failed requests counted instead of recorded one by one:
 # apps.audit.services.tally_failures) keeps its count and details, in its response elements.
 AGGREGATE = "berth:aggregate"
-# The prefix length that one IPv6 subscriber is given (and the least any is).
-IPV6_SOURCE_PREFIX = 64
+# The user agent of the events of Berth's own work, which no request asked for.
+SYSTEM_USER_AGENT = "berth"
 
 
 class ActorType:
-    """CloudTrail's userIdentity.type values."""
+    """CloudTrail's userIdentity.type values, and Berth's own two: a staff operator
+    (outside every account) in the staff console, and Berth's own work, as
+    CloudTrail's AWSService is Amazon's."""
 
     ROOT = "Root"
     IAM_USER = "IAMUser"
     ASSUMED_ROLE = "AssumedRole"
     ANONYMOUS = "Anonymous"
+    STAFF = "BerthStaff"
+    SYSTEM = "BerthService"
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,22 @@ class Actor:
     access_key_id: str = ""
     session_name: str = ""  # a role session's name (AssumeRole's RoleSessionName)
     role_arn: str = ""  # for a role session: the role it assumed
+
+    @classmethod
+    def staff(cls, username: str) -> Actor:
+        """A staff operator, by user name."""
+        return cls(type=ActorType.STAFF, username=username)
+
+    @classmethod
+    def system(cls, component: str) -> Actor:
+        """Berth itself, doing ``component``'s work ("lifecycle", "replication", "scanner")."""
+        return cls(type=ActorType.SYSTEM, username=component)
+
+    @property
+    def display_name(self) -> str:
+        """How records such as a tag's history name the actor: the user (or Berth's
+        component), else the ARN (a role session's)."""
+        return self.username or self.arn
 
 
 ANONYMOUS_ACTOR = Actor(type=ActorType.ANONYMOUS)
@@ -112,20 +136,22 @@ def begin(
     **request_parameters,
 ) -> EventDraft:
     """Start the event of ``request`` (replacing any started before)."""
+    context = request_context(request)
     draft = EventDraft(
         event_name=event_name,
         event_source=event_source,
         actor=actor,
-        source_ip=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:1024],
-        request_id=request_id(request),
+        source_ip=context.client_ip,
+        user_agent=context.user_agent,
+        request_id=context.request_id,
         read_only=read_only,
         recipient_account_id=recipient_account_id,
         repository=repository,
-        request_parameters={k: v for k, v in request_parameters.items() if v not in (None, "")},
+        request_parameters=with_values(request_parameters),
     )
     # On the Django request under a DRF one, where current() and the middleware look.
     setattr(getattr(request, "_request", request), REQUEST_ATTRIBUTE, draft)
+    _started[context] = draft
     return draft
 
 
@@ -135,28 +161,43 @@ def current(request) -> EventDraft | None:
     return getattr(request, REQUEST_ATTRIBUTE, None)
 
 
-def request_id(request) -> str:
-    """The id AuditMiddleware gave this request (and returns as X-Request-Id)."""
-    request = getattr(request, "_request", request)
-    return getattr(request, "berth_request_id", "")
+# The event each request started, by the request's context: the services, given the
+# context and not the request, record it (it goes when the request's context does).
+_started: WeakKeyDictionary[RequestContext, EventDraft] = WeakKeyDictionary()
 
 
-def client_ip(request) -> str:
-    """The caller's address: X-Forwarded-For is believed only from trusted proxies
-    (AuditMiddleware works it out once per request)."""
-    request = getattr(request, "_request", request)
-    return getattr(request, "berth_client_ip", None) or request.META.get("REMOTE_ADDR", "")
+def started(context: RequestContext | None) -> EventDraft | None:
+    """The event the request of ``context`` started, if any."""
+    return None if context is None else _started.get(context)
 
 
-@lru_cache(maxsize=4096)
-def failure_source(address: str) -> str:
-    """Whose failed requests count together: an IPv4 address, or the /64 network of
-    an IPv6 address (a caller with one IPv6 address has its whole /64 to choose
-    from). Anything else (no address) as it is."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if parsed.version == 6:
-        return str(ipaddress.ip_network(f"{parsed}/{IPV6_SOURCE_PREFIX}", strict=False))
-    return address
+def unstarted(
+    actor: Actor,
+    context: RequestContext | None,
+    *,
+    event_name: str,
+    event_source: str,
+    recipient_account_id: str = "",
+    repository: str = "",
+    request_parameters: dict | None = None,
+) -> EventDraft:
+    """The event of a write that no request started: in the circumstances of
+    ``context`` when a request asked for it (a staff action in the admin), else
+    of Berth's own work (no address, no request id, user agent ``berth``)."""
+    return EventDraft(
+        event_name=event_name,
+        event_source=event_source,
+        actor=actor,
+        source_ip=context.client_ip if context is not None else "",
+        user_agent=context.user_agent if context is not None else SYSTEM_USER_AGENT,
+        request_id=context.request_id if context is not None else "",
+        read_only=False,
+        recipient_account_id=recipient_account_id,
+        repository=repository,
+        request_parameters=with_values(request_parameters or {}),
+    )
+
+
+def with_values(parameters: dict) -> dict:
+    """The parameters that were given a value."""
+    return {k: v for k, v in parameters.items() if v not in (None, "")}

@@ -1,82 +1,31 @@
-"""AuditMiddleware: every request gets an id and a client address, and the event
-its handlers started is finished from the response and handed to the recorder.
-
-The id (uuid4 hex) is returned as X-Request-Id; an incoming X-Request-Id is kept
-only from a trusted proxy. X-Forwarded-For is believed only when the peer
-(REMOTE_ADDR) is one of BERTH_TRUSTED_PROXIES, and then read right to left past
-every trusted hop: the first address not ours is the client. Audit trouble is
-logged, never allowed to break the response."""
+"""AuditMiddleware: every request gets its context (apps.kernel.requests: the
+client address, worked out behind trusted proxies, and an id, returned as
+X-Request-Id), and the event its handlers started is finished from the response
+and handed to the recorder. Audit trouble is logged, never allowed to break the
+response."""
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import re
-from functools import lru_cache
 from http import HTTPStatus
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
+from apps.kernel.requests import begin_request
+
 from . import events, recorder
-from .models import ERROR_MESSAGE_MAX_LENGTH, REQUEST_ID_MAX_LENGTH, Event
+from .models import ERROR_MESSAGE_MAX_LENGTH, Event
 
 logger = logging.getLogger(__name__)
 
 ACCESS_DENIED = "AccessDenied"
-_REQUEST_ID = re.compile(rf"[A-Za-z0-9._:\-]{{1,{REQUEST_ID_MAX_LENGTH}}}")
 # An error body larger than this is not read for its code (a real one is far smaller).
 ERROR_BODY_READ_LIMIT = 64 * 1024
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-
-@lru_cache(maxsize=8)
-def trusted_networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in setting.split(",") if cidr.strip())
-
-
-def parse_address(text: str) -> IPAddress | None:
-    """An address as proxies write it (`1.2.3.4`, `1.2.3.4:5678`, `[::1]:5678`, `::1`),
-    IPv4-mapped IPv6 as IPv4; None for anything else."""
-    text = text.strip()
-    if text.startswith("[") and "]" in text:
-        text = text[1 : text.index("]")]
-    elif text.count(":") == 1:
-        text = text.split(":", 1)[0]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def is_trusted(address: IPAddress | None) -> bool:
-    if address is None:
-        return False
-    return any(address in network for network in trusted_networks(settings.BERTH_TRUSTED_PROXIES))
-
-
-def client_address(remote_addr: str, forwarded_for: str) -> str:
-    """The client's address: REMOTE_ADDR, unless that is a trusted proxy; then the
-    first X-Forwarded-For entry from the right that is not a trusted proxy (an
-    unreadable entry stops the walk at the hop that wrote it)."""
-    if not settings.BERTH_TRUSTED_PROXIES:
-        return remote_addr  # no proxy is believed: the common case needs no parsing
-    peer = parse_address(remote_addr)
-    if not is_trusted(peer) or not forwarded_for.strip():
-        return str(peer) if peer is not None else remote_addr
-    client = peer
-    for entry in reversed(forwarded_for.split(",")):
-        address = parse_address(entry)
-        if address is None:
-            break
-        client = address
-        if not is_trusted(address):
-            break
-    return str(client)
+def _new_request_id() -> str:
+    return events.new_id().hex
 
 
 class AuditMiddleware:
@@ -84,22 +33,16 @@ class AuditMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        remote_addr = request.META.get("REMOTE_ADDR", "")
-        request.berth_client_ip = client_address(remote_addr, request.META.get("HTTP_X_FORWARDED_FOR", ""))
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        if incoming and is_trusted(parse_address(remote_addr)) and _REQUEST_ID.fullmatch(incoming):
-            request.berth_request_id = incoming
-        else:
-            request.berth_request_id = events.new_id().hex
+        context = begin_request(request, _new_request_id)
         response = self.get_response(request)
-        response["X-Request-Id"] = request.berth_request_id
+        response["X-Request-Id"] = context.request_id
         draft = events.current(request)
         if draft is not None:
             try:
                 self._finish(draft, response)
             except Exception:
                 logger.exception(
-                    "could not record audit event %s of request %s", draft.event_name, request.berth_request_id
+                    "could not record audit event %s of request %s", draft.event_name, context.request_id
                 )
         return response
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 from django.db import models
 
 from apps.kernel.names import DIGEST_MAX_LENGTH, REPOSITORY_NAME_MAX_LENGTH, TAG_MAX_LENGTH
+from apps.kernel.requests import REQUEST_ID_MAX_LENGTH, USER_AGENT_MAX_LENGTH
 
 from .events import new_id
 
 HASH_LENGTH = 64  # sha256, hex
 # Where the first event's previous_hash points: nothing came before it.
 GENESIS_HASH = "0" * HASH_LENGTH
-REQUEST_ID_MAX_LENGTH = 128
-USER_AGENT_MAX_LENGTH = 1024
 ARN_MAX_LENGTH = 2048
 ERROR_MESSAGE_MAX_LENGTH = 4096
 
@@ -151,7 +150,7 @@ class FailureWindow(models.Model):
 
     recipient_account_id = models.CharField(max_length=12, blank=True)
     actor_account_id = models.CharField(max_length=12, blank=True)  # "" for anonymous callers
-    source = models.CharField(max_length=45)  # the address; for IPv6, its /64 (apps.audit.events.failure_source)
+    source = models.CharField(max_length=45)  # the address; for IPv6, its /64 (apps.kernel.requests.address_group)
     event_source = models.CharField(max_length=32)
     event_name = models.CharField(max_length=128)
     error_code = models.CharField(max_length=128)

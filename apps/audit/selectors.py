@@ -18,9 +18,9 @@ from django.core import signing
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
+from apps.kernel.requests import address_group
 
 from .chain import iso_time
-from .events import failure_source
 from .models import Event
 
 _PAGE_TOKEN_SALT = "berth.audit.lookup"
@@ -76,7 +76,7 @@ def _filtered(events: QuerySet[Event], filters: EventFilters) -> QuerySet[Event]
         events = events.filter(image_tag=filters.tag)
     if filters.source_ip:
         # An IPv6 address's failures beyond the first few are counted under its /64.
-        events = events.filter(source_ip__in={filters.source_ip, failure_source(filters.source_ip)})
+        events = events.filter(source_ip__in={filters.source_ip, address_group(filters.source_ip)})
     if filters.start_time is not None:
         events = events.filter(event_time__gte=filters.start_time)
     if filters.end_time is not None:

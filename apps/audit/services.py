@@ -22,8 +22,11 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min
 from django.utils import timezone
 
+from apps.kernel.requests import RequestContext, address_group
+
+from . import events
 from .chain import HASHED_FIELDS, chain_hash, iso_time
-from .events import AGGREGATE, Actor, EventDraft, failure_source
+from .events import AGGREGATE, Actor, EventDraft
 from .models import ChainHead, Event, FailureWindow, PruneRecord
 from .rows import EVENT_ID, EVENT_TIME, EventRow
 
@@ -55,6 +58,35 @@ def record(
     [sequence] = append_rows([EventRow.from_draft(draft)])
     draft.recorded = True
     return Event.objects.get(sequence=sequence)
+
+
+def record_change(
+    *,
+    actor: Actor,
+    context: RequestContext | None,
+    event_name: str,
+    event_source: str = "ecr",
+    recipient_account_id: str = "",
+    repository: str = "",
+    request_parameters: dict | None = None,
+    response_elements: dict | None = None,
+) -> Event:
+    """Record the change ``actor`` made, last in the caller's open transaction.
+
+    A change a request asked for (``context``) is recorded as the write event that
+    request started (events.begin), which keeps its name and parameters (the
+    ``request_parameters`` given fill in what it lacks). Any other (Berth's own
+    work, with no context; a request that started no event, as the staff console's;
+    a second change of one request) is an event of its own, named ``event_name``."""
+    draft = events.started(context)
+    if draft is None or draft.recorded or draft.read_only:
+        draft = events.unstarted(
+            actor, context, event_name=event_name, event_source=event_source,
+            recipient_account_id=recipient_account_id, repository=repository, request_parameters=request_parameters,
+        )
+    elif request_parameters:
+        draft.request_parameters = {**events.with_values(request_parameters), **draft.request_parameters}
+    return record(draft, response_elements=response_elements)
 
 
 def record_many(drafts: Sequence[EventDraft]) -> list[Event]:
@@ -258,7 +290,7 @@ def _window_key(row: EventRow, length: int) -> tuple:
     fields = row.fields
     recipient, actor_account, address, event_source, event_name, error_code = (fields[i] for i in _WINDOW_FIELDS)
     start = datetime.fromtimestamp(int(row.event_time.timestamp()) // length * length, UTC)
-    return recipient, actor_account, failure_source(address), event_source, event_name, error_code, start
+    return recipient, actor_account, address_group(address), event_source, event_name, error_code, start
 
 
 def _locked_windows(keys: list[tuple], length: timedelta) -> dict[tuple, FailureWindow]:

@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from apps.audit import events
 from apps.iam import enforcement
 from apps.iam import selectors as iam_selectors
+from apps.kernel.requests import client_ip, request_context
 
 from apps.accounts import links, selectors, services, throttle
 from apps.accounts.forms import AliasRequestForm, PasswordResetForm, SignUpForm
@@ -27,7 +27,7 @@ def sign_up(request):
         return redirect("accounts:settings")
     if request.method == "POST":
         try:
-            throttle.count_sign_up(events.client_ip(request))
+            throttle.count_sign_up(client_ip(request))
         except throttle.Throttled as refusal:
             form = SignUpForm(request.POST)
             form.add_error(None, str(refusal))
@@ -69,8 +69,8 @@ def account_settings(request):
     if request.method == "POST" and form.is_valid():
         try:
             alias_request = services.request_alias(
-                account=account, name=form.cleaned_data["alias"], requested_by=request.user,
-                audit=events.current(request),
+                account=account, name=form.cleaned_data["alias"], requested_by=request.user, actor=caller.actor(),
+                context=request_context(request),
             )
         except ValidationError as error:  # another request made at the same moment won
             form.add_error("alias", error)

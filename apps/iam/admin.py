@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from apps.accounts.admin import staff_change
 from apps.accounts.models import RootUser
 
+from . import services
 from .models import ManagedPolicy, PolicyAttachment, RepositoryPolicy, Role, RoleSession
 
 
@@ -67,6 +69,13 @@ class RoleSessionAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("iam.delete_rolesession")
+
+    def delete_model(self, request, obj) -> None:
+        services.end_role_session(session=obj, **staff_change(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for session in queryset.select_related("role"):
+            services.end_role_session(session=session, **staff_change(request))
 
 
 @admin.register(RepositoryPolicy)

@@ -28,7 +28,7 @@ from apps.accounts.authentication import (
     _remember_key,
     verify_login_password,
 )
-from apps.audit.events import client_ip
+from apps.kernel.requests import client_ip
 
 from . import selectors, session_tokens
 from .callers import Caller

@@ -67,11 +67,6 @@ class Caller:
     def arn(self) -> str:
         return self.principal().arn or ""
 
-    @property
-    def display_name(self) -> str:
-        """Who records such as a tag's history name: the user, or a role session's ARN."""
-        return self.username or self.arn
-
     @cached_property
     def _actor(self) -> Actor:
         if self.is_anonymous:

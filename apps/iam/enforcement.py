@@ -29,7 +29,7 @@ from django.conf import settings
 
 from apps.accounts.models import Account
 from apps.audit import events
-from apps.audit.events import client_ip
+from apps.kernel.requests import client_ip
 from apps.repositories.models import Repository, RepositoryTag
 
 from . import policy, selectors

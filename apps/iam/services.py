@@ -23,6 +23,9 @@ from django.utils import timezone
 
 from apps.accounts import login_passwords
 from apps.accounts.models import Account, Membership, iam_user_username
+from apps.audit import services as audit_services
+from apps.audit.events import Actor
+from apps.kernel.requests import RequestContext
 from apps.repositories.models import Repository
 
 from . import policy, selectors, session_tokens
@@ -385,6 +388,21 @@ def assume_role(
     return AssumedRole(
         session=session, secret_access_key=secret, session_token=token, expires_at=expires_at, arn=session.arn
     )
+
+
+def end_role_session(*, session: RoleSession, actor: Actor, context: RequestContext | None = None) -> None:
+    """The session's credentials (and the login passwords and tokens made from
+    them) stop working at once: staff end a session they distrust."""
+    with transaction.atomic():
+        session.delete()
+        audit_services.record_change(
+            actor=actor, context=context, event_name="EndRoleSession", event_source="berth",
+            recipient_account_id=session.role.account_id,
+            request_parameters={
+                "roleArn": session.role.arn, "roleSessionName": session.session_name,
+                "accessKeyId": session.access_key_id,
+            },
+        )
 
 
 def create_session_login_password(*, session: RoleSession) -> login_passwords.IssuedLoginPassword:

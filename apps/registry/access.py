@@ -18,6 +18,7 @@ from django.db import IntegrityError
 from apps.audit import events
 from apps.iam import credentials, enforcement
 from apps.iam.callers import Caller
+from apps.kernel.requests import RequestContext, request_context
 from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
 from apps.repositories.models import Repository
@@ -142,14 +143,18 @@ def request_claims(request) -> TokenClaims | None:
 
 @dataclass(frozen=True)
 class Authorized:
+    """What a handler may go on with: the repository, who asks, and the request's
+    audit event, which the handler adds to and a service records, given the
+    ``actor`` and the request's ``context``."""
+
     repository: Repository
     caller: Caller
-    audit: events.EventDraft  # the request's event: handlers add to it, services record it
+    audit: events.EventDraft
+    context: RequestContext
 
     @property
-    def actor_name(self) -> str:
-        """Who the tag history names: the user, or a role session's ARN."""
-        return self.caller.display_name
+    def actor(self) -> events.Actor:
+        return self.caller.actor()
 
 
 def authorize(request, full_name: str, action: str, *, create: bool = False, **request_parameters) -> Authorized:
@@ -235,12 +240,12 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
             repository = repository_services.get_or_create_on_push(account=address.account, name=address.name)
         except IntegrityError as exc:
             raise RepositoryUnknown(address.full_name, "repository could not be created") from exc
-        return Authorized(repository=repository, caller=caller, audit=draft)
+        return Authorized(repository=repository, caller=caller, audit=draft, context=request_context(request))
     # The token was minted earlier: decide again (visibility and policies may have changed).
     decision = enforcement.decide(caller, action, resource_arn=arn, repository=repository, request=request)
     if not decision.allowed:
         raise deny(action, decision) if is_member else refuse(decision.explanation)
-    return Authorized(repository=repository, caller=caller, audit=draft)
+    return Authorized(repository=repository, caller=caller, audit=draft, context=request_context(request))
 
 
 def pullable_source(request, full_name: str) -> Repository | None:

@@ -11,6 +11,7 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.template.defaultfilters import filesizeformat
 
+from apps.accounts.admin import staff_change
 from apps.repositories import services as repository_services
 from apps.repositories.models import Repository, RepositoryCatalogData
 
@@ -144,5 +145,6 @@ class RepositoryAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         repository_services.update_repository(
-            repository=obj, visibility=form.cleaned_data["visibility"], scan_on_push=form.cleaned_data["scan_on_push"]
+            repository=obj, visibility=form.cleaned_data["visibility"], scan_on_push=form.cleaned_data["scan_on_push"],
+            **staff_change(request),
         )

@@ -1,8 +1,10 @@
 """Every write to registry content: uploads, blob links, manifests, tags.
 
-A write that a /v2/ request makes takes the request's audit event (``audit``,
-started by ``access.authorize``) and records it in the transaction of the change,
-so the trail and the content never disagree."""
+A write is told who makes it (``actor``) and, when a request asked for it, the
+request's context, and records its audit event in the transaction of the change,
+so the trail and the content never disagree: the event the request started
+(``access.authorize``, the management API's views), or, for Berth's own work,
+one that says what changed."""
 from __future__ import annotations
 
 import io
@@ -10,6 +12,7 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
@@ -19,11 +22,12 @@ from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
 from apps.audit import services as audit_services
-from apps.audit.events import EventDraft
+from apps.audit.events import Actor
 from apps.events import outbox
 from apps.events.names import IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_DELETED, TAG_DELETED, TAG_MOVED
 from apps.kernel import json_limits
 from apps.kernel.digests import digest_bytes, parse_digest
+from apps.kernel.requests import RequestContext
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
 from apps.repositories.services import RepositoryNotEmpty, event_fields
@@ -69,10 +73,24 @@ def upload_area() -> UploadArea:
 # -- blobs --------------------------------------------------------------------------
 
 
-def _record(audit: EventDraft | None, **response_elements) -> None:
-    """Record the request's event as the last step of the change's transaction."""
-    if audit is not None and not audit.recorded:
-        audit_services.record(audit, response_elements={k: v for k, v in response_elements.items() if v})
+@dataclass(frozen=True)
+class _Change:
+    """Who makes a change, and the request that asked for it (if one did), under
+    the ECR operation's name."""
+
+    actor: Actor
+    context: RequestContext | None
+    event_name: str
+
+    def record(self, repository: Repository, parameters: dict, **response_elements) -> None:
+        """Record the change as the last step of its transaction: ``parameters`` say
+        which of the repository's content it is about."""
+        audit_services.record_change(
+            actor=self.actor, context=self.context, event_name=self.event_name,
+            recipient_account_id=repository.account_id, repository=repository.name,
+            request_parameters={"registryId": repository.account_id, "repositoryName": repository.name, **parameters},
+            response_elements={k: v for k, v in response_elements.items() if v},
+        )
 
 
 def link_blob(*, repository: Repository, blob: Blob) -> None:
@@ -80,19 +98,22 @@ def link_blob(*, repository: Repository, blob: Blob) -> None:
 
 
 def mount_blob(
-    *, repository: Repository, source: Repository, digest: str, audit: EventDraft | None = None
+    *, repository: Repository, source: Repository, digest: str, actor: Actor, context: RequestContext | None = None
 ) -> Blob | None:
     """Link a blob the caller may pull from ``source`` into ``repository``."""
     blob = selectors.linked_blob(source, digest)
     if blob is None:
         return None
+    source_name = f"{source.account_id}/{source.name}"
     with transaction.atomic():
         link_blob(repository=repository, blob=blob)
-        _record(audit, layerDigest=digest, mountedFrom=f"{source.account_id}/{source.name}")
+        _Change(actor, context, "InitiateLayerUpload").record(
+            repository, {"mount": digest, "from": source_name}, layerDigest=digest, mountedFrom=source_name
+        )
     return blob
 
 
-def unlink_blob(*, repository: Repository, digest: str, audit: EventDraft | None = None) -> bool:
+def unlink_blob(*, repository: Repository, digest: str, actor: Actor, context: RequestContext | None = None) -> bool:
     """Remove the repository's link to a blob; False when it has none. Refused
     (BlobInUse) while a manifest of the repository references the blob: the
     image would stop pulling.
@@ -111,18 +132,24 @@ def unlink_blob(*, repository: Repository, digest: str, audit: EventDraft | None
         if referencing:
             raise BlobInUse(digest, referencing)
         link.delete()
-        _record(audit, layerDigest=digest)
+        _Change(actor, context, "BatchDeleteImage").record(repository, {"layerDigest": digest}, layerDigest=digest)
     return True
 
 
 # -- uploads ------------------------------------------------------------------------
 
 
-def start_upload(*, repository: Repository, audit: EventDraft | None = None) -> Upload:
+def start_upload(*, repository: Repository, actor: Actor, context: RequestContext | None = None) -> Upload:
+    with transaction.atomic():
+        upload = _new_upload(repository)
+        _Change(actor, context, "InitiateLayerUpload").record(repository, {}, uploadId=str(upload.id))
+    return upload
+
+
+def _new_upload(repository: Repository) -> Upload:
     with transaction.atomic():
         upload = Upload.objects.create(repository=repository)
         upload_area().create(str(upload.id))
-        _record(audit, uploadId=str(upload.id))
     return upload
 
 
@@ -148,9 +175,22 @@ def get_upload(*, repository: Repository, upload_id: str) -> Upload:
 
 
 def append_to_upload(
-    *, upload: Upload, stream, offset: int | None, length: int | None, audit: EventDraft | None = None
+    *, upload: Upload, stream, offset: int | None, length: int | None, actor: Actor,
+    context: RequestContext | None = None,
 ) -> int:
     """Spool a chunk; returns the upload's new size. ``offset`` None appends (streamed PATCH)."""
+    size = _spool(upload, stream, offset=offset, length=length)
+    with transaction.atomic():
+        _note_size(upload, size)
+        _Change(actor, context, "UploadLayerPart").record(
+            upload.repository, {"uploadId": str(upload.id)},
+            uploadId=str(upload.id), lastByteReceived=size - 1 if size else None,
+        )
+    return size
+
+
+def _spool(upload: Upload, stream, *, offset: int | None, length: int | None) -> int:
+    """Spool a chunk; returns the upload's new size, which the caller notes (_note_size)."""
     try:
         size = upload_area().append(str(upload.id), stream, offset=offset, length=length)
     except OffsetMismatch as exc:
@@ -170,16 +210,46 @@ def append_to_upload(
             "resume once space is freed",
             upload_size=held,
         ) from exc
-    with transaction.atomic():
-        Upload.objects.filter(pk=upload.pk).update(size=size, updated_at=timezone.now())
-        _record(audit, uploadId=str(upload.id), lastByteReceived=size - 1 if size else None)
-    upload.size = size
     return size
 
 
-def complete_upload(*, upload: Upload, digest: str, audit: EventDraft | None = None) -> Blob:
+def _note_size(upload: Upload, size: int) -> None:
+    Upload.objects.filter(pk=upload.pk).update(size=size, updated_at=timezone.now())
+    upload.size = size
+
+
+def complete_upload(
+    *, upload: Upload, digest: str, actor: Actor, context: RequestContext | None = None,
+    stream=None, offset: int | None = None, length: int | None = None,
+) -> Blob:
     """Verify the spooled bytes against ``digest`` and commit them as a blob linked
-    to the upload's repository. On a mismatch nothing is kept."""
+    to the upload's repository. On a mismatch nothing is kept. A completing
+    request may carry the upload's last part: ``length`` bytes of ``stream`` at
+    ``offset``, spooled first."""
+    if stream is not None:
+        _note_size(upload, _spool(upload, stream, offset=offset, length=length))
+    change = _Change(actor, context, "CompleteLayerUpload")
+    return _complete_upload(upload, digest, change, {"uploadId": str(upload.id)})
+
+
+def upload_blob(
+    *, repository: Repository, digest: str, stream, length: int | None, actor: Actor,
+    context: RequestContext | None = None,
+) -> Blob:
+    """A blob pushed whole in one request (a monolithic upload): its upload is
+    started, spooled and completed at once, and cancelled when any of that fails."""
+    upload = _new_upload(repository)
+    try:
+        _note_size(upload, _spool(upload, stream, offset=0, length=length))
+        return _complete_upload(upload, digest, _Change(actor, context, "InitiateLayerUpload"), {})
+    except BaseException:
+        cancel_upload(upload=upload)
+        raise
+
+
+def _complete_upload(upload: Upload, digest: str, change: _Change | None, parameters: dict) -> Blob:
+    """complete_upload's work; ``change`` (None: a step of a larger change that
+    records itself) is recorded with it, about ``parameters`` and the digest."""
     algorithm, encoded = parse_digest(digest)
     area = upload_area()
     key = str(upload.id)
@@ -215,17 +285,21 @@ def complete_upload(*, upload: Upload, digest: str, audit: EventDraft | None = N
         blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
         link_blob(repository=upload.repository, blob=blob)
         Upload.objects.filter(pk=upload.pk).delete()
-        _record(audit, uploadId=str(upload.id), layerDigest=digest)
+        if change is not None:
+            change.record(
+                upload.repository, {**parameters, "layerDigest": digest}, uploadId=str(upload.id), layerDigest=digest
+            )
     return blob
 
 
 def store_blob(*, repository: Repository, data: bytes) -> Blob:
     """Store small bytes the registry itself produces (e.g. schema 1's empty layer)
-    as a blob linked to ``repository``, through the same verified path as a push."""
-    upload = start_upload(repository=repository)
+    as a blob linked to ``repository``, through the same verified path as a push;
+    a step of the change that needs the blob, which records nothing of its own."""
+    upload = _new_upload(repository)
     try:
-        append_to_upload(upload=upload, stream=io.BytesIO(data), offset=0, length=len(data))
-        return complete_upload(upload=upload, digest=digest_bytes(data))
+        _note_size(upload, _spool(upload, io.BytesIO(data), offset=0, length=len(data)))
+        return _complete_upload(upload, digest_bytes(data), None, {})
     except BaseException:
         cancel_upload(upload=upload)
         raise
@@ -327,21 +401,22 @@ def _check_manifest_descriptor(descriptor: Descriptor, manifest: Manifest, where
 
 
 def put_manifest(
-    *, repository: Repository, name: str, reference: str, body: bytes, content_type: str, actor: str,
-    audit: EventDraft | None = None,
+    *, repository: Repository, name: str, reference: str, body: bytes, content_type: str, actor: Actor,
+    context: RequestContext | None = None,
 ) -> Manifest:
     """Validate and store a pushed manifest byte for byte; ``name`` is the
     repository as the client addressed it (schema 1 manifests carry it)."""
     tag, digest = (None, reference) if ":" in reference else (reference, None)
     manifest, _ = _put_manifest(
-        repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type, actor=actor,
-        audit=audit,
+        repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type,
+        change=_Change(actor, context, "PutImage"),
     )
     return manifest
 
 
 def put_image(
-    *, repository: Repository, body: bytes, media_type: str, tag: str | None, digest: str | None, actor: str
+    *, repository: Repository, body: bytes, media_type: str, tag: str | None, digest: str | None, actor: Actor,
+    context: RequestContext | None = None,
 ) -> tuple[Manifest, bool]:
     """Amazon ECR's PutImage: store a manifest through the same checks as a push,
     tagged with ``tag`` if given, verified against ``digest`` if given. Returns the
@@ -355,13 +430,13 @@ def put_image(
         digest=digest,
         body=body,
         content_type=media_type,
-        actor=actor,
+        change=_Change(actor, context, "PutImage"),
     )
 
 
 def _put_manifest(
     *, repository: Repository, name: str, tag: str | None, digest: str | None, body: bytes, content_type: str,
-    actor: str, audit: EventDraft | None = None,
+    change: _Change,
 ) -> tuple[Manifest, bool]:
     """The manifest, and whether the push changed anything (a new manifest, or a
     tag created or moved). Without a tag the manifest is stored by its digest,
@@ -371,7 +446,7 @@ def _put_manifest(
     if _is_schema1(body, content_type):
         return _put_schema1(
             repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type,
-            actor=actor, audit=audit,
+            change=change,
         )
     parsed = parse_manifest(body, content_type)
     if digest is not None:
@@ -388,8 +463,8 @@ def _put_manifest(
         repository=repository,
         digest=actual,
         tag=tag,
-        actor=actor,
-        audit=audit,
+        change=change,
+        parameters={"imageTag": tag, "imageDigest": digest, "imageManifestMediaType": content_type},
         blobs=blobs,
         children=children,
         fields={
@@ -419,7 +494,7 @@ def _is_schema1(body: bytes, content_type: str) -> bool:
 
 def _put_schema1(
     *, repository: Repository, name: str, tag: str | None, digest: str | None, body: bytes, content_type: str,
-    actor: str, audit: EventDraft | None = None,
+    change: _Change,
 ) -> tuple[Manifest, bool]:
     media_type = content_type.split(";")[0].strip()
     if media_type not in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
@@ -440,8 +515,8 @@ def _put_schema1(
         repository=repository,
         digest=manifest.digest,
         tag=tag,
-        actor=actor,
-        audit=audit,
+        change=change,
+        parameters={"imageTag": tag, "imageDigest": digest, "imageManifestMediaType": content_type},
         blobs=blobs,
         children=[],
         fields={
@@ -453,8 +528,8 @@ def _put_schema1(
 
 
 def _store_manifest(
-    *, repository: Repository, digest: str, tag: str | None, actor: str, blobs, children, fields: dict,
-    audit: EventDraft | None = None,
+    *, repository: Repository, digest: str, tag: str | None, change: _Change, parameters: dict, blobs, children,
+    fields: dict,
 ) -> tuple[Manifest, bool]:
     with transaction.atomic():
         _hold_links(repository, blobs)
@@ -467,7 +542,8 @@ def _store_manifest(
                 [ManifestChild(parent=manifest, child=child) for child in {c.id: c for c in children}.values()]
             )
         tag_moved, previous_digest = (
-            _point_tag(repository=repository, tag=tag, manifest=manifest, actor=actor) if tag is not None
+            _point_tag(repository=repository, tag=tag, manifest=manifest, actor=change.actor.display_name)
+            if tag is not None
             else (False, "")
         )
         if created:
@@ -481,8 +557,9 @@ def _store_manifest(
                 TAG_MOVED, {**event_fields(repository), "tag": tag, "digest": digest, "previousDigest": previous_digest}
             )
         # The trail's answer to "what did this tag point at before": previousImageDigest.
-        _record(
-            audit,
+        change.record(
+            repository,
+            parameters,
             image={"imageId": {"imageDigest": digest, "imageTag": tag}, "imageManifestMediaType": fields["media_type"]},
             previousImageDigest=previous_digest,
         )
@@ -535,7 +612,9 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
     return True, old_digest
 
 
-def delete_manifest(*, repository: Repository, digest: str, actor: str, audit: EventDraft | None = None) -> None:
+def delete_manifest(
+    *, repository: Repository, digest: str, actor: Actor, context: RequestContext | None = None
+) -> None:
     manifest = Manifest.objects.filter(repository=repository, digest=digest).first()
     if manifest is None:
         raise ManifestUnknown(digest=digest)
@@ -544,30 +623,37 @@ def delete_manifest(*, repository: Repository, digest: str, actor: str, audit: E
     with transaction.atomic():
         tags = sorted(Tag.objects.filter(manifest=manifest).values_list("name", flat=True))
         for tag in tags:
-            TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor)
+            TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor.display_name)
         manifest.delete()
         outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": digest, "tags": tags})
-        _record(audit, imageIds=[{"imageDigest": digest}])
+        _Change(actor, context, "BatchDeleteImage").record(
+            repository, {"imageDigest": digest}, imageIds=[{"imageDigest": digest}]
+        )
 
 
-def delete_tag(*, repository: Repository, tag: str, actor: str, audit: EventDraft | None = None) -> None:
+def delete_tag(*, repository: Repository, tag: str, actor: Actor, context: RequestContext | None = None) -> None:
     with transaction.atomic():
         current = Tag.objects.select_related("manifest").filter(repository=repository, name=tag).first()
         if current is None:
             raise ManifestUnknown(f"tag {tag} is unknown", tag=tag)
-        TagHistory.objects.create(repository=repository, tag=tag, old_digest=current.manifest.digest, actor=actor)
+        TagHistory.objects.create(
+            repository=repository, tag=tag, old_digest=current.manifest.digest, actor=actor.display_name
+        )
         current.delete()
         outbox.publish(TAG_DELETED, {**event_fields(repository), "tag": tag, "digest": current.manifest.digest})
-        _record(audit, imageIds=[{"imageDigest": current.manifest.digest, "imageTag": tag}])
+        _Change(actor, context, "BatchDeleteImage").record(
+            repository, {"imageTag": tag}, imageIds=[{"imageDigest": current.manifest.digest, "imageTag": tag}]
+        )
 
 
 # -- images, as the management API names them ---------------------------------------
 
 
 def delete_image(
-    *, repository: Repository, digest: str | None, tag: str | None, actor: str
+    *, repository: Repository, digest: str | None, tag: str | None, actor: Actor
 ) -> list[tuple[str, str | None]]:
     """Amazon ECR's BatchDeleteImage for one image id; raises selectors.ImageFailure.
+    One step of a batch, whose request records the batch's one event.
 
     By tag, the tag goes, and the image with it when that was its last tag. By
     digest, or by a tag with the digest it points at, the image goes with all its
@@ -591,7 +677,9 @@ def delete_image(
                     f"tag {tag} points at {manifest.digest}, not at {digest}",
                 )
             if digest is None and Tag.objects.filter(manifest=manifest).exclude(pk=current.pk).exists():
-                TagHistory.objects.create(repository=repository, tag=tag, old_digest=manifest.digest, actor=actor)
+                TagHistory.objects.create(
+                    repository=repository, tag=tag, old_digest=manifest.digest, actor=actor.display_name
+                )
                 current.delete()
                 outbox.publish(TAG_DELETED, {**event_fields(repository), "tag": tag, "digest": manifest.digest})
                 return [(manifest.digest, tag)]
@@ -604,7 +692,7 @@ def delete_image(
                 raise selectors.ImageFailure(
                     selectors.FailureCode.IMAGE_NOT_FOUND, f"no image {digest} in the repository"
                 )
-        return _delete_image(repository=repository, manifest=manifest, actor=actor)
+        return _delete_image(repository=repository, manifest=manifest, actor=actor.display_name)
 
 
 def _delete_image(*, repository: Repository, manifest: Manifest, actor: str) -> list[tuple[str, str | None]]:

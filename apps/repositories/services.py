@@ -7,9 +7,12 @@ from collections.abc import Mapping, Sequence
 from django.db import IntegrityError, transaction
 
 from apps.accounts.models import Account
+from apps.audit import services as audit_services
+from apps.audit.events import Actor
 from apps.events import outbox
 from apps.events.names import REPOSITORY_CHANGED, REPOSITORY_CREATED
 from apps.kernel.errors import DomainError
+from apps.kernel.requests import RequestContext
 
 from .models import (
     REPOSITORY_NAME_MAX_LENGTH,
@@ -157,11 +160,14 @@ def update_repository(
     image_tag_mutability_exclusion_filters: Sequence[str] | None = None,
     scan_on_push: bool | None = None,
     resource_tags: Mapping[str, str] | None = None,
+    actor: Actor,
+    context: RequestContext | None = None,
 ) -> Repository:
     """Change the settings given (None leaves one as it is); tags, when given, replace all tags.
 
     Filters given alone apply to the current mutability setting; a setting given
-    alone drops filters it cannot have."""
+    alone drops filters it cannot have. A change is recorded in the audit trail
+    (Berth's UpdateRepository, unless the request that asked for it named it)."""
     fields = ["updated_at"]
     changed = []
     if visibility is not None:
@@ -193,4 +199,15 @@ def update_repository(
         if resource_tags is not None:
             _replace_resource_tags(repository, resource_tags)
         publish_changed(repository, changed)
+        if len(fields) > 1 or resource_tags is not None:
+            audit_services.record_change(
+                actor=actor, context=context, event_name="UpdateRepository", event_source="berth",
+                recipient_account_id=repository.account_id, repository=repository.name,
+                request_parameters={
+                    "registryId": repository.account_id, "repositoryName": repository.name, "visibility": visibility,
+                    "imageTagMutability": image_tag_mutability,
+                    "imageTagMutabilityExclusionFilters": image_tag_mutability_exclusion_filters,
+                    "scanOnPush": scan_on_push, "tags": dict(resource_tags) if resource_tags is not None else None,
+                },
+            )
     return repository

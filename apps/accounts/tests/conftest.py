@@ -4,7 +4,17 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
+from apps.audit.events import Actor
+from apps.iam.selectors import caller_for_user
+
 STAFF_PASSWORD = "staff-console-passphrase"
+# The staff_user fixture, as the audit trail names it.
+STAFF = Actor.staff("operator")
+
+
+def actor_of(user) -> Actor:
+    """How the audit trail names ``user`` acting in its own account."""
+    return caller_for_user(user).actor()
 
 
 @pytest.fixture(autouse=True)

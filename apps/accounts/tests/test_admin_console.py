@@ -2,17 +2,22 @@
 accounts (search, verify, suspend), repositories and registry content."""
 import hashlib
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.management import call_command
 from django.utils import timezone
 
 from apps.accounts import services
-from apps.accounts.models import Account, AliasRequest, AliasRequestStatus, ReservedName
+from apps.accounts.models import Account, Alias, AliasRequest, AliasRequestStatus, ReservedName
+from apps.audit.models import Event
 from apps.registry.models import Blob, Manifest, RepositoryBlob, Tag
 from apps.repositories import services as repository_services
 from apps.repositories.models import Visibility
+
+from .conftest import STAFF, actor_of
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +28,7 @@ CHANGELIST = "/admin/accounts/aliasrequest/"
 
 def request_for(tenant, name, *, days_ago=0):
     user = get_user_model().objects.get(username=tenant.username)
-    alias_request = services.request_alias(account=tenant.account, name=name, requested_by=user)
+    alias_request = services.request_alias(account=tenant.account, name=name, requested_by=user, actor=actor_of(user))
     AliasRequest.objects.filter(pk=alias_request.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     return alias_request
 
@@ -34,7 +39,7 @@ def shown(response) -> list[str]:
 
 def test_pending_requests_come_first_oldest_first_with_their_age(staff_client, make_tenant, staff_user):
     decided = request_for(make_tenant(), "decided-one", days_ago=30)
-    services.reject_alias_request(alias_request=decided, decided_by=staff_user, site_url=SITE, reason="no")
+    services.reject_alias_request(alias_request=decided, decided_by=staff_user, actor=STAFF, site_url=SITE, reason="no")
     request_for(make_tenant(), "newest", days_ago=0)
     request_for(make_tenant(), "oldest", days_ago=5)
     request_for(make_tenant(), "middle", days_ago=2)
@@ -130,6 +135,74 @@ def test_suspend_asks_why_and_reinstate_undoes_it(staff_client, tenant):
     assert not account.is_suspended and account.suspension_reason == ""
 
 
+def test_staff_actions_land_in_the_audit_trail_with_the_staff_member_as_actor(
+    staff_client, tenant, django_capture_on_commit_callbacks
+):
+    from_console = {"REMOTE_ADDR": "198.51.100.4", "HTTP_USER_AGENT": "Firefox/130"}
+    accounts = "/admin/accounts/account/"
+    staff_client.post(accounts, {"action": "verify_publisher", "_selected_action": [tenant.id]}, **from_console)
+    staff_client.post(
+        accounts, {"action": "suspend", "_selected_action": [tenant.id], "apply": "yes", "reason": "malware"},
+        **from_console,
+    )
+    staff_client.post(accounts, {"action": "reinstate", "_selected_action": [tenant.id]}, **from_console)
+    alias_request = request_for(tenant, "shipyard")
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            CHANGELIST, {"action": "approve", "_selected_action": [alias_request.pk], "apply": "yes", "reason": ""},
+            **from_console,
+        )
+    default = Alias.objects.get(account=tenant.account, is_default=True)
+    staff_client.post(
+        "/admin/accounts/alias/", {"action": "make_primary", "_selected_action": [default.pk]}, **from_console
+    )
+    staff_client.post(
+        "/admin/accounts/reservedname/add/", {"name": "acme-corp", "reason": "marketplace seller"}, **from_console
+    )
+    reserved = ReservedName.objects.get(name="acme-corp")
+    staff_client.post(f"/admin/accounts/reservedname/{reserved.pk}/delete/", {"post": "yes"}, **from_console)
+
+    staff_events = list(Event.objects.filter(actor_type="BerthStaff").order_by("sequence"))
+    assert [(event.event_name, event.actor_username) for event in staff_events] == [
+        ("SetPublisherVerified", "operator"), ("SuspendAccount", "operator"), ("ReinstateAccount", "operator"),
+        ("ApproveAlias", "operator"), ("SetPrimaryAlias", "operator"), ("PutReservedName", "operator"),
+        ("DeleteReservedName", "operator"),
+    ]
+    for event in staff_events:
+        assert (event.event_source, event.source_ip, event.user_agent, event.read_only) == (
+            "berth", "198.51.100.4", "Firefox/130", False
+        )
+        assert len(event.request_id) == 32 and event.actor_account_id == ""
+    suspension = staff_events[1]
+    assert suspension.recipient_account_id == tenant.id  # the account's owner sees what staff did to it
+    assert suspension.request_parameters == {"registryId": tenant.id, "reason": "malware"}
+    assert staff_events[3].request_parameters == {"alias": "shipyard"}
+    assert staff_events[3].response_elements == {"status": "APPROVED"}
+    assert staff_events[-1].recipient_account_id == ""  # reserved names are the staff's own business
+    out = StringIO()
+    call_command("verify_audit_chain", stdout=out)
+    assert out.getvalue().startswith(f"audit chain intact: {Event.objects.count()} events")
+
+
+def test_an_account_changed_in_its_form_is_recorded_with_the_staff_member_as_actor(staff_client, tenant):
+    response = staff_client.post(
+        f"/admin/accounts/account/{tenant.id}/change/",
+        {"name": "Renamed", "display_name": "Acme", "create_on_push": "", "verified": "on",
+         "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0",
+         "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content
+    account = Account.objects.get(pk=tenant.id)
+    assert (account.name, account.display_name, account.create_on_push, account.verified) == (
+        "Renamed", "Acme", False, True
+    )
+    event = Event.objects.get(event_name="UpdateAccount")
+    assert (event.actor_type, event.actor_username, event.recipient_account_id) == ("BerthStaff", "operator", tenant.id)
+    assert event.request_parameters == {
+        "registryId": tenant.id, "name": "Renamed", "displayName": "Acme", "createOnPush": False, "verified": True,
+    }
+
+
 def _blob(repository, size: int, seed: str) -> Blob:
     blob = Blob.objects.create(digest="sha256:" + hashlib.sha256(seed.encode()).hexdigest(), size=size)
     RepositoryBlob.objects.create(repository=repository, blob=blob)
@@ -173,6 +246,13 @@ def test_repository_visibility_changes_but_name_and_account_do_not(staff_client,
     repository.refresh_from_db()
     assert (repository.visibility, repository.name, repository.account_id) == (Visibility.PUBLIC, "tools", tenant.id)
     assert repository.scan_on_push
+    change = Event.objects.get(event_name="UpdateRepository")
+    assert (change.actor_type, change.actor_username, change.recipient_account_id, change.repository) == (
+        "BerthStaff", "operator", tenant.id, "tools"
+    )
+    assert change.request_parameters == {
+        "registryId": tenant.id, "repositoryName": "tools", "visibility": "public", "scanOnPush": True,
+    }
     assert staff_client.get("/admin/repositories/repository/add/").status_code == 403
 
 

@@ -13,6 +13,8 @@ from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
 from apps.repositories.models import Visibility
 
+from .conftest import STAFF, actor_of
+
 pytestmark = pytest.mark.django_db
 
 SITE = "https://registry.example.com"
@@ -20,6 +22,24 @@ SITE = "https://registry.example.com"
 
 def user_of(tenant):
     return get_user_model().objects.get(username=tenant.username)
+
+
+def ask(tenant, name: str, user=None):
+    """The tenant's owner (or ``user``, of its account) asks for the alias ``name``."""
+    user = user or user_of(tenant)
+    return services.request_alias(account=tenant.account, name=name, requested_by=user, actor=actor_of(user))
+
+
+def approve(alias_request, staff_user):
+    return services.approve_alias_request(
+        alias_request=alias_request, decided_by=staff_user, actor=STAFF, site_url=SITE
+    )
+
+
+def reject(alias_request, staff_user, reason: str):
+    return services.reject_alias_request(
+        alias_request=alias_request, decided_by=staff_user, actor=STAFF, site_url=SITE, reason=reason
+    )
 
 
 def refusal(name, account=None) -> str:
@@ -92,22 +112,22 @@ def test_a_staff_reserved_name_only_its_grantee_may_ask_for(make_tenant):
     assert refusal("acme-corp", seller.account) == "reserved"
     ReservedName.objects.filter(name="acme-corp").update(granted_to_account=seller.account)
     assert refusal("acme-corp", stranger.account) == "reserved"
-    services.request_alias(account=seller.account, name="acme-corp", requested_by=user_of(seller))
+    ask(seller, "acme-corp")
 
 
 def test_taken_yours_and_pending_elsewhere(make_tenant):
     first, second = make_tenant("first"), make_tenant("second")
     assert refusal(first.alias, second.account) == "taken"
     assert refusal(first.alias, first.account) == "yours"
-    services.request_alias(account=first.account, name="shipyard", requested_by=user_of(first))
+    ask(first, "shipyard")
     assert refusal("shipyard", second.account) == "pending"
 
 
 def test_one_pending_request_per_account_in_the_service_and_the_database(tenant):
     user = user_of(tenant)
-    services.request_alias(account=tenant.account, name="shipyard", requested_by=user)
+    ask(tenant, "shipyard", user)
     with pytest.raises(ValidationError, match="awaits review") as caught:
-        services.request_alias(account=tenant.account, name="dockyard", requested_by=user)
+        ask(tenant, "dockyard", user)
     assert caught.value.code == "pending_request"
     with pytest.raises(IntegrityError), transaction.atomic():
         AliasRequest.objects.create(account=tenant.account, name="dockyard")
@@ -121,7 +141,7 @@ def test_the_database_refuses_a_request_outside_the_grammar(tenant):
 
 
 def test_a_request_is_pending_with_its_history(tenant):
-    alias_request = services.request_alias(account=tenant.account, name="shipyard", requested_by=user_of(tenant))
+    alias_request = ask(tenant, "shipyard")
     assert alias_request.status == AliasRequestStatus.PENDING
     [event] = alias_request.events.all()
     assert (event.kind, event.actor_name) == ("REQUESTED", tenant.username)
@@ -136,12 +156,12 @@ def test_approval_makes_the_alias_primary_and_the_old_alias_keeps_pulling(
     repository = repository_services.create_repository(
         account=tenant.account, name="tools/cli", visibility=Visibility.PUBLIC
     )
-    alias_request = services.request_alias(account=tenant.account, name="shipyard", requested_by=user_of(tenant))
+    alias_request = ask(tenant, "shipyard")
 
     with pytest.raises(ValueError):  # a rejection needs a reason; nothing changes without one
-        services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE, reason="  ")
+        reject(alias_request, staff_user, "  ")
     with django_capture_on_commit_callbacks(execute=True):
-        services.approve_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE)
+        approve(alias_request, staff_user)
 
     alias_request.refresh_from_db()
     assert alias_request.status == AliasRequestStatus.APPROVED and alias_request.decided_by == staff_user
@@ -160,7 +180,7 @@ def test_approval_makes_the_alias_primary_and_the_old_alias_keeps_pulling(
     ]
     assert trail.last().request_parameters == {"alias": "shipyard"}
     with pytest.raises(services.AliasRequestNotPending):
-        services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE, reason="too late")
+        reject(alias_request, staff_user, "too late")
 
 
 def test_rejection_tells_the_requester_by_email_and_on_the_settings_page(
@@ -169,11 +189,9 @@ def test_rejection_tells_the_requester_by_email_and_on_the_settings_page(
     user = user_of(tenant)
     user.email = "owner@example.com"
     user.save()
-    alias_request = services.request_alias(account=tenant.account, name="shipyard", requested_by=user)
+    alias_request = ask(tenant, "shipyard", user)
     with django_capture_on_commit_callbacks(execute=True):
-        services.reject_alias_request(
-            alias_request=alias_request, decided_by=staff_user, site_url=SITE, reason="a registered trademark"
-        )
+        reject(alias_request, staff_user, "a registered trademark")
 
     [message] = mail.outbox
     assert "rejected" in message.subject and "Reason: a registered trademark" in message.body
@@ -184,15 +202,15 @@ def test_rejection_tells_the_requester_by_email_and_on_the_settings_page(
     page = client.get("/accounts/settings").content.decode()
     assert "Rejected" in page and "a registered trademark" in page
     # Decided, so the account may ask again, even for a name it was refused.
-    services.request_alias(account=tenant.account, name="dockyard", requested_by=user)
+    ask(tenant, "dockyard", user)
 
 
 def test_approval_of_a_name_someone_took_meanwhile_is_refused(make_tenant, staff_user):
     asker, other = make_tenant("asker"), make_tenant("other")
-    alias_request = services.request_alias(account=asker.account, name="shipyard", requested_by=user_of(asker))
+    alias_request = ask(asker, "shipyard")
     Alias.objects.create(name="shipyard", account=other.account)
     with pytest.raises(services.AliasUnavailable):
-        services.approve_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE)
+        approve(alias_request, staff_user)
     alias_request.refresh_from_db()
     assert alias_request.is_pending and asker.account.primary_alias == asker.alias
 
@@ -216,10 +234,10 @@ def test_describe_registries_shows_the_request_pending_then_rejected_then_nothin
         [registry] = client.get("/api/v1/registries").json()["registries"]
         return [(alias["name"], alias["status"]) for alias in registry["aliases"]]
 
-    alias_request = services.request_alias(account=tenant.account, name="shipyard", requested_by=user_of(tenant))
+    alias_request = ask(tenant, "shipyard")
     assert statuses() == [(tenant.alias, "ACTIVE"), ("shipyard", "PENDING")]
-    services.reject_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE, reason="a trademark")
+    reject(alias_request, staff_user, "a trademark")
     assert statuses() == [(tenant.alias, "ACTIVE"), ("shipyard", "REJECTED")]
-    again = services.request_alias(account=tenant.account, name="dockyard", requested_by=user_of(tenant))
-    services.approve_alias_request(alias_request=again, decided_by=staff_user, site_url=SITE)
+    again = ask(tenant, "dockyard")
+    approve(again, staff_user)
     assert statuses() == [("dockyard", "ACTIVE"), (tenant.alias, "ACTIVE")]

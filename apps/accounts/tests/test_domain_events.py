@@ -5,6 +5,8 @@ alias_request.decided, whose subscriber mails the requester."""
 from __future__ import annotations
 
 import pytest
+
+from apps.audit.events import Actor
 from django.contrib.auth import get_user_model
 
 from apps.accounts import registries, services
@@ -29,15 +31,20 @@ def changed(account_id: str, *what: str) -> tuple[str, dict]:
 
 def test_publisher_writes_publish_account_changed(tenant, staff_user):
     account = tenant.account
-    services.set_publisher_verified(account=account, verified=True)
+    services.set_publisher_verified(account=account, verified=True, actor=Actor.staff("operator"))
     registries.put_registry_catalog_data(account=account, display_name="Initech")
-    services.suspend_account(account=account, reason="abuse")
-    services.suspend_account(account=account, reason="again")  # already suspended: nothing changes
-    services.reinstate_account(account=account)
-    services.reinstate_account(account=account)
+    services.suspend_account(account=account, reason="abuse", actor=Actor.staff("operator"))
+    # already suspended: nothing changes
+    services.suspend_account(account=account, reason="again", actor=Actor.staff("operator"))
+    services.reinstate_account(account=account, actor=Actor.staff("operator"))
+    services.reinstate_account(account=account, actor=Actor.staff("operator"))
     owner = get_user_model().objects.get(username=tenant.username)
-    alias_request = services.request_alias(account=account, name="initech", requested_by=owner)
-    services.approve_alias_request(alias_request=alias_request, decided_by=staff_user, site_url=SITE)
+    alias_request = services.request_alias(
+        account=account, name="initech", requested_by=owner, actor=Actor.staff(owner.username)
+    )
+    services.approve_alias_request(
+        alias_request=alias_request, decided_by=staff_user, site_url=SITE, actor=Actor.staff("operator")
+    )
     registries.make_alias_primary(alias=Alias.objects.get(account=account, is_default=True))
     assert published() == [
         changed(tenant.id, "verified"),

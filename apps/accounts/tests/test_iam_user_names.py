@@ -20,6 +20,8 @@ from apps.audit.models import Event
 from apps.conftest import PASSWORD, basic_auth
 from apps.iam import services as iam_services
 
+from .conftest import STAFF
+
 pytestmark = pytest.mark.django_db
 
 ALICE_OF_A = "first-alices-passphrase-1"
@@ -135,7 +137,7 @@ def test_failed_sign_ins_count_against_the_user_whichever_name_form_was_used(ali
 
 
 def test_a_suspended_accounts_iam_user_is_told_why_on_the_website(alices, tenant):
-    services.suspend_account(account=tenant.account, reason="unpaid")
+    services.suspend_account(account=tenant.account, reason="unpaid", actor=STAFF)
     response = Client().post("/accounts/login", {"username": f"{tenant.alias}/alice", "password": ALICE_OF_A})
     assert response.status_code == 200 and b"this account is suspended" in response.content
 

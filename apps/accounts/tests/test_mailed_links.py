@@ -11,6 +11,8 @@ from django.core import mail
 from apps.accounts import services
 from apps.accounts.models import AliasRequest
 
+from .conftest import actor_of
+
 pytestmark = pytest.mark.django_db
 
 PUBLIC = "https://registry.example.com"
@@ -50,7 +52,9 @@ def test_alias_decision_mails_link_absolutely_to_the_site(
     user = get_user_model().objects.get(username=tenant.username)
     user.email = "owner@example.com"
     user.save()
-    alias_request = services.request_alias(account=tenant.account, name="shipyard", requested_by=user)
+    alias_request = services.request_alias(
+        account=tenant.account, name="shipyard", requested_by=user, actor=actor_of(user)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(
             CHANGELIST,

@@ -142,6 +142,25 @@ def test_the_api_counts_per_client_address_behind_a_trusted_proxy(ada, settings)
     assert bootstrap(EMAIL, PASSWORD, address="10.0.0.5", HTTP_X_FORWARDED_FOR="198.51.100.4").status_code == 201
 
 
+def test_an_access_keys_secret_is_counted_per_client_address_behind_a_trusted_proxy(ada, settings):
+    settings.BERTH_LOGIN_FAILURES_ALLOWED = 2
+    settings.BERTH_TRUSTED_PROXIES = "10.0.0.0/8"
+    user = get_user_model().objects.get(email=EMAIL)
+    key = services.create_access_key(user=user)
+
+    def list_repositories(secret: str, client: str):
+        auth = base64.b64encode(f"{key.access_key.access_key_id}:{secret}".encode()).decode()
+        return APIClient().get(
+            "/api/v1/repositories", HTTP_AUTHORIZATION=f"Basic {auth}", REMOTE_ADDR="10.0.0.5",
+            HTTP_X_FORWARDED_FOR=client,
+        )
+
+    for _ in range(2):
+        assert list_repositories("not-it", "203.0.113.9").status_code == 401
+    assert list_repositories(key.secret, "203.0.113.9").status_code == 429
+    assert list_repositories(key.secret, "198.51.100.4").status_code == 200
+
+
 def test_sign_up_is_throttled_per_address(client, settings):
     settings.BERTH_SIGNUPS_ALLOWED_PER_ADDRESS = 2
 

@@ -6,6 +6,8 @@ from django.contrib.auth import get_user_model
 from apps.accounts import services
 from apps.accounts.authentication import LoginPasswordRefused, check_access_key, check_login_password, check_password
 
+from .conftest import STAFF
+
 pytestmark = pytest.mark.django_db
 
 IP = "192.0.2.7"
@@ -20,14 +22,14 @@ def test_suspension_stops_passwords_access_keys_and_login_passwords_at_once(tena
     assert check_access_key(key.access_key.access_key_id, key.secret, client_ip=IP) is not None
     assert check_login_password(login_password, client_ip=IP) == user
 
-    services.suspend_account(account=tenant.account, reason="abuse report 1234")
+    services.suspend_account(account=tenant.account, reason="abuse report 1234", actor=STAFF)
 
     assert check_password(tenant.username, tenant.password, client_ip=IP) is None
     assert check_access_key(key.access_key.access_key_id, key.secret, client_ip=IP) is None
     with pytest.raises(LoginPasswordRefused, match="suspended"):
         check_login_password(login_password, client_ip=IP)
 
-    services.reinstate_account(account=tenant.account)
+    services.reinstate_account(account=tenant.account, actor=STAFF)
 
     assert check_password(tenant.username, tenant.password, client_ip=IP).account_id == tenant.id
     assert check_access_key(key.access_key.access_key_id, key.secret, client_ip=IP) is not None
@@ -38,7 +40,7 @@ def test_suspension_ends_open_sessions_and_refuses_sign_in_saying_why(client, te
     client.post("/accounts/login", {"username": tenant.username, "password": tenant.password})
     assert client.get("/accounts/settings").status_code == 200
 
-    services.suspend_account(account=tenant.account, reason="abuse report 1234")
+    services.suspend_account(account=tenant.account, reason="abuse report 1234", actor=STAFF)
     assert client.get("/accounts/settings").status_code == 302
 
     refused = client.post("/accounts/login", {"username": tenant.username, "password": tenant.password})
@@ -49,10 +51,10 @@ def test_suspension_ends_open_sessions_and_refuses_sign_in_saying_why(client, te
 
 def test_suspension_needs_a_reason_and_keeps_the_first_one(tenant):
     with pytest.raises(ValueError):
-        services.suspend_account(account=tenant.account, reason=" ")
-    services.suspend_account(account=tenant.account, reason="first")
+        services.suspend_account(account=tenant.account, reason=" ", actor=STAFF)
+    services.suspend_account(account=tenant.account, reason="first", actor=STAFF)
     first_time = tenant.account.suspended_at
-    services.suspend_account(account=tenant.account, reason="second")
+    services.suspend_account(account=tenant.account, reason="second", actor=STAFF)
     assert (tenant.account.suspended_at, tenant.account.suspension_reason) == (first_time, "first")
 
 

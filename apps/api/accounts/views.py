@@ -16,7 +16,7 @@ from apps.api.authentication import NotWithLoginPassword
 from apps.api.exceptions import AccessDenied, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import PolicyAuthorizedView
-from apps.audit.events import client_ip
+from apps.kernel.requests import client_ip
 from apps.iam import selectors as iam_selectors
 from apps.iam import services as iam_services
 from apps.iam.models import RoleSession

@@ -20,7 +20,7 @@ from apps.accounts.services import AccessKeyLimitExceeded
 from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
-from apps.audit import events
+from apps.kernel.requests import client_ip
 from apps.repositories.models import Repository
 
 from apps.iam import policy, selectors, services
@@ -631,7 +631,7 @@ class AssumeRole(AccountScopedView):
                 role_arn=data["role_arn"],
                 session_name=data["role_session_name"],
                 duration_seconds=data["duration_seconds"],
-                source_ip=events.client_ip(request) or None,
+                source_ip=client_ip(request) or None,
                 secure_transport=request.is_secure(),
             )
         except policy.ArnError as exc:

@@ -143,7 +143,8 @@ class ImageList(_ImagesView):
             media_type=data.get("imageManifestMediaType", ""),
             tag=tag,
             digest=data.get("imageDigest"),
-            actor=self.caller.display_name,
+            actor=self.actor,
+            context=self.context,
         )
         if not changed:
             held = f"tagged {tag}" if tag is not None else "in the repository"
@@ -323,9 +324,7 @@ class ImageBatchDelete(_ImagesView):
         deleted, failures = [], []
         for digest, tag in image_id_pairs(given.validated_data["imageIds"]):
             try:
-                removed = services.delete_image(
-                    repository=repository, digest=digest, tag=tag, actor=self.caller.display_name
-                )
+                removed = services.delete_image(repository=repository, digest=digest, tag=tag, actor=self.actor)
             except ImageFailure as failure:
                 failures.append(_failure(digest, tag, failure))
                 continue

@@ -187,6 +187,8 @@ class RepositoryDetail(_RepositoryView):
                 image_tag_mutability_exclusion_filters=data.get("imageTagMutabilityExclusionFilters"),
                 scan_on_push=data.get("scanOnPush"),
                 resource_tags=_resource_tags(data.get("tags")),
+                actor=self.actor,
+                context=self.context,
             )
         except TagMutabilityInvalid as exc:
             raise _invalid("imageTagMutabilityExclusionFilters", exc) from None

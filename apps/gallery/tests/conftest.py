@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from apps.audit.events import Actor
 from apps.registry.content import media_types as mt
 from apps.registry.models import Manifest, Tag
 from apps.repositories import catalog
@@ -56,7 +57,9 @@ def publish(committed):
             for tag in tags:
                 add_tag(repository, tag, **tag_options)
             if visibility != Visibility.PUBLIC:
-                repository_services.update_repository(repository=repository, visibility=visibility)
+                repository_services.update_repository(
+                    repository=repository, visibility=visibility, actor=Actor.staff("operator")
+                )
         repository.refresh_from_db()
         return repository
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import Alias
 from apps.accounts.registries import add_alias, put_registry_catalog_data
 from apps.accounts.services import set_publisher_verified, suspend_account
+from apps.audit.events import Actor
 from apps.registry import services as registry_services
 from apps.registry.content import media_types as mt
 from apps.repositories import services as repository_services
@@ -56,10 +57,14 @@ def test_the_row_follows_visibility_and_keeps_the_pull_total(acme, publish, comm
     repository = publish(acme, "tool")
     PullCount.objects.create(repository=repository, tag="latest", day=timezone.now().date(), count=7)
     with committed():
-        repository_services.update_repository(repository=repository, visibility=Visibility.PRIVATE)
+        repository_services.update_repository(
+            repository=repository, visibility=Visibility.PRIVATE, actor=Actor.staff("operator")
+        )
     assert not GalleryEntry.objects.exists()
     with committed():
-        repository_services.update_repository(repository=repository, visibility=Visibility.PUBLIC)
+        repository_services.update_repository(
+            repository=repository, visibility=Visibility.PUBLIC, actor=Actor.staff("operator")
+        )
     assert GalleryEntry.objects.get().pull_count == 7
 
 
@@ -67,7 +72,7 @@ def test_a_repository_made_private_is_not_listed_before_its_row_goes(acme, publi
     """Until the change has reached the gallery (a process killed in between leaves
     it to the sweeper), the row is there, and not shown."""
     repository = publish(acme, "tool")
-    repository_services.update_repository(repository=repository, visibility=Visibility.PRIVATE)
+    repository_services.update_repository(repository=repository, visibility=Visibility.PRIVATE, actor=Actor.staff("operator"))
     assert GalleryEntry.objects.exists()
     assert find("tool") == [] and selectors.popular() == []
 
@@ -105,7 +110,7 @@ def test_the_kind_is_the_default_tags(acme, publish, options, kind):
 def test_deleting_the_last_tag_and_the_repository_update_the_row(acme, publish, committed):
     repository = publish(acme, "gone")
     with committed():
-        registry_services.delete_tag(repository=repository, tag="latest", actor="alice")
+        registry_services.delete_tag(repository=repository, tag="latest", actor=Actor.staff("alice"))
     assert GalleryEntry.objects.get().tag_count == 0
     registry_services.delete_repository(repository=repository, force=True)
     assert not GalleryEntry.objects.exists()
@@ -205,7 +210,7 @@ def test_filters_narrow_by_os_architecture_kind_and_verification(acme, other, pu
     publish(acme, "windows-x86", platforms=[{"os": "windows", "architecture": "386"}])
     publish(other, "chart", config_media_type=mt.HELM_CONFIG, platforms=[])
     with committed():
-        set_publisher_verified(account=other, verified=True)
+        set_publisher_verified(account=other, verified=True, actor=Actor.staff("operator"))
     assert find(operating_system="Linux") == ["linux-arm"]
     assert find(operating_system="Windows") == ["windows-x86"]
     assert find(architecture="x86") == ["windows-x86"]
@@ -241,7 +246,7 @@ def test_pages_of_results_and_bad_page_numbers(acme, publish, asked, shown):
 def test_private_and_suspended_repositories_never_match(acme, other, publish):
     publish(acme, "hidden-gem", description="secret", visibility=Visibility.PRIVATE)
     publish(other, "suspended-gem", description="secret")
-    suspend_account(account=other, reason="abuse")  # not delivered: the standing is read, not copied
+    suspend_account(account=other, reason="abuse", actor=Actor.staff("operator"))  # not delivered: the standing is read, not copied
     assert find("gem") == []
     assert find("secret") == []
     assert find("") == []
@@ -254,7 +259,7 @@ def test_the_display_name_is_searchable_only_for_verified_publishers(acme, publi
         put_registry_catalog_data(account=acme, display_name="Initech Software")
     assert find("initech") == []
     with committed():
-        set_publisher_verified(account=acme, verified=True)
+        set_publisher_verified(account=acme, verified=True, actor=Actor.staff("operator"))
     assert find("initech") == ["tool"]
 
 
@@ -277,7 +282,7 @@ def test_home_sections(acme, other, publish, committed):
     GalleryEntry.objects.filter(repository=loud).update(pull_count=100)
     with committed():
         put_registry_catalog_data(account=other, display_name="Loud Corp")
-        set_publisher_verified(account=other, verified=True)
+        set_publisher_verified(account=other, verified=True, actor=Actor.staff("operator"))
     assert [e.name for e in selectors.popular()] == ["loud", "quiet"]
     assert {e.name for e in selectors.recently_updated()} == {"loud", "quiet"}
     [publisher] = selectors.verified_publishers()
@@ -312,8 +317,8 @@ def test_verifying_through_the_staff_service_updates_the_rows(acme, publish, com
     publish(acme, "tool")
     with committed():
         put_registry_catalog_data(account=acme, display_name="Initech Software")
-        set_publisher_verified(account=acme, verified=True)
+        set_publisher_verified(account=acme, verified=True, actor=Actor.staff("operator"))
     assert find("initech", verified_only=True) == ["tool"]
     with committed():
-        set_publisher_verified(account=acme, verified=False)
+        set_publisher_verified(account=acme, verified=False, actor=Actor.staff("operator"))
     assert find(verified_only=True) == [] and find("initech") == []

@@ -6,6 +6,8 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+
+from apps.audit.events import Actor
 from django.test import Client
 from PIL import Image
 
@@ -225,7 +227,7 @@ def test_verified_badge_display_name_only_for_verified_publishers(client, acme, 
         body = client.get(path).content.decode()
         assert "Initech Software" not in body and 'class="verified"' not in body, path
     with committed():
-        set_publisher_verified(account=acme, verified=True)
+        set_publisher_verified(account=acme, verified=True, actor=Actor.staff("operator"))
     for path in (f"/{alias}", f"/{alias}/tool", "/search", "/"):
         body = client.get(path).content.decode()
         assert 'class="verified"' in body, path
@@ -235,7 +237,7 @@ def test_verified_badge_display_name_only_for_verified_publishers(client, acme, 
 
 def test_a_suspended_publisher_disappears(client, acme, alias, publish):
     publish(acme, "tool")
-    suspend_account(account=acme, reason="abuse")
+    suspend_account(account=acme, reason="abuse", actor=Actor.staff("operator"))
     assert client.get(f"/{alias}").status_code == 404
     assert client.get(f"/{alias}/tool").status_code == 404
     assert "0 results for “tool”" in client.get("/search?q=tool").content.decode()

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.conftest import PASSWORD, RegistryClient
 from apps.iam import enforcement, selectors, services
@@ -285,7 +286,8 @@ def test_a_resource_tag_condition_reads_the_repository_tags(tenant, repo):
     client = client_of(iam_user(tenant, "web", document(allow(*PULL_ACTIONS, Condition=team))))
     assert not can_pull(client, repo)
     repository_services.update_repository(
-        repository=Repository.objects.get(account=tenant.account, name="app"), resource_tags={"team": "web"}
+        repository=Repository.objects.get(account=tenant.account, name="app"), resource_tags={"team": "web"},
+        actor=Actor.staff("operator"),
     )
     assert can_pull(client, repo)
 
@@ -352,7 +354,8 @@ def test_refusals_are_recorded_and_the_first_challenge_is_not(tenant, repo, sett
 
 def test_nothing_of_a_suspended_account_is_served(tenant, repo, registry_client):
     repository_services.update_repository(
-        repository=Repository.objects.get(account=tenant.account, name="app"), visibility="public"
+        repository=Repository.objects.get(account=tenant.account, name="app"), visibility="public",
+        actor=Actor.staff("operator"),
     )
     public = f"{tenant.alias}/app"
     anonymous, root = registry_client(None), registry_client(tenant)

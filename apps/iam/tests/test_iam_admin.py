@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from apps.audit.models import Event
 from apps.iam import selectors, services
 from apps.iam.models import RoleSession
 
@@ -40,3 +41,8 @@ def test_staff_see_iam_tables_and_end_a_session(staff_client, tenant):
     assert staff_client.get("/admin/iam/role/add/").status_code == 403
     staff_client.post(f"/admin/iam/rolesession/{assumed.session.pk}/delete/", {"post": "yes"})
     assert not RoleSession.objects.filter(pk=assumed.session.pk).exists()
+    ended = Event.objects.get(event_name="EndRoleSession")
+    assert (ended.actor_type, ended.actor_username, ended.recipient_account_id) == ("BerthStaff", "staff", tenant.id)
+    assert ended.request_parameters == {
+        "roleArn": role.arn, "roleSessionName": "ci-1", "accessKeyId": assumed.session.access_key_id,
+    }

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from apps.audit.events import Actor
 from apps.registry.models import Manifest
 
 pytestmark = pytest.mark.django_db
@@ -157,7 +158,7 @@ def test_a_blob_delete_between_a_pushs_check_and_its_commit_refuses_the_push(ali
 
     def check_then_delete(repository, parsed):
         checked = check_references(repository, parsed)
-        assert services.unlink_blob(repository=repository, digest=layer)
+        assert services.unlink_blob(repository=repository, digest=layer, actor=Actor.system("lifecycle"))
         return checked
 
     monkeypatch.setattr(services, "_check_references", check_then_delete)
@@ -209,9 +210,9 @@ def test_a_blob_delete_waits_for_a_push_that_holds_the_link_and_is_refused(tenan
 
     push = threading.Thread(target=run, args=("push", lambda: services.put_manifest(
         repository=repository, name=repo, reference="v1", body=json.dumps(manifest).encode(),
-        content_type=OCI_MANIFEST, actor="alice")))
+        content_type=OCI_MANIFEST, actor=Actor.system("replication"))))
     delete = threading.Thread(target=run, args=("delete", lambda: services.unlink_blob(
-        repository=repository, digest=config)))
+        repository=repository, digest=config, actor=Actor.system("lifecycle"))))
     push.start()
     try:
         assert holding.wait(timeout=30)

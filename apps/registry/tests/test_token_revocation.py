@@ -13,6 +13,7 @@ from django.test import Client
 
 from apps.accounts import services as account_services
 from apps.accounts.models import AccessKey
+from apps.audit.events import Actor
 from apps.iam import selectors as iam_selectors
 from apps.iam import services as iam_services
 from apps.iam.models import RoleSession
@@ -67,7 +68,7 @@ def test_a_users_token_dies_with_the_users_credential(tenant, image, change):
         user.is_active = False
         user.save()
     else:
-        account_services.suspend_account(account=tenant.account, reason="abuse")
+        account_services.suspend_account(account=tenant.account, reason="abuse", actor=Actor.staff("operator"))
     assert_revoked(get_manifest(image, token))
     # Every route that reads the token refuses it, not only the repository's.
     client = Client()
@@ -161,5 +162,5 @@ def test_a_token_for_another_accounts_public_repository_dies_with_its_own_accoun
     public_name = f"{other_tenant.alias}/base"
     token = get_token(tenant.username, tenant.password, f"repository:{public_name}:pull")
     assert get_manifest(public_name, token).status_code == 200
-    account_services.suspend_account(account=tenant.account, reason="abuse")
+    account_services.suspend_account(account=tenant.account, reason="abuse", actor=Actor.staff("operator"))
     assert_revoked(get_manifest(public_name, token))

@@ -10,9 +10,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.audit.events import Actor
 from apps.registry import services
 from apps.registry.models import Upload
 from apps.registry.storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy
+
+PUSHER = Actor.system("replication")
 
 
 class FailingStream:
@@ -84,8 +87,8 @@ def test_abandoned_uploads_expire(tenant, settings):
     from apps.repositories.services import create_repository
 
     repository = create_repository(account=tenant.account, name="sweep")
-    stale = services.start_upload(repository=repository)
-    fresh = services.start_upload(repository=repository)
+    stale = services.start_upload(repository=repository, actor=PUSHER)
+    fresh = services.start_upload(repository=repository, actor=PUSHER)
     Upload.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(days=2))
     area = services.upload_area()
     orphan = area.root / "orphan-without-session"
@@ -110,20 +113,20 @@ def test_a_completion_racing_another_is_refused_cleanly(tenant):
     from apps.repositories.services import create_repository
 
     repository = create_repository(account=tenant.account, name="race")
-    upload = services.start_upload(repository=repository)
-    services.append_to_upload(upload=upload, stream=io.BytesIO(b"payload"), offset=0, length=7)
+    upload = services.start_upload(repository=repository, actor=PUSHER)
+    services.append_to_upload(upload=upload, stream=io.BytesIO(b"payload"), offset=0, length=7, actor=PUSHER)
     digest = "sha256:" + hashlib.sha256(b"payload").hexdigest()
     area = services.upload_area()
     fd = os.open(area.path(str(upload.id)), os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another process is completing it
         with pytest.raises(BlobUploadBusy):
-            services.complete_upload(upload=upload, digest=digest)
+            services.complete_upload(upload=upload, digest=digest, actor=PUSHER)
     finally:
         os.close(fd)
-    services.complete_upload(upload=upload, digest=digest)
+    services.complete_upload(upload=upload, digest=digest, actor=PUSHER)
     with pytest.raises(BlobUploadUnknown):
-        services.complete_upload(upload=upload, digest=digest)
+        services.complete_upload(upload=upload, digest=digest, actor=PUSHER)
 
 
 @pytest.mark.django_db

@@ -86,8 +86,9 @@ def blob(request, name: str, digest: str):
 
 def _delete(request, name: str, digest: str):
     authorized = authorize(request, name, "ecr:BatchDeleteImage", layerDigest=digest[:200])
-    audit = authorized.audit
     parse_digest(digest)
-    if not services.unlink_blob(repository=authorized.repository, digest=digest, audit=audit):
+    if not services.unlink_blob(
+        repository=authorized.repository, digest=digest, actor=authorized.actor, context=authorized.context
+    ):
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
     return empty_response(202, {"Docker-Content-Digest": digest})

@@ -43,7 +43,6 @@ def _get(request, name: str, reference: str):
 
 def _put(request, name: str, reference: str):
     authorized = authorize(request, name, "ecr:PutImage", create=True, **_image_parameters(request, reference))
-    audit = authorized.audit
     body = read_limited_body(request, settings.BERTH_MAX_MANIFEST_BYTES, invalid="MANIFEST_INVALID")
     manifest = services.put_manifest(
         repository=authorized.repository,
@@ -51,8 +50,8 @@ def _put(request, name: str, reference: str):
         reference=reference,
         body=body,
         content_type=request.META.get("CONTENT_TYPE", ""),
-        actor=authorized.actor_name,
-        audit=audit,
+        actor=authorized.actor,
+        context=authorized.context,
     )
     headers = {
         "Location": absolute(f"/v2/{name}/manifests/{manifest.digest}"),
@@ -65,12 +64,11 @@ def _put(request, name: str, reference: str):
 
 def _delete(request, name: str, reference: str):
     authorized = authorize(request, name, "ecr:BatchDeleteImage", **_image_parameters(request, reference))
-    audit = authorized.audit
-    actor = authorized.actor_name
+    repository, actor, context = authorized.repository, authorized.actor, authorized.context
     if is_digest(reference):
-        services.delete_manifest(repository=authorized.repository, digest=reference, actor=actor, audit=audit)
+        services.delete_manifest(repository=repository, digest=reference, actor=actor, context=context)
     else:
-        services.delete_tag(repository=authorized.repository, tag=reference, actor=actor, audit=audit)
+        services.delete_tag(repository=repository, tag=reference, actor=actor, context=context)
     return empty_response(202)
 
 

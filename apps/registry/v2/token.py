@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.accounts.authentication import LoginPasswordRefused
 from apps.accounts.throttle import Throttled
-from apps.audit.events import client_ip
+from apps.kernel.requests import client_ip
 from apps.iam import selectors as iam_selectors
 from apps.iam.authentication import caller_from_registry_credentials
 from apps.iam.callers import ANONYMOUS, Caller

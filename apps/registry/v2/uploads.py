@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from apps.audit import events
 from apps.kernel.digests import parse_digest
 
 from .. import services
@@ -31,34 +30,29 @@ def _created(name: str, digest: str) -> dict[str, str]:
 @registry_endpoint("POST")
 def start(request, name: str):
     authorized = authorize(request, name, "ecr:InitiateLayerUpload", create=True)
-    repository = authorized.repository
-    audit = authorized.audit
+    repository, actor, context = authorized.repository, authorized.actor, authorized.context
     mount, source = request.GET.get("mount"), request.GET.get("from")
     if mount:
         parse_digest(mount)
         if source:
             check_name(source)
-        audit.request_parameters.update(mount=mount, **{"from": source} if source else {})
+        authorized.audit.request_parameters.update(mount=mount, **{"from": source} if source else {})
         source_repository = pullable_source(request, source) if source else None
         if source_repository and services.mount_blob(
-            repository=repository, source=source_repository, digest=mount, audit=audit
+            repository=repository, source=source_repository, digest=mount, actor=actor, context=context
         ):
             return empty_response(201, _created(name, mount))
         # Not mountable: the client gets an ordinary upload session instead.
     digest = request.GET.get("digest")
     if digest:
         parse_digest(digest)
-        audit.request_parameters["layerDigest"] = digest
+        authorized.audit.request_parameters["layerDigest"] = digest
         stream, length = request_body_stream(request)
-        upload = services.start_upload(repository=repository)
-        try:
-            services.append_to_upload(upload=upload, stream=stream, offset=0, length=length)
-            blob = services.complete_upload(upload=upload, digest=digest, audit=audit)
-        except BaseException:
-            services.cancel_upload(upload=upload)
-            raise
+        blob = services.upload_blob(
+            repository=repository, digest=digest, stream=stream, length=length, actor=actor, context=context
+        )
         return empty_response(201, _created(name, blob.digest))
-    upload = services.start_upload(repository=repository, audit=audit)
+    upload = services.start_upload(repository=repository, actor=actor, context=context)
     return empty_response(202, _session_headers(name, upload))
 
 
@@ -66,7 +60,7 @@ def start(request, name: str):
 def session(request, name: str, upload_id: str):
     action = "ecr:CompleteLayerUpload" if request.method == "PUT" else "ecr:UploadLayerPart"
     authorized = authorize(request, name, action, uploadId=upload_id[:64])
-    audit = authorized.audit
+    actor, context = authorized.actor, authorized.context
     upload = services.get_upload(repository=authorized.repository, upload_id=upload_id)
 
     if request.method in ("GET", "HEAD"):
@@ -75,21 +69,30 @@ def session(request, name: str, upload_id: str):
         services.cancel_upload(upload=upload)
         return empty_response(204)
     if request.method == "PATCH":
-        _append(request, upload, audit=audit)
+        part = _part(request, upload)
+        if part is not None:
+            stream, offset, length = part
+            services.append_to_upload(
+                upload=upload, stream=stream, offset=offset, length=length, actor=actor, context=context
+            )
         return empty_response(202, _session_headers(name, upload))
 
     digest = request.GET.get("digest")
     if not digest:
         raise RegistryError("DIGEST_INVALID", "the final PUT needs ?digest=")
     parse_digest(digest)
-    audit.request_parameters["layerDigest"] = digest
-    _append(request, upload)
-    blob = services.complete_upload(upload=upload, digest=digest, audit=audit)
+    authorized.audit.request_parameters["layerDigest"] = digest
+    stream, offset, length = _part(request, upload) or (None, None, None)
+    blob = services.complete_upload(
+        upload=upload, digest=digest, actor=actor, context=context, stream=stream, offset=offset, length=length
+    )
     return empty_response(201, _created(name, blob.digest))
 
 
-def _append(request, upload, *, audit: events.EventDraft | None = None) -> None:
-    """Spool the request's body; ``audit`` is recorded with it (an UploadLayerPart)."""
+def _part(request, upload) -> tuple[object, int | None, int | None] | None:
+    """The part of the upload the request's body is: (stream, offset, length),
+    None for an empty body. The offset is None for a body without a Content-Range
+    (it goes at the end), and so is the length of a chunked one."""
     stream, length = request_body_stream(request)
     content_range = request.META.get("HTTP_CONTENT_RANGE")
     offset = None
@@ -111,5 +114,5 @@ def _append(request, upload, *, audit: events.EventDraft | None = None) -> None:
             stream = stream.exactly(last - first + 1)
         offset, length = first, last - first + 1
     if length == 0:
-        return
-    services.append_to_upload(upload=upload, stream=stream, offset=offset, length=length, audit=audit)
+        return None
+    return stream, offset, length

@@ -3,6 +3,7 @@ transaction of the change."""
 
 from __future__ import annotations
 
+from apps.audit.events import Actor
 from apps.events.models import DomainEvent
 from apps.repositories import catalog, services
 from apps.repositories.models import TagMutability, Visibility
@@ -21,7 +22,7 @@ def test_creating_and_changing_a_repository_publish_what_changed(tenant):
     assert published() == [("repository.created", {**about, "visibility": "public"})]
 
     catalog.put_repository_catalog_data(repository=repository, description="A tool")
-    services.update_repository(repository=repository, visibility=Visibility.PRIVATE, resource_tags={"team": "a"})
+    services.update_repository(repository=repository, visibility=Visibility.PRIVATE, resource_tags={"team": "a"}, actor=Actor.staff("operator"))
     services.put_image_tag_mutability(repository=repository, image_tag_mutability=TagMutability.IMMUTABLE)
     assert published() == [
         ("repository.changed", {**about, "changed": ["catalogData"]}),
