@@ -47,8 +47,8 @@ def main() -> int:
     from django.test.utils import setup_test_environment
 
     from apps.gallery import selectors
-    from apps.gallery.models import GalleryEntry
     from apps.gallery.management.commands.generate_gallery_data import WORDS
+    from apps.gallery.models import GalleryEntry
 
     setup_test_environment()  # the test client's hosts; pages render as served
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

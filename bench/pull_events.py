@@ -66,7 +66,7 @@ class Candidate:
     header: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "Candidate":
+    def parse(cls, text: str) -> Candidate:
         label, _, rest = text.partition("=")
         checkout, _, settings = rest.partition(":")
         env = dict(item.split("=", 1) for item in settings.split(",") if item)

@@ -441,7 +441,8 @@ def main() -> None:
     rows.append(("server CPU (cores busy)", unloaded.server_cpu / unloaded.seconds, loaded.server_cpu / loaded.seconds,
                  "", ""))
     for name, unloaded_value, loaded_value, target, result in rows:
-        show = lambda value: "-" if value is None else f"{value:10.1f}" if isinstance(value, float) else f"{value:>10}"
+        def show(value) -> str:
+            return "-" if value is None else f"{value:10.1f}" if isinstance(value, float) else f"{value:>10}"
         print(f"{name:28} {show(unloaded_value):>10} {show(loaded_value):>10} {target:>14} {result}")
     for name, key in (("blob GET", "blob_get"), ("blob PUT", "blob_put")):
         in_turn = [("unloaded", unloaded_phases[0])]

@@ -19,8 +19,8 @@ from apps.audit.events import Actor
 from apps.kernel.requests import request_context
 
 from . import links, selectors, services
-from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
 from .forms import StaffSignInForm
+from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
 
 # Its sign-in goes through the same throttle as the website's; the form says how long to wait.
 admin.site.login_form = StaffSignInForm

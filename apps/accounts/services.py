@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,7 +18,6 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
-
 
 from apps.audit import services as audit_services
 from apps.audit.events import Actor

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-from apps.kernel.requests import client_ip
 from apps.iam.models import RoleSession
+from apps.kernel.requests import client_ip
 
 
 class PrincipalRateThrottle(UserRateThrottle):

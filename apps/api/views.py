@@ -31,6 +31,7 @@ from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
 
 from .exceptions import AccessDenied
 
+
 class PolicyAuthorizedView(APIView):
     """A view whose handlers authorize by policy: ``caller`` and ``authorize``.
 

@@ -2,8 +2,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import views
 from apps.accounts.forms import SignInForm
+
+from . import views
 
 app_name = "accounts"
 

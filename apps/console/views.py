@@ -13,12 +13,11 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from apps.accounts import links, selectors, services, throttle
+from apps.accounts.forms import AliasRequestForm, PasswordResetForm, SignUpForm
 from apps.iam import enforcement
 from apps.iam import selectors as iam_selectors
 from apps.kernel.requests import client_ip, request_context
-
-from apps.accounts import links, selectors, services, throttle
-from apps.accounts.forms import AliasRequestForm, PasswordResetForm, SignUpForm
 
 
 @require_http_methods(["GET", "POST"])

@@ -18,14 +18,15 @@ from rest_framework import exceptions
 from rest_framework.authentication import BasicAuthentication
 
 from apps.accounts import throttle
+
 # The remembering of access key checks, shared so that temporary keys are remembered the same.
 from apps.accounts.authentication import (
     _REMEMBER_SECONDS,
     LoginPasswordRefused,
+    _remember_key,
     check_login_password,
     check_password,
     is_login_password_attempt,
-    _remember_key,
     verify_login_password,
 )
 from apps.kernel.requests import client_ip

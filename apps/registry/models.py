@@ -4,9 +4,8 @@ import uuid
 
 from django.db import models
 
-from apps.kernel.names import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH, TAG_PATTERN
+from apps.kernel.names import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
 from apps.repositories.models import Repository
-
 
 
 class Blob(models.Model):

@@ -18,9 +18,8 @@ from apps.kernel.digests import digest_bytes, is_digest
 from apps.repositories.models import Repository
 
 from . import selectors, services
-from .content import conversions
+from .content import conversions, schema1
 from .content import media_types as mt
-from .content import schema1
 from .content.manifests import parse_manifest
 from .exceptions import ManifestInvalid, ManifestNotConvertible, ManifestUnknown
 from .models import Manifest, ManifestConversion

@@ -9,16 +9,16 @@ from django.db import connection, models
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Collate, Concat
 
+from apps.accounts.models import Account
 from apps.iam import enforcement
 from apps.iam.callers import Caller
-from apps.accounts.models import Account
 from apps.kernel.digests import DigestInvalid, is_digest, parse_digest
-from apps.kernel.names import REPOSITORY_NAME_PATTERN
+from apps.kernel.names import REPOSITORY_NAME_PATTERN, TAG_PATTERN
 from apps.repositories.models import Repository, Visibility
 
 from .content import media_types as mt
 from .exceptions import ManifestBlobUnknown
-from .models import TAG_MAX_LENGTH, TAG_PATTERN, Blob, Manifest, Tag
+from .models import TAG_MAX_LENGTH, Blob, Manifest, Tag
 
 
 def _lexical(expression):

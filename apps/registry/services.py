@@ -27,6 +27,7 @@ from apps.events import outbox
 from apps.events.names import IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_DELETED, TAG_DELETED, TAG_MOVED
 from apps.kernel import json_limits
 from apps.kernel.digests import digest_bytes, parse_digest
+from apps.kernel.names import TAG_PATTERN
 from apps.kernel.requests import RequestContext
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
@@ -55,7 +56,7 @@ from .exceptions import (
     TagInvalid,
     UploadOffsetMismatch,
 )
-from .models import TAG_PATTERN, Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
+from .models import Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
 from .storage import get_blob_store
 from .storage.space import out_of_space
 from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy

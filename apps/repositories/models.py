@@ -7,7 +7,6 @@ from apps.accounts.models import Account
 from apps.kernel.names import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN
 
 
-
 class Visibility(models.TextChoices):
     PRIVATE = "private", "Private"
     PUBLIC = "public", "Public"

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, QuerySet
 
 from apps.accounts.models import ALIAS_PATTERN, Account, Alias
 

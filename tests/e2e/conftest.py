@@ -43,7 +43,7 @@ CMD_TIMEOUT = 120
 
 _server_log_tail: list[str] = []
 # Servers whose logs are checked for tracebacks after each test (until they stop).
-_watched_servers: list["BerthServer"] = []
+_watched_servers: list[BerthServer] = []
 
 TRACEBACK_START = "Traceback (most recent call last):"
 # What follows an exception line when the traceback goes on with another exception.
@@ -100,7 +100,7 @@ def tracebacks_in(log: str) -> list[str]:
     return found
 
 
-def unexpected_tracebacks(servers: list["BerthServer"], allowed: list[re.Pattern]) -> list[str]:
+def unexpected_tracebacks(servers: list[BerthServer], allowed: list[re.Pattern]) -> list[str]:
     """The tracebacks ``servers`` logged since the last look that no ``allowed``
     pattern matches, each under its log's path."""
     return [

@@ -179,7 +179,7 @@ def test_skopeo_docker_v2s2_roundtrip(berth, owner, built, tmp_path):
     m = json.loads(pulled)
     assert m["mediaType"] == I.DOCKER_MANIFEST
     assert m["config"]["mediaType"] == I.DOCKER_CONFIG
-    assert all(l["mediaType"] == I.DOCKER_LAYER_GZIP for l in m["layers"])
+    assert all(layer["mediaType"] == I.DOCKER_LAYER_GZIP for layer in m["layers"])
     for d in img.blob_digests:
         assert I.file_digest(I.dir_blob(out, d)) == d
 

@@ -75,7 +75,7 @@ def test_nothing_under_the_data_dir_is_open_to_group_or_others(berth):
     ))
 
     open_to_others = []
-    for directory, subdirectories, files in os.walk(berth.data_dir):
+    for directory, _subdirectories, files in os.walk(berth.data_dir):
         for entry in [directory, *(os.path.join(directory, name) for name in files)]:
             mode = stat.S_IMODE(os.lstat(entry).st_mode)
             if mode & 0o077:

@@ -202,7 +202,7 @@ def test_skopeo_pushes_schema1_and_pulls_it_back(berth, acct, imgs, tmp_path):
     m = json.loads(raw)
     assert m["schemaVersion"] == 1, raw[:300]
     assert (m["name"], m["tag"]) == (repo.name, "v1")
-    blob_sums = [l["blobSum"] for l in m["fsLayers"]]
+    blob_sums = [layer["blobSum"] for layer in m["fsLayers"]]
     assert [d for d in blob_sums if d != F.EMPTY_LAYER_DIGEST] == img.layer_digests[::-1]
     assert len(m["history"]) == len(m["fsLayers"])
     verify_registry_jws(raw)  # skopeo's own signature, stored byte for byte
@@ -243,8 +243,8 @@ def test_skopeo_oci_and_v2s2_pushes_keep_their_media_type(berth, acct, imgs, tmp
     d = json.loads(raw_docker)
     assert d["mediaType"] == I.DOCKER_MANIFEST
     assert d["config"]["mediaType"] == I.DOCKER_CONFIG
-    assert [l["mediaType"] for l in d["layers"]] == [I.DOCKER_LAYER_GZIP] * len(img.layer_digests)
-    assert [l["digest"] for l in d["layers"]] == img.layer_digests
+    assert [layer["mediaType"] for layer in d["layers"]] == [I.DOCKER_LAYER_GZIP] * len(img.layer_digests)
+    assert [layer["digest"] for layer in d["layers"]] == img.layer_digests
 
     for tag, raw, media_type in (("oci", raw_oci, I.OCI_MANIFEST),
                                  ("v2s2", raw_docker, I.DOCKER_MANIFEST)):
@@ -281,7 +281,7 @@ def _check_converted_schema1(repo: Repo, r: requests.Response, tag: str, arch: s
     payload = F.schema1_payload(body)
     assert r.headers["Docker-Content-Digest"] == sha(payload)
     assert json.loads(payload) == {k: v for k, v in m.items() if k != "signatures"}
-    blob_sums = [l["blobSum"] for l in m["fsLayers"]]
+    blob_sums = [layer["blobSum"] for layer in m["fsLayers"]]
     assert len(m["history"]) == len(blob_sums)
     assert [d for d in blob_sums if d != F.EMPTY_LAYER_DIGEST] == layers_bottom_first[::-1]
     v1 = [json.loads(h["v1Compatibility"]) for h in m["history"]]
@@ -304,7 +304,7 @@ def test_docker_19_pull_gets_registry_signed_schema1(berth, acct, imgs, tmp_path
     m = _check_converted_schema1(repo, first, "v1", "amd64", img.layer_digests)
     digest = first.headers["Docker-Content-Digest"]
     # the config's history: ENV(empty) ADD LABEL(empty) ADD CMD(empty), bottom first
-    blob_sums = [l["blobSum"] for l in m["fsLayers"]]
+    blob_sums = [layer["blobSum"] for layer in m["fsLayers"]]
     assert blob_sums == [F.EMPTY_LAYER_DIGEST, img.layer_digests[1], F.EMPTY_LAYER_DIGEST,
                          img.layer_digests[0], F.EMPTY_LAYER_DIGEST], blob_sums
     v1 = [json.loads(h["v1Compatibility"]) for h in m["history"]]
@@ -347,7 +347,7 @@ def test_docker_19_pull_gets_registry_signed_schema1(berth, acct, imgs, tmp_path
     copy(tmp_path, f"dir:{s1dir}", f"oci:{out}:v1")
     _, data = I.read_oci_layout(out, "v1")
     om = json.loads(data)
-    assert [l["digest"] for l in om["layers"]] == img.layer_digests
+    assert [layer["digest"] for layer in om["layers"]] == img.layer_digests
     cfg = json.loads(I.layout_blob(out, om["config"]["digest"]).read_bytes())
     assert cfg["rootfs"]["diff_ids"] == img.diff_ids
     assert [bool(h.get("empty_layer")) for h in cfg["history"]] == [True, False, True, False, True]
@@ -355,7 +355,7 @@ def test_docker_19_pull_gets_registry_signed_schema1(berth, acct, imgs, tmp_path
     copy(tmp_path, f"dir:{s1dir}", f"docker://{repo.ref}:from-s1", creds=acct.creds)
     again = json.loads(raw_manifest(tmp_path, f"{repo.ref}:from-s1", acct.creds))
     assert again["schemaVersion"] == 1 and again["tag"] == "from-s1"
-    assert [l["blobSum"] for l in again["fsLayers"]] == blob_sums
+    assert [layer["blobSum"] for layer in again["fsLayers"]] == blob_sums
 
 
 def test_docker_19_pull_of_an_index_gets_linux_amd64(berth, acct, imgs, tmp_path):
@@ -386,7 +386,7 @@ def _check_conversion(repo: Repo, tag: str, stored: bytes, accept: str, want: di
     assert c["schemaVersion"] == 2
     assert c.get("mediaType", want["type"]) == want["type"]
     assert c["config"]["mediaType"] == want["config"]
-    assert [l["mediaType"] for l in c["layers"]] == [want["layer"]] * len(s["layers"])
+    assert [layer["mediaType"] for layer in c["layers"]] == [want["layer"]] * len(s["layers"])
     for a, b in zip([c["config"], *c["layers"]], [s["config"], *s["layers"]]):
         assert (a["digest"], a["size"]) == (b["digest"], b["size"])
 

@@ -76,7 +76,7 @@ class SmallServer:
                 return  # 401: it answers
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("berth serve did not start:\n" + self.log_path.read_text()[-3000:])
+                    raise RuntimeError("berth serve did not start:\n" + self.log_path.read_text()[-3000:]) from None
                 time.sleep(0.3)
 
     def stop(self) -> None:

@@ -8,8 +8,8 @@ import os
 import pytest
 from django.test import Client
 
-from registry_project.management.commands import serve
 from registry_project.hosts import LOOPBACK_HOSTS, allowed_hosts, bind_warning
+from registry_project.management.commands import serve
 
 
 def test_unset_allowed_hosts_follow_the_public_url_else_loopback():

@@ -10,9 +10,9 @@ import sys
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from apps.registry.keys import load_or_create_pem
 from apps.kernel.datadir import keep_private
 from apps.kernel.secrets import data_dir_secret
+from apps.registry.keys import load_or_create_pem
 
 
 def mode(path) -> int:

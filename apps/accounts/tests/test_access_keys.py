@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import services
 from apps.accounts.authentication import check_access_key
-from apps.accounts.models import AccessKey, AccessKeyStatus, Membership
+from apps.accounts.models import AccessKey, AccessKeyStatus
 from apps.accounts.throttle import Throttled
 from apps.conftest import basic_auth
 from apps.iam import services as iam_services

@@ -7,9 +7,9 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
 from apps.accounts.authentication import check_password
-from apps.accounts.throttle import Throttled
 from apps.accounts.models import Account, Alias
 from apps.accounts.services import create_account
+from apps.accounts.throttle import Throttled
 
 pytestmark = pytest.mark.django_db
 

@@ -5,12 +5,11 @@ alias_request.decided, whose subscriber mails the requester."""
 from __future__ import annotations
 
 import pytest
-
-from apps.audit.events import Actor
 from django.contrib.auth import get_user_model
 
 from apps.accounts import registries, services
 from apps.accounts.models import Account, Alias
+from apps.audit.events import Actor
 from apps.events.models import DomainEvent
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from rest_framework.test import APIClient
 
 from apps.accounts import login_passwords, selectors, services, signed_tokens
 from apps.accounts.authentication import LoginPasswordRefused, check_login_password
-from apps.accounts.throttle import Throttled
 from apps.accounts.login_passwords import ExpiredLoginPassword, InvalidLoginPassword
+from apps.accounts.throttle import Throttled
 from apps.conftest import basic_auth
 from apps.repositories.services import create_repository
 

@@ -7,11 +7,11 @@ from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
+from apps.accounts import registries
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
 from apps.repositories.selectors import registry_host
 
-from apps.accounts import registries
 from .serializers import RegistryCatalogDataSerializer, RegistryListSerializer
 
 REGISTRIES_TAG = "registries"

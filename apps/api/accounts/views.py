@@ -3,7 +3,7 @@ passwords, which `docker login` takes."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,19 +12,19 @@ from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from apps.accounts import selectors, services
+from apps.accounts.authentication import LOGIN_PASSWORD_USERNAMES, check_password
+from apps.accounts.models import AccessKey, AccessKeyStatus
+from apps.accounts.throttle import Throttled
 from apps.api.authentication import NotWithLoginPassword
 from apps.api.exceptions import AccessDenied, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import PolicyAuthorizedView
-from apps.kernel.requests import client_ip
 from apps.iam import selectors as iam_selectors
 from apps.iam import services as iam_services
 from apps.iam.models import RoleSession
+from apps.kernel.requests import client_ip
 
-from apps.accounts import selectors, services
-from apps.accounts.authentication import LOGIN_PASSWORD_USERNAMES, check_password
-from apps.accounts.throttle import Throttled
-from apps.accounts.models import AccessKey, AccessKeyStatus
 from .serializers import (
     AccessKeyListSerializer,
     AccessKeySerializer,
@@ -206,7 +206,7 @@ class AuthorizationToken(PolicyAuthorizedView):
             "authorizationToken": base64.b64encode(f"{username}:{issued.password}".encode()).decode(),
             "username": username,
             "password": issued.password,
-            "expiresAt": datetime.fromtimestamp(issued.expires_at, tz=timezone.utc),
+            "expiresAt": datetime.fromtimestamp(issued.expires_at, tz=UTC),
             "proxyEndpoint": settings.BERTH_PUBLIC_URL or f"{request.scheme}://{request.get_host()}",
         }
         response = Response(AuthorizationTokenSerializer(body).data)

@@ -6,11 +6,10 @@ import ipaddress
 
 from rest_framework import serializers
 
+from apps.audit.selectors import EventFilters, previous_digest
 from apps.kernel.digests import DigestInvalid, parse_digest
 from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH
-
-from apps.audit.selectors import EventFilters, previous_digest
 
 MAX_RESULTS = 1000
 DEFAULT_MAX_RESULTS = 50

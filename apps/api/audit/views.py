@@ -18,9 +18,9 @@ from rest_framework.response import Response
 
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
-
 from apps.audit import selectors
 from apps.audit.records import to_record
+
 from .serializers import (
     EventPageSerializer,
     ImagePullsQuerySerializer,

@@ -8,10 +8,10 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from apps.api.serializers import error_responses
 from apps.api.repositories.views import NAME, REPOSITORIES_TAG, _RepositoryView
-
+from apps.api.serializers import error_responses
 from apps.gallery import selectors
+
 from .serializers import PullCountsQuerySerializer, PullCountsSerializer
 
 

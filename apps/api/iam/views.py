@@ -14,17 +14,17 @@ from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
-from apps.api.accounts.serializers import NewAccessKeySerializer
 from apps.accounts import services as account_services
 from apps.accounts.services import AccessKeyLimitExceeded
+from apps.api.accounts.serializers import NewAccessKeySerializer
 from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
+from apps.iam import policy, selectors, services
+from apps.iam.models import ManagedPolicy, Role
 from apps.kernel.requests import client_ip
 from apps.repositories.models import Repository
 
-from apps.iam import policy, selectors, services
-from apps.iam.models import ManagedPolicy, Role
 from .serializers import (
     AssumeRoleResponseSerializer,
     AssumeRoleSerializer,

@@ -19,12 +19,12 @@ from apps.api.serializers import ErrorSerializer, error_responses
 from apps.api.views import AccountScopedView
 from apps.kernel.digests import DigestInvalid
 from apps.kernel.errors import DomainError
-from apps.repositories.models import Repository
-
 from apps.registry import negotiation, selectors, services
 from apps.registry.exceptions import ManifestInvalid, ManifestNotConvertible, ManifestUnknown, TagInvalid
 from apps.registry.negotiation import Served
 from apps.registry.selectors import FailureCode, ImageFailure, TagStatus
+from apps.repositories.models import Repository
+
 from .serializers import (
     MAX_IMAGE_IDS,
     BatchDeleteImageRequestSerializer,

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.registry.selectors import total_size
 from apps.repositories.models import (
     CATALOG_BADGE_MAX_LENGTH,
     CATALOG_BADGES_MAX,
@@ -29,7 +30,6 @@ from apps.repositories.models import (
     Visibility,
 )
 from apps.repositories.mutability import EXCLUSION_FILTER_PATTERN, MAX_EXCLUSION_FILTERS
-from apps.registry.selectors import total_size
 from apps.repositories.selectors import repository_uri
 
 _TAG_CHARACTERS = "letters, digits, spaces and _ . : / = + - @"

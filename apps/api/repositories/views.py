@@ -15,12 +15,12 @@ from rest_framework.response import Response
 from apps.api.exceptions import BadRequest, Conflict
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
-from apps.registry import services as registry_services
-
 from apps.registry import selectors as registry_selectors
+from apps.registry import services as registry_services
 from apps.repositories import catalog, selectors, services
 from apps.repositories.models import LogoContentType, Repository, Visibility
 from apps.repositories.mutability import TagMutabilityInvalid
+
 from .serializers import (
     CreateRepositorySerializer,
     DeleteRepositoryQuerySerializer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, connections, transaction
@@ -19,7 +19,7 @@ from ..models import GalleryEntry, PullCount
 from ..pulls import count_pulls as count_pull_payload
 from .conftest import add_tag
 
-DAY = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+DAY = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def pull(repository, *, tag: str | None = "latest", digest: str | None = None, when: datetime = DAY,

@@ -6,14 +6,13 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-
-from apps.audit.events import Actor
 from django.test import Client
 from PIL import Image
 
 from apps.accounts.models import Alias
 from apps.accounts.registries import put_registry_catalog_data
 from apps.accounts.services import set_publisher_verified, suspend_account
+from apps.audit.events import Actor
 from apps.registry.content import media_types as mt
 from apps.repositories import catalog
 from apps.repositories.models import Visibility

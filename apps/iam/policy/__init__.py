@@ -4,7 +4,6 @@
 against the caller's identity policies and the resource's policy; ``simulate``
 answers "may P do A on R from X" with the decision and the statement behind it.
 """
-from .actions import ALL_ACTIONS, KNOWN_ACTIONS, action_matches, expand_action_pattern
 from apps.kernel.arn import (
     DEFAULT_PARTITION,
     Arn,
@@ -16,6 +15,8 @@ from apps.kernel.arn import (
     role_arn,
     user_arn,
 )
+
+from .actions import ALL_ACTIONS, KNOWN_ACTIONS, action_matches, expand_action_pattern
 from .context import Principal, PrincipalType, RequestContext
 from .document import (
     MAX_POLICY_CHARACTERS,

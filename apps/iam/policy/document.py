@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from apps.kernel import json_limits
-
-from .actions import validate_action_pattern
 from apps.kernel.arn import (
     ACCOUNT_ID_RE,
     DEFAULT_PARTITION,
@@ -22,8 +20,10 @@ from apps.kernel.arn import (
     account_root_arn,
     normalize_arn_pattern,
 )
-from .conditions import ConditionClause, parse_condition_block
 from apps.kernel.wildcards import has_wildcard
+
+from .actions import validate_action_pattern
+from .conditions import ConditionClause, parse_condition_block
 
 MAX_POLICY_CHARACTERS = 10_240
 # A valid policy nests six levels at most (Statement, a statement, Condition, an

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
-from .actions import action_matches
 from apps.kernel.arn import arn_matches
+
+from .actions import action_matches
 from .conditions import conditions_hold
 from .context import Principal, RequestContext
 from .document import Effect, Policy, PolicyKind, Statement

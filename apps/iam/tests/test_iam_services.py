@@ -10,9 +10,8 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import Membership
+from apps.accounts.models import Membership, RootUser
 from apps.iam import policy, selectors, services, session_tokens
-from apps.accounts.models import RootUser
 from apps.iam.models import ManagedPolicy, PolicyAttachment, RoleSession
 from apps.repositories import services as repository_services
 

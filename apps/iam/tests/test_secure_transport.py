@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from apps.conftest import PASSWORD, RegistryClient, basic_auth
 from apps.accounts import services as account_services
+from apps.conftest import PASSWORD, RegistryClient, basic_auth
 from apps.iam import services
 from apps.repositories import services as repository_services
 

@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from cryptography import x509
-from django.conf import settings
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from django.conf import settings
 
 from apps.kernel import json_limits
 from apps.kernel.digests import DigestInvalid, parse_digest

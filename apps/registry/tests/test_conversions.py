@@ -143,8 +143,8 @@ def test_oci_spec_manifest_without_media_type_to_docker():
     assert document["config"]["mediaType"] == mt.DOCKER_CONFIG
     assert {layer["mediaType"] for layer in document["layers"]} == {DOCKER_LAYER_GZIP}
     source = json.loads(fixture("oci_spec_manifest.json"))
-    assert [(l["digest"], l["size"]) for l in document["layers"]] == [
-        (l["digest"], l["size"]) for l in source["layers"]
+    assert [(layer["digest"], layer["size"]) for layer in document["layers"]] == [
+        (layer["digest"], layer["size"]) for layer in source["layers"]
     ]
     # The documented rule: Docker v2s2 has no top-level annotations.
     assert "annotations" not in document

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -19,10 +19,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.accounts.authentication import LoginPasswordRefused
 from apps.accounts.throttle import Throttled
-from apps.kernel.requests import client_ip
 from apps.iam import selectors as iam_selectors
 from apps.iam.authentication import caller_from_registry_credentials
 from apps.iam.callers import ANONYMOUS, Caller
+from apps.kernel.requests import client_ip
 
 from ..access import granted_scope_actions
 from ..tokens import AccessGrant, issue_token
@@ -133,7 +133,7 @@ def token(request):
         "token": issued,
         "access_token": issued,
         "expires_in": expires_in,
-        "issued_at": datetime.fromtimestamp(issued_at, tz=timezone.utc).isoformat().replace("+00:00", "Z"),
+        "issued_at": datetime.fromtimestamp(issued_at, tz=UTC).isoformat().replace("+00:00", "Z"),
     }
     response = HttpResponse(json.dumps(body), content_type="application/json")
     response["Cache-Control"] = "no-store"
