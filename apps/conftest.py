@@ -1,4 +1,5 @@
 """Fixtures for the apps' own tests (Django test client, test database)."""
+
 from __future__ import annotations
 
 import base64
@@ -96,8 +97,17 @@ class RegistryClient:
         assert response.status_code == 200, response.content
         return response.json()["token"]
 
-    def request(self, method: str, path: str, *, scope: str | None = None, data: bytes = b"",
-                content_type: str = "application/octet-stream", headers: dict | None = None, token: str | None = None):
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str | None = None,
+        data: bytes = b"",
+        content_type: str = "application/octet-stream",
+        headers: dict | None = None,
+        token: str | None = None,
+    ):
         extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
         if token is None and scope is not None:
             token = self.token(scope)
@@ -108,29 +118,60 @@ class RegistryClient:
     # conveniences over the protocol
     def push_blob(self, name: str, data: bytes) -> str:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        response = self.request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}", scope=f"repository:{name}:pull,push", data=data)
+        response = self.request(
+            "POST", f"/v2/{name}/blobs/uploads/?digest={digest}", scope=f"repository:{name}:pull,push", data=data
+        )
         assert response.status_code == 201, response.content
         return digest
 
     def push_manifest(self, name: str, reference: str, manifest: dict | bytes, media_type: str | None = None):
         body = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
-        media_type = media_type or (manifest.get("mediaType") if isinstance(manifest, dict) else None) or "application/vnd.oci.image.manifest.v1+json"
-        return self.request("PUT", f"/v2/{name}/manifests/{reference}", scope=f"repository:{name}:pull,push",
-                            data=body, content_type=media_type)
+        media_type = (
+            media_type
+            or (manifest.get("mediaType") if isinstance(manifest, dict) else None)
+            or "application/vnd.oci.image.manifest.v1+json"
+        )
+        return self.request(
+            "PUT",
+            f"/v2/{name}/manifests/{reference}",
+            scope=f"repository:{name}:pull,push",
+            data=body,
+            content_type=media_type,
+        )
 
     def push_image(self, name: str, reference: str, *, layers: int = 1, seed: bytes = b"") -> tuple[str, dict]:
         layer_blobs = [os.urandom(1024) + seed + bytes([i]) for i in range(layers)]
-        config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2026-01-02T03:04:05Z",
-                             "rootfs": {"type": "layers", "diff_ids": [
-                                 "sha256:" + hashlib.sha256(data).hexdigest() for data in layer_blobs]},
-                             "config": {"Labels": {"seed": seed.hex()}}}).encode()
+        config = json.dumps(
+            {
+                "architecture": "amd64",
+                "os": "linux",
+                "created": "2026-01-02T03:04:05Z",
+                "rootfs": {
+                    "type": "layers",
+                    "diff_ids": ["sha256:" + hashlib.sha256(data).hexdigest() for data in layer_blobs],
+                },
+                "config": {"Labels": {"seed": seed.hex()}},
+            }
+        ).encode()
         config_digest = self.push_blob(name, config)
-        layer_descriptors = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                              "digest": self.push_blob(name, data), "size": len(data)} for data in layer_blobs]
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
-                               "size": len(config)},
-                    "layers": layer_descriptors}
+        layer_descriptors = [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": self.push_blob(name, data),
+                "size": len(data),
+            }
+            for data in layer_blobs
+        ]
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": layer_descriptors,
+        }
         response = self.push_manifest(name, reference, manifest)
         assert response.status_code == 201, response.content
         return response["Docker-Content-Digest"], manifest

@@ -12,6 +12,7 @@ grows pass by pass. SQLite in a
 temporary data directory unless --database-url names a database (one of its own: the
 script migrates it and writes to it). For PostgreSQL the server's own CPU is not
 counted. Not part of the test suite (see bench/README.md)."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,13 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL to write to (default: SQLite in a temp dir)")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="berth-audit-ingest-"))
-    os.environ.update({"BERTH_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "registry_project.settings",
-                       "BERTH_AUDIT_WRITER": "process"})
+    os.environ.update(
+        {
+            "BERTH_DATA_DIR": str(data),
+            "DJANGO_SETTINGS_MODULE": "registry_project.settings",
+            "BERTH_AUDIT_WRITER": "process",
+        }
+    )
     if args.database_url:
         os.environ["DATABASE_URL"] = args.database_url
     else:
@@ -55,20 +61,34 @@ def main() -> None:
 
     _sqlite_cache(None, connection)  # as `berth audit_writer` sets up its connection
     accounts = ["714848334900", "111122223333", "444455556666"]
-    actors = [Actor(type=ActorType.ROOT, arn=f"arn:berth:iam::{account}:root", account_id=account, username="ci")
-              for account in accounts]
+    actors = [
+        Actor(type=ActorType.ROOT, arn=f"arn:berth:iam::{account}:root", account_id=account, username="ci")
+        for account in accounts
+    ]
 
     def pull(n: int) -> EventDraft:
         account = accounts[n % len(accounts)]
         return EventDraft(
-            event_name="BatchGetImage", event_source="ecr", actor=actors[n % len(actors)],
-            source_ip=f"10.0.{n % 7}.{n % 50}", user_agent="containers/5.23.1 (github.com/containers/image)",
-            request_id=os.urandom(16).hex(), read_only=True, recipient_account_id=account,
+            event_name="BatchGetImage",
+            event_source="ecr",
+            actor=actors[n % len(actors)],
+            source_ip=f"10.0.{n % 7}.{n % 50}",
+            user_agent="containers/5.23.1 (github.com/containers/image)",
+            request_id=os.urandom(16).hex(),
+            read_only=True,
+            recipient_account_id=account,
             repository=f"team/app-{n % 5}",
-            request_parameters={"registryId": account, "repositoryName": f"team/app-{n % 5}", "imageTag": "latest",
-                                "httpMethod": "GET", "acceptedMediaTypes": ACCEPT},
-            response_elements={"imageDigest": f"sha256:{n % 5:064x}",
-                               "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json"},
+            request_parameters={
+                "registryId": account,
+                "repositoryName": f"team/app-{n % 5}",
+                "imageTag": "latest",
+                "httpMethod": "GET",
+                "acceptedMediaTypes": ACCEPT,
+            },
+            response_elements={
+                "imageDigest": f"sha256:{n % 5:064x}",
+                "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+            },
         )
 
     directory = spool.spool_dir()
@@ -85,8 +105,10 @@ def main() -> None:
             written = recorder.ingester.run_once()
             cpu, wall = time.process_time() - started, time.perf_counter() - wall
             assert written == args.events, f"wrote {written} of {args.events}"
-            print(f"{number:4d}  {encode / written * 1e6:13.1f}  {cpu / written * 1e6:13.1f}  "
-                  f"{wall / written * 1e6:14.1f}")
+            print(
+                f"{number:4d}  {encode / written * 1e6:13.1f}  {cpu / written * 1e6:13.1f}  "
+                f"{wall / written * 1e6:14.1f}"
+            )
     finally:
         shutil.rmtree(data, ignore_errors=True)
 

@@ -9,6 +9,7 @@ N more requests, say, as bench/pull_instructions.py --keep leaves them
 (callgrind-on-gets20-put1mib.* and callgrind-on-gets220-put1mib.*, N = 200).
 Start-up and shutdown cancel out. Self cost by default; --inclusive counts what each function called too
 (C functions only: Python functions show as the interpreter's)."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,9 @@ def costs(pattern: str, inclusive: bool) -> collections.Counter:
     for path in paths:
         output = subprocess.run(
             ["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100", path],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         for line in output.splitlines():
             found = LINE.fullmatch(line)

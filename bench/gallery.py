@@ -10,6 +10,7 @@ Fill that database first (PostgreSQL for the targets), then measure:
 
 Targets at 100,000 public repositories: search <= 50 ms p95, pages <= 100 ms p95.
 Not part of the test suite."""
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,10 @@ def main() -> int:
     from apps.gallery.models import GalleryEntry
 
     setup_test_environment()  # the test client's hosts; pages render as served
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     rng = random.Random(args.seed)
     listed = GalleryEntry.objects.count()
     if not listed:
@@ -64,18 +68,20 @@ def main() -> int:
         for n in range(args.requests):
             entry = sample[n % len(sample)]
             word = rng.choice(WORDS)
-            yield rng.choice([
-                f"/search?q={word}",
-                f"/search?q={word}+{rng.choice(WORDS)}",
-                f"/search?q={entry.alias}",
-                f"/search?q={entry.name.split('/')[-1]}",
-                f"/search?q={word}&os=Linux&arch=ARM+64",
-                f"/search?q={word}&kind=helm&verified=1",
-                f"/search?q={word}&sort=updated&page=3",
-                f"/search?q={word[:-1] + 'x'}",  # a typo: the trigram fallback when nothing matches
-                "/search",
-                "/search?sort=updated",
-            ])
+            yield rng.choice(
+                [
+                    f"/search?q={word}",
+                    f"/search?q={word}+{rng.choice(WORDS)}",
+                    f"/search?q={entry.alias}",
+                    f"/search?q={entry.name.split('/')[-1]}",
+                    f"/search?q={word}&os=Linux&arch=ARM+64",
+                    f"/search?q={word}&kind=helm&verified=1",
+                    f"/search?q={word}&sort=updated&page=3",
+                    f"/search?q={word[:-1] + 'x'}",  # a typo: the trigram fallback when nothing matches
+                    "/search",
+                    "/search?sort=updated",
+                ]
+            )
 
     kinds = {
         "search": list(search_paths()),
@@ -101,7 +107,9 @@ def main() -> int:
         p95 = percentile(timings, 0.95)
         ok = p95 <= TARGETS_MS[kind]
         failed |= not ok
-        print(f"{kind:<12}{statistics.median(timings):>8.1f}{p95:>8.1f}{max(timings):>8.1f}{TARGETS_MS[kind]:>8}  {'yes' if ok else 'NO'}")
+        print(
+            f"{kind:<12}{statistics.median(timings):>8.1f}{p95:>8.1f}{max(timings):>8.1f}{TARGETS_MS[kind]:>8}  {'yes' if ok else 'NO'}"
+        )
         if args.slowest:
             for took, path in sorted(by_path, reverse=True)[: args.slowest]:
                 print(f"{'':<12}{took:>8.1f}  {path}")

@@ -6,6 +6,7 @@ manifests at the 4 MiB limit, and on hostile bodies that are refused.
 
 Each figure is the best of --repeat timings of a loop long enough to take ~0.2 s
 (the best is the least disturbed by the rest of a shared machine)."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,19 +27,33 @@ def manifest(layers: int, *, tricky_annotations: bool = False) -> bytes:
     """An OCI image manifest as podman writes it (indented), with ``layers`` layers;
     ``tricky_annotations`` gives every layer an annotation full of brackets, quotes
     and backslashes (the check's slowest benign input)."""
+
     def annotations(i: int) -> dict:
         title = f'layer [{i}] "{{x}}" \\' if tricky_annotations else f"layer-{i}.tar.gz"
         return {"org.opencontainers.image.title": title}
 
-    return json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + "c" * 64,
-                   "size": 1469},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": "sha256:" + hashlib.sha256(str(i).encode()).hexdigest(), "size": 1000 + i,
-                    "annotations": annotations(i)} for i in range(layers)],
-        "annotations": {"org.opencontainers.image.created": "2026-01-02T03:04:05Z"},
-    }, indent=3).encode()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + "c" * 64,
+                "size": 1469,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": "sha256:" + hashlib.sha256(str(i).encode()).hexdigest(),
+                    "size": 1000 + i,
+                    "annotations": annotations(i),
+                }
+                for i in range(layers)
+            ],
+            "annotations": {"org.opencontainers.image.created": "2026-01-02T03:04:05Z"},
+        },
+        indent=3,
+    ).encode()
 
 
 def at_limit(**kwargs) -> bytes:
@@ -72,7 +87,7 @@ def main() -> None:
         ("typical manifest (2 layers)", manifest(2)),
         ("typical manifest (8 layers)", manifest(8)),
         ("4 MiB manifest", at_limit()),
-        ("4 MiB manifest, [\"\\ in every layer", at_limit(tricky_annotations=True)),
+        ('4 MiB manifest, ["\\ in every layer', at_limit(tricky_annotations=True)),
     ]
     print(f"{'document':40} {'bytes':>9} {'check_depth µs':>15} {'json.loads µs':>14} {'ratio':>7}")
     for label, document in benign:
@@ -89,7 +104,9 @@ def main() -> None:
     print(f"\n{'hostile body (refused)':40} {'bytes':>9} {'check_depth µs':>15}")
     for label, document in hostile:
         refused(document)
-        print(f"{label:40} {len(document):9} {best_microseconds(lambda document=document: refused(document), repeat):15.1f}")
+        print(
+            f"{label:40} {len(document):9} {best_microseconds(lambda document=document: refused(document), repeat):15.1f}"
+        )
 
 
 if __name__ == "__main__":

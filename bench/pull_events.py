@@ -14,6 +14,7 @@ kit's py-app image pushed with skopeo (the kit's make-images.sh builds it into
 kit's bench.sh does, and the CPU seconds its processes used are read from /proc.
 Prints the median req/s of each and its change against the first candidate.
 Not part of the test suite (see bench/README.md)."""
+
 from __future__ import annotations
 
 import argparse
@@ -35,12 +36,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ACCEPT = ", ".join([
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-])
+ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # which process is which, by a word of its command line
 ROLES = ((b"gunicorn", "web"), (b"audit_writer", "audit"), (b"celery", "celery"))
@@ -74,8 +77,12 @@ class Candidate:
 
     def berth(self, *args: str, env: dict) -> str:
         result = subprocess.run(
-            [str(self.checkout / ".venv/bin/berth"), *args], env=env, cwd=self.checkout,
-            capture_output=True, text=True, timeout=300,
+            [str(self.checkout / ".venv/bin/berth"), *args],
+            env=env,
+            cwd=self.checkout,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         if result.returncode:
             sys.exit(f"{self.label}: berth {args[0]} failed:\n{result.stderr[-2000:]}")
@@ -92,16 +99,21 @@ class Candidate:
         env.update({"BERTH_DATA_DIR": str(data), "BERTH_TOKEN_TTL": "7200", **self.env})
         self.berth("migrate", "-v0", env=env)
         password = secrets.token_urlsafe(16)
-        created = self.berth("create_account", "--name", self.label, "--username", "bench",
-                             f"--password={password}", "--json", env=env)
-        account = json.loads(created[created.index("{"):])
+        created = self.berth(
+            "create_account", "--name", self.label, "--username", "bench", f"--password={password}", "--json", env=env
+        )
+        account = json.loads(created[created.index("{") :])
         account_id = str((account.get("account") or account).get("account_id") or account.get("account_id"))
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         log = open(work / f"{self.label}.log", "w")
         self.process = subprocess.Popen(
             [str(self.checkout / ".venv/bin/berth"), "serve", "--bind", f"127.0.0.1:{port}"],
-            env=env, cwd=self.checkout, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            cwd=self.checkout,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 120
         while True:
@@ -116,9 +128,17 @@ class Candidate:
                 time.sleep(0.5)
         repository = f"{account_id}/bench/py-app"
         subprocess.run(
-            ["skopeo", "copy", "-q", "--dest-tls-verify=false", f"--dest-creds=bench:{password}",
-             f"oci:{images / 'py-app'}:latest", f"docker://127.0.0.1:{port}/{repository}:latest"],
-            check=True, timeout=300,
+            [
+                "skopeo",
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                f"--dest-creds=bench:{password}",
+                f"oci:{images / 'py-app'}:latest",
+                f"docker://127.0.0.1:{port}/{repository}:latest",
+            ],
+            check=True,
+            timeout=300,
         )
         try:
             urllib.request.urlopen(f"{self.url}/v2/", timeout=10)
@@ -148,7 +168,7 @@ class Candidate:
                 stat = Path(entry.path, "stat").read_text()
             except OSError:
                 continue
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             if int(fields[3]) != self.process.pid:  # session id
                 continue
             try:
@@ -166,9 +186,21 @@ class Candidate:
     def measure(self, duration: int, connections: int) -> float:
         before = self.cpu_seconds()
         output = subprocess.run(
-            ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "-H", f"Accept: {ACCEPT}", "-H", self.header,
-             self.manifest_url],
-            capture_output=True, text=True, check=True, timeout=duration + 60,
+            [
+                "wrk",
+                f"-t{min(2, connections)}",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "-H",
+                f"Accept: {ACCEPT}",
+                "-H",
+                self.header,
+                self.manifest_url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=duration + 60,
         ).stdout
         if "Non-2xx" in output:
             sys.exit(f"{self.label}: wrk saw non-2xx responses:\n{output}")
@@ -226,37 +258,48 @@ def main() -> None:
                 order = candidates if round_number % 2 else list(reversed(candidates))
                 for candidate in order:
                     rate = candidate.measure(args.duration, args.connections)
-                    print(f"round {round_number} {candidate.label:>10}: {rate:8.0f} req/s"
-                          f"  {candidate.cpu[-1] * 1e6:6.0f} µs CPU/request", flush=True)
+                    print(
+                        f"round {round_number} {candidate.label:>10}: {rate:8.0f} req/s"
+                        f"  {candidate.cpu[-1] * 1e6:6.0f} µs CPU/request",
+                        flush=True,
+                    )
         finally:
             for candidate in candidates:
                 candidate.stop()
     baseline = statistics.median(candidates[0].rates)
-    print(f"\n{'candidate':>10}  {'median req/s':>12}  {'change':>7}  {'server CPU µs/request':>21}"
-          f"  {'web':>5}  {'audit':>5}  {'web in kernel':>13}  all rounds")
+    print(
+        f"\n{'candidate':>10}  {'median req/s':>12}  {'change':>7}  {'server CPU µs/request':>21}"
+        f"  {'web':>5}  {'audit':>5}  {'web in kernel':>13}  all rounds"
+    )
     for candidate in candidates:
         median = statistics.median(candidate.rates)
         change = (median / baseline - 1) * 100
         cpu = statistics.median(candidate.cpu) * 1e6
-        web, kernel, audit = (statistics.median(candidate.cpu_by_role.get(role) or [0]) * 1e6
-                              for role in ("web", "web-kernel", "audit"))
+        web, kernel, audit = (
+            statistics.median(candidate.cpu_by_role.get(role) or [0]) * 1e6 for role in ("web", "web-kernel", "audit")
+        )
         rounds = " ".join(f"{rate:.0f}" for rate in candidate.rates)
-        print(f"{candidate.label:>10}  {median:12.0f}  {change:+6.1f}%  {cpu:21.0f}  {web:5.0f}  {audit:5.0f}"
-              f"  {kernel / web * 100 if web else 0:12.0f}%  {rounds}")
+        print(
+            f"{candidate.label:>10}  {median:12.0f}  {change:+6.1f}%  {cpu:21.0f}  {web:5.0f}  {audit:5.0f}"
+            f"  {kernel / web * 100 if web else 0:12.0f}%  {rounds}"
+        )
     # The machine drifts (a shared host): rounds measured back to back compare best.
     print(f"\nround by round against {candidates[0].label} (its round of the same number, run just before or after):")
     # With the CPU saturated, req/s go as 1 / (CPU per request): the server's CPU per
     # request is the steadier measure of the two where the host's speed drifts.
-    print(f"{'candidate':>10}  {'req/s change':>12}  {'middle half':>15}  {'CPU/request change':>18}"
-          f"  {'middle half':>15}")
+    print(
+        f"{'candidate':>10}  {'req/s change':>12}  {'middle half':>15}  {'CPU/request change':>18}  {'middle half':>15}"
+    )
     for candidate in candidates[1:]:
         changes = sorted((rate / base - 1) * 100 for rate, base in zip(candidate.rates, candidates[0].rates))
         cpu_changes = sorted((cpu / base - 1) * 100 for cpu, base in zip(candidate.cpu, candidates[0].cpu))
         quarter = len(changes) // 4
         middle = f"{changes[quarter]:+.1f}..{changes[-1 - quarter]:+.1f}%"
         cpu_middle = f"{cpu_changes[quarter]:+.1f}..{cpu_changes[-1 - quarter]:+.1f}%"
-        print(f"{candidate.label:>10}  {statistics.median(changes):+11.1f}%  {middle:>15}  "
-              f"{statistics.median(cpu_changes):+17.1f}%  {cpu_middle:>15}")
+        print(
+            f"{candidate.label:>10}  {statistics.median(changes):+11.1f}%  {middle:>15}  "
+            f"{statistics.median(cpu_changes):+17.1f}%  {cpu_middle:>15}"
+        )
 
 
 if __name__ == "__main__":

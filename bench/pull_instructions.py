@@ -35,6 +35,7 @@ measures it). Needs valgrind (apt-get install valgrind).
 (tests/perf/test_instruction_budget.py) does and appends the figures, with the
 reason given, to bench/instruction_baseline.json, whose last entry the test holds
 the code to."""
+
 from __future__ import annotations
 
 import argparse
@@ -95,20 +96,23 @@ def server_environment(data: Path, extra: dict[str, str]) -> dict[str, str]:
     """The process environment without the caller's Berth, Celery and database
     settings (the counts depend on them), then the measurement's own."""
     env = {
-        name: value for name, value in os.environ.items()
+        name: value
+        for name, value in os.environ.items()
         if not name.startswith(("BERTH_", "CELERY_"))
         and name not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "PYTHONPATH")
     }
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "registry_project.settings",
-        "BERTH_DATA_DIR": str(data),
-        "BERTH_AUDIT_WRITER": "process",  # as `berth serve`: web workers only spool
-        "BERTH_AUDIT_SPOOL_WRITE_SECONDS": "3600",
-        "BERTH_TOKEN_TTL": "3600",
-        "PYTHONHASHSEED": "0",
-        "PYTHONPATH": str(BENCH),  # for gunicorn's master: preloaded_application
-        **extra,
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "registry_project.settings",
+            "BERTH_DATA_DIR": str(data),
+            "BERTH_AUDIT_WRITER": "process",  # as `berth serve`: web workers only spool
+            "BERTH_AUDIT_SPOOL_WRITE_SECONDS": "3600",
+            "BERTH_TOKEN_TTL": "3600",
+            "PYTHONHASHSEED": "0",
+            "PYTHONPATH": str(BENCH),  # for gunicorn's master: preloaded_application
+            **extra,
+        }
+    )
     return env
 
 
@@ -122,18 +126,32 @@ def small_image() -> tuple[dict[str, bytes], bytes]:
         archive.addfile(member, io.BytesIO(content))
     layer = gzip.compress(tar_bytes.getvalue(), mtime=0)
     diff_id = "sha256:" + hashlib.sha256(tar_bytes.getvalue()).hexdigest()
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {"Cmd": ["/app/data"]},
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    }).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest_of(config),
-                   "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest_of(layer),
-                    "size": len(layer)}],
-    }).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/app/data"]},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest_of(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": digest_of(layer),
+                    "size": len(layer),
+                }
+            ],
+        }
+    ).encode()
     return {digest_of(config): config, digest_of(layer): layer}, manifest
 
 
@@ -164,7 +182,7 @@ def children_of(pid: int) -> list[int]:
             stat = Path(entry.path, "stat").read_text()
         except OSError:
             continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
             found.append(int(entry.name))
     return found
 
@@ -210,8 +228,14 @@ class CallgrindServer:
         self.manifest = b""
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run([str(self.python), "-m", "django", *args], cwd=self.checkout, env=self.env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [str(self.python), "-m", "django", *args],
+            cwd=self.checkout,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode:
             raise MeasurementFailed(f"django-admin {args[0]} failed:\n{result.stderr[-3000:]}")
         return result.stdout
@@ -227,18 +251,25 @@ class CallgrindServer:
         app = next(index for index, arg in enumerate(gunicorn) if arg.endswith(":application"))
         gunicorn[app] = f"{Path(__file__).stem}:preloaded_application({gunicorn[app].split(':')[0]!r})"
         command = [
-            "valgrind", "--tool=callgrind", "--instr-atstart=no",
-            "--zero-before=PyOS_AfterFork_Child", "--dump-before=Py_FinalizeEx",
-            f"--vgdb-prefix={self.work / 'vgdb'}", f"--callgrind-out-file={self.work / 'callgrind'}.%p",
-            *gunicorn, "--preload",
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--zero-before=PyOS_AfterFork_Child",
+            "--dump-before=Py_FinalizeEx",
+            f"--vgdb-prefix={self.work / 'vgdb'}",
+            f"--callgrind-out-file={self.work / 'callgrind'}.%p",
+            *gunicorn,
+            "--preload",
         ]
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=self.checkout, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                command, cwd=self.checkout, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         # while valgrind starts gunicorn (loading the application queries no table)
         self.manage("migrate", "-v0")
-        created = self.manage("create_account", "--name", "bench", "--username", USERNAME,
-                              f"--password={self.password}", "--json")
+        created = self.manage(
+            "create_account", "--name", "bench", "--username", USERNAME, f"--password={self.password}", "--json"
+        )
         account = json.loads(next(line for line in reversed(created.splitlines()) if line.startswith("{")))
         self.name = f"{account['account_id']}/{REPOSITORY}"
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -253,7 +284,9 @@ class CallgrindServer:
         self.set_up()
         instrument = subprocess.run(
             ["callgrind_control", f"--vgdb-prefix={self.work / 'vgdb'}", "--instr=on", str(self.process.pid)],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         if "OK" not in instrument.stdout:
             raise MeasurementFailed(f"callgrind_control --instr=on failed:\n{instrument.stdout}{instrument.stderr}")
@@ -266,14 +299,16 @@ class CallgrindServer:
     def connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
 
-    def request(self, connection, method: str, path: str, expect: int, body: bytes | None = None,
-                headers: dict | None = None) -> tuple[http.client.HTTPMessage, bytes]:
+    def request(
+        self, connection, method: str, path: str, expect: int, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[http.client.HTTPMessage, bytes]:
         connection.request(method, path, body=body, headers={**(headers or {}), "Authorization": self.authorization})
         response = connection.getresponse()
         answer = response.read()
         if response.status != expect:
-            raise MeasurementFailed(f"{method} {path} answered {response.status}, not {expect}: {answer[:500]!r}"
-                                    f"\n{self.log_tail()}")
+            raise MeasurementFailed(
+                f"{method} {path} answered {response.status}, not {expect}: {answer[:500]!r}\n{self.log_tail()}"
+            )
         return response.headers, answer
 
     def set_up(self) -> None:
@@ -292,13 +327,20 @@ class CallgrindServer:
         blobs, self.manifest = small_image()
         for blob in blobs.values():
             self.put_blob(connection, blob)
-        self.request(connection, "PUT", f"/v2/{self.name}/manifests/latest", 201, body=self.manifest,
-                     headers={"Content-Type": OCI_MANIFEST})
+        self.request(
+            connection,
+            "PUT",
+            f"/v2/{self.name}/manifests/latest",
+            201,
+            body=self.manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
         connection.close()
 
     def get_manifest(self, connection) -> None:
-        _, manifest = self.request(connection, "GET", f"/v2/{self.name}/manifests/latest", 200,
-                                   headers={"Accept": OCI_MANIFEST})
+        _, manifest = self.request(
+            connection, "GET", f"/v2/{self.name}/manifests/latest", 200, headers={"Accept": OCI_MANIFEST}
+        )
         if manifest != self.manifest:
             raise MeasurementFailed(f"the manifest GET answered other bytes: {manifest[:500]!r}")
 
@@ -306,8 +348,14 @@ class CallgrindServer:
         headers, _ = self.request(connection, "POST", f"/v2/{self.name}/blobs/uploads/", 202)
         location = headers["Location"]
         separator = "&" if "?" in location else "?"
-        self.request(connection, "PUT", f"{location}{separator}digest={digest_of(blob)}", 201, body=blob,
-                     headers={"Content-Type": "application/octet-stream"})
+        self.request(
+            connection,
+            "PUT",
+            f"{location}{separator}digest={digest_of(blob)}",
+            201,
+            body=blob,
+            headers={"Content-Type": "application/octet-stream"},
+        )
 
     def serve_section(self, gets: int, put_mib: int) -> int:
         """``gets`` manifest GETs, then a PUT of ``put_mib`` MiB, on one connection to a
@@ -369,8 +417,15 @@ class CallgrindServer:
             return "(no server log)"
 
 
-def measure(work: Path, *, checkout: Path = CHECKOUT, python: Path | None = None, env: dict[str, str] | None = None,
-            gets: tuple[int, int] = BUDGET_GETS, put_mib: tuple[int, int] = BUDGET_PUT_MIB) -> Figures:
+def measure(
+    work: Path,
+    *,
+    checkout: Path = CHECKOUT,
+    python: Path | None = None,
+    env: dict[str, str] | None = None,
+    gets: tuple[int, int] = BUDGET_GETS,
+    put_mib: tuple[int, int] = BUDGET_PUT_MIB,
+) -> Figures:
     """Instructions per manifest GET and per MiB PUT of one server in ``work`` (its
     log is ``work / "server.log"``, each measured worker's callgrind file
     ``work / "callgrind-gets<N>-put<S>mib.<pid>"``)."""
@@ -393,20 +448,43 @@ def measure(work: Path, *, checkout: Path = CHECKOUT, python: Path | None = None
 #: CPU it shows the program, and so the code the C library and OpenSSL run: it
 #: emulates up to AVX2, not AVX-512 or the SHA extensions.
 VALGRIND_CPU_FEATURES = frozenset(
-    ("pni", "ssse3", "sse4_1", "sse4_2", "cx16", "abm", "avx", "avx2", "bmi1", "bmi2", "fma", "f16c", "rdrand",
-     "rdseed", "rdtscp")
+    (
+        "pni",
+        "ssse3",
+        "sse4_1",
+        "sse4_2",
+        "cx16",
+        "abm",
+        "avx",
+        "avx2",
+        "bmi1",
+        "bmi2",
+        "fma",
+        "f16c",
+        "rdrand",
+        "rdseed",
+        "rdtscp",
+    )
 )
 
 
 def conditions(python: Path) -> dict[str, str]:
     """What the counts depend on besides the code and its pinned requirements:
     the interpreter's build, the C library, valgrind and the CPU's features."""
-    version = subprocess.run([str(python), "-c", "import sys; print(sys.version)"], capture_output=True, text=True,
-                             check=True, timeout=60).stdout.strip()
-    valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True,
-                              timeout=60).stdout.strip()
-    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("flags")), [])
+    version = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    valgrind = subprocess.run(
+        ["valgrind", "--version"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    flags = next(
+        (
+            line.split(":", 1)[1].split()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("flags")
+        ),
+        [],
+    )
     return {
         "python": version,
         "libc": " ".join(platform.libc_ver()),
@@ -424,8 +502,9 @@ def read_baseline(path: Path = BASELINE) -> dict:
 
 
 def record_baseline(figures: Figures, measured_under: dict[str, str], reason: str, path: Path = BASELINE) -> dict:
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=CHECKOUT, capture_output=True,
-                            text=True, timeout=60).stdout.strip()
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=CHECKOUT, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
     entry = {
         "recorded": datetime.now(UTC).strftime("%Y-%m-%d"),
         "commit": commit or "unknown",
@@ -446,8 +525,10 @@ def compare(figures: Figures, baseline: dict) -> tuple[list[str], list[str]]:
     for name, value in asdict(figures).items():
         allowed = baseline[name]
         change = value / allowed - 1
-        said = (f"{name.replace('_', ' ')}: {value:,.0f}, {change:+.1%} against the baseline's {allowed:,.0f}"
-                f" (recorded {baseline['recorded']} at {baseline['commit']}: {baseline['reason']!r})")
+        said = (
+            f"{name.replace('_', ' ')}: {value:,.0f}, {change:+.1%} against the baseline's {allowed:,.0f}"
+            f" (recorded {baseline['recorded']} at {baseline['commit']}: {baseline['reason']!r})"
+        )
         if change > TOLERANCE:
             over.append(said)
         elif change < -SLACK:
@@ -464,19 +545,34 @@ def pair(text: str) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkout", type=Path,
-                        help="measure another checkout (its code, its .venv) with this one's method")
-    parser.add_argument("--python", type=Path,
-                        help="the server's interpreter (default: this one, or the --checkout's .venv/bin/python)")
+    parser.add_argument(
+        "--checkout", type=Path, help="measure another checkout (its code, its .venv) with this one's method"
+    )
+    parser.add_argument(
+        "--python", type=Path, help="the server's interpreter (default: this one, or the --checkout's .venv/bin/python)"
+    )
     parser.add_argument("--modes", help="off (no pull events), on, or both: off,on (the default)")
-    parser.add_argument("--requests", type=pair, help="manifest GETs of workers A (and C) and B: N1,N2"
-                        f" (default {BUDGET_GETS[0]},{BUDGET_GETS[1]})")
-    parser.add_argument("--put-mib", type=pair, help="MiB PUT by workers A (and B) and C: S1,S2"
-                        f" (default {BUDGET_PUT_MIB[0]},{BUDGET_PUT_MIB[1]})")
-    parser.add_argument("--keep", type=Path, help="copy the measured workers' callgrind files here"
-                        " (callgrind_annotate them, or diff two with bench/callgrind_diff.py)")
-    parser.add_argument("--record-baseline", action="store_true",
-                        help=f"measure as the test suite's budget does and append the figures to {BASELINE.name}")
+    parser.add_argument(
+        "--requests",
+        type=pair,
+        help=f"manifest GETs of workers A (and C) and B: N1,N2 (default {BUDGET_GETS[0]},{BUDGET_GETS[1]})",
+    )
+    parser.add_argument(
+        "--put-mib",
+        type=pair,
+        help=f"MiB PUT by workers A (and B) and C: S1,S2 (default {BUDGET_PUT_MIB[0]},{BUDGET_PUT_MIB[1]})",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="copy the measured workers' callgrind files here"
+        " (callgrind_annotate them, or diff two with bench/callgrind_diff.py)",
+    )
+    parser.add_argument(
+        "--record-baseline",
+        action="store_true",
+        help=f"measure as the test suite's budget does and append the figures to {BASELINE.name}",
+    )
     parser.add_argument("--reason", help="with --record-baseline: why the figures move (kept in the file)")
     args = parser.parse_args()
     if args.record_baseline:
@@ -492,17 +588,29 @@ def main() -> None:
     checkout = (args.checkout or CHECKOUT).resolve()
     python = args.python or (Path(sys.executable) if checkout == CHECKOUT else checkout / ".venv/bin/python")
     with tempfile.TemporaryDirectory(prefix="berth-pull-instructions-") as work:
-        runs = {"default": {}} if args.record_baseline else {
-            mode: MODES[mode] for mode in (args.modes or "off,on").split(",")}
+        runs = (
+            {"default": {}}
+            if args.record_baseline
+            else {mode: MODES[mode] for mode in (args.modes or "off,on").split(",")}
+        )
         results = {}
         for mode, env in runs.items():
             try:
-                results[mode] = measure(Path(work, mode), checkout=checkout, python=python, env=env,
-                                        gets=args.requests or BUDGET_GETS, put_mib=args.put_mib or BUDGET_PUT_MIB)
+                results[mode] = measure(
+                    Path(work, mode),
+                    checkout=checkout,
+                    python=python,
+                    env=env,
+                    gets=args.requests or BUDGET_GETS,
+                    put_mib=args.put_mib or BUDGET_PUT_MIB,
+                )
             except MeasurementFailed as failure:
                 sys.exit(f"{mode}: {failure}")
-            print(f"{mode}: {results[mode].instructions_per_manifest_get:,.0f} instructions per manifest GET,"
-                  f" {results[mode].instructions_per_blob_put_mib:,.0f} per MiB of blob PUT", flush=True)
+            print(
+                f"{mode}: {results[mode].instructions_per_manifest_get:,.0f} instructions per manifest GET,"
+                f" {results[mode].instructions_per_blob_put_mib:,.0f} per MiB of blob PUT",
+                flush=True,
+            )
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for kept in Path(work, mode).glob("callgrind-*"):

@@ -21,6 +21,7 @@ A slow-header connection sends a request line and then one byte of a header a
 second; a slow-body one sends the whole head of a 1 GiB monolithic blob upload
 (with a valid token) and then one byte of the body a second. Not part of the
 test suite (see bench/README.md)."""
+
 from __future__ import annotations
 
 import argparse
@@ -69,7 +70,7 @@ def session_pids(session: int) -> list[int]:
                 stat = Path(entry.path, "stat").read_text()
             except OSError:
                 continue
-            if int(stat[stat.rindex(")") + 2:].split()[3]) == session:
+            if int(stat[stat.rindex(")") + 2 :].split()[3]) == session:
                 pids.append(int(entry.name))
     return pids
 
@@ -88,15 +89,24 @@ class Server:
     def __init__(self, checkout: Path, work: Path) -> None:
         self.checkout = checkout
         self.port = free_port()
-        self.env = {key: value for key, value in os.environ.items()
-                    if key not in ("DATABASE_URL", "REDIS_URL", "BERTH_AUDIT_SYNCHRONOUS", "CELERY_TASK_ALWAYS_EAGER")}
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("DATABASE_URL", "REDIS_URL", "BERTH_AUDIT_SYNCHRONOUS", "CELERY_TASK_ALWAYS_EAGER")
+        }
         self.env.update({"BERTH_DATA_DIR": str(work / "data"), "BERTH_TOKEN_TTL": "7200"})
         self.log_path = work / "berth-server.log"
         self.process: subprocess.Popen | None = None
 
     def berth(self, *args: str) -> str:
-        result = subprocess.run([str(self.checkout / ".venv/bin/berth"), *args], env=self.env, cwd=self.checkout,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [str(self.checkout / ".venv/bin/berth"), *args],
+            env=self.env,
+            cwd=self.checkout,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode:
             sys.exit(f"berth {args[0]} failed:\n{result.stderr[-2000:]}")
         return result.stdout
@@ -104,14 +114,20 @@ class Server:
     def start(self) -> None:
         self.berth("migrate", "-v0")
         self.password = secrets.token_urlsafe(16)
-        created = self.berth("create_account", "--name", "slow", "--username", "bench",
-                             f"--password={self.password}", "--json")
-        account = json.loads(created[created.index("{"):])
+        created = self.berth(
+            "create_account", "--name", "slow", "--username", "bench", f"--password={self.password}", "--json"
+        )
+        account = json.loads(created[created.index("{") :])
         self.repository = f"{account['account_id']}/bench/slow"
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
                 [str(self.checkout / ".venv/bin/berth"), "serve", "--bind", f"{HOST}:{self.port}"],
-                env=self.env, cwd=self.checkout, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                env=self.env,
+                cwd=self.checkout,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 180
         while True:
             try:
@@ -165,17 +181,36 @@ class Client:
         return http.client.HTTPConnection(HOST, self.server.port, timeout=REQUEST_TIMEOUT)
 
     def push_image(self) -> None:
-        config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        config = json.dumps(
+            {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+        ).encode()
         config_digest = self.put_blob(config)
         self.put_blob(self.blob)
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": self.blob_digest, "size": len(self.blob)}],
-        }).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": config_digest,
+                    "size": len(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": self.blob_digest,
+                        "size": len(self.blob),
+                    }
+                ],
+            }
+        ).encode()
         connection = self.connection()
-        connection.request("PUT", f"/v2/{self.server.repository}/manifests/latest", body=manifest,
-                           headers={**self.headers, "Content-Type": OCI_MANIFEST})
+        connection.request(
+            "PUT",
+            f"/v2/{self.server.repository}/manifests/latest",
+            body=manifest,
+            headers={**self.headers, "Content-Type": OCI_MANIFEST},
+        )
         response = connection.getresponse()
         response.read()
         if response.status != 201:
@@ -184,8 +219,12 @@ class Client:
     def put_blob(self, data: bytes) -> str:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         connection = self.connection()
-        connection.request("POST", f"/v2/{self.server.repository}/blobs/uploads/?digest={digest}", body=data,
-                           headers={**self.headers, "Content-Type": "application/octet-stream"})
+        connection.request(
+            "POST",
+            f"/v2/{self.server.repository}/blobs/uploads/?digest={digest}",
+            body=data,
+            headers={**self.headers, "Content-Type": "application/octet-stream"},
+        )
         response = connection.getresponse()
         response.read()
         connection.close()
@@ -193,7 +232,9 @@ class Client:
             raise OSError(f"blob upload answered {response.status}")
         return digest
 
-    def manifest_latencies(self, count: int, connections: int, deadline: float = float("inf")) -> tuple[list[float], int]:
+    def manifest_latencies(
+        self, count: int, connections: int, deadline: float = float("inf")
+    ) -> tuple[list[float], int]:
         """Seconds per GET (over ``connections`` kept-alive connections, none begun after
         ``deadline``), and how many failed."""
         latencies: list[float] = []
@@ -207,8 +248,11 @@ class Client:
                     break
                 started = time.perf_counter()
                 try:
-                    connection.request("GET", f"/v2/{self.server.repository}/manifests/latest",
-                                       headers={**self.headers, "Accept": OCI_MANIFEST})
+                    connection.request(
+                        "GET",
+                        f"/v2/{self.server.repository}/manifests/latest",
+                        headers={**self.headers, "Accept": OCI_MANIFEST},
+                    )
                     response = connection.getresponse()
                     response.read()
                     ok = response.status == 200
@@ -287,9 +331,14 @@ class Measurement:
     rates: dict[str, list[float]] = field(default_factory=lambda: {"blob_get": [], "blob_put": []})
 
     def __add__(self, other: Measurement) -> Measurement:
-        return Measurement(self.rounds + other.rounds, self.seconds + other.seconds, self.server_cpu + other.server_cpu,
-                           self.latencies + other.latencies, self.get_failures + other.get_failures,
-                           {key: self.rates[key] + other.rates[key] for key in self.rates})
+        return Measurement(
+            self.rounds + other.rounds,
+            self.seconds + other.seconds,
+            self.server_cpu + other.server_cpu,
+            self.latencies + other.latencies,
+            self.get_failures + other.get_failures,
+            {key: self.rates[key] + other.rates[key] for key in self.rates},
+        )
 
     def percentile_ms(self, share: float) -> float | None:
         ordered = sorted(self.latencies)
@@ -363,9 +412,11 @@ def slow_requests(server: Server) -> dict[str, bytes]:
     digest = "sha256:" + "0" * 64
     return {
         "slow-header": b"GET /v2/ HTTP/1.1\r\nHost: registry\r\nX-Slow: ",
-        "slow-body": (f"POST /v2/{server.repository}/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: registry\r\n"
-                      f"Authorization: {server.authorization}\r\nContent-Type: application/octet-stream\r\n"
-                      f"Content-Length: {1024 * MiB}\r\n\r\n").encode(),
+        "slow-body": (
+            f"POST /v2/{server.repository}/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: registry\r\n"
+            f"Authorization: {server.authorization}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Length: {1024 * MiB}\r\n\r\n"
+        ).encode(),
     }
 
 
@@ -396,7 +447,9 @@ def main() -> None:
             loaded_phases, stats, swarm_cpu = [], {}, 0.0
             for _ in range(args.cycles):
                 receive, send = multiprocessing.Pipe(duplex=False)
-                swarm = multiprocessing.Process(target=run_swarm, args=(server.port, slow_requests(server), args.slow, args.hold, send))
+                swarm = multiprocessing.Process(
+                    target=run_swarm, args=(server.port, slow_requests(server), args.slow, args.hold, send)
+                )
                 swarm.start()
                 time.sleep(5)  # all connected, and the first ones trickling
                 loaded_phases.append(client.measure(args, deadline=time.monotonic() + window))
@@ -405,8 +458,17 @@ def main() -> None:
                 if swarm.is_alive():
                     swarm.kill()
                 for kind, figures in cycle_stats.items():
-                    totals = stats.setdefault(kind, {"opened": 0, "answered_408": 0, "closed_otherwise": 0, "refused": 0,
-                                                      "fewest_open": figures["fewest_open"], "mean_open": []})
+                    totals = stats.setdefault(
+                        kind,
+                        {
+                            "opened": 0,
+                            "answered_408": 0,
+                            "closed_otherwise": 0,
+                            "refused": 0,
+                            "fewest_open": figures["fewest_open"],
+                            "mean_open": [],
+                        },
+                    )
                     for key in ("opened", "answered_408", "closed_otherwise", "refused"):
                         totals[key] += figures[key]
                     totals["fewest_open"] = min(totals["fewest_open"], figures["fewest_open"])
@@ -417,32 +479,56 @@ def main() -> None:
             server.stop()
         tracebacks = server.log_path.read_text(errors="replace").count("Traceback")
     unloaded, loaded = sum(unloaded_phases, Measurement()), sum(loaded_phases, Measurement())
-    print(f"\nberth serve from {args.checkout}; blob {args.blob_mib} MiB; a round: {args.gets} manifest GETs over "
-          f"{args.get_connections} connections, {args.transfers} blob GETs, {args.transfers} blob PUTs")
-    print(f"{args.cycles} times {args.slow} slow-header + {args.slow} slow-body connections held {args.hold:.0f} s; "
-          f"loaded: {loaded.rounds} rounds in {loaded.seconds:.0f} s while they were held; unloaded: "
-          f"{unloaded.rounds} rounds in {unloaded.seconds:.0f} s, before the first hold and after each\n")
+    print(
+        f"\nberth serve from {args.checkout}; blob {args.blob_mib} MiB; a round: {args.gets} manifest GETs over "
+        f"{args.get_connections} connections, {args.transfers} blob GETs, {args.transfers} blob PUTs"
+    )
+    print(
+        f"{args.cycles} times {args.slow} slow-header + {args.slow} slow-body connections held {args.hold:.0f} s; "
+        f"loaded: {loaded.rounds} rounds in {loaded.seconds:.0f} s while they were held; unloaded: "
+        f"{unloaded.rounds} rounds in {unloaded.seconds:.0f} s, before the first hold and after each\n"
+    )
     print(f"{'figure':28} {'unloaded':>10} {'loaded':>10} {'target':>14} result")
     p99 = loaded.percentile_ms(0.99)
     rows = [
         ("manifest GET p50 (ms)", unloaded.percentile_ms(0.5), loaded.percentile_ms(0.5), "", ""),
-        ("manifest GET p99 (ms)", unloaded.percentile_ms(0.99), p99, f"<= {P99_TARGET_MS}",
-         "PASS" if p99 is not None and p99 <= P99_TARGET_MS and not loaded.get_failures else "FAIL"),
+        (
+            "manifest GET p99 (ms)",
+            unloaded.percentile_ms(0.99),
+            p99,
+            f"<= {P99_TARGET_MS}",
+            "PASS" if p99 is not None and p99 <= P99_TARGET_MS and not loaded.get_failures else "FAIL",
+        ),
         ("manifest GETs", len(unloaded.latencies), len(loaded.latencies), "", ""),
         ("manifest GETs failed", unloaded.get_failures, loaded.get_failures, "", ""),
-        ("blob GETs / PUTs", "/".join(str(len(unloaded.rates[key])) for key in unloaded.rates),
-         "/".join(str(len(loaded.rates[key])) for key in loaded.rates), "", ""),
+        (
+            "blob GETs / PUTs",
+            "/".join(str(len(unloaded.rates[key])) for key in unloaded.rates),
+            "/".join(str(len(loaded.rates[key])) for key in loaded.rates),
+            "",
+            "",
+        ),
     ]
     shares = {key: statistics.median(share_of_unloaded(unloaded_phases, loaded_phases, key)) for key in unloaded.rates}
     for name, key in (("blob GET (MiB/s)", "blob_get"), ("blob PUT (MiB/s)", "blob_put")):
         share = shares[key]
-        rows.append((name, unloaded.rate(key), loaded.rate(key), f">= {THROUGHPUT_TARGET:.0%} ({share:.0%})",
-                     "PASS" if share >= THROUGHPUT_TARGET else "FAIL"))
-    rows.append(("server CPU (cores busy)", unloaded.server_cpu / unloaded.seconds, loaded.server_cpu / loaded.seconds,
-                 "", ""))
+        rows.append(
+            (
+                name,
+                unloaded.rate(key),
+                loaded.rate(key),
+                f">= {THROUGHPUT_TARGET:.0%} ({share:.0%})",
+                "PASS" if share >= THROUGHPUT_TARGET else "FAIL",
+            )
+        )
+    rows.append(
+        ("server CPU (cores busy)", unloaded.server_cpu / unloaded.seconds, loaded.server_cpu / loaded.seconds, "", "")
+    )
     for name, unloaded_value, loaded_value, target, result in rows:
+
         def show(value) -> str:
             return "-" if value is None else f"{value:10.1f}" if isinstance(value, float) else f"{value:>10}"
+
         print(f"{name:28} {show(unloaded_value):>10} {show(loaded_value):>10} {target:>14} {result}")
     for name, key in (("blob GET", "blob_get"), ("blob PUT", "blob_put")):
         in_turn = [("unloaded", unloaded_phases[0])]
@@ -450,13 +536,17 @@ def main() -> None:
             in_turn += [("loaded", loaded_phase), ("unloaded", unloaded_phase)]
         by_phase = " | ".join(f"{label} {phase.rate(key):.0f}" for label, phase in in_turn)
         each = ", ".join(f"{share:.0%}" for share in share_of_unloaded(unloaded_phases, loaded_phases, key))
-        print(f"{name} MiB/s, median of each phase in turn: {by_phase}; each loaded phase against the mean of "
-              f"the unloaded ones around it: {each} (the share above is their median)")
+        print(
+            f"{name} MiB/s, median of each phase in turn: {by_phase}; each loaded phase against the mean of "
+            f"the unloaded ones around it: {each} (the share above is their median)"
+        )
     for kind, figures in stats.items():
-        print(f"{kind}: opened {figures['opened']}, open at once {statistics.mean(figures['mean_open']):.0f} on average "
-              f"(fewest {figures['fewest_open']}), "
-              f"answered 408 {figures['answered_408']}, closed otherwise {figures['closed_otherwise']}, "
-              f"refused {figures['refused']}")
+        print(
+            f"{kind}: opened {figures['opened']}, open at once {statistics.mean(figures['mean_open']):.0f} on average "
+            f"(fewest {figures['fewest_open']}), "
+            f"answered 408 {figures['answered_408']}, closed otherwise {figures['closed_otherwise']}, "
+            f"refused {figures['refused']}"
+        )
     if not stats:
         print("the slow clients reported nothing")
     print(f"the slow clients' own CPU: {swarm_cpu:.1f} s; tracebacks in the server log: {tracebacks}")

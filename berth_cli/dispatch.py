@@ -11,6 +11,7 @@
   rather than `berth[server]`) says so instead.
 
 `berth help` lists both; `berth help <command>` explains one of either."""
+
 import importlib.metadata
 import os
 import re
@@ -63,8 +64,7 @@ def missing_server_packages() -> list[str]:
 
 
 SERVER_INSTALL_HINT = (
-    "install the server's packages: pip install 'berth[server]' "
-    "(from a checkout: pip install -r requirements.txt -e .)"
+    "install the server's packages: pip install 'berth[server]' (from a checkout: pip install -r requirements.txt -e .)"
 )
 
 

@@ -1,5 +1,6 @@
 """The Celery app. Redis is the broker when REDIS_URL is set; otherwise the
 filesystem transport in the data directory, which needs no server."""
+
 import os
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Responses for requests Django refuses before any view runs."""
+
 from __future__ import annotations
 
 from django.core.exceptions import DisallowedHost

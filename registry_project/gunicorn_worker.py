@@ -23,6 +23,7 @@ out when at most DRAIN_BYTES of it remain, and otherwise the response says
 take the rest of the body for the next request). Connections it closes linger
 in the event loop until the client has read the last response, instead of
 blocking it as gthread's close does."""
+
 from __future__ import annotations
 
 import errno
@@ -53,9 +54,7 @@ RECV_BYTES = 64 * 1024
 SWEEP_SECONDS = 0.5
 
 _HEAD_END = b"\r\n\r\n"
-_FRAMING_FIELD = re.compile(
-    rb"\r\n(content-length|transfer-encoding|expect)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE
-)
+_FRAMING_FIELD = re.compile(rb"\r\n(content-length|transfer-encoding|expect)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 #: How every request starts (RFC 9112 section 2.2: an empty line, then the method,
 #: a token, and a space), as far as it has arrived.
 _REQUEST_START = re.compile(rb"(?:\r\n|\r\Z)?(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,20}(?: |\Z)|\Z)")
@@ -63,8 +62,11 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def _closing_answer(status: bytes, text: bytes) -> bytes:
-    return (b"HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
-            % (status, len(text), text))
+    return b"HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s" % (
+        status,
+        len(text),
+        text,
+    )
 
 
 _TIMED_OUT = _closing_answer(b"408 Request Timeout", b"the request was not sent in time\n")

@@ -1,6 +1,7 @@
 """Which host names Berth answers to (ALLOWED_HOSTS) when the operator does not
 say, and the warning `berth serve` gives when it listens where those names
 cannot reach it."""
+
 from __future__ import annotations
 
 import ipaddress

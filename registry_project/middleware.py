@@ -1,4 +1,5 @@
 """Refusals at the edge that every surface shares."""
+
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict

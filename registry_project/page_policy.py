@@ -3,6 +3,7 @@
 /v2/ and /token answer registry clients, never browsers, with JSON and blobs, and
 they are the hot paths: django-csp builds the policy afresh for every response, at
 a cost of several per cent of a registry request, so they skip it."""
+
 from __future__ import annotations
 
 from csp.middleware import CSPMiddleware

@@ -8,6 +8,7 @@ ignored, so a client talking to Berth directly cannot claim TLS it does not have
 (`berth serve` tells gunicorn to believe no proxy itself: the WSGI scheme is the
 transport's own until this middleware says otherwise.) Django's
 SECURE_PROXY_SSL_HEADER is no substitute: it believes the header from anyone."""
+
 from __future__ import annotations
 
 from django.conf import settings

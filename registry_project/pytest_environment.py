@@ -1,5 +1,6 @@
 """A pytest plugin (loaded with `-p` from pyproject.toml) that prepares the
 environment before pytest-django imports the settings."""
+
 import os
 import tempfile
 

@@ -1,4 +1,5 @@
 """Berth settings. Everything comes from the environment (see .env.example)."""
+
 from __future__ import annotations
 
 import os
@@ -114,7 +115,9 @@ BERTH_TRUSTED_PROXIES = os.environ.get("BERTH_TRUSTED_PROXIES", "")
 # one aggregate event written when the window ends.
 BERTH_AUDIT_FAILURES_PER_SOURCE = env_int("BERTH_AUDIT_FAILURES_PER_SOURCE", 20)
 if BERTH_AUDIT_FAILURES_PER_SOURCE < 0:
-    raise ImproperlyConfigured(f"BERTH_AUDIT_FAILURES_PER_SOURCE must be 0 or more, not {BERTH_AUDIT_FAILURES_PER_SOURCE}")
+    raise ImproperlyConfigured(
+        f"BERTH_AUDIT_FAILURES_PER_SOURCE must be 0 or more, not {BERTH_AUDIT_FAILURES_PER_SOURCE}"
+    )
 BERTH_AUDIT_FAILURE_WINDOW_SECONDS = env_int("BERTH_AUDIT_FAILURE_WINDOW_SECONDS", 3600)
 if BERTH_AUDIT_FAILURE_WINDOW_SECONDS < 1:
     raise ImproperlyConfigured(
@@ -133,6 +136,7 @@ BERTH_MAX_JSON_DEPTH = env_int("BERTH_MAX_JSON_DEPTH", 64)
 if not 1 <= BERTH_MAX_JSON_DEPTH <= 256:
     raise ImproperlyConfigured(f"BERTH_MAX_JSON_DEPTH must be 1..256, not {BERTH_MAX_JSON_DEPTH}")
 BERTH_API_MAX_JSON_BYTES = env_int("BERTH_API_MAX_JSON_BYTES", 2 * 1024 * 1024)
+
 
 def env_regex(name: str, default: str) -> str:
     value = os.environ.get(name, default)

@@ -3,6 +3,7 @@ hasher. A production hasher spends ~0.3 s of CPU on every password check (each
 sign-in, token and key minting with a password), which is what it is for; the tests
 make hundreds of them, and none of them tests the hasher (apps/ does the same with
 its own fixture)."""
+
 from registry_project.settings import *  # noqa: F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -2,6 +2,7 @@
 variable named in an `os.environ` read (or one of settings.py's `env_*` helpers)
 in the server's code has a `NAME=` line there (commented out when it has no
 sensible example value)."""
+
 from __future__ import annotations
 
 import ast
@@ -16,7 +17,12 @@ TEST_SUPPORT = {REPOSITORY / "registry_project" / "pytest_environment.py"}
 
 
 def _is_environ(node: ast.AST) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr == "environ" and isinstance(node.value, ast.Name) and node.value.id == "os"
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "environ"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+    )
 
 
 def _variable_read(node: ast.AST) -> str | None:
@@ -26,7 +32,11 @@ def _variable_read(node: ast.AST) -> str | None:
     elif isinstance(node, ast.Call) and node.args:
         function = node.func
         reads = (
-            (isinstance(function, ast.Attribute) and _is_environ(function.value) and function.attr in ("get", "setdefault", "pop"))
+            (
+                isinstance(function, ast.Attribute)
+                and _is_environ(function.value)
+                and function.attr in ("get", "setdefault", "pop")
+            )
             or (isinstance(function, ast.Attribute) and function.attr == "getenv")
             or (isinstance(function, ast.Name) and function.id.startswith("env_"))
         )

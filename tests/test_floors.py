@@ -2,6 +2,7 @@
 floors below its own, and never from inside a function (an import moved into a
 function to dodge a cycle is a cycle all the same). AppConfig.ready() is where Django
 wants start-up imports, so apps.py may import its own app's modules late."""
+
 from __future__ import annotations
 
 import ast

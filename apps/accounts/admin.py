@@ -3,6 +3,7 @@ oldest first), reserved names, and accounts to search, verify, suspend and
 reinstate. Every change goes through apps.accounts.services, which records it in
 the audit trail with the staff member as its actor (``staff_change``); the forms
 here only ask staff for what the service needs (a reason)."""
+
 from __future__ import annotations
 
 from django import forms
@@ -124,8 +125,12 @@ class AccountAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         data = form.cleaned_data
         services.update_account(
-            account=obj, name=data["name"], display_name=data["display_name"], create_on_push=data["create_on_push"],
-            verified=data["verified"], **staff_change(request),
+            account=obj,
+            name=data["name"],
+            display_name=data["display_name"],
+            create_on_push=data["create_on_push"],
+            verified=data["verified"],
+            **staff_change(request),
         )
 
     @admin.action(description="Verify the selected publishers (the gallery's verified badge)")
@@ -237,8 +242,11 @@ class AliasRequestAdmin(admin.ModelAdmin):
         for alias_request in queryset:
             try:
                 decide(
-                    alias_request=alias_request, decided_by=request.user, reason=request.POST.get("reason", ""),
-                    site_url=links.site_url(request), **staff_change(request),
+                    alias_request=alias_request,
+                    decided_by=request.user,
+                    reason=request.POST.get("reason", ""),
+                    site_url=links.site_url(request),
+                    **staff_change(request),
                 )
             except (services.AliasRequestNotPending, services.AliasUnavailable) as error:
                 refused.append(str(error))

@@ -9,6 +9,7 @@ a password change, a deactivated key or a deactivated user ends it.
 A login password (apps.accounts.login_passwords) needs none of that: checking its
 signature costs microseconds, so each use is checked afresh against the user's
 row, and nothing is written."""
+
 from __future__ import annotations
 
 import hashlib

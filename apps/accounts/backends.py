@@ -7,6 +7,7 @@ Every password check comes through ``authenticate``: the website's and the staff
 console's sign-in forms (with their request), `/token` and the API's key minting
 (through apps.accounts.authentication.check_password, with the client address).
 So it is where the sign-in throttle counts them."""
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model

@@ -1,5 +1,6 @@
 """The website's account forms. They check what a form can see and hand the rest
 to the services, whose errors they show on the field they concern."""
+
 from __future__ import annotations
 
 from django import forms

@@ -2,6 +2,7 @@
 from BERTH_PUBLIC_URL, never from what a request claims to be its host. A reset
 link built from the `Host` header would let anyone have Berth mail a victim a
 genuine reset token pointing at another site."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -25,6 +25,7 @@ the session.
 Nothing here touches the database: the caller supplies the password hash on
 issue and compares the fingerprint with the stored hash on use
 (`LoginPassword.matches_credentials`)."""
+
 from __future__ import annotations
 
 import hmac
@@ -126,8 +127,9 @@ def verify(password: str, *, now: float | None = None) -> LoginPassword:
     else Berth did not sign. Whether the user still exists, is active and has the
     same password is the caller's check (it needs the database)."""
     try:
-        claims = signed_tokens.unsign(password, prefix=PREFIX, salt=_MAC_SALT, max_length=MAX_LENGTH,
-                                      noun="login password")
+        claims = signed_tokens.unsign(
+            password, prefix=PREFIX, salt=_MAC_SALT, max_length=MAX_LENGTH, noun="login password"
+        )
     except signed_tokens.InvalidSignedToken as exc:
         raise InvalidLoginPassword(str(exc)) from None
     try:

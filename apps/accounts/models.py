@@ -73,7 +73,9 @@ class Alias(models.Model):
     """A public namespace of an account: `<host>/<alias>/<name>`."""
 
     name = models.CharField(
-        max_length=50, unique=True, validators=[RegexValidator(ALIAS_PATTERN), RegexValidator(ALL_DIGITS_PATTERN, inverse_match=True)]
+        max_length=50,
+        unique=True,
+        validators=[RegexValidator(ALIAS_PATTERN), RegexValidator(ALL_DIGITS_PATTERN, inverse_match=True)],
     )
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="aliases")
     is_default = models.BooleanField(default=False)

@@ -1,6 +1,7 @@
 """An account's public registry, as Amazon ECR Public describes one: its aliases
 (which one is primary, which the default), whether its publisher is verified, and
 its catalog data (the display name). The writes and reads of these live here."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

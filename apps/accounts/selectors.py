@@ -1,5 +1,6 @@
 """Reads about users (who a sign-in name names, how a user is named to people) and
 their credentials, and about accounts' aliases and alias requests."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """Every write to accounts, users, aliases, alias requests and access keys, and the
 minting of login passwords; and the one check of a custom alias that the sign-up
 settings page, the admin and the tests share."""
+
 from __future__ import annotations
 
 import re
@@ -247,13 +248,23 @@ BERTH_EVENT_SOURCE = "berth"
 
 
 def _record(
-    event_name: str, account_id: str, *, actor: Actor, context: RequestContext | None, parameters: dict,
+    event_name: str,
+    account_id: str,
+    *,
+    actor: Actor,
+    context: RequestContext | None,
+    parameters: dict,
     response_elements: dict | None = None,
 ) -> None:
     """Record the step in the audit trail, last in the caller's transaction."""
     audit_services.record_change(
-        actor=actor, context=context, event_name=event_name, event_source=BERTH_EVENT_SOURCE,
-        recipient_account_id=account_id, request_parameters=parameters, response_elements=response_elements,
+        actor=actor,
+        context=context,
+        event_name=event_name,
+        event_source=BERTH_EVENT_SOURCE,
+        recipient_account_id=account_id,
+        request_parameters=parameters,
+        response_elements=response_elements,
     )
 
 
@@ -261,8 +272,12 @@ def _record_alias_step(
     event_name: str, alias_request: AliasRequest, *, actor: Actor, context: RequestContext | None, reason: str = ""
 ) -> None:
     _record(
-        event_name, alias_request.account_id, actor=actor, context=context,
-        parameters={"alias": alias_request.name, "reason": reason}, response_elements={"status": alias_request.status},
+        event_name,
+        alias_request.account_id,
+        actor=actor,
+        context=context,
+        parameters={"alias": alias_request.name, "reason": reason},
+        response_elements={"status": alias_request.status},
     )
 
 
@@ -293,7 +308,13 @@ def _locked_pending(alias_request: AliasRequest) -> AliasRequest:
 
 
 def _decide(
-    alias_request: AliasRequest, *, status: str, decided_by, reason: str, site_url: str, actor: Actor,
+    alias_request: AliasRequest,
+    *,
+    status: str,
+    decided_by,
+    reason: str,
+    site_url: str,
+    actor: Actor,
     context: RequestContext | None,
 ) -> None:
     alias_request.status = status
@@ -313,7 +334,12 @@ def _decide(
 
 
 def approve_alias_request(
-    *, alias_request: AliasRequest, decided_by, site_url: str, reason: str = "", actor: Actor,
+    *,
+    alias_request: AliasRequest,
+    decided_by,
+    site_url: str,
+    reason: str = "",
+    actor: Actor,
     context: RequestContext | None = None,
 ) -> AliasRequest:
     """Staff (``decided_by``, whom the trail names ``actor``) grant the alias: it is
@@ -330,14 +356,24 @@ def approve_alias_request(
         except IntegrityError:
             raise AliasUnavailable(f"{locked.name!r} has become another alias meanwhile; reject the request") from None
         _decide(
-            locked, status=AliasRequestStatus.APPROVED, decided_by=decided_by, reason=reason.strip(), site_url=site_url,
-            actor=actor, context=context,
+            locked,
+            status=AliasRequestStatus.APPROVED,
+            decided_by=decided_by,
+            reason=reason.strip(),
+            site_url=site_url,
+            actor=actor,
+            context=context,
         )
     return locked
 
 
 def reject_alias_request(
-    *, alias_request: AliasRequest, decided_by, reason: str, site_url: str, actor: Actor,
+    *,
+    alias_request: AliasRequest,
+    decided_by,
+    reason: str,
+    site_url: str,
+    actor: Actor,
     context: RequestContext | None = None,
 ) -> AliasRequest:
     """Refused by staff (``decided_by``, whom the trail names ``actor``), with the
@@ -350,8 +386,13 @@ def reject_alias_request(
     with transaction.atomic():
         locked = _locked_pending(alias_request)
         _decide(
-            locked, status=AliasRequestStatus.REJECTED, decided_by=decided_by, reason=reason, site_url=site_url,
-            actor=actor, context=context,
+            locked,
+            status=AliasRequestStatus.REJECTED,
+            decided_by=decided_by,
+            reason=reason,
+            site_url=site_url,
+            actor=actor,
+            context=context,
         )
     return locked
 
@@ -395,7 +436,10 @@ def set_publisher_verified(
         account.verified = verified
         registries.publish_account_changed(account.pk, ["verified"])
         _record(
-            "SetPublisherVerified", account.pk, actor=actor, context=context,
+            "SetPublisherVerified",
+            account.pk,
+            actor=actor,
+            context=context,
             parameters={"registryId": account.pk, "verified": verified},
         )
     return account
@@ -415,7 +459,10 @@ def suspend_account(*, account: Account, reason: str, actor: Actor, context: Req
             registries.publish_account_changed(account.pk, ["suspended"])
         account.refresh_from_db(fields=["suspended_at", "suspension_reason"])
         _record(
-            "SuspendAccount", account.pk, actor=actor, context=context,
+            "SuspendAccount",
+            account.pk,
+            actor=actor,
+            context=context,
             parameters={"registryId": account.pk, "reason": reason},
         )
     return account
@@ -439,7 +486,13 @@ _ACCOUNT_FIELD_NAMES = {
 
 
 def update_account(
-    *, account: Account, name: str, display_name: str, create_on_push: bool, verified: bool, actor: Actor,
+    *,
+    account: Account,
+    name: str,
+    display_name: str,
+    create_on_push: bool,
+    verified: bool,
+    actor: Actor,
     context: RequestContext | None = None,
 ) -> Account:
     """Staff set an account's name, its registry's display name, whether its
@@ -454,9 +507,15 @@ def update_account(
         if changed:
             registries.publish_account_changed(account.pk, changed)
         _record(
-            "UpdateAccount", account.pk, actor=actor, context=context,
+            "UpdateAccount",
+            account.pk,
+            actor=actor,
+            context=context,
             parameters={
-                "registryId": account.pk, "name": name, "displayName": display_name, "createOnPush": create_on_push,
+                "registryId": account.pk,
+                "name": name,
+                "displayName": display_name,
+                "createOnPush": create_on_push,
                 "verified": verified,
             },
         )
@@ -480,7 +539,10 @@ def set_primary_alias(*, alias: Alias, actor: Actor, context: RequestContext | N
     with transaction.atomic():
         registries.make_alias_primary(alias=alias)
         _record(
-            "SetPrimaryAlias", alias.account_id, actor=actor, context=context,
+            "SetPrimaryAlias",
+            alias.account_id,
+            actor=actor,
+            context=context,
             parameters={"registryId": alias.account_id, "alias": alias.name},
         )
     return alias
@@ -494,9 +556,13 @@ def put_reserved_name(
     with transaction.atomic():
         reserved_name.save()
         _record(
-            "PutReservedName", "", actor=actor, context=context,
+            "PutReservedName",
+            "",
+            actor=actor,
+            context=context,
             parameters={
-                "name": reserved_name.name, "reason": reserved_name.reason,
+                "name": reserved_name.name,
+                "reason": reserved_name.reason,
                 "grantedTo": reserved_name.granted_to_account_id,
             },
         )

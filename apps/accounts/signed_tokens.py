@@ -7,6 +7,7 @@ and role session tokens (apps.iam.session_tokens) share this shape:
 under a key derived from SECRET_KEY and a salt of the token's own (keys in
 SECRET_KEY_FALLBACKS still verify, so rotating the key need not sign everyone
 out). Checking one costs two HMACs and no stored state."""
+
 from __future__ import annotations
 
 import base64

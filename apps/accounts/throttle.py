@@ -15,6 +15,7 @@ user out from the user's own address before the per-subject ceiling. A count is
 forgotten BERTH_LOGIN_FAILURE_WINDOW seconds after its last lock ends (or after its
 last failure, below the allowance); a success from an address forgets that
 address's count."""
+
 from __future__ import annotations
 
 import hashlib

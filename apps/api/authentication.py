@@ -8,6 +8,7 @@
 
 A user's own password signs in only at the bootstrap endpoint that mints a key
 (apps.api.accounts.views.BootstrapAccessKey)."""
+
 from __future__ import annotations
 
 import re

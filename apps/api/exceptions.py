@@ -5,6 +5,7 @@ what is wrong with each field under `errors`, each with its own code (DRF's:
 `required`, `invalid`, `max_length`, `invalid_choice`, ...). The domain's
 refusals (apps.kernel.errors.DomainError) become these here, in
 exception_handler, and nowhere else."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """The management API's JSON parser: DRF's, with limits checked before parsing."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -43,4 +44,3 @@ class LimitedJSONParser(JSONParser):
             error = ErrorDetail("Null characters are not allowed.", code="null_characters_not_allowed")
             raise ValidationError({where or api_settings.NON_FIELD_ERRORS_KEY: [error]})
         return data
-

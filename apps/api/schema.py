@@ -1,4 +1,5 @@
 """drf-spectacular's description of Berth's own authentication classes."""
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from apps.api.authentication import NotWithLoginPassword

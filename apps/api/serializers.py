@@ -1,4 +1,5 @@
 """Shapes every endpoint shares, for the OpenAPI description."""
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 

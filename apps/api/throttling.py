@@ -5,6 +5,7 @@ as DRF reads it. Here a role session (whose request.user is no database user)
 has a budget of its own, and the address is the request context's
 (apps.kernel.requests), which believes X-Forwarded-For only from
 BERTH_TRUSTED_PROXIES."""
+
 from __future__ import annotations
 
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle

@@ -1,5 +1,6 @@
 """Routes of the management API, under /api/v1/. Repository names contain '/',
 so a repository's sub-resources follow a `/-/` that no name can hold."""
+
 from django.urls import path
 
 from .accounts import registries as registries_api

@@ -5,6 +5,7 @@ operation: ``self.authorize("ecr:DeleteRepository", repository=repository)``. It
 starts the request's audit event, asks apps.iam.enforcement, and refuses with 403
 ``access_denied`` naming the action and the resource. A service that changes
 state is given ``self.actor`` and ``self.context`` and records that event."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -76,8 +77,13 @@ class PolicyAuthorizedView(APIView):
         return request_context(self.request)
 
     def authorize(
-        self, action: str, *, repository: Repository | None = None, resource_arn: str | None = None,
-        also: Iterable[str] = (), **request_parameters,
+        self,
+        action: str,
+        *,
+        repository: Repository | None = None,
+        resource_arn: str | None = None,
+        also: Iterable[str] = (),
+        **request_parameters,
     ) -> Decision:
         """Decide ``action`` on ``repository`` (or the resource ``resource_arn``
         names; neither: ``*``) and start the request's audit event, named after
@@ -85,8 +91,14 @@ class PolicyAuthorizedView(APIView):
         of the further actions ``also`` the request needs (apps.iam.enforcement.authorize)."""
         try:
             return enforcement.authorize(
-                self.request, self.caller, action, repository=repository, resource_arn=resource_arn, also=also,
-                outside_accounts_allowed=True, **request_parameters,
+                self.request,
+                self.caller,
+                action,
+                repository=repository,
+                resource_arn=resource_arn,
+                also=also,
+                outside_accounts_allowed=True,
+                **request_parameters,
             )
         except enforcement.NotAuthorized as refusal:
             raise AccessDenied(str(refusal)) from None
@@ -94,7 +106,11 @@ class PolicyAuthorizedView(APIView):
     def begin_event(self, action: str, *, recipient_account_id: str, repository: str = "", **request_parameters):
         """Start the request's audit event, named after ``action``."""
         return enforcement.begin_event(
-            self.request, self.caller, action, recipient_account_id=recipient_account_id, repository=repository,
+            self.request,
+            self.caller,
+            action,
+            recipient_account_id=recipient_account_id,
+            repository=repository,
             **request_parameters,
         )
 
@@ -126,8 +142,11 @@ class AccountScopedView(PolicyAuthorizedView):
         missing repository, invalid input) is in the trail too."""
         repository = repository_selectors.account_repository(self.account, name)
         self.begin_event(
-            action, recipient_account_id=self.account.pk, repository=repository.name if repository else "",
-            registryId=self.account.pk, repositoryName=name[:REPOSITORY_NAME_MAX_LENGTH],
+            action,
+            recipient_account_id=self.account.pk,
+            repository=repository.name if repository else "",
+            registryId=self.account.pk,
+            repositoryName=name[:REPOSITORY_NAME_MAX_LENGTH],
         )
         if repository is None:
             raise NotFound(f"repository {name[:300]} does not exist in account {self.account.pk}")

@@ -1,4 +1,5 @@
 """Routes of the account pages under /accounts/ (the site's paths have no trailing slash)."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 

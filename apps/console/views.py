@@ -3,6 +3,7 @@ aliases are listed and a custom alias is asked for, each as far as the signed-in
 user's policies allow (apps.iam.enforcement.authorize, as the API asks). Sign-in, sign-out and
 password reset are Django's own views (routed in urls.py); the reset's mail links to
 BERTH_PUBLIC_URL (apps.accounts.links)."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -62,13 +63,20 @@ def account_settings(request):
             # Before the form is read: whether a name is taken is the account's data too.
             enforcement.authorize(request, caller, REQUEST_ALIAS)
     except enforcement.NotAuthorized as refusal:
-        context = {"action": refusal.action, "caller_arn": caller.arn, "user_name": selectors.user_name_of(request.user)}
+        context = {
+            "action": refusal.action,
+            "caller_arn": caller.arn,
+            "user_name": selectors.user_name_of(request.user),
+        }
         return render(request, "accounts/not_authorized.html", context, status=403)
     form = AliasRequestForm(request.POST or None, account=account)
     if request.method == "POST" and form.is_valid():
         try:
             alias_request = services.request_alias(
-                account=account, name=form.cleaned_data["alias"], requested_by=request.user, actor=caller.actor(),
+                account=account,
+                name=form.cleaned_data["alias"],
+                requested_by=request.user,
+                actor=caller.actor(),
                 context=request_context(request),
             )
         except ValidationError as error:  # another request made at the same moment won

@@ -6,6 +6,7 @@ A GalleryEntry is a denormalized copy of what search, filters and cards need
 search is one query over one table. It is rebuilt from the source models by
 apps.gallery.services.refresh_entry whenever one of them changes; it is never
 edited by hand. Private repositories have no row."""
+
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 

@@ -8,6 +8,7 @@ One `docker pull` is one count: a pull is the GET of an image manifest. HEADs
 multi-arch pull fetches the index, then its platform's manifest) are not counted.
 Clients fetch by digest once they know it, so a pull by digest counts under the
 tag that points at the image, or at the index that lists it; "" when no tag does."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -77,8 +78,11 @@ def count_pulls(pulls: Iterable[dict]) -> int:
     values = ", ".join(["(%s, %s, %s, %s)"] * len(counts))
     # The upsert locks its rows in the order given: sorted, so that two deliveries
     # (audit writers of hosts sharing the database) never wait on each other in a cycle.
-    params = [value for (repository_id, tag, day), count in sorted(counts.items())
-              for value in (repository_id, tag, day, count)]
+    params = [
+        value
+        for (repository_id, tag, day), count in sorted(counts.items())
+        for value in (repository_id, tag, day, count)
+    ]
     # PostgreSQL and SQLite (3.24+) both speak this upsert; the ORM's bulk_create
     # would overwrite the count instead of adding to it.
     sql = (
@@ -97,4 +101,3 @@ def count_pulls(pulls: Iterable[dict]) -> int:
                 pull_count=F("pull_count") + totals[repository_id]
             )
     return sum(counts.values())
-

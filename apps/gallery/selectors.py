@@ -1,6 +1,7 @@
 """Every read the gallery makes. Each one starts from `listed()`: the rows of public
 repositories of accounts in good standing, so nothing private or suspended can
 reach a page, a count or a search result."""
+
 from __future__ import annotations
 
 import re
@@ -192,7 +193,9 @@ def search(filters: SearchFilters, *, page_number=1, per_page: int = RESULTS_PER
     entries = _filtered(filters)
     terms = filters.terms
     if not terms:
-        return SearchResults(page=_page(_ordered(entries, filters.sort, ranked=False), page_number, per_page), filters=filters)
+        return SearchResults(
+            page=_page(_ordered(entries, filters.sort, ranked=False), page_number, per_page), filters=filters
+        )
     if connection.vendor != "postgresql":
         matched = _ordered(_substring(entries, terms), filters.sort, ranked=True)
         return SearchResults(page=_page(matched, page_number, per_page), filters=filters)
@@ -305,8 +308,15 @@ def tags_page(entry: GalleryEntry, *, page_number=1, per_page: int = TAGS_PER_PA
         Tag.objects.filter(repository_id=entry.pk)
         .select_related("manifest")
         .only(
-            "name", "updated_at", "manifest__digest", "manifest__media_type", "manifest__size",
-            "manifest__total_size", "manifest__platforms", "manifest__config_media_type", "manifest__artifact_type",
+            "name",
+            "updated_at",
+            "manifest__digest",
+            "manifest__media_type",
+            "manifest__size",
+            "manifest__total_size",
+            "manifest__platforms",
+            "manifest__config_media_type",
+            "manifest__artifact_type",
         )
         .order_by("-updated_at", "name")
     )

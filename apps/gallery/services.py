@@ -5,6 +5,7 @@ Called from apps.gallery.subscribers once a change to a repository, its catalog
 data, its tags, a manifest's details, its account or its aliases has committed
 (the domain events of apps.events), so a change that rolls back never reaches a
 row; and by `berth refresh_gallery`."""
+
 from __future__ import annotations
 
 import html
@@ -112,9 +113,7 @@ def _write_search_document(entries) -> None:
 def refresh_entry(*, repository_id: int) -> GalleryEntry | None:
     """Rebuild the repository's row; remove it when the repository is gone or private."""
     repository = (
-        Repository.objects.select_related("account")
-        .filter(pk=repository_id, visibility=Visibility.PUBLIC)
-        .first()
+        Repository.objects.select_related("account").filter(pk=repository_id, visibility=Visibility.PUBLIC).first()
     )
     if repository is None:
         GalleryEntry.objects.filter(repository_id=repository_id).delete()
@@ -132,8 +131,12 @@ def refresh_entry(*, repository_id: int) -> GalleryEntry | None:
         Manifest.objects.filter(tags__repository=repository).values_list("platforms", flat=True).distinct()
     )
     found_os, found_arch = platform_badges(tagged_platforms)
-    operating_systems = found_os | {v for v in (catalog.operating_systems if catalog else []) if v in RECOGNISED_OPERATING_SYSTEMS}
-    architectures = found_arch | {v for v in (catalog.architectures if catalog else []) if v in RECOGNISED_ARCHITECTURES}
+    operating_systems = found_os | {
+        v for v in (catalog.operating_systems if catalog else []) if v in RECOGNISED_OPERATING_SYSTEMS
+    }
+    architectures = found_arch | {
+        v for v in (catalog.architectures if catalog else []) if v in RECOGNISED_ARCHITECTURES
+    }
     kind = Kind.IMAGE
     if default_tag is not None:
         manifest = default_tag.manifest
@@ -195,4 +198,3 @@ def refresh_all(*, batch_size: int = 500) -> int:
         refresh_entry(repository_id=repository_id)
         count += 1
     return count
-

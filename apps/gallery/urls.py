@@ -1,6 +1,7 @@
 """The gallery's routes. Included last by the root URLconf: `/<alias>` and
 `/<alias>/<name>` would otherwise catch /v2/, /api/, /admin/, /accounts/ and the rest.
 A name never has a path component starting with `-`, so `/-/logo` cannot be a name."""
+
 from django.urls import path, re_path
 
 from apps.accounts.models import ALIAS_PATTERN

@@ -1,6 +1,7 @@
 """The public gallery's pages: home, search, publisher and repository pages, and
 repository logos. Thin: every read is a selector; nothing here ever reaches a
 private repository, because the selectors start from listed repositories only."""
+
 from __future__ import annotations
 
 from csp.constants import UNSAFE_INLINE

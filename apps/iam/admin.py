@@ -2,6 +2,7 @@
 roles, their sessions and repository policies. Policies are changed by the
 account owners through the API (apps.iam.services validates them); staff may end a
 role session at once by deleting it."""
+
 from __future__ import annotations
 
 from django.contrib import admin

@@ -6,6 +6,7 @@ a session token. The API takes the first two as HTTP Basic plus the token in
 `X-Berth-Security-Token` (AWS's X-Amz-Security-Token). The registry takes the key
 id as user name and the session token as password, or `berth`/`AWS` and a login
 password issued to the session."""
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ A caller is an account's root user (every right on its own account, no policy
 consulted), an IAM user (a Django user of the account: only what policies grant),
 a role session (temporary credentials from AssumeRole: only what the role's
 policies grant), or anonymous (public pulls only)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from . import policy
 @dataclass(frozen=True)
 class Caller:
     account_id: str = ""  # "" for anonymous (and for a staff operator outside any account)
-    username: str = ""  # the user's name in its account (never the stored Django username); "" for a role session and anonymous
+    username: str = (
+        ""  # the user's name in its account (never the stored Django username); "" for a role session and anonymous
+    )
     user_id: int | None = None
     is_root: bool = False
     role_session_id: int | None = None

@@ -15,6 +15,7 @@ hash (and the key still active), or the session still exists, unexpired; and the
 caller's account is in good standing. The question is one scalar SQL subquery, so
 the registry reads it in the query it runs anyway
 (apps.repositories.selectors.find_repository); ``is_live`` asks it on its own."""
+
 from __future__ import annotations
 
 import hmac
@@ -72,7 +73,9 @@ def liveness_query(caller: Caller, *, account_read_too: bool = False) -> tuple[s
     sql, params = _session_query(caller) if caller.is_role_session else _user_query(caller)
     if not account_read_too:
         # A user's and a role session's account is the caller's, which the token names.
-        sql += f" AND NOT EXISTS (SELECT 1 FROM {Account._meta.db_table} a WHERE a.id = %s AND a.suspended_at IS NOT NULL)"
+        sql += (
+            f" AND NOT EXISTS (SELECT 1 FROM {Account._meta.db_table} a WHERE a.id = %s AND a.suspended_at IS NOT NULL)"
+        )
         params = [*params, caller.account_id]
     return f"({sql})", params
 

@@ -20,6 +20,7 @@ about five).
 
 ``authorize`` is how the management API and the website ask: it starts the
 request's audit event, named after the action, and refuses with NotAuthorized."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -36,21 +37,26 @@ from . import policy, selectors
 from .callers import Caller
 
 # What a public repository gives everyone: the pull scope's actions.
-PUBLIC_READ_ACTIONS = frozenset({
-    "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:ListImages", "ecr:DescribeImages",
-})
+PUBLIC_READ_ACTIONS = frozenset(
+    {
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:ListImages",
+        "ecr:DescribeImages",
+    }
+)
 _RESOURCE_TAG_KEY_PREFIXES = ("aws:resourcetag/", "ecr:resourcetag/")
 
 # CloudTrail's readOnly: operations that change nothing.
 _READ_ONLY_OPERATIONS = ("Get", "List", "Describe", "BatchGet", "BatchCheck", "Simulate", "LookupEvents")
 _ALLOWED_OUTSIDE_ACCOUNTS = policy.Decision(
-    True, policy.Reason.ALLOW, (),
+    True,
+    policy.Reason.ALLOW,
+    (),
     "a user outside every account manages only its own credentials, which no account's policy governs",
 )
 
-ROOT_ALLOWED = policy.Decision(
-    True, policy.Reason.ALLOW, (), "the account's root user may act on its own account"
-)
+ROOT_ALLOWED = policy.Decision(True, policy.Reason.ALLOW, (), "the account's root user may act on its own account")
 PUBLIC_ALLOWED = policy.Decision(True, policy.Reason.ALLOW, (), "the repository is public: everyone may pull it")
 
 
@@ -97,9 +103,7 @@ def _repository_account_suspended(repository: Repository) -> bool:
 
 def _account_suspended(account_id: str, memo: _Memo) -> bool:
     if account_id not in memo.suspended_accounts:
-        memo.suspended_accounts[account_id] = Account.objects.filter(
-            pk=account_id, suspended_at__isnull=False
-        ).exists()
+        memo.suspended_accounts[account_id] = Account.objects.filter(pk=account_id, suspended_at__isnull=False).exists()
     return memo.suspended_accounts[account_id]
 
 
@@ -199,9 +203,7 @@ def _decide(
     return policy.evaluate(context, identity_policies=identity, resource_policy=resource_policy)
 
 
-def permitted(
-    caller: Caller, action: str, repositories: Iterable[Repository], *, request=None
-) -> list[Repository]:
+def permitted(caller: Caller, action: str, repositories: Iterable[Repository], *, request=None) -> list[Repository]:
     """The repositories among ``repositories`` on which ``caller`` may do ``action``
     (DescribeRepositories for a listing), in their order. Their policies (and tags,
     when a policy asks about tags) are read in one query each, not one per
@@ -210,17 +212,26 @@ def permitted(
     memo = _memo(request)
     service = action.partition(":")[0]
     if not caller.is_anonymous:
-        _load_repository_contexts(caller, [
-            repository for repository in repositories
-            if repository.pk not in memo.repositories
-            and not (caller.is_root and repository.account_id == caller.account_id)
-        ], memo)
+        _load_repository_contexts(
+            caller,
+            [
+                repository
+                for repository in repositories
+                if repository.pk not in memo.repositories
+                and not (caller.is_root and repository.account_id == caller.account_id)
+            ],
+            memo,
+        )
     return [
         repository
         for repository in repositories
         if _decide(
-            caller, action, repository_arn(repository.account_id, repository.name, service=service),
-            repository, request, memo,
+            caller,
+            action,
+            repository_arn(repository.account_id, repository.name, service=service),
+            repository,
+            request,
+            memo,
         ).allowed
     ]
 
@@ -295,10 +306,15 @@ def authorize(
     allow it."""
     arn = _arn_for(action.partition(":")[0], repository, resource_arn)
     if repository is not None:
-        request_parameters = {"registryId": repository.account_id, "repositoryName": repository.name,
-                              **request_parameters}
+        request_parameters = {
+            "registryId": repository.account_id,
+            "repositoryName": repository.name,
+            **request_parameters,
+        }
     draft = begin_event(
-        request, caller, action,
+        request,
+        caller,
+        action,
         recipient_account_id=resource_account(caller, arn, repository),
         repository=repository.name if repository is not None else "",
         **request_parameters,

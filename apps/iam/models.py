@@ -4,6 +4,7 @@ policies.
 
 Policy documents are stored as the text the owner wrote (validated on save by
 apps.iam.services) and parsed when read (apps.iam.selectors caches the parse)."""
+
 from __future__ import annotations
 
 from django.conf import settings

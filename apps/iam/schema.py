@@ -1,5 +1,6 @@
 """drf-spectacular's description of temporary credentials: HTTP Basic with the
 temporary key pair, together with the session token header."""
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from .authentication import SECURITY_TOKEN_HEADER
@@ -17,6 +18,10 @@ class TemporaryCredentialsScheme(OpenApiAuthenticationExtension):
                 "description": "A role session's temporary access key id (BSIA...) and secret, from POST "
                 f"/api/v1/sts/assume-role; always with the session token in {SECURITY_TOKEN_HEADER}.",
             },
-            {"type": "apiKey", "in": "header", "name": SECURITY_TOKEN_HEADER,
-             "description": "The role session's session token (bst1...)."},
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": SECURITY_TOKEN_HEADER,
+                "description": "The role session's session token (bst1...).",
+            },
         ]

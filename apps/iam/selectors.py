@@ -4,6 +4,7 @@ repository, and the account's users, roles and policies.
 Policies are stored as text and parsed here. Parsing is cached in-process by the
 document's text (an LRU), so deciding a request costs the one query that fetches
 the documents, not a parse."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -194,9 +195,7 @@ def user_arn(account: Account, username: str) -> str:
 
 def policies_visible_to(account: Account) -> QuerySet[ManagedPolicy]:
     """Berth's built-ins and the account's own, built-ins first."""
-    return ManagedPolicy.objects.filter(Q(account__isnull=True) | Q(account=account)).order_by(
-        "account_id", "name"
-    )
+    return ManagedPolicy.objects.filter(Q(account__isnull=True) | Q(account=account)).order_by("account_id", "name")
 
 
 def policy_named(account: Account, name: str) -> ManagedPolicy | None:
@@ -232,7 +231,7 @@ def policy_for_reference(account: Account, reference: str) -> ManagedPolicy:
     if owner in BUILTIN_POLICY_ACCOUNTS:
         found = ManagedPolicy.objects.filter(account__isnull=True, name=AWS_POLICY_SYNONYMS.get(name, name)).first()
     elif owner == account.pk:
-        path = parts[5][len("policy"):-len(name)]
+        path = parts[5][len("policy") : -len(name)]
         found = ManagedPolicy.objects.filter(account=account, name=name, path=path).first()
     else:
         raise PolicyReferenceInvalid(
@@ -270,7 +269,7 @@ def role_for_arn(arn: str) -> Role | None:
         raise policy.ArnError(
             f"'{arn}' is not a role ARN (arn:{settings.BERTH_ARN_PARTITION}:iam::<account>:role/<name>)"
         )
-    path, _, name = parsed.resource[len("role"):].rpartition("/")
+    path, _, name = parsed.resource[len("role") :].rpartition("/")
     return Role.objects.filter(account_id=parsed.account, name=name, path=f"{path}/").first()
 
 

@@ -5,6 +5,7 @@ AssumeRole's temporary credentials.
 Every policy is validated when it is saved (apps.iam.policy.parse_policy): JSON,
 elements, actions, ARNs, and that each principal it names exists. A refusal is a
 PolicyInvalid whose message points at the statement at fault."""
+
 from __future__ import annotations
 
 import re
@@ -249,7 +250,9 @@ def delete_role(*, role: Role) -> None:
 
 def set_repository_policy(*, repository: Repository, document: str) -> RepositoryPolicy:
     _validated(
-        document, kind=policy.PolicyKind.RESOURCE, name=selectors.REPOSITORY_POLICY_NAME,
+        document,
+        kind=policy.PolicyKind.RESOURCE,
+        name=selectors.REPOSITORY_POLICY_NAME,
         account_id=repository.account_id,
     )
     repository_policy, _ = RepositoryPolicy.objects.update_or_create(
@@ -396,10 +399,14 @@ def end_role_session(*, session: RoleSession, actor: Actor, context: RequestCont
     with transaction.atomic():
         session.delete()
         audit_services.record_change(
-            actor=actor, context=context, event_name="EndRoleSession", event_source="berth",
+            actor=actor,
+            context=context,
+            event_name="EndRoleSession",
+            event_source="berth",
             recipient_account_id=session.role.account_id,
             request_parameters={
-                "roleArn": session.role.arn, "roleSessionName": session.session_name,
+                "roleArn": session.role.arn,
+                "roleSessionName": session.session_name,
                 "accessKeyId": session.access_key_id,
             },
         )

@@ -12,6 +12,7 @@ A session token is self-contained and signed like login passwords
 verify). The signature proves Berth issued it; the caller still checks that the
 row exists, belongs to the key id and has not expired, so deleting a session or
 its role ends it at once."""
+
 from __future__ import annotations
 
 import time

@@ -5,6 +5,7 @@ with ``berth`` as the default partition. ``arn:aws:`` is accepted everywhere as 
 alias of the configured partition so that policies written for Amazon ECR can be
 pasted in unchanged.
 """
+
 from __future__ import annotations
 
 import re
@@ -113,7 +114,5 @@ def role_arn(account_id: str, role_name: str, *, path: str = "/", partition: str
     return str(Arn(partition, "iam", "", account_id, f"role{path}{role_name}"))
 
 
-def assumed_role_arn(
-    account_id: str, role_name: str, session_name: str, *, partition: str = DEFAULT_PARTITION
-) -> str:
+def assumed_role_arn(account_id: str, role_name: str, session_name: str, *, partition: str = DEFAULT_PARTITION) -> str:
     return str(Arn(partition, "sts", "", account_id, f"assumed-role/{role_name}/{session_name}"))

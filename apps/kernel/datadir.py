@@ -9,6 +9,7 @@ or a library's (SQLite and its WAL, Celery's filesystem broker and beat schedule
 the file cache), creates private files without having to say so. Nothing needs
 the files readable by another user: static files too are served by the process
 (whitenoise), not by a web server of another user."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Content digests as the OCI image spec defines them."""
+
 from __future__ import annotations
 
 import hashlib

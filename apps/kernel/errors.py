@@ -4,6 +4,7 @@ Services, selectors, content parsers and the digest grammar raise subclasses of
 DomainError; they know nothing of HTTP. Each surface says them in its own words:
 /v2/ as the OCI error envelope (apps.registry.v2.errors), the management API as
 its error body (apps.api.exceptions)."""
+
 from __future__ import annotations
 
 

@@ -9,6 +9,7 @@ what it costs).
 
 PostgreSQL can neither store nor look up text holding NUL (`"\\u0000"` in JSON),
 where SQLite can: callers refuse it, so that both databases answer alike."""
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@ X-Forwarded-For is believed only when the peer (REMOTE_ADDR) is one of
 BERTH_TRUSTED_PROXIES, and then read right to left past every trusted hop: the
 first address not ours is the client. An incoming X-Request-Id is kept only from
 a trusted proxy too."""
+
 from __future__ import annotations
 
 import ipaddress

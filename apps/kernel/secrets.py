@@ -1,4 +1,5 @@
 """Secrets generated once into the data directory for the embedded install."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """IAM wildcard matching: ``*`` is any run of characters (also none), ``?`` exactly one."""
+
 from __future__ import annotations
 
 import re

@@ -8,6 +8,7 @@ change while a token lives.
 
 A caller who may not read a private repository gets exactly the same answer
 whether it exists or not."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,10 +55,15 @@ SCOPE_ACTION = {
     "ecr:ListImages": PULL,
     "ecr:DescribeImages": PULL,
 }
-READ_ONLY_ACTIONS = frozenset({
-    "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:ListImages", "ecr:DescribeImages",
-    "ecr:BatchCheckLayerAvailability",
-})
+READ_ONLY_ACTIONS = frozenset(
+    {
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:ListImages",
+        "ecr:DescribeImages",
+        "ecr:BatchCheckLayerAvailability",
+    }
+)
 CREATE_REPOSITORY = "ecr:CreateRepository"
 
 

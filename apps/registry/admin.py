@@ -6,6 +6,7 @@ And of repositories: their visibility, how much they store and how many images t
 hold, found by name, account or alias. Names and owners are fixed once made (image
 references and links depend on them), and content is changed only through the
 registry and the management API."""
+
 from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -145,6 +146,8 @@ class RepositoryAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         repository_services.update_repository(
-            repository=obj, visibility=form.cleaned_data["visibility"], scan_on_push=form.cleaned_data["scan_on_push"],
+            repository=obj,
+            visibility=form.cleaned_data["visibility"],
+            scan_on_push=form.cleaned_data["scan_on_push"],
             **staff_change(request),
         )

@@ -2,6 +2,7 @@
 into, as data (apps.kernel.errors). /v2/ says them as the OCI error envelope
 (apps.registry.v2.errors.OCI_ERRORS), the management API as its error body
 (apps.api.exceptions)."""
+
 from __future__ import annotations
 
 from apps.kernel.errors import DomainError
@@ -48,6 +49,7 @@ class RepositoryUnknown(DomainError):
     def __init__(self, name: str, message: str) -> None:
         self.name = name
         super().__init__(message)
+
 
 # -- blobs and uploads --------------------------------------------------------------
 

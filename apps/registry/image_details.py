@@ -1,4 +1,5 @@
 """What the registry learns from a pushed manifest: sizes, layers, platforms."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -34,9 +35,7 @@ def _read_config(digest: str, size: int) -> dict:
 def _platform(source: dict, keys: tuple[str, ...] = ("os", "architecture", "variant")) -> dict:
     """The platform ``source`` names, as text PostgreSQL can store: a value that is
     not text, is empty or holds NUL (a config is a blob, stored as pushed) is left out."""
-    return {
-        key: value for key in keys if isinstance(value := source.get(key), str) and value and "\x00" not in value
-    }
+    return {key: value for key in keys if isinstance(value := source.get(key), str) and value and "\x00" not in value}
 
 
 def _created(value: object) -> datetime | None:

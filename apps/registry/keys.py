@@ -2,6 +2,7 @@
 
 The first process to need a key generates it; every other process, now or after
 a restart, loads that same file."""
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,12 @@ def load_or_create_pem(path: Path, generate: Callable[[], object]) -> bytes:
 @lru_cache(maxsize=1)
 def token_signing_key():
     """RSA key of the token service (RS256)."""
-    pem = settings.BERTH_TOKEN_PRIVATE_KEY.encode() if settings.BERTH_TOKEN_PRIVATE_KEY else load_or_create_pem(
-        settings.BERTH_TOKEN_KEY_FILE, lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = (
+        settings.BERTH_TOKEN_PRIVATE_KEY.encode()
+        if settings.BERTH_TOKEN_PRIVATE_KEY
+        else load_or_create_pem(
+            settings.BERTH_TOKEN_KEY_FILE, lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        )
     )
     return serialization.load_pem_private_key(pem, password=None)
 

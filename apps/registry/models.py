@@ -1,5 +1,6 @@
 """Registry content: blobs (global, content addressed), what each repository links,
 manifests, tags and upload sessions."""
+
 import uuid
 
 from django.db import models

@@ -5,6 +5,7 @@ be served a conversion when the client cannot read the stored format (Docker ⇄
 OCI, an index's default platform for clients without index support, schema 1
 for Docker ≤ 1.9), as Amazon ECR does. Every conversion is kept, so its digest
 stays addressable; a pull by digest gets exactly the bytes with that digest."""
+
 from __future__ import annotations
 
 import json
@@ -146,7 +147,9 @@ def _convert_family(repository: Repository, manifest: Manifest, target: str) -> 
                 continue
             if child.media_type in mt.INDEXES or child.media_type in SCHEMA1_TYPES:
                 raise ManifestNotConvertible(f"index entry {child.digest} cannot be converted")
-            converted = _stored_conversion(child, child_target, "", lambda c=child: _convert_family(repository, c, child_target))
+            converted = _stored_conversion(
+                child, child_target, "", lambda c=child: _convert_family(repository, c, child_target)
+            )
             children[descriptor.digest] = conversions.ChildRef(converted.digest, converted.size, child_target)
     try:
         return convert(body, children=children)
@@ -159,7 +162,9 @@ def _default_platform_child(repository: Repository, index: Manifest) -> Manifest
     entries = parse_manifest(bytes(index.content), index.media_type).manifests
     for descriptor in entries:
         platform = descriptor.platform or {}
-        found = [platform.get("os"), platform.get("architecture")] + ([platform.get("variant")] if len(wanted) > 2 else [])
+        found = [platform.get("os"), platform.get("architecture")] + (
+            [platform.get("variant")] if len(wanted) > 2 else []
+        )
         if found == wanted:
             child = Manifest.objects.filter(repository=repository, digest=descriptor.digest).first()
             if child is not None:
@@ -199,8 +204,8 @@ def referrers_index(repository: Repository | None, subject_digest: str, *, artif
     """The referrers of ``subject_digest`` as an OCI index; a repository not created
     yet (None) has none."""
     descriptors = []
-    referrers = [] if repository is None else selectors.referrers(
-        repository, subject_digest, artifact_type=artifact_type
+    referrers = (
+        [] if repository is None else selectors.referrers(repository, subject_digest, artifact_type=artifact_type)
     )
     for manifest in referrers:
         descriptor = {"mediaType": manifest.media_type, "digest": manifest.digest, "size": manifest.size}
@@ -211,4 +216,3 @@ def referrers_index(repository: Repository | None, subject_digest: str, *, artif
             descriptor["annotations"] = manifest.annotations
         descriptors.append(descriptor)
     return json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}).encode()
-

@@ -1,5 +1,6 @@
 """Reads of registry content, each scoped to one repository (or to what a
 principal may see, for the catalog)."""
+
 from __future__ import annotations
 
 import re
@@ -33,10 +34,7 @@ def linked_blob(repository: Repository, digest: str) -> Blob | None:
 
 def linked_blobs_among(repository: Repository, digests) -> dict[str, Blob]:
     """The blobs among ``digests`` this repository links, by digest, in one query."""
-    return {
-        blob.digest: blob
-        for blob in Blob.objects.filter(digest__in=set(digests), links__repository=repository)
-    }
+    return {blob.digest: blob for blob in Blob.objects.filter(digest__in=set(digests), links__repository=repository)}
 
 
 def linked_blobs(repository: Repository, digests) -> list[Blob]:
@@ -137,9 +135,11 @@ def referrers(repository: Repository, subject_digest: str, *, artifact_type: str
         manifests = manifests.filter(
             Q(artifact_type=artifact_type) | Q(artifact_type="", config_media_type=artifact_type)
         )
-    return list(manifests.order_by("created_at", "digest").only(
-        "digest", "media_type", "size", "artifact_type", "config_media_type", "annotations"
-    ))
+    return list(
+        manifests.order_by("created_at", "digest").only(
+            "digest", "media_type", "size", "artifact_type", "config_media_type", "annotations"
+        )
+    )
 
 
 # -- images, as the management API names them -----------------------------------------
@@ -206,8 +206,10 @@ def find_image(repository: Repository, *, digest: str | None, tag: str | None) -
     check_image_id(digest=digest, tag=tag)
     if tag is not None:
         tagged = (
-            Tag.objects.select_related("manifest").defer("manifest__content")
-            .filter(repository=repository, name=tag).first()
+            Tag.objects.select_related("manifest")
+            .defer("manifest__content")
+            .filter(repository=repository, name=tag)
+            .first()
         )
         if tagged is None:
             raise ImageFailure(FailureCode.IMAGE_NOT_FOUND, f"no image is tagged {tag} in the repository")
@@ -254,7 +256,9 @@ def list_images(
         ]
     if tag_status != TagStatus.TAGGED:
         untagged = Manifest.objects.filter(repository=repository, id__gt=after_id).exclude(_tagged())
-        entries += [(pk, digest, None) for pk, digest in untagged.order_by("id").values_list("id", "digest")[: limit + 1]]
+        entries += [
+            (pk, digest, None) for pk, digest in untagged.order_by("id").values_list("id", "digest")[: limit + 1]
+        ]
     # Sorted by image only: an image's tags keep the database's byte order.
     entries.sort(key=lambda entry: entry[0])
     page = entries[:limit]

@@ -5,6 +5,7 @@ request's context, and records its audit event in the transaction of the change,
 so the trail and the content never disagree: the event the request started
 (``access.authorize``, the management API's views), or, for Berth's own work,
 one that says what changed."""
+
 from __future__ import annotations
 
 import io
@@ -87,8 +88,11 @@ class _Change:
         """Record the change as the last step of its transaction: ``parameters`` say
         which of the repository's content it is about."""
         audit_services.record_change(
-            actor=self.actor, context=self.context, event_name=self.event_name,
-            recipient_account_id=repository.account_id, repository=repository.name,
+            actor=self.actor,
+            context=self.context,
+            event_name=self.event_name,
+            recipient_account_id=repository.account_id,
+            repository=repository.name,
             request_parameters={"registryId": repository.account_id, "repositoryName": repository.name, **parameters},
             response_elements={k: v for k, v in response_elements.items() if v},
         )
@@ -128,7 +132,8 @@ def unlink_blob(*, repository: Repository, digest: str, actor: Actor, context: R
             return False
         referencing = list(
             Manifest.objects.filter(repository=repository, blob_refs__blob_id=digest)
-            .order_by("id").values_list("digest", flat=True)[:5]
+            .order_by("id")
+            .values_list("digest", flat=True)[:5]
         )
         if referencing:
             raise BlobInUse(digest, referencing)
@@ -176,7 +181,12 @@ def get_upload(*, repository: Repository, upload_id: str) -> Upload:
 
 
 def append_to_upload(
-    *, upload: Upload, stream, offset: int | None, length: int | None, actor: Actor,
+    *,
+    upload: Upload,
+    stream,
+    offset: int | None,
+    length: int | None,
+    actor: Actor,
     context: RequestContext | None = None,
 ) -> int:
     """Spool a chunk; returns the upload's new size. ``offset`` None appends (streamed PATCH)."""
@@ -184,8 +194,10 @@ def append_to_upload(
     with transaction.atomic():
         _note_size(upload, size)
         _Change(actor, context, "UploadLayerPart").record(
-            upload.repository, {"uploadId": str(upload.id)},
-            uploadId=str(upload.id), lastByteReceived=size - 1 if size else None,
+            upload.repository,
+            {"uploadId": str(upload.id)},
+            uploadId=str(upload.id),
+            lastByteReceived=size - 1 if size else None,
         )
     return size
 
@@ -220,8 +232,14 @@ def _note_size(upload: Upload, size: int) -> None:
 
 
 def complete_upload(
-    *, upload: Upload, digest: str, actor: Actor, context: RequestContext | None = None,
-    stream=None, offset: int | None = None, length: int | None = None,
+    *,
+    upload: Upload,
+    digest: str,
+    actor: Actor,
+    context: RequestContext | None = None,
+    stream=None,
+    offset: int | None = None,
+    length: int | None = None,
 ) -> Blob:
     """Verify the spooled bytes against ``digest`` and commit them as a blob linked
     to the upload's repository. On a mismatch nothing is kept. A completing
@@ -234,7 +252,12 @@ def complete_upload(
 
 
 def upload_blob(
-    *, repository: Repository, digest: str, stream, length: int | None, actor: Actor,
+    *,
+    repository: Repository,
+    digest: str,
+    stream,
+    length: int | None,
+    actor: Actor,
     context: RequestContext | None = None,
 ) -> Blob:
     """A blob pushed whole in one request (a monolithic upload): its upload is
@@ -382,7 +405,8 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
         # that is here must be described as it is.
         subject = (
             Manifest.objects.filter(repository=repository, digest=parsed.subject.digest)
-            .only("id", "digest", "size", "media_type").first()
+            .only("id", "digest", "size", "media_type")
+            .first()
         )
         if subject is not None:
             _check_manifest_descriptor(parsed.subject, subject, "subject")
@@ -402,21 +426,38 @@ def _check_manifest_descriptor(descriptor: Descriptor, manifest: Manifest, where
 
 
 def put_manifest(
-    *, repository: Repository, name: str, reference: str, body: bytes, content_type: str, actor: Actor,
+    *,
+    repository: Repository,
+    name: str,
+    reference: str,
+    body: bytes,
+    content_type: str,
+    actor: Actor,
     context: RequestContext | None = None,
 ) -> Manifest:
     """Validate and store a pushed manifest byte for byte; ``name`` is the
     repository as the client addressed it (schema 1 manifests carry it)."""
     tag, digest = (None, reference) if ":" in reference else (reference, None)
     manifest, _ = _put_manifest(
-        repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type,
+        repository=repository,
+        name=name,
+        tag=tag,
+        digest=digest,
+        body=body,
+        content_type=content_type,
         change=_Change(actor, context, "PutImage"),
     )
     return manifest
 
 
 def put_image(
-    *, repository: Repository, body: bytes, media_type: str, tag: str | None, digest: str | None, actor: Actor,
+    *,
+    repository: Repository,
+    body: bytes,
+    media_type: str,
+    tag: str | None,
+    digest: str | None,
+    actor: Actor,
     context: RequestContext | None = None,
 ) -> tuple[Manifest, bool]:
     """Amazon ECR's PutImage: store a manifest through the same checks as a push,
@@ -436,7 +477,13 @@ def put_image(
 
 
 def _put_manifest(
-    *, repository: Repository, name: str, tag: str | None, digest: str | None, body: bytes, content_type: str,
+    *,
+    repository: Repository,
+    name: str,
+    tag: str | None,
+    digest: str | None,
+    body: bytes,
+    content_type: str,
     change: _Change,
 ) -> tuple[Manifest, bool]:
     """The manifest, and whether the push changed anything (a new manifest, or a
@@ -446,7 +493,12 @@ def _put_manifest(
         raise ManifestTooLarge(size=len(body), limit=settings.BERTH_MAX_MANIFEST_BYTES)
     if _is_schema1(body, content_type):
         return _put_schema1(
-            repository=repository, name=name, tag=tag, digest=digest, body=body, content_type=content_type,
+            repository=repository,
+            name=name,
+            tag=tag,
+            digest=digest,
+            body=body,
+            content_type=content_type,
             change=change,
         )
     parsed = parse_manifest(body, content_type)
@@ -494,7 +546,13 @@ def _is_schema1(body: bytes, content_type: str) -> bool:
 
 
 def _put_schema1(
-    *, repository: Repository, name: str, tag: str | None, digest: str | None, body: bytes, content_type: str,
+    *,
+    repository: Repository,
+    name: str,
+    tag: str | None,
+    digest: str | None,
+    body: bytes,
+    content_type: str,
     change: _Change,
 ) -> tuple[Manifest, bool]:
     media_type = content_type.split(";")[0].strip()
@@ -529,7 +587,14 @@ def _put_schema1(
 
 
 def _store_manifest(
-    *, repository: Repository, digest: str, tag: str | None, change: _Change, parameters: dict, blobs, children,
+    *,
+    repository: Repository,
+    digest: str,
+    tag: str | None,
+    change: _Change,
+    parameters: dict,
+    blobs,
+    children,
     fields: dict,
 ) -> tuple[Manifest, bool]:
     with transaction.atomic():
@@ -576,7 +641,8 @@ def _hold_links(repository: Repository, blobs) -> None:
     held = set(
         RepositoryBlob.objects.select_for_update()
         .filter(repository=repository, blob_id__in=wanted)
-        .order_by("blob_id").values_list("blob_id", flat=True)
+        .order_by("blob_id")
+        .values_list("blob_id", flat=True)
     )
     for digest in wanted:
         if digest not in held:
@@ -602,7 +668,9 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
     old_digest = current.manifest.digest
     if tag_is_immutable(repository, tag):
         raise TagImmutable(
-            tag=tag, repository=f"{repository.account_id}/{repository.name}", current=old_digest,
+            tag=tag,
+            repository=f"{repository.account_id}/{repository.name}",
+            current=old_digest,
             pushed=manifest.digest,
         )
     current.manifest = manifest
@@ -664,8 +732,11 @@ def delete_image(
     with transaction.atomic():
         if tag is not None:
             current = (
-                Tag.objects.select_for_update().select_related("manifest").defer("manifest__content")
-                .filter(repository=repository, name=tag).first()
+                Tag.objects.select_for_update()
+                .select_related("manifest")
+                .defer("manifest__content")
+                .filter(repository=repository, name=tag)
+                .first()
             )
             if current is None:
                 raise selectors.ImageFailure(
@@ -686,8 +757,10 @@ def delete_image(
                 return [(manifest.digest, tag)]
         else:
             manifest = (
-                Manifest.objects.select_for_update().defer("content")
-                .filter(repository=repository, digest=digest).first()
+                Manifest.objects.select_for_update()
+                .defer("content")
+                .filter(repository=repository, digest=digest)
+                .first()
             )
             if manifest is None:
                 raise selectors.ImageFailure(

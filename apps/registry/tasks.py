@@ -1,4 +1,5 @@
 """Celery tasks: thin wrappers around services."""
+
 from celery import shared_task
 
 from . import image_details, services

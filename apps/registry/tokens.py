@@ -6,6 +6,7 @@ key that signed in and a fingerprint of the user's password), so that every /v2/
 request rebuilds the Caller from the token alone: the hot path runs no query to
 learn who is asking, and asks whether the credential still holds in the query it
 runs anyway (apps.iam.credentials)."""
+
 from __future__ import annotations
 
 import base64
@@ -118,9 +119,7 @@ class _Keys:
     def __init__(self, private_key) -> None:
         self.private_key = private_key
         self.public_key = self.private_key.public_key()
-        der = self.public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        der = self.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         # The libtrust-style key id Docker's registry uses: base32 of a truncated SHA-256.
         raw = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
         self.key_id = ":".join(raw[i : i + 4] for i in range(0, 48, 4))

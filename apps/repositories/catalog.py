@@ -4,6 +4,7 @@ it needs, and its one write and its reads.
 
 ECR Public has no private repositories, so catalog data is put on public ones only;
 what a repository made private keeps is shown again once it is public."""
+
 from __future__ import annotations
 
 import hashlib

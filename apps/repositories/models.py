@@ -38,8 +38,12 @@ class Repository(models.Model):
         verbose_name_plural = "repositories"
         constraints = [
             models.UniqueConstraint(fields=["account", "name"], name="repository_name_unique_in_account"),
-            models.CheckConstraint(condition=models.Q(name__regex=REPOSITORY_NAME_PATTERN), name="repository_name_grammar"),
-            models.CheckConstraint(condition=models.Q(visibility__in=Visibility.values), name="repository_visibility_known"),
+            models.CheckConstraint(
+                condition=models.Q(name__regex=REPOSITORY_NAME_PATTERN), name="repository_name_grammar"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(visibility__in=Visibility.values), name="repository_visibility_known"
+            ),
             models.CheckConstraint(
                 condition=models.Q(image_tag_mutability__in=TagMutability.values),
                 name="repository_tag_mutability_known",

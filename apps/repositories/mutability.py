@@ -1,6 +1,7 @@
 """Which image tags of a repository may move: Amazon ECR's image tag mutability,
 with the wildcard exclusion filters that flip the rule for the tags they match.
 Pure functions over a repository's settings."""
+
 from __future__ import annotations
 
 import re

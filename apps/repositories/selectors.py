@@ -1,4 +1,5 @@
 """Reads about repositories, including how a `<namespace>/<name>` resolves."""
+
 from __future__ import annotations
 
 import re
@@ -111,6 +112,7 @@ def resolve_address(full_name: str) -> Address | None:
     if account is None:
         return None
     return Address(full_name=full_name, account=account, name=name, via_alias=via_alias)
+
 
 def account_repository(account: Account, name: str) -> Repository | None:
     """The account's repository ``name`` (a name outside the grammar names none)."""

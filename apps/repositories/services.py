@@ -1,4 +1,5 @@
 """Every write to repositories and their settings."""
+
 from __future__ import annotations
 
 import re
@@ -60,9 +61,7 @@ def validate_repository_name(name: str) -> None:
 
 def validate_resource_tags(tags: Mapping[str, str]) -> None:
     if len(tags) > RESOURCE_TAGS_PER_REPOSITORY:
-        raise ResourceTagsInvalid(
-            f"a repository has at most {RESOURCE_TAGS_PER_REPOSITORY} tags", code="max_length"
-        )
+        raise ResourceTagsInvalid(f"a repository has at most {RESOURCE_TAGS_PER_REPOSITORY} tags", code="max_length")
     for key, value in tags.items():
         if not key or len(key) > RESOURCE_TAG_KEY_MAX_LENGTH or not _RESOURCE_TAG.fullmatch(key):
             raise ResourceTagsInvalid(
@@ -201,13 +200,20 @@ def update_repository(
         publish_changed(repository, changed)
         if len(fields) > 1 or resource_tags is not None:
             audit_services.record_change(
-                actor=actor, context=context, event_name="UpdateRepository", event_source="berth",
-                recipient_account_id=repository.account_id, repository=repository.name,
+                actor=actor,
+                context=context,
+                event_name="UpdateRepository",
+                event_source="berth",
+                recipient_account_id=repository.account_id,
+                repository=repository.name,
                 request_parameters={
-                    "registryId": repository.account_id, "repositoryName": repository.name, "visibility": visibility,
+                    "registryId": repository.account_id,
+                    "repositoryName": repository.name,
+                    "visibility": visibility,
                     "imageTagMutability": image_tag_mutability,
                     "imageTagMutabilityExclusionFilters": image_tag_mutability_exclusion_filters,
-                    "scanOnPush": scan_on_push, "tags": dict(resource_tags) if resource_tags is not None else None,
+                    "scanOnPush": scan_on_push,
+                    "tags": dict(resource_tags) if resource_tags is not None else None,
                 },
             )
     return repository

@@ -220,8 +220,13 @@ def roles() -> None:
 @roles.command("create")
 @click.option("--name", required=True, help="the role's name")
 @click.option("--trust-policy", type=click.File("r"), required=True, help="the trust policy's JSON ('-' for stdin)")
-@click.option("--max-session-duration", type=click.IntRange(3600, 43200), default=3600, show_default=True,
-              help="seconds a session may last at most")
+@click.option(
+    "--max-session-duration",
+    type=click.IntRange(3600, 43200),
+    default=3600,
+    show_default=True,
+    help="seconds a session may last at most",
+)
 @click.option("--description", default="", help="what the role is for")
 @output_option
 @pass_session
@@ -279,8 +284,9 @@ def roles_delete(session: Session, name: str) -> None:
 def roles_update_trust_policy(session: Session, name: str, trust_policy, output: str) -> None:
     """Replace a role's trust policy."""
     with Activity(f"Updating the trust policy of {name}"):
-        updated = session.client.put(f"/iam/roles/{_segment(name)}/trust-policy",
-                                     {"policyDocument": trust_policy.read()})
+        updated = session.client.put(
+            f"/iam/roles/{_segment(name)}/trust-policy", {"policyDocument": trust_policy.read()}
+        )
     emit(updated, output, lambda updated: fields(updated, ROLE_COLUMNS))
 
 
@@ -309,7 +315,11 @@ def _render_simulation(simulation: dict) -> str:
 @output_option
 @pass_session
 def simulate(
-    session: Session, principal_arn: str, actions: tuple[str, ...], resource_arn: str, source_ip: str | None,
+    session: Session,
+    principal_arn: str,
+    actions: tuple[str, ...],
+    resource_arn: str,
+    source_ip: str | None,
     output: str,
 ) -> None:
     """Say for each action whether PRINCIPAL may do it on RESOURCE, and which

@@ -40,10 +40,19 @@ def _exports(assumed: dict) -> str:
 @sts.command("assume-role")
 @click.option("--role-arn", required=True, help="the role's ARN (arn:berth:iam::<account>:role/<name>)")
 @click.option("--session-name", required=True, help="names the session in ARNs and the audit trail")
-@click.option("--duration", type=click.IntRange(900, 43200), default=3600, show_default=True,
-              help="seconds the credentials last (at most the role's maximum)")
-@click.option("--export", "as_exports", is_flag=True,
-              help="print shell `export` lines that make later berth commands use the credentials")
+@click.option(
+    "--duration",
+    type=click.IntRange(900, 43200),
+    default=3600,
+    show_default=True,
+    help="seconds the credentials last (at most the role's maximum)",
+)
+@click.option(
+    "--export",
+    "as_exports",
+    is_flag=True,
+    help="print shell `export` lines that make later berth commands use the credentials",
+)
 @output_option
 @pass_session
 def assume_role(

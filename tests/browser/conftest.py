@@ -1,5 +1,6 @@
 """Browser fixtures: headless Debian Chromium driven by Playwright, against the live
 `berth` server of tests/e2e (started once per session)."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """In a real browser against a live `berth serve`: a publisher signs up, asks for a
 custom alias, staff approve it in the admin console, and the gallery's publisher
 page answers at the new alias (and still at the old one)."""
+
 from __future__ import annotations
 
 import secrets

@@ -1,6 +1,7 @@
 """The pages that bring the most script of their own (Swagger UI, the admin) work in a
 real browser under the Content-Security-Policy, and a violation is caught: every
 browser test fails on one (the `new_context` fixture)."""
+
 from __future__ import annotations
 
 import secrets

@@ -1,6 +1,7 @@
 """The public gallery in a real browser against a live server: search, filters,
 publisher and repository pages, the pull command pulling with skopeo, and what must
 never show (a private repository, script from Markdown)."""
+
 from __future__ import annotations
 
 import json
@@ -37,16 +38,26 @@ def gallery(berth, tmp_path_factory):
     berth.create_repository(publisher.account_id, "birds/hummingbird", public=True)
     for layout, name in ((image, "birds/hummingbird"), (secret, "secret-stash")):
         run_isolated(
-            ["skopeo", "copy", "--dest-tls-verify=false", "--dest-creds", publisher.creds,
-             f"oci:{layout.path}:v1", f"docker://{berth.host}/{publisher.account_id}/{name}:v1"],
+            [
+                "skopeo",
+                "copy",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                publisher.creds,
+                f"oci:{layout.path}:v1",
+                f"docker://{berth.host}/{publisher.account_id}/{name}:v1",
+            ],
             tmp / "skopeo",
         )
-    shell(berth, (
-        "from apps.repositories.models import Repository; from apps.repositories import catalog; "
-        f"r = Repository.objects.get(account_id='{publisher.account_id}', name='birds/hummingbird'); "
-        f"catalog.put_repository_catalog_data(repository=r, description={DESCRIPTION!r}, about_markdown={ABOUT!r}, "
-        "usage_markdown='Run it with `docker run`.', operating_systems=['Linux'], architectures=['x86-64'])"
-    ))
+    shell(
+        berth,
+        (
+            "from apps.repositories.models import Repository; from apps.repositories import catalog; "
+            f"r = Repository.objects.get(account_id='{publisher.account_id}', name='birds/hummingbird'); "
+            f"catalog.put_repository_catalog_data(repository=r, description={DESCRIPTION!r}, about_markdown={ABOUT!r}, "
+            "usage_markdown='Run it with `docker run`.', operating_systems=['Linux'], architectures=['x86-64'])"
+        ),
+    )
     return publisher
 
 
@@ -131,7 +142,14 @@ def test_repository_page_tags_and_a_pull_command_that_pulls(page, berth, gallery
     # The command's reference pulls anonymously.
     reference = command.removeprefix("docker pull ")
     pulled = run_isolated(
-        ["skopeo", "copy", "--src-tls-verify=false", "--src-no-creds", f"docker://{reference}", f"oci:{tmp_path / 'pulled'}:v1"],
+        [
+            "skopeo",
+            "copy",
+            "--src-tls-verify=false",
+            "--src-no-creds",
+            f"docker://{reference}",
+            f"oci:{tmp_path / 'pulled'}:v1",
+        ],
         tmp_path / "skopeo",
     )
     assert pulled.returncode == 0

@@ -61,8 +61,12 @@ def test_lookup_filters_pages_and_formats(auditor):
     table = auditor.ok("audit", "lookup", "--repository", "team/app", "--event-name", "BatchGetImage").splitlines()
     assert table[0].split() == ["TIME", "EVENT", "PRINCIPAL", "SOURCE", "IP", "REPOSITORY", "ERROR"]
     assert len(table) == 7
-    assert table[1].split()[2:6] == ["BatchGetImage", f"arn:berth:iam::{auditor.account.account_id}:user/ci",
-                                     "203.0.113.9", "team/app"]
+    assert table[1].split()[2:6] == [
+        "BatchGetImage",
+        f"arn:berth:iam::{auditor.account.account_id}:user/ci",
+        "203.0.113.9",
+        "team/app",
+    ]
 
     page = auditor.json("audit", "lookup", "--event-name", "BatchGetImage", "--max-results", "4")
     assert len(page["events"]) == 4 and page["next"]

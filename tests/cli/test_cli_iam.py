@@ -41,22 +41,30 @@ def test_users_policies_and_attachments(cli):
     key = cli.json("iam", "users", "create-access-key", "builder")
     assert key["accessKeyId"].startswith("BKIA")
 
-    document = _write(cli, "pull.json", {"Version": "2012-10-17", "Statement": [
-        {"Sid": "Pull", "Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"}]})
+    document = _write(
+        cli,
+        "pull.json",
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": "Pull", "Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"}],
+        },
+    )
     assert cli.json("iam", "policies", "create", "--name", "Pull", "--document", document)["policyName"] == "Pull"
     assert "ecr:BatchGetImage" in cli.ok("iam", "policies", "get", "Pull")
     assert "BerthRegistryReadOnly" in cli.ok("iam", "policies", "list")
-    bad = _write(cli, "bad.json", {"Statement": [{"Sid": "X", "Effect": "Allow", "Action": "ecr:Fly", "Resource": "*"}]})
+    bad = _write(
+        cli, "bad.json", {"Statement": [{"Sid": "X", "Effect": "Allow", "Action": "ecr:Fly", "Resource": "*"}]}
+    )
     assert "Statement 1 (Sid \"X\"): unknown action 'ecr:Fly'" in cli.fails(
-        "iam", "policies", "create", "--name", "Bad", "--document", bad)
+        "iam", "policies", "create", "--name", "Bad", "--document", bad
+    )
 
     attached = cli.json("iam", "attach-policy", "--user", "builder", "--policy", "Pull")
     assert [p["policyName"] for p in attached["attachedPolicies"]] == ["Pull"]
     cli.ok("iam", "attach-policy", "--user", "builder", "--policy", "AmazonEC2ContainerRegistryReadOnly")
     assert "still attached" in cli.fails("iam", "policies", "delete", "Pull")
     cli.ok("iam", "detach-policy", "--user", "builder", "--policy", "Pull")
-    cli.ok("iam", "detach-policy", "--user", "builder", "--policy",
-           "arn:berth:iam::berth:policy/BerthRegistryReadOnly")
+    cli.ok("iam", "detach-policy", "--user", "builder", "--policy", "arn:berth:iam::berth:policy/BerthRegistryReadOnly")
     assert cli.json("iam", "list-attached-policies", "--user", "builder") == {"attachedPolicies": []}
     assert cli.ok("iam", "policies", "delete", "Pull") == "Deleted policy Pull.\n"
     assert cli.ok("iam", "users", "delete", "builder") == "Deleted user builder.\n"
@@ -66,8 +74,14 @@ def test_simulate_exit_status(cli):
     account = cli.account.account_id
     cli.ok("iam", "users", "create", "dev", "-o", "json")
     cli.ok("iam", "attach-policy", "--user", "dev", "--policy", "BerthRegistryReadOnly", "-o", "json")
-    args = ("iam", "simulate", "--principal", f"arn:berth:iam::{account}:user/dev",
-            "--resource", f"arn:berth:ecr:local:{account}:repository/app")
+    args = (
+        "iam",
+        "simulate",
+        "--principal",
+        f"arn:berth:iam::{account}:user/dev",
+        "--resource",
+        f"arn:berth:ecr:local:{account}:repository/app",
+    )
     allowed = cli.run(*args, "--action", "ecr:BatchGetImage")
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.startswith("ecr:BatchGetImage: allowed by BerthRegistryReadOnly statement 1\n")
@@ -79,8 +93,10 @@ def test_simulate_exit_status(cli):
 
 def test_repository_policy_commands(cli):
     cli.server.create_repository(cli.account.account_id, "team/app")
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}]}
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}],
+    }
     path = _write(cli, "repo-policy.json", policy)
     assert cli.ok("repo", "policy", "set", "team/app", "--file", path) == "Set the policy of team/app.\n"
     assert json.loads(cli.ok("repo", "policy", "get", "team/app")) == policy
@@ -90,18 +106,26 @@ def test_repository_policy_commands(cli):
 
 def test_assume_role_and_use_the_credentials(cli):
     account = cli.account.account_id
-    trust = _write(cli, "trust.json", {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": account}, "Action": "sts:AssumeRole"}]})
-    role = cli.json("iam", "roles", "create", "--name", "Deployer", "--trust-policy", trust,
-                    "--max-session-duration", "7200")
+    trust = _write(
+        cli,
+        "trust.json",
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": account}, "Action": "sts:AssumeRole"}],
+        },
+    )
+    role = cli.json(
+        "iam", "roles", "create", "--name", "Deployer", "--trust-policy", trust, "--max-session-duration", "7200"
+    )
     assert role["arn"] == f"arn:berth:iam::{account}:role/Deployer" and role["maxSessionDuration"] == 7200
     assert "Deployer" in cli.ok("iam", "roles", "list")
     assert f'"AWS": "{account}"' in cli.ok("iam", "roles", "get", "Deployer")
     cli.ok("iam", "roles", "update-trust-policy", "Deployer", "--trust-policy", trust, "-o", "json")
     cli.ok("iam", "attach-policy", "--role", "Deployer", "--policy", "BerthRegistryReadOnly", "-o", "json")
 
-    exports = cli.ok("sts", "assume-role", "--role-arn", role["arn"], "--session-name", "ci-1",
-                     "--duration", "900", "--export")
+    exports = cli.ok(
+        "sts", "assume-role", "--role-arn", role["arn"], "--session-name", "ci-1", "--duration", "900", "--export"
+    )
     env = {}
     for line in exports.splitlines():
         name, _, value = line.removeprefix("export ").partition("=")
@@ -129,11 +153,18 @@ def test_iam_users_of_two_accounts_share_a_name_and_sign_in_naming_their_account
         root = _new_user(berth, tmp_path / f"root-{number}", company)
         root.configure()
         password = f"alices-passphrase-in-account-{number}"
-        created = json.loads(root.ok("iam", "users", "create", "alice", "--password-stdin", "-o", "json",
-                                     input=password + "\n"))
+        created = json.loads(
+            root.ok("iam", "users", "create", "alice", "--password-stdin", "-o", "json", input=password + "\n")
+        )
         assert created["arn"] == f"arn:berth:iam::{root.account.account_id}:user/alice"
-        rights = _write(root, "rights.json", {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["ecr:*", "iam:CreateAccessKey"], "Resource": "*"}]})
+        rights = _write(
+            root,
+            "rights.json",
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["ecr:*", "iam:CreateAccessKey"], "Resource": "*"}],
+            },
+        )
         root.ok("iam", "policies", "create", "--name", "AliceRights", "--document", rights, "-o", "json")
         root.ok("iam", "attach-policy", "--user", "alice", "--policy", "AliceRights", "-o", "json")
         sign_in_name = f"{getattr(root.account, names_account_by)}/alice"
@@ -146,20 +177,57 @@ def test_iam_users_of_two_accounts_share_a_name_and_sign_in_naming_their_account
         assert f"Signed in as {alice.account.username}" in alice.configure()
         assert alice.json("sts", "get-caller-identity")["arn"] == f"arn:berth:iam::{account}:user/alice"
         skopeo_dir = tmp_path / f"skopeo-{account}"
-        run_isolated(["skopeo", "login", "--tls-verify=false", "--username", alice.account.username,
-                      "--password-stdin", berth.host], skopeo_dir, input=alice.account.password + "\n")
-        run_isolated(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{image.path}:v1",
-                      f"docker://{berth.host}/{account}/team/app:v1"], skopeo_dir)
+        run_isolated(
+            [
+                "skopeo",
+                "login",
+                "--tls-verify=false",
+                "--username",
+                alice.account.username,
+                "--password-stdin",
+                berth.host,
+            ],
+            skopeo_dir,
+            input=alice.account.password + "\n",
+        )
+        run_isolated(
+            [
+                "skopeo",
+                "copy",
+                "--dest-tls-verify=false",
+                f"oci:{image.path}:v1",
+                f"docker://{berth.host}/{account}/team/app:v1",
+            ],
+            skopeo_dir,
+        )
         assert alice.json("repo", "describe", "team/app")["imageCount"] == 1
 
     first = alices[0]
-    refused = first.fails("configure", "--endpoint", berth.url, "--username", "alice", "--password-stdin",
-                          input=first.account.password + "\n")
+    refused = first.fails(
+        "configure",
+        "--endpoint",
+        berth.url,
+        "--username",
+        "alice",
+        "--password-stdin",
+        input=first.account.password + "\n",
+    )
     assert "incorrect username or password" in refused
     other_account = f"{alices[1].account.account_id}/alice"
-    refused = first.fails("configure", "--endpoint", berth.url, "--username", other_account, "--password-stdin",
-                          input=first.account.password + "\n")
+    refused = first.fails(
+        "configure",
+        "--endpoint",
+        berth.url,
+        "--username",
+        other_account,
+        "--password-stdin",
+        input=first.account.password + "\n",
+    )
     assert "incorrect username or password" in refused
-    login = run_isolated(["skopeo", "login", "--tls-verify=false", "--username", "alice", "--password-stdin",
-                          berth.host], tmp_path / "skopeo-bare", input=first.account.password + "\n", check=False)
+    login = run_isolated(
+        ["skopeo", "login", "--tls-verify=false", "--username", "alice", "--password-stdin", berth.host],
+        tmp_path / "skopeo-bare",
+        input=first.account.password + "\n",
+        check=False,
+    )
     assert login.returncode != 0

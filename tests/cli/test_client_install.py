@@ -2,6 +2,7 @@
 environment brings click, rich and requests and nothing of the server, and
 `berth` works there: help, a client command against a live server, and a clear
 word for a server command."""
+
 from __future__ import annotations
 
 import re
@@ -55,7 +56,9 @@ def client_venv(tmp_path_factory) -> Path:
     python = root / "bin" / "python"
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "-e", str(REPOSITORY)],
-        check=True, capture_output=True, timeout=INSTALL_TIMEOUT,
+        check=True,
+        capture_output=True,
+        timeout=INSTALL_TIMEOUT,
     )
     return root
 
@@ -63,7 +66,11 @@ def client_venv(tmp_path_factory) -> Path:
 def run_berth(client_venv: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(client_venv / "bin" / "berth"), *args],
-        capture_output=True, text=True, timeout=CMD_TIMEOUT, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=CMD_TIMEOUT,
+        env=env,
+        check=False,
     )
 
 

@@ -60,8 +60,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if _server_log_tail and (exitstatus != 0 or terminalreporter.stats.get("failed")
-                             or terminalreporter.stats.get("error")):
+    if _server_log_tail and (
+        exitstatus != 0 or terminalreporter.stats.get("failed") or terminalreporter.stats.get("error")
+    ):
         terminalreporter.section("berth server log (tail)")
         for line in _server_log_tail:
             terminalreporter.write_line(line)
@@ -149,8 +150,7 @@ def _can_unshare() -> bool:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
     try:
-        return subprocess.run(["unshare", "-m", "true"], capture_output=True,
-                              timeout=10).returncode == 0
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -162,9 +162,15 @@ _UNSHARE_OK: bool | None = None
 _SYSTEM_CACHE = "/var/lib/containers/cache"
 
 
-def run_isolated(cmd: list[str], tmp: Path, env: dict | None = None, check: bool = True,
-                 timeout: int = CMD_TIMEOUT, text: bool = True,
-                 input: str | bytes | None = None) -> subprocess.CompletedProcess:
+def run_isolated(
+    cmd: list[str],
+    tmp: Path,
+    env: dict | None = None,
+    check: bool = True,
+    timeout: int = CMD_TIMEOUT,
+    text: bool = True,
+    input: str | bytes | None = None,
+) -> subprocess.CompletedProcess:
     """Run a containers/image client (skopeo, podman) with a private empty blob-info cache
     and no credentials from the host (an empty auth file, ``tmp/auth.json``, that a
     ``login`` writes to); ``input`` goes to its stdin (``--password-stdin``)."""
@@ -188,9 +194,15 @@ def run_isolated(cmd: list[str], tmp: Path, env: dict | None = None, check: bool
     full = list(cmd)
     if _UNSHARE_OK:
         # private mount namespace with a tmpfs over the root blob-info cache dir
-        full = ["unshare", "-m", "sh", "-c",
-                f'mkdir -p {_SYSTEM_CACHE} && mount -t tmpfs berth-e2e-cache {_SYSTEM_CACHE}'
-                ' && exec "$@"', "berth-e2e", *cmd]
+        full = [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f'mkdir -p {_SYSTEM_CACHE} && mount -t tmpfs berth-e2e-cache {_SYSTEM_CACHE} && exec "$@"',
+            "berth-e2e",
+            *cmd,
+        ]
     res = subprocess.run(full, capture_output=True, text=text, env=e, timeout=timeout, input=input)
     if check and res.returncode != 0:
         out, err = res.stdout, res.stderr
@@ -198,7 +210,8 @@ def run_isolated(cmd: list[str], tmp: Path, env: dict | None = None, check: bool
             out, err = out.decode(errors="replace"), err.decode(errors="replace")
         raise AssertionError(
             f"command failed (rc={res.returncode}): {' '.join(cmd)}\n"
-            f"--- stdout\n{out[-4000:]}\n--- stderr\n{err[-4000:]}")
+            f"--- stdout\n{out[-4000:]}\n--- stderr\n{err[-4000:]}"
+        )
     return res
 
 
@@ -246,8 +259,7 @@ class _PostgresDB:
 
     def drop(self) -> None:
         try:
-            self._exec(self._sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                self._sql.Identifier(self.name)))
+            self._exec(self._sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(self._sql.Identifier(self.name)))
         except Exception as exc:  # teardown must not mask test results
             print(f"warning: could not drop e2e database {self.name}: {exc}", file=sys.stderr)
 
@@ -328,28 +340,39 @@ class BerthServer:
 
     # -- CLI ---------------------------------------------------------------
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        res = subprocess.run([str(BERTH_BIN), *args], capture_output=True, text=True,
-                             env=self.env, timeout=CMD_TIMEOUT, cwd=str(self.data_dir))
+        res = subprocess.run(
+            [str(BERTH_BIN), *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=CMD_TIMEOUT,
+            cwd=str(self.data_dir),
+        )
         if check and res.returncode != 0:
-            raise AssertionError(f"berth {' '.join(args)} failed (rc={res.returncode})\n"
-                                 f"--- stdout\n{res.stdout}\n--- stderr\n{res.stderr}")
+            raise AssertionError(
+                f"berth {' '.join(args)} failed (rc={res.returncode})\n"
+                f"--- stdout\n{res.stdout}\n--- stderr\n{res.stderr}"
+            )
         return res
 
-    def create_account(self, name: str, username: str | None = None,
-                       password: str | None = None) -> Account:
+    def create_account(self, name: str, username: str | None = None, password: str | None = None) -> Account:
         username = username or f"e2e-{secrets.token_hex(4)}"
         password = password or secrets.token_urlsafe(18)
         # `--password=` so that a password starting with '-' is not taken for an option
-        res = self.cli("create_account", "--name", name, "--username", username,
-                       f"--password={password}", "--json")
+        res = self.cli("create_account", "--name", name, "--username", username, f"--password={password}", "--json")
         data = _last_json(res.stdout)
         acct = data.get("account", data) if isinstance(data.get("account"), dict) else data
         account_id = str(acct.get("account_id") or acct.get("id"))
         alias = acct.get("alias") or data.get("alias")
         assert account_id and account_id != "None", data
-        return Account(account_id=account_id, alias=alias,
-                       username=data.get("username", username), password=password,
-                       name=name, raw=data)
+        return Account(
+            account_id=account_id,
+            alias=alias,
+            username=data.get("username", username),
+            password=password,
+            name=name,
+            raw=data,
+        )
 
     def create_repository(self, account_id: str, name: str, public: bool = False):
         args = ["create_repository", "--account", str(account_id), "--name", name]
@@ -369,16 +392,19 @@ class BerthServer:
         _watched_servers.append(self)
         self.proc = subprocess.Popen(
             [str(BERTH_BIN), "serve", "--bind", self.host, *self.serve_options],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
-            cwd=str(self.data_dir), start_new_session=True)
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=str(self.data_dir),
+            start_new_session=True,
+        )
 
     def wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"berth serve exited with {self.proc.returncode}\n"
-                                   + self.log_tail())
+                raise RuntimeError(f"berth serve exited with {self.proc.returncode}\n" + self.log_tail())
             try:
                 with urllib.request.urlopen(self.url + "/v2/", timeout=5) as r:
                     last = r.status
@@ -390,8 +416,7 @@ class BerthServer:
             except (urllib.error.URLError, OSError) as e:
                 last = e
             time.sleep(0.2)
-        raise RuntimeError(f"berth did not answer GET /v2/ in {STARTUP_TIMEOUT}s "
-                           f"(last: {last})\n" + self.log_tail())
+        raise RuntimeError(f"berth did not answer GET /v2/ in {STARTUP_TIMEOUT}s (last: {last})\n" + self.log_tail())
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -30,10 +30,42 @@ OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 EMPTY_JSON = b"{}"
 
 # distribution's gzippedEmptyTar (a gzip of 1024 zero bytes: an empty tar archive)
-EMPTY_LAYER_GZIP = bytes([
-    31, 139, 8, 0, 0, 9, 110, 136, 0, 255, 98, 24, 5, 163, 96, 20, 140, 88, 0, 8, 0, 0, 255,
-    255, 46, 175, 181, 239, 0, 4, 0, 0,
-])
+EMPTY_LAYER_GZIP = bytes(
+    [
+        31,
+        139,
+        8,
+        0,
+        0,
+        9,
+        110,
+        136,
+        0,
+        255,
+        98,
+        24,
+        5,
+        163,
+        96,
+        20,
+        140,
+        88,
+        0,
+        8,
+        0,
+        0,
+        255,
+        255,
+        46,
+        175,
+        181,
+        239,
+        0,
+        4,
+        0,
+        0,
+    ]
+)
 EMPTY_LAYER_DIGEST = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"
 assert I.sha256_digest(EMPTY_LAYER_GZIP) == EMPTY_LAYER_DIGEST
 
@@ -49,8 +81,7 @@ def b64url_decode(text: str) -> bytes:
 # --------------------------------------------------------------------------- Docker v2s2
 
 
-def build_docker_dir_image_with_empty_layers(path: str | os.PathLike,
-                                             arch: str = "amd64") -> I.Image:
+def build_docker_dir_image_with_empty_layers(path: str | os.PathLike, arch: str = "amd64") -> I.Image:
     """v2s2 ``dir:`` image: 2 real layers, 3 empty-layer history steps (ENV, LABEL, CMD)."""
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
@@ -70,32 +101,41 @@ def build_docker_dir_image_with_empty_layers(path: str | os.PathLike,
         {"created": I.CREATED, "created_by": "/bin/sh -c #(nop) ADD file:one in /"},
         {"created": I.CREATED, "created_by": "/bin/sh -c #(nop) LABEL x=y", "empty_layer": True},
         {"created": I.CREATED, "created_by": "/bin/sh -c #(nop) ADD file:two in /"},
-        {"created": I.CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["/bin/sh"]',
-         "empty_layer": True},
+        {"created": I.CREATED, "created_by": '/bin/sh -c #(nop)  CMD ["/bin/sh"]', "empty_layer": True},
     ]
-    cfg = I.canonical_json({
-        "created": I.CREATED,
-        "architecture": arch,
-        "os": "linux",
-        "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/usr/bin:/bin", "A=1"],
-                   "Labels": {"x": "y"}},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": history,
-    })
+    cfg = I.canonical_json(
+        {
+            "created": I.CREATED,
+            "architecture": arch,
+            "os": "linux",
+            "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/usr/bin:/bin", "A=1"], "Labels": {"x": "y"}},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+            "history": history,
+        }
+    )
     cfg_desc = {"mediaType": I.DOCKER_CONFIG, **put(cfg)}
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": I.DOCKER_MANIFEST,
-        "config": cfg_desc,
-        "layers": layer_descs,
-    }, indent=3).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": I.DOCKER_MANIFEST,
+            "config": cfg_desc,
+            "layers": layer_descs,
+        },
+        indent=3,
+    ).encode()
     (p / "manifest.json").write_bytes(manifest)
     (p / "version").write_text(I.DIR_TRANSPORT_VERSION)
-    return I.Image(path=p, tag=None, manifest=manifest,
-                   manifest_digest=I.sha256_digest(manifest), media_type=I.DOCKER_MANIFEST,
-                   config_digest=cfg_desc["digest"],
-                   layer_digests=[d["digest"] for d in layer_descs], diff_ids=diff_ids,
-                   platform={"architecture": arch, "os": "linux"})
+    return I.Image(
+        path=p,
+        tag=None,
+        manifest=manifest,
+        manifest_digest=I.sha256_digest(manifest),
+        media_type=I.DOCKER_MANIFEST,
+        config_digest=cfg_desc["digest"],
+        layer_digests=[d["digest"] for d in layer_descs],
+        diff_ids=diff_ids,
+        platform={"architecture": arch, "os": "linux"},
+    )
 
 
 def write_dir_layout(path: str | os.PathLike, manifest: bytes, blobs: dict[str, bytes]) -> Path:
@@ -124,20 +164,23 @@ def libtrust_key_id(public_key) -> str:
     in 12 groups of 4 separated by colons."""
     from cryptography.hazmat.primitives import serialization
 
-    der = public_key.public_bytes(serialization.Encoding.DER,
-                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
-    return ":".join(b32[i:i + 4] for i in range(0, len(b32), 4))
+    return ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
 
 
 def _jwk(public_key) -> dict:
     nums = public_key.public_numbers()
-    return {"crv": "P-256", "kid": libtrust_key_id(public_key), "kty": "EC",
-            "x": b64url(nums.x.to_bytes(32, "big")), "y": b64url(nums.y.to_bytes(32, "big"))}
+    return {
+        "crv": "P-256",
+        "kid": libtrust_key_id(public_key),
+        "kty": "EC",
+        "x": b64url(nums.x.to_bytes(32, "big")),
+        "y": b64url(nums.y.to_bytes(32, "big")),
+    }
 
 
-def schema1_manifest(name: str, tag: str, layers: list[tuple[str, dict]],
-                     architecture: str = "amd64") -> dict:
+def schema1_manifest(name: str, tag: str, layers: list[tuple[str, dict]], architecture: str = "amd64") -> dict:
     """Unsigned schema 1 manifest. ``layers`` is (blob digest, v1Compatibility dict), top
     layer first, as in fsLayers/history."""
     return {
@@ -146,8 +189,7 @@ def schema1_manifest(name: str, tag: str, layers: list[tuple[str, dict]],
         "tag": tag,
         "architecture": architecture,
         "fsLayers": [{"blobSum": d} for d, _ in layers],
-        "history": [{"v1Compatibility": json.dumps(v1, separators=(",", ":"))}
-                    for _, v1 in layers],
+        "history": [{"v1Compatibility": json.dumps(v1, separators=(",", ":"))} for _, v1 in layers],
     }
 
 
@@ -156,13 +198,11 @@ def v1_chain(n: int, architecture: str = "amd64") -> list[dict]:
     ids = [hashlib.sha256(os.urandom(16)).hexdigest() for _ in range(n)]
     out = []
     for i in range(n):  # i = 0 is the top
-        v1 = {"id": ids[i], "created": I.CREATED,
-              "container_config": {"Cmd": [f"berth e2e schema1 layer {n - 1 - i}"]}}
+        v1 = {"id": ids[i], "created": I.CREATED, "container_config": {"Cmd": [f"berth e2e schema1 layer {n - 1 - i}"]}}
         if i + 1 < n:
             v1["parent"] = ids[i + 1]
         if i == 0:
-            v1.update({"architecture": architecture, "os": "linux",
-                       "config": {"Cmd": ["/bin/sh"]}})
+            v1.update({"architecture": architecture, "os": "linux", "config": {"Cmd": ["/bin/sh"]}})
         out.append(v1)
     return out
 
@@ -177,22 +217,28 @@ def sign_schema1(manifest: dict, key=None) -> bytes:
     key = key or _ec_key()
     payload = json.dumps(manifest, indent=3).encode()
     close = len(payload.rstrip()) - 1
-    assert payload[close:close + 1] == b"}"
+    assert payload[close : close + 1] == b"}"
     format_length = len(payload[:close].rstrip())
     format_tail = payload[format_length:]
-    protected = b64url(json.dumps({
-        "formatLength": format_length,
-        "formatTail": b64url(format_tail),
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }).encode())
+    protected = b64url(
+        json.dumps(
+            {
+                "formatLength": format_length,
+                "formatTail": b64url(format_tail),
+                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        ).encode()
+    )
     signing_input = f"{protected}.{b64url(payload)}".encode()
     r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-    sig = {"header": {"jwk": _jwk(key.public_key()), "alg": "ES256"},
-           "signature": b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big")),
-           "protected": protected}
+    sig = {
+        "header": {"jwk": _jwk(key.public_key()), "alg": "ES256"},
+        "signature": b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big")),
+        "protected": protected,
+    }
     sigs = json.dumps([sig], indent=3)
     sigs = sigs.replace("\n", "\n   ")  # MarshalIndent(sigs, indent, indent)
-    return (payload[:format_length] + b',\n   "signatures": ' + sigs.encode() + b"\n}")
+    return payload[:format_length] + b',\n   "signatures": ' + sigs.encode() + b"\n}"
 
 
 def _protected(sig: dict) -> dict:
@@ -203,7 +249,7 @@ def schema1_payload(body: bytes, sig_index: int = 0) -> bytes:
     """The signed payload: body[:formatLength] + formatTail (what the digest is over)."""
     sig = json.loads(body)["signatures"][sig_index]
     prot = _protected(sig)
-    return body[:prot["formatLength"]] + b64url_decode(prot["formatTail"])
+    return body[: prot["formatLength"]] + b64url_decode(prot["formatTail"])
 
 
 def jws_compact(body: bytes, sig_index: int = 0) -> tuple[str, dict]:
@@ -227,9 +273,13 @@ def tamper_signature(body: bytes) -> bytes:
 # --------------------------------------------------------------------------- OCI artifacts
 
 
-def signature_artifact(subject: dict, layer: bytes, artifact_type: str | None = None,
-                       config: tuple[str, bytes] | None = None,
-                       annotations: dict | None = None) -> tuple[bytes, dict]:
+def signature_artifact(
+    subject: dict,
+    layer: bytes,
+    artifact_type: str | None = None,
+    config: tuple[str, bytes] | None = None,
+    annotations: dict | None = None,
+) -> tuple[bytes, dict]:
     """(OCI manifest bytes, {digest: blob}) of an artifact that refers to ``subject``
     (a descriptor).  Without ``config`` the config is the OCI empty descriptor."""
     cfg_type, cfg = config or (OCI_EMPTY, EMPTY_JSON)
@@ -238,8 +288,7 @@ def signature_artifact(subject: dict, layer: bytes, artifact_type: str | None = 
     if artifact_type:
         m["artifactType"] = artifact_type
     m["config"] = {"mediaType": cfg_type, "digest": I.sha256_digest(cfg), "size": len(cfg)}
-    m["layers"] = [{"mediaType": "application/octet-stream", "digest": I.sha256_digest(layer),
-                    "size": len(layer)}]
+    m["layers"] = [{"mediaType": "application/octet-stream", "digest": I.sha256_digest(layer), "size": len(layer)}]
     m["subject"] = subject
     if annotations:
         m["annotations"] = annotations

@@ -128,22 +128,22 @@ def make_layer(files: dict[str, bytes]) -> tuple[bytes, bytes]:
 
 
 def random_layer(label: str, size: int = 4096) -> tuple[bytes, bytes]:
-    return make_layer({
-        f"e2e/{label}.txt": f"berth e2e layer {label}\n".encode(),
-        f"e2e/{label}.bin": os.urandom(size),
-    })
+    return make_layer(
+        {
+            f"e2e/{label}.txt": f"berth e2e layer {label}\n".encode(),
+            f"e2e/{label}.bin": os.urandom(size),
+        }
+    )
 
 
-def _image_config(arch: str, diff_ids: list[str], variant: str | None = None,
-                  docker: bool = False) -> dict:
+def _image_config(arch: str, diff_ids: list[str], variant: str | None = None, docker: bool = False) -> dict:
     cfg = {
         "created": CREATED,
         "architecture": arch,
         "os": "linux",
         "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created": CREATED, "created_by": f"berth e2e layer {i}"}
-                    for i in range(len(diff_ids))],
+        "history": [{"created": CREATED, "created_by": f"berth e2e layer {i}"} for i in range(len(diff_ids))],
     }
     if variant:
         cfg["variant"] = variant
@@ -159,8 +159,7 @@ class OCILayout:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         (self.path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
-        (self.path / "oci-layout").write_text(
-            json.dumps({"imageLayoutVersion": OCI_LAYOUT_VERSION}))
+        (self.path / "oci-layout").write_text(json.dumps({"imageLayoutVersion": OCI_LAYOUT_VERSION}))
         if not (self.path / "index.json").exists():
             self._write_index([])
 
@@ -173,19 +172,17 @@ class OCILayout:
         return json.loads((self.path / "index.json").read_text()).get("manifests", [])
 
     def _write_index(self, manifests: list[dict]) -> None:
-        (self.path / "index.json").write_text(json.dumps(
-            {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}, indent=2))
+        (self.path / "index.json").write_text(
+            json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}, indent=2)
+        )
 
     def set_ref(self, tag: str, media_type: str, digest: str, size: int) -> None:
-        keep = [m for m in self._read_index()
-                if (m.get("annotations") or {}).get(REF_NAME) != tag]
-        keep.append({"mediaType": media_type, "digest": digest, "size": size,
-                     "annotations": {REF_NAME: tag}})
+        keep = [m for m in self._read_index() if (m.get("annotations") or {}).get(REF_NAME) != tag]
+        keep.append({"mediaType": media_type, "digest": digest, "size": size, "annotations": {REF_NAME: tag}})
         self._write_index(keep)
 
 
-def _add_oci_image(layout: OCILayout, arch: str, n_layers: int, variant: str | None,
-                   label: str) -> Image:
+def _add_oci_image(layout: OCILayout, arch: str, n_layers: int, variant: str | None, label: str) -> Image:
     layer_descs, diff_ids = [], []
     for i in range(n_layers):
         raw, gz = random_layer(f"{label}-{arch}-{i}")
@@ -193,25 +190,33 @@ def _add_oci_image(layout: OCILayout, arch: str, n_layers: int, variant: str | N
         layer_descs.append({"mediaType": OCI_LAYER_GZIP, **layout.add_blob(gz)})
     cfg = canonical_json(_image_config(arch, diff_ids, variant))
     cfg_desc = {"mediaType": OCI_CONFIG, **layout.add_blob(cfg)}
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": cfg_desc,
-        "layers": layer_descs,
-    }, indent=2).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": cfg_desc,
+            "layers": layer_descs,
+        },
+        indent=2,
+    ).encode()
     mdesc = layout.add_blob(manifest)
     platform = {"architecture": arch, "os": "linux"}
     if variant:
         platform["variant"] = variant
-    return Image(path=layout.path, tag=None, manifest=manifest,
-                 manifest_digest=mdesc["digest"], media_type=OCI_MANIFEST,
-                 config_digest=cfg_desc["digest"],
-                 layer_digests=[d["digest"] for d in layer_descs], diff_ids=diff_ids,
-                 platform=platform)
+    return Image(
+        path=layout.path,
+        tag=None,
+        manifest=manifest,
+        manifest_digest=mdesc["digest"],
+        media_type=OCI_MANIFEST,
+        config_digest=cfg_desc["digest"],
+        layer_digests=[d["digest"] for d in layer_descs],
+        diff_ids=diff_ids,
+        platform=platform,
+    )
 
 
-def build_oci_image(path: str | os.PathLike, tag: str = "v1", arch: str = "amd64",
-                    n_layers: int = 2) -> Image:
+def build_oci_image(path: str | os.PathLike, tag: str = "v1", arch: str = "amd64", n_layers: int = 2) -> Image:
     """OCI image layout at ``path`` with one image tagged ``tag``."""
     layout = OCILayout(path)
     img = _add_oci_image(layout, arch, n_layers, None, "oci")
@@ -223,26 +228,32 @@ def build_oci_image(path: str | os.PathLike, tag: str = "v1", arch: str = "amd64
 def build_multiarch_index(path: str | os.PathLike, tag: str = "v1") -> MultiArch:
     """OCI layout whose ``tag`` is an image index: linux/amd64 + linux/arm64/v8."""
     layout = OCILayout(path)
-    images = [_add_oci_image(layout, "amd64", 1, None, "multi"),
-              _add_oci_image(layout, "arm64", 1, "v8", "multi")]
-    index = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": OCI_INDEX,
-        "manifests": [{"mediaType": OCI_MANIFEST, "digest": im.manifest_digest,
-                       "size": len(im.manifest), "platform": im.platform}
-                      for im in images],
-    }, indent=2).encode()
+    images = [_add_oci_image(layout, "amd64", 1, None, "multi"), _add_oci_image(layout, "arm64", 1, "v8", "multi")]
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": im.manifest_digest,
+                    "size": len(im.manifest),
+                    "platform": im.platform,
+                }
+                for im in images
+            ],
+        },
+        indent=2,
+    ).encode()
     idesc = layout.add_blob(index)
     layout.set_ref(tag, OCI_INDEX, idesc["digest"], idesc["size"])
-    return MultiArch(path=layout.path, tag=tag, index=index,
-                     index_digest=idesc["digest"], images=images)
+    return MultiArch(path=layout.path, tag=tag, index=index, index_digest=idesc["digest"], images=images)
 
 
 # --------------------------------------------------------------------------- skopeo dir:
 
 
-def build_docker_dir_image(path: str | os.PathLike, arch: str = "amd64",
-                           n_layers: int = 2) -> Image:
+def build_docker_dir_image(path: str | os.PathLike, arch: str = "amd64", n_layers: int = 2) -> Image:
     """Docker v2s2 image in skopeo's ``dir:`` layout (blobs named by bare hex digest)."""
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
@@ -260,45 +271,61 @@ def build_docker_dir_image(path: str | os.PathLike, arch: str = "amd64",
     cfg = canonical_json(_image_config(arch, diff_ids, docker=True))
     cfg_desc = {"mediaType": DOCKER_CONFIG, **put(cfg)}
     # Docker puts mediaType first and uses 3-space indent; any JSON works for the digest.
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": DOCKER_MANIFEST,
-        "config": cfg_desc,
-        "layers": layer_descs,
-    }, indent=3).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": cfg_desc,
+            "layers": layer_descs,
+        },
+        indent=3,
+    ).encode()
     (p / "manifest.json").write_bytes(manifest)
     (p / "version").write_text(DIR_TRANSPORT_VERSION)
-    return Image(path=p, tag=None, manifest=manifest, manifest_digest=sha256_digest(manifest),
-                 media_type=DOCKER_MANIFEST, config_digest=cfg_desc["digest"],
-                 layer_digests=[d["digest"] for d in layer_descs], diff_ids=diff_ids,
-                 platform={"architecture": arch, "os": "linux"})
+    return Image(
+        path=p,
+        tag=None,
+        manifest=manifest,
+        manifest_digest=sha256_digest(manifest),
+        media_type=DOCKER_MANIFEST,
+        config_digest=cfg_desc["digest"],
+        layer_digests=[d["digest"] for d in layer_descs],
+        diff_ids=diff_ids,
+        platform={"architecture": arch, "os": "linux"},
+    )
 
 
 # --------------------------------------------------------------------------- Helm chart
 
 
-def build_helm_chart(path: str | os.PathLike, name: str = "mychart",
-                     version: str = "0.1.0") -> HelmChart:
+def build_helm_chart(path: str | os.PathLike, name: str = "mychart", version: str = "0.1.0") -> HelmChart:
     """``<path>/<name>-<version>.tgz`` (a Helm v2-apiVersion chart) + ``<path>/config.json``."""
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
-    chart_yaml = (f"apiVersion: v2\nname: {name}\nversion: {version}\n"
-                  f"description: berth e2e test chart\ntype: application\n").encode()
+    chart_yaml = (
+        f"apiVersion: v2\nname: {name}\nversion: {version}\ndescription: berth e2e test chart\ntype: application\n"
+    ).encode()
     files = {
         f"{name}/Chart.yaml": chart_yaml,
         f"{name}/values.yaml": f"replicaCount: 1\nnonce: {os.urandom(8).hex()}\n".encode(),
-        f"{name}/templates/cm.yaml": (b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
-                                      b"  name: {{ .Release.Name }}\n"),
+        f"{name}/templates/cm.yaml": (b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"),
     }
     _, tgz = make_layer(files)
     chart = p / f"{name}-{version}.tgz"
     chart.write_bytes(tgz)
     config = p / "config.json"
-    config.write_bytes(json.dumps({"name": name, "version": version, "apiVersion": "v2",
-                                   "description": "berth e2e test chart",
-                                   "type": "application"}).encode())
-    return HelmChart(chart=chart, config=config, chart_digest=sha256_digest(tgz),
-                     config_digest=file_digest(config))
+    config.write_bytes(
+        json.dumps(
+            {
+                "name": name,
+                "version": version,
+                "apiVersion": "v2",
+                "description": "berth e2e test chart",
+                "type": "application",
+            }
+        ).encode()
+    )
+    return HelmChart(chart=chart, config=config, chart_digest=sha256_digest(tgz), config_digest=file_digest(config))
 
 
 # --------------------------------------------------------------------------- reading back

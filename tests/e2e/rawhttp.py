@@ -1,5 +1,6 @@
 """HTTP/1.1 over a plain socket, for tests that need what a client library hides:
 several requests on one connection, pipelining, malformed framing, slow sending."""
+
 from __future__ import annotations
 
 import json
@@ -90,8 +91,9 @@ class Connection:
             return True
 
 
-def request(method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None,
-            host: str = "127.0.0.1") -> bytes:
+def request(
+    method: str, path: str, *, headers: dict[str, str] | None = None, body: bytes | None = None, host: str = "127.0.0.1"
+) -> bytes:
     """The bytes of a request; a body gets its Content-Length unless a header frames it."""
     fields = {"Host": host, **(headers or {})}
     if body is not None and "Transfer-Encoding" not in fields:

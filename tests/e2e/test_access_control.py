@@ -8,6 +8,7 @@
 - a tag move shows the old and the new digest;
 - the audit chain verifies, and fails after a row is altered.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,11 @@ class Api:
 
     @classmethod
     def for_root(cls, berth, account) -> Api:
-        response = requests.post(f"{berth.url}/api/v1/auth/access-keys",
-                                 json={"username": account.username, "password": account.password}, timeout=30)
+        response = requests.post(
+            f"{berth.url}/api/v1/auth/access-keys",
+            json={"username": account.username, "password": account.password},
+            timeout=30,
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         return cls(berth, body["accessKeyId"], body["secretAccessKey"])
@@ -106,12 +110,21 @@ def manifest_status_from(berth, source: str, repository: str, tag: str, creds: t
     """Token and manifest GET from ``source``: 200 when admitted."""
     session = requests.Session()
     session.mount("http://", _SourceAddressAdapter(source))
-    token = session.get(f"{berth.url}/token", params={"scope": f"repository:{repository}:pull",
-                                                      "service": "berth-registry"}, auth=creds, timeout=30)
+    token = session.get(
+        f"{berth.url}/token",
+        params={"scope": f"repository:{repository}:pull", "service": "berth-registry"},
+        auth=creds,
+        timeout=30,
+    )
     assert token.status_code == 200, token.text
-    response = session.get(f"{berth.url}/v2/{repository}/manifests/{tag}", timeout=30,
-                           headers={"Authorization": f"Bearer {token.json()['token']}",
-                                    "Accept": "application/vnd.oci.image.manifest.v1+json"})
+    response = session.get(
+        f"{berth.url}/v2/{repository}/manifests/{tag}",
+        timeout=30,
+        headers={
+            "Authorization": f"Bearer {token.json()['token']}",
+            "Accept": "application/vnd.oci.image.manifest.v1+json",
+        },
+    )
     return response.status_code
 
 
@@ -169,24 +182,48 @@ def shared(berth, owner, image, tmp_path_factory) -> str:
 def test_cross_account_pull_through_repository_policy(berth, owner, partner, owner_api, shared, tmp_path):
     assert_failed_auth(pull(tmp_path, shared, partner.creds, check=False), "no grant yet")
 
-    owner_api.call("PUT", "repositories/shared/app/-/policy", json={"policyText": policy({
-        "Sid": "PartnerPulls", "Effect": "Allow",
-        "Principal": {"AWS": arn("root", partner.account_id)},
-        "Action": PULL_ACTIONS,
-    })})
+    owner_api.call(
+        "PUT",
+        "repositories/shared/app/-/policy",
+        json={
+            "policyText": policy(
+                {
+                    "Sid": "PartnerPulls",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": arn("root", partner.account_id)},
+                    "Action": PULL_ACTIONS,
+                }
+            )
+        },
+    )
     pull(tmp_path, shared, partner.creds)
     # A pull grant is not a push grant.
-    assert_failed_auth(copy(tmp_path, f"docker://{shared}", f"docker://{shared.rsplit(':', 1)[0]}:partner",
-                            src_creds=partner.creds, dest_creds=partner.creds, check=False), "push by a puller")
+    assert_failed_auth(
+        copy(
+            tmp_path,
+            f"docker://{shared}",
+            f"docker://{shared.rsplit(':', 1)[0]}:partner",
+            src_creds=partner.creds,
+            dest_creds=partner.creds,
+            check=False,
+        ),
+        "push by a puller",
+    )
 
     owner_api.call("DELETE", "repositories/shared/app/-/policy")
     assert_failed_auth(pull(tmp_path, shared, partner.creds, check=False), "grant removed")
 
 
 def test_policy_naming_a_missing_principal_is_refused(owner_api):
-    response = owner_api.session.put(f"{owner_api.berth.url}/api/v1/repositories/shared/app/-/policy", timeout=30,
-                                     json={"policyText": policy({"Effect": "Allow", "Action": PULL_ACTIONS,
-                                                                 "Principal": {"AWS": arn("root", "999999999999")}})})
+    response = owner_api.session.put(
+        f"{owner_api.berth.url}/api/v1/repositories/shared/app/-/policy",
+        timeout=30,
+        json={
+            "policyText": policy(
+                {"Effect": "Allow", "Action": PULL_ACTIONS, "Principal": {"AWS": arn("root", "999999999999")}}
+            )
+        },
+    )
     assert response.status_code == 400, response.text
     assert "999999999999" in response.text
 
@@ -194,12 +231,21 @@ def test_policy_naming_a_missing_principal_is_refused(owner_api):
 @pytest.mark.skipif(not _loopback_alias_works(), reason="this kernel does not route 127.0.0.2")
 def test_source_ip_condition_admits_one_address_and_refuses_another(berth, owner, partner, owner_api, shared):
     repository = f"{owner.account_id}/shared/app"
-    owner_api.call("PUT", "repositories/shared/app/-/policy", json={"policyText": policy({
-        "Sid": "PartnerFromOneAddress", "Effect": "Allow",
-        "Principal": {"AWS": arn("root", partner.account_id)},
-        "Action": PULL_ACTIONS,
-        "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.2/32"}},
-    })})
+    owner_api.call(
+        "PUT",
+        "repositories/shared/app/-/policy",
+        json={
+            "policyText": policy(
+                {
+                    "Sid": "PartnerFromOneAddress",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": arn("root", partner.account_id)},
+                    "Action": PULL_ACTIONS,
+                    "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.2/32"}},
+                }
+            )
+        },
+    )
     try:
         creds = (partner.username, partner.password)
         assert manifest_status_from(berth, "127.0.0.2", repository, "v1", creds) == 200
@@ -215,25 +261,40 @@ def test_new_user_has_no_rights_until_a_policy_is_attached(berth, owner, owner_a
 
     owner_api.call("POST", "iam/users/ci-reader/policies", json={"policyArn": "BerthRegistryReadOnly"})
     pull(tmp_path, shared, reader)
-    pushed = copy(tmp_path, f"docker://{shared}", f"docker://{shared.rsplit(':', 1)[0]}:by-reader",
-                  src_creds=reader, dest_creds=reader, check=False)
+    pushed = copy(
+        tmp_path,
+        f"docker://{shared}",
+        f"docker://{shared.rsplit(':', 1)[0]}:by-reader",
+        src_creds=reader,
+        dest_creds=reader,
+        check=False,
+    )
     assert_failed_auth(pushed, "read-only user pushing")
 
 
 def test_role_session_pulls_and_the_trail_names_the_session(berth, owner, owner_api, shared, image, tmp_path):
-    owner_api.call("POST", "iam/roles", json={
-        "roleName": "deployer",
-        "assumeRolePolicyDocument": policy({"Effect": "Allow", "Principal": {"AWS": arn("root", owner.account_id)},
-                                            "Action": "sts:AssumeRole"}),
-    })
+    owner_api.call(
+        "POST",
+        "iam/roles",
+        json={
+            "roleName": "deployer",
+            "assumeRolePolicyDocument": policy(
+                {"Effect": "Allow", "Principal": {"AWS": arn("root", owner.account_id)}, "Action": "sts:AssumeRole"}
+            ),
+        },
+    )
     owner_api.call("POST", "iam/roles/deployer/policies", json={"policyArn": "BerthRegistryReadOnly"})
-    assumed = owner_api.call("POST", "sts/assume-role", json={
-        "roleArn": arn("role", owner.account_id, "deployer"), "roleSessionName": "release-42",
-        "durationSeconds": 900,
-    })
+    assumed = owner_api.call(
+        "POST",
+        "sts/assume-role",
+        json={
+            "roleArn": arn("role", owner.account_id, "deployer"),
+            "roleSessionName": "release-42",
+            "durationSeconds": 900,
+        },
+    )
     credentials = assumed["credentials"]
-    session_api = Api(berth, credentials["accessKeyId"], credentials["secretAccessKey"],
-                      credentials["sessionToken"])
+    session_api = Api(berth, credentials["accessKeyId"], credentials["secretAccessKey"], credentials["sessionToken"])
     identity = session_api.call("GET", "sts/caller-identity")
     assert identity["arn"] == f"arn:berth:sts::{owner.account_id}:assumed-role/deployer/release-42"
 
@@ -249,9 +310,13 @@ def test_role_session_pulls_and_the_trail_names_the_session(berth, owner, owner_
     assert events[0]["requestParameters"]["repositoryName"] == "shared/app"
 
     # The session's role may read but not write.
-    refused = copy(tmp_path, f"oci:{image.path}:{image.tag}",
-                   f"docker://{shared.rsplit(':', 1)[0]}:by-role",
-                   dest_creds=f"AWS:{session_api.login_password()}", check=False)
+    refused = copy(
+        tmp_path,
+        f"oci:{image.path}:{image.tag}",
+        f"docker://{shared.rsplit(':', 1)[0]}:by-role",
+        dest_creds=f"AWS:{session_api.login_password()}",
+        check=False,
+    )
     assert_failed_auth(refused, "read-only role pushing")
     # Its layers are in the repository already, so skopeo's first write is the manifest.
     denied = wait_for_events(owner_api, event_name="PutImage", principal=identity["arn"])
@@ -280,11 +345,15 @@ def test_audit_chain_verifies_and_breaks_when_a_row_is_altered(berth, owner, own
     intact = berth.cli("verify_audit_chain")
     assert "intact" in intact.stdout, intact.stdout
 
-    altered = berth.cli("shell", "-c", (
-        "from apps.audit.models import Event; "
-        "e = Event.objects.filter(event_name='BatchGetImage').order_by('sequence').first(); "
-        "Event.objects.filter(pk=e.pk).update(source_ip='203.0.113.9'); print(e.sequence)"
-    ))
+    altered = berth.cli(
+        "shell",
+        "-c",
+        (
+            "from apps.audit.models import Event; "
+            "e = Event.objects.filter(event_name='BatchGetImage').order_by('sequence').first(); "
+            "Event.objects.filter(pk=e.pk).update(source_ip='203.0.113.9'); print(e.sequence)"
+        ),
+    )
     sequence = altered.stdout.strip().splitlines()[-1]
     broken = berth.cli("verify_audit_chain", check=False)
     assert broken.returncode == 1, broken.stdout + broken.stderr

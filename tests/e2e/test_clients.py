@@ -37,16 +37,22 @@ def skopeo(tmp: Path, *args: str, check: bool = True, text: bool = True):
     return run_isolated(["skopeo", *args], tmp / "skopeo", check=check, text=text)
 
 
-def copy(tmp: Path, src: str, dst: str, *extra: str, src_creds: str | None = None,
-         dest_creds: str | None = None, check: bool = True):
+def copy(
+    tmp: Path,
+    src: str,
+    dst: str,
+    *extra: str,
+    src_creds: str | None = None,
+    dest_creds: str | None = None,
+    check: bool = True,
+):
     args = ["copy", "--src-tls-verify=false", "--dest-tls-verify=false", *extra]
     args += ["--src-creds", src_creds] if src_creds else ["--src-no-creds"]
     args += ["--dest-creds", dest_creds] if dest_creds else ["--dest-no-creds"]
     return skopeo(tmp, *args, src, dst, check=check)
 
 
-def inspect(tmp: Path, ref: str, *extra: str, creds: str | None = None, check: bool = True,
-            text: bool = True):
+def inspect(tmp: Path, ref: str, *extra: str, creds: str | None = None, check: bool = True, text: bool = True):
     args = ["inspect", "--tls-verify=false", *extra]
     args += ["--creds", creds] if creds else ["--no-creds"]
     return skopeo(tmp, *args, f"docker://{ref}", check=check, text=text)
@@ -73,9 +79,12 @@ def assert_failed_auth(res, what: str) -> None:
     err = (res.stderr + res.stdout).lower()
     # must be refused by auth, not some unrelated crash (e.g. connection refused / 500)
     assert "internal server error" not in err, f"{what}: server error:\n{res.stderr[-2000:]}"
-    assert re.search(r"unauthori[sz]ed|denied|401|403|authentication required|"
-                     r"requested access to the resource|not found|404|name_unknown|"
-                     r"manifest unknown", err), f"{what}: unexpected error:\n{res.stderr[-2000:]}"
+    assert re.search(
+        r"unauthori[sz]ed|denied|401|403|authentication required|"
+        r"requested access to the resource|not found|404|name_unknown|"
+        r"manifest unknown",
+        err,
+    ), f"{what}: unexpected error:\n{res.stderr[-2000:]}"
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -122,8 +131,7 @@ def public_image(berth, owner, built, tmp_path_factory):
     assert owner.alias, f"create_account returned no alias: {owner.raw}"
     berth.create_repository(owner.account_id, "e2e-public", public=True)
     img = built["public"]
-    copy(tmp, f"oci:{img.path}:v1",
-         f"docker://{berth.host}/{owner.account_id}/e2e-public:v1", dest_creds=owner.creds)
+    copy(tmp, f"oci:{img.path}:v1", f"docker://{berth.host}/{owner.account_id}/e2e-public:v1", dest_creds=owner.creds)
     return f"{berth.host}/{owner.alias}/e2e-public:v1", img
 
 
@@ -141,8 +149,11 @@ def test_skopeo_oci_roundtrip(berth, owner, pushed_oci, tmp_path):
     assert [d["digest"] for d in m["layers"]] == img.layer_digests
     assert m["config"]["digest"] == img.config_digest
 
-    tags = json.loads(skopeo(tmp_path, "list-tags", "--tls-verify=false", "--creds", owner.creds,
-                             f"docker://{ref.rsplit(':', 1)[0]}").stdout)
+    tags = json.loads(
+        skopeo(
+            tmp_path, "list-tags", "--tls-verify=false", "--creds", owner.creds, f"docker://{ref.rsplit(':', 1)[0]}"
+        ).stdout
+    )
     assert "v1" in tags["Tags"]
 
     out = tmp_path / "pulled-oci"
@@ -164,8 +175,7 @@ def test_skopeo_oci_roundtrip(berth, owner, pushed_oci, tmp_path):
 def test_skopeo_docker_v2s2_roundtrip(berth, owner, built, tmp_path):
     img = built["docker"]
     ref = f"{berth.host}/{owner.account_id}/e2e-docker:v1"
-    copy(tmp_path, f"dir:{img.path}", f"docker://{ref}", "--format", "v2s2",
-         dest_creds=owner.creds)
+    copy(tmp_path, f"dir:{img.path}", f"docker://{ref}", "--format", "v2s2", dest_creds=owner.creds)
 
     raw = raw_manifest(tmp_path, ref, owner.creds)
     assert sha(raw) == img.manifest_digest
@@ -193,16 +203,14 @@ def test_skopeo_multiarch_index_all(berth, owner, built, tmp_path):
     assert sha(raw) == ma.index_digest
     index = json.loads(raw)
     assert index["mediaType"] == I.OCI_INDEX
-    plats = {(d["platform"]["architecture"], d["platform"].get("variant")) for d in
-             index["manifests"]}
+    plats = {(d["platform"]["architecture"], d["platform"].get("variant")) for d in index["manifests"]}
     assert plats == {("amd64", None), ("arm64", "v8")}
     assert remote_digest(tmp_path, ref, owner.creds) == ma.index_digest
 
     # each child manifest by digest
     repo = ref.rsplit(":", 1)[0]
     for child in ma.images:
-        assert sha(raw_manifest(tmp_path, f"{repo}@{child.manifest_digest}",
-                                owner.creds)) == child.manifest_digest
+        assert sha(raw_manifest(tmp_path, f"{repo}@{child.manifest_digest}", owner.creds)) == child.manifest_digest
 
     out = tmp_path / "pulled"
     copy(tmp_path, f"docker://{ref}", f"oci:{out}:v1", "--all", src_creds=owner.creds)
@@ -233,15 +241,24 @@ def test_oras_helm_chart(berth, owner, built, tmp_path, monkeypatch):
 
     target = f"{berth.host}/{owner.account_id}/e2e-chart:0.1.0"
     c = oras.client.OrasClient(hostname=berth.host, insecure=True, tls_verify=False)
-    c.login(username=owner.username, password=owner.password, hostname=berth.host,
-            tls_verify=False, config_path=str(docker_cfg / "config.json"))
+    c.login(
+        username=owner.username,
+        password=owner.password,
+        hostname=berth.host,
+        tls_verify=False,
+        config_path=str(docker_cfg / "config.json"),
+    )
     # oras-py 0.2.43 keeps the first token it gets (from the pull-scoped challenge of its
     # HEAD blob check) and refreshes only on 403, not on the 401 insufficient_scope a
     # token registry (distribution, Berth) answers a push with.  Like the oras Go CLI and
     # Helm, ask for pull,push up front -- through oras-py's own token code.
     _oras_prime_push_token(c, berth, f"{owner.account_id}/e2e-chart")
-    resp = c.push(target=target, files=[f"{chart.chart.name}:{I.HELM_CHART}"],
-                  manifest_config=f"{chart.config.name}:{I.HELM_CONFIG}", quiet=True)
+    resp = c.push(
+        target=target,
+        files=[f"{chart.chart.name}:{I.HELM_CHART}"],
+        manifest_config=f"{chart.config.name}:{I.HELM_CONFIG}",
+        quiet=True,
+    )
     assert resp.status_code == 201, (resp.status_code, resp.text)
 
     m = c.get_manifest(target)
@@ -282,15 +299,25 @@ def test_podman_pull_public_anonymous_then_push(berth, owner, public_image, tmp_
     need("podman")
     ref, img = public_image
     runroot = tempfile.mkdtemp(prefix="be2e-")  # podman wants a runroot under 50 chars
-    base = ["podman", "--storage-driver", "vfs", "--root", str(tmp_path / "root"),
-            "--runroot", runroot, "--events-backend", "file", "--cgroup-manager", "cgroupfs"]
+    base = [
+        "podman",
+        "--storage-driver",
+        "vfs",
+        "--root",
+        str(tmp_path / "root"),
+        "--runroot",
+        runroot,
+        "--events-backend",
+        "file",
+        "--cgroup-manager",
+        "cgroupfs",
+    ]
     iso = tmp_path / "iso"
     mine = f"{berth.host}/{owner.account_id}/e2e-podman:v1"
     try:
         # anonymous: no --creds, empty auth file (run_isolated)
         run_isolated([*base, "pull", "-q", "--tls-verify=false", ref], iso)
-        res = run_isolated([*base, "image", "inspect", "--format", "{{.Digest}} {{.Id}}", ref],
-                           iso)
+        res = run_isolated([*base, "image", "inspect", "--format", "{{.Digest}} {{.Id}}", ref], iso)
         digest, image_id = res.stdout.split()
         assert digest == img.manifest_digest
         assert "sha256:" + image_id.removeprefix("sha256:") == img.config_digest
@@ -299,8 +326,7 @@ def test_podman_pull_public_anonymous_then_push(berth, owner, public_image, tmp_
         run_isolated([*base, "tag", ref, mine], iso)
         res = run_isolated([*base, "push", "--tls-verify=false", mine], iso, check=False)
         assert_failed_auth(res, "anonymous podman push")
-        run_isolated([*base, "push", "-q", "--tls-verify=false", "--creds", owner.creds, mine],
-                     iso)
+        run_isolated([*base, "push", "-q", "--tls-verify=false", "--creds", owner.creds, mine], iso)
     finally:
         shutil.rmtree(runroot, ignore_errors=True)
     pushed = json.loads(raw_manifest(tmp_path, mine, owner.creds))
@@ -318,8 +344,9 @@ def test_skopeo_public_anonymous_and_write_protected(berth, owner, other, public
     ref, img = public_image
     assert sha(raw_manifest(tmp_path, ref, None)) == img.manifest_digest
     assert remote_digest(tmp_path, ref, None) == img.manifest_digest
-    tags = json.loads(skopeo(tmp_path, "list-tags", "--tls-verify=false", "--no-creds",
-                             f"docker://{ref.rsplit(':', 1)[0]}").stdout)
+    tags = json.loads(
+        skopeo(tmp_path, "list-tags", "--tls-verify=false", "--no-creds", f"docker://{ref.rsplit(':', 1)[0]}").stdout
+    )
     assert tags["Tags"] == ["v1"]
     out = tmp_path / "pulled"
     copy(tmp_path, f"docker://{ref}", f"oci:{out}:v1")
@@ -330,8 +357,7 @@ def test_skopeo_public_anonymous_and_write_protected(berth, owner, other, public
     by_id = f"{berth.host}/{owner.account_id}/e2e-public"
     for repo in (ref.rsplit(":", 1)[0], by_id):
         for creds in (None, other.creds):
-            res = copy(tmp_path, f"oci:{img.path}:v1", f"docker://{repo}:hijack",
-                       dest_creds=creds, check=False)
+            res = copy(tmp_path, f"oci:{img.path}:v1", f"docker://{repo}:hijack", dest_creds=creds, check=False)
             assert_failed_auth(res, f"push to {repo} as {creds or 'anonymous'}")
 
 
@@ -342,8 +368,9 @@ def test_docker_manifest_inspect_public_anonymous(public_image, tmp_path):
     cfg.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
     env["DOCKER_CONFIG"] = str(cfg)
-    res = subprocess.run([docker, "manifest", "inspect", "--insecure", "-v", ref],
-                         capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(
+        [docker, "manifest", "inspect", "--insecure", "-v", ref], capture_output=True, text=True, env=env, timeout=120
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["Descriptor"]["digest"] == img.manifest_digest
@@ -359,8 +386,7 @@ def test_tenant_isolation_private_repo(berth, owner, other, pushed_oci, tmp_path
     # another account's member cannot read it
     res = inspect(tmp_path, ref, "--raw", creds=other.creds, check=False)
     assert_failed_auth(res, "other account reads private repo")
-    res = copy(tmp_path, f"docker://{ref}", f"oci:{tmp_path / 'x'}:v1",
-               src_creds=other.creds, check=False)
+    res = copy(tmp_path, f"docker://{ref}", f"oci:{tmp_path / 'x'}:v1", src_creds=other.creds, check=False)
     assert_failed_auth(res, "other account pulls private repo")
     # nor anonymous
     res = inspect(tmp_path, ref, "--raw", check=False)
@@ -368,12 +394,15 @@ def test_tenant_isolation_private_repo(berth, owner, other, pushed_oci, tmp_path
     res = copy(tmp_path, f"docker://{ref}", f"oci:{tmp_path / 'y'}:v1", check=False)
     assert_failed_auth(res, "anonymous pulls private repo")
     # nor push into the owner's namespace
-    res = copy(tmp_path, f"oci:{img.path}:v1",
-               f"docker://{berth.host}/{owner.account_id}/e2e-intruder:v1",
-               dest_creds=other.creds, check=False)
+    res = copy(
+        tmp_path,
+        f"oci:{img.path}:v1",
+        f"docker://{berth.host}/{owner.account_id}/e2e-intruder:v1",
+        dest_creds=other.creds,
+        check=False,
+    )
     assert_failed_auth(res, "other account pushes into owner's namespace")
-    res = copy(tmp_path, f"oci:{img.path}:v1", f"docker://{ref}", dest_creds=other.creds,
-               check=False)
+    res = copy(tmp_path, f"oci:{img.path}:v1", f"docker://{ref}", dest_creds=other.creds, check=False)
     assert_failed_auth(res, "other account overwrites owner's tag")
     # the owner still sees the original
     assert remote_digest(tmp_path, ref, owner.creds) == img.manifest_digest
@@ -384,9 +413,14 @@ def test_delete_only_by_owner(berth, owner, other, built, tmp_path):
     ref = f"{berth.host}/{owner.account_id}/e2e-delete:v1"
     copy(tmp_path, f"dir:{img.path}", f"docker://{ref}", dest_creds=owner.creds)
     for creds in (None, other.creds):
-        res = skopeo(tmp_path, "delete", "--tls-verify=false",
-                     *(["--creds", creds] if creds else ["--no-creds"]), f"docker://{ref}",
-                     check=False)
+        res = skopeo(
+            tmp_path,
+            "delete",
+            "--tls-verify=false",
+            *(["--creds", creds] if creds else ["--no-creds"]),
+            f"docker://{ref}",
+            check=False,
+        )
         assert_failed_auth(res, f"delete as {creds or 'anonymous'}")
     assert remote_digest(tmp_path, ref, owner.creds) == img.manifest_digest
     skopeo(tmp_path, "delete", "--tls-verify=false", "--creds", owner.creds, f"docker://{ref}")
@@ -399,9 +433,13 @@ def test_wrong_password_fails(berth, owner, pushed_oci, tmp_path):
     bad = f"{owner.username}:{owner.password}-wrong"
     res = inspect(tmp_path, ref, "--raw", creds=bad, check=False)
     assert_failed_auth(res, "wrong password")
-    res = copy(tmp_path, f"oci:{img.path}:v1",
-               f"docker://{berth.host}/{owner.account_id}/e2e-badpw:v1", dest_creds=bad,
-               check=False)
+    res = copy(
+        tmp_path,
+        f"oci:{img.path}:v1",
+        f"docker://{berth.host}/{owner.account_id}/e2e-badpw:v1",
+        dest_creds=bad,
+        check=False,
+    )
     assert_failed_auth(res, "push with wrong password")
     res = inspect(tmp_path, ref, "--raw", creds=f"nobody-{owner.username}:x", check=False)
     assert_failed_auth(res, "unknown user")
@@ -431,13 +469,18 @@ def test_cross_tenant_blob_mount_refused(berth, owner, other, pushed_oci):
     ref, img = pushed_oci
     src_repo = f"{owner.account_id}/e2e-oci"
     dst_repo = f"{other.account_id}/e2e-mount"
-    h = _auth_header(berth, [f"repository:{dst_repo}:pull,push", f"repository:{src_repo}:pull"],
-                     (other.username, other.password))
+    h = _auth_header(
+        berth, [f"repository:{dst_repo}:pull,push", f"repository:{src_repo}:pull"], (other.username, other.password)
+    )
     assert h, "other account could not get a token for its own repository"
     layer = img.layer_digests[0]
-    r = requests.post(f"{berth.url}/v2/{dst_repo}/blobs/uploads/",
-                      params={"mount": layer, "from": src_repo}, headers=h, timeout=10,
-                      allow_redirects=False)
+    r = requests.post(
+        f"{berth.url}/v2/{dst_repo}/blobs/uploads/",
+        params={"mount": layer, "from": src_repo},
+        headers=h,
+        timeout=10,
+        allow_redirects=False,
+    )
     assert r.status_code != 201, f"cross-tenant mount succeeded: {r.status_code} {r.headers}"
     assert r.status_code in (202, 401, 403, 404), (r.status_code, r.text[:500])
     r = requests.head(f"{berth.url}/v2/{dst_repo}/blobs/{layer}", headers=h, timeout=10)

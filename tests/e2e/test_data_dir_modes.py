@@ -1,6 +1,7 @@
 """Berth's data files are its own user's alone: after a push (chunked and
 monolithic uploads), pulls, the audit events they leave and the Celery task a push
 starts, nothing under a live server's data directory is open to group or others."""
+
 from __future__ import annotations
 
 import hashlib
@@ -43,19 +44,35 @@ def test_nothing_under_the_data_dir_is_open_to_group_or_others(berth):
     layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
     session = requests.post(f"{url}/blobs/uploads/", headers=headers, timeout=30)
     assert session.status_code == 202, session.text
-    chunk = requests.patch(berth.url + session.headers["Location"], data=layer, timeout=30,
-                           headers={**headers, "Content-Type": "application/octet-stream"})
+    chunk = requests.patch(
+        berth.url + session.headers["Location"],
+        data=layer,
+        timeout=30,
+        headers={**headers, "Content-Type": "application/octet-stream"},
+    )
     assert chunk.status_code == 202, chunk.text
-    done = requests.put(berth.url + chunk.headers["Location"], params={"digest": layer_digest}, headers=headers,
-                        timeout=30)
+    done = requests.put(
+        berth.url + chunk.headers["Location"], params={"digest": layer_digest}, headers=headers, timeout=30
+    )
     assert done.status_code == 201, done.text
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
-                           "size": len(config)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest,
-                            "size": len(layer)}]}
-    pushed = requests.put(f"{url}/manifests/v1", data=json.dumps(manifest), timeout=30,
-                          headers={**headers, "Content-Type": manifest["mediaType"]})
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": len(config),
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": len(layer)}
+        ],
+    }
+    pushed = requests.put(
+        f"{url}/manifests/v1",
+        data=json.dumps(manifest),
+        timeout=30,
+        headers={**headers, "Content-Type": manifest["mediaType"]},
+    )
     assert pushed.status_code == 201, pushed.text
     digest = pushed.headers["Docker-Content-Digest"]
 
@@ -64,15 +81,21 @@ def test_nothing_under_the_data_dir_is_open_to_group_or_others(berth):
     assert requests.get(f"{url}/blobs/{layer_digest}", headers=headers, timeout=30).content == layer
 
     # The worker ran the push's task, and the audit writer wrote the pulls to the trail.
-    assert wait_until_done(berth, (
-        "from apps.registry.models import Manifest; "
-        f"print('done' if Manifest.objects.get(digest='{digest}').platforms else 'waiting')"
-    ))
-    assert wait_until_done(berth, (
-        "from apps.audit.models import Event; "
-        f"print('done' if Event.objects.filter(repository='modes', recipient_account_id='{account.account_id}', "
-        "event_name='GetDownloadUrlForLayer').exists() else 'waiting')"
-    ))
+    assert wait_until_done(
+        berth,
+        (
+            "from apps.registry.models import Manifest; "
+            f"print('done' if Manifest.objects.get(digest='{digest}').platforms else 'waiting')"
+        ),
+    )
+    assert wait_until_done(
+        berth,
+        (
+            "from apps.audit.models import Event; "
+            f"print('done' if Event.objects.filter(repository='modes', recipient_account_id='{account.account_id}', "
+            "event_name='GetDownloadUrlForLayer').exists() else 'waiting')"
+        ),
+    )
 
     open_to_others = []
     for directory, _subdirectories, files in os.walk(berth.data_dir):
@@ -81,6 +104,9 @@ def test_nothing_under_the_data_dir_is_open_to_group_or_others(berth):
             if mode & 0o077:
                 open_to_others.append(f"{oct(mode)} {os.path.relpath(entry, berth.data_dir)}")
     assert open_to_others == []
-    written = {os.path.relpath(os.path.join(d, f), berth.data_dir).split(os.sep)[0]
-               for d, _, files in os.walk(berth.data_dir) for f in files}
+    written = {
+        os.path.relpath(os.path.join(d, f), berth.data_dir).split(os.sep)[0]
+        for d, _, files in os.walk(berth.data_dir)
+        for f in files
+    }
     assert {"blobs", "static", "audit-spool", "secret_key", "token-signing-key.pem"} <= written, written

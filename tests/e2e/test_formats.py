@@ -26,13 +26,27 @@ from .conftest import in_ci, need, run_isolated
 
 pytestmark = pytest.mark.e2e
 
-ANY_MANIFEST = (f"{I.OCI_MANIFEST}, {I.OCI_INDEX}, {I.DOCKER_MANIFEST}, {F.DOCKER_LIST}, "
-                f"{F.SCHEMA1_SIGNED}, {F.SCHEMA1_JSON}")
+ANY_MANIFEST = (
+    f"{I.OCI_MANIFEST}, {I.OCI_INDEX}, {I.DOCKER_MANIFEST}, {F.DOCKER_LIST}, {F.SCHEMA1_SIGNED}, {F.SCHEMA1_JSON}"
+)
 NO_ACCEPT = None  # send no Accept header at all (requests would send */* otherwise)
-OCI_CODES = {"BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID",
-             "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN",
-             "MANIFEST_UNVERIFIED", "NAME_INVALID", "NAME_UNKNOWN", "SIZE_INVALID",
-             "TAG_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED"}
+OCI_CODES = {
+    "BLOB_UNKNOWN",
+    "BLOB_UPLOAD_INVALID",
+    "BLOB_UPLOAD_UNKNOWN",
+    "DIGEST_INVALID",
+    "MANIFEST_BLOB_UNKNOWN",
+    "MANIFEST_INVALID",
+    "MANIFEST_UNKNOWN",
+    "MANIFEST_UNVERIFIED",
+    "NAME_INVALID",
+    "NAME_UNKNOWN",
+    "SIZE_INVALID",
+    "TAG_INVALID",
+    "UNAUTHORIZED",
+    "DENIED",
+    "UNSUPPORTED",
+}
 
 
 def sha(data: bytes) -> str:
@@ -47,8 +61,7 @@ def skopeo(tmp: Path, *args: str, check: bool = True, text: bool = True):
     return run_isolated(["skopeo", *args], tmp / "skopeo", check=check, text=text)
 
 
-def copy(tmp: Path, src: str, dst: str, *extra: str, creds: str | None = None,
-         check: bool = True):
+def copy(tmp: Path, src: str, dst: str, *extra: str, creds: str | None = None, check: bool = True):
     args = ["copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", *extra]
     for side, ref in (("src", src), ("dest", dst)):
         if ref.startswith("docker://") and creds:
@@ -59,8 +72,7 @@ def copy(tmp: Path, src: str, dst: str, *extra: str, creds: str | None = None,
 
 
 def raw_manifest(tmp: Path, ref: str, creds: str) -> bytes:
-    return skopeo(tmp, "inspect", "--tls-verify=false", "--creds", creds, "--raw",
-                  f"docker://{ref}", text=False).stdout
+    return skopeo(tmp, "inspect", "--tls-verify=false", "--creds", creds, "--raw", f"docker://{ref}", text=False).stdout
 
 
 # --------------------------------------------------------------------------- raw HTTP
@@ -76,9 +88,12 @@ class Repo:
         challenge = requests.get(f"{berth.url}/v2/", timeout=10).headers["WWW-Authenticate"]
         realm = re.search(r'realm="([^"]+)"', challenge).group(1)
         service = re.search(r'service="([^"]+)"', challenge).group(1)
-        r = requests.get(realm, params={"service": service,
-                                        "scope": f"repository:{self.name}:pull,push"},
-                         auth=(account.username, account.password), timeout=30)
+        r = requests.get(
+            realm,
+            params={"service": service, "scope": f"repository:{self.name}:pull,push"},
+            auth=(account.username, account.password),
+            timeout=30,
+        )
         r.raise_for_status()
         body = r.json()
         self.auth = {"Authorization": f"Bearer {body.get('token') or body['access_token']}"}
@@ -89,16 +104,18 @@ class Repo:
         return h
 
     def get(self, reference: str, accept=NO_ACCEPT) -> requests.Response:
-        return requests.get(f"{self.base}/manifests/{reference}", headers=self._h(accept),
-                            timeout=30)
+        return requests.get(f"{self.base}/manifests/{reference}", headers=self._h(accept), timeout=30)
 
     def head(self, reference: str, accept=NO_ACCEPT) -> requests.Response:
-        return requests.head(f"{self.base}/manifests/{reference}", headers=self._h(accept),
-                             timeout=30)
+        return requests.head(f"{self.base}/manifests/{reference}", headers=self._h(accept), timeout=30)
 
     def put(self, reference: str, body: bytes, content_type: str) -> requests.Response:
-        return requests.put(f"{self.base}/manifests/{reference}", data=body, timeout=30,
-                            headers={**self.auth, "Content-Type": content_type})
+        return requests.put(
+            f"{self.base}/manifests/{reference}",
+            data=body,
+            timeout=30,
+            headers={**self.auth, "Content-Type": content_type},
+        )
 
     def blob(self, digest: str) -> requests.Response:
         return requests.get(f"{self.base}/blobs/{digest}", headers=self.auth, timeout=30)
@@ -109,15 +126,19 @@ class Repo:
         assert r.status_code == 202, (r.status_code, r.text)
         loc = r.headers["Location"]
         loc = loc if loc.startswith("http") else self.berth.url + loc
-        r = requests.put(loc, params={"digest": digest}, data=data, timeout=30,
-                         headers={**self.auth, "Content-Type": "application/octet-stream"})
+        r = requests.put(
+            loc,
+            params={"digest": digest},
+            data=data,
+            timeout=30,
+            headers={**self.auth, "Content-Type": "application/octet-stream"},
+        )
         assert r.status_code == 201, (r.status_code, r.text)
         return digest
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> requests.Response:
         params = {"artifactType": artifact_type} if artifact_type else None
-        return requests.get(f"{self.base}/referrers/{digest}", params=params, timeout=30,
-                            headers=self._h(I.OCI_INDEX))
+        return requests.get(f"{self.base}/referrers/{digest}", params=params, timeout=30, headers=self._h(I.OCI_INDEX))
 
 
 def error_of(r: requests.Response) -> dict:
@@ -154,8 +175,7 @@ def verify_registry_jws(body: bytes) -> dict:
         assert isinstance(prot.get("formatLength"), int) and "formatTail" in prot, prot
         assert header.get("alg") and header.get("jwk"), header
         key = jwt.PyJWK(header["jwk"], algorithm=header["alg"])
-        ok = key.Algorithm.verify(f"{protected}.{payload}".encode(), key.key,
-                                  F.b64url_decode(signature))
+        ok = key.Algorithm.verify(f"{protected}.{payload}".encode(), key.key, F.b64url_decode(signature))
         assert ok, f"signature {i} does not verify (alg {header['alg']}, jwk {header['jwk']})"
         # and a tampered copy must not
         bad = F.tamper_signature(body) if i == 0 else None
@@ -194,8 +214,16 @@ def test_skopeo_pushes_schema1_and_pulls_it_back(berth, acct, imgs, tmp_path):
     repo = Repo(berth, acct, "fmt-schema1")
     ref = f"{repo.ref}:v1"
     digestfile = tmp_path / "digest"
-    copy(tmp_path, f"dir:{img.path}", f"docker://{ref}", "--format", "v2s1",
-         "--digestfile", str(digestfile), creds=acct.creds)
+    copy(
+        tmp_path,
+        f"dir:{img.path}",
+        f"docker://{ref}",
+        "--format",
+        "v2s1",
+        "--digestfile",
+        str(digestfile),
+        creds=acct.creds,
+    )
     pushed_digest = digestfile.read_text().strip()
 
     raw = raw_manifest(tmp_path, ref, acct.creds)
@@ -215,8 +243,9 @@ def test_skopeo_pushes_schema1_and_pulls_it_back(berth, acct, imgs, tmp_path):
     assert r.content == raw
     by_digest = repo.get(pushed_digest, ANY_MANIFEST)
     assert by_digest.status_code == 200 and by_digest.content == raw
-    digest = skopeo(tmp_path, "inspect", "--tls-verify=false", "--creds", acct.creds,
-                    "--format", "{{.Digest}}", f"docker://{ref}").stdout.strip()
+    digest = skopeo(
+        tmp_path, "inspect", "--tls-verify=false", "--creds", acct.creds, "--format", "{{.Digest}}", f"docker://{ref}"
+    ).stdout.strip()
     assert digest == pushed_digest
 
     out = tmp_path / "pulled"
@@ -232,10 +261,8 @@ def test_skopeo_pushes_schema1_and_pulls_it_back(berth, acct, imgs, tmp_path):
 def test_skopeo_oci_and_v2s2_pushes_keep_their_media_type(berth, acct, imgs, tmp_path):
     img = imgs["oci"]
     repo = Repo(berth, acct, "fmt-both")
-    copy(tmp_path, f"oci:{img.path}:v1", f"docker://{repo.ref}:oci", "--format", "oci",
-         creds=acct.creds)
-    copy(tmp_path, f"oci:{img.path}:v1", f"docker://{repo.ref}:v2s2", "--format", "v2s2",
-         creds=acct.creds)
+    copy(tmp_path, f"oci:{img.path}:v1", f"docker://{repo.ref}:oci", "--format", "oci", creds=acct.creds)
+    copy(tmp_path, f"oci:{img.path}:v1", f"docker://{repo.ref}:v2s2", "--format", "v2s2", creds=acct.creds)
 
     raw_oci = raw_manifest(tmp_path, f"{repo.ref}:oci", acct.creds)
     assert raw_oci == img.manifest
@@ -246,8 +273,7 @@ def test_skopeo_oci_and_v2s2_pushes_keep_their_media_type(berth, acct, imgs, tmp
     assert [layer["mediaType"] for layer in d["layers"]] == [I.DOCKER_LAYER_GZIP] * len(img.layer_digests)
     assert [layer["digest"] for layer in d["layers"]] == img.layer_digests
 
-    for tag, raw, media_type in (("oci", raw_oci, I.OCI_MANIFEST),
-                                 ("v2s2", raw_docker, I.DOCKER_MANIFEST)):
+    for tag, raw, media_type in (("oci", raw_oci, I.OCI_MANIFEST), ("v2s2", raw_docker, I.DOCKER_MANIFEST)):
         r = repo.get(tag, ANY_MANIFEST)
         assert r.headers["Content-Type"] == media_type and r.content == raw
         assert r.headers["Docker-Content-Digest"] == sha(raw)
@@ -268,8 +294,9 @@ def test_skopeo_oci_and_v2s2_pushes_keep_their_media_type(berth, acct, imgs, tmp
 # --------------------------------------------------------------------------- 3. Docker <= 1.9
 
 
-def _check_converted_schema1(repo: Repo, r: requests.Response, tag: str, arch: str,
-                             layers_bottom_first: list[str]) -> dict:
+def _check_converted_schema1(
+    repo: Repo, r: requests.Response, tag: str, arch: str, layers_bottom_first: list[str]
+) -> dict:
     assert r.status_code == 200, (r.status_code, r.text[:800])
     assert r.headers["Content-Type"] == F.SCHEMA1_SIGNED
     body = r.content
@@ -305,8 +332,13 @@ def test_docker_19_pull_gets_registry_signed_schema1(berth, acct, imgs, tmp_path
     digest = first.headers["Docker-Content-Digest"]
     # the config's history: ENV(empty) ADD LABEL(empty) ADD CMD(empty), bottom first
     blob_sums = [layer["blobSum"] for layer in m["fsLayers"]]
-    assert blob_sums == [F.EMPTY_LAYER_DIGEST, img.layer_digests[1], F.EMPTY_LAYER_DIGEST,
-                         img.layer_digests[0], F.EMPTY_LAYER_DIGEST], blob_sums
+    assert blob_sums == [
+        F.EMPTY_LAYER_DIGEST,
+        img.layer_digests[1],
+        F.EMPTY_LAYER_DIGEST,
+        img.layer_digests[0],
+        F.EMPTY_LAYER_DIGEST,
+    ], blob_sums
     v1 = [json.loads(h["v1Compatibility"]) for h in m["history"]]
     assert [bool(h.get("throwaway")) for h in v1] == [True, False, True, False, True], v1
     assert v1[0]["config"]["Labels"] == {"x": "y"}
@@ -416,12 +448,20 @@ def test_docker_and_oci_convert_by_accept(berth, acct, imgs, tmp_path):
     assert repo.get("docker", I.DOCKER_MANIFEST).content == docker.manifest
     assert repo.get("oci", I.OCI_MANIFEST).content == oci.manifest
 
-    _check_conversion(repo, "docker", docker.manifest, f"{I.OCI_MANIFEST}, {I.OCI_INDEX}",
-                      {"type": I.OCI_MANIFEST, "config": I.OCI_CONFIG,
-                       "layer": I.OCI_LAYER_GZIP})
-    _check_conversion(repo, "oci", oci.manifest, f"{I.DOCKER_MANIFEST}, {F.DOCKER_LIST}",
-                      {"type": I.DOCKER_MANIFEST, "config": I.DOCKER_CONFIG,
-                       "layer": I.DOCKER_LAYER_GZIP})
+    _check_conversion(
+        repo,
+        "docker",
+        docker.manifest,
+        f"{I.OCI_MANIFEST}, {I.OCI_INDEX}",
+        {"type": I.OCI_MANIFEST, "config": I.OCI_CONFIG, "layer": I.OCI_LAYER_GZIP},
+    )
+    _check_conversion(
+        repo,
+        "oci",
+        oci.manifest,
+        f"{I.DOCKER_MANIFEST}, {F.DOCKER_LIST}",
+        {"type": I.DOCKER_MANIFEST, "config": I.DOCKER_CONFIG, "layer": I.DOCKER_LAYER_GZIP},
+    )
 
 
 # --------------------------------------------------------------------------- 5. artifacts
@@ -440,8 +480,13 @@ def _oras_client(berth, acct, repo: Repo, tmp_path: Path, monkeypatch):
     (docker_cfg / "config.json").write_text('{"auths": {}}')
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_cfg))
     c = oras.client.OrasClient(hostname=berth.host, insecure=True, tls_verify=False)
-    c.login(username=acct.username, password=acct.password, hostname=berth.host,
-            tls_verify=False, config_path=str(docker_cfg / "config.json"))
+    c.login(
+        username=acct.username,
+        password=acct.password,
+        hostname=berth.host,
+        tls_verify=False,
+        config_path=str(docker_cfg / "config.json"),
+    )
     # oras-py 0.2.43 only refreshes its token on 403: ask for pull,push up front (as
     # test_clients does, through oras-py's own token code)
     www = requests.get(berth.url + "/v2/", timeout=10).headers.get("WWW-Authenticate", "")
@@ -467,8 +512,12 @@ def test_oras_artifacts_referrers_and_tag_fallback(berth, acct, imgs, tmp_path, 
     # a Helm chart
     chart = imgs["helm"]
     monkeypatch.chdir(chart.chart.parent)  # oras-py wants pushed files under the cwd
-    resp = c.push(target=f"{repo.ref}:0.1.0", files=[f"{chart.chart.name}:{I.HELM_CHART}"],
-                  manifest_config=f"{chart.config.name}:{I.HELM_CONFIG}", quiet=True)
+    resp = c.push(
+        target=f"{repo.ref}:0.1.0",
+        files=[f"{chart.chart.name}:{I.HELM_CHART}"],
+        manifest_config=f"{chart.config.name}:{I.HELM_CONFIG}",
+        quiet=True,
+    )
     assert resp.status_code == 201, (resp.status_code, resp.text)
     m = c.get_manifest(f"{repo.ref}:0.1.0")
     assert m["config"]["mediaType"] == I.HELM_CONFIG
@@ -477,20 +526,21 @@ def test_oras_artifacts_referrers_and_tag_fallback(berth, acct, imgs, tmp_path, 
     # an image to sign
     img = imgs["oci"]
     copy(tmp_path, f"oci:{img.path}:v1", f"docker://{repo.ref}:img", creds=acct.creds)
-    subject = {"mediaType": I.OCI_MANIFEST, "digest": img.manifest_digest,
-               "size": len(img.manifest)}
+    subject = {"mediaType": I.OCI_MANIFEST, "digest": img.manifest_digest, "size": len(img.manifest)}
 
     # a signature through oras-py (subject supported; artifactType = config media type)
     sigdir = tmp_path / "sig"
     sigdir.mkdir()
-    (sigdir / "sig.json").write_text(json.dumps({"signed": img.manifest_digest,
-                                                 "nonce": os.urandom(8).hex()}))
+    (sigdir / "sig.json").write_text(json.dumps({"signed": img.manifest_digest, "nonce": os.urandom(8).hex()}))
     (sigdir / "sig-config.json").write_text('{"kind": "berth-e2e-signature"}')
     monkeypatch.chdir(sigdir)
-    resp = c.push(target=f"{repo.ref}:sig",
-                  files=["sig.json:application/vnd.berth.e2e.signature.blob"],
-                  manifest_config=f"sig-config.json:{SIG_TYPE}",
-                  subject=oras.oci.Subject(**subject), quiet=True)
+    resp = c.push(
+        target=f"{repo.ref}:sig",
+        files=["sig.json:application/vnd.berth.e2e.signature.blob"],
+        manifest_config=f"sig-config.json:{SIG_TYPE}",
+        subject=oras.oci.Subject(**subject),
+        quiet=True,
+    )
     assert resp.status_code == 201, (resp.status_code, resp.text)
     sig_digest = resp.headers["Docker-Content-Digest"]
     assert resp.headers.get("OCI-Subject") == img.manifest_digest, dict(resp.headers)
@@ -498,8 +548,9 @@ def test_oras_artifacts_referrers_and_tag_fallback(berth, acct, imgs, tmp_path, 
     assert json.loads(sig_manifest)["subject"] == subject
 
     # an SBOM with an explicit artifactType over raw HTTP, pushed by digest (no tag)
-    sbom, blobs = F.signature_artifact(subject, os.urandom(64), artifact_type=SBOM_TYPE,
-                                       annotations={"org.berth.e2e": "sbom"})
+    sbom, blobs = F.signature_artifact(
+        subject, os.urandom(64), artifact_type=SBOM_TYPE, annotations={"org.berth.e2e": "sbom"}
+    )
     for data in blobs.values():
         repo.push_blob(data)
     r = repo.put(sha(sbom), sbom, I.OCI_MANIFEST)
@@ -507,15 +558,23 @@ def test_oras_artifacts_referrers_and_tag_fallback(berth, acct, imgs, tmp_path, 
     assert r.headers.get("OCI-Subject") == img.manifest_digest
 
     want = {
-        sig_digest: {"mediaType": I.OCI_MANIFEST, "digest": sig_digest,
-                     "size": len(sig_manifest), "artifactType": SIG_TYPE},
-        sha(sbom): {"mediaType": I.OCI_MANIFEST, "digest": sha(sbom), "size": len(sbom),
-                    "artifactType": SBOM_TYPE, "annotations": {"org.berth.e2e": "sbom"}},
+        sig_digest: {
+            "mediaType": I.OCI_MANIFEST,
+            "digest": sig_digest,
+            "size": len(sig_manifest),
+            "artifactType": SIG_TYPE,
+        },
+        sha(sbom): {
+            "mediaType": I.OCI_MANIFEST,
+            "digest": sha(sbom),
+            "size": len(sbom),
+            "artifactType": SBOM_TYPE,
+            "annotations": {"org.berth.e2e": "sbom"},
+        },
     }
 
     def entries(index: dict) -> dict:
-        return {e["digest"]: {k: e.get(k) for k in want.get(e["digest"], e)}
-                for e in index["manifests"]}
+        return {e["digest"]: {k: e.get(k) for k in want.get(e["digest"], e)} for e in index["manifests"]}
 
     r = repo.referrers(img.manifest_digest)
     assert r.status_code == 200, (r.status_code, r.text[:500])
@@ -570,8 +629,7 @@ def test_bad_manifests_get_oci_error_codes(berth, acct):
     assert r.status_code == 201, (r.status_code, r.text)
 
     # tampered signature
-    err = assert_error(repo.put("good", F.tamper_signature(good), F.SCHEMA1_SIGNED), 400,
-                       "MANIFEST_UNVERIFIED")
+    err = assert_error(repo.put("good", F.tamper_signature(good), F.SCHEMA1_SIGNED), 400, "MANIFEST_UNVERIFIED")
     # a changed payload under the old signature
     doc = good.replace(b'"architecture": "amd64"', b'"architecture": "arm64"', 1)
     assert doc != good
@@ -579,51 +637,58 @@ def test_bad_manifests_get_oci_error_codes(berth, acct):
     assert repo.get("good", F.SCHEMA1_SIGNED).content == good  # tag untouched
 
     # tag in the manifest != tag in the URL
-    err = assert_error(repo.put("other", good, F.SCHEMA1_SIGNED), 400,
-                       {"TAG_INVALID", "MANIFEST_INVALID"})
+    err = assert_error(repo.put("other", good, F.SCHEMA1_SIGNED), 400, {"TAG_INVALID", "MANIFEST_INVALID"})
     assert "tag" in err["message"].lower() or "tag" in json.dumps(err.get("detail")).lower(), err
     # name in the manifest != repository in the URL
-    wrong = F.sign_schema1(F.schema1_manifest(f"{acct.account_id}/elsewhere", "good",
-                                              good_layers))
-    err = assert_error(repo.put("good", wrong, F.SCHEMA1_SIGNED), 400,
-                       {"NAME_INVALID", "MANIFEST_INVALID"})
+    wrong = F.sign_schema1(F.schema1_manifest(f"{acct.account_id}/elsewhere", "good", good_layers))
+    err = assert_error(repo.put("good", wrong, F.SCHEMA1_SIGNED), 400, {"NAME_INVALID", "MANIFEST_INVALID"})
     assert "name" in err["message"].lower() or "name" in json.dumps(err.get("detail")).lower(), err
 
     # unknown blob
     unknown = "sha256:" + hashlib.sha256(os.urandom(16)).hexdigest()
-    s1 = F.sign_schema1(F.schema1_manifest(repo.name, "unk", [(unknown, chain[0]),
-                                                              (layer, chain[1])]))
+    s1 = F.sign_schema1(F.schema1_manifest(repo.name, "unk", [(unknown, chain[0]), (layer, chain[1])]))
     err = assert_error(repo.put("unk", s1, F.SCHEMA1_SIGNED), 400, "MANIFEST_BLOB_UNKNOWN")
     # unsigned / not JSON
     unsigned = json.dumps(F.schema1_manifest(repo.name, "nosig", good_layers), indent=3).encode()
-    assert_error(repo.put("nosig", unsigned, F.SCHEMA1_SIGNED), 400,
-                 {"MANIFEST_INVALID", "MANIFEST_UNVERIFIED"})
-    assert_error(repo.put("junk", b'{"schemaVersion": 1, "name": ', F.SCHEMA1_SIGNED), 400,
-                 "MANIFEST_INVALID")
+    assert_error(repo.put("nosig", unsigned, F.SCHEMA1_SIGNED), 400, {"MANIFEST_INVALID", "MANIFEST_UNVERIFIED"})
+    assert_error(repo.put("junk", b'{"schemaVersion": 1, "name": ', F.SCHEMA1_SIGNED), 400, "MANIFEST_INVALID")
 
     # the other formats
-    cfg_data = I.canonical_json({"architecture": "amd64", "os": "linux",
-                                 "rootfs": {"type": "layers", "diff_ids": []}})
+    cfg_data = I.canonical_json({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
     cfg = repo.push_blob(cfg_data)
 
     def v2(media_type, config_type, layer_type, config_digest, layer_digest):
-        return json.dumps({"schemaVersion": 2, "mediaType": media_type,
-                           "config": {"mediaType": config_type, "digest": config_digest,
-                                      "size": len(cfg_data)},
-                           "layers": [{"mediaType": layer_type, "digest": layer_digest,
-                                       "size": len(gz)}]}).encode()
+        return json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": media_type,
+                "config": {"mediaType": config_type, "digest": config_digest, "size": len(cfg_data)},
+                "layers": [{"mediaType": layer_type, "digest": layer_digest, "size": len(gz)}],
+            }
+        ).encode()
 
-    for mt, ct, lt in ((I.DOCKER_MANIFEST, I.DOCKER_CONFIG, I.DOCKER_LAYER_GZIP),
-                       (I.OCI_MANIFEST, I.OCI_CONFIG, I.OCI_LAYER_GZIP)):
-        assert_error(repo.put("v2", v2(mt, ct, lt, cfg, unknown), mt), 400,
-                     "MANIFEST_BLOB_UNKNOWN")
-        assert_error(repo.put("v2", v2(mt, ct, lt, unknown, layer), mt), 400,
-                     "MANIFEST_BLOB_UNKNOWN")
+    for mt, ct, lt in (
+        (I.DOCKER_MANIFEST, I.DOCKER_CONFIG, I.DOCKER_LAYER_GZIP),
+        (I.OCI_MANIFEST, I.OCI_CONFIG, I.OCI_LAYER_GZIP),
+    ):
+        assert_error(repo.put("v2", v2(mt, ct, lt, cfg, unknown), mt), 400, "MANIFEST_BLOB_UNKNOWN")
+        assert_error(repo.put("v2", v2(mt, ct, lt, unknown, layer), mt), 400, "MANIFEST_BLOB_UNKNOWN")
         assert_error(repo.put("v2", b"[not json", mt), 400, "MANIFEST_INVALID")
     for mt, child in ((I.OCI_INDEX, I.OCI_MANIFEST), (F.DOCKER_LIST, I.DOCKER_MANIFEST)):
-        idx = json.dumps({"schemaVersion": 2, "mediaType": mt, "manifests": [
-            {"mediaType": child, "digest": unknown, "size": 100,
-             "platform": {"architecture": "amd64", "os": "linux"}}]}).encode()
+        idx = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": mt,
+                "manifests": [
+                    {
+                        "mediaType": child,
+                        "digest": unknown,
+                        "size": 100,
+                        "platform": {"architecture": "amd64", "os": "linux"},
+                    }
+                ],
+            }
+        ).encode()
         assert_error(repo.put("idx", idx, mt), 400, {"MANIFEST_BLOB_UNKNOWN", "MANIFEST_UNKNOWN"})
 
     # nothing of that was stored

@@ -1,6 +1,7 @@
 """On a live `berth serve` no client claims TLS it does not have: the server's
 gunicorn believes no forwarded scheme itself (it would from 127.0.0.1 by default),
 and Berth believes one only from BERTH_TRUSTED_PROXIES, which this server has none of."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The registry protocol over real HTTP against `berth serve`: the login flow,
 streamed (chunked-encoded) uploads, chunks that land on different server
 processes, and a 1 GiB push whose server memory stays flat."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,9 @@ def bearer(server, account, scope: str) -> dict[str, str]:
     challenge = requests.get(f"{server.url}/v2/", timeout=10).headers["WWW-Authenticate"]
     realm = re.search(r'realm="([^"]+)"', challenge).group(1)
     service = re.search(r'service="([^"]+)"', challenge).group(1)
-    response = requests.get(realm, params={"service": service, "scope": scope},
-                            auth=(account.username, account.password), timeout=30)
+    response = requests.get(
+        realm, params={"service": service, "scope": scope}, auth=(account.username, account.password), timeout=30
+    )
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
@@ -64,8 +66,12 @@ def test_login_flow_like_docker(berth, account):
     assert response.headers["Docker-Distribution-API-Version"] == "registry/2.0"
     assert response.headers["WWW-Authenticate"].startswith(f'Bearer realm="{berth.url}/token"')
     assert requests.get(f"{berth.url}/v2/", headers=bearer(berth, account, ""), timeout=10).status_code == 200
-    wrong = requests.get(f"{berth.url}/token", params={"service": "berth-registry"},
-                         auth=(account.username, "wrong password"), timeout=30)
+    wrong = requests.get(
+        f"{berth.url}/token",
+        params={"service": "berth-registry"},
+        auth=(account.username, "wrong password"),
+        timeout=30,
+    )
     assert wrong.status_code == 401
     assert wrong.json()["errors"][0]["code"] == "UNAUTHORIZED"
 
@@ -91,7 +97,9 @@ def test_streamed_chunked_transfer_upload(berth, account):
     assert put.status_code == 201, put.text
     got = requests.get(f"{berth.url}/v2/{name}/blobs/{digest}", headers=headers, timeout=60)
     assert got.content == data
-    ranged = requests.get(f"{berth.url}/v2/{name}/blobs/{digest}", headers={**headers, "Range": "bytes=100-199"}, timeout=60)
+    ranged = requests.get(
+        f"{berth.url}/v2/{name}/blobs/{digest}", headers={**headers, "Range": "bytes=100-199"}, timeout=60
+    )
     assert ranged.status_code == 206 and ranged.content == data[100:200]
 
 
@@ -116,8 +124,12 @@ def test_chunks_of_one_upload_on_different_servers(berth, second_server, account
     cuts = [0, MiB, 2 * MiB + 5, 4 * MiB, len(data)]
     for i, (first, end) in enumerate(zip(cuts, cuts[1:])):
         server = servers[(i + 1) % 2]
-        response = requests.patch(server.url + path, data=data[first:end], timeout=30,
-                                  headers={**headers, "Content-Range": f"{first}-{end - 1}"})
+        response = requests.patch(
+            server.url + path,
+            data=data[first:end],
+            timeout=30,
+            headers={**headers, "Content-Range": f"{first}-{end - 1}"},
+        )
         assert response.status_code == 202, response.text
         assert response.headers["Range"] == f"0-{end - 1}"
     status = requests.get(second_server.url + path, headers=headers, timeout=30)
@@ -160,7 +172,9 @@ def test_one_gib_push_keeps_server_memory_flat(berth, account, record_property):
     start = requests.post(f"{berth.url}/v2/{name}/blobs/uploads/", headers=headers, timeout=30)
     location = berth.url + start.headers["Location"]
     # The digest is only known after the body is read, so upload as PATCH then PUT.
-    patch = requests.patch(location, data=body, headers={**headers, "Content-Type": "application/octet-stream"}, timeout=600)
+    patch = requests.patch(
+        location, data=body, headers={**headers, "Content-Type": "application/octet-stream"}, timeout=600
+    )
     assert patch.status_code == 202, patch.text
     digest = "sha256:" + body.sha256.hexdigest()
     put = requests.put(f"{location}?digest={digest}", headers=headers, timeout=600)
@@ -183,23 +197,47 @@ def test_post_push_work_runs_on_the_worker(berth, account):
 
     def push_blob(data: bytes) -> str:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        response = requests.post(f"{berth.url}/v2/{name}/blobs/uploads/?digest={digest}", data=data, headers=headers, timeout=30)
+        response = requests.post(
+            f"{berth.url}/v2/{name}/blobs/uploads/?digest={digest}", data=data, headers=headers, timeout=30
+        )
         assert response.status_code == 201, response.text
         return digest
 
-    config = json.dumps({"architecture": "arm64", "variant": "v8", "os": "linux", "created": "2025-05-06T07:08:09Z",
-                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    config = json.dumps(
+        {
+            "architecture": "arm64",
+            "variant": "v8",
+            "os": "linux",
+            "created": "2025-05-06T07:08:09Z",
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }
+    ).encode()
     layer = os.urandom(4096)
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": push_blob(config), "size": len(config)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": push_blob(layer), "size": len(layer)}]}
-    response = requests.put(f"{berth.url}/v2/{name}/manifests/v1", data=json.dumps(manifest), timeout=30,
-                            headers={**headers, "Content-Type": manifest["mediaType"]})
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": push_blob(config),
+            "size": len(config),
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": push_blob(layer), "size": len(layer)}
+        ],
+    }
+    response = requests.put(
+        f"{berth.url}/v2/{name}/manifests/v1",
+        data=json.dumps(manifest),
+        timeout=30,
+        headers={**headers, "Content-Type": manifest["mediaType"]},
+    )
     assert response.status_code == 201, response.text
     digest = response.headers["Docker-Content-Digest"]
-    query = ("import json; from apps.registry.models import Manifest; "
-             f"m = Manifest.objects.get(digest='{digest}'); "
-             "print(json.dumps([m.total_size, m.platforms, m.image_created_at and m.image_created_at.isoformat()]))")
+    query = (
+        "import json; from apps.registry.models import Manifest; "
+        f"m = Manifest.objects.get(digest='{digest}'); "
+        "print(json.dumps([m.total_size, m.platforms, m.image_created_at and m.image_created_at.isoformat()]))"
+    )
     deadline = time.monotonic() + 60
     while True:
         output = berth.cli("shell", "-c", query).stdout.strip().splitlines()[-1]
@@ -224,8 +262,15 @@ def test_uploads_back_to_back_on_one_keep_alive_connection(berth, account):
         assert response.status_code == 201, response.text
         location = session.post(f"{berth.url}/v2/{name}/blobs/uploads/", timeout=30).headers["Location"]
         half = len(data) // 2
-        assert session.patch(berth.url + location, data=data[:half], timeout=30,
-                             headers={"Content-Range": f"0-{half - 1}"} if half else {}).status_code == 202
+        assert (
+            session.patch(
+                berth.url + location,
+                data=data[:half],
+                timeout=30,
+                headers={"Content-Range": f"0-{half - 1}"} if half else {},
+            ).status_code
+            == 202
+        )
         response = session.put(f"{berth.url}{location}?digest={digest}", data=data[half:], timeout=30)
         assert response.status_code == 201, response.text
     for data in blobs:
@@ -242,7 +287,8 @@ def test_a_body_cut_short_keeps_nothing(berth, account):
     with socket.create_connection(("127.0.0.1", int(berth.url.rsplit(":", 1)[1])), timeout=30) as sock:
         sock.sendall(
             f"PATCH {location} HTTP/1.1\r\nHost: {berth.host}\r\nAuthorization: {headers['Authorization']}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: 200000\r\n\r\n".encode() + b"x" * 100_000
+            f"Content-Type: application/octet-stream\r\nContent-Length: 200000\r\n\r\n".encode()
+            + b"x" * 100_000
         )
     # More than the worker's event loop buffers (64 KiB): a thread has read the body when
     # it is cut. The server is done with the cut PATCH once it logs it.

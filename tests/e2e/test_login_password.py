@@ -6,6 +6,7 @@ An access key minted with the user's password signs GetAuthorizationToken; the l
 password it returns goes to a real `skopeo login` (user name `berth`, and `AWS`),
 whose stored credentials then push and pull an image. A tampered or expired login
 password is refused at login."""
+
 from __future__ import annotations
 
 import base64
@@ -29,8 +30,17 @@ def skopeo(tmp: Path, *args: str, input: str | None = None, check: bool = True):
 
 
 def login(berth, tmp: Path, username: str, password: str, check: bool = True):
-    return skopeo(tmp, "login", "--tls-verify=false", "--username", username, "--password-stdin", berth.host,
-                  input=password + "\n", check=check)
+    return skopeo(
+        tmp,
+        "login",
+        "--tls-verify=false",
+        "--username",
+        username,
+        "--password-stdin",
+        berth.host,
+        input=password + "\n",
+        check=check,
+    )
 
 
 def assert_refused_at_login(result, what: str) -> None:
@@ -47,8 +57,11 @@ def account(berth):
 
 @pytest.fixture(scope="module")
 def access_key(berth, account) -> tuple[str, str]:
-    response = requests.post(f"{berth.url}/api/v1/auth/access-keys",
-                             json={"username": account.username, "password": account.password}, timeout=30)
+    response = requests.post(
+        f"{berth.url}/api/v1/auth/access-keys",
+        json={"username": account.username, "password": account.password},
+        timeout=30,
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     return body["accessKeyId"], body["secretAccessKey"]
@@ -77,11 +90,19 @@ def test_skopeo_logs_in_with_it_then_pushes_and_pulls(berth, account, authorizat
 
     image = I.build_oci_image(tmp_path / "image", tag="v1")
     ref = f"{berth.host}/{account.account_id}/login-password/{username.lower()}:v1"
-    skopeo(tmp_path, "copy", "--authfile", str(authfile), "--dest-tls-verify=false",
-           f"oci:{image.path}:v1", f"docker://{ref}")
+    skopeo(
+        tmp_path,
+        "copy",
+        "--authfile",
+        str(authfile),
+        "--dest-tls-verify=false",
+        f"oci:{image.path}:v1",
+        f"docker://{ref}",
+    )
     pulled = tmp_path / "pulled"
-    skopeo(tmp_path, "copy", "--authfile", str(authfile), "--src-tls-verify=false",
-           f"docker://{ref}", f"oci:{pulled}:v1")
+    skopeo(
+        tmp_path, "copy", "--authfile", str(authfile), "--src-tls-verify=false", f"docker://{ref}", f"oci:{pulled}:v1"
+    )
     descriptor, manifest = I.read_oci_layout(pulled, "v1")
     assert descriptor["digest"] == image.manifest_digest
     assert "sha256:" + hashlib.sha256(manifest).hexdigest() == image.manifest_digest
@@ -89,8 +110,9 @@ def test_skopeo_logs_in_with_it_then_pushes_and_pulls(berth, account, authorizat
         assert I.layout_blob(pulled, digest).read_bytes() == I.layout_blob(image.path, digest).read_bytes()
 
     # The same password signs the management API as a Bearer token.
-    listed = requests.get(f"{berth.url}/api/v1/repositories", headers={"Authorization": f"Bearer {password}"},
-                          timeout=30)
+    listed = requests.get(
+        f"{berth.url}/api/v1/repositories", headers={"Authorization": f"Bearer {password}"}, timeout=30
+    )
     assert listed.status_code == 200, listed.text
     assert f"login-password/{username.lower()}" in [r["name"] for r in listed.json()["repositories"]]
 
@@ -103,7 +125,8 @@ def test_a_tampered_or_expired_password_is_refused(berth, account, authorization
 
     # One the server itself signed twelve hours and a minute ago, with its own key.
     minted = berth.cli(
-        "shell", "-c",
+        "shell",
+        "-c",
         "import time\n"
         "from django.contrib.auth import get_user_model\n"
         "from apps.accounts import login_passwords\n"
@@ -117,8 +140,9 @@ def test_a_tampered_or_expired_password_is_refused(berth, account, authorization
     result = login(berth, tmp_path / "expired", "AWS", expired, check=False)
     assert_refused_at_login(result, "expired")
     # The token service says why (skopeo shows only the status).
-    challenge = requests.get(f"{berth.url}/token", params={"service": "berth-registry"},
-                             auth=("AWS", expired), timeout=30)
+    challenge = requests.get(
+        f"{berth.url}/token", params={"service": "berth-registry"}, auth=("AWS", expired), timeout=30
+    )
     assert challenge.status_code == 401
     assert "expired" in challenge.json()["errors"][0]["message"]
     # ... while a current one from the same server works.

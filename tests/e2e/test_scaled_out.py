@@ -10,6 +10,7 @@ process it was not pushed to, digest by digest.
 
 PostgreSQL and Redis come from DATABASE_URL / REDIS_URL (or BERTH_TEST_*): the
 PostgreSQL pass of `scripts/test` runs this. In CI a machine without them fails it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -89,8 +90,12 @@ class Background:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(BERTH_BIN), self.command], env={**self.env, SERVER_MARK_VARIABLE: self.mark},
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.log_path.parent, start_new_session=True,
+                [str(BERTH_BIN), self.command],
+                env={**self.env, SERVER_MARK_VARIABLE: self.mark},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.log_path.parent,
+                start_new_session=True,
             )
 
     def log(self) -> str:
@@ -247,7 +252,9 @@ def upload_in_chunks(webs: list[BerthServer], name: str, headers: dict, blob: by
     for number, (first, end) in enumerate(zip(cuts, cuts[1:])):
         web = webs[number % len(webs)]
         response = requests.patch(
-            web.url + path, data=blob[first:end], timeout=60,
+            web.url + path,
+            data=blob[first:end],
+            timeout=60,
             headers={**headers, "Content-Range": f"{first}-{end - 1}", "Content-Type": "application/octet-stream"},
         )
         assert response.status_code == 202, f"chunk {number} on {web.url}: {response.text}"
@@ -262,7 +269,10 @@ def upload_in_chunks(webs: list[BerthServer], name: str, headers: dict, blob: by
 def upload_whole(web: BerthServer, name: str, headers: dict, blob: bytes) -> str:
     digest = I.sha256_digest(blob)
     response = requests.post(
-        f"{web.url}/v2/{name}/blobs/uploads/", params={"digest": digest}, data=blob, timeout=60,
+        f"{web.url}/v2/{name}/blobs/uploads/",
+        params={"digest": digest},
+        data=blob,
+        timeout=60,
         headers={**headers, "Content-Type": "application/octet-stream"},
     )
     assert response.status_code == 201, response.text
@@ -271,21 +281,32 @@ def upload_whole(web: BerthServer, name: str, headers: dict, blob: bytes) -> str
 
 def platforms_recorded(web: BerthServer, digest: str) -> list:
     result = web.cli(
-        "shell", "-c",
+        "shell",
+        "-c",
         "import json; from apps.registry.models import Manifest; "
         f"print(json.dumps(Manifest.objects.get(digest='{digest}').platforms))",
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def pull_and_check(web: BerthServer, tmp: Path, reference: str, manifest_digest: str, blobs: set[str], creds: str) -> None:
+def pull_and_check(
+    web: BerthServer, tmp: Path, reference: str, manifest_digest: str, blobs: set[str], creds: str
+) -> None:
     """skopeo copies ``reference`` (every platform) into an OCI layout: the manifest
     digest is the pushed one and every blob is there with its digest."""
     out = tmp / f"pulled-{secrets.token_hex(4)}"
     tag = reference.rsplit(":", 1)[1]
     run_isolated(
-        ["skopeo", "copy", "--all", "--src-tls-verify=false", "--src-creds", creds,
-         f"docker://{web.host}/{reference}", f"oci:{out}:{tag}"],
+        [
+            "skopeo",
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            "--src-creds",
+            creds,
+            f"docker://{web.host}/{reference}",
+            f"oci:{out}:{tag}",
+        ],
         tmp / "skopeo",
     )
     descriptor, _ = I.read_oci_layout(out, tag)
@@ -309,8 +330,16 @@ def test_two_web_processes_a_worker_and_beat_share_one_installation(installation
     multi = I.build_multiarch_index(tmp_path / "multi", tag="multi")
     for web, image in ((web1, single), (web2, multi)):
         run_isolated(
-            ["skopeo", "copy", "--all", "--dest-tls-verify=false", "--dest-creds", account.creds,
-             f"oci:{image.path}:{image.tag}", f"docker://{web.host}/{name}:{image.tag}"],
+            [
+                "skopeo",
+                "copy",
+                "--all",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                account.creds,
+                f"oci:{image.path}:{image.tag}",
+                f"docker://{web.host}/{name}:{image.tag}",
+            ],
             tmp_path / "skopeo",
         )
     pushed_manifests = 4  # the image, the index and its two images
@@ -325,12 +354,14 @@ def test_two_web_processes_a_worker_and_beat_share_one_installation(installation
     layer_digest = upload_in_chunks([web1, web2], name, headers, layer, chunks=5)
     config = I.canonical_json(I._image_config("amd64", [I.sha256_digest(raw_layer)]))
     config_digest = upload_whole(web2, name, headers, config)
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": I.OCI_MANIFEST,
-        "config": {"mediaType": I.OCI_CONFIG, "digest": config_digest, "size": len(config)},
-        "layers": [{"mediaType": I.OCI_LAYER_GZIP, "digest": layer_digest, "size": len(layer)}],
-    }).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": I.OCI_MANIFEST,
+            "config": {"mediaType": I.OCI_CONFIG, "digest": config_digest, "size": len(config)},
+            "layers": [{"mediaType": I.OCI_LAYER_GZIP, "digest": layer_digest, "size": len(layer)}],
+        }
+    ).encode()
     manifest_digest = I.sha256_digest(manifest)
 
     # The worker is killed while it runs this manifest's post-push task: the blob
@@ -339,7 +370,9 @@ def test_two_web_processes_a_worker_and_beat_share_one_installation(installation
     os.kill(installation.moto.pid, signal.SIGSTOP)
     try:
         put = requests.put(
-            f"{web2.url}/v2/{name}/manifests/chunked", data=manifest, timeout=30,
+            f"{web2.url}/v2/{name}/manifests/chunked",
+            data=manifest,
+            timeout=30,
             headers={**headers, "Content-Type": I.OCI_MANIFEST},
         )
         assert put.status_code == 201, put.text
@@ -349,9 +382,7 @@ def test_two_web_processes_a_worker_and_beat_share_one_installation(installation
             TASK_TIMEOUT,
         )
         handed_out = time.monotonic()
-        wait_for(
-            "the task to wait on the blob store", lambda: request_waiting_at(installation.moto_port), TASK_TIMEOUT
-        )
+        wait_for("the task to wait on the blob store", lambda: request_waiting_at(installation.moto_port), TASK_TIMEOUT)
         worker.kill()
     finally:
         os.kill(installation.moto.pid, signal.SIGCONT)
@@ -376,7 +407,11 @@ def test_two_web_processes_a_worker_and_beat_share_one_installation(installation
     # Every image back, each from the web process it was not pushed through.
     pull_and_check(web2, tmp_path, f"{name}:single", single.manifest_digest, set(single.blob_digests), account.creds)
     pull_and_check(
-        web1, tmp_path, f"{name}:multi", multi.index_digest,
-        {digest for image in multi.images for digest in [image.manifest_digest, *image.blob_digests]}, account.creds,
+        web1,
+        tmp_path,
+        f"{name}:multi",
+        multi.index_digest,
+        {digest for image in multi.images for digest in [image.manifest_digest, *image.blob_digests]},
+        account.creds,
     )
     pull_and_check(web1, tmp_path, f"{name}:chunked", manifest_digest, {config_digest, layer_digest}, account.creds)

@@ -1,6 +1,7 @@
 """`berth serve` stops as a whole: Ctrl-C in a terminal (SIGINT to the whole
 foreground process group), a child that will not stop, and `serve` itself killed.
 After each, no process of that server is left and its port can be bound again."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """The check that fails a test when its live server logged a traceback: what it
 finds in a log, what an allow-list lets through, and that it reads each line once."""
+
 from __future__ import annotations
 
 import re
@@ -57,5 +58,5 @@ def test_each_line_is_checked_once_and_a_half_written_line_waits(tmp_path):
     assert len(unexpected_tracebacks([server], [])) == 1
     assert unexpected_tracebacks([server], []) == []
     with server.log_path.open("a") as log:
-        log.write(" call last):\n  File \"a.py\", line 1, in f\nRuntimeError\n")
+        log.write(' call last):\n  File "a.py", line 1, in f\nRuntimeError\n')
     assert len(unexpected_tracebacks([server], [])) == 1

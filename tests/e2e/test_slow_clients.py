@@ -4,6 +4,7 @@ the threads from others, and are answered 408 and closed at their deadline.
 
 Not a benchmark (bench/slow_clients.py is): the bounds here are generous, what
 they tell apart is served in seconds from not served at all."""
+
 from __future__ import annotations
 
 import hashlib
@@ -47,12 +48,14 @@ class SmallServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = root / "berth-server.log"
         self.env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-        self.env.update({
-            "BERTH_DATA_DIR": str(root / "data"),
-            "BERTH_CLIENT_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
-            "BERTH_CLIENT_BODY_TIMEOUT": str(BODY_TIMEOUT),
-            "BERTH_CELERY_QUEUE": f"berth-slow-{self.port}",
-        })
+        self.env.update(
+            {
+                "BERTH_DATA_DIR": str(root / "data"),
+                "BERTH_CLIENT_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
+                "BERTH_CLIENT_BODY_TIMEOUT": str(BODY_TIMEOUT),
+                "BERTH_CELERY_QUEUE": f"berth-slow-{self.port}",
+            }
+        )
         for name in ("BERTH_AUDIT_SYNCHRONOUS", "CELERY_TASK_ALWAYS_EAGER", "BERTH_TEST_DATABASE_URL"):
             self.env.pop(name, None)
 
@@ -64,9 +67,22 @@ class SmallServer:
     def start(self) -> None:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [str(BERTH), "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "2",
-                 "--no-worker"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    str(BERTH),
+                    "serve",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    "1",
+                    "--threads",
+                    "2",
+                    "--no-worker",
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -115,8 +131,12 @@ def push(server) -> tuple[str, dict[str, str]]:
     created = server.berth("create_account", "--name", "slow", "--username", "slow", f"--password={password}", "--json")
     account_id = re.search(r'"account_id": "(\d+)"', created).group(1)
     name = f"{account_id}/slow"
-    token = requests.get(f"{server.url}/token", params={"service": "berth-registry", "scope": f"repository:{name}:pull,push"},
-                         auth=("slow", password), timeout=30)
+    token = requests.get(
+        f"{server.url}/token",
+        params={"service": "berth-registry", "scope": f"repository:{name}:pull,push"},
+        auth=("slow", password),
+        timeout=30,
+    )
     assert token.status_code == 200, token.text
     return name, {"Authorization": f"Bearer {token.json()['token']}"}
 
@@ -129,8 +149,14 @@ def slow_header(server) -> socket.socket:
 
 def slow_body(server) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.sendall(request("POST", "/token", headers={"Content-Type": "application/x-www-form-urlencoded",
-                                                    "Content-Length": str(1024 * 1024)}, body=b"grant_type="))
+    sock.sendall(
+        request(
+            "POST",
+            "/token",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(1024 * 1024)},
+            body=b"grant_type=",
+        )
+    )
     return sock
 
 
@@ -156,8 +182,14 @@ def test_requests_are_served_while_slow_clients_hold_connections(server):
             connection.sock.settimeout(SERVED_WITHIN)
             connection.send(request("GET", "/v2/"))
             assert connection.read_response().status == 401
-            connection.send(request("POST", "/token", body=b"grant_type=none",
-                                    headers={"Content-Type": "application/x-www-form-urlencoded"}))
+            connection.send(
+                request(
+                    "POST",
+                    "/token",
+                    body=b"grant_type=none",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+            )
             assert connection.read_response().status == 400
         assert time.monotonic() - started < SERVED_WITHIN
 
@@ -193,8 +225,14 @@ def test_a_body_that_stops_after_its_start_is_dropped_by_its_thread(server, push
     stalled = []
     for _ in range(2):
         connection = server.connect()
-        connection.send(request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}", body=os.urandom(300_000),
-                                headers={**auth, "Content-Length": str(10 * 1024 * 1024)}))
+        connection.send(
+            request(
+                "POST",
+                f"/v2/{name}/blobs/uploads/?digest={digest}",
+                body=os.urandom(300_000),
+                headers={**auth, "Content-Length": str(10 * 1024 * 1024)},
+            )
+        )
         stalled.append(connection)
     with server.connect() as other:
         other.sock.settimeout(BODY_TIMEOUT + SERVED_WITHIN)
@@ -218,8 +256,14 @@ def test_a_body_trickled_after_its_start_is_dropped_by_its_thread(server, push):
     digest = "sha256:" + hashlib.sha256(b"never sent whole").hexdigest()
     received = []
     with server.connect() as connection:
-        connection.send(request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}", body=os.urandom(100_000),
-                                headers={**auth, "Content-Length": str(10 * 1024 * 1024)}))
+        connection.send(
+            request(
+                "POST",
+                f"/v2/{name}/blobs/uploads/?digest={digest}",
+                body=os.urandom(100_000),
+                headers={**auth, "Content-Length": str(10 * 1024 * 1024)},
+            )
+        )
         reader = threading.Thread(target=lambda: received.append(connection.read_response()))
         reader.start()
         deadline = time.monotonic() + BODY_TIMEOUT + 3 + SERVED_WITHIN
@@ -239,8 +283,13 @@ def test_a_client_waiting_for_100_continue_gets_one(server, push):
     data = os.urandom(200_000)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     with server.connect() as connection:
-        connection.send(request("POST", f"/v2/{name}/blobs/uploads/?digest={digest}",
-                                headers={**auth, "Expect": "100-continue", "Content-Length": str(len(data))}))
+        connection.send(
+            request(
+                "POST",
+                f"/v2/{name}/blobs/uploads/?digest={digest}",
+                headers={**auth, "Expect": "100-continue", "Content-Length": str(len(data))},
+            )
+        )
         connection.sock.settimeout(SERVED_WITHIN)
         while b"\r\n\r\n" not in connection.buffer:
             connection.buffer += connection.sock.recv(65536)

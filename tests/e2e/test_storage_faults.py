@@ -9,6 +9,7 @@
 * a Windows-style image (a foreign base layer named by URL, never pushed) copied
   by skopeo.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,8 +49,14 @@ def sha256(data: bytes) -> str:
 def own_database(tag: str):
     """A database of this module's own on the PostgreSQL server the suite uses, or
     "" for Berth's default (SQLite in the data directory)."""
-    url = next((os.environ[name] for name in ("BERTH_TEST_DATABASE_URL", "DATABASE_URL")
-                if os.environ.get(name, "").split(":", 1)[0] in ("postgres", "postgresql")), None)
+    url = next(
+        (
+            os.environ[name]
+            for name in ("BERTH_TEST_DATABASE_URL", "DATABASE_URL")
+            if os.environ.get(name, "").split(":", 1)[0] in ("postgres", "postgresql")
+        ),
+        None,
+    )
     if url is None:
         yield ""
         return
@@ -83,8 +90,12 @@ class WrappedServer(BerthServer):
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [*self.wrapper, str(BERTH_BIN), "serve", "--bind", self.host],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, cwd=str(self.data_dir),
-            start_new_session=True)
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=str(self.data_dir),
+            start_new_session=True,
+        )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -120,8 +131,11 @@ def running(root: Path, tag: str, *, env: dict[str, str] | None = None, wrapper:
 def can_mount_tmpfs(where: Path) -> bool:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=1m berth-probe "$0"', str(where)],
-                           capture_output=True, timeout=30)
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=1m berth-probe "$0"', str(where)],
+        capture_output=True,
+        timeout=30,
+    )
     return probe.returncode == 0
 
 
@@ -135,8 +149,14 @@ def full_disk_server(tmp_path_factory):
         if in_ci():
             pytest.fail(message + " (CI is set)")
         pytest.skip(message)
-    wrapper = ["unshare", "-m", "sh", "-c",
-               f'mount -t tmpfs -o size={STORE_SIZE},mode=0700 berth-full-store "$0" && exec "$@"', str(store)]
+    wrapper = [
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        f'mount -t tmpfs -o size={STORE_SIZE},mode=0700 berth-full-store "$0" && exec "$@"',
+        str(store),
+    ]
     env = {"BERTH_BLOB_DIR": str(store / "blobs"), "BERTH_UPLOAD_DIR": str(store / "uploads")}
     with running(root, "full", env=env, wrapper=wrapper) as server:
         yield server
@@ -152,8 +172,13 @@ def server(tmp_path_factory):
 
 
 def push_blob(server, name: str, headers: dict, data: bytes) -> requests.Response:
-    return requests.post(f"{server.url}/v2/{name}/blobs/uploads/", params={"digest": sha256(data)},
-                         data=data, headers=headers, timeout=60)
+    return requests.post(
+        f"{server.url}/v2/{name}/blobs/uploads/",
+        params={"digest": sha256(data)},
+        data=data,
+        headers=headers,
+        timeout=60,
+    )
 
 
 def assert_storage_full(response: requests.Response) -> None:
@@ -174,21 +199,36 @@ def test_a_full_disk_gets_the_json_error_and_the_server_keeps_serving(full_disk_
     layer = os.urandom(MiB)
     for blob in (config, layer):
         assert push_blob(server, name, headers, blob).status_code == 201
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(config),
-                   "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(layer),
-                    "size": len(layer)}],
-    }).encode()
-    response = requests.put(f"{server.url}/v2/{name}/manifests/v1", data=manifest, timeout=30,
-                            headers={**headers, "Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256(config),
+                "size": len(config),
+            },
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(layer), "size": len(layer)}
+            ],
+        }
+    ).encode()
+    response = requests.put(
+        f"{server.url}/v2/{name}/manifests/v1",
+        data=manifest,
+        timeout=30,
+        headers={**headers, "Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
     assert response.status_code == 201, response.text
 
     # an upload session holding 2 MiB, freed later
     held = requests.post(f"{server.url}/v2/{name}/blobs/uploads/", headers=headers, timeout=30).headers["Location"]
-    response = requests.patch(server.url + held, data=os.urandom(2 * MiB), timeout=60,
-                              headers={**headers, "Content-Range": f"0-{2 * MiB - 1}"})
+    response = requests.patch(
+        server.url + held,
+        data=os.urandom(2 * MiB),
+        timeout=60,
+        headers={**headers, "Content-Range": f"0-{2 * MiB - 1}"},
+    )
     assert response.status_code == 202, response.text
 
     stored, refused = [], None
@@ -201,22 +241,26 @@ def test_a_full_disk_gets_the_json_error_and_the_server_keeps_serving(full_disk_
             break
         stored.append(blob)
     assert refused is not None, "8 MiB took 16 MiB"
-    assert requests.head(f"{server.url}/v2/{name}/blobs/{sha256(refused)}", headers=headers,
-                         timeout=30).status_code == 404
+    assert (
+        requests.head(f"{server.url}/v2/{name}/blobs/{sha256(refused)}", headers=headers, timeout=30).status_code == 404
+    )
 
     # a chunk that does not fit: refused, the session stays usable
     chunk = os.urandom(3 * MiB // 2)
-    resumable = requests.post(f"{server.url}/v2/{name}/blobs/uploads/", headers=headers,
-                              timeout=30).headers["Location"]
-    response = requests.patch(server.url + resumable, data=chunk, timeout=60,
-                              headers={**headers, "Content-Range": f"0-{len(chunk) - 1}"})
+    resumable = requests.post(f"{server.url}/v2/{name}/blobs/uploads/", headers=headers, timeout=30).headers["Location"]
+    response = requests.patch(
+        server.url + resumable, data=chunk, timeout=60, headers={**headers, "Content-Range": f"0-{len(chunk) - 1}"}
+    )
     assert_storage_full(response)
     status = requests.get(server.url + resumable, headers=headers, timeout=30)
     assert status.status_code == 204 and status.headers["Range"] == "0-0"
 
     # the server still serves everything whole
-    response = requests.get(f"{server.url}/v2/{name}/manifests/v1", timeout=30,
-                            headers={**headers, "Accept": "application/vnd.oci.image.manifest.v1+json"})
+    response = requests.get(
+        f"{server.url}/v2/{name}/manifests/v1",
+        timeout=30,
+        headers={**headers, "Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
     assert response.status_code == 200 and response.content == manifest
     for blob in (config, layer, *stored):
         response = requests.get(f"{server.url}/v2/{name}/blobs/{sha256(blob)}", headers=headers, timeout=60)
@@ -224,11 +268,11 @@ def test_a_full_disk_gets_the_json_error_and_the_server_keeps_serving(full_disk_
 
     # space freed: the chunk that did not fit now does, and so does the blob refused
     assert requests.delete(server.url + held, headers=headers, timeout=30).status_code == 204
-    response = requests.patch(server.url + resumable, data=chunk, timeout=60,
-                              headers={**headers, "Content-Range": f"0-{len(chunk) - 1}"})
+    response = requests.patch(
+        server.url + resumable, data=chunk, timeout=60, headers={**headers, "Content-Range": f"0-{len(chunk) - 1}"}
+    )
     assert response.status_code == 202, response.text
-    response = requests.put(f"{server.url}{resumable}", params={"digest": sha256(chunk)}, headers=headers,
-                            timeout=60)
+    response = requests.put(f"{server.url}{resumable}", params={"digest": sha256(chunk)}, headers=headers, timeout=60)
     assert response.status_code == 201, response.text
     response = requests.get(f"{server.url}/v2/{name}/blobs/{sha256(chunk)}", headers=headers, timeout=60)
     assert sha256(response.content) == sha256(chunk)
@@ -285,9 +329,11 @@ def test_a_worker_killed_mid_patch_leaves_a_status_a_resume_completes(server):
     spool = server.data_dir / "uploads" / location.rsplit("/", 1)[1]
 
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as connection:
-        head = (f"PATCH {location} HTTP/1.1\r\nHost: {server.host}\r\n"
-                f"Authorization: {headers['Authorization']}\r\nContent-Type: application/octet-stream\r\n"
-                f"Content-Length: {len(data)}\r\nContent-Range: 0-{len(data) - 1}\r\n\r\n")
+        head = (
+            f"PATCH {location} HTTP/1.1\r\nHost: {server.host}\r\n"
+            f"Authorization: {headers['Authorization']}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Length: {len(data)}\r\nContent-Range: 0-{len(data) - 1}\r\n\r\n"
+        )
         connection.sendall(head.encode() + data[:sent])
         held = wait_for_spool(spool, 16 * MiB)
         worker = process_holding(server_side_inode(server.port, connection.getsockname()[1]))
@@ -301,8 +347,12 @@ def test_a_worker_killed_mid_patch_leaves_a_status_a_resume_completes(server):
     assert status.status_code == 204
     assert status.headers["Range"] == f"0-{held - 1}"
     assert spool.stat().st_size == held
-    response = requests.patch(server.url + location, data=data[held:], timeout=60,
-                              headers={**headers, "Content-Range": f"{held}-{len(data) - 1}"})
+    response = requests.patch(
+        server.url + location,
+        data=data[held:],
+        timeout=60,
+        headers={**headers, "Content-Range": f"{held}-{len(data) - 1}"},
+    )
     assert response.status_code == 202, response.text
     assert response.headers["Range"] == f"0-{len(data) - 1}"
     response = requests.put(server.url + location, params={"digest": sha256(data)}, headers=headers, timeout=60)
@@ -330,21 +380,45 @@ def windows_layout(path: Path) -> tuple[bytes, str]:
 
     base = sha256(b"windows nanoserver base layer")
     app_tar, app = random_layer("windows-app")
-    config = json.dumps({"architecture": "amd64", "os": "windows", "os.version": "10.0.20348.2340",
-                         "rootfs": {"type": "layers", "diff_ids": [sha256(b"base"), sha256(app_tar)]}}).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": add(config),
-                   "size": len(config)},
-        "layers": [
-            {"mediaType": NONDISTRIBUTABLE, "digest": base, "size": 123_456_789,
-             "urls": [f"https://mcr.microsoft.com/v2/windows/nanoserver/blobs/{base}"]},
-            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": add(app), "size": len(app)},
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "windows",
+            "os.version": "10.0.20348.2340",
+            "rootfs": {"type": "layers", "diff_ids": [sha256(b"base"), sha256(app_tar)]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": add(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": NONDISTRIBUTABLE,
+                    "digest": base,
+                    "size": 123_456_789,
+                    "urls": [f"https://mcr.microsoft.com/v2/windows/nanoserver/blobs/{base}"],
+                },
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": add(app), "size": len(app)},
+            ],
+        }
+    ).encode()
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": add(manifest),
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": "ltsc2022"},
+            }
         ],
-    }).encode()
-    index = {"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": add(manifest), "size": len(manifest),
-        "annotations": {"org.opencontainers.image.ref.name": "ltsc2022"}}]}
+    }
     (path / "index.json").write_text(json.dumps(index))
     (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     return manifest, base
@@ -358,6 +432,7 @@ def test_skopeo_copies_a_windows_image_without_its_foreign_layer(server, tmp_pat
     copy(tmp_path, f"oci:{tmp_path / 'layout'}:ltsc2022", f"docker://{ref}", dest_creds=account.creds)
     assert raw_manifest(tmp_path, ref, account.creds) == manifest
     headers = bearer(server, account, f"repository:{account.account_id}/nanoserver:pull")
-    response = requests.head(f"{server.url}/v2/{account.account_id}/nanoserver/blobs/{base}", headers=headers,
-                             timeout=30)
+    response = requests.head(
+        f"{server.url}/v2/{account.account_id}/nanoserver/blobs/{base}", headers=headers, timeout=30
+    )
     assert response.status_code == 404

@@ -7,6 +7,7 @@ its reason:
 
     python bench/pull_instructions.py --record-baseline --reason "..."
 """
+
 from __future__ import annotations
 
 import json
@@ -39,11 +40,16 @@ def skip_unless_comparable(baseline: dict) -> None:
         reason = "valgrind is not installed (apt-get install valgrind; scripts/test installs it as root)"
     else:
         here = pull_instructions.conditions(Path(sys.executable))
-        differing = {name: f"{baseline['conditions'].get(name)!r} there, {value!r} here"
-                     for name, value in here.items() if baseline["conditions"].get(name) != value}
+        differing = {
+            name: f"{baseline['conditions'].get(name)!r} there, {value!r} here"
+            for name, value in here.items()
+            if baseline["conditions"].get(name) != value
+        }
         if differing:
-            reason = (f"the instruction baseline was recorded under other conditions ({differing}):"
-                      f" record one for these with {pull_instructions.RECORD_COMMAND}")
+            reason = (
+                f"the instruction baseline was recorded under other conditions ({differing}):"
+                f" record one for these with {pull_instructions.RECORD_COMMAND}"
+            )
     if reason and in_ci():
         pytest.fail(reason + " (CI is set: the budget must run)")
     if reason:
@@ -67,8 +73,9 @@ def test_manifest_get_and_blob_put_stay_within_their_instruction_budget(tmp_path
 
     over, under = pull_instructions.compare(figures, baseline)
     for said in under:
-        warnings.warn(BaselineSlack(f"{said}: lower the baseline with {pull_instructions.RECORD_COMMAND}"),
-                      stacklevel=1)
+        warnings.warn(
+            BaselineSlack(f"{said}: lower the baseline with {pull_instructions.RECORD_COMMAND}"), stacklevel=1
+        )
     assert not over, (
         f"over the instruction budget (+{pull_instructions.TOLERANCE:.0%} on the baseline):\n"
         + "\n".join(over)
@@ -76,8 +83,13 @@ def test_manifest_get_and_blob_put_stay_within_their_instruction_budget(tmp_path
     )
 
 
-BASELINE = {"recorded": "2026-12-03", "commit": "abc1234", "reason": "initial",
-            "instructions_per_manifest_get": 1_000_000, "instructions_per_blob_put_mib": 10_000_000}
+BASELINE = {
+    "recorded": "2026-12-03",
+    "commit": "abc1234",
+    "reason": "initial",
+    "instructions_per_manifest_get": 1_000_000,
+    "instructions_per_blob_put_mib": 10_000_000,
+}
 
 
 def test_a_figure_past_the_tolerance_fails_and_one_well_under_says_the_baseline_has_room():
@@ -86,22 +98,33 @@ def test_a_figure_past_the_tolerance_fails_and_one_well_under_says_the_baseline_
 
     moved = pull_instructions.Figures(instructions_per_manifest_get=1_101_000, instructions_per_blob_put_mib=9_400_000)
     over, under = pull_instructions.compare(moved, BASELINE)
-    assert over == ["instructions per manifest get: 1,101,000, +10.1% against the baseline's 1,000,000"
-                    " (recorded 2026-12-03 at abc1234: 'initial')"]
-    assert under == ["instructions per blob put mib: 9,400,000, -6.0% against the baseline's 10,000,000"
-                     " (recorded 2026-12-03 at abc1234: 'initial')"]
+    assert over == [
+        "instructions per manifest get: 1,101,000, +10.1% against the baseline's 1,000,000"
+        " (recorded 2026-12-03 at abc1234: 'initial')"
+    ]
+    assert under == [
+        "instructions per blob put mib: 9,400,000, -6.0% against the baseline's 10,000,000"
+        " (recorded 2026-12-03 at abc1234: 'initial')"
+    ]
 
 
 def test_recording_keeps_the_earlier_baselines_and_the_last_is_in_force(tmp_path):
     path = tmp_path / "baseline.json"
     measured_under = {"python": "3.11"}
-    pull_instructions.record_baseline(pull_instructions.Figures(1_000_000.4, 10_000_000.6), measured_under,
-                                      "initial", path)
-    pull_instructions.record_baseline(pull_instructions.Figures(1_050_000, 10_000_000), measured_under,
-                                      "the manifest GET checks its Accept header", path)
+    pull_instructions.record_baseline(
+        pull_instructions.Figures(1_000_000.4, 10_000_000.6), measured_under, "initial", path
+    )
+    pull_instructions.record_baseline(
+        pull_instructions.Figures(1_050_000, 10_000_000),
+        measured_under,
+        "the manifest GET checks its Accept header",
+        path,
+    )
 
     assert [entry["reason"] for entry in json.loads(path.read_text())["baselines"]] == [
-        "initial", "the manifest GET checks its Accept header"]
+        "initial",
+        "the manifest GET checks its Accept header",
+    ]
     in_force = pull_instructions.read_baseline(path)
     assert in_force["instructions_per_manifest_get"] == 1_050_000
     assert in_force["conditions"] == measured_under

@@ -1,5 +1,6 @@
 """ALLOWED_HOSTS follows BERTH_PUBLIC_URL, `berth serve` warns when it listens where
 its host names cannot reach it, and a request for another host gets a clear 400."""
+
 from __future__ import annotations
 
 import logging
@@ -32,7 +33,9 @@ def test_a_bind_beyond_loopback_without_host_settings_warns(bind):
     assert bind in warning and "BERTH_PUBLIC_URL" in warning and "ALLOWED_HOSTS" in warning
 
 
-@pytest.mark.parametrize("bind", ["127.0.0.1:5000", "localhost:5000", "[::1]:5000", "127.0.0.5:80", "unix:/run/berth.sock"])
+@pytest.mark.parametrize(
+    "bind", ["127.0.0.1:5000", "localhost:5000", "[::1]:5000", "127.0.0.5:80", "unix:/run/berth.sock"]
+)
 def test_a_loopback_bind_does_not_warn(bind):
     assert bind_warning(bind, configured="", public_url="") is None
 
@@ -57,8 +60,11 @@ def test_serve_logs_the_warning_at_start(monkeypatch, caplog, settings):
         serve.Command().handle(bind="0.0.0.0:5000", workers=1, threads=1, no_worker=True)
 
     assert started, "serve went on to start its processes"
-    assert any("0.0.0.0:5000" in record.getMessage() and "BERTH_PUBLIC_URL" in record.getMessage()
-               for record in caplog.records if record.levelno == logging.WARNING)
+    assert any(
+        "0.0.0.0:5000" in record.getMessage() and "BERTH_PUBLIC_URL" in record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING
+    )
 
 
 @pytest.fixture

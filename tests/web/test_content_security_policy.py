@@ -1,5 +1,6 @@
 """Every HTML page carries a strict Content-Security-Policy and SecurityMiddleware's
 headers, and no page or template holds inline script, event handlers or inline style."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Signing keys and the generated secret key are 0600 in 0700 directories, whatever
 the umask of the process that makes them; settings make every later file private."""
+
 from __future__ import annotations
 
 import os
@@ -71,7 +72,9 @@ def test_importing_the_settings_makes_the_process_private(tmp_path):
         "from django.conf import settings; print(oct(os.umask(0)), settings.FILE_UPLOAD_PERMISSIONS)"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "registry_project.settings", "BERTH_DATA_DIR": str(data_dir)}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
 
     assert result.stdout.split() == ["0o77", str(0o600)]
     assert mode(data_dir) == 0o700

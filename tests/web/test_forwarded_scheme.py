@@ -1,6 +1,7 @@
 """Behind a TLS proxy: the scheme a trusted proxy reports makes the request https
 (token realm, absolute URLs, HSTS, the SSL redirect); any other client's claim is
 ignored."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """What the admin index shows first: the alias requests waiting for staff."""
+
 from django import template
 
 from apps.accounts import selectors

@@ -1,4 +1,5 @@
 """Fixtures for the account pages and the staff console."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,8 @@ def actor_of(user) -> Actor:
 def _static_files_without_manifest(settings):
     # The pages name static files; the tests run without collectstatic's manifest.
     settings.STORAGES = {
-        **settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 
 

@@ -1,4 +1,5 @@
 """Access keys: the services, the credential check, and the /api/v1/access-keys endpoints."""
+
 from __future__ import annotations
 
 import re
@@ -66,12 +67,16 @@ def test_the_database_refuses_a_third_active_key(user):
     for slot in (1, 2, 3, None):
         with pytest.raises(IntegrityError), transaction.atomic():
             AccessKey.objects.create(
-                user=user, access_key_id="BKIA" + "A" * 15 + str(slot or 0), secret_hash="x",
-                status=AccessKeyStatus.ACTIVE, active_slot=slot,
+                user=user,
+                access_key_id="BKIA" + "A" * 15 + str(slot or 0),
+                secret_hash="x",
+                status=AccessKeyStatus.ACTIVE,
+                active_slot=slot,
             )
     with pytest.raises(IntegrityError), transaction.atomic():
-        AccessKey.objects.create(user=user, access_key_id="BKIA" + "B" * 16, secret_hash="x",
-                                 status=AccessKeyStatus.INACTIVE, active_slot=1)
+        AccessKey.objects.create(
+            user=user, access_key_id="BKIA" + "B" * 16, secret_hash="x", status=AccessKeyStatus.INACTIVE, active_slot=1
+        )
 
 
 def test_keys_of_one_user_do_not_limit_another(user, other_tenant):

@@ -16,7 +16,17 @@ pytestmark = pytest.mark.django_db
 
 def test_create_account_command_prints_id_and_alias():
     out = StringIO()
-    call_command("create_account", "--name", "Acme", "--username", "alice", "--password", "a-long-passphrase", "--json", stdout=out)
+    call_command(
+        "create_account",
+        "--name",
+        "Acme",
+        "--username",
+        "alice",
+        "--password",
+        "a-long-passphrase",
+        "--json",
+        stdout=out,
+    )
     result = json.loads(out.getvalue())
     assert re.fullmatch(r"[0-9]{12}", result["account_id"])
     assert re.fullmatch(r"[a-z][a-z0-9]{7}", result["alias"])

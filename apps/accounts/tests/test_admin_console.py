@@ -1,5 +1,6 @@
 """The staff console: the alias request queue and its actions, reserved names,
 accounts (search, verify, suspend), repositories and registry content."""
+
 import hashlib
 from datetime import timedelta
 from io import StringIO
@@ -142,14 +143,16 @@ def test_staff_actions_land_in_the_audit_trail_with_the_staff_member_as_actor(
     accounts = "/admin/accounts/account/"
     staff_client.post(accounts, {"action": "verify_publisher", "_selected_action": [tenant.id]}, **from_console)
     staff_client.post(
-        accounts, {"action": "suspend", "_selected_action": [tenant.id], "apply": "yes", "reason": "malware"},
+        accounts,
+        {"action": "suspend", "_selected_action": [tenant.id], "apply": "yes", "reason": "malware"},
         **from_console,
     )
     staff_client.post(accounts, {"action": "reinstate", "_selected_action": [tenant.id]}, **from_console)
     alias_request = request_for(tenant, "shipyard")
     with django_capture_on_commit_callbacks(execute=True):
         staff_client.post(
-            CHANGELIST, {"action": "approve", "_selected_action": [alias_request.pk], "apply": "yes", "reason": ""},
+            CHANGELIST,
+            {"action": "approve", "_selected_action": [alias_request.pk], "apply": "yes", "reason": ""},
             **from_console,
         )
     default = Alias.objects.get(account=tenant.account, is_default=True)
@@ -164,13 +167,20 @@ def test_staff_actions_land_in_the_audit_trail_with_the_staff_member_as_actor(
 
     staff_events = list(Event.objects.filter(actor_type="BerthStaff").order_by("sequence"))
     assert [(event.event_name, event.actor_username) for event in staff_events] == [
-        ("SetPublisherVerified", "operator"), ("SuspendAccount", "operator"), ("ReinstateAccount", "operator"),
-        ("ApproveAlias", "operator"), ("SetPrimaryAlias", "operator"), ("PutReservedName", "operator"),
+        ("SetPublisherVerified", "operator"),
+        ("SuspendAccount", "operator"),
+        ("ReinstateAccount", "operator"),
+        ("ApproveAlias", "operator"),
+        ("SetPrimaryAlias", "operator"),
+        ("PutReservedName", "operator"),
         ("DeleteReservedName", "operator"),
     ]
     for event in staff_events:
         assert (event.event_source, event.source_ip, event.user_agent, event.read_only) == (
-            "berth", "198.51.100.4", "Firefox/130", False
+            "berth",
+            "198.51.100.4",
+            "Firefox/130",
+            False,
         )
         assert len(event.request_id) == 32 and event.actor_account_id == ""
     suspension = staff_events[1]
@@ -194,12 +204,19 @@ def test_an_account_changed_in_its_form_is_recorded_with_the_staff_member_as_act
     assert response.status_code == 302, response.content
     account = Account.objects.get(pk=tenant.id)
     assert (account.name, account.display_name, account.create_on_push, account.verified) == (
-        "Renamed", "Acme", False, True
+        "Renamed",
+        "Acme",
+        False,
+        True,
     )
     event = Event.objects.get(event_name="UpdateAccount")
     assert (event.actor_type, event.actor_username, event.recipient_account_id) == ("BerthStaff", "operator", tenant.id)
     assert event.request_parameters == {
-        "registryId": tenant.id, "name": "Renamed", "displayName": "Acme", "createOnPush": False, "verified": True,
+        "registryId": tenant.id,
+        "name": "Renamed",
+        "displayName": "Acme",
+        "createOnPush": False,
+        "verified": True,
     }
 
 
@@ -248,10 +265,16 @@ def test_repository_visibility_changes_but_name_and_account_do_not(staff_client,
     assert repository.scan_on_push
     change = Event.objects.get(event_name="UpdateRepository")
     assert (change.actor_type, change.actor_username, change.recipient_account_id, change.repository) == (
-        "BerthStaff", "operator", tenant.id, "tools"
+        "BerthStaff",
+        "operator",
+        tenant.id,
+        "tools",
     )
     assert change.request_parameters == {
-        "registryId": tenant.id, "repositoryName": "tools", "visibility": "public", "scanOnPush": True,
+        "registryId": tenant.id,
+        "repositoryName": "tools",
+        "visibility": "public",
+        "scanOnPush": True,
     }
     assert staff_client.get("/admin/repositories/repository/add/").status_code == 403
 

@@ -1,5 +1,6 @@
 """Custom aliases: the rule every request is checked against, the request and its
 review, and what an approval changes (and keeps) for pulls."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -83,8 +84,26 @@ def test_invalid_aliases_say_why(name, message):
 
 @pytest.mark.parametrize(
     "name",
-    ["berth", "admin", "api", "v2", "token", "console", "search", "static", "accounts", "media", "test", "public",
-     "library", "official", "marketplace", "aws", "amazon", "ecr"],
+    [
+        "berth",
+        "admin",
+        "api",
+        "v2",
+        "token",
+        "console",
+        "search",
+        "static",
+        "accounts",
+        "media",
+        "test",
+        "public",
+        "library",
+        "official",
+        "marketplace",
+        "aws",
+        "amazon",
+        "ecr",
+    ],
 )
 def test_reserved_names_are_refused_whole(name):
     assert refusal(name) == "reserved"
@@ -176,7 +195,8 @@ def test_approval_makes_the_alias_primary_and_the_old_alias_keeps_pulling(
     assert message.to == ["owner@example.com"] and "approved" in message.subject
     trail = Event.objects.filter(recipient_account_id=tenant.id, event_source="berth").order_by("sequence")
     assert [(e.event_name, e.actor_username) for e in trail] == [
-        ("RequestAlias", tenant.username), ("ApproveAlias", "operator")
+        ("RequestAlias", tenant.username),
+        ("ApproveAlias", "operator"),
     ]
     assert trail.last().request_parameters == {"alias": "shipyard"}
     with pytest.raises(services.AliasRequestNotPending):

@@ -2,6 +2,7 @@
 have an `alice`, each signs in naming its account (`<account id or alias>/alice`) on
 the website, at `/token` and when minting an access key, and nothing tells one
 account which names another uses. The root user signs in by its own name as before."""
+
 from __future__ import annotations
 
 import json
@@ -69,9 +70,11 @@ def _token_basic(name: str, password: str):
 
 
 def _token_password_grant(name: str, password: str):
-    return _token_user(Client().post(
-        "/token", {"grant_type": "password", "service": "berth-registry", "username": name, "password": password}
-    ))
+    return _token_user(
+        Client().post(
+            "/token", {"grant_type": "password", "service": "berth-registry", "username": name, "password": password}
+        )
+    )
 
 
 def _access_key(name: str, password: str):
@@ -150,7 +153,8 @@ def test_the_database_keeps_user_names_unique_per_account_ignoring_case(tenant, 
     iam_services.create_user(account=tenant.account, username="alice")
     iam_services.create_user(account=other_tenant.account, username="alice")
     assert set(User.objects.filter(membership__user_name="alice").values_list("username", flat=True)) == {
-        f"{tenant.id}/alice", f"{other_tenant.id}/alice"
+        f"{tenant.id}/alice",
+        f"{other_tenant.id}/alice",
     }
     stray = User.objects.create_user(username="stray")
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -187,7 +191,8 @@ def test_the_api_answers_409_for_the_callers_own_account_only(api_client, tenant
     bob_again = a.post("/api/v1/iam/users", {"userName": "Bob"}, format="json")
     assert again.status_code == bob_again.status_code == 409
     assert again.json() == {
-        "code": "entity_already_exists", "detail": f"account {tenant.id} already has a user named 'Alice'",
+        "code": "entity_already_exists",
+        "detail": f"account {tenant.id} already has a user named 'Alice'",
     }
     assert bob_again.json()["detail"] == again.json()["detail"].replace("Alice", "Bob")
 
@@ -240,7 +245,6 @@ def test_a_root_named_with_a_slash_before_the_rule_still_signs_in(tenant):
     assert _website("ops/lead", PASSWORD).membership.account == tenant.account
 
 
-
 # -- the migration ------------------------------------------------------------------------------
 
 BEFORE = ("accounts", "0004_alias_requests_reserved_names_suspension")
@@ -277,8 +281,11 @@ def test_the_migration_gives_iam_users_names_per_account_and_keeps_root_names():
 
     names = dict(Membership.objects.values_list("user__username", "user_name"))
     assert names == {
-        "owner@example.com": "owner@example.com", "123456789012/alice": "alice", "123456789012/ci-bot": "ci-bot",
-        "bob": "bob", "210987654321/Carol": "Carol",
+        "owner@example.com": "owner@example.com",
+        "123456789012/alice": "alice",
+        "123456789012/ci-bot": "ci-bot",
+        "bob": "bob",
+        "210987654321/Carol": "Carol",
     }
     assert selectors.user_for_sign_in("123456789012/alice").membership.user_name == "alice"
     assert selectors.user_for_sign_in("owner@example.com").username == "owner@example.com"

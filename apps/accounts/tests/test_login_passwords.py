@@ -1,5 +1,6 @@
 """Login passwords (GetAuthorizationToken): the signed format, the check against the
 user's row, and the endpoint that mints them; Bearer on the management API."""
+
 from __future__ import annotations
 
 import base64
@@ -112,8 +113,13 @@ def test_anything_but_the_signed_text_is_refused():
 
 def test_a_signed_but_malformed_payload_is_refused():
     """Only a key shared with something else could sign one; it still must not crash."""
-    for claims in ([1, 2], {"sub": 1, "crd": "x", "iat": 1, "exp": 2**40}, {"sub": "1", "crd": "x", "iat": 1},
-                   {"sub": "1", "crd": "x", "iat": 1, "exp": "never"}, "text"):
+    for claims in (
+        [1, 2],
+        {"sub": 1, "crd": "x", "iat": 1, "exp": 2**40},
+        {"sub": "1", "crd": "x", "iat": 1},
+        {"sub": "1", "crd": "x", "iat": 1, "exp": "never"},
+        "text",
+    ):
         forged = signed_tokens.sign(claims, prefix=login_passwords.PREFIX, salt=login_passwords._MAC_SALT)
         with pytest.raises(InvalidLoginPassword):
             login_passwords.verify(forged, now=NOW)

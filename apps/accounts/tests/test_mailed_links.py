@@ -1,5 +1,6 @@
 """Every link Berth mails is absolute and points at BERTH_PUBLIC_URL, whatever Host
 header the request that caused the mail came with."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """An account's public registry: Amazon ECR Public's DescribeRegistries (aliases with
 their primary and default flags, the verified flag) and registry catalog data."""
+
 from __future__ import annotations
 
 import importlib
@@ -82,7 +83,8 @@ def test_a_default_alias_never_made_primary_counts_as_primary(tenant, alice):
     registry = describe(alice)
     assert registry["registryUri"] == f"testserver/{tenant.alias}"
     assert [(a["name"], a["primaryRegistryAlias"]) for a in registry["aliases"]] == [
-        (tenant.alias, True), ("acme", False)
+        (tenant.alias, True),
+        ("acme", False),
     ]
 
 
@@ -92,7 +94,8 @@ def test_the_migration_makes_default_aliases_primary(tenant, other_tenant):
     extra = Alias.objects.create(account=tenant.account, name="not-the-default")
     migration.make_default_aliases_primary(django_apps, None)
     assert set(Alias.objects.filter(is_primary=True).values_list("name", flat=True)) == {
-        tenant.alias, other_tenant.alias
+        tenant.alias,
+        other_tenant.alias,
     }
     extra.refresh_from_db()
     assert not extra.is_primary
@@ -164,7 +167,8 @@ def test_display_name_is_required_and_printable(tenant, alice):
 def staff_client(db, settings) -> Client:
     # The admin's pages name static files; the tests run without collectstatic's manifest.
     settings.STORAGES = {
-        **settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     admin = get_user_model().objects.create_superuser(username="root", password="x", email="root@example.com")
     client = Client()

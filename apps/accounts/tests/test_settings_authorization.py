@@ -1,6 +1,7 @@
 """The settings page goes through the same authorization as the API: reading the
 account's registry is ecr-public:DescribeRegistries, asking for an alias is
 berth:RequestAlias; the root may do both, an IAM user what its policies grant."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 def iam_user(tenant, name: str, *actions: str):
-    user = iam_services.create_user(account=tenant.account, username=f"{name}-{tenant.id}", password="an-iam-passphrase")
+    user = iam_services.create_user(
+        account=tenant.account, username=f"{name}-{tenant.id}", password="an-iam-passphrase"
+    )
     if actions:
         document = json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}

@@ -2,6 +2,7 @@
 console, `/token`, the API's key minting), per user name and client address with a
 per-user ceiling and exponential back-off; sign-up per address; and sign-in by an
 email whatever its case."""
+
 from __future__ import annotations
 
 import base64
@@ -43,8 +44,11 @@ def token(username, password, address="10.1.1.1"):
 
 def bootstrap(username, password, address="10.1.1.1", **headers):
     return APIClient().post(
-        "/api/v1/auth/access-keys", {"username": username, "password": password}, format="json",
-        REMOTE_ADDR=address, **headers,
+        "/api/v1/auth/access-keys",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=address,
+        **headers,
     )
 
 
@@ -60,9 +64,7 @@ def test_fifteen_wrong_passwords_then_the_right_one_is_refused_at_the_website(cl
 def test_fifteen_wrong_passwords_then_the_right_one_is_refused_at_the_staff_console(client, staff_user):
     for _ in range(15):
         client.post("/admin/login/", {"username": "operator", "password": "not-it"}, REMOTE_ADDR="10.1.1.1")
-    refused = client.post(
-        "/admin/login/", {"username": "operator", "password": STAFF_PASSWORD}, REMOTE_ADDR="10.1.1.1"
-    )
+    refused = client.post("/admin/login/", {"username": "operator", "password": STAFF_PASSWORD}, REMOTE_ADDR="10.1.1.1")
     assert refused.status_code == 200 and "Too many failed sign-ins; try again in" in refused.content.decode()
     assert client.get("/admin/").status_code == 302  # still asked to sign in
 
@@ -151,7 +153,9 @@ def test_an_access_keys_secret_is_counted_per_client_address_behind_a_trusted_pr
     def list_repositories(secret: str, client: str):
         auth = base64.b64encode(f"{key.access_key.access_key_id}:{secret}".encode()).decode()
         return APIClient().get(
-            "/api/v1/repositories", HTTP_AUTHORIZATION=f"Basic {auth}", REMOTE_ADDR="10.0.0.5",
+            "/api/v1/repositories",
+            HTTP_AUTHORIZATION=f"Basic {auth}",
+            REMOTE_ADDR="10.0.0.5",
             HTTP_X_FORWARDED_FOR=client,
         )
 

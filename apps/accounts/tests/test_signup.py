@@ -1,4 +1,5 @@
 """Sign-up, sign-in and out, and password reset through the website."""
+
 import re
 
 import pytest
@@ -13,9 +14,7 @@ STRONG = "quiet-harbour-lantern-42"
 
 
 def sign_up(client, email="ada@example.com", password=STRONG, again=None):
-    return client.post(
-        "/accounts/signup", {"email": email, "password1": password, "password2": again or password}
-    )
+    return client.post("/accounts/signup", {"email": email, "password1": password, "password2": again or password})
 
 
 def test_sign_up_creates_an_account_with_a_default_alias_and_signs_in(client):

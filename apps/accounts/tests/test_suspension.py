@@ -1,5 +1,6 @@
 """A suspended account's credentials stop working at once, every kind of them, and
 work again once it is reinstated."""
+
 import pytest
 from django.contrib.auth import get_user_model
 

@@ -1,5 +1,6 @@
 """The account's public registry in the management API: Amazon ECR Public's
 DescribeRegistries, PutRegistryCatalogData and GetRegistryCatalogData."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema

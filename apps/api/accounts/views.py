@@ -1,5 +1,6 @@
 """Credentials: access keys, which programs use for the management API, and login
 passwords, which `docker login` takes."""
+
 from __future__ import annotations
 
 import base64
@@ -109,8 +110,10 @@ class AccessKeyDetail(PolicyAuthorizedView):
         update = AccessKeyUpdateSerializer(data=request.data)
         update.is_valid(raise_exception=True)
         self.authorize(
-            "iam:UpdateAccessKey", resource_arn=_own_user_arn(self),
-            accessKeyId=access_key.access_key_id, status=update.validated_data["status"],
+            "iam:UpdateAccessKey",
+            resource_arn=_own_user_arn(self),
+            accessKeyId=access_key.access_key_id,
+            status=update.validated_data["status"],
         )
         if update.validated_data["status"] == AccessKeyStatus.ACTIVE:
             try:

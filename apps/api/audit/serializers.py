@@ -1,5 +1,6 @@
 """Shapes of the audit API: LookupEvents' query and page, and the answers to the
 ready-made questions."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -46,7 +47,9 @@ class LookupEventsQuerySerializer(serializers.Serializer):
     digest = DigestField(required=False)
     tag = serializers.CharField(required=False, max_length=TAG_MAX_LENGTH)
     source_ip = serializers.CharField(
-        required=False, max_length=64, validators=[_address],
+        required=False,
+        max_length=64,
+        validators=[_address],
         help_text="the caller's address (an IPv6 address also finds the aggregate events of its /64)",
     )
     start_time = serializers.DateTimeField(required=False, help_text="ISO 8601; events at or after it")
@@ -91,11 +94,9 @@ class EventPageSerializer(serializers.Serializer):
         "outside the account beyond the first few per source, operation and error in a window are counted, not "
         "recorded one by one: a record of eventType `BerthAggregate` reports them, with `count`, "
         "`firstEventTime`, `lastEventTime`, `windowStart`, `windowEnd`, `recordedOneByOne` and a few "
-        "`sourceIPAddresses`, `principals`, `repositories` and `userAgents` in `responseElements[\"berth:aggregate\"]`",
+        '`sourceIPAddresses`, `principals`, `repositories` and `userAgents` in `responseElements["berth:aggregate"]`',
     )
-    next = serializers.CharField(
-        allow_null=True, help_text="pass as `next` for the following page; null on the last"
-    )
+    next = serializers.CharField(allow_null=True, help_text="pass as `next` for the following page; null on the last")
 
 
 class QuestionQuerySerializer(serializers.Serializer):
@@ -157,7 +158,6 @@ class TagMoveSerializer(serializers.Serializer):
     sourceIPAddress = serializers.CharField(source="source_ip")
     eventID = serializers.UUIDField(source="event_id")
     requestID = serializers.CharField(source="request_id")
-
 
     def get_previousImageDigest(self, event) -> str | None:
         return previous_digest(event)

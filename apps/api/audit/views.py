@@ -4,6 +4,7 @@ asked most (who pulled an image, what a principal pulled, where a tag pointed).
 
 An account sees the events about its resources and those its own principals
 caused; another account's events are never shown."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The shapes of the gallery's one API answer: a public repository's pulls per day and tag."""
+
 from rest_framework import serializers
 
 PULL_SERIES_MAX_DAYS = 366

@@ -1,5 +1,6 @@
 """The publisher's view of pull counts in the management API: a repository's pulls
 per day and tag, which the gallery itself shows only as a total."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,7 +22,7 @@ class RepositoryPullCounts(_RepositoryView):
         summary="Get a repository's pulls per day and tag",
         description="Not one of Amazon ECR's operations (ECR Public's gallery shows a total only): "
         "pulls of a public repository's images (anonymous and signed), counted per UTC day and "
-        "per tag asked for (\"\" for pulls by digest), for the last `days` days. Counts arrive in batches, "
+        'per tag asked for ("" for pulls by digest), for the last `days` days. Counts arrive in batches, '
         "a few seconds after the pulls. A private repository's pulls are not counted.",
         parameters=[NAME, PullCountsQuerySerializer],
         responses={200: PullCountsSerializer, **error_responses(400, 401, 403, 404)},

@@ -1,5 +1,6 @@
 """Shapes of IAM's and STS's management API: camelCase JSON like Amazon ECR's and
 the other endpoints', mapped (``source=``) onto the snake_case names the views use."""
+
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -41,7 +42,10 @@ class UserListSerializer(serializers.Serializer):
 class CreateUserSerializer(serializers.Serializer):
     userName = serializers.CharField(source="user_name", max_length=64)
     password = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        write_only=True,
         help_text="optional: lets the user sign in to the console and `docker login` with a password, as "
         "`<account id or alias>/<user name>`",
     )
@@ -170,7 +174,9 @@ class SimulateSerializer(serializers.Serializer):
     resourceArn = serializers.CharField(source="resource_arn", max_length=2048, required=False, default="*")
     sourceIp = serializers.IPAddressField(source="source_ip", required=False, allow_null=True, default=None)
     context = serializers.DictField(
-        child=serializers.JSONField(), required=False, default=dict,
+        child=serializers.JSONField(),
+        required=False,
+        default=dict,
         help_text="further condition keys and their values (a list for a multi-valued key)",
     )
 

@@ -5,6 +5,7 @@ policy simulator, all over the caller's own account.
 Each handler names its IAM action in one ``authorize`` call (apps.api.views), so
 what a non-root caller may do here is itself decided by policy. Another
 account's user, role or repository is never found (404)."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -302,8 +303,9 @@ class _Attachments(_IamView):
     def _attach(self, request, name: str) -> Response:
         given = AttachPolicySerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        self.authorize(self.attach_action, resource_arn=self._holder_arn(name),
-                       policyArn=given.validated_data["policy_arn"])
+        self.authorize(
+            self.attach_action, resource_arn=self._holder_arn(name), policyArn=given.validated_data["policy_arn"]
+        )
         holder = self._holder(name)
         managed_policy = self._policy_reference(given.validated_data["policy_arn"])
         try:
@@ -329,7 +331,9 @@ class _Attachments(_IamView):
 class _UserAttachments(_Attachments):
     holder_kind = "user"
     list_action, attach_action, detach_action = (
-        "iam:ListAttachedUserPolicies", "iam:AttachUserPolicy", "iam:DetachUserPolicy",
+        "iam:ListAttachedUserPolicies",
+        "iam:AttachUserPolicy",
+        "iam:DetachUserPolicy",
     )
 
 
@@ -556,7 +560,9 @@ class RoleTrustPolicy(_IamView):
 class _RoleAttachments(_Attachments):
     holder_kind = "role"
     list_action, attach_action, detach_action = (
-        "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy",
     )
 
 
@@ -622,8 +628,11 @@ class AssumeRole(AccountScopedView):
         caller = self.caller
         # The trust policy decides, not the identity policies alone: services.assume_role evaluates both.
         draft = self.begin_event(
-            "sts:AssumeRole", recipient_account_id="", roleArn=data["role_arn"],
-            roleSessionName=data["role_session_name"], durationSeconds=data["duration_seconds"],
+            "sts:AssumeRole",
+            recipient_account_id="",
+            roleArn=data["role_arn"],
+            roleSessionName=data["role_session_name"],
+            durationSeconds=data["duration_seconds"],
         )
         try:
             assumed = services.assume_role(
@@ -645,7 +654,8 @@ class AssumeRole(AccountScopedView):
             raise exceptions.PermissionDenied(str(exc), code="access_denied") from None
         draft.recipient_account_id = assumed.session.role.account_id
         draft.response_elements = {
-            "assumedRoleUser": {"arn": assumed.arn}, "credentials": {"accessKeyId": assumed.session.access_key_id},
+            "assumedRoleUser": {"arn": assumed.arn},
+            "credentials": {"accessKeyId": assumed.session.access_key_id},
         }
         body = {
             "credentials": {

@@ -1,4 +1,5 @@
 """Shapes of the management API's image operations (Amazon ECR's names)."""
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
@@ -26,7 +27,9 @@ class ImageIdentifierSerializer(serializers.Serializer):
     fails on its own (InvalidImageDigest, InvalidImageTag, MissingDigestAndTag)."""
 
     imageDigest = serializers.CharField(
-        required=False, max_length=1024, trim_whitespace=False,
+        required=False,
+        max_length=1024,
+        trim_whitespace=False,
         help_text="`sha256:<hex>`; with imageTag, the digest the tag must point at",
     )
     imageTag = serializers.CharField(
@@ -35,9 +38,7 @@ class ImageIdentifierSerializer(serializers.Serializer):
 
 
 def image_ids_field(**kwargs) -> serializers.ListField:
-    return serializers.ListField(
-        child=ImageIdentifierSerializer(), min_length=1, max_length=MAX_IMAGE_IDS, **kwargs
-    )
+    return serializers.ListField(child=ImageIdentifierSerializer(), min_length=1, max_length=MAX_IMAGE_IDS, **kwargs)
 
 
 def image_id_pairs(image_ids: list[dict]) -> list[tuple[str | None, str | None]]:
@@ -63,7 +64,8 @@ class ImageFailureSerializer(serializers.Serializer):
 
 class ImagesQuerySerializer(serializers.Serializer):
     tagStatus = serializers.ChoiceField(
-        choices=TagStatus.choices, default=TagStatus.ANY,
+        choices=TagStatus.choices,
+        default=TagStatus.ANY,
         help_text="TAGGED: images with at least one tag; UNTAGGED: images without; ANY: both",
     )
     max_results = serializers.IntegerField(min_value=1, max_value=1000, default=100)
@@ -92,7 +94,8 @@ class ImageDetailSerializer(serializers.Serializer):
     imageDigest = serializers.CharField(source="digest")
     imageTags = serializers.SerializerMethodField(help_text="in byte order")
     imageSizeInBytes = serializers.IntegerField(
-        source="total_size", allow_null=True,
+        source="total_size",
+        allow_null=True,
         help_text="bytes of the config and layers (of an index: of the images it lists); "
         "null while a new image is still being measured",
     )
@@ -102,7 +105,8 @@ class ImageDetailSerializer(serializers.Serializer):
         help_text="the manifest's artifactType, else its config's media type; null for an index or schema 1"
     )
     lastRecordedPullTime = serializers.DateTimeField(
-        source="last_pulled_at", allow_null=True,
+        source="last_pulled_at",
+        allow_null=True,
         help_text="when a pull (a /v2/ manifest GET or BatchGetImage) last fetched it, recorded to the minute; "
         "null if never",
     )
@@ -139,9 +143,7 @@ class DescribeImagesRequestSerializer(serializers.Serializer):
     def validate(self, data):
         combined = sorted({"tagStatus", "max_results", "next"} & set(data))
         if "imageIds" in data and combined:
-            raise serializers.ValidationError(
-                f"imageIds cannot be combined with {', '.join(combined)}", code="invalid"
-            )
+            raise serializers.ValidationError(f"imageIds cannot be combined with {', '.join(combined)}", code="invalid")
         return data
 
 
@@ -198,12 +200,16 @@ class PutImageSerializer(serializers.Serializer):
         required=False, max_length=255, help_text="left out, the manifest's own mediaType says"
     )
     imageTag = serializers.CharField(
-        required=False, max_length=TAG_MAX_LENGTH, trim_whitespace=False,
+        required=False,
+        max_length=TAG_MAX_LENGTH,
+        trim_whitespace=False,
         validators=[RegexValidator(_TAG_CHARACTERS, f"a tag holds {_TAG_RULE}")],
         help_text=f"{_TAG_RULE}; left out, the image is stored untagged",
     )
     imageDigest = serializers.CharField(
-        required=False, max_length=DIGEST_MAX_LENGTH, trim_whitespace=False,
+        required=False,
+        max_length=DIGEST_MAX_LENGTH,
+        trim_whitespace=False,
         help_text="if given, the manifest's digest must be this",
     )
 

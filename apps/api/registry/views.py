@@ -4,6 +4,7 @@ of the signed-in user's account. Another account's repository is never found.
 An image is a manifest of the repository, named by an image id: its digest, a
 tag, or both (then the tag must point at that digest). An index and each manifest
 it lists are images of their own, as in Amazon ECR."""
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -75,7 +76,9 @@ class _ImagesView(AccountScopedView):
 class ImageList(_ImagesView):
     # The field of PutImage's request each refusal of the push is about (apps.api.exceptions).
     domain_error_fields: ClassVar[dict[type[DomainError], str]] = {
-        TagInvalid: "imageTag", DigestInvalid: "imageDigest", DomainError: "imageManifest"
+        TagInvalid: "imageTag",
+        DigestInvalid: "imageDigest",
+        DomainError: "imageManifest",
     }
 
     @property
@@ -108,7 +111,9 @@ class ImageList(_ImagesView):
         except selectors.PageTokenInvalid as exc:
             raise _invalid("next", str(exc)) from None
         return Response(
-            ImageIdPageSerializer({"imageIds": [image_id(digest, tag) for digest, tag in page], "next": next_token}).data
+            ImageIdPageSerializer(
+                {"imageIds": [image_id(digest, tag) for digest, tag in page], "next": next_token}
+            ).data
         )
 
     @extend_schema(

@@ -145,7 +145,8 @@ class UpdateRepositorySerializer(serializers.Serializer):
 
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
     imageTagMutability = serializers.ChoiceField(
-        choices=TagMutability.choices, required=False,
+        choices=TagMutability.choices,
+        required=False,
         help_text="given alone, drops exclusion filters the new setting cannot have",
     )
     imageTagMutabilityExclusionFilters = exclusion_filters_field(required=False)
@@ -231,24 +232,35 @@ class PutRepositoryCatalogDataSerializer(serializers.Serializer):
     """Every field optional; what is left out stays as it is."""
 
     description = serializers.CharField(
-        max_length=CATALOG_DESCRIPTION_MAX_LENGTH, allow_blank=True, trim_whitespace=False, required=False,
+        max_length=CATALOG_DESCRIPTION_MAX_LENGTH,
+        allow_blank=True,
+        trim_whitespace=False,
+        required=False,
         help_text=f"a short, plain text description (at most {CATALOG_DESCRIPTION_MAX_LENGTH:,} characters); "
         "the gallery shows it in search results",
     )
     aboutText = serializers.CharField(
-        max_length=CATALOG_TEXT_MAX_LENGTH, allow_blank=True, trim_whitespace=False, required=False,
+        max_length=CATALOG_TEXT_MAX_LENGTH,
+        allow_blank=True,
+        trim_whitespace=False,
+        required=False,
         help_text=f"Markdown (CommonMark with tables), at most {CATALOG_TEXT_MAX_LENGTH:,} characters: what the "
         "images are. Raw HTML in it is shown as text",
     )
     usageText = serializers.CharField(
-        max_length=CATALOG_TEXT_MAX_LENGTH, allow_blank=True, trim_whitespace=False, required=False,
+        max_length=CATALOG_TEXT_MAX_LENGTH,
+        allow_blank=True,
+        trim_whitespace=False,
+        required=False,
         help_text=f"Markdown (CommonMark with tables), at most {CATALOG_TEXT_MAX_LENGTH:,} characters: how to use "
         "the images. Raw HTML in it is shown as text",
     )
     architectures = badges_field(RECOGNISED_ARCHITECTURES, required=False)
     operatingSystems = badges_field(RECOGNISED_OPERATING_SYSTEMS, required=False)
     logoImageBlob = Base64Field(
-        max_length=_LOGO_BASE64_MAX_LENGTH, allow_null=True, required=False,
+        max_length=_LOGO_BASE64_MAX_LENGTH,
+        allow_null=True,
+        required=False,
         help_text=f"the logo, base64: a PNG or JPEG image of at most {LOGO_MAX_BYTES:,} bytes, each side "
         f"{LOGO_MIN_SIDE} to {LOGO_MAX_SIDE} pixels (what it is is read from its bytes). null or an empty "
         "string removes the logo",

@@ -1,5 +1,6 @@
 """Repositories in the management API: Amazon ECR's repository operations over
 the signed-in user's account. Another account's repository is never found."""
+
 from __future__ import annotations
 
 from django.http import HttpResponse, HttpResponseNotModified
@@ -234,7 +235,8 @@ class RepositoryImageTagMutability(_RepositoryView):
         given = ImageTagMutabilitySerializer(data=request.data)
         given.is_valid(raise_exception=True)
         self.authorize(
-            "ecr:PutImageTagMutability", repository=repository,
+            "ecr:PutImageTagMutability",
+            repository=repository,
             imageTagMutability=given.validated_data["imageTagMutability"],
         )
         try:

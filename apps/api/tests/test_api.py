@@ -1,4 +1,5 @@
 """The management API's shared plumbing: authentication, errors, throttling, OpenAPI."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,7 @@ def test_a_session_reads_and_writes_with_a_csrf_token(browser):
     assert refused.json()["code"] == "permission_denied"
     assert "CSRF" in refused.json()["detail"]
     assert not Repository.objects.exists()
-    created = browser.post("/api/v1/repositories", {"name": "app"}, format="json",
-                           HTTP_X_CSRFTOKEN=csrf_token(browser))
+    created = browser.post("/api/v1/repositories", {"name": "app"}, format="json", HTTP_X_CSRFTOKEN=csrf_token(browser))
     assert created.status_code == 201, created.content
 
 
@@ -194,12 +194,17 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
     assert "security" not in schema and "security" not in schema["paths"]["/api/v1/auth/access-keys"]["post"]
     temporary_credentials = {"temporaryCredentials": [], "securityToken": []}
     assert schema["paths"]["/api/v1/repositories"]["get"]["security"] == [
-        temporary_credentials, {"accessKey": []}, {"loginPassword": []}, {"cookieAuth": []}
+        temporary_credentials,
+        {"accessKey": []},
+        {"loginPassword": []},
+        {"cookieAuth": []},
     ]
     # A login password cannot mint or manage credentials.
     for path, method in [("/api/v1/access-keys", "post"), ("/api/v1/authorization-token", "post")]:
         assert schema["paths"][path][method]["security"] == [
-            temporary_credentials, {"accessKey": []}, {"cookieAuth": []}
+            temporary_credentials,
+            {"accessKey": []},
+            {"cookieAuth": []},
         ]
 
 

@@ -1,5 +1,6 @@
 """The management API fuzzed from its own OpenAPI schema (schemathesis): whatever
 the generated input, no operation may answer with a server error."""
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,9 @@ def test_no_operation_answers_with_a_server_error(api_schema, signed_in):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def fuzz(case):
             case.call_and_validate(headers=signed_in, checks=[not_a_server_error])
 

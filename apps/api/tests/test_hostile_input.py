@@ -3,6 +3,7 @@ Python's parser, bodies too large, NUL characters (which PostgreSQL can neither
 store nor look up) in bodies, paths and query parameters, and policy documents
 (JSON inside JSON) nested deep. Each is a 4xx in the API's error shape, alike on
 SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ def root(api_client, tenant):
     client = api_client(tenant)
     client.raise_request_exception = False  # a server error is a response to look at
     create_repository(account=tenant.account, name="app", visibility="public")  # public: it takes catalog data
-    response = client.post("/api/v1/iam/roles", {"roleName": "Deployer", "assumeRolePolicyDocument": document(TRUST)},
-                           format="json")
+    response = client.post(
+        "/api/v1/iam/roles", {"roleName": "Deployer", "assumeRolePolicyDocument": document(TRUST)}, format="json"
+    )
     assert response.status_code == 201, response.content
     return client
 
@@ -91,9 +93,11 @@ def test_the_operations_take_their_bodies_at_a_sane_depth(root):
 @pytest.mark.parametrize("levels", [10_000, 100_000])
 def test_policy_documents_nested_deep_are_invalid(root, levels):
     deep = "[" * min(levels, 10_000)  # a policy holds at most 10,240 characters
-    for method, path, field in (("put", "/api/v1/repositories/app/-/policy", "policyText"),
-                                ("post", "/api/v1/iam/policies", "policyDocument"),
-                                ("put", "/api/v1/iam/roles/Deployer/trust-policy", "policyDocument")):
+    for method, path, field in (
+        ("put", "/api/v1/repositories/app/-/policy", "policyText"),
+        ("post", "/api/v1/iam/policies", "policyDocument"),
+        ("put", "/api/v1/iam/roles/Deployer/trust-policy", "policyDocument"),
+    ):
         extra = {"policyName": "Deep"} if path.endswith("policies") else {}
         response = _send(root, method, path, json.dumps({field: deep, **extra}).encode())
         assert response.status_code == 400, response.content
@@ -114,21 +118,42 @@ def test_bodies_over_the_limit_are_too_large(root, settings):
 
 def test_nul_in_json_strings_and_keys_is_invalid(root):
     for method, path, body, field in (
-        ("post", "/api/v1/iam/simulate", {"principalArn": "arn:aws:iam::123456789012:root", "actions": ["ecr:*"],
-                                          "context": {"aws:username": "a\u0000"}}, "context.aws:username"),
-        ("post", "/api/v1/iam/simulate", {"principalArn": "arn:aws:iam::123456789012:root", "actions": ["ecr:*"],
-                                          "context": {"k\u0000": "v"}}, "context.k\ufffd"),
+        (
+            "post",
+            "/api/v1/iam/simulate",
+            {
+                "principalArn": "arn:aws:iam::123456789012:root",
+                "actions": ["ecr:*"],
+                "context": {"aws:username": "a\u0000"},
+            },
+            "context.aws:username",
+        ),
+        (
+            "post",
+            "/api/v1/iam/simulate",
+            {"principalArn": "arn:aws:iam::123456789012:root", "actions": ["ecr:*"], "context": {"k\u0000": "v"}},
+            "context.k\ufffd",
+        ),
         ("post", "/api/v1/repositories", {"name": "new", "tags": [{"key": "k", "value": "\u0000"}]}, "tags.0.value"),
-        ("post", "/api/v1/repositories/app/-/images/batch-get", {"imageIds": [{"imageTag": "v\u0000"}]},
-         "imageIds.0.imageTag"),
-        ("post", "/api/v1/repositories/app/-/images/batch-delete", {"imageIds": [{"imageDigest": "\u0000"}]},
-         "imageIds.0.imageDigest"),
+        (
+            "post",
+            "/api/v1/repositories/app/-/images/batch-get",
+            {"imageIds": [{"imageTag": "v\u0000"}]},
+            "imageIds.0.imageTag",
+        ),
+        (
+            "post",
+            "/api/v1/repositories/app/-/images/batch-delete",
+            {"imageIds": [{"imageDigest": "\u0000"}]},
+            "imageIds.0.imageDigest",
+        ),
         ("put", "/api/v1/repositories/app/-/catalog-data", {"architectures": ["x86\u0000"]}, "architectures.0"),
         ("put", "/api/v1/iam/roles/Deployer/trust-policy", {"policyDocument": "\u0000"}, "policyDocument"),
     ):
         refusal = assert_error(_send(root, method, path, json.dumps(body).encode()), 400, "invalid")
-        assert refusal["errors"] == [{"field": field, "message": "Null characters are not allowed.",
-                                      "code": "null_characters_not_allowed"}], (path, refusal)
+        assert refusal["errors"] == [
+            {"field": field, "message": "Null characters are not allowed.", "code": "null_characters_not_allowed"}
+        ], (path, refusal)
     # An escaped backslash before `u0000` is no NUL.
     response = _send(root, "put", "/api/v1/repositories/app/-/catalog-data", b'{"description": "C:\\\\u0000"}')
     assert response.status_code == 200
@@ -142,25 +167,39 @@ def test_nul_inside_a_policy_document_never_reaches_a_query(root, tenant):
     assert response.status_code == 400, response.content
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/repositories/a%00b", "/api/v1/repositories/app%00/-/images", "/api/v1/iam/users/a%00b",
-    "/api/v1/iam/users/bob/policies/a%00", "/api/v1/iam/policies/a%00b", "/api/v1/iam/roles/a%00b",
-    "/api/v1/iam/roles/Deployer%00/trust-policy", "/api/v1/access-keys/BKIA%00",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/repositories/a%00b",
+        "/api/v1/repositories/app%00/-/images",
+        "/api/v1/iam/users/a%00b",
+        "/api/v1/iam/users/bob/policies/a%00",
+        "/api/v1/iam/policies/a%00b",
+        "/api/v1/iam/roles/a%00b",
+        "/api/v1/iam/roles/Deployer%00/trust-policy",
+        "/api/v1/access-keys/BKIA%00",
+    ],
+)
 def test_nul_in_a_path_is_invalid(root, path):
     for method in ("get", "delete"):
         refusal = assert_error(getattr(root, method)(path), 400, "invalid")
         assert refusal["errors"][0]["field"] == "path"
 
 
-@pytest.mark.parametrize("query, field", [
-    ("/api/v1/audit/events?eventName=a%00", "eventName"),
-    ("/api/v1/repositories?name_prefix=%00", "name_prefix"),
-    ("/api/v1/repositories/app/-/images?tagStatus=TAGGED%00", "tagStatus"),
-    ("/api/v1/repositories/app/-/pull-counts?days=1%00", "days"),
-    ("/api/v1/audit/image-pulls?x%00=1", "x\ufffd"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("/api/v1/audit/events?eventName=a%00", "eventName"),
+        ("/api/v1/repositories?name_prefix=%00", "name_prefix"),
+        ("/api/v1/repositories/app/-/images?tagStatus=TAGGED%00", "tagStatus"),
+        ("/api/v1/repositories/app/-/pull-counts?days=1%00", "days"),
+        ("/api/v1/audit/image-pulls?x%00=1", "x\ufffd"),
+    ],
+)
 def test_nul_in_a_query_parameter_is_invalid(root, query, field):
     refusal = assert_error(root.get(query), 400, "invalid")
-    assert refusal["errors"][0] == {"field": field, "message": "Null characters are not allowed.",
-                                    "code": "null_characters_not_allowed"}
+    assert refusal["errors"][0] == {
+        "field": field,
+        "message": "Null characters are not allowed.",
+        "code": "null_characters_not_allowed",
+    }

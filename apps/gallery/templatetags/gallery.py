@@ -1,4 +1,5 @@
 """Small filters the gallery's templates need to show registry data."""
+
 from django import template
 
 register = template.Library()

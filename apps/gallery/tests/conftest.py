@@ -1,4 +1,5 @@
 """Fixtures for the gallery's tests: public repositories with catalog data and tags."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,19 +23,34 @@ _counter = itertools.count()
 def _static_files_without_manifest(settings):
     # The pages name static files; the tests run without collectstatic's manifest.
     settings.STORAGES = {
-        **settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
 
 
-def add_tag(repository: Repository, tag: str, *, config_media_type: str = mt.OCI_CONFIG, media_type: str = mt.OCI_MANIFEST,
-            artifact_type: str = "", platforms: list | None = None, total_size: int = 1234) -> Tag:
+def add_tag(
+    repository: Repository,
+    tag: str,
+    *,
+    config_media_type: str = mt.OCI_CONFIG,
+    media_type: str = mt.OCI_MANIFEST,
+    artifact_type: str = "",
+    platforms: list | None = None,
+    total_size: int = 1234,
+) -> Tag:
     """A stored manifest tagged ``tag``, as a push leaves it once its details are
     recorded and the gallery has heard of both."""
     n = next(_counter)
     digest = "sha256:" + hashlib.sha256(f"{repository.pk}-{tag}-{n}".encode()).hexdigest()
     manifest = Manifest.objects.create(
-        repository=repository, digest=digest, media_type=media_type, size=100, content=b"{}",
-        config_media_type=config_media_type, artifact_type=artifact_type, total_size=total_size,
+        repository=repository,
+        digest=digest,
+        media_type=media_type,
+        size=100,
+        content=b"{}",
+        config_media_type=config_media_type,
+        artifact_type=artifact_type,
+        total_size=total_size,
         platforms=platforms if platforms is not None else [{"os": "linux", "architecture": "amd64"}],
     )
     created = Tag.objects.create(repository=repository, name=tag, manifest=manifest)
@@ -46,13 +62,28 @@ def add_tag(repository: Repository, tag: str, *, config_media_type: str = mt.OCI
 def publish(committed):
     """A public repository with catalog data and, by default, a `latest` tag."""
 
-    def make(account, name: str, *, description: str = "", about: str = "", usage: str = "",
-             operating_systems=None, architectures=None, tags=("latest",), visibility=Visibility.PUBLIC, **tag_options):
+    def make(
+        account,
+        name: str,
+        *,
+        description: str = "",
+        about: str = "",
+        usage: str = "",
+        operating_systems=None,
+        architectures=None,
+        tags=("latest",),
+        visibility=Visibility.PUBLIC,
+        **tag_options,
+    ):
         with committed():
             repository = repository_services.create_repository(account=account, name=name, visibility=Visibility.PUBLIC)
             catalog.put_repository_catalog_data(
-                repository=repository, description=description, about_markdown=about, usage_markdown=usage,
-                operating_systems=operating_systems or [], architectures=architectures or [],
+                repository=repository,
+                description=description,
+                about_markdown=about,
+                usage_markdown=usage,
+                operating_systems=operating_systems or [],
+                architectures=architectures or [],
             )
             for tag in tags:
                 add_tag(repository, tag, **tag_options)

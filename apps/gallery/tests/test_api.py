@@ -1,4 +1,5 @@
 """The publisher's pull counts in the management API."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -25,9 +26,14 @@ def test_pull_counts_per_tag_and_day_for_the_owner(tenant, other_tenant, api_cli
     assert body["total"] == 8
     assert body["tags"] == [
         {"imageTag": "", "total": 1, "days": [{"day": today.isoformat(), "count": 1}]},
-        {"imageTag": "latest", "total": 7, "days": [
-            {"day": (today - timedelta(days=2)).isoformat(), "count": 3}, {"day": today.isoformat(), "count": 4},
-        ]},
+        {
+            "imageTag": "latest",
+            "total": 7,
+            "days": [
+                {"day": (today - timedelta(days=2)).isoformat(), "count": 3},
+                {"day": today.isoformat(), "count": 4},
+            ],
+        },
     ]
     assert owner.get("/api/v1/repositories/team/app/-/pull-counts").json()["total"] == 17
 

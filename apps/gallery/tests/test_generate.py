@@ -1,4 +1,5 @@
 """The benchmark data generator makes rows that the gallery's own reads find."""
+
 from __future__ import annotations
 
 from io import StringIO

@@ -1,6 +1,7 @@
 """NUL characters on the site's pages (gallery, accounts, staff admin): in a path,
 a query parameter or a form field they would reach a PostgreSQL query, which
 refuses them; every page answers with a readable 400 instead, on both databases."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,8 +32,9 @@ def assert_bad_request_page(response, says: str) -> None:
     assert "<h1>Bad request</h1>" in page and says in page
 
 
-@pytest.mark.parametrize("path", ["/search?q=%00", "/search?q=a&os=Linux%00", "/search?page=1%00",
-                                  "/accounts/login?next=/%00"])
+@pytest.mark.parametrize(
+    "path", ["/search?q=%00", "/search?q=a&os=Linux%00", "/search?page=1%00", "/accounts/login?next=/%00"]
+)
 def test_nul_in_a_query_parameter_is_a_bad_request(site, path):
     assert_bad_request_page(site.get(path), "NUL character (%00) in its parameter")
 
@@ -42,11 +44,14 @@ def test_nul_in_a_path_is_a_bad_request(site, tenant):
         assert_bad_request_page(site.get(path), "The address of this page holds a NUL character")
 
 
-@pytest.mark.parametrize("path, form", [
-    ("/accounts/login", {"username": "a\x00b", "password": "x"}),
-    ("/accounts/signup", {"username": "bob", "email": "bob@example.com", "password1": "x\x00", "password2": "x"}),
-    ("/accounts/password-reset", {"email": "a\x00@example.com"}),
-])
+@pytest.mark.parametrize(
+    "path, form",
+    [
+        ("/accounts/login", {"username": "a\x00b", "password": "x"}),
+        ("/accounts/signup", {"username": "bob", "email": "bob@example.com", "password1": "x\x00", "password2": "x"}),
+        ("/accounts/password-reset", {"email": "a\x00@example.com"}),
+    ],
+)
 def test_nul_in_a_form_field_is_a_bad_request(site, path, form):
     assert_bad_request_page(site.post(path, form), "The form field")
 

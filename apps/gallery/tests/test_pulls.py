@@ -1,5 +1,6 @@
 """Pull counting from the audit writer's batches: each batch's pulls as its
 images.pulled event tells them (apps.audit.pulls), counted by the gallery."""
+
 from __future__ import annotations
 
 import threading
@@ -22,15 +23,32 @@ from .conftest import add_tag
 DAY = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def pull(repository, *, tag: str | None = "latest", digest: str | None = None, when: datetime = DAY,
-         event_name: str = "BatchGetImage", error_code: str = "", method: str = "GET",
-         media_type: str = mt.OCI_MANIFEST) -> EventDraft:
+def pull(
+    repository,
+    *,
+    tag: str | None = "latest",
+    digest: str | None = None,
+    when: datetime = DAY,
+    event_name: str = "BatchGetImage",
+    error_code: str = "",
+    method: str = "GET",
+    media_type: str = mt.OCI_MANIFEST,
+) -> EventDraft:
     """A manifest pull's event as the /v2/ handler leaves it: by tag, or by digest."""
     parameters = {"imageTag": tag} if tag else {"imageDigest": digest}
     return EventDraft(
-        event_name=event_name, event_source="ecr", actor=ANONYMOUS_ACTOR, source_ip="127.0.0.1", user_agent="test",
-        request_id="r", read_only=True, recipient_account_id=repository.account_id, repository=repository.name,
-        request_parameters={**parameters, "httpMethod": method}, error_code=error_code, event_time=when,
+        event_name=event_name,
+        event_source="ecr",
+        actor=ANONYMOUS_ACTOR,
+        source_ip="127.0.0.1",
+        user_agent="test",
+        request_id="r",
+        read_only=True,
+        recipient_account_id=repository.account_id,
+        repository=repository.name,
+        request_parameters={**parameters, "httpMethod": method},
+        error_code=error_code,
+        event_time=when,
         response_elements={"imageDigest": digest or "sha256:" + "f" * 64, "imageManifestMediaType": media_type},
     )
 
@@ -45,7 +63,9 @@ def acme(make_tenant):
 
 
 def counts() -> dict:
-    return {(c.repository.name, c.tag, c.day.isoformat()): c.count for c in PullCount.objects.select_related("repository")}
+    return {
+        (c.repository.name, c.tag, c.day.isoformat()): c.count for c in PullCount.objects.select_related("repository")
+    }
 
 
 def test_a_batch_becomes_one_counter_per_repository_tag_and_day(acme, publish, django_assert_max_num_queries):
@@ -104,18 +124,24 @@ def test_one_docker_pull_counts_once_under_its_tag(acme, publish):
     web = publish(acme, "web", tags=())
     single = add_tag(web, "1.0")
     index = add_tag(web, "multi", media_type=mt.OCI_INDEX)
-    child = Manifest.objects.create(repository=web, digest="sha256:" + "c" * 64, media_type=mt.OCI_MANIFEST, size=1,
-                                    content=b"{}")
+    child = Manifest.objects.create(
+        repository=web, digest="sha256:" + "c" * 64, media_type=mt.OCI_MANIFEST, size=1, content=b"{}"
+    )
     ManifestChild.objects.create(parent=index.manifest, child=child)
     batch = [
-        pull(web, tag="1.0", method="HEAD"), pull(web, tag=None, digest=single.manifest.digest),
+        pull(web, tag="1.0", method="HEAD"),
+        pull(web, tag=None, digest=single.manifest.digest),
         pull(web, tag="multi", method="HEAD"),
         pull(web, tag=None, digest=index.manifest.digest, media_type=mt.OCI_INDEX),
         pull(web, tag=None, digest=child.digest),
         pull(web, tag=None, digest="sha256:" + "e" * 64),  # no tag points at it (any longer)
     ]
     assert count_pulls(batch) == 3
-    assert counts() == {("web", "1.0", "2026-03-01"): 1, ("web", "multi", "2026-03-01"): 1, ("web", "", "2026-03-01"): 1}
+    assert counts() == {
+        ("web", "1.0", "2026-03-01"): 1,
+        ("web", "multi", "2026-03-01"): 1,
+        ("web", "", "2026-03-01"): 1,
+    }
 
 
 @pytest.mark.django_db(transaction=True)

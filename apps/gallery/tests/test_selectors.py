@@ -1,4 +1,5 @@
 """The gallery's search rows and reads: what is listed, how search finds and ranks it."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -72,15 +73,22 @@ def test_a_repository_made_private_is_not_listed_before_its_row_goes(acme, publi
     """Until the change has reached the gallery (a process killed in between leaves
     it to the sweeper), the row is there, and not shown."""
     repository = publish(acme, "tool")
-    repository_services.update_repository(repository=repository, visibility=Visibility.PRIVATE, actor=Actor.staff("operator"))
+    repository_services.update_repository(
+        repository=repository, visibility=Visibility.PRIVATE, actor=Actor.staff("operator")
+    )
     assert GalleryEntry.objects.exists()
     assert find("tool") == [] and selectors.popular() == []
 
 
 def test_the_row_summarizes_tags_platforms_and_catalog_data(acme, publish):
     repository = publish(
-        acme, "multi", description="Many platforms", operating_systems=["Linux"], architectures=["ARM 64", "Sparc"],
-        tags=("v1",), platforms=[{"os": "windows", "architecture": "amd64"}],
+        acme,
+        "multi",
+        description="Many platforms",
+        operating_systems=["Linux"],
+        architectures=["ARM 64", "Sparc"],
+        tags=("v1",),
+        platforms=[{"os": "windows", "architecture": "amd64"}],
     )
     add_tag(repository, "latest", platforms=[{"os": "linux", "architecture": "arm", "variant": "v7"}])
     entry = GalleryEntry.objects.get()
@@ -234,7 +242,9 @@ def test_sort_by_last_update(acme, publish):
     assert find(sort=Sort.PULLS) == ["old-one", "new-one"]
 
 
-@pytest.mark.parametrize(("asked", "shown"), [(1, 1), (2, 2), (3, 3), (0, 3), (-1, 3), (99, 3), ("x", 1), ("", 1), (None, 1)])
+@pytest.mark.parametrize(
+    ("asked", "shown"), [(1, 1), (2, 2), (3, 3), (0, 3), (-1, 3), (99, 3), ("x", 1), ("", 1), (None, 1)]
+)
 def test_pages_of_results_and_bad_page_numbers(acme, publish, asked, shown):
     for n in range(5):
         publish(acme, f"repo{n}")
@@ -246,7 +256,9 @@ def test_pages_of_results_and_bad_page_numbers(acme, publish, asked, shown):
 def test_private_and_suspended_repositories_never_match(acme, other, publish):
     publish(acme, "hidden-gem", description="secret", visibility=Visibility.PRIVATE)
     publish(other, "suspended-gem", description="secret")
-    suspend_account(account=other, reason="abuse", actor=Actor.staff("operator"))  # not delivered: the standing is read, not copied
+    suspend_account(
+        account=other, reason="abuse", actor=Actor.staff("operator")
+    )  # not delivered: the standing is read, not copied
     assert find("gem") == []
     assert find("secret") == []
     assert find("") == []

@@ -1,5 +1,6 @@
 """The search row follows real registry traffic: pushes, image details, deletes,
 each once it has committed."""
+
 from __future__ import annotations
 
 from apps.accounts.models import Alias
@@ -51,9 +52,12 @@ def test_pulls_through_the_registry_are_counted(tenant, registry_client, committ
     anonymous = registry_client()
     with committed():
         for _ in range(2):
-            response = anonymous.request("GET", f"/v2/{alias}/app/manifests/latest",
-                                         scope=f"repository:{alias}/app:pull",
-                                         headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+            response = anonymous.request(
+                "GET",
+                f"/v2/{alias}/app/manifests/latest",
+                scope=f"repository:{alias}/app:pull",
+                headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+            )
             assert response.status_code == 200
     assert GalleryEntry.objects.get(name="app").pull_count == 2
     assert sum(PullCount.objects.values_list("count", flat=True)) == 2

@@ -1,4 +1,5 @@
 """The gallery's pages as a browser gets them."""
+
 from __future__ import annotations
 
 import io
@@ -79,8 +80,18 @@ def test_an_empty_gallery_home_says_so(client, db):
 
 @pytest.mark.parametrize(
     "query",
-    ["", "?q=", "?q=zzzqqq", "?page=abc", "?page=-5", "?page=99999", "?q=x&os=Nope&sort=bogus",
-     "?q=" + "a" * 5000, "?q=%27%22%3C%3E", "?q=a+b+c+d+e+f+g+h+i+j+k+l"],
+    [
+        "",
+        "?q=",
+        "?q=zzzqqq",
+        "?page=abc",
+        "?page=-5",
+        "?page=99999",
+        "?q=x&os=Nope&sort=bogus",
+        "?q=" + "a" * 5000,
+        "?q=%27%22%3C%3E",
+        "?q=a+b+c+d+e+f+g+h+i+j+k+l",
+    ],
 )
 def test_search_never_errors(client, acme, publish, query):
     publish(acme, "tool")
@@ -130,7 +141,13 @@ def test_publisher_page(client, acme, alias, publish):
 
 def test_unknown_publisher_and_repository_are_404_pages(client, acme, alias, publish):
     publish(acme, "hidden", visibility=Visibility.PRIVATE)
-    for path in ("/nobody-at-all", f"/{alias}/hidden", f"/{alias}/missing", f"/{acme.id}/hidden", f"/{alias}/hidden/-/logo"):
+    for path in (
+        "/nobody-at-all",
+        f"/{alias}/hidden",
+        f"/{alias}/missing",
+        f"/{acme.id}/hidden",
+        f"/{alias}/hidden/-/logo",
+    ):
         response = client.get(path)
         assert response.status_code == 404, path
     response = client.get(f"/{alias}/hidden")
@@ -141,7 +158,9 @@ def test_unknown_publisher_and_repository_are_404_pages(client, acme, alias, pub
 def test_a_private_repository_never_shows(client, acme, alias, publish):
     publish(acme, "public-one", description="shared")
     publish(acme, "private-one", description="shared secret", visibility=Visibility.PRIVATE)
-    pages = [client.get(p).content.decode() for p in ("/", "/search", "/search?q=shared", "/search?q=private", f"/{alias}")]
+    pages = [
+        client.get(p).content.decode() for p in ("/", "/search", "/search?q=shared", "/search?q=private", f"/{alias}")
+    ]
     assert all("private-one" not in page for page in pages)
     assert "1 result for “shared”" in pages[2]
     assert "0 results for “private”" in pages[3]
@@ -149,8 +168,15 @@ def test_a_private_repository_never_shows(client, acme, alias, publish):
 
 def test_repository_page_shows_texts_facts_and_the_pull_command(client, acme, alias, publish, settings):
     settings.BERTH_PUBLIC_URL = "https://registry.example.test"
-    publish(acme, "tools/curl", description="Transfers data", about="# Curl\n\nFetch **things**.",
-            usage="Run `curl`.", architectures=["ARM 64"], operating_systems=["Linux"])
+    publish(
+        acme,
+        "tools/curl",
+        description="Transfers data",
+        about="# Curl\n\nFetch **things**.",
+        usage="Run `curl`.",
+        architectures=["ARM 64"],
+        operating_systems=["Linux"],
+    )
     response = client.get(f"/{alias}/tools/curl")
     assert response.status_code == 200
     body = response.content.decode()
@@ -193,7 +219,9 @@ def test_a_chosen_tag_or_else_latest_or_else_the_newest(client, acme, alias, pub
 def test_tags_tab_lists_tags_with_digest_size_and_platforms_paginated(client, acme, alias, publish):
     repository = publish(acme, "app", tags=())
     for n in range(30):
-        add_tag(repository, f"v{n}", total_size=2048, platforms=[{"os": "linux", "architecture": "arm64", "variant": "v8"}])
+        add_tag(
+            repository, f"v{n}", total_size=2048, platforms=[{"os": "linux", "architecture": "arm64", "variant": "v8"}]
+        )
     page_one = client.get(f"/{alias}/app?tab=tags").content.decode()
     assert "linux/arm64/v8" in page_one and "2.0\xa0KB" in page_one and "sha256:" in page_one
     assert "Page 1 of 2" in page_one and "tab=tags&amp;page=2" in page_one
@@ -203,9 +231,14 @@ def test_tags_tab_lists_tags_with_digest_size_and_platforms_paginated(client, ac
 
 
 def test_markdown_with_script_and_onerror_renders_inert(client, acme, alias, publish):
-    publish(acme, "evil", about='<script>alert(1)</script>\n\n<img src=x onerror="alert(2)">\n\n'
-            '![x](javascript:alert(3))\n\n[click](javascript:alert(4))',
-            usage="<iframe src=//evil></iframe>", description='<b onmouseover="alert(5)">desc</b>')
+    publish(
+        acme,
+        "evil",
+        about='<script>alert(1)</script>\n\n<img src=x onerror="alert(2)">\n\n'
+        "![x](javascript:alert(3))\n\n[click](javascript:alert(4))",
+        usage="<iframe src=//evil></iframe>",
+        description='<b onmouseover="alert(5)">desc</b>',
+    )
     about = client.get(f"/{alias}/evil").content.decode()
     usage = client.get(f"/{alias}/evil?tab=usage").content.decode()
     for body in (about, usage):

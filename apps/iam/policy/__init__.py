@@ -4,6 +4,7 @@
 against the caller's identity policies and the resource's policy; ``simulate``
 answers "may P do A on R from X" with the decision and the statement behind it.
 """
+
 from apps.kernel.arn import (
     DEFAULT_PARTITION,
     Arn,

@@ -3,38 +3,94 @@
 Action names are case-insensitive (as in IAM); a wildcard must match at least one
 known action so that a typo is refused instead of silently matching nothing.
 """
+
 from __future__ import annotations
 
 from apps.kernel.wildcards import has_wildcard, wildcard_match
 
-ECR_ACTIONS = frozenset({
-    "BatchCheckLayerAvailability", "BatchDeleteImage", "BatchGetImage",
-    "BatchGetRepositoryScanningConfiguration", "BatchImportUpstreamImage",
-    "CompleteLayerUpload", "CreatePullThroughCacheRule", "CreateRepository",
-    "CreateRepositoryCreationTemplate", "DeleteLifecyclePolicy", "DeletePullThroughCacheRule",
-    "DeleteRegistryPolicy", "DeleteRepository", "DeleteRepositoryCreationTemplate",
-    "DeleteRepositoryPolicy", "DescribeImageReplicationStatus", "DescribeImageScanFindings",
-    "DescribeImages", "DescribePullThroughCacheRules", "DescribeRegistry",
-    "DescribeRepositories", "DescribeRepositoryCreationTemplates", "GetAccountSetting",
-    "GetAuthorizationToken", "GetDownloadUrlForLayer", "GetLifecyclePolicy",
-    "GetLifecyclePolicyPreview", "GetRegistryPolicy", "GetRegistryScanningConfiguration",
-    "GetRepositoryPolicy", "InitiateLayerUpload", "ListImages", "ListTagsForResource",
-    "PutAccountSetting", "PutImage", "PutImageScanningConfiguration", "PutImageTagMutability",
-    "PutLifecyclePolicy", "PutRegistryPolicy", "PutRegistryScanningConfiguration",
-    "PutReplicationConfiguration", "ReplicateImage", "SetRepositoryPolicy", "StartImageScan",
-    "StartLifecyclePolicyPreview", "TagResource", "UntagResource", "UpdatePullThroughCacheRule",
-    "UpdateRepositoryCreationTemplate", "UploadLayerPart", "ValidatePullThroughCacheRule",
-})
+ECR_ACTIONS = frozenset(
+    {
+        "BatchCheckLayerAvailability",
+        "BatchDeleteImage",
+        "BatchGetImage",
+        "BatchGetRepositoryScanningConfiguration",
+        "BatchImportUpstreamImage",
+        "CompleteLayerUpload",
+        "CreatePullThroughCacheRule",
+        "CreateRepository",
+        "CreateRepositoryCreationTemplate",
+        "DeleteLifecyclePolicy",
+        "DeletePullThroughCacheRule",
+        "DeleteRegistryPolicy",
+        "DeleteRepository",
+        "DeleteRepositoryCreationTemplate",
+        "DeleteRepositoryPolicy",
+        "DescribeImageReplicationStatus",
+        "DescribeImageScanFindings",
+        "DescribeImages",
+        "DescribePullThroughCacheRules",
+        "DescribeRegistry",
+        "DescribeRepositories",
+        "DescribeRepositoryCreationTemplates",
+        "GetAccountSetting",
+        "GetAuthorizationToken",
+        "GetDownloadUrlForLayer",
+        "GetLifecyclePolicy",
+        "GetLifecyclePolicyPreview",
+        "GetRegistryPolicy",
+        "GetRegistryScanningConfiguration",
+        "GetRepositoryPolicy",
+        "InitiateLayerUpload",
+        "ListImages",
+        "ListTagsForResource",
+        "PutAccountSetting",
+        "PutImage",
+        "PutImageScanningConfiguration",
+        "PutImageTagMutability",
+        "PutLifecyclePolicy",
+        "PutRegistryPolicy",
+        "PutRegistryScanningConfiguration",
+        "PutReplicationConfiguration",
+        "ReplicateImage",
+        "SetRepositoryPolicy",
+        "StartImageScan",
+        "StartLifecyclePolicyPreview",
+        "TagResource",
+        "UntagResource",
+        "UpdatePullThroughCacheRule",
+        "UpdateRepositoryCreationTemplate",
+        "UploadLayerPart",
+        "ValidatePullThroughCacheRule",
+    }
+)
 
-ECR_PUBLIC_ACTIONS = frozenset({
-    "BatchCheckLayerAvailability", "BatchDeleteImage", "CompleteLayerUpload", "CreateRepository",
-    "DeleteRepository", "DeleteRepositoryPolicy", "DescribeImageTags", "DescribeImages",
-    "DescribeRegistries", "DescribeRepositories", "GetAuthorizationToken",
-    "GetRegistryCatalogData", "GetRepositoryCatalogData", "GetRepositoryPolicy",
-    "InitiateLayerUpload", "ListTagsForResource", "PutImage", "PutRegistryCatalogData",
-    "PutRepositoryCatalogData", "SetRepositoryPolicy", "TagResource", "UntagResource",
-    "UploadLayerPart",
-})
+ECR_PUBLIC_ACTIONS = frozenset(
+    {
+        "BatchCheckLayerAvailability",
+        "BatchDeleteImage",
+        "CompleteLayerUpload",
+        "CreateRepository",
+        "DeleteRepository",
+        "DeleteRepositoryPolicy",
+        "DescribeImageTags",
+        "DescribeImages",
+        "DescribeRegistries",
+        "DescribeRepositories",
+        "GetAuthorizationToken",
+        "GetRegistryCatalogData",
+        "GetRepositoryCatalogData",
+        "GetRepositoryPolicy",
+        "InitiateLayerUpload",
+        "ListTagsForResource",
+        "PutImage",
+        "PutRegistryCatalogData",
+        "PutRepositoryCatalogData",
+        "SetRepositoryPolicy",
+        "TagResource",
+        "UntagResource",
+        "UploadLayerPart",
+    }
+)
 
 # Berth's own, for what Amazon's services have no action for: asking staff for a custom
 # public alias (Amazon grants them through its console). Only the root may without a policy.
@@ -44,13 +100,34 @@ BERTH_ACTIONS = frozenset({"RequestAlias"})
 STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity", "GetServiceBearerToken"})
 
 # Managing users, access keys, roles and policies is itself decided by policy.
-IAM_ACTIONS = frozenset({
-    "AttachRolePolicy", "AttachUserPolicy", "CreateAccessKey", "CreatePolicy", "CreateRole", "CreateUser",
-    "DeleteAccessKey", "DeletePolicy", "DeleteRole", "DeleteUser", "DetachRolePolicy", "DetachUserPolicy",
-    "GetPolicy", "GetRole", "GetUser", "ListAccessKeys", "ListAttachedRolePolicies", "ListAttachedUserPolicies",
-    "ListPolicies", "ListRoles", "ListUsers", "SimulatePrincipalPolicy", "UpdateAccessKey",
-    "UpdateAssumeRolePolicy",
-})
+IAM_ACTIONS = frozenset(
+    {
+        "AttachRolePolicy",
+        "AttachUserPolicy",
+        "CreateAccessKey",
+        "CreatePolicy",
+        "CreateRole",
+        "CreateUser",
+        "DeleteAccessKey",
+        "DeletePolicy",
+        "DeleteRole",
+        "DeleteUser",
+        "DetachRolePolicy",
+        "DetachUserPolicy",
+        "GetPolicy",
+        "GetRole",
+        "GetUser",
+        "ListAccessKeys",
+        "ListAttachedRolePolicies",
+        "ListAttachedUserPolicies",
+        "ListPolicies",
+        "ListRoles",
+        "ListUsers",
+        "SimulatePrincipalPolicy",
+        "UpdateAccessKey",
+        "UpdateAssumeRolePolicy",
+    }
+)
 
 # The audit trail (apps.audit) answers CloudTrail's look-up.
 CLOUDTRAIL_ACTIONS = frozenset({"LookupEvents"})

@@ -13,6 +13,7 @@ Semantics follow IAM:
   A multi-valued key under a plain operator behaves as ``ForAnyValue`` for a
   positive operator and as "no value matches" for a negated one.
 """
+
 from __future__ import annotations
 
 import ipaddress

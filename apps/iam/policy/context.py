@@ -1,4 +1,5 @@
 """Who asks, for what, on which resource, and under which circumstances."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -48,27 +49,47 @@ class Principal:
 
     @classmethod
     def root(cls, account_id: str, *, partition: str = DEFAULT_PARTITION) -> Principal:
-        return cls(PrincipalType.ACCOUNT, account_id, account_root_arn(account_id, partition=partition),
-                   partition=partition)
+        return cls(
+            PrincipalType.ACCOUNT, account_id, account_root_arn(account_id, partition=partition), partition=partition
+        )
 
     @classmethod
     def user(
-        cls, account_id: str, username: str, *, path: str = "/", tags: Mapping[str, str] | None = None,
+        cls,
+        account_id: str,
+        username: str,
+        *,
+        path: str = "/",
+        tags: Mapping[str, str] | None = None,
         partition: str = DEFAULT_PARTITION,
     ) -> Principal:
-        return cls(PrincipalType.USER, account_id, user_arn(account_id, username, path=path, partition=partition),
-                   username=username, tags=MappingProxyType(dict(tags or {})), partition=partition)
+        return cls(
+            PrincipalType.USER,
+            account_id,
+            user_arn(account_id, username, path=path, partition=partition),
+            username=username,
+            tags=MappingProxyType(dict(tags or {})),
+            partition=partition,
+        )
 
     @classmethod
     def assumed_role(
-        cls, account_id: str, role_name: str, session_name: str, *, path: str = "/",
-        tags: Mapping[str, str] | None = None, partition: str = DEFAULT_PARTITION,
+        cls,
+        account_id: str,
+        role_name: str,
+        session_name: str,
+        *,
+        path: str = "/",
+        tags: Mapping[str, str] | None = None,
+        partition: str = DEFAULT_PARTITION,
     ) -> Principal:
         return cls(
-            PrincipalType.ASSUMED_ROLE, account_id,
+            PrincipalType.ASSUMED_ROLE,
+            account_id,
             assumed_role_arn(account_id, role_name, session_name, partition=partition),
             role_arn=role_arn(account_id, role_name, path=path, partition=partition),
-            tags=MappingProxyType(dict(tags or {})), partition=partition,
+            tags=MappingProxyType(dict(tags or {})),
+            partition=partition,
         )
 
     @classmethod

@@ -4,6 +4,7 @@ A policy is validated when it is saved: malformed JSON, unknown elements, unknow
 actions, bad ARNs and principals are refused with a ``PolicyError`` that names the
 statement at fault (by its position, counted from 1 in the message, and its Sid).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,19 @@ MAX_POLICY_CHARACTERS = 10_240
 MAX_POLICY_DEPTH = 16
 VERSIONS = ("2012-10-17", "2008-10-17")
 POLICY_ELEMENTS = frozenset({"Version", "Id", "Statement"})
-STATEMENT_ELEMENTS = frozenset({
-    "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition",
-})
+STATEMENT_ELEMENTS = frozenset(
+    {
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+    }
+)
 PRINCIPAL_RESOURCE_TYPES = ("root", "user/", "role/", "assumed-role/")
 
 
@@ -162,8 +173,9 @@ def parse_policy(
             raise PolicyError(message, statement_index=index, sid=sid) from None
         if statement.sid:
             if statement.sid in seen_sids:
-                raise PolicyError(f"Sid '{statement.sid}' is used by an earlier statement",
-                                  statement_index=index, sid=sid)
+                raise PolicyError(
+                    f"Sid '{statement.sid}' is used by an earlier statement", statement_index=index, sid=sid
+                )
             seen_sids.add(statement.sid)
         statements.append(statement)
     return Policy(name=name, kind=kind, version=version, statements=tuple(statements), text=text)
@@ -194,7 +206,7 @@ def _parse_statement(
         raise ValueError("Sid must be a string")
     effect = raw.get("Effect")
     if effect not in (Effect.ALLOW.value, Effect.DENY.value):
-        raise ValueError(f"Effect must be \"Allow\" or \"Deny\", not {effect!r}")
+        raise ValueError(f'Effect must be "Allow" or "Deny", not {effect!r}')
 
     raw_actions, not_action = _one_of(raw, "Action", "NotAction", required=True)
     element = "NotAction" if not_action else "Action"
@@ -205,7 +217,8 @@ def _parse_statement(
     if raw_resources is not None:
         element = "NotResource" if not_resource else "Resource"
         resources = tuple(
-            normalize_arn_pattern(item, partition=partition) if isinstance(item, str)
+            normalize_arn_pattern(item, partition=partition)
+            if isinstance(item, str)
             else _fail(f"{element} values must be strings")
             for item in _as_list(raw_resources, element)
         )
@@ -226,8 +239,15 @@ def _parse_statement(
         conditions = parse_condition_block(raw["Condition"], partition=partition)
 
     return Statement(
-        index=index, sid=sid or None, effect=Effect(effect), actions=actions, not_action=not_action,
-        resources=resources, not_resource=not_resource, principal=principal, not_principal=not_principal,
+        index=index,
+        sid=sid or None,
+        effect=Effect(effect),
+        actions=actions,
+        not_action=not_action,
+        resources=resources,
+        not_resource=not_resource,
+        principal=principal,
+        not_principal=not_principal,
         conditions=conditions,
     )
 
@@ -236,9 +256,7 @@ def _fail(message: str) -> str:
     raise ValueError(message)
 
 
-def _parse_principal(
-    raw: object, partition: str, principal_exists: Callable[[str], bool] | None
-) -> PrincipalSpec:
+def _parse_principal(raw: object, partition: str, principal_exists: Callable[[str], bool] | None) -> PrincipalSpec:
     if raw == "*":
         return PrincipalSpec(everyone=True)
     if not isinstance(raw, dict) or not raw:

@@ -13,6 +13,7 @@ A resource policy that names an *account* delegates to that account: it lets the
 account's principals in only as far as their identity policies allow, also in the
 resource's own account. Naming ``*`` or the caller's own ARN grants directly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -121,12 +122,19 @@ def evaluate(
     every_policy = [*identity_policies, *([resource_policy] if resource_policy else [])]
     for policy in every_policy:
         for statement, _ in _matching(policy, Effect.DENY, context, keys):
-            return Decision(False, Reason.EXPLICIT_DENY, (_ref(policy, statement),),
-                            f"explicitly denied by {_ref(policy, statement)}")
+            return Decision(
+                False,
+                Reason.EXPLICIT_DENY,
+                (_ref(policy, statement),),
+                f"explicitly denied by {_ref(policy, statement)}",
+            )
 
     identity_allow = next(
-        (_ref(policy, statement) for policy in identity_policies
-         for statement, _ in _matching(policy, Effect.ALLOW, context, keys)),
+        (
+            _ref(policy, statement)
+            for policy in identity_policies
+            for statement, _ in _matching(policy, Effect.ALLOW, context, keys)
+        ),
         None,
     )
     identity_allowed = principal.is_root or identity_allow is not None
@@ -149,16 +157,25 @@ def evaluate(
         if principal.is_root:
             return Decision(True, Reason.ALLOW, (), "the account's root user may act on its own account")
         if delegated_allow:
-            return Decision(False, Reason.IMPLICIT_DENY, (),
-                            f"{delegated_allow} names the account, and no identity policy allows")
+            return Decision(
+                False, Reason.IMPLICIT_DENY, (), f"{delegated_allow} names the account, and no identity policy allows"
+            )
         return Decision(False, Reason.IMPLICIT_DENY, (), "no statement allows this request")
 
     if resource_allow is None:
-        return Decision(False, Reason.IMPLICIT_DENY, identity_refs,
-                        "cross-account request: the resource policy does not grant this principal")
+        return Decision(
+            False,
+            Reason.IMPLICIT_DENY,
+            identity_refs,
+            "cross-account request: the resource policy does not grant this principal",
+        )
     if not identity_allowed:
-        return Decision(False, Reason.IMPLICIT_DENY, (resource_allow,),
-                        "cross-account request: the caller's identity policies do not allow")
+        return Decision(
+            False,
+            Reason.IMPLICIT_DENY,
+            (resource_allow,),
+            "cross-account request: the caller's identity policies do not allow",
+        )
     why = f"allowed by {resource_allow}" + (f" and {identity_allow}" if identity_allow else "")
     return Decision(True, Reason.ALLOW, (resource_allow, *identity_refs), why)
 
@@ -178,6 +195,5 @@ def simulate(
     Further ``RequestContext`` fields (``current_time``, ``resource_tags``, ...)
     pass through ``context``.
     """
-    request = RequestContext(principal=principal, action=action, resource=resource, source_ip=source_ip,
-                             **context)  # type: ignore[arg-type]
+    request = RequestContext(principal=principal, action=action, resource=resource, source_ip=source_ip, **context)  # type: ignore[arg-type]
     return evaluate(request, identity_policies=identity_policies, resource_policy=resource_policy)

@@ -19,5 +19,6 @@ def identity(*statements: dict, name: str = "identity") -> object:
 def resource(*statements: dict, name: str = "repository") -> object:
     return parse_policy(
         json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
-        kind=PolicyKind.RESOURCE, name=name,
+        kind=PolicyKind.RESOURCE,
+        name=name,
     )

@@ -1,4 +1,5 @@
 """Each condition operator, with IfExists, Null and the set operators."""
+
 from datetime import UTC, datetime
 
 import pytest
@@ -106,7 +107,11 @@ def test_missing_keys_if_exists_and_null(block, expected):
 @pytest.mark.parametrize(
     ("block", "keys", "expected"),
     [
-        ({"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env", "owner"]}}, {"aws:tagkeys": ("team", "env")}, True),
+        (
+            {"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env", "owner"]}},
+            {"aws:tagkeys": ("team", "env")},
+            True,
+        ),
         ({"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}, {"aws:tagkeys": ("team", "env")}, False),
         ({"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}, {}, True),  # missing: vacuously true
         ({"ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}, {"aws:tagkeys": ()}, True),

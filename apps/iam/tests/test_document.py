@@ -25,15 +25,19 @@ ALLOW_PULL = {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloa
 
 def test_ecr_documentation_repository_policy_parses():
     # ECR user guide: allow another account to pull (2008-10-17, no Resource).
-    text = json.dumps({
-        "Version": "2008-10-17",
-        "Statement": [{
-            "Sid": "AllowPull",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
-            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-        }],
-    })
+    text = json.dumps(
+        {
+            "Version": "2008-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowPull",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                }
+            ],
+        }
+    )
     policy = parse_policy(text, kind=PolicyKind.RESOURCE)
     (statement,) = policy.statements
     assert statement.sid == "AllowPull"
@@ -145,8 +149,11 @@ def test_size_limit_is_10240_characters():
 
 def test_wildcard_actions_expand_to_known_actions():
     assert set(expand_action_pattern("ecr:Batch*")) == {
-        "ecr:BatchCheckLayerAvailability", "ecr:BatchDeleteImage", "ecr:BatchGetImage",
-        "ecr:BatchGetRepositoryScanningConfiguration", "ecr:BatchImportUpstreamImage",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchDeleteImage",
+        "ecr:BatchGetImage",
+        "ecr:BatchGetRepositoryScanningConfiguration",
+        "ecr:BatchImportUpstreamImage",
     }
     assert expand_action_pattern("ECR:batchgetimage") == ("ecr:BatchGetImage",)
     assert "ecr-public:PutRepositoryCatalogData" in expand_action_pattern("ecr-public:*")

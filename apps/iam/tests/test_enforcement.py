@@ -1,5 +1,6 @@
 """Registry actions decided by IAM policies: the token service grants what the
 policies allow, and each /v2/ request decides its own ECR action again."""
+
 from __future__ import annotations
 
 import base64
@@ -83,7 +84,9 @@ def can_push(client: RegistryClient, name: str) -> bool:
 
 
 def can_delete(client: RegistryClient, name: str) -> bool:
-    return client.request("DELETE", f"/v2/{name}/manifests/doomed", scope=f"repository:{name}:delete").status_code == 202
+    return (
+        client.request("DELETE", f"/v2/{name}/manifests/doomed", scope=f"repository:{name}:delete").status_code == 202
+    )
 
 
 @pytest.mark.parametrize(
@@ -95,12 +98,28 @@ def can_delete(client: RegistryClient, name: str) -> bool:
         (("BerthRegistryPowerUser",), True, True, False),
         (("BerthRegistryFullAccess",), True, True, True),
         (("AmazonEC2ContainerRegistryFullAccess", document(deny("ecr:BatchGetImage"))), False, True, True),
-        ((document(allow("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", resource="arn:aws:ecr:*:*:repository/app")),),
-         True, False, False),
+        (
+            (
+                document(
+                    allow("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", resource="arn:aws:ecr:*:*:repository/app")
+                ),
+            ),
+            True,
+            False,
+            False,
+        ),
         ((document(allow("ecr:*", resource="arn:berth:ecr:local:*:repository/other")),), False, False, False),
     ],
-    ids=["root", "new-user", "read-only", "power-user", "full-access", "explicit-deny-wins", "arn-aws-pasted",
-         "another-repository-only"],
+    ids=[
+        "root",
+        "new-user",
+        "read-only",
+        "power-user",
+        "full-access",
+        "explicit-deny-wins",
+        "arn-aws-pasted",
+        "another-repository-only",
+    ],
 )
 def test_what_each_principal_may_do(tenant, repo, registry_client, policies, pull, push, delete):
     client = registry_client(tenant) if policies is None else client_of(iam_user(tenant, "dev", *policies))
@@ -184,7 +203,9 @@ def test_a_repository_policy_granting_a_user_of_the_same_account_suffices(tenant
     user = iam_user(tenant, "guest")
     client = client_of(user)
     assert not can_pull(client, repo)
-    set_policy(tenant, "app", grant({"AWS": selectors.user_arn(tenant.account, user.membership.user_name)}, *PULL_ACTIONS))
+    set_policy(
+        tenant, "app", grant({"AWS": selectors.user_arn(tenant.account, user.membership.user_name)}, *PULL_ACTIONS)
+    )
     assert can_pull(client, repo)
     assert not can_push(client, repo)
 
@@ -203,9 +224,14 @@ def outsider_answers(client: RegistryClient, tenant, name: str) -> list[tuple]:
     return answers
 
 
-@pytest.mark.parametrize(("repository_grant", "identity_grant", "pulls"), [
-    (True, True, True), (True, False, False), (False, True, False),
-])
+@pytest.mark.parametrize(
+    ("repository_grant", "identity_grant", "pulls"),
+    [
+        (True, True, True),
+        (True, False, False),
+        (False, True, False),
+    ],
+)
 def test_cross_account_pull_needs_both_sides(tenant, other_tenant, repo, repository_grant, identity_grant, pulls):
     bob = iam_user(other_tenant, "bob", *(["BerthRegistryReadOnly"] if identity_grant else []))
     if repository_grant:
@@ -230,15 +256,22 @@ def test_a_cross_account_grant_lists_the_repository_in_the_catalog(tenant, other
 
 def test_catalog_of_an_iam_user_lists_what_it_may_describe(tenant, repo, registry_client):
     pushed_manifest(registry_client(tenant), f"{tenant.id}/hidden", "v1")
-    limited = client_of(iam_user(tenant, "limited", document(
-        allow("ecr:DescribeRepositories", resource=enforcement.repository_arn(tenant.id, "app")))))
+    limited = client_of(
+        iam_user(
+            tenant,
+            "limited",
+            document(allow("ecr:DescribeRepositories", resource=enforcement.repository_arn(tenant.id, "app"))),
+        )
+    )
     response = limited.request("GET", "/v2/_catalog?n=1", scope="registry:catalog:*")
     assert response.json()["repositories"] == [repo]
     nobody = client_of(iam_user(tenant, "nobody"))
     assert nobody.request("GET", "/v2/_catalog", scope="registry:catalog:*").json()["repositories"] == []
 
 
-def test_principal_star_lets_any_authenticated_principal_pull_but_never_anonymous(tenant, other_tenant, repo, registry_client):
+def test_principal_star_lets_any_authenticated_principal_pull_but_never_anonymous(
+    tenant, other_tenant, repo, registry_client
+):
     set_policy(tenant, "app", grant("*", *PULL_ACTIONS))
     assert can_pull(registry_client(other_tenant), repo)  # another account's root: its identity allows
     anonymous = registry_client(None)
@@ -248,8 +281,11 @@ def test_principal_star_lets_any_authenticated_principal_pull_but_never_anonymou
 
 
 def test_a_cross_account_mount_needs_pull_on_the_source(tenant, other_tenant, repo, registry_client):
-    layer = json.loads(registry_client(tenant).request(
-        "GET", f"/v2/{repo}/manifests/v1", scope=f"repository:{repo}:pull", headers=OCI).content)["layers"][0]["digest"]
+    layer = json.loads(
+        registry_client(tenant)
+        .request("GET", f"/v2/{repo}/manifests/v1", scope=f"repository:{repo}:pull", headers=OCI)
+        .content
+    )["layers"][0]["digest"]
     mallory = registry_client(other_tenant)
     target = f"{other_tenant.id}/copy"
 
@@ -267,11 +303,15 @@ def test_a_cross_account_mount_needs_pull_on_the_source(tenant, other_tenant, re
 
 def pull_from(client: RegistryClient, name: str, address: str) -> int:
     auth = base64.b64encode(f"{client.credentials[0]}:{client.credentials[1]}".encode()).decode()
-    response = client.client.get(f"/token?service=berth-registry&scope=repository:{name}:pull",
-                                 HTTP_AUTHORIZATION=f"Basic {auth}", REMOTE_ADDR=address)
+    response = client.client.get(
+        f"/token?service=berth-registry&scope=repository:{name}:pull",
+        HTTP_AUTHORIZATION=f"Basic {auth}",
+        REMOTE_ADDR=address,
+    )
     token = response.json()["token"]
-    return client.client.get(f"/v2/{name}/manifests/v1", HTTP_AUTHORIZATION=f"Bearer {token}",
-                             REMOTE_ADDR=address).status_code
+    return client.client.get(
+        f"/v2/{name}/manifests/v1", HTTP_AUTHORIZATION=f"Bearer {token}", REMOTE_ADDR=address
+    ).status_code
 
 
 def test_a_source_ip_condition_admits_one_address_and_refuses_another(tenant, repo):
@@ -286,7 +326,8 @@ def test_a_resource_tag_condition_reads_the_repository_tags(tenant, repo):
     client = client_of(iam_user(tenant, "web", document(allow(*PULL_ACTIONS, Condition=team))))
     assert not can_pull(client, repo)
     repository_services.update_repository(
-        repository=Repository.objects.get(account=tenant.account, name="app"), resource_tags={"team": "web"},
+        repository=Repository.objects.get(account=tenant.account, name="app"),
+        resource_tags={"team": "web"},
         actor=Actor.staff("operator"),
     )
     assert can_pull(client, repo)
@@ -297,15 +338,21 @@ def test_a_resource_tag_condition_reads_the_repository_tags(tenant, repo):
 
 def assume(tenant, *policies: str, duration: int = 3600):
     role = services.create_role(
-        account=tenant.account, name="puller",
+        account=tenant.account,
+        name="puller",
         trust_policy=document(grant({"AWS": tenant.id}, "sts:AssumeRole")),
     )
     for name in policies:
-        services.attach_policy(account=tenant.account, managed_policy=selectors.policy_named(tenant.account, name), role=role)
+        services.attach_policy(
+            account=tenant.account, managed_policy=selectors.policy_named(tenant.account, name), role=role
+        )
     root = get_user_model().objects.get(username=tenant.username)
     return services.assume_role(
-        caller=selectors.caller_for_user(root), role_arn=role.arn, session_name="ci-job",
-        duration_seconds=duration, source_ip="127.0.0.1",
+        caller=selectors.caller_for_user(root),
+        role_arn=role.arn,
+        session_name="ci-job",
+        duration_seconds=duration,
+        source_ip="127.0.0.1",
     )
 
 
@@ -321,8 +368,9 @@ def test_a_role_session_pulls_with_the_roles_policies(tenant, repo, settings):
     assert not can_push(client, repo)
     event = Event.objects.filter(event_name="BatchGetImage", actor_session_name="ci-job").get()
     assert event.actor_type == "AssumedRole" and event.actor_access_key_id == assumed.session.access_key_id
-    assert Event.objects.filter(event_name="InitiateLayerUpload", error_code="AccessDenied",
-                                actor_session_name="ci-job").exists()
+    assert Event.objects.filter(
+        event_name="InitiateLayerUpload", error_code="AccessDenied", actor_session_name="ci-job"
+    ).exists()
 
 
 def test_a_role_session_ends_its_tokens(tenant, repo):
@@ -347,14 +395,19 @@ def test_refusals_are_recorded_and_the_first_challenge_is_not(tenant, repo, sett
     token = client.token(f"repository:{repo}:pull")
     client.request("GET", f"/v2/{repo}/blobs/sha256:{'0' * 64}", token=token)
     event = mine.get()
-    assert (event.event_name, event.error_code, event.actor_type) == ("GetDownloadUrlForLayer", "AccessDenied", "IAMUser")
+    assert (event.event_name, event.error_code, event.actor_type) == (
+        "GetDownloadUrlForLayer",
+        "AccessDenied",
+        "IAMUser",
+    )
     assert event.recipient_account_id == tenant.id and event.repository == "app"
     assert event.actor_arn == selectors.user_arn(tenant.account, user.membership.user_name)
 
 
 def test_nothing_of_a_suspended_account_is_served(tenant, repo, registry_client):
     repository_services.update_repository(
-        repository=Repository.objects.get(account=tenant.account, name="app"), visibility="public",
+        repository=Repository.objects.get(account=tenant.account, name="app"),
+        visibility="public",
         actor=Actor.staff("operator"),
     )
     public = f"{tenant.alias}/app"
@@ -380,7 +433,7 @@ def policy_queries(client: RegistryClient, repo: str) -> list[str]:
     client.request("GET", f"/v2/{repo}/manifests/v1", token=token, headers=OCI)
     with CaptureQueriesContext(connection) as queries:
         assert client.request("GET", f"/v2/{repo}/manifests/v1", token=token, headers=OCI).status_code == 200
-    return [q["sql"] for q in queries.captured_queries if "iam_" in q["sql"] or "FROM \"accounts_account\"" in q["sql"]]
+    return [q["sql"] for q in queries.captured_queries if "iam_" in q["sql"] or 'FROM "accounts_account"' in q["sql"]]
 
 
 def test_a_root_pull_reads_no_policy(tenant, repo, registry_client):
@@ -395,7 +448,9 @@ def test_a_user_pull_reads_its_policies_and_the_repository_policy_once_each(tena
 
 
 def test_repository_arns_follow_the_settings(settings):
-    assert enforcement.repository_arn("123456789012", "team/app") == "arn:berth:ecr:local:123456789012:repository/team/app"
+    assert (
+        enforcement.repository_arn("123456789012", "team/app") == "arn:berth:ecr:local:123456789012:repository/team/app"
+    )
     settings.BERTH_ARN_PARTITION, settings.BERTH_REGION = "acme", "eu-1"
     assert enforcement.repository_arn("123456789012", "app") == "arn:acme:ecr:eu-1:123456789012:repository/app"
     assert enforcement.repository_arn("123456789012", "app", service="ecr-public") == (

@@ -1,6 +1,7 @@
 """Management API calls decided by IAM policies: each endpoint refuses an IAM user
 without its action (403 access_denied) and serves one with it; account membership
 still decides what is found."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ def estate(tenant, registry_client):
     root = registry_client(tenant)
     root.push_image(f"{tenant.id}/app", "v1")
     root.push_image(f"{tenant.id}/app", "gone", seed=b"gone")
-    response = root.request("GET", f"/v2/{tenant.id}/app/manifests/v1", scope=f"repository:{tenant.id}/app:pull",
-                            headers=OCI)
+    response = root.request(
+        "GET", f"/v2/{tenant.id}/app/manifests/v1", scope=f"repository:{tenant.id}/app:pull", headers=OCI
+    )
     repository_services.create_repository(account=tenant.account, name="site", visibility="public")
     repository_services.create_repository(account=tenant.account, name="old")
     return {"manifest": response.content.decode()}
@@ -77,14 +79,22 @@ def call(client: APIClient, method: str, path: str, body, estate: dict):
     return getattr(client, method)(path, body, format="json") if body is not None else getattr(client, method)(path)
 
 
-@pytest.mark.parametrize(("action", "method", "path", "body", "allowed_status"), ENDPOINTS,
-                         ids=[f"{method}-{path.split('/api/v1/')[1]}-{action}" for action, method, path, *_ in ENDPOINTS])
+@pytest.mark.parametrize(
+    ("action", "method", "path", "body", "allowed_status"),
+    ENDPOINTS,
+    ids=[f"{method}-{path.split('/api/v1/')[1]}-{action}" for action, method, path, *_ in ENDPOINTS],
+)
 def test_each_endpoint_refuses_without_its_action_and_serves_with_it(
     tenant, estate, settings, action, method, path, body, allowed_status
 ):
     settings.BERTH_AUDIT_SYNCHRONOUS = True
-    without = iam_user(tenant, "without", document(allow("ecr:DescribeRepositories") if action != "ecr:DescribeRepositories"
-                                                   else allow("ecr:ListImages")))
+    without = iam_user(
+        tenant,
+        "without",
+        document(
+            allow("ecr:DescribeRepositories") if action != "ecr:DescribeRepositories" else allow("ecr:ListImages")
+        ),
+    )
     response = call(api_client_of(without), method, path, body, estate)
     assert response.status_code == 403, response.content
     assert response.json()["code"] == "access_denied"
@@ -100,7 +110,10 @@ def test_each_endpoint_refuses_without_its_action_and_serves_with_it(
 def test_the_root_user_needs_no_policy(tenant, estate, api_client):
     root = api_client(tenant)
     assert root.delete(f"{REPOS}/old").status_code == 204
-    assert root.post(f"{REPOS}/app/-/images/batch-delete", {"imageIds": [{"imageTag": "gone"}]}, format="json").status_code == 200
+    assert (
+        root.post(f"{REPOS}/app/-/images/batch-delete", {"imageIds": [{"imageTag": "gone"}]}, format="json").status_code
+        == 200
+    )
 
 
 def test_describe_repositories_lists_only_what_the_user_may_describe(tenant, estate):
@@ -133,16 +146,28 @@ def test_a_repository_policy_grants_management_reads_to_a_user(tenant, estate):
     client = api_client_of(user)
     assert client.get(f"{REPOS}/app/-/images").status_code == 403
     repository = tenant.account.repositories.get(name="app")
-    services.set_repository_policy(repository=repository, document=document({
-        "Effect": "Allow", "Principal": {"AWS": selectors.user_arn(tenant.account, user.membership.user_name)},
-        "Action": "ecr:ListImages",
-    }))
+    services.set_repository_policy(
+        repository=repository,
+        document=document(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": selectors.user_arn(tenant.account, user.membership.user_name)},
+                "Action": "ecr:ListImages",
+            }
+        ),
+    )
     assert client.get(f"{REPOS}/app/-/images").status_code == 200
 
 
 def test_an_explicit_deny_refuses_full_access(tenant, estate):
-    client = api_client_of(iam_user(tenant, "careful", "BerthRegistryFullAccess",
-                                    document({"Effect": "Deny", "Action": "ecr:DeleteRepository", "Resource": "*"})))
+    client = api_client_of(
+        iam_user(
+            tenant,
+            "careful",
+            "BerthRegistryFullAccess",
+            document({"Effect": "Deny", "Action": "ecr:DeleteRepository", "Resource": "*"}),
+        )
+    )
     response = client.delete(f"{REPOS}/old")
     assert response.status_code == 403 and "ecr:DeleteRepository" in response.json()["detail"]
     assert client.get(f"{REPOS}/old").status_code == 200
@@ -157,11 +182,14 @@ def test_access_keys_of_a_user_outside_every_account_are_its_own_business(db):
 
 def test_a_role_session_acts_with_its_roles_policies(tenant, estate):
     role = services.create_role(
-        account=tenant.account, name="reader",
+        account=tenant.account,
+        name="reader",
         trust_policy=document({"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"}),
     )
     services.attach_policy(
-        account=tenant.account, managed_policy=selectors.policy_named(tenant.account, "BerthRegistryReadOnly"), role=role
+        account=tenant.account,
+        managed_policy=selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
+        role=role,
     )
     root = selectors.caller_for_user(get_user_model().objects.get(username=tenant.username))
     assumed = services.assume_role(caller=root, role_arn=role.arn, session_name="audit", source_ip="127.0.0.1")

@@ -1,4 +1,5 @@
 """Decisions as IAM makes them, with cases from the Amazon ECR and IAM guides."""
+
 import pytest
 
 from apps.iam.policy import (
@@ -24,7 +25,8 @@ def decide(principal, action="ecr:BatchGetImage", *, identities=(), repository=N
     context.setdefault("current_time", NOW)
     return evaluate(
         RequestContext(principal=principal, action=action, resource=REPO, **context),
-        identity_policies=identities, resource_policy=repository,
+        identity_policies=identities,
+        resource_policy=repository,
     )
 
 
@@ -56,8 +58,10 @@ def test_same_account_repository_policy_naming_the_account_delegates_to_identity
 
 
 def test_explicit_deny_wins_over_any_allow():
-    deny = resource({"Sid": "NoDelete", "Effect": "Deny", "Principal": "*", "Action": "ecr:BatchDeleteImage"},
-                    {"Sid": "All", "Effect": "Allow", "Principal": "*", "Action": "ecr:*"})
+    deny = resource(
+        {"Sid": "NoDelete", "Effect": "Deny", "Principal": "*", "Action": "ecr:BatchDeleteImage"},
+        {"Sid": "All", "Effect": "Allow", "Principal": "*", "Action": "ecr:*"},
+    )
     decision = decide(ALICE, "ecr:BatchDeleteImage", identities=[ALLOW_ALL_IDENTITY], repository=deny)
     assert decision.reason is Reason.EXPLICIT_DENY
     assert decision.statement == StatementRef("repository", 0, "NoDelete")
@@ -75,10 +79,14 @@ def test_root_user_has_every_right_in_its_own_account_but_not_against_a_deny():
 
 
 # ECR user guide: "allow another account" to pull.
-CROSS_ACCOUNT_PULL = resource({
-    "Sid": "AllowCrossAccountPull", "Effect": "Allow",
-    "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"}, "Action": PULL,
-})
+CROSS_ACCOUNT_PULL = resource(
+    {
+        "Sid": "AllowCrossAccountPull",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+        "Action": PULL,
+    }
+)
 
 
 def test_cross_account_needs_repository_policy_and_identity_policy():
@@ -90,8 +98,9 @@ def test_cross_account_needs_repository_policy_and_identity_policy():
     assert not only_repository.allowed and "identity policies" in only_repository.explanation
     only_identity = decide(BOB_ELSEWHERE, identities=[pull_anywhere])
     assert not only_identity.allowed and "resource policy" in only_identity.explanation
-    assert not decide(BOB_ELSEWHERE, "ecr:PutImage", identities=[ALLOW_ALL_IDENTITY],
-                      repository=CROSS_ACCOUNT_PULL).allowed
+    assert not decide(
+        BOB_ELSEWHERE, "ecr:PutImage", identities=[ALLOW_ALL_IDENTITY], repository=CROSS_ACCOUNT_PULL
+    ).allowed
 
 
 def test_cross_account_root_needs_only_the_repository_policy():
@@ -116,8 +125,13 @@ def test_principal_star_means_any_authenticated_principal_never_anonymous():
 
 def test_deny_unless_from_corporate_ip_range():
     policy = resource(
-        {"Sid": "DenyOutside", "Effect": "Deny", "Principal": "*", "Action": "ecr:*",
-         "Condition": {"NotIpAddress": {"aws:SourceIp": ["192.0.2.0/24", "2001:db8::/32"]}}},
+        {
+            "Sid": "DenyOutside",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "ecr:*",
+            "Condition": {"NotIpAddress": {"aws:SourceIp": ["192.0.2.0/24", "2001:db8::/32"]}},
+        },
         {"Sid": "Team", "Effect": "Allow", "Principal": {"AWS": ALICE.arn}, "Action": "ecr:*"},
     )
     assert decide(ALICE, repository=policy, source_ip="192.0.2.10").allowed
@@ -128,9 +142,15 @@ def test_deny_unless_from_corporate_ip_range():
 
 def test_deny_insecure_transport_and_time_window():
     policy = identity(
-        {"Effect": "Allow", "Action": "ecr:*", "Resource": "*",
-         "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2024-01-01T00:00:00Z"},
-                       "DateLessThan": {"aws:CurrentTime": "2024-12-31T23:59:59Z"}}},
+        {
+            "Effect": "Allow",
+            "Action": "ecr:*",
+            "Resource": "*",
+            "Condition": {
+                "DateGreaterThan": {"aws:CurrentTime": "2024-01-01T00:00:00Z"},
+                "DateLessThan": {"aws:CurrentTime": "2024-12-31T23:59:59Z"},
+            },
+        },
         {"Effect": "Deny", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
     )
     assert decide(ALICE, identities=[policy], secure_transport=True).allowed
@@ -140,24 +160,36 @@ def test_deny_insecure_transport_and_time_window():
 
 
 def test_resource_tags_principal_keys_and_user_agent():
-    policy = identity({
-        "Effect": "Allow", "Action": "ecr:PutImage", "Resource": "*",
-        "Condition": {"StringEquals": {"ecr:ResourceTag/team": "${placeholder}", "aws:PrincipalAccount": OWNER}},
-    })
+    policy = identity(
+        {
+            "Effect": "Allow",
+            "Action": "ecr:PutImage",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"ecr:ResourceTag/team": "${placeholder}", "aws:PrincipalAccount": OWNER}},
+        }
+    )
     assert not decide(ALICE, "ecr:PutImage", identities=[policy], resource_tags={"team": "web"}).allowed
-    tagged = identity({
-        "Effect": "Allow", "Action": "ecr:PutImage", "Resource": "*",
-        "Condition": {"StringEquals": {"aws:ResourceTag/team": "web", "aws:PrincipalType": "User",
-                                       "aws:username": "alice"},
-                      "StringLike": {"aws:UserAgent": "docker/*"}},
-    })
-    assert decide(ALICE, "ecr:PutImage", identities=[tagged], resource_tags={"team": "web"},
-                  user_agent="docker/24.0").allowed
-    assert not decide(ALICE, "ecr:PutImage", identities=[tagged], resource_tags={"team": "ops"},
-                      user_agent="docker/24.0").allowed
+    tagged = identity(
+        {
+            "Effect": "Allow",
+            "Action": "ecr:PutImage",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:ResourceTag/team": "web", "aws:PrincipalType": "User", "aws:username": "alice"},
+                "StringLike": {"aws:UserAgent": "docker/*"},
+            },
+        }
+    )
+    assert decide(
+        ALICE, "ecr:PutImage", identities=[tagged], resource_tags={"team": "web"}, user_agent="docker/24.0"
+    ).allowed
+    assert not decide(
+        ALICE, "ecr:PutImage", identities=[tagged], resource_tags={"team": "ops"}, user_agent="docker/24.0"
+    ).allowed
     session = Principal.assumed_role(OWNER, "ci", "s")  # aws:username is absent for role sessions
-    assert not decide(session, "ecr:PutImage", identities=[tagged], resource_tags={"team": "web"},
-                      user_agent="docker/24.0").allowed
+    assert not decide(
+        session, "ecr:PutImage", identities=[tagged], resource_tags={"team": "web"}, user_agent="docker/24.0"
+    ).allowed
 
 
 def test_not_action_not_resource_and_not_principal():
@@ -212,10 +244,16 @@ def test_account_level_action_needs_resource_star():
 
 
 def test_simulator_reports_decision_and_statement():
-    policy = resource({"Sid": "Office", "Effect": "Allow", "Principal": {"AWS": ALICE.arn}, "Action": PULL,
-                       "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}})
-    inside = simulate(ALICE, "ecr:BatchGetImage", REPO, source_ip="192.0.2.5", resource_policy=policy,
-                      current_time=NOW)
+    policy = resource(
+        {
+            "Sid": "Office",
+            "Effect": "Allow",
+            "Principal": {"AWS": ALICE.arn},
+            "Action": PULL,
+            "Condition": {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}},
+        }
+    )
+    inside = simulate(ALICE, "ecr:BatchGetImage", REPO, source_ip="192.0.2.5", resource_policy=policy, current_time=NOW)
     assert inside.allowed and str(inside.statement) == 'repository: Sid "Office"'
     outside = simulate(ALICE, "ecr:BatchGetImage", REPO, source_ip="10.0.0.1", resource_policy=policy)
     assert not outside.allowed and outside.statement is None

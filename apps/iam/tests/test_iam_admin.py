@@ -1,4 +1,5 @@
 """The staff console shows IAM's tables read-only; staff end a role session by deleting it."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.django_db
 def staff_client(db, settings) -> Client:
     # The admin's pages name static files; the tests run without collectstatic's manifest.
     settings.STORAGES = {
-        **settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     staff = get_user_model().objects.create_superuser(username="staff", password="x", email="staff@example.com")
     client = Client()
@@ -27,7 +29,9 @@ def staff_client(db, settings) -> Client:
 
 
 def test_staff_see_iam_tables_and_end_a_session(staff_client, tenant):
-    trust = json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"}]})
+    trust = json.dumps(
+        {"Statement": [{"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"}]}
+    )
     role = services.create_role(account=tenant.account, name="Deployer", trust_policy=trust)
     root = selectors.caller_for_user(get_user_model().objects.get(username=tenant.username))
     assumed = services.assume_role(caller=root, role_arn=role.arn, session_name="ci-1", source_ip="10.0.0.1")
@@ -44,5 +48,7 @@ def test_staff_see_iam_tables_and_end_a_session(staff_client, tenant):
     ended = Event.objects.get(event_name="EndRoleSession")
     assert (ended.actor_type, ended.actor_username, ended.recipient_account_id) == ("BerthStaff", "staff", tenant.id)
     assert ended.request_parameters == {
-        "roleArn": role.arn, "roleSessionName": "ci-1", "accessKeyId": assumed.session.access_key_id,
+        "roleArn": role.arn,
+        "roleSessionName": "ci-1",
+        "accessKeyId": assumed.session.access_key_id,
     }

@@ -1,5 +1,6 @@
 """IAM's Django side: root users, policy validation on save, attachments, roles
 and AssumeRole, and the selectors enforcement reads."""
+
 from __future__ import annotations
 
 import json
@@ -70,6 +71,7 @@ def test_the_root_marking_migration_marks_the_earliest_member():
     account = account_services.create_account(name="legacy", username="legacy-first", password="pw-123-xyz-abc")
     services.create_user(account=account, username="legacy-second", password="pw-123-xyz-abc")
     RootUser.objects.filter(account=account).delete()
+
     class AppsOfTheMigration:  # the root marker was iam's model then
         def get_model(self, app_label, model_name):
             return global_apps.get_model("accounts" if model_name == "RootUser" else app_label, model_name)
@@ -100,12 +102,17 @@ def test_create_user_validates_name_and_password(tenant):
     ("text", "message"),
     [
         ('{"Statement": [', "malformed JSON"),
-        (document({"Sid": "A", "Effect": "Allow", "Action": "ecr:PullEverything", "Resource": "*"}),
-         "Statement 1 (Sid \"A\"): unknown action 'ecr:PullEverything'"),
-        (document(
-            {"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"},
-            {"Sid": "Bad", "Effect": "Allow", "Action": "ecr:PutImage", "Resource": "arn:berth:ecr"},
-        ), "Statement 2 (Sid \"Bad\"): 'arn:berth:ecr' is not an ARN"),
+        (
+            document({"Sid": "A", "Effect": "Allow", "Action": "ecr:PullEverything", "Resource": "*"}),
+            "Statement 1 (Sid \"A\"): unknown action 'ecr:PullEverything'",
+        ),
+        (
+            document(
+                {"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"},
+                {"Sid": "Bad", "Effect": "Allow", "Action": "ecr:PutImage", "Resource": "arn:berth:ecr"},
+            ),
+            "Statement 2 (Sid \"Bad\"): 'arn:berth:ecr' is not an ARN",
+        ),
         ("x" * 10_241, "10241 characters long; the limit is 10240"),
     ],
 )
@@ -137,19 +144,30 @@ def test_principals_must_exist(tenant, other_tenant):
         (f"arn:berth:iam::{tenant.id}:role/Missing", False),
     ]:
         text = document(
-            {"Sid": "Grant", "Effect": "Allow", "Principal": "*" if principal == "*" else {"AWS": principal},
-             "Action": "ecr:BatchGetImage"}
+            {
+                "Sid": "Grant",
+                "Effect": "Allow",
+                "Principal": "*" if principal == "*" else {"AWS": principal},
+                "Action": "ecr:BatchGetImage",
+            }
         )
         if ok:
             services.set_repository_policy(repository=repository, document=text)
         else:
-            with pytest.raises(services.PolicyInvalid, match=f"Statement 1 \\(Sid \"Grant\"\\): principal '{principal}' does not exist"):
+            with pytest.raises(
+                services.PolicyInvalid, match=f"Statement 1 \\(Sid \"Grant\"\\): principal '{principal}' does not exist"
+            ):
                 services.set_repository_policy(repository=repository, document=text)
     services.create_role(account=other_tenant.account, name="Puller", trust_policy=trust(other_tenant.id))
     services.set_repository_policy(
         repository=repository,
-        document=document({"Effect": "Allow", "Principal": {"AWS": f"arn:berth:iam::{other_tenant.id}:role/Puller"},
-                           "Action": "ecr:BatchGetImage"}),
+        document=document(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:berth:iam::{other_tenant.id}:role/Puller"},
+                "Action": "ecr:BatchGetImage",
+            }
+        ),
     )
     parsed = selectors.repository_policy(repository)
     assert parsed.kind is policy.PolicyKind.RESOURCE
@@ -229,8 +247,12 @@ def _assume(caller, role, **kwargs):
 
 def test_same_account_assume_role_by_trust_naming_the_user(tenant):
     user = services.create_user(account=tenant.account, username="dev")
-    role = services.create_role(account=tenant.account, name="Deployer", trust_policy=trust(f"arn:berth:iam::{tenant.id}:user/dev"))
-    services.attach_policy(account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryPowerUser"), role=role)
+    role = services.create_role(
+        account=tenant.account, name="Deployer", trust_policy=trust(f"arn:berth:iam::{tenant.id}:user/dev")
+    )
+    services.attach_policy(
+        account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryPowerUser"), role=role
+    )
     assumed = _assume(selectors.caller_for_user(user), role)
     assert assumed.arn == f"arn:berth:sts::{tenant.id}:assumed-role/Deployer/s1"
     assert assumed.session.access_key_id.startswith("BSIA") and len(assumed.session.access_key_id) == 20
@@ -249,7 +271,8 @@ def test_trust_naming_the_account_delegates_to_the_users_policies(tenant):
     with pytest.raises(services.AssumeRoleRefused, match="no identity policy allows"):
         _assume(selectors.caller_for_user(user), role)
     assume_any = services.create_policy(
-        account=tenant.account, name="Assume",
+        account=tenant.account,
+        name="Assume",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
     )
     services.attach_policy(account=tenant.account, managed_policy=assume_any, user=user)
@@ -260,9 +283,12 @@ def test_trust_naming_the_account_delegates_to_the_users_policies(tenant):
 
 def test_identity_policies_alone_never_assume_a_role_the_trust_policy_does_not_name(tenant, other_tenant):
     user = services.create_user(account=tenant.account, username="dev")
-    services.attach_policy(account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryFullAccess"), user=user)
+    services.attach_policy(
+        account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryFullAccess"), user=user
+    )
     assume_any = services.create_policy(
-        account=tenant.account, name="Assume",
+        account=tenant.account,
+        name="Assume",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
     )
     services.attach_policy(account=tenant.account, managed_policy=assume_any, user=user)
@@ -281,9 +307,13 @@ def test_cross_account_assume_role_needs_both_sides(tenant, other_tenant):
     with pytest.raises(services.AssumeRoleRefused) as refused:
         _assume(selectors.caller_for_user(outsider), role)
     # Across accounts the refusal says no more than that: not which side refused.
-    assert str(refused.value) == f"{selectors.caller_for_user(outsider).arn} is not authorized to perform sts:AssumeRole on {role.arn}"
+    assert (
+        str(refused.value)
+        == f"{selectors.caller_for_user(outsider).arn} is not authorized to perform sts:AssumeRole on {role.arn}"
+    )
     allow = services.create_policy(
-        account=other_tenant.account, name="AssumePull",
+        account=other_tenant.account,
+        name="AssumePull",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role.arn}),
     )
     services.attach_policy(account=other_tenant.account, managed_policy=allow, user=outsider)
@@ -297,9 +327,12 @@ def test_cross_account_assume_role_needs_both_sides(tenant, other_tenant):
 
 def test_an_explicit_deny_refuses_assume_role(tenant):
     user = services.create_user(account=tenant.account, username="dev")
-    role = services.create_role(account=tenant.account, name="R", trust_policy=trust(f"arn:berth:iam::{tenant.id}:user/dev"))
+    role = services.create_role(
+        account=tenant.account, name="R", trust_policy=trust(f"arn:berth:iam::{tenant.id}:user/dev")
+    )
     deny = services.create_policy(
-        account=tenant.account, name="NoRoles",
+        account=tenant.account,
+        name="NoRoles",
         document=document({"Sid": "Never", "Effect": "Deny", "Action": "sts:*", "Resource": "*"}),
     )
     services.attach_policy(account=tenant.account, managed_policy=deny, user=user)
@@ -308,14 +341,17 @@ def test_an_explicit_deny_refuses_assume_role(tenant):
 
 
 def test_duration_bounds_and_chaining_limit(tenant):
-    role = services.create_role(account=tenant.account, name="Long", trust_policy=trust(tenant.id), max_session_duration=7200)
+    role = services.create_role(
+        account=tenant.account, name="Long", trust_policy=trust(tenant.id), max_session_duration=7200
+    )
     root = selectors.caller_for_user(root_user(tenant))
     for duration in (899, 7201):
         with pytest.raises(services.SessionDurationInvalid, match="900..7200"):
             _assume(root, role, duration_seconds=duration)
     assumed = _assume(root, role, duration_seconds=7200)
     assume_any = services.create_policy(
-        account=tenant.account, name="Assume",
+        account=tenant.account,
+        name="Assume",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
     )
     services.attach_policy(account=tenant.account, managed_policy=assume_any, role=role)
@@ -325,19 +361,26 @@ def test_duration_bounds_and_chaining_limit(tenant):
     chained = _assume(session_caller, role, duration_seconds=3600)
     assert chained.session.source_arn == assumed.arn
     with pytest.raises(services.SessionDurationInvalid):
-        services.create_role(account=tenant.account, name="TooLong", trust_policy=trust(tenant.id), max_session_duration=43201)
+        services.create_role(
+            account=tenant.account, name="TooLong", trust_policy=trust(tenant.id), max_session_duration=43201
+        )
 
 
 def test_anonymous_and_unknown_roles_are_refused(tenant):
     from apps.iam.callers import ANONYMOUS
 
-    role = services.create_role(account=tenant.account, name="R", trust_policy=document(
-        {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}))
+    role = services.create_role(
+        account=tenant.account,
+        name="R",
+        trust_policy=document({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}),
+    )
     with pytest.raises(services.AssumeRoleRefused, match="anonymous"):
         _assume(ANONYMOUS, role)
     root = selectors.caller_for_user(root_user(tenant))
     with pytest.raises(services.AssumeRoleRefused, match="not authorized"):
-        services.assume_role(caller=root, role_arn=f"arn:berth:iam::{tenant.id}:role/Nope", session_name="s1", source_ip=None)
+        services.assume_role(
+            caller=root, role_arn=f"arn:berth:iam::{tenant.id}:role/Nope", session_name="s1", source_ip=None
+        )
     with pytest.raises(policy.ArnError):
         services.assume_role(caller=root, role_arn="not-an-arn", session_name="s1", source_ip=None)
     with pytest.raises(services.NameInvalid):
@@ -372,7 +415,9 @@ def test_membership_is_what_makes_a_user_of_the_account(tenant):
 
 def test_an_expired_session_has_no_policies_even_from_a_rebuilt_caller(tenant):
     role = services.create_role(account=tenant.account, name="R", trust_policy=trust(tenant.id))
-    services.attach_policy(account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryReadOnly"), role=role)
+    services.attach_policy(
+        account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryReadOnly"), role=role
+    )
     assumed = _assume(selectors.caller_for_user(root_user(tenant)), role)
     caller = selectors.caller_for_role_session(assumed.session)
     assert [p.name for p in selectors.identity_policies(caller)] == ["BerthRegistryReadOnly"]

@@ -1,6 +1,7 @@
 """aws:SecureTransport is true for a request that came over TLS, here through a
 trusted TLS proxy: a policy that denies everything over plain HTTP lets the same
 caller in only that way, on the registry and on the management API."""
+
 from __future__ import annotations
 
 import pytest
@@ -65,9 +66,12 @@ def test_the_api_denies_plain_http_and_allows_tls_through_the_proxy(tenant, behi
 
 def test_assume_role_sees_the_transport(tenant, api_client, behind_proxy):
     services.create_role(
-        account=tenant.account, name="tls-role",
-        trust_policy=document({"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"},
-                              {**DENY_PLAIN_HTTP, "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}),
+        account=tenant.account,
+        name="tls-role",
+        trust_policy=document(
+            {"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"},
+            {**DENY_PLAIN_HTTP, "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"},
+        ),
     )
     client = api_client(tenant)
     body = {"roleArn": f"arn:berth:iam::{tenant.id}:role/tls-role", "roleSessionName": "ci"}

@@ -1,4 +1,5 @@
 """check_depth against the depth of what json.loads builds, on generated JSON."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ from hypothesis import strategies as st
 from apps.kernel.json_limits import JSONTooDeep, check_depth, loads, nul_path
 
 # Strings full of what the check must see past: brackets, quotes, escapes.
-tricky_text = st.text(st.sampled_from(['a', '[', ']', '{', '}', '"', '\\', '/', '\n', 'é', '\x00', '\U0001f600']),
-                      max_size=6)
+tricky_text = st.text(
+    st.sampled_from(["a", "[", "]", "{", "}", '"', "\\", "/", "\n", "é", "\x00", "\U0001f600"]), max_size=6
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | tricky_text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(tricky_text, children, max_size=3),
@@ -95,6 +97,10 @@ def test_unclosed_brackets_of_a_cut_document_are_its_parsers_to_refuse():
 
 
 def test_nul_path_names_the_first_string_or_key_holding_nul():
-    for value, where in (({"a": [1, {"b": "x\x00"}]}, "a.1.b"), (["ok", {"k\x00": 1}], "1.k\ufffd"),
-                         ("\x00", ""), ({"a": "fine", "b": ["\\u0000"]}, None)):
+    for value, where in (
+        ({"a": [1, {"b": "x\x00"}]}, "a.1.b"),
+        (["ok", {"k\x00": 1}], "1.k\ufffd"),
+        ("\x00", ""),
+        ({"a": "fine", "b": ["\\u0000"]}, None),
+    ):
         assert nul_path(json.dumps(value), value) == where

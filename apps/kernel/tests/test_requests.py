@@ -1,5 +1,6 @@
 """The request context: the one client address (X-Forwarded-For believed only from
 trusted proxies), the request id, and whose requests count together."""
+
 from __future__ import annotations
 
 from django.test import RequestFactory
@@ -25,7 +26,6 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(settings):
     assert client_address("10.0.0.5", "[2001:db8::1]:443") == "2001:db8::1"
     settings.BERTH_TRUSTED_PROXIES = ""
     assert client_address("10.0.0.5", forwarded) == "10.0.0.5"
-
 
 
 def test_a_request_that_passed_no_middleware_has_its_context_worked_out_once(settings):

@@ -21,6 +21,7 @@ Decisions a reader of the output relies on:
   ``data`` (an inline copy of a blob that stays fetchable by digest) are dropped.
 * Top-level ``annotations`` are dropped on OCI -> Docker (see ``_annotations``).
 """
+
 from __future__ import annotations
 
 import json
@@ -177,8 +178,7 @@ def _convert(body: bytes, source: _Family, target: _Family, children: Mapping[st
         # The subject is what links a signature or SBOM to its image (the
         # referrers API); a rewritten copy without it would claim nothing.
         raise NotConvertible(
-            f"This manifest refers to another manifest through 'subject', which {target.label} "
-            "cannot express."
+            f"This manifest refers to another manifest through 'subject', which {target.label} cannot express."
         )
 
     if media_type == source.index:
@@ -232,9 +232,7 @@ def _layer_type(media_type: str, index: int, target: _Family) -> str:
             f"Layer {index} is zstd-compressed ({media_type}); Docker Image Manifest V2 Schema 2 "
             "has no zstd layer type."
         )
-    raise NotConvertible(
-        f"Layer {index} has media type {media_type!r}, which has no {target.label} equivalent."
-    )
+    raise NotConvertible(f"Layer {index} has media type {media_type!r}, which has no {target.label} equivalent.")
 
 
 def _convert_index(document: dict, source: _Family, target: _Family, children: Mapping[str, ChildRef]) -> dict:
@@ -254,8 +252,7 @@ def _convert_index(document: dict, source: _Family, target: _Family, children: M
             if child.media_type not in target.manifest_types:
                 # A caller bug, not a property of the stored manifest.
                 raise ValueError(
-                    f"ChildRef for {entry['digest']} has media type {child.media_type!r}, "
-                    f"not one of {target.label}"
+                    f"ChildRef for {entry['digest']} has media type {child.media_type!r}, not one of {target.label}"
                 )
             entry.update(mediaType=child.media_type, digest=child.digest, size=child.size)
         elif entry["mediaType"] not in target.manifest_types:

@@ -3,6 +3,7 @@
 The registry stores manifests byte for byte; what it learns here (references,
 subject, artifact type) decides what must exist before the push is accepted and
 what the referrers API answers."""
+
 from __future__ import annotations
 
 import re
@@ -96,9 +97,7 @@ def _descriptor(value: object, where: str) -> Descriptor:
     return Descriptor(media_type, digest, size, artifact_type, annotations, platform, tuple(urls))
 
 
-def check_foreign_layer_urls(
-    parsed: ParsedManifest, *, allow: re.Pattern | None, deny: re.Pattern | None
-) -> None:
+def check_foreign_layer_urls(parsed: ParsedManifest, *, allow: re.Pattern | None, deny: re.Pattern | None) -> None:
     """Refuse a foreign layer naming a URL the registry will not point clients at:
     not http(s), with a fragment, not matching ``allow`` (None: nothing is allowed)
     or matching ``deny``."""

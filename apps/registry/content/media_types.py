@@ -18,10 +18,12 @@ MANIFEST_TYPES = IMAGE_MANIFESTS | INDEXES
 # Layers a manifest may name by the URLs they are fetched from instead of a pushed
 # blob (licence-restricted content such as Windows base layers). OCI 1.1
 # deprecates producing the non-distributable types, not accepting them.
-NON_DISTRIBUTABLE_LAYERS = frozenset({
-    "application/vnd.docker.image.rootfs.foreign.diff.tar",
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-})
+NON_DISTRIBUTABLE_LAYERS = frozenset(
+    {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    }
+)

@@ -9,6 +9,7 @@ libtrust's and Go's encoding/json bytes exactly: a conversion or a signature
 that is one byte off gives a different digest or a signature no client
 accepts.
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,8 +43,38 @@ EMPTY_LAYER_DIGEST = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8
 # way to say "no layer", so history entries that changed nothing point at this blob.
 EMPTY_LAYER_BYTES = bytes(
     [
-        31, 139, 8, 0, 0, 9, 110, 136, 0, 255, 98, 24, 5, 163, 96, 20, 140, 88,
-        0, 8, 0, 0, 255, 255, 46, 175, 181, 239, 0, 4, 0, 0,
+        31,
+        139,
+        8,
+        0,
+        0,
+        9,
+        110,
+        136,
+        0,
+        255,
+        98,
+        24,
+        5,
+        163,
+        96,
+        20,
+        140,
+        88,
+        0,
+        8,
+        0,
+        0,
+        255,
+        255,
+        46,
+        175,
+        181,
+        239,
+        0,
+        4,
+        0,
+        0,
     ]
 )
 
@@ -91,8 +122,18 @@ def _b64url_decode(value: object, what: str) -> bytes:
 # --- Go encoding/json, byte for byte ----------------------------------------------------
 
 _GO_ESCAPES = {
-    '"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
-    "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
 }
 _GO_NEEDS_ESCAPE = re.compile('["\\\\<>&\u2028\u2029\x00-\x1f\ud800-\udfff]')
 
@@ -277,9 +318,7 @@ def _canonical(value: object) -> str:
 
 # --- times as Go's time.Time reads and writes them in JSON ------------------------------
 
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$")
 
 
 def _parse_rfc3339(value: str) -> tuple[datetime, str, str]:
@@ -325,8 +364,11 @@ def _created(value: object) -> datetime | None:
 
 # --- keys: libtrust key ids and JWKs ----------------------------------------------------
 
-_CURVES = {"P-256": (ec.SECP256R1, "ES256", hashes.SHA256), "P-384": (ec.SECP384R1, "ES384", hashes.SHA384),
-           "P-521": (ec.SECP521R1, "ES512", hashes.SHA512)}
+_CURVES = {
+    "P-256": (ec.SECP256R1, "ES256", hashes.SHA256),
+    "P-384": (ec.SECP384R1, "ES384", hashes.SHA384),
+    "P-521": (ec.SECP521R1, "ES512", hashes.SHA512),
+}
 _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 _RSA_ALGORITHMS = {"RS256": hashes.SHA256, "RS384": hashes.SHA384, "RS512": hashes.SHA512}
 
@@ -336,7 +378,7 @@ def libtrust_key_id(public_key) -> str:
     base32 in twelve groups of four joined by ':'."""
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     encoded = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode("ascii").rstrip("=")
-    return ":".join(encoded[i:i + 4] for i in range(0, len(encoded), 4))
+    return ":".join(encoded[i : i + 4] for i in range(0, len(encoded), 4))
 
 
 def _octets(curve: ec.EllipticCurve) -> int:
@@ -352,15 +394,22 @@ def _public_jwk(public_key) -> tuple[dict, str]:
         if crv is None:
             raise ValueError(f"libtrust cannot sign with curve {public_key.curve.name}")
         numbers, size = public_key.public_numbers(), _octets(public_key.curve)
-        jwk = {"crv": crv, "kid": kid, "kty": "EC",
-               "x": _b64url_encode(numbers.x.to_bytes(size, "big")),
-               "y": _b64url_encode(numbers.y.to_bytes(size, "big"))}
+        jwk = {
+            "crv": crv,
+            "kid": kid,
+            "kty": "EC",
+            "x": _b64url_encode(numbers.x.to_bytes(size, "big")),
+            "y": _b64url_encode(numbers.y.to_bytes(size, "big")),
+        }
         return jwk, _CURVES[crv][1]
     if isinstance(public_key, rsa.RSAPublicKey):
         numbers = public_key.public_numbers()
-        jwk = {"e": _b64url_encode(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
-               "kid": kid, "kty": "RSA",
-               "n": _b64url_encode(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big"))}
+        jwk = {
+            "e": _b64url_encode(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+            "kid": kid,
+            "kty": "RSA",
+            "n": _b64url_encode(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+        }
         # libtrust's RSA key signs with the hash it is asked for, and JSONSignature asks for SHA-256.
         return jwk, "RS256"
     raise TypeError(f"cannot sign with a {type(public_key).__name__}")

@@ -1,4 +1,5 @@
 """Blob storage: pick the backend from settings.BLOB_STORAGE."""
+
 from __future__ import annotations
 
 from functools import lru_cache

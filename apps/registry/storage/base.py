@@ -3,6 +3,7 @@
 Blobs are immutable and addressed by digest; a store never decides who may read
 them (that is the repository link's job) and never verifies digests (the upload
 path does, before ``commit``)."""
+
 from __future__ import annotations
 
 import abc

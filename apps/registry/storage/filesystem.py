@@ -1,4 +1,5 @@
 """Blobs as files under a directory; the default, and the fastest (sendfile)."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ s3:PutObject, s3:DeleteObject and s3:ListBucket on it; without ListBucket a
 missing key answers 403 instead of 404 and reads as an error, not "missing".
 
 Objects are stored under ``<AWS_LOCATION>/blobs/<algorithm>/<xx>/<encoded>``."""
+
 from __future__ import annotations
 
 import os

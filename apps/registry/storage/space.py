@@ -2,6 +2,7 @@
 and the upload area (ENOSPC, or EDQUOT past a quota), an S3-compatible store
 (MinIO's XMinioStorageFull, Ceph's QuotaExceeded; Amazon S3 has no such error)
 and the database (SQLite's SQLITE_FULL, PostgreSQL's disk_full)."""
+
 from __future__ import annotations
 
 import errno

@@ -5,6 +5,7 @@ It is a directory every web process can reach (a shared volume when scaled out),
 so the chunks of one upload may land on different processes. Each process keeps
 the running hash of the uploads it served last; when the next chunk or the final
 PUT lands elsewhere, that process rehashes the spooled bytes from disk."""
+
 from __future__ import annotations
 
 import fcntl

@@ -1,5 +1,6 @@
 """The registry tests' fixtures: a signed-in client and a repository name, and a
 local S3 (moto's server) for the blob store tests: nothing leaves 127.0.0.1."""
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,9 @@ def start_moto_server(env: dict) -> tuple[subprocess.Popen, str]:
         port = _free_port()
         process = subprocess.Popen(
             [*command, "-H", "127.0.0.1", "-p", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         endpoint = f"http://127.0.0.1:{port}"
         session = requests.Session()
@@ -99,8 +102,11 @@ def s3_settings(settings, moto_endpoint):
     """Django settings for BLOB_STORAGE='s3' against a fresh bucket; yields its name."""
     bucket = f"berth-test-{uuid.uuid4().hex[:12]}"
     boto3.client(
-        "s3", endpoint_url=moto_endpoint, region_name=REGION,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     ).create_bucket(Bucket=bucket)
     settings.BLOB_STORAGE = "s3"
     settings.AWS_STORAGE_BUCKET_NAME = bucket

@@ -7,6 +7,7 @@ database (SQLite, or PostgreSQL with DATABASE_URL):
 It times the repository look-up with and without the credential's subquery (and
 the comparison after it), in alternating rounds, and whole manifest GETs through
 Django's test client for scale; it prints microseconds per call."""
+
 from __future__ import annotations
 
 import statistics

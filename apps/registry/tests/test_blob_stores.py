@@ -1,4 +1,5 @@
 """The contract every BlobStore keeps, run against each backend."""
+
 from __future__ import annotations
 
 import hashlib
@@ -124,7 +125,7 @@ def test_large_blob_streams_back_in_chunks(store, spool):
         tracemalloc.stop()
     assert hasher.hexdigest() == digest[7:]
     assert peak < 8 * MiB, f"streaming held {peak} bytes at once"
-    assert read(store, digest, 7 * MiB, 13 * MiB) == data[7 * MiB:13 * MiB + 1]
+    assert read(store, digest, 7 * MiB, 13 * MiB) == data[7 * MiB : 13 * MiB + 1]
     if isinstance(store, S3BlobStore):
         head = store._client.head_object(Bucket=store.storage.bucket_name, Key=store._object_key(digest))
         assert head["ETag"].strip('"').endswith("-5"), "20 MiB in 5 MiB parts is a multipart upload"

@@ -1,5 +1,6 @@
 """What a push must describe truly: an index's entries and a referrer's subject
 as the repository holds them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,13 @@ def errors(response) -> list[dict]:
 
 
 def entry(digest: str, manifest: dict, **changes) -> dict:
-    return {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(json.dumps(manifest)),
-            "platform": {"architecture": "amd64", "os": "linux"}, **changes}
+    return {
+        "mediaType": OCI_MANIFEST,
+        "digest": digest,
+        "size": len(json.dumps(manifest)),
+        "platform": {"architecture": "amd64", "os": "linux"},
+        **changes,
+    }
 
 
 # -- an index's entries ---------------------------------------------------------------
@@ -55,10 +61,14 @@ def test_an_index_entry_must_describe_the_manifest_as_stored(alice, repo, change
 def referrer(alice, repo: str, subject: dict) -> dict:
     empty = alice.push_blob(repo, b"{}")
     layer = alice.push_blob(repo, b"signature")
-    return {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.example.signature",
-            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
-            "layers": [{"mediaType": "application/octet-stream", "digest": layer, "size": 9}],
-            "subject": subject}
+    return {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.example.signature",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": layer, "size": 9}],
+        "subject": subject,
+    }
 
 
 def test_a_subject_that_is_here_must_be_described_as_stored(alice, repo):
@@ -138,8 +148,9 @@ def test_deleting_a_manifest_digest_as_a_blob_leaves_the_manifest(alice, repo):
     response = delete_blob(alice, repo, digest)
     assert response.status_code == 404
     assert [e["code"] for e in errors(response)] == ["BLOB_UNKNOWN"]
-    response = alice.request("GET", f"/v2/{repo}/manifests/v1", scope=f"repository:{repo}:pull",
-                             headers={"Accept": OCI_MANIFEST})
+    response = alice.request(
+        "GET", f"/v2/{repo}/manifests/v1", scope=f"repository:{repo}:pull", headers={"Accept": OCI_MANIFEST}
+    )
     assert response.status_code == 200
     assert response["Docker-Content-Digest"] == digest
 
@@ -151,9 +162,12 @@ def test_a_blob_delete_between_a_pushs_check_and_its_commit_refuses_the_push(ali
 
     config = alice.push_blob(repo, b"{}")
     layer = alice.push_blob(repo, b"layer bytes")
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 11}]}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 11}],
+    }
     check_references = services._check_references
 
     def check_then_delete(repository, parsed):
@@ -185,9 +199,12 @@ def test_a_blob_delete_waits_for_a_push_that_holds_the_link_and_is_refused(tenan
         pytest.skip("row locks (select_for_update) are what is tested; SQLite runs one writer at a time")
     alice, repo = registry_client(tenant), f"{tenant.id}/race"
     config = alice.push_blob(repo, b"{}")
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
-                "layers": []}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [],
+    }
     repository = Repository.objects.get(account_id=tenant.id, name="race")
     holding, release = threading.Event(), threading.Event()
     hold_links = services._hold_links
@@ -208,11 +225,27 @@ def test_a_blob_delete_waits_for_a_push_that_holds_the_link_and_is_refused(tenan
         finally:
             connections.close_all()
 
-    push = threading.Thread(target=run, args=("push", lambda: services.put_manifest(
-        repository=repository, name=repo, reference="v1", body=json.dumps(manifest).encode(),
-        content_type=OCI_MANIFEST, actor=Actor.system("replication"))))
-    delete = threading.Thread(target=run, args=("delete", lambda: services.unlink_blob(
-        repository=repository, digest=config, actor=Actor.system("lifecycle"))))
+    push = threading.Thread(
+        target=run,
+        args=(
+            "push",
+            lambda: services.put_manifest(
+                repository=repository,
+                name=repo,
+                reference="v1",
+                body=json.dumps(manifest).encode(),
+                content_type=OCI_MANIFEST,
+                actor=Actor.system("replication"),
+            ),
+        ),
+    )
+    delete = threading.Thread(
+        target=run,
+        args=(
+            "delete",
+            lambda: services.unlink_blob(repository=repository, digest=config, actor=Actor.system("lifecycle")),
+        ),
+    )
     push.start()
     try:
         assert holding.wait(timeout=30)
@@ -277,6 +310,7 @@ def test_outsiders_get_the_same_referrers_refusal_for_a_repository_not_created_y
     for name in (f"{tenant.id}/private", f"{tenant.id}/not-pushed-yet"):
         response = referrers(mallory, name, sha256(b"anything"))
         assert response.status_code == 401
-        answers.append((response.content.replace(name.encode(), b"<name>"),
-                        response["WWW-Authenticate"].replace(name, "<name>")))
+        answers.append(
+            (response.content.replace(name.encode(), b"<name>"), response["WWW-Authenticate"].replace(name, "<name>"))
+        )
     assert answers[0] == answers[1]

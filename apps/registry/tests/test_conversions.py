@@ -1,4 +1,5 @@
 """Docker v2s2 <-> OCI conversion: pure functions over bytes, no database."""
+
 import hashlib
 import json
 from pathlib import Path
@@ -195,16 +196,27 @@ def test_real_multi_arch_windows_list_to_oci_and_back():
     document = assert_valid(converted, mt.OCI_INDEX)
     assert [e["platform"] for e in document["manifests"]] == [e["platform"] for e in entries]
     assert [e["platform"].get("os.version") for e in document["manifests"]][3:] == [
-        "10.0.17763.4377", "10.0.19042.1889", "10.0.20348.1726",
+        "10.0.17763.4377",
+        "10.0.19042.1889",
+        "10.0.20348.1726",
     ]
     to_docker = {to_oci[d].digest: ChildRef(d, e["size"], e["mediaType"]) for e in entries for d in [e["digest"]]}
     assert json.loads(oci_to_docker(converted, children=to_docker)) == json.loads(body)
 
 
 def test_entry_already_in_the_target_family_needs_no_child():
-    index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [
-        {"mediaType": mt.DOCKER_MANIFEST, "digest": D, "size": 3, "platform": {"architecture": "amd64", "os": "linux"}},
-    ]}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": mt.DOCKER_MANIFEST,
+                "digest": D,
+                "size": 3,
+                "platform": {"architecture": "amd64", "os": "linux"},
+            },
+        ],
+    }
     document = assert_valid(oci_to_docker(dumps(index)), mt.DOCKER_MANIFEST_LIST)
     assert document["manifests"][0]["digest"] == D
 
@@ -227,8 +239,12 @@ def test_foreign_layers_keep_their_urls_both_ways():
         "mediaType": mt.DOCKER_MANIFEST,
         "config": {"mediaType": mt.DOCKER_CONFIG, "size": 1, "digest": D},
         "layers": [
-            {"mediaType": DOCKER_FOREIGN_LAYER_GZIP, "size": 252691002, "digest": E,
-             "urls": ["https://mcr.microsoft.com/v2/windows/nanoserver/blobs/" + E]},
+            {
+                "mediaType": DOCKER_FOREIGN_LAYER_GZIP,
+                "size": 252691002,
+                "digest": E,
+                "urls": ["https://mcr.microsoft.com/v2/windows/nanoserver/blobs/" + E],
+            },
             {"mediaType": DOCKER_LAYER, "size": 7, "digest": D},
         ],
     }
@@ -265,57 +281,153 @@ def test_non_ascii_is_written_as_utf8():
 # --- not convertible -------------------------------------------------------
 
 
-@pytest.mark.parametrize("body, reason", [
-    (fixture("oci_spec_artifact_empty_config.json"), "artifactType 'application/vnd.example\\+type'"),
-    (dumps(oci_manifest(artifactType="application/vnd.example+type")), "OCI artifact"),
-    (dumps({**oci_manifest(), "config": {"mediaType": mt.HELM_CONFIG, "digest": D, "size": 1}}),
-     "application/vnd.cncf.helm.config.v1\\+json"),
-    (dumps({**oci_manifest(), "config": {"mediaType": mt.OCI_EMPTY, "digest": D, "size": 2}}),
-     "empty descriptor"),
-    (fixture("testpkg_signature.json"), "subject"),
-    (dumps(oci_manifest(subject={"mediaType": mt.OCI_MANIFEST, "digest": D, "size": 5})), "subject"),
-    (dumps({**oci_manifest(), "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
-                                          "digest": E, "size": 1}]}), "zstd"),
-    (dumps({**oci_manifest(), "layers": [{"mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-                                          "digest": E, "size": 1}]}), "zstd"),
-    (dumps({**oci_manifest(), "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip+encrypted",
-                                          "digest": E, "size": 1}]}), "Layer 0"),
-    (fixture("testpkg_attestation.json"), "in-toto"),
-    (dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "artifactType": "application/x.sbom", "manifests": []}),
-     "OCI artifact"),
-    (dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [
-        {"mediaType": mt.OCI_MANIFEST, "digest": D, "size": 1, "artifactType": "application/vnd.cncf.notary.signature"},
-    ]}), "Index entry 0 .*artifact"),
-    (dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [
-        {"mediaType": mt.OCI_MANIFEST, "digest": D, "size": 1, "platform": {"architecture": "arm", "os": "linux",
-                                                                           "variant": "v7"}},
-    ]}), "Index entry 0 .*linux/arm/v7"),
-    (fixture("docker_spec_manifest.json"), "cannot be converted to Docker"),
-    (dumps({"schemaVersion": 1, "mediaType": mt.OCI_MANIFEST}), "schemaVersion 2"),
-    (dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.artifact.manifest.v1+json"}), "cannot be converted"),
-    (b"not json", "not valid JSON"),
-    (b"[]", "not a JSON object"),
-    (dumps({**oci_manifest(), "layers": None}), "layers"),
-    (dumps({**oci_manifest(), "config": {"mediaType": mt.OCI_CONFIG, "digest": D, "size": -1}}), "size"),
-    (b'{"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "'
-     + D.encode() + b'", "size": 1, "annotations": {"k": "\\ud800"}}, "layers": []}', "Unicode"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (fixture("oci_spec_artifact_empty_config.json"), "artifactType 'application/vnd.example\\+type'"),
+        (dumps(oci_manifest(artifactType="application/vnd.example+type")), "OCI artifact"),
+        (
+            dumps({**oci_manifest(), "config": {"mediaType": mt.HELM_CONFIG, "digest": D, "size": 1}}),
+            "application/vnd.cncf.helm.config.v1\\+json",
+        ),
+        (dumps({**oci_manifest(), "config": {"mediaType": mt.OCI_EMPTY, "digest": D, "size": 2}}), "empty descriptor"),
+        (fixture("testpkg_signature.json"), "subject"),
+        (dumps(oci_manifest(subject={"mediaType": mt.OCI_MANIFEST, "digest": D, "size": 5})), "subject"),
+        (
+            dumps(
+                {
+                    **oci_manifest(),
+                    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": E, "size": 1}],
+                }
+            ),
+            "zstd",
+        ),
+        (
+            dumps(
+                {
+                    **oci_manifest(),
+                    "layers": [
+                        {
+                            "mediaType": "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+                            "digest": E,
+                            "size": 1,
+                        }
+                    ],
+                }
+            ),
+            "zstd",
+        ),
+        (
+            dumps(
+                {
+                    **oci_manifest(),
+                    "layers": [
+                        {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip+encrypted", "digest": E, "size": 1}
+                    ],
+                }
+            ),
+            "Layer 0",
+        ),
+        (fixture("testpkg_attestation.json"), "in-toto"),
+        (
+            dumps(
+                {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "artifactType": "application/x.sbom", "manifests": []}
+            ),
+            "OCI artifact",
+        ),
+        (
+            dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": mt.OCI_INDEX,
+                    "manifests": [
+                        {
+                            "mediaType": mt.OCI_MANIFEST,
+                            "digest": D,
+                            "size": 1,
+                            "artifactType": "application/vnd.cncf.notary.signature",
+                        },
+                    ],
+                }
+            ),
+            "Index entry 0 .*artifact",
+        ),
+        (
+            dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": mt.OCI_INDEX,
+                    "manifests": [
+                        {
+                            "mediaType": mt.OCI_MANIFEST,
+                            "digest": D,
+                            "size": 1,
+                            "platform": {"architecture": "arm", "os": "linux", "variant": "v7"},
+                        },
+                    ],
+                }
+            ),
+            "Index entry 0 .*linux/arm/v7",
+        ),
+        (fixture("docker_spec_manifest.json"), "cannot be converted to Docker"),
+        (dumps({"schemaVersion": 1, "mediaType": mt.OCI_MANIFEST}), "schemaVersion 2"),
+        (
+            dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.artifact.manifest.v1+json"}),
+            "cannot be converted",
+        ),
+        (b"not json", "not valid JSON"),
+        (b"[]", "not a JSON object"),
+        (dumps({**oci_manifest(), "layers": None}), "layers"),
+        (dumps({**oci_manifest(), "config": {"mediaType": mt.OCI_CONFIG, "digest": D, "size": -1}}), "size"),
+        (
+            b'{"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "'
+            + D.encode()
+            + b'", "size": 1, "annotations": {"k": "\\ud800"}}, "layers": []}',
+            "Unicode",
+        ),
+    ],
+)
 def test_oci_to_docker_refuses(body, reason):
     with pytest.raises(NotConvertible, match=reason):
         oci_to_docker(body)
 
 
-@pytest.mark.parametrize("body, reason", [
-    (dumps({"schemaVersion": 2, "mediaType": mt.DOCKER_SCHEMA1_SIGNED}), "cannot be converted to OCI"),
-    (fixture("oci_spec_index.json"), "does not declare its mediaType"),
-    (fixture("docker_spec_manifest_list.json"), "Index entry 0 .*linux/ppc64le"),
-    (dumps({**json.loads(fixture("docker_spec_manifest.json")),
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.zstd", "size": 1, "digest": E}]}),
-     "Layer 0"),
-    (dumps({"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST_LIST, "manifests": [
-        {"mediaType": mt.DOCKER_SCHEMA1_SIGNED, "size": 1, "digest": D,
-         "platform": {"architecture": "amd64", "os": "linux"}}]}), "prettyjws"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (dumps({"schemaVersion": 2, "mediaType": mt.DOCKER_SCHEMA1_SIGNED}), "cannot be converted to OCI"),
+        (fixture("oci_spec_index.json"), "does not declare its mediaType"),
+        (fixture("docker_spec_manifest_list.json"), "Index entry 0 .*linux/ppc64le"),
+        (
+            dumps(
+                {
+                    **json.loads(fixture("docker_spec_manifest.json")),
+                    "layers": [
+                        {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.zstd", "size": 1, "digest": E}
+                    ],
+                }
+            ),
+            "Layer 0",
+        ),
+        (
+            dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": mt.DOCKER_MANIFEST_LIST,
+                    "manifests": [
+                        {
+                            "mediaType": mt.DOCKER_SCHEMA1_SIGNED,
+                            "size": 1,
+                            "digest": D,
+                            "platform": {"architecture": "amd64", "os": "linux"},
+                        }
+                    ],
+                }
+            ),
+            "prettyjws",
+        ),
+    ],
+)
 def test_docker_to_oci_refuses(body, reason):
     with pytest.raises(NotConvertible, match=reason):
         docker_to_oci(body)
@@ -338,24 +450,27 @@ def test_child_ref_of_the_wrong_family_is_a_caller_bug():
 # --- accepted_conversion ---------------------------------------------------
 
 
-@pytest.mark.parametrize("stored, accepted, expected", [
-    (mt.OCI_MANIFEST, {mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST}, mt.DOCKER_MANIFEST),
-    (mt.OCI_INDEX, {mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST}, mt.DOCKER_MANIFEST_LIST),
-    (mt.DOCKER_MANIFEST, {mt.OCI_MANIFEST, mt.OCI_INDEX}, mt.OCI_MANIFEST),
-    (mt.DOCKER_MANIFEST_LIST, {mt.OCI_INDEX}, mt.OCI_INDEX),
-    (mt.DOCKER_MANIFEST, {"Application/VND.OCI.image.manifest.v1+json; q=0.5"}, mt.OCI_MANIFEST),
-    # Accepts what is stored: no conversion.
-    (mt.OCI_MANIFEST, {mt.OCI_MANIFEST, mt.DOCKER_MANIFEST}, None),
-    (mt.OCI_MANIFEST, {"*/*"}, None),
-    (mt.OCI_MANIFEST, {"application/*", mt.DOCKER_MANIFEST}, None),
-    # Accepts neither, or only a list when a manifest is stored.
-    (mt.OCI_MANIFEST, {mt.DOCKER_SCHEMA1_SIGNED}, None),
-    (mt.OCI_MANIFEST, {mt.DOCKER_MANIFEST_LIST}, None),
-    (mt.OCI_INDEX, {mt.DOCKER_MANIFEST}, None),
-    (mt.OCI_MANIFEST, set(), None),
-    (mt.DOCKER_SCHEMA1_SIGNED, {mt.OCI_MANIFEST}, None),
-    ("application/vnd.oci.artifact.manifest.v1+json", {mt.DOCKER_MANIFEST}, None),
-])
+@pytest.mark.parametrize(
+    "stored, accepted, expected",
+    [
+        (mt.OCI_MANIFEST, {mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST}, mt.DOCKER_MANIFEST),
+        (mt.OCI_INDEX, {mt.DOCKER_MANIFEST, mt.DOCKER_MANIFEST_LIST}, mt.DOCKER_MANIFEST_LIST),
+        (mt.DOCKER_MANIFEST, {mt.OCI_MANIFEST, mt.OCI_INDEX}, mt.OCI_MANIFEST),
+        (mt.DOCKER_MANIFEST_LIST, {mt.OCI_INDEX}, mt.OCI_INDEX),
+        (mt.DOCKER_MANIFEST, {"Application/VND.OCI.image.manifest.v1+json; q=0.5"}, mt.OCI_MANIFEST),
+        # Accepts what is stored: no conversion.
+        (mt.OCI_MANIFEST, {mt.OCI_MANIFEST, mt.DOCKER_MANIFEST}, None),
+        (mt.OCI_MANIFEST, {"*/*"}, None),
+        (mt.OCI_MANIFEST, {"application/*", mt.DOCKER_MANIFEST}, None),
+        # Accepts neither, or only a list when a manifest is stored.
+        (mt.OCI_MANIFEST, {mt.DOCKER_SCHEMA1_SIGNED}, None),
+        (mt.OCI_MANIFEST, {mt.DOCKER_MANIFEST_LIST}, None),
+        (mt.OCI_INDEX, {mt.DOCKER_MANIFEST}, None),
+        (mt.OCI_MANIFEST, set(), None),
+        (mt.DOCKER_SCHEMA1_SIGNED, {mt.OCI_MANIFEST}, None),
+        ("application/vnd.oci.artifact.manifest.v1+json", {mt.DOCKER_MANIFEST}, None),
+    ],
+)
 def test_accepted_conversion(stored, accepted, expected):
     assert accepted_conversion(stored, accepted) == expected
 
@@ -373,8 +488,11 @@ url_lists = st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=2)
 
 @st.composite
 def descriptors(draw, media_types, *, platform=False):
-    descriptor = {"mediaType": draw(st.sampled_from(sorted(media_types))), "digest": draw(hex_digest),
-                  "size": draw(sizes)}
+    descriptor = {
+        "mediaType": draw(st.sampled_from(sorted(media_types))),
+        "digest": draw(hex_digest),
+        "size": draw(sizes),
+    }
     if draw(st.booleans()):
         descriptor["urls"] = draw(url_lists)
     if draw(st.booleans()):
@@ -386,8 +504,10 @@ def descriptors(draw, media_types, *, platform=False):
 
 @st.composite
 def platforms(draw):
-    platform = {"architecture": draw(st.sampled_from(["amd64", "arm64", "arm", "ppc64le", "s390x", "386", "riscv64"])),
-                "os": draw(st.sampled_from(["linux", "windows", "freebsd"]))}
+    platform = {
+        "architecture": draw(st.sampled_from(["amd64", "arm64", "arm", "ppc64le", "s390x", "386", "riscv64"])),
+        "os": draw(st.sampled_from(["linux", "windows", "freebsd"])),
+    }
     optional = {
         "os.version": st.text(min_size=1, max_size=20),
         "os.features": st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=3),
@@ -529,7 +649,9 @@ def test_same_meaning_gives_same_bytes(data):
 @given(docker_manifests())
 def test_blobs_are_untouched(manifest):
     converted = json.loads(docker_to_oci(dumps(manifest)))
-    pairs = [(manifest["config"], converted["config"])] + list(zip(manifest["layers"], converted["layers"], strict=True))
+    pairs = [(manifest["config"], converted["config"])] + list(
+        zip(manifest["layers"], converted["layers"], strict=True)
+    )
     for before, after in pairs:
         assert (after["digest"], after["size"]) == (before["digest"], before["size"])
         assert after["mediaType"] == LAYER_DOCKER_TO_OCI.get(before["mediaType"], mt.OCI_CONFIG)

@@ -1,4 +1,5 @@
 """The domain speaks in DomainError subclasses; only /v2/ speaks OCI error codes."""
+
 from __future__ import annotations
 
 import ast

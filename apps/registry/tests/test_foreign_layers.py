@@ -2,6 +2,7 @@
 by URL and never push them. Such a manifest is accepted without those blobs when
 the URLs pass BERTH_FOREIGN_LAYER_URLS_ALLOW / _DENY, served as pushed, and its
 details still computed."""
+
 from __future__ import annotations
 
 import hashlib
@@ -51,16 +52,21 @@ def windows_image(alice, repo: str, family: str, *, urls=(BASE_URL,)) -> dict:
     application layer pushed, the base layer only named."""
     manifest_type, config_type, layer_type, foreign_type = FAMILIES[family]
     app_layer = b"\x1f\x8b" + b"application layer" * 64
-    config = json.dumps({
-        "architecture": "amd64", "os": "windows", "os.version": "10.0.20348.2340",
-        "created": "2026-03-04T05:06:07Z",
-        "rootfs": {"type": "layers", "diff_ids": [sha256(b"base diff"), sha256(b"app diff")]},
-    }).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "windows",
+            "os.version": "10.0.20348.2340",
+            "created": "2026-03-04T05:06:07Z",
+            "rootfs": {"type": "layers", "diff_ids": [sha256(b"base diff"), sha256(b"app diff")]},
+        }
+    ).encode()
     base = {"mediaType": foreign_type, "size": BASE_SIZE, "digest": BASE_DIGEST}
     if urls:
         base["urls"] = list(urls)
     return {
-        "schemaVersion": 2, "mediaType": manifest_type,
+        "schemaVersion": 2,
+        "mediaType": manifest_type,
         "config": {"mediaType": config_type, "size": len(config), "digest": alice.push_blob(repo, config)},
         "layers": [base, {"mediaType": layer_type, "size": len(app_layer), "digest": alice.push_blob(repo, app_layer)}],
     }
@@ -79,8 +85,9 @@ def test_a_windows_image_is_accepted_without_its_foreign_base_layer(
     assert digest == sha256(body)
 
     token = alice.token(f"repository:{repo}:pull")
-    response = alice.request("GET", f"/v2/{repo}/manifests/ltsc2022", token=token,
-                             headers={"Accept": manifest["mediaType"]})
+    response = alice.request(
+        "GET", f"/v2/{repo}/manifests/ltsc2022", token=token, headers={"Accept": manifest["mediaType"]}
+    )
     assert response.status_code == 200
     assert response.content == body
     # the base layer is fetched from its URL; this registry never had it
@@ -99,20 +106,30 @@ def test_a_windows_image_is_accepted_without_its_foreign_base_layer(
 def test_the_other_family_keeps_the_foreign_layer_and_its_urls(alice, repo):
     manifest = windows_image(alice, repo, "docker")
     assert alice.push_manifest(repo, "ltsc2022", manifest).status_code == 201
-    response = alice.request("GET", f"/v2/{repo}/manifests/ltsc2022", scope=f"repository:{repo}:pull",
-                             headers={"Accept": OCI_MANIFEST})
+    response = alice.request(
+        "GET", f"/v2/{repo}/manifests/ltsc2022", scope=f"repository:{repo}:pull", headers={"Accept": OCI_MANIFEST}
+    )
     assert response.status_code == 200
     base = response.json()["layers"][0]
     assert base == {"mediaType": OCI_NONDISTRIBUTABLE, "size": BASE_SIZE, "digest": BASE_DIGEST, "urls": [BASE_URL]}
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("ftp://mcr.microsoft.com/base.tar.gz", "it is not an http or https URL without a fragment"),
-    ("https://mcr.microsoft.com/base.tar.gz#part", "it is not an http or https URL without a fragment"),
-    ("", "it is not an http or https URL without a fragment"),
-    ("https://downloads.example.net/base.tar.gz", "it does not match the URLs this registry allows for foreign layers"),
-    ("https://mcr.microsoft.com/private/base.tar.gz", "it matches the URLs this registry denies for foreign layers"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("ftp://mcr.microsoft.com/base.tar.gz", "it is not an http or https URL without a fragment"),
+        ("https://mcr.microsoft.com/base.tar.gz#part", "it is not an http or https URL without a fragment"),
+        ("", "it is not an http or https URL without a fragment"),
+        (
+            "https://downloads.example.net/base.tar.gz",
+            "it does not match the URLs this registry allows for foreign layers",
+        ),
+        (
+            "https://mcr.microsoft.com/private/base.tar.gz",
+            "it matches the URLs this registry denies for foreign layers",
+        ),
+    ],
+)
 def test_foreign_layer_urls_must_pass_the_allow_and_deny_patterns(alice, repo, settings, url, reason):
     settings.BERTH_FOREIGN_LAYER_URLS_ALLOW = r"^https://mcr\.microsoft\.com/"
     settings.BERTH_FOREIGN_LAYER_URLS_DENY = r"/private/"
@@ -168,9 +185,15 @@ def test_a_foreign_layer_pushed_anyway_is_linked_checked_and_served(alice, repo)
 def test_put_image_accepts_a_windows_image(alice, repo, tenant, api_client):
     manifest = windows_image(alice, repo, "docker")
     api = api_client(tenant)
-    response = api.post("/api/v1/repositories/windows/app/-/images", {
-        "imageManifest": json.dumps(manifest), "imageManifestMediaType": DOCKER_MANIFEST, "imageTag": "ltsc2022",
-    }, format="json")
+    response = api.post(
+        "/api/v1/repositories/windows/app/-/images",
+        {
+            "imageManifest": json.dumps(manifest),
+            "imageManifestMediaType": DOCKER_MANIFEST,
+            "imageTag": "ltsc2022",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
 
 

@@ -2,6 +2,7 @@
 to exhaust Python's parser, names that would break the WWW-Authenticate challenge,
 and NUL characters, which PostgreSQL can neither store nor look up. Each is refused
 with a 400 in the OCI envelope, alike on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import base64
@@ -74,10 +75,16 @@ def pushed(alice, repo):
 
 
 def _schema1(history_entry: str) -> bytes:
-    return json.dumps({
-        "schemaVersion": 1, "name": "x/app", "tag": "v1", "architecture": "amd64",
-        "fsLayers": [{"blobSum": DIGEST}], "history": [{"v1Compatibility": history_entry}],
-    }).encode()
+    return json.dumps(
+        {
+            "schemaVersion": 1,
+            "name": "x/app",
+            "tag": "v1",
+            "architecture": "amd64",
+            "fsLayers": [{"blobSum": DIGEST}],
+            "history": [{"v1Compatibility": history_entry}],
+        }
+    ).encode()
 
 
 def _b64url(data: bytes) -> str:
@@ -98,27 +105,49 @@ def test_deeply_nested_manifests_are_invalid(alice, repo, pushed, levels, by):
         (deep.encode(), SCHEMA1),
         # JSON inside JSON: a schema 1 history entry, and a signature's protected header.
         (_schema1(deep), SCHEMA1),
-        (json.dumps({**json.loads(_schema1("{}")), "signatures": [
-            {"header": {"alg": "ES256"}, "protected": _b64url(deep.encode()), "signature": "AA"}]}).encode(),
-         SCHEMA1_SIGNED),
+        (
+            json.dumps(
+                {
+                    **json.loads(_schema1("{}")),
+                    "signatures": [
+                        {"header": {"alg": "ES256"}, "protected": _b64url(deep.encode()), "signature": "AA"}
+                    ],
+                }
+            ).encode(),
+            SCHEMA1_SIGNED,
+        ),
     ]
     for body, media_type in bodies:
         reference = "deep" if by == "tag" else sha256(body)
-        response = alice.request("PUT", f"/v2/{repo}/manifests/{reference}", token=token, data=body,
-                                 content_type=media_type)
+        response = alice.request(
+            "PUT", f"/v2/{repo}/manifests/{reference}", token=token, data=body, content_type=media_type
+        )
         assert_refused(response, "MANIFEST_INVALID")
         assert "levels deep" in json.loads(response.content)["errors"][0]["message"]
     assert Manifest.objects.count() == 1 and not Tag.objects.filter(name="deep").exists()
 
 
 def test_a_deeply_nested_image_config_is_not_converted_and_not_recorded(alice, repo):
-    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
-                         "deep": "DEEP"}).encode().replace(b'"DEEP"', b"[" * 10_000 + b"]" * 10_000)
+    config = (
+        json.dumps(
+            {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "deep": "DEEP"}
+        )
+        .encode()
+        .replace(b'"DEEP"', b"[" * 10_000 + b"]" * 10_000)
+    )
     layer = b"layer"
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": alice.push_blob(repo, config), "size": len(config)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                            "digest": alice.push_blob(repo, layer), "size": len(layer)}]}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": alice.push_blob(repo, config), "size": len(config)},
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": alice.push_blob(repo, layer),
+                "size": len(layer),
+            }
+        ],
+    }
     assert alice.push_manifest(repo, "v1", manifest).status_code == 201
     # Without an Accept header the client is Docker <= 1.9: the config is read to convert.
     response = alice.request("GET", f"/v2/{repo}/manifests/v1", scope=f"repository:{repo}:pull")
@@ -158,8 +187,12 @@ def _routes(name: str) -> list[tuple[str, str]]:
 def test_names_outside_the_grammar_are_refused_before_they_are_echoed(alice, tenant, hostile):
     token = alice.token(f"repository:{tenant.id}/app:pull,push,delete")
     events = Event.objects.count()
-    names = [f"{tenant.id}/a{hostile}b", f"{tenant.id}/app{hostile}", f"{tenant.alias}{hostile}/app",
-             f"a{hostile}b/app"]
+    names = [
+        f"{tenant.id}/a{hostile}b",
+        f"{tenant.id}/app{hostile}",
+        f"{tenant.alias}{hostile}/app",
+        f"a{hostile}b/app",
+    ]
     for name in names:
         for method, path in _routes(name):
             for credentials in ({}, {"token": token}):
@@ -197,8 +230,9 @@ def test_nul_in_a_tag_is_a_tag_error(alice, repo, pushed):
     body = json.dumps(manifest).encode()
     for tag in ("v1%00", "a%00b", "v1%0a"):
         for method in ("GET", "HEAD", "PUT", "DELETE"):
-            response = alice.request(method, f"/v2/{repo}/manifests/{tag}", token=token, data=body,
-                                     content_type=OCI_MANIFEST)
+            response = alice.request(
+                method, f"/v2/{repo}/manifests/{tag}", token=token, data=body, content_type=OCI_MANIFEST
+            )
             assert_refused(response, "TAG_INVALID")
     assert list(Tag.objects.values_list("name", flat=True)) == ["v1"]
 
@@ -206,22 +240,28 @@ def test_nul_in_a_tag_is_a_tag_error(alice, repo, pushed):
 def test_nul_in_a_digest_is_a_digest_error(alice, repo, pushed):
     token = alice.token(f"repository:{repo}:pull,push,delete")
     for digest in ("sha256:%00" + "a" * 63, "sha256%00:" + "a" * 64, DIGEST + "%00"):
-        for method, path in (("GET", f"/v2/{repo}/manifests/{digest}"), ("GET", f"/v2/{repo}/blobs/{digest}"),
-                             ("DELETE", f"/v2/{repo}/blobs/{digest}"), ("GET", f"/v2/{repo}/referrers/{digest}"),
-                             ("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}"),
-                             ("POST", f"/v2/{repo}/blobs/uploads/?mount={digest}&from={repo}")):
+        for method, path in (
+            ("GET", f"/v2/{repo}/manifests/{digest}"),
+            ("GET", f"/v2/{repo}/blobs/{digest}"),
+            ("DELETE", f"/v2/{repo}/blobs/{digest}"),
+            ("GET", f"/v2/{repo}/referrers/{digest}"),
+            ("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}"),
+            ("POST", f"/v2/{repo}/blobs/uploads/?mount={digest}&from={repo}"),
+        ):
             assert_refused(alice.request(method, path, token=token), "DIGEST_INVALID")
 
 
 def test_nul_in_query_parameters_is_refused(alice, repo, pushed):
     digest, _ = pushed
     token = alice.token(f"repository:{repo}:pull,push", "registry:catalog:*")
-    for path, code in ((f"/v2/{repo}/tags/list?last=a%00", "TAG_INVALID"),
-                       (f"/v2/{repo}/tags/list?n=1&last=%00", "TAG_INVALID"),
-                       ("/v2/_catalog?last=a%00", "NAME_INVALID"),
-                       ("/v2/_catalog?n=1&last=x/a%0ab", "NAME_INVALID"),
-                       (f"/v2/{repo}/referrers/{digest}?artifactType=application/a%00", "UNSUPPORTED"),
-                       (f"/v2/{repo}/blobs/uploads/?mount={digest}&from=x/a%00", "NAME_INVALID")):
+    for path, code in (
+        (f"/v2/{repo}/tags/list?last=a%00", "TAG_INVALID"),
+        (f"/v2/{repo}/tags/list?n=1&last=%00", "TAG_INVALID"),
+        ("/v2/_catalog?last=a%00", "NAME_INVALID"),
+        ("/v2/_catalog?n=1&last=x/a%0ab", "NAME_INVALID"),
+        (f"/v2/{repo}/referrers/{digest}?artifactType=application/a%00", "UNSUPPORTED"),
+        (f"/v2/{repo}/blobs/uploads/?mount={digest}&from=x/a%00", "NAME_INVALID"),
+    ):
         method = "POST" if "uploads" in path else "GET"
         assert_refused(alice.request(method, path, token=token), code)
     # Values in the grammar page as before.
@@ -234,15 +274,21 @@ def _basic(username: str, password: str) -> str:
 
 
 def test_nul_in_token_service_credentials_is_refused(alice, tenant):
-    for username, password in ((f"{tenant.username}\x00", tenant.password), ("a\x00b", "x"),
-                               (tenant.username, tenant.password + "\x00")):
+    for username, password in (
+        (f"{tenant.username}\x00", tenant.password),
+        ("a\x00b", "x"),
+        (tenant.username, tenant.password + "\x00"),
+    ):
         response = alice.client.get("/token?service=berth-registry", HTTP_AUTHORIZATION=_basic(username, password))
         assert_refused(response, "UNSUPPORTED")
-        response = alice.client.post("/token", {"grant_type": "password", "username": username,
-                                                "password": password, "service": "berth-registry"})
+        response = alice.client.post(
+            "/token",
+            {"grant_type": "password", "username": username, "password": password, "service": "berth-registry"},
+        )
         assert_refused(response, "UNSUPPORTED")
-    response = alice.client.get("/token?service=berth-registry", HTTP_AUTHORIZATION=_basic(tenant.username,
-                                                                                           tenant.password))
+    response = alice.client.get(
+        "/token?service=berth-registry", HTTP_AUTHORIZATION=_basic(tenant.username, tenant.password)
+    )
     assert response.status_code == 200
 
 
@@ -250,26 +296,33 @@ def test_manifests_holding_nul_where_text_is_stored_are_invalid(alice, repo, pus
     _, manifest = pushed
     token = alice.token(f"repository:{repo}:pull,push")
     config = manifest["config"]
-    for changed in ({**manifest, "artifactType": "application/vnd.example\u0000"},
-                    {**manifest, "artifactType": "application/" + "x" * 300},
-                    {**manifest, "annotations": {"org.example": "a\u0000b"}},
-                    {**manifest, "annotations": {"org.example\u0000": "x"}},
-                    {**manifest, "config": {**config, "mediaType": OCI_CONFIG + "\n"}},
-                    {**manifest, "config": {**config, "mediaType": OCI_CONFIG + "\u0000"}}):
+    for changed in (
+        {**manifest, "artifactType": "application/vnd.example\u0000"},
+        {**manifest, "artifactType": "application/" + "x" * 300},
+        {**manifest, "annotations": {"org.example": "a\u0000b"}},
+        {**manifest, "annotations": {"org.example\u0000": "x"}},
+        {**manifest, "config": {**config, "mediaType": OCI_CONFIG + "\n"}},
+        {**manifest, "config": {**config, "mediaType": OCI_CONFIG + "\u0000"}},
+    ):
         body = json.dumps(changed).encode()
         for reference in ("v2", sha256(body)):
-            response = alice.request("PUT", f"/v2/{repo}/manifests/{reference}", token=token, data=body,
-                                     content_type=OCI_MANIFEST)
+            response = alice.request(
+                "PUT", f"/v2/{repo}/manifests/{reference}", token=token, data=body, content_type=OCI_MANIFEST
+            )
             assert_refused(response, "MANIFEST_INVALID")
     assert Manifest.objects.count() == 1
 
 
 def test_a_platform_holding_nul_in_an_image_config_is_left_out(alice, repo):
-    config = json.dumps({"architecture": "amd64", "os": "linux\u0000", "variant": "",
-                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": alice.push_blob(repo, config), "size": len(config)},
-                "layers": []}
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux\u0000", "variant": "", "rootfs": {"type": "layers", "diff_ids": []}}
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": alice.push_blob(repo, config), "size": len(config)},
+        "layers": [],
+    }
     assert alice.push_manifest(repo, "v1", manifest).status_code == 201
     stored = Manifest.objects.get()
     image_details.record(stored)
@@ -281,9 +334,13 @@ def test_header_values_holding_nul_are_stored_safely_not_refused(alice, repo, pu
     settings.BERTH_TRUSTED_PROXIES = "127.0.0.0/8"
     token = alice.token(f"repository:{repo}:pull")
     response = alice.client.get(
-        f"/v2/{repo}/manifests/v1", HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ACCEPT=OCI_MANIFEST,
-        HTTP_USER_AGENT="docker/\x00evil", HTTP_X_FORWARDED_FOR="10.1.2.3\x00, 10.9.9.9",
-        HTTP_X_REQUEST_ID="req\x00id", REMOTE_ADDR="127.0.0.1",
+        f"/v2/{repo}/manifests/v1",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_ACCEPT=OCI_MANIFEST,
+        HTTP_USER_AGENT="docker/\x00evil",
+        HTTP_X_FORWARDED_FOR="10.1.2.3\x00, 10.9.9.9",
+        HTTP_X_REQUEST_ID="req\x00id",
+        REMOTE_ADDR="127.0.0.1",
     )
     assert response.status_code == 200
     assert "\x00" not in response["X-Request-Id"]

@@ -1,5 +1,6 @@
 """/api/v1/repositories/<name>/-/images...: Amazon ECR's image operations over the
 caller's account, on the same content the registry API serves."""
+
 from __future__ import annotations
 
 import hashlib
@@ -80,13 +81,21 @@ def tag(pusher, name: str, reference: str, manifest: dict) -> None:
 
 def push_docker_image(pusher, name: str, reference: str, *, architecture: str = "amd64") -> tuple[str, bytes]:
     layer = os.urandom(300)
-    config = json.dumps({"architecture": architecture, "os": "linux", "created": "2024-01-01T00:00:00Z",
-                         "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]},
-                         "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD file:abc in /"}]}).encode()
-    manifest = {"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST,
-                "config": {"mediaType": mt.DOCKER_CONFIG, "digest": pusher.push_blob(name, config),
-                           "size": len(config)},
-                "layers": [{"mediaType": DOCKER_LAYER, "digest": pusher.push_blob(name, layer), "size": len(layer)}]}
+    config = json.dumps(
+        {
+            "architecture": architecture,
+            "os": "linux",
+            "created": "2024-01-01T00:00:00Z",
+            "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]},
+            "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "ADD file:abc in /"}],
+        }
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.DOCKER_MANIFEST,
+        "config": {"mediaType": mt.DOCKER_CONFIG, "digest": pusher.push_blob(name, config), "size": len(config)},
+        "layers": [{"mediaType": DOCKER_LAYER, "digest": pusher.push_blob(name, layer), "size": len(layer)}],
+    }
     body = json.dumps(manifest, indent=3).encode()  # stored byte for byte, indentation and all
     response = pusher.push_manifest(name, reference, body, media_type=mt.DOCKER_MANIFEST)
     assert response.status_code == 201, response.content
@@ -95,11 +104,19 @@ def push_docker_image(pusher, name: str, reference: str, *, architecture: str = 
 
 def push_index(pusher, name: str, reference: str, entries: list[tuple[str, bytes, str]], media_type: str) -> str:
     child_type = mt.DOCKER_MANIFEST if media_type == mt.DOCKER_MANIFEST_LIST else mt.OCI_MANIFEST
-    index = {"schemaVersion": 2, "mediaType": media_type, "manifests": [
-        {"mediaType": child_type, "digest": digest, "size": len(body),
-         "platform": {"os": "linux", "architecture": architecture}}
-        for digest, body, architecture in entries
-    ]}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "manifests": [
+            {
+                "mediaType": child_type,
+                "digest": digest,
+                "size": len(body),
+                "platform": {"os": "linux", "architecture": architecture},
+            }
+            for digest, body, architecture in entries
+        ],
+    }
     response = pusher.push_manifest(name, reference, index)
     assert response.status_code == 201, response.content
     return response["Docker-Content-Digest"]
@@ -107,9 +124,12 @@ def push_index(pusher, name: str, reference: str, entries: list[tuple[str, bytes
 
 def push_helm_chart(pusher, name: str, reference: str) -> tuple[str, bytes]:
     config, chart = b'{"name":"chart","version":"1.0.0"}', b"chart bytes"
-    manifest = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-                "config": {"mediaType": mt.HELM_CONFIG, "digest": pusher.push_blob(name, config), "size": len(config)},
-                "layers": [{"mediaType": HELM_CHART, "digest": pusher.push_blob(name, chart), "size": len(chart)}]}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.HELM_CONFIG, "digest": pusher.push_blob(name, config), "size": len(config)},
+        "layers": [{"mediaType": HELM_CHART, "digest": pusher.push_blob(name, chart), "size": len(chart)}],
+    }
     response = pusher.push_manifest(name, reference, manifest)
     assert response.status_code == 201, response.content
     return response["Docker-Content-Digest"], body_of(manifest)
@@ -147,8 +167,7 @@ def put_image(client, manifest: bytes | str, **fields):
 
 def v2_get(pusher, name: str, reference: str, accept: str | None = MODERN, method: str = "GET"):
     headers = {"Accept": accept} if accept is not None else {}
-    return pusher.request(method, f"/v2/{name}/manifests/{reference}", scope=f"repository:{name}:pull",
-                          headers=headers)
+    return pusher.request(method, f"/v2/{name}/manifests/{reference}", scope=f"repository:{name}:pull", headers=headers)
 
 
 @pytest.fixture
@@ -197,8 +216,9 @@ def test_an_index_and_its_entries_are_images_of_their_own(alice, pusher, name):
     amd, amd_manifest = pusher.push_image(name, "amd64", seed=b"amd")
     arm = push_untagged(pusher, name, seed=b"arm")
     arm_body = Manifest.objects.get(digest=arm).content
-    index = push_index(pusher, name, "multi", [(amd, body_of(amd_manifest), "amd64"), (arm, bytes(arm_body), "arm64")],
-                       mt.OCI_INDEX)
+    index = push_index(
+        pusher, name, "multi", [(amd, body_of(amd_manifest), "amd64"), (arm, bytes(arm_body), "arm64")], mt.OCI_INDEX
+    )
     assert image_ids(alice.get(IMAGES)) == [(amd, "amd64"), (arm, None), (index, "multi")]
 
 
@@ -247,31 +267,35 @@ def test_describe_images_shows_what_ecr_shows(alice, tenant, pusher, name, djang
     assert stored.total_size > 2048
     body = alice.get(f"{IMAGES}/describe").json()
     assert body == {
-        "imageDetails": [{
-            "registryId": tenant.id,
-            "repositoryName": "team/app",
-            "imageDigest": digest,
-            "imageTags": ["latest", "v1"],
-            "imageSizeInBytes": stored.total_size,
-            "imagePushedAt": body["imageDetails"][0]["imagePushedAt"],
-            "imageManifestMediaType": mt.OCI_MANIFEST,
-            "artifactMediaType": mt.OCI_CONFIG,
-            "lastRecordedPullTime": None,
-            "layerCount": 2,
-            "platforms": [{"os": "linux", "architecture": "amd64"}],
-        }],
+        "imageDetails": [
+            {
+                "registryId": tenant.id,
+                "repositoryName": "team/app",
+                "imageDigest": digest,
+                "imageTags": ["latest", "v1"],
+                "imageSizeInBytes": stored.total_size,
+                "imagePushedAt": body["imageDetails"][0]["imagePushedAt"],
+                "imageManifestMediaType": mt.OCI_MANIFEST,
+                "artifactMediaType": mt.OCI_CONFIG,
+                "lastRecordedPullTime": None,
+                "layerCount": 2,
+                "platforms": [{"os": "linux", "architecture": "amd64"}],
+            }
+        ],
         "next": None,
     }
     assert body["imageDetails"][0]["imagePushedAt"].startswith(str(stored.created_at.year))
 
 
-def test_describe_images_of_an_index_an_artifact_and_an_unmeasured_image(alice, pusher, name,
-                                                                       django_capture_on_commit_callbacks):
+def test_describe_images_of_an_index_an_artifact_and_an_unmeasured_image(
+    alice, pusher, name, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         amd, amd_body = push_docker_image(pusher, name, "amd64", architecture="amd64")
         arm, arm_body = push_docker_image(pusher, name, "arm64", architecture="arm64")
-        index = push_index(pusher, name, "multi", [(amd, amd_body, "amd64"), (arm, arm_body, "arm64")],
-                           mt.DOCKER_MANIFEST_LIST)
+        index = push_index(
+            pusher, name, "multi", [(amd, amd_body, "amd64"), (arm, arm_body, "arm64")], mt.DOCKER_MANIFEST_LIST
+        )
         chart, _ = push_helm_chart(pusher, name, "chart")
     unmeasured, _ = pusher.push_image(name, "fresh", seed=b"fresh")  # its worker has not run
     details = {d["imageDigest"]: d for d in alice.get(f"{IMAGES}/describe").json()["imageDetails"]}
@@ -280,8 +304,10 @@ def test_describe_images_of_an_index_an_artifact_and_an_unmeasured_image(alice, 
     assert details[amd]["imageManifestMediaType"] == mt.DOCKER_MANIFEST
     assert details[index]["imageManifestMediaType"] == mt.DOCKER_MANIFEST_LIST
     assert details[index]["artifactMediaType"] is None and details[index]["layerCount"] is None
-    assert details[index]["platforms"] == [{"os": "linux", "architecture": "amd64"},
-                                           {"os": "linux", "architecture": "arm64"}]
+    assert details[index]["platforms"] == [
+        {"os": "linux", "architecture": "amd64"},
+        {"os": "linux", "architecture": "arm64"},
+    ]
     assert details[index]["imageSizeInBytes"] == details[amd]["imageSizeInBytes"] + details[arm]["imageSizeInBytes"]
     assert details[chart]["artifactMediaType"] == mt.HELM_CONFIG and details[chart]["layerCount"] == 1
     assert details[unmeasured]["imageSizeInBytes"] is None and details[unmeasured]["layerCount"] is None
@@ -311,14 +337,25 @@ def test_describe_images_filters_and_pages(alice, three_images):
 
 def test_describe_images_by_image_ids(alice, three_images):
     a, b, c = three_images
-    response = alice.post(f"{IMAGES}/describe", {"imageIds": [
-        {"imageTag": "c1"}, {"imageDigest": a}, {"imageTag": "a2"}, {"imageDigest": b},
-        {"imageTag": "a1", "imageDigest": a},
-    ]}, format="json")
+    response = alice.post(
+        f"{IMAGES}/describe",
+        {
+            "imageIds": [
+                {"imageTag": "c1"},
+                {"imageDigest": a},
+                {"imageTag": "a2"},
+                {"imageDigest": b},
+                {"imageTag": "a1", "imageDigest": a},
+            ]
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert [(d["imageDigest"], d["imageTags"]) for d in body["imageDetails"]] == [
-        (c, ["c1"]), (a, ["a1", "a2"]), (b, [])
+        (c, ["c1"]),
+        (a, ["a1", "a2"]),
+        (b, []),
     ]
     assert body["next"] is None
 
@@ -372,12 +409,18 @@ def test_a_hundred_image_ids_are_allowed(alice, three_images):
 
 def test_batch_get_image_by_tag_digest_or_both(alice, tenant, pusher, name):
     digest, manifest = pusher.push_image(name, "v1", seed=b"one")
-    response = batch_get(alice, [{"imageTag": "v1"}, {"imageDigest": digest}, {"imageTag": "v1", "imageDigest": digest}])
+    response = batch_get(
+        alice, [{"imageTag": "v1"}, {"imageDigest": digest}, {"imageTag": "v1", "imageDigest": digest}]
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["failures"] == []
-    image = {"registryId": tenant.id, "repositoryName": "team/app", "imageManifest": body_of(manifest).decode(),
-             "imageManifestMediaType": mt.OCI_MANIFEST}
+    image = {
+        "registryId": tenant.id,
+        "repositoryName": "team/app",
+        "imageManifest": body_of(manifest).decode(),
+        "imageManifestMediaType": mt.OCI_MANIFEST,
+    }
     assert body["images"] == [
         {**image, "imageId": {"imageDigest": digest, "imageTag": "v1"}},
         {**image, "imageId": {"imageDigest": digest}},
@@ -389,11 +432,23 @@ def test_batch_get_image_fails_each_id_on_its_own(alice, pusher, name):
     digest, _ = pusher.push_image(name, "v1", seed=b"one")
     other, _ = pusher.push_image(name, "v2", seed=b"two")
     unknown = "sha256:" + "0" * 64
-    response = batch_get(alice, [
-        {}, {"imageDigest": "sha256:xyz"}, {"imageDigest": "md5:" + "0" * 32}, {"imageTag": "bad tag!"},
-        {"imageTag": ".hidden"}, {"imageTag": "v1\n"}, {"imageTag": "nope"}, {"imageDigest": unknown}, {"imageTag": "v1", "imageDigest": other},
-        {"imageTag": "nope", "imageDigest": digest}, {"imageTag": "v1"}, {"imageTag": "v1"},
-    ])
+    response = batch_get(
+        alice,
+        [
+            {},
+            {"imageDigest": "sha256:xyz"},
+            {"imageDigest": "md5:" + "0" * 32},
+            {"imageTag": "bad tag!"},
+            {"imageTag": ".hidden"},
+            {"imageTag": "v1\n"},
+            {"imageTag": "nope"},
+            {"imageDigest": unknown},
+            {"imageTag": "v1", "imageDigest": other},
+            {"imageTag": "nope", "imageDigest": digest},
+            {"imageTag": "v1"},
+            {"imageTag": "v1"},
+        ],
+    )
     assert [i["imageId"] for i in response.json()["images"]] == [{"imageDigest": digest, "imageTag": "v1"}]
     assert failures(response) == [
         ({}, "MissingDigestAndTag"),
@@ -445,10 +500,12 @@ def test_batch_get_image_converts_by_tag_exactly_as_a_registry_pull(alice, pushe
     assert ManifestConversion.objects.count() == 1  # kept, and the same for both routes
 
     # By digest: exactly the bytes with that digest, whatever is accepted; a kept conversion too.
-    exact = batch_get(alice, [{"imageDigest": digest}, {"imageDigest": converted["imageId"]["imageDigest"]}],
-                      [mt.OCI_MANIFEST]).json()["images"]
+    exact = batch_get(
+        alice, [{"imageDigest": digest}, {"imageDigest": converted["imageId"]["imageDigest"]}], [mt.OCI_MANIFEST]
+    ).json()["images"]
     assert [(i["imageManifest"], i["imageManifestMediaType"]) for i in exact] == [
-        (stored.decode(), mt.DOCKER_MANIFEST), (converted["imageManifest"], mt.OCI_MANIFEST)
+        (stored.decode(), mt.DOCKER_MANIFEST),
+        (converted["imageManifest"], mt.OCI_MANIFEST),
     ]
 
 
@@ -495,20 +552,23 @@ def test_batch_delete_image_as_ecr_documents_it(alice, tenant, pusher, name):
     tag(pusher, name, "e2", e_manifest)
     history_before = TagHistory.objects.count()
 
-    response = batch_delete(alice, [
-        {"imageTag": "a1"},                      # a keeps a2: only the tag goes
-        {"imageTag": "b1"},                      # b's last tag: the image goes too
-        {"imageDigest": c},                      # untagged
-        {"imageDigest": e},                      # the image and all its tags
-        {"imageTag": "d1"},                      # d's last tag, but the index lists d
-        {"imageDigest": d},
-        {"imageTag": "i1", "imageDigest": a},    # i1 points elsewhere
-        {"imageTag": "gone"},
-        {"imageDigest": "sha256:" + "0" * 64},
-        {"imageDigest": "sha256:nothex"},
-        {"imageTag": "-dash"},
-        {},
-    ])
+    response = batch_delete(
+        alice,
+        [
+            {"imageTag": "a1"},  # a keeps a2: only the tag goes
+            {"imageTag": "b1"},  # b's last tag: the image goes too
+            {"imageDigest": c},  # untagged
+            {"imageDigest": e},  # the image and all its tags
+            {"imageTag": "d1"},  # d's last tag, but the index lists d
+            {"imageDigest": d},
+            {"imageTag": "i1", "imageDigest": a},  # i1 points elsewhere
+            {"imageTag": "gone"},
+            {"imageDigest": "sha256:" + "0" * 64},
+            {"imageDigest": "sha256:nothex"},
+            {"imageTag": "-dash"},
+            {},
+        ],
+    )
     assert image_ids(response) == [(a, "a1"), (b, "b1"), (c, None), (e, "e1"), (e, "e2")]
     assert failures(response) == [
         ({"imageTag": "d1"}, "ImageReferencedByManifestList"),
@@ -525,13 +585,16 @@ def test_batch_delete_image_as_ecr_documents_it(alice, tenant, pusher, name):
     assert dict(Tag.objects.values_list("name", "manifest__digest")) == {"a2": a, "d1": d, "i1": index}
     removed = TagHistory.objects.order_by("id")[history_before:]
     assert [(h.tag, h.old_digest, h.new_digest, h.actor) for h in removed] == [
-        ("a1", a, "", tenant.username), ("b1", b, "", tenant.username),
-        ("e1", e, "", tenant.username), ("e2", e, "", tenant.username),
+        ("a1", a, "", tenant.username),
+        ("b1", b, "", tenant.username),
+        ("e1", e, "", tenant.username),
+        ("e2", e, "", tenant.username),
     ]
 
     # Deleting the index (by tag and the digest it points at) frees its entry.
     assert image_ids(batch_delete(alice, [{"imageTag": "i1", "imageDigest": index}, {"imageDigest": d}])) == [
-        (index, "i1"), (d, "d1")
+        (index, "i1"),
+        (d, "d1"),
     ]
     assert set(Manifest.objects.values_list("digest", flat=True)) == {a}
     # The registry agrees.
@@ -542,8 +605,9 @@ def test_batch_delete_image_as_ecr_documents_it(alice, tenant, pusher, name):
 def test_batch_delete_image_asked_twice_for_the_same_image(alice, pusher, name):
     digest, manifest = pusher.push_image(name, "v1", seed=b"one")
     tag(pusher, name, "v2", manifest)
-    response = batch_delete(alice, [{"imageTag": "v1"}, {"imageTag": "v1"}, {"imageDigest": digest},
-                                    {"imageTag": "v2"}])
+    response = batch_delete(
+        alice, [{"imageTag": "v1"}, {"imageTag": "v1"}, {"imageDigest": digest}, {"imageTag": "v2"}]
+    )
     assert image_ids(response) == [(digest, "v1"), (digest, "v2")]
     assert failures(response) == [({"imageTag": "v2"}, "ImageNotFound")]
     assert not Manifest.objects.exists()
@@ -558,9 +622,11 @@ def test_put_image_retags_an_image_as_ecr_does(alice, tenant, pusher, name):
     response = put_image(alice, manifest, imageTag="release")
     assert response.status_code == 201, response.content
     assert response.json() == {
-        "registryId": tenant.id, "repositoryName": "team/app",
+        "registryId": tenant.id,
+        "repositoryName": "team/app",
         "imageId": {"imageDigest": digest, "imageTag": "release"},
-        "imageManifest": manifest, "imageManifestMediaType": mt.OCI_MANIFEST,
+        "imageManifest": manifest,
+        "imageManifestMediaType": mt.OCI_MANIFEST,
     }
     assert Tag.objects.get(name="release").manifest.digest == digest
     history = TagHistory.objects.filter(tag="release").get()
@@ -575,13 +641,23 @@ def test_put_image_retags_an_image_as_ecr_does(alice, tenant, pusher, name):
 
 def test_put_image_stores_a_new_manifest_byte_for_byte(alice, pusher, name):
     config, layer = b'{"architecture":"arm64","os":"linux"}', os.urandom(500)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-        "config": {"mediaType": mt.OCI_CONFIG, "digest": pusher.push_blob(name, config), "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": pusher.push_blob(name, layer), "size": len(layer)}],
-        "annotations": {"org.opencontainers.image.title": "caf\u00e9"},
-    }, indent=2, ensure_ascii=False)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_MANIFEST,
+            "config": {"mediaType": mt.OCI_CONFIG, "digest": pusher.push_blob(name, config), "size": len(config)},
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": pusher.push_blob(name, layer),
+                    "size": len(layer),
+                }
+            ],
+            "annotations": {"org.opencontainers.image.title": "caf\u00e9"},
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
     digest = sha256(manifest.encode())
 
     untagged = put_image(alice, manifest, imageDigest=digest, imageManifestMediaType=mt.OCI_MANIFEST)
@@ -599,21 +675,28 @@ def test_put_image_stores_a_new_manifest_byte_for_byte(alice, pusher, name):
 def test_put_image_errors(alice, pusher, name, settings):
     _, manifest = pusher.push_image(name, "v1", seed=b"one")
     text = body_of(manifest).decode()
-    missing = {**manifest, "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                      "digest": sha256(b"never pushed"), "size": 12}]}
-    index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [
-        {"mediaType": mt.OCI_MANIFEST, "digest": sha256(b"no such manifest"), "size": 10}]}
+    missing = {
+        **manifest,
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha256(b"never pushed"), "size": 12}
+        ],
+    }
+    index = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_INDEX,
+        "manifests": [{"mediaType": mt.OCI_MANIFEST, "digest": sha256(b"no such manifest"), "size": 10}],
+    }
 
     def refused(response, status, code):
         assert (response.status_code, response.json()["code"]) == (status, code), response.content
 
-    refused(put_image(alice, text, imageTag="v2", imageDigest="sha256:" + "0" * 64), 400,
-            "image_digest_does_not_match")
+    refused(put_image(alice, text, imageTag="v2", imageDigest="sha256:" + "0" * 64), 400, "image_digest_does_not_match")
     refused(put_image(alice, json.dumps(missing), imageTag="v2"), 400, "layers_not_found")
     refused(put_image(alice, json.dumps(index), imageTag="v2"), 400, "referenced_images_not_found")
     assert field_errors(put_image(alice, "{not json")) == [("imageManifest", "invalid")]
     assert field_errors(put_image(alice, text, imageManifestMediaType=mt.DOCKER_MANIFEST)) == [
-        ("imageManifest", "invalid")]
+        ("imageManifest", "invalid")
+    ]
     assert field_errors(put_image(alice, text, imageTag="bad tag!")) == [("imageTag", "invalid")]
     assert field_errors(put_image(alice, text, imageTag="v2\n")) == [("imageTag", "invalid")]
     assert field_errors(put_image(alice, text, imageTag="t" * 301)) == [("imageTag", "max_length")]
@@ -642,7 +725,8 @@ def test_tags_may_be_three_hundred_characters_long(alice, pusher, name):
     assert v2_get(pusher, name, long_tag, accept=None).status_code == 200
     assert len(ManifestConversion.objects.get().variant) == len(f"{name}:{long_tag}")
     assert batch_delete(alice, [{"imageTag": long_tag}]).json()["imageIds"] == [
-        {"imageDigest": digest, "imageTag": long_tag}]
+        {"imageDigest": digest, "imageTag": long_tag}
+    ]
 
 
 # -- tag immutability, whatever the route -------------------------------------------
@@ -671,20 +755,25 @@ def test_an_immutable_tag_cannot_be_moved_by_any_route(alice, tenant, pusher, na
     layer = os.urandom(10_000)
     location = pusher.request("POST", f"/v2/{name}/blobs/uploads/", token=token)["Location"]
     for start in range(0, len(layer), 4000):
-        chunk = layer[start:start + 4000]
-        response = pusher.request("PATCH", location, token=token, data=chunk,
-                                  headers={"Content-Range": f"{start}-{start + len(chunk) - 1}"})
+        chunk = layer[start : start + 4000]
+        response = pusher.request(
+            "PATCH", location, token=token, data=chunk, headers={"Content-Range": f"{start}-{start + len(chunk) - 1}"}
+        )
         assert response.status_code == 202
         location = response["Location"]
     assert pusher.request("PUT", f"{location}?digest={sha256(layer)}", token=token).status_code == 201
     config = b'{"architecture":"amd64","os":"linux"}'
-    third_manifest = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-                      "config": {"mediaType": mt.OCI_CONFIG, "digest": pusher.push_blob(name, config),
-                                 "size": len(config)},
-                      "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                                  "digest": sha256(layer), "size": len(layer)}]}
-    response = pusher.request("PUT", f"/v2/{name}/manifests/v1", token=token, data=body_of(third_manifest),
-                              content_type=mt.OCI_MANIFEST)
+    third_manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.OCI_CONFIG, "digest": pusher.push_blob(name, config), "size": len(config)},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha256(layer), "size": len(layer)}
+        ],
+    }
+    response = pusher.request(
+        "PUT", f"/v2/{name}/manifests/v1", token=token, data=body_of(third_manifest), content_type=mt.OCI_MANIFEST
+    )
     assert response.status_code == 400
     assert json.loads(response.content)["errors"][0]["code"] == "TAG_INVALID"
 
@@ -731,20 +820,29 @@ def pull_writes():
 def test_a_get_records_the_pull_and_a_head_does_not(alice, pusher, name):
     digest, _ = pusher.push_image(name, "v1", seed=b"one")
     token = pusher.token(f"repository:{name}:pull")
-    assert pusher.request("HEAD", f"/v2/{name}/manifests/v1", token=token, headers={"Accept": MODERN}).status_code == 200
+    assert (
+        pusher.request("HEAD", f"/v2/{name}/manifests/v1", token=token, headers={"Accept": MODERN}).status_code == 200
+    )
     assert pusher.request("HEAD", f"/v2/{name}/manifests/{digest}", token=token).status_code == 200
     assert pull_time(alice, digest) is None
 
     with pull_writes() as first:
-        assert pusher.request("GET", f"/v2/{name}/manifests/v1", token=token, headers={"Accept": MODERN}).status_code == 200
+        assert (
+            pusher.request("GET", f"/v2/{name}/manifests/v1", token=token, headers={"Accept": MODERN}).status_code
+            == 200
+        )
     recorded = pull_time(alice, digest)
     assert recorded is not None and first.count == 1
 
     # Within the minute, further pulls are not written.
     with pull_writes() as again:
         for reference in ("v1", digest, "v1"):
-            assert pusher.request("GET", f"/v2/{name}/manifests/{reference}", token=token,
-                                  headers={"Accept": MODERN}).status_code == 200
+            assert (
+                pusher.request(
+                    "GET", f"/v2/{name}/manifests/{reference}", token=token, headers={"Accept": MODERN}
+                ).status_code
+                == 200
+            )
     assert again.count == 0
     assert pull_time(alice, digest) == recorded
 
@@ -806,8 +904,14 @@ def test_a_user_outside_any_account_is_refused_and_anonymous_callers_are_asked_t
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
     anonymous = APIClient()
-    for method, path in [("get", ""), ("post", ""), ("get", "/describe"), ("post", "/describe"),
-                         ("post", "/batch-get"), ("post", "/batch-delete")]:
+    for method, path in [
+        ("get", ""),
+        ("post", ""),
+        ("get", "/describe"),
+        ("post", "/describe"),
+        ("post", "/batch-get"),
+        ("post", "/batch-delete"),
+    ]:
         response = getattr(client, method)(f"{IMAGES}{path}", {}, format="json")
         assert (response.status_code, response.json()["code"]) == (403, "permission_denied"), (method, path)
         response = getattr(anonymous, method)(f"{IMAGES}{path}", {}, format="json")
@@ -817,11 +921,17 @@ def test_a_user_outside_any_account_is_refused_and_anonymous_callers_are_asked_t
 def test_a_nul_character_in_stored_manifest_fields_is_refused_by_every_route(alice, pusher, name):
     """PostgreSQL cannot store text holding NUL: refused as invalid, never a server error."""
     config = pusher.push_blob(name, b"{}")
-    base = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-            "config": {"mediaType": mt.OCI_CONFIG, "digest": config, "size": 2}, "layers": []}
-    for manifest in ({**base, "annotations": {"title": "a\u0000b"}},
-                     {**base, "annotations": {"a\u0000": "b"}},
-                     {**base, "artifactType": "application/x\u0000"}):
+    base = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.OCI_CONFIG, "digest": config, "size": 2},
+        "layers": [],
+    }
+    for manifest in (
+        {**base, "annotations": {"title": "a\u0000b"}},
+        {**base, "annotations": {"a\u0000": "b"}},
+        {**base, "artifactType": "application/x\u0000"},
+    ):
         response = pusher.push_manifest(name, "v1", manifest)
         assert response.status_code == 400
         assert json.loads(response.content)["errors"][0]["code"] == "MANIFEST_INVALID"

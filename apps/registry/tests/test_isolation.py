@@ -1,5 +1,6 @@
 """Tenant isolation: another account, anonymous callers and wrong passwords get
 nothing from a private repository, and cannot tell it from a missing one."""
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,13 @@ def victim(tenant, registry_client):
     alice = registry_client(tenant)
     name = f"{tenant.id}/secret"
     digest, manifest = alice.push_image(name, "v1")
-    return {"name": name, "missing": f"{tenant.id}/does-not-exist", "digest": digest,
-            "layer": manifest["layers"][0]["digest"], "tenant": tenant}
+    return {
+        "name": name,
+        "missing": f"{tenant.id}/does-not-exist",
+        "digest": digest,
+        "layer": manifest["layers"][0]["digest"],
+        "tenant": tenant,
+    }
 
 
 def operations(name: str, victim: dict) -> list[tuple[str, str, str]]:
@@ -67,7 +73,9 @@ def test_mount_of_a_foreign_blob_is_an_ordinary_upload(victim, other_tenant, reg
     mallory = registry_client(other_tenant)
     target = f"{other_tenant.id}/loot"
     token = mallory.token(f"repository:{target}:pull,push", f"repository:{victim['name']}:pull")
-    response = mallory.request("POST", f"/v2/{target}/blobs/uploads/?mount={victim['layer']}&from={victim['name']}", token=token)
+    response = mallory.request(
+        "POST", f"/v2/{target}/blobs/uploads/?mount={victim['layer']}&from={victim['name']}", token=token
+    )
     assert response.status_code == 202
     response = mallory.request("GET", f"/v2/{target}/blobs/{victim['layer']}", token=token)
     assert response.status_code == 404
@@ -82,9 +90,14 @@ def test_knowing_a_digest_does_not_reach_another_tenants_blob(victim, other_tena
     assert mallory.request("GET", f"/v2/{own}/blobs/{victim['layer']}", token=token).status_code == 404
     # nor can a manifest reference it without uploading the bytes
     config = mallory.push_blob(own, b"{}")
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": victim["layer"], "size": 1025}]}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": victim["layer"], "size": 1025}
+        ],
+    }
     response = mallory.push_manifest(own, "stolen", manifest)
     assert response.status_code == 400
     assert json.loads(response.content)["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
@@ -93,8 +106,9 @@ def test_knowing_a_digest_does_not_reach_another_tenants_blob(victim, other_tena
 def test_wrong_password_gets_no_token(victim, registry_client):
     client = registry_client(victim["tenant"], password="not-the-password")
     auth = base64.b64encode(f"{victim['tenant'].username}:not-the-password".encode()).decode()
-    response = client.client.get(f"/token?service=berth-registry&scope=repository:{victim['name']}:pull",
-                                 HTTP_AUTHORIZATION=f"Basic {auth}")
+    response = client.client.get(
+        f"/token?service=berth-registry&scope=repository:{victim['name']}:pull", HTTP_AUTHORIZATION=f"Basic {auth}"
+    )
     assert response.status_code == 401
 
 
@@ -142,7 +156,10 @@ def test_names_no_repository_can_have_are_refused_not_crashed(tenant, registry_c
     alice = registry_client(tenant)
     name = f"{tenant.id}/{unquote(suffix)}"
     token = alice.token()
-    for method, path in (("GET", f"/v2/{tenant.id}/{suffix}/manifests/v1"), ("POST", f"/v2/{tenant.id}/{suffix}/blobs/uploads/")):
+    for method, path in (
+        ("GET", f"/v2/{tenant.id}/{suffix}/manifests/v1"),
+        ("POST", f"/v2/{tenant.id}/{suffix}/blobs/uploads/"),
+    ):
         response = alice.request(method, path, token=token)
         assert response.status_code == 400, (name, response.status_code, response.content)
         assert json.loads(response.content)["errors"][0]["code"] == "NAME_INVALID"

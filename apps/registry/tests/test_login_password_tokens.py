@@ -1,5 +1,6 @@
 """The token service takes a login password (GetAuthorizationToken) with the user
 name `berth`, or `AWS` as Amazon ECR's does, and signs its user in."""
+
 from __future__ import annotations
 
 import base64
@@ -50,8 +51,13 @@ def test_berth_or_aws_with_a_login_password_signs_its_user_in(tenant, username):
 def test_the_oauth2_password_grant_takes_one_too(tenant):
     response = Client().post(
         "/token",
-        {"grant_type": "password", "service": "berth-registry", "username": "AWS",
-         "password": login_password(tenant), "scope": f"repository:{tenant.id}/app:pull"},
+        {
+            "grant_type": "password",
+            "service": "berth-registry",
+            "username": "AWS",
+            "password": login_password(tenant),
+            "scope": f"repository:{tenant.id}/app:pull",
+        },
     )
     assert response.status_code == 200, response.content
     assert jwt.decode(response.json()["access_token"], options={"verify_signature": False})["sub"] == tenant.username
@@ -61,8 +67,12 @@ def test_a_push_and_pull_with_a_login_password(tenant):
     client = RegistryClient(("berth", login_password(tenant)))
     name = f"{tenant.id}/via-login-password"
     digest, _ = client.push_image(name, "v1")
-    pulled = client.request("GET", f"/v2/{name}/manifests/v1", scope=f"repository:{name}:pull",
-                            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    pulled = client.request(
+        "GET",
+        f"/v2/{name}/manifests/v1",
+        scope=f"repository:{name}:pull",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
     assert pulled.status_code == 200
     assert pulled["Docker-Content-Digest"] == digest
 

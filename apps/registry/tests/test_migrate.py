@@ -1,5 +1,6 @@
 """Hosts that share a database and start together each run migrate (`berth serve`
 does at start): one at a time, so every one of them starts."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,11 @@ HOSTS = 3
 @pytest.fixture
 def empty_database(tmp_path) -> dict[str, str]:
     """The environment of the hosts, on a database that has no tables yet."""
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "registry_project.settings",
-                   "BERTH_DATA_DIR": str(tmp_path / "data")}
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "registry_project.settings",
+        "BERTH_DATA_DIR": str(tmp_path / "data"),
+    }
     if connection.vendor != "postgresql":
         environment.pop("DATABASE_URL", None)  # SQLite in the data directory
         yield environment
@@ -39,8 +43,16 @@ def empty_database(tmp_path) -> dict[str, str]:
 
 
 def test_hosts_that_migrate_one_database_at_once_all_succeed(empty_database):
-    hosts = [subprocess.Popen([sys.executable, "-m", "django", "migrate", "-v0"], env=empty_database,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(HOSTS)]
+    hosts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "django", "migrate", "-v0"],
+            env=empty_database,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(HOSTS)
+    ]
     try:
         errors = [host.communicate(timeout=300)[1] for host in hosts]
     finally:
@@ -51,6 +63,12 @@ def test_hosts_that_migrate_one_database_at_once_all_succeed(empty_database):
 
     for host, stderr in zip(hosts, errors):
         assert host.returncode == 0, stderr
-    shown = subprocess.run([sys.executable, "-m", "django", "showmigrations", "--plan"], env=empty_database,
-                           capture_output=True, text=True, timeout=120, check=True)
+    shown = subprocess.run(
+        [sys.executable, "-m", "django", "showmigrations", "--plan"],
+        env=empty_database,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert "[ ]" not in shown.stdout and "[X]" in shown.stdout

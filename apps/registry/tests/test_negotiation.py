@@ -1,5 +1,6 @@
 """What a manifest pull gets: stored bytes, Docker ⇄ OCI conversions, an index's
 default platform, schema 1 for old Docker engines, and the referrers tag scheme."""
+
 from __future__ import annotations
 
 import base64
@@ -41,20 +42,35 @@ def repo(tenant):
 
 def push_docker_image(client, repo, tag, *, architecture="amd64", empty_layers=True):
     layers = [os.urandom(300) for _ in range(2)]
-    layer_descriptors = [{"mediaType": DOCKER_LAYER, "digest": client.push_blob(repo, data), "size": len(data)}
-                         for data in layers]
+    layer_descriptors = [
+        {"mediaType": DOCKER_LAYER, "digest": client.push_blob(repo, data), "size": len(data)} for data in layers
+    ]
     history = [{"created": "2024-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop) ADD file:abc in /"}]
     if empty_layers:
-        history.append({"created": "2024-01-01T00:00:01Z", "created_by": "/bin/sh -c #(nop) ENV A=b", "empty_layer": True})
+        history.append(
+            {"created": "2024-01-01T00:00:01Z", "created_by": "/bin/sh -c #(nop) ENV A=b", "empty_layer": True}
+        )
     history.append({"created": "2024-01-01T00:00:02Z", "created_by": "/bin/sh -c apt-get install -y curl"})
     if empty_layers:
-        history.append({"created": "2024-01-01T00:00:03Z", "created_by": '/bin/sh -c #(nop)  CMD ["sh"]', "empty_layer": True})
-    config = json.dumps({"architecture": architecture, "os": "linux", "created": "2024-01-01T00:00:03Z",
-                         "config": {"Cmd": ["sh"], "Env": ["A=b"]}, "history": history,
-                         "rootfs": {"type": "layers", "diff_ids": [sha256(d) for d in layers]}}).encode()
-    manifest = {"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST,
-                "config": {"mediaType": mt.DOCKER_CONFIG, "digest": client.push_blob(repo, config), "size": len(config)},
-                "layers": layer_descriptors}
+        history.append(
+            {"created": "2024-01-01T00:00:03Z", "created_by": '/bin/sh -c #(nop)  CMD ["sh"]', "empty_layer": True}
+        )
+    config = json.dumps(
+        {
+            "architecture": architecture,
+            "os": "linux",
+            "created": "2024-01-01T00:00:03Z",
+            "config": {"Cmd": ["sh"], "Env": ["A=b"]},
+            "history": history,
+            "rootfs": {"type": "layers", "diff_ids": [sha256(d) for d in layers]},
+        }
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.DOCKER_MANIFEST,
+        "config": {"mediaType": mt.DOCKER_CONFIG, "digest": client.push_blob(repo, config), "size": len(config)},
+        "layers": layer_descriptors,
+    }
     body = json.dumps(manifest, indent=3).encode()
     response = client.push_manifest(repo, tag, body, media_type=mt.DOCKER_MANIFEST)
     assert response.status_code == 201, response.content
@@ -81,7 +97,9 @@ def test_oci_only_client_gets_a_stable_converted_manifest(alice, repo):
     converted = json.loads(first.content)
     assert converted["config"]["mediaType"] == mt.OCI_CONFIG
     assert {layer["mediaType"] for layer in converted["layers"]} == {OCI_LAYER}
-    assert [layer["digest"] for layer in converted["layers"]] == [layer["digest"] for layer in json.loads(body)["layers"]]
+    assert [layer["digest"] for layer in converted["layers"]] == [
+        layer["digest"] for layer in json.loads(body)["layers"]
+    ]
     assert first["Docker-Content-Digest"] == sha256(first.content) != digest
     second = get(alice, repo, "v1", mt.OCI_MANIFEST)
     assert second.content == first.content
@@ -98,10 +116,24 @@ def test_oci_only_client_gets_a_stable_converted_manifest(alice, repo):
 def test_index_for_a_client_without_index_support_and_for_the_other_family(alice, repo):
     amd, amd_body = push_docker_image(alice, repo, "amd", architecture="amd64")
     arm, arm_body = push_docker_image(alice, repo, "arm", architecture="arm64")
-    index = {"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST_LIST, "manifests": [
-        {"mediaType": mt.DOCKER_MANIFEST, "digest": arm, "size": len(arm_body), "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}},
-        {"mediaType": mt.DOCKER_MANIFEST, "digest": amd, "size": len(amd_body), "platform": {"architecture": "amd64", "os": "linux"}},
-    ]}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": mt.DOCKER_MANIFEST_LIST,
+        "manifests": [
+            {
+                "mediaType": mt.DOCKER_MANIFEST,
+                "digest": arm,
+                "size": len(arm_body),
+                "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"},
+            },
+            {
+                "mediaType": mt.DOCKER_MANIFEST,
+                "digest": amd,
+                "size": len(amd_body),
+                "platform": {"architecture": "amd64", "os": "linux"},
+            },
+        ],
+    }
     assert alice.push_manifest(repo, "multi", index).status_code == 201
     response = get(alice, repo, "multi", mt.DOCKER_MANIFEST)
     assert response.content == amd_body
@@ -147,9 +179,12 @@ def test_docker_1_9_gets_a_signed_schema1_manifest(alice, repo, tenant):
 def test_schema1_request_for_an_artifact_is_refused_clearly(alice, repo):
     config = alice.push_blob(repo, b'{"name":"chart"}')
     layer = alice.push_blob(repo, b"chart")
-    helm = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-            "config": {"mediaType": mt.HELM_CONFIG, "digest": config, "size": 16},
-            "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": layer, "size": 5}]}
+    helm = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.HELM_CONFIG, "digest": config, "size": 16},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": layer, "size": 5}],
+    }
     assert alice.push_manifest(repo, "chart", helm).status_code == 201
     response = get(alice, repo, "chart")
     assert response.status_code == 400
@@ -160,10 +195,14 @@ def test_schema1_request_for_an_artifact_is_refused_clearly(alice, repo):
 def test_referrers_tag_scheme_answers_from_the_referrers_api(alice, repo):
     subject, body = push_docker_image(alice, repo, "v1", empty_layers=False)
     empty = alice.push_blob(repo, b"{}")
-    signature = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
-                 "config": {"mediaType": mt.OCI_EMPTY, "digest": empty, "size": 2},
-                 "layers": [{"mediaType": "application/octet-stream", "digest": alice.push_blob(repo, b"sig"), "size": 3}],
-                 "subject": {"mediaType": mt.DOCKER_MANIFEST, "digest": subject, "size": len(body)}}
+    signature = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": {"mediaType": mt.OCI_EMPTY, "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/octet-stream", "digest": alice.push_blob(repo, b"sig"), "size": 3}],
+        "subject": {"mediaType": mt.DOCKER_MANIFEST, "digest": subject, "size": len(body)},
+    }
     pushed = alice.push_manifest(repo, sha256(json.dumps(signature).encode()), signature)
     assert pushed.status_code == 201
     response = get(alice, repo, "sha256-" + subject.split(":")[1], mt.OCI_INDEX)
@@ -178,10 +217,20 @@ def test_referrers_tag_scheme_answers_from_the_referrers_api(alice, repo):
 def schema1_manifest(client, repo, tag, *, name=None):
     layer = os.urandom(200)
     digest = client.push_blob(repo, layer)
-    return {"schemaVersion": 1, "name": name or repo, "tag": tag, "architecture": "amd64",
-            "fsLayers": [{"blobSum": digest}],
-            "history": [{"v1Compatibility": json.dumps({"id": "a" * 64, "created": "2015-01-01T00:00:00Z",
-                                                         "os": "linux", "architecture": "amd64"})}]}
+    return {
+        "schemaVersion": 1,
+        "name": name or repo,
+        "tag": tag,
+        "architecture": "amd64",
+        "fsLayers": [{"blobSum": digest}],
+        "history": [
+            {
+                "v1Compatibility": json.dumps(
+                    {"id": "a" * 64, "created": "2015-01-01T00:00:00Z", "os": "linux", "architecture": "amd64"}
+                )
+            }
+        ],
+    }
 
 
 def test_signed_schema1_push_is_stored_byte_for_byte(alice, repo, django_capture_on_commit_callbacks):

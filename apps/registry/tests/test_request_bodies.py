@@ -3,6 +3,7 @@ longer than its Content-Range. (Under the test client a chunked body arrives
 already decoded, as gunicorn hands it over, but cannot be read past its end;
 malformed framing, exact lengths and keep-alive are tested against a live
 server, tests/e2e/test_request_bodies.py.)"""
+
 from __future__ import annotations
 
 import gzip
@@ -44,19 +45,34 @@ def test_a_transfer_coding_other_than_chunked_is_refused(alice, repo, token, loc
     assert response.status_code == 501
     assert error_codes(response) == ["UNSUPPORTED"]
     assert alice.request("GET", location, token=token)["Range"] == "0-9"
-    response = alice.request("POST", f"/v2/{repo}/blobs/uploads/?digest={sha256(data)}", token=token, data=data,
-                             headers={"Transfer-Encoding": codings})
+    response = alice.request(
+        "POST",
+        f"/v2/{repo}/blobs/uploads/?digest={sha256(data)}",
+        token=token,
+        data=data,
+        headers={"Transfer-Encoding": codings},
+    )
     assert response.status_code == 501
-    response = alice.request("PUT", f"/v2/{repo}/manifests/latest", token=token, data=b"{}",
-                             content_type="application/vnd.oci.image.manifest.v1+json",
-                             headers={"Transfer-Encoding": codings})
+    response = alice.request(
+        "PUT",
+        f"/v2/{repo}/manifests/latest",
+        token=token,
+        data=b"{}",
+        content_type="application/vnd.oci.image.manifest.v1+json",
+        headers={"Transfer-Encoding": codings},
+    )
     assert response.status_code == 501
     assert not Blob.objects.filter(digest=sha256(data)).exists()
 
 
 def test_a_chunked_patch_longer_than_its_content_range_is_refused(alice, token, location):
-    response = alice.request("PATCH", location, token=token, data=b"a" * 20,
-                             headers={"Transfer-Encoding": "chunked", "Content-Range": "10-19"})
+    response = alice.request(
+        "PATCH",
+        location,
+        token=token,
+        data=b"a" * 20,
+        headers={"Transfer-Encoding": "chunked", "Content-Range": "10-19"},
+    )
     assert response.status_code == 400
     assert error_codes(response) == ["SIZE_INVALID"]
     assert alice.request("GET", location, token=token)["Range"] == "0-9"

@@ -1,4 +1,5 @@
 """The distribution API end to end with blobs in S3 (moto)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,9 @@ def test_push_then_pull_through_presigned_redirect(alice, repo, s3_settings, set
     assert object_keys(s3_settings) == {f"blobs/sha256/{d[7:9]}/{d[7:]}" for d in digests}
 
     token = alice.token(f"repository:{repo}:pull")
-    response = alice.request("GET", f"/v2/{repo}/manifests/v1", token=token,
-                             headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    response = alice.request(
+        "GET", f"/v2/{repo}/manifests/v1", token=token, headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}
+    )
     assert response.status_code == 200
     assert response["Docker-Content-Digest"] == manifest_digest
     for layer in manifest["layers"]:
@@ -74,8 +76,9 @@ def test_pull_streams_without_redirect_and_serves_ranges(alice, repo, settings):
 def test_range_request_is_served_even_with_redirects_on(alice, repo):
     data = os.urandom(5000)
     digest = alice.push_blob(repo, data)
-    response = alice.request("GET", f"/v2/{repo}/blobs/{digest}", scope=f"repository:{repo}:pull",
-                             headers={"Range": "bytes=4990-"})
+    response = alice.request(
+        "GET", f"/v2/{repo}/blobs/{digest}", scope=f"repository:{repo}:pull", headers={"Range": "bytes=4990-"}
+    )
     assert response.status_code == 206
     assert b"".join(response.streaming_content) == data[4990:]
 

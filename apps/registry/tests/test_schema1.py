@@ -1,6 +1,7 @@
 """Schema 1: verification against real signed manifests, libtrust-compatible signing
 (checked with PyJWT too), and schema 2 -> schema 1 conversion checked against Docker's
 own output. No database."""
+
 from __future__ import annotations
 
 import base64
@@ -75,8 +76,10 @@ def docker_manifest(config_type: str = mt.DOCKER_CONFIG) -> bytes:
     return raw.replace(b'"application/octet-stream"', json.dumps(config_type).encode())
 
 
-EC_KEYS = {curve: ec.generate_private_key(cls()) for curve, cls in
-           {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}.items()}
+EC_KEYS = {
+    curve: ec.generate_private_key(cls())
+    for curve, cls in {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}.items()
+}
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ALL_KEYS = [*EC_KEYS.values(), RSA_KEY]
 KEY_IDS = ["P-256", "P-384", "P-521", "RSA-2048"]
@@ -88,8 +91,11 @@ SAMPLE = {
     "architecture": "amd64",
     "fsLayers": [{"blobSum": EMPTY_LAYER_DIGEST}, {"blobSum": "sha256:" + "ab" * 32}],
     "history": [
-        {"v1Compatibility": json.dumps({"id": "b" * 64, "parent": "a" * 64, "os": "linux",
-                                        "created": "2024-05-06T07:08:09.123456789Z"})},
+        {
+            "v1Compatibility": json.dumps(
+                {"id": "b" * 64, "parent": "a" * 64, "os": "linux", "created": "2024-05-06T07:08:09.123456789Z"}
+            )
+        },
         {"v1Compatibility": json.dumps({"id": "a" * 64})},
     ],
 }
@@ -193,7 +199,7 @@ def test_a_signatures_member_that_is_not_an_array_is_unverified():
         (b'\\"Size\\":960', b'\\"Size\\":961'),  # inside v1Compatibility
         (b'"tag": "latest"', b'"tag": "latesT"'),
         (b'"Y6xaFz9Sy-Otc', b'"Y6xaFz9Sy-Ptc'),  # the signature
-        (b"\"alg\": \"ES256\"", b"\"alg\": \"ES384\""),
+        (b'"alg": "ES256"', b'"alg": "ES384"'),
         (b'"kid": "OIH7:', b'"kid": "OIH8:'),
         (b'"x": "Cu_UyxwLgHzE', b'"x": "Cu_UyxwLgHzF'),  # the key: off the curve
         # formatLength 3197 -> 3196
@@ -362,7 +368,7 @@ def test_signatures_from_several_keys_all_have_to_verify():
 
 def test_strings_are_escaped_as_go_does():
     manifest = copy.deepcopy(SAMPLE)
-    manifest["tag"] = "a<b>&c\u2028é\x01\b\"\\"
+    manifest["tag"] = 'a<b>&c\u2028é\x01\b"\\'
     body = sign_schema1(manifest, EC_KEYS["P-256"])
     assert b'"tag": "a\\u003cb\\u003e\\u0026c\\u2028\xc3\xa9\\u0001\\b\\"\\\\"' in body
     assert parse_schema1(body, SIGNED).tag == manifest["tag"]
@@ -370,8 +376,17 @@ def test_strings_are_escaped_as_go_does():
 
 @pytest.mark.parametrize(
     ("number", "go"),
-    [(1.0, "1"), (0.1, "0.1"), (123456789.0, "123456789"), (1e20, "100000000000000000000"),
-     (1e21, "1e+21"), (1e-7, "1e-7"), (1.5e-7, "1.5e-7"), (-2.5, "-2.5"), (12, "12")],
+    [
+        (1.0, "1"),
+        (0.1, "0.1"),
+        (123456789.0, "123456789"),
+        (1e20, "100000000000000000000"),
+        (1e21, "1e+21"),
+        (1e-7, "1e-7"),
+        (1.5e-7, "1.5e-7"),
+        (-2.5, "-2.5"),
+        (12, "12"),
+    ],
 )
 def test_numbers_are_written_as_go_does(number, go):
     assert _go_json(number) == go
@@ -455,12 +470,19 @@ def _image(history: list[dict] | None, layers: int, **config) -> tuple[bytes, by
         "schemaVersion": 2,
         "mediaType": mt.OCI_MANIFEST,
         "config": {"mediaType": mt.OCI_CONFIG, "digest": "sha256:" + "c" * 64, "size": 1},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": _layer(i), "size": 1}
-                   for i in range(layers)],
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": _layer(i), "size": 1}
+            for i in range(layers)
+        ],
     }
-    body = {"architecture": "arm64", "os": "linux", "created": "2024-02-03T04:05:06Z",
-            "config": {"Env": ["A=1"], "Cmd": ["/app"]},
-            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "d" * 64] * layers}, **config}
+    body = {
+        "architecture": "arm64",
+        "os": "linux",
+        "created": "2024-02-03T04:05:06Z",
+        "config": {"Env": ["A=1"], "Cmd": ["/app"]},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "d" * 64] * layers},
+        **config,
+    }
     if history is not None:
         body["history"] = history
     return json.dumps(manifest).encode(), json.dumps(body, indent=2).encode()
@@ -468,10 +490,10 @@ def _image(history: list[dict] | None, layers: int, **config) -> tuple[bytes, by
 
 DOCKERFILE_HISTORY = [
     {"created": "2024-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop) ADD file:abc in / "},
-    {"created": "2024-01-01T00:00:01.500000000Z", "created_by": "/bin/sh -c #(nop)  CMD [\"sh\"]", "empty_layer": True},
+    {"created": "2024-01-01T00:00:01.500000000Z", "created_by": '/bin/sh -c #(nop)  CMD ["sh"]', "empty_layer": True},
     {"created": "2024-01-02T00:00:00+00:00", "created_by": "ENV A=1", "empty_layer": True, "author": "me <me@x>"},
     {"created": "2024-01-03T00:00:00+02:00", "created_by": "RUN make", "comment": "buildkit"},
-    {"created_by": "CMD [\"/app\"]", "empty_layer": True},
+    {"created_by": 'CMD ["/app"]', "empty_layer": True},
 ]
 
 
@@ -483,7 +505,11 @@ def test_conversion_with_empty_layers_orders_flags_and_chains_ids():
     assert converted["architecture"] == "arm64" and uses_empty_layer
     # Top layer first: CMD, RUN, ENV, CMD, ADD.
     assert [layer["blobSum"] for layer in converted["fsLayers"]] == [
-        EMPTY_LAYER_DIGEST, _layer(1), EMPTY_LAYER_DIGEST, EMPTY_LAYER_DIGEST, _layer(0)
+        EMPTY_LAYER_DIGEST,
+        _layer(1),
+        EMPTY_LAYER_DIGEST,
+        EMPTY_LAYER_DIGEST,
+        _layer(0),
     ]
     v1 = [json.loads(entry["v1Compatibility"]) for entry in converted["history"]]
     assert [entry.get("throwaway", False) for entry in v1] == [True, False, True, True, False]
@@ -500,8 +526,13 @@ def test_conversion_with_empty_layers_orders_flags_and_chains_ids():
     assert [entry["parent"] for entry in reversed(v1[:-1])] == ids[:-1]
 
     base, cmd, env, run = (converted["history"][i]["v1Compatibility"] for i in (4, 3, 2, 1))
-    assert base == _go_json({"id": ids[0], "created": "2024-01-01T00:00:00Z",
-                             "container_config": {"Cmd": ["/bin/sh -c #(nop) ADD file:abc in / "]}})
+    assert base == _go_json(
+        {
+            "id": ids[0],
+            "created": "2024-01-01T00:00:00Z",
+            "container_config": {"Cmd": ["/bin/sh -c #(nop) ADD file:abc in / "]},
+        }
+    )
     assert json.loads(cmd)["created"] == "2024-01-01T00:00:01.5Z"
     assert '"author":"me \\u003cme@x\\u003e","throwaway":true}' in env
     assert json.loads(env)["created"] == "2024-01-02T00:00:00Z"
@@ -534,8 +565,9 @@ def test_conversion_without_empty_layers_or_history():
 
 def test_windows_base_layer_becomes_the_first_parent():
     history = [{"created_by": "base"}, {"created_by": "top"}]
-    manifest, config = _image(history, 2, rootfs={"type": "layers", "diff_ids": ["sha256:" + "d" * 64] * 2,
-                                                   "base_layer": "windows-base"})
+    manifest, config = _image(
+        history, 2, rootfs={"type": "layers", "diff_ids": ["sha256:" + "d" * 64] * 2, "base_layer": "windows-base"}
+    )
     converted, _ = schema2_to_schema1(manifest=manifest, config=config, name="a", tag="b")
     first = json.loads(converted["history"][1]["v1Compatibility"])
     assert first["id"] == sha256(f"{_layer(0).split(':')[1]} ".encode())
@@ -547,13 +579,21 @@ def test_windows_base_layer_becomes_the_first_parent():
     ("manifest", "config", "says"),
     [
         (json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}).encode(), b"{}", "index"),
-        (json.dumps({"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST_LIST, "manifests": []}).encode(), b"{}",
-         "index"),
+        (
+            json.dumps({"schemaVersion": 2, "mediaType": mt.DOCKER_MANIFEST_LIST, "manifests": []}).encode(),
+            b"{}",
+            "index",
+        ),
         (json.dumps({"schemaVersion": 2, "manifests": []}).encode(), b"{}", "index"),
         (docker_manifest(mt.HELM_CONFIG), b"{}", "not an image config"),
         (docker_manifest("application/octet-stream"), b"{}", "not an image config"),
-        (_image([], 1)[0].replace(b'"schemaVersion": 2', b'"schemaVersion": 2, "artifactType": "application/x-sbom"'),
-         b"{}", "artifact"),
+        (
+            _image([], 1)[0].replace(
+                b'"schemaVersion": 2', b'"schemaVersion": 2, "artifactType": "application/x-sbom"'
+            ),
+            b"{}",
+            "artifact",
+        ),
         (_image([], 1)[0].replace(b"v1.tar+gzip", b"v1.tar+zstd"), b"{}", "cannot unpack"),
         (_image([], 1)[0].replace(b'"size": 1}]', b'"size": 1, "urls": ["https://x"]}]'), b"{}", "foreign"),
         (_image([], 1)[0].replace(b'"schemaVersion": 2', b'"schemaVersion": 1'), b"{}", "schemaVersion 2"),
@@ -580,15 +620,22 @@ def test_conversion_refuses_what_schema_1_cannot_express(manifest, config, says)
 def test_conversion_keeps_every_history_entry_and_every_layer(pattern, with_created):
     # pattern[i] is True when history entry i (oldest first) made no layer.
     layers = pattern.count(False)
-    history = [{"created_by": f"step {i}", "empty_layer": empty, **({"created": "2024-01-01T00:00:00Z"}
-               if with_created else {})} for i, empty in enumerate(pattern)]
+    history = [
+        {
+            "created_by": f"step {i}",
+            "empty_layer": empty,
+            **({"created": "2024-01-01T00:00:00Z"} if with_created else {}),
+        }
+        for i, empty in enumerate(pattern)
+    ]
     manifest, config = _image(history, layers)
     converted, uses_empty_layer = schema2_to_schema1(manifest=manifest, config=config, name="p", tag="t")
 
     blob_sums = [layer["blobSum"] for layer in converted["fsLayers"]]
     assert len(blob_sums) == len(converted["history"]) == len(history)
-    assert [b for b, empty in zip(blob_sums, reversed(pattern)) if not empty] == [_layer(i) for i in
-                                                                                  reversed(range(layers))]
+    assert [b for b, empty in zip(blob_sums, reversed(pattern)) if not empty] == [
+        _layer(i) for i in reversed(range(layers))
+    ]
     assert all(b == EMPTY_LAYER_DIGEST for b, empty in zip(blob_sums, reversed(pattern)) if empty)
     assert uses_empty_layer == any(pattern)
     v1 = [json.loads(entry["v1Compatibility"]) for entry in converted["history"]]
@@ -605,8 +652,13 @@ def _certificate(key) -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "signer")])
     moment = datetime(2024, 1, 1, tzinfo=UTC)
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(moment).not_valid_after(moment.replace(year=2034))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(moment)
+        .not_valid_after(moment.replace(year=2034))
         .sign(key, hashes.SHA256())
     )
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()

@@ -1,6 +1,7 @@
 """A full disk (or quota, or database) mid-push: the client gets the registry's
 JSON error (507, code UNKNOWN) or the API's, the upload keeps what it held or
 goes, and no blob is linked whose bytes did not all land."""
+
 from __future__ import annotations
 
 import errno
@@ -61,8 +62,9 @@ def database_full() -> OperationalError:
 
 
 def s3_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "full"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       "UploadPart")
+    return ClientError(
+        {"Error": {"Code": code, "Message": "full"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "UploadPart"
+    )
 
 
 def raised_while_handling(cause: BaseException, exc: BaseException) -> BaseException:
@@ -75,22 +77,26 @@ def raised_while_handling(cause: BaseException, exc: BaseException) -> BaseExcep
         return raised
 
 
-@pytest.mark.parametrize("exc, full", [
-    (no_space(), True),
-    (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
-    (OSError(errno.EIO, "Input/output error"), False),
-    (sqlite_full_error(), True),
-    (database_full(), True),
-    (OperationalError("database is locked"), False),
-    (psycopg.errors.DiskFull("could not extend file: No space left on device"), True),
-    (psycopg.errors.UniqueViolation("duplicate key"), False),
-    (s3_error("XMinioStorageFull", 507), True),
-    (s3_error("QuotaExceeded", 403), True),
-    (s3_error("AccessDenied", 403), False),
-    (raised_while_handling(s3_error("XMinioStorageFull", 507), S3UploadFailedError("Failed to upload")), True),
-    (StorageFull("full"), True),
-    (ValueError("no"), False),
-], ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value))
+@pytest.mark.parametrize(
+    "exc, full",
+    [
+        (no_space(), True),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+        (OSError(errno.EIO, "Input/output error"), False),
+        (sqlite_full_error(), True),
+        (database_full(), True),
+        (OperationalError("database is locked"), False),
+        (psycopg.errors.DiskFull("could not extend file: No space left on device"), True),
+        (psycopg.errors.UniqueViolation("duplicate key"), False),
+        (s3_error("XMinioStorageFull", 507), True),
+        (s3_error("QuotaExceeded", 403), True),
+        (s3_error("AccessDenied", 403), False),
+        (raised_while_handling(s3_error("XMinioStorageFull", 507), S3UploadFailedError("Failed to upload")), True),
+        (StorageFull("full"), True),
+        (ValueError("no"), False),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value),
+)
 def test_out_of_space_is_recognised_from_every_store(exc, full):
     assert out_of_space(exc) is full
 
@@ -141,15 +147,18 @@ def test_a_chunk_that_does_not_fit_is_refused_and_the_upload_resumes(alice, repo
     location = alice.request("POST", f"/v2/{repo}/blobs/uploads/", token=token)["Location"]
 
     def patch(first: int, last: int):
-        return alice.request("PATCH", location, token=token, data=data[first:last + 1],
-                             headers={"Content-Range": f"{first}-{last}"})
+        return alice.request(
+            "PATCH", location, token=token, data=data[first : last + 1], headers={"Content-Range": f"{first}-{last}"}
+        )
 
     assert patch(0, 100 * KiB - 1).status_code == 202
     disk = DiskThatFills(room=250 * KiB)  # the next chunk fails part-way through
     monkeypatch.setattr(uploads, "os", disk)
     response = patch(100 * KiB, len(data) - 1)
-    assert_storage_full(response, "the registry's upload storage is full: the chunk was not stored and the "
-                                  f"upload holds {100 * KiB} bytes")
+    assert_storage_full(
+        response,
+        f"the registry's upload storage is full: the chunk was not stored and the upload holds {100 * KiB} bytes",
+    )
     assert response["Range"] == f"0-{100 * KiB - 1}"
     upload = Upload.objects.get()
     assert services.upload_area().size(str(upload.id)) == 100 * KiB
@@ -211,8 +220,12 @@ def test_an_upload_that_cannot_start_is_refused(alice, repo, monkeypatch):
 @pytest.mark.django_db
 def test_a_manifest_the_database_cannot_take_gets_the_envelope(alice, repo, monkeypatch):
     config = alice.push_blob(repo, b"{}")
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2}}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "layers": [],
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+    }
 
     def get_or_create(*args, **kwargs):
         raise database_full()
@@ -228,16 +241,26 @@ def test_a_manifest_the_database_cannot_take_gets_the_envelope(alice, repo, monk
 @pytest.mark.django_db
 def test_put_image_the_database_cannot_take_gets_the_api_error(alice, repo, tenant, api_client, monkeypatch):
     config = alice.push_blob(repo, b"{}")
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2}}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "layers": [],
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+    }
 
     def get_or_create(*args, **kwargs):
         raise database_full()
 
     monkeypatch.setattr(Manifest.objects, "get_or_create", get_or_create)
-    response = api_client(tenant).post("/api/v1/repositories/app/-/images", {
-        "imageManifest": json.dumps(manifest), "imageManifestMediaType": OCI_MANIFEST, "imageTag": "v1",
-    }, format="json")
+    response = api_client(tenant).post(
+        "/api/v1/repositories/app/-/images",
+        {
+            "imageManifest": json.dumps(manifest),
+            "imageManifestMediaType": OCI_MANIFEST,
+            "imageTag": "v1",
+        },
+        format="json",
+    )
     assert response.status_code == 507
     assert response.json() == {
         "code": "insufficient_storage",

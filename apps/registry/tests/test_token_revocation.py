@@ -2,6 +2,7 @@
 change, a user's deactivation, an account's suspension, an access key's
 deactivation or deletion (for a token got with a login password minted with that
 key) or a role session's end, its next use is a 401 with the usual challenge."""
+
 from __future__ import annotations
 
 import base64
@@ -79,7 +80,8 @@ def test_a_users_token_dies_with_the_users_credential(tenant, image, change):
 def test_an_iam_users_token_dies_with_its_password(tenant, image):
     user = iam_services.create_user(account=tenant.account, username="reader", password="reader-passphrase")
     iam_services.attach_policy(
-        account=tenant.account, managed_policy=iam_selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
+        account=tenant.account,
+        managed_policy=iam_selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
         user=user,
     )
     token = get_token(f"{tenant.id}/reader", "reader-passphrase", f"repository:{image}:pull")
@@ -87,7 +89,12 @@ def test_an_iam_users_token_dies_with_its_password(tenant, image):
     user.set_password("reader-new-passphrase")
     user.save()
     assert_revoked(get_manifest(image, token))
-    assert get_manifest(image, get_token(f"{tenant.id}/reader", "reader-new-passphrase", f"repository:{image}:pull")).status_code == 200
+    assert (
+        get_manifest(
+            image, get_token(f"{tenant.id}/reader", "reader-new-passphrase", f"repository:{image}:pull")
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("change", ["deactivate", "delete", "password"])
@@ -116,12 +123,18 @@ def test_a_token_got_with_a_keys_login_password_dies_with_the_key(tenant, image,
 
 def test_a_role_sessions_token_dies_with_the_session(tenant, image):
     role = iam_services.create_role(
-        account=tenant.account, name="puller",
-        trust_policy=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"}]}),
+        account=tenant.account,
+        name="puller",
+        trust_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"}],
+            }
+        ),
     )
     iam_services.attach_policy(
-        account=tenant.account, managed_policy=iam_selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
+        account=tenant.account,
+        managed_policy=iam_selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
         role=role,
     )
     root = iam_selectors.caller_for_user(user_of(tenant))
@@ -156,7 +169,9 @@ def test_a_token_keeps_working_while_its_credential_holds(tenant, image):
         assert get_manifest(image, token).status_code == 200
 
 
-def test_a_token_for_another_accounts_public_repository_dies_with_its_own_account(tenant, other_tenant, registry_client):
+def test_a_token_for_another_accounts_public_repository_dies_with_its_own_account(
+    tenant, other_tenant, registry_client
+):
     repository_services.create_repository(account=other_tenant.account, name="base", visibility=Visibility.PUBLIC)
     registry_client(other_tenant).push_image(f"{other_tenant.id}/base", "latest")
     public_name = f"{other_tenant.alias}/base"

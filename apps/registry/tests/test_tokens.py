@@ -1,4 +1,5 @@
 """Registry tokens are checked for signature, expiry, audience and issuer."""
+
 from __future__ import annotations
 
 import time
@@ -16,9 +17,17 @@ ALICE = Caller(account_id="123456789012", username="alice", user_id=7, access_ke
 
 def claims(**overrides):
     now = int(time.time())
-    base = {"iss": "berth-token-service", "sub": "alice", "aud": "berth-registry", "exp": now + 60, "iat": now,
-            "nbf": now, "access": [g.as_claim() for g in GRANT], "berth:account": "123456789012",
-            "berth:principal": {"type": "user", "user_id": 7}}
+    base = {
+        "iss": "berth-token-service",
+        "sub": "alice",
+        "aud": "berth-registry",
+        "exp": now + 60,
+        "iat": now,
+        "nbf": now,
+        "access": [g.as_claim() for g in GRANT],
+        "berth:account": "123456789012",
+        "berth:principal": {"type": "user", "user_id": 7},
+    }
     base.update(overrides)
     return base
 
@@ -37,8 +46,14 @@ def test_round_trip():
     [
         ALICE,
         Caller(account_id="123456789012", username="root", user_id=1, is_root=True),
-        Caller(account_id="123456789012", role_session_id=5, role_name="ci", role_path="/build/",
-               session_name="job-1", access_key_id="BSIAAAAAAAAAAAAAAAAA"),
+        Caller(
+            account_id="123456789012",
+            role_session_id=5,
+            role_name="ci",
+            role_path="/build/",
+            session_name="job-1",
+            access_key_id="BSIAAAAAAAAAAAAAAAAA",
+        ),
         ANONYMOUS,
     ],
     ids=["user", "root", "role-session", "anonymous"],
@@ -51,7 +66,9 @@ def test_the_token_names_its_caller(caller):
 
 def test_lifetime_is_capped(settings):
     settings.BERTH_TOKEN_TTL = 300
-    _, expires_in, issued_at = issue_token(caller=ALICE, access=GRANT, service="berth-registry", not_after=time.time() + 60)
+    _, expires_in, issued_at = issue_token(
+        caller=ALICE, access=GRANT, service="berth-registry", not_after=time.time() + 60
+    )
     assert 58 <= expires_in <= 60
 
 

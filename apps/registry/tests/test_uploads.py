@@ -1,5 +1,6 @@
 """The upload area: chunks landing on different processes, failures that must
 leave an upload as it was, and the sweep of abandoned uploads."""
+
 from __future__ import annotations
 
 import hashlib
@@ -141,8 +142,9 @@ def test_status_reports_what_a_killed_writer_left_and_a_resume_from_it_completes
     data = os.urandom(3 * 1024 * 1024 + 5)
     location = client.request("POST", f"/v2/{repo}/blobs/uploads/", token=token)["Location"]
     first = 1024 * 1024
-    response = client.request("PATCH", location, token=token, data=data[:first],
-                              headers={"Content-Range": f"0-{first - 1}"})
+    response = client.request(
+        "PATCH", location, token=token, data=data[:first], headers={"Content-Range": f"0-{first - 1}"}
+    )
     assert response["Range"] == f"0-{first - 1}"
     upload = Upload.objects.get()
     spool = services.upload_area().path(str(upload.id))
@@ -166,8 +168,9 @@ def test_status_reports_what_a_killed_writer_left_and_a_resume_from_it_completes
     finally:
         os.close(fd)
 
-    response = client.request("PATCH", location, token=token, data=data[held:],
-                              headers={"Content-Range": f"{held}-{len(data) - 1}"})
+    response = client.request(
+        "PATCH", location, token=token, data=data[held:], headers={"Content-Range": f"{held}-{len(data) - 1}"}
+    )
     assert response.status_code == 202
     assert response["Range"] == f"0-{len(data) - 1}"
     digest = "sha256:" + hashlib.sha256(data).hexdigest()

@@ -1,4 +1,5 @@
 """The distribution API over Django's test client: every endpoint and error code."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,10 @@ from apps.repositories.models import Repository
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 # What current clients send; without an Accept header a pull is Docker <= 1.9's (schema 1).
-MODERN = {"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}, application/vnd.docker.distribution.manifest.v2+json, "
-                    "application/vnd.docker.distribution.manifest.list.v2+json"}
+MODERN = {
+    "Accept": f"{OCI_MANIFEST}, {OCI_INDEX}, application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json"
+}
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +54,8 @@ def test_garbage_token_is_rejected(alice):
 def test_token_response_shape(alice, repo):
     response = alice.client.get(
         f"/token?service=berth-registry&scope=repository:{repo}:pull,push",
-        HTTP_AUTHORIZATION="Basic " + __import__("base64").b64encode(f"{alice.credentials[0]}:{alice.credentials[1]}".encode()).decode(),
+        HTTP_AUTHORIZATION="Basic "
+        + __import__("base64").b64encode(f"{alice.credentials[0]}:{alice.credentials[1]}".encode()).decode(),
     )
     body = response.json()
     assert set(body) >= {"token", "access_token", "expires_in", "issued_at"}
@@ -93,7 +97,9 @@ def test_token_grants_only_what_is_allowed(tenant, other_tenant, registry_client
 
 def test_monolithic_post_with_digest(alice, repo):
     data = os.urandom(5000)
-    response = alice.request("POST", f"/v2/{repo}/blobs/uploads/?digest={sha256(data)}", scope=f"repository:{repo}:push", data=data)
+    response = alice.request(
+        "POST", f"/v2/{repo}/blobs/uploads/?digest={sha256(data)}", scope=f"repository:{repo}:push", data=data
+    )
     assert response.status_code == 201
     assert response["Location"] == f"/v2/{repo}/blobs/{sha256(data)}"
     assert response["Docker-Content-Digest"] == sha256(data)
@@ -123,7 +129,9 @@ def test_chunked_upload_with_status_and_out_of_order_chunk(alice, repo):
     assert response.status_code == 202
     assert response["Range"] == "0-3999"
     # a chunk that skips ahead is refused with the current range
-    response = alice.request("PATCH", location, token=token, data=data[5000:6000], headers={"Content-Range": "5000-5999"})
+    response = alice.request(
+        "PATCH", location, token=token, data=data[5000:6000], headers={"Content-Range": "5000-5999"}
+    )
     assert response.status_code == 416
     assert response["Range"] == "0-3999"
     assert error_codes(response) == ["BLOB_UPLOAD_INVALID"]
@@ -149,7 +157,9 @@ def test_patch_without_range_appends(alice, repo):
 def test_wrong_digest_keeps_nothing(alice, repo):
     data = b"some bytes"
     wrong = sha256(b"other bytes")
-    response = alice.request("POST", f"/v2/{repo}/blobs/uploads/?digest={wrong}", scope=f"repository:{repo}:push", data=data)
+    response = alice.request(
+        "POST", f"/v2/{repo}/blobs/uploads/?digest={wrong}", scope=f"repository:{repo}:push", data=data
+    )
     assert response.status_code == 400
     assert error_codes(response) == ["DIGEST_INVALID"]
     assert not Blob.objects.filter(digest__in=[wrong, sha256(data)]).exists()
@@ -159,7 +169,9 @@ def test_wrong_digest_keeps_nothing(alice, repo):
 def test_sha512_digest(alice, repo):
     data = os.urandom(100)
     digest = "sha512:" + hashlib.sha512(data).hexdigest()
-    response = alice.request("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}", scope=f"repository:{repo}:push", data=data)
+    response = alice.request(
+        "POST", f"/v2/{repo}/blobs/uploads/?digest={digest}", scope=f"repository:{repo}:push", data=data
+    )
     assert response.status_code == 201
     response = alice.request("HEAD", f"/v2/{repo}/blobs/{digest}", scope=f"repository:{repo}:pull")
     assert response.status_code == 200
@@ -167,7 +179,9 @@ def test_sha512_digest(alice, repo):
 
 
 def test_malformed_digest(alice, repo):
-    response = alice.request("POST", f"/v2/{repo}/blobs/uploads/?digest=sha256:xyz", scope=f"repository:{repo}:push", data=b"x")
+    response = alice.request(
+        "POST", f"/v2/{repo}/blobs/uploads/?digest=sha256:xyz", scope=f"repository:{repo}:push", data=b"x"
+    )
     assert response.status_code == 400
     assert error_codes(response) == ["DIGEST_INVALID"]
 
@@ -275,8 +289,9 @@ def test_manifest_push_and_pull_by_tag_and_digest(alice, repo):
     assert digest == sha256(body)
     token = alice.token(f"repository:{repo}:pull")
     for reference in ("v1", digest):
-        response = alice.request("GET", f"/v2/{repo}/manifests/{reference}", token=token,
-                                 headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
+        response = alice.request(
+            "GET", f"/v2/{repo}/manifests/{reference}", token=token, headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"}
+        )
         assert response.status_code == 200
         assert response.content == body
         assert response["Content-Type"] == OCI_MANIFEST
@@ -302,19 +317,30 @@ def test_manifest_records_details_after_push(alice, repo, django_capture_on_comm
 def test_accept_negotiation_refuses_what_cannot_be_converted(alice, repo):
     config = alice.push_blob(repo, b'{"name":"chart"}')
     layer = alice.push_blob(repo, b"chart bytes")
-    helm = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": config, "size": 16},
-            "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": layer, "size": 11}]}
+    helm = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": config, "size": 16},
+        "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": layer, "size": 11}],
+    }
     assert alice.push_manifest(repo, "chart", helm).status_code == 201
-    response = alice.request("GET", f"/v2/{repo}/manifests/chart", scope=f"repository:{repo}:pull",
-                             headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+    response = alice.request(
+        "GET",
+        f"/v2/{repo}/manifests/chart",
+        scope=f"repository:{repo}:pull",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
     assert response.status_code == 404
     assert error_codes(response) == ["MANIFEST_UNKNOWN"]
 
 
 def test_manifest_without_media_type_uses_content_type(alice, repo):
     config = alice.push_blob(repo, b"{}")
-    manifest = {"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2}, "layers": []}
+    manifest = {
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [],
+    }
     response = alice.push_manifest(repo, "podman", json.dumps(manifest).encode(), media_type=OCI_MANIFEST)
     assert response.status_code == 201
     response = alice.request("GET", f"/v2/{repo}/manifests/podman", scope=f"repository:{repo}:pull", headers=MODERN)
@@ -325,9 +351,12 @@ def test_manifest_errors(alice, repo):
     response = alice.push_manifest(repo, "bad", b"{not json", media_type=OCI_MANIFEST)
     assert error_codes(response) == ["MANIFEST_INVALID"]
     missing = sha256(b"missing")
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": missing, "size": 7},
-                "layers": []}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": missing, "size": 7},
+        "layers": [],
+    }
     response = alice.push_manifest(repo, "v1", manifest)
     assert response.status_code == 400
     assert error_codes(response) == ["MANIFEST_BLOB_UNKNOWN"]
@@ -344,8 +373,14 @@ def test_manifest_errors(alice, repo):
 
 def test_manifest_put_by_digest_must_match(alice, repo):
     config = alice.push_blob(repo, b"{}")
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": {
-        "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2}, "layers": []}).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+            "layers": [],
+        }
+    ).encode()
     response = alice.push_manifest(repo, sha256(b"something else"), manifest, media_type=OCI_MANIFEST)
     assert response.status_code == 400
     assert error_codes(response) == ["DIGEST_INVALID"]
@@ -364,10 +399,24 @@ def test_manifest_size_limit(alice, repo, settings):
 def test_index_requires_its_manifests(alice, repo):
     amd, amd_manifest = alice.push_image(repo, "amd64")
     missing = sha256(b"arm manifest never pushed")
-    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        {"mediaType": OCI_MANIFEST, "digest": amd, "size": len(json.dumps(amd_manifest)), "platform": {"architecture": "amd64", "os": "linux"}},
-        {"mediaType": OCI_MANIFEST, "digest": missing, "size": 10, "platform": {"architecture": "arm64", "os": "linux"}},
-    ]}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": amd,
+                "size": len(json.dumps(amd_manifest)),
+                "platform": {"architecture": "amd64", "os": "linux"},
+            },
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": missing,
+                "size": 10,
+                "platform": {"architecture": "arm64", "os": "linux"},
+            },
+        ],
+    }
     response = alice.push_manifest(repo, "multi", index)
     assert error_codes(response) == ["MANIFEST_BLOB_UNKNOWN"]
     index["manifests"].pop()
@@ -408,10 +457,15 @@ def test_referrers_and_artifact_type_filter(alice, repo):
     digests = {}
     for artifact_type in ("application/vnd.example.sbom", "application/vnd.example.signature"):
         layer = alice.push_blob(repo, artifact_type.encode())
-        manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
-                    "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
-                    "layers": [{"mediaType": "application/octet-stream", "digest": layer, "size": len(artifact_type)}],
-                    "subject": subject_descriptor, "annotations": {"org.example": artifact_type}}
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": layer, "size": len(artifact_type)}],
+            "subject": subject_descriptor,
+            "annotations": {"org.example": artifact_type},
+        }
         response = alice.push_manifest(repo, sha256(json.dumps(manifest).encode()), manifest)
         assert response.status_code == 201
         assert response["OCI-Subject"] == subject
@@ -423,7 +477,9 @@ def test_referrers_and_artifact_type_filter(alice, repo):
     index = response.json()
     assert {m["digest"] for m in index["manifests"]} == set(digests.values())
     assert all(m["annotations"]["org.example"] == m["artifactType"] for m in index["manifests"])
-    response = alice.request("GET", f"/v2/{repo}/referrers/{subject}?artifactType=application/vnd.example.sbom", token=token)
+    response = alice.request(
+        "GET", f"/v2/{repo}/referrers/{subject}?artifactType=application/vnd.example.sbom", token=token
+    )
     assert response["OCI-Filters-Applied"] == "artifactType"
     assert [m["digest"] for m in response.json()["manifests"]] == [digests["application/vnd.example.sbom"]]
     response = alice.request("GET", f"/v2/{repo}/referrers/{sha256(b'nothing')}", token=token)
@@ -463,7 +519,9 @@ def test_catalog_lists_only_visible_repositories(tenant, other_tenant, registry_
         assert response.status_code == 200
         return response
 
-    assert catalog(alice).json()["repositories"] == sorted([f"{tenant.id}/secret", f"{tenant.id}/shared", f"{tenant.alias}/shared"])
+    assert catalog(alice).json()["repositories"] == sorted(
+        [f"{tenant.id}/secret", f"{tenant.id}/shared", f"{tenant.alias}/shared"]
+    )
     assert catalog(mallory).json()["repositories"] == sorted([f"{other_tenant.id}/mine", f"{tenant.alias}/shared"])
     assert catalog(anonymous).json()["repositories"] == [f"{tenant.alias}/shared"]
     page = catalog(alice, "?n=1")

@@ -1,4 +1,5 @@
 """Plumbing every /v2/ handler shares: error envelope, protocol headers, bodies."""
+
 from __future__ import annotations
 
 import functools

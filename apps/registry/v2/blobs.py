@@ -1,4 +1,5 @@
 """`/v2/<name>/blobs/<digest>`: fetch (with ranges), check, delete."""
+
 from __future__ import annotations
 
 import re

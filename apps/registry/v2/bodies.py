@@ -11,6 +11,7 @@ reaches about 2.7 GiB/s. Chunked bodies are decoded by gunicorn; anything else
 A body the client cuts off, frames wrongly (chunked) or sends too slowly (the
 worker's pace, registry_project/gunicorn_worker.py) raises a RegistryError from
 the read, inside the storage layer's write, which then keeps nothing of it."""
+
 from __future__ import annotations
 
 # gunicorn is the production server (a pinned dependency)

@@ -1,4 +1,5 @@
 """`/v2/_catalog`: the repositories the caller may describe, paginated."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 raise RegistryError for refusals of the protocol itself (a malformed header or
 query, the version check's challenge); the domain's refusals (apps.kernel.errors)
 reach the envelope through OCI_ERRORS. No code outside /v2/ speaks these codes."""
+
 from __future__ import annotations
 
 import json
@@ -135,7 +136,8 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     DigestInvalid: OciError("DIGEST_INVALID", 400),
     DigestAlgorithmUnsupported: OciError("UNSUPPORTED", 400),
     registry.TokenRequired: OciError(
-        "UNAUTHORIZED", 401,
+        "UNAUTHORIZED",
+        401,
         detail=_required_access,
         headers=lambda error, request: challenge(
             request, scope=error.scope, error="insufficient_scope" if error.token_sent else None
@@ -148,13 +150,15 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     registry.RepositoryUnknown: OciError("NAME_UNKNOWN", 404),
     RepositoryNameInvalid: OciError("NAME_INVALID", 400),
     registry.DigestMismatch: OciError(
-        "DIGEST_INVALID", 400,
+        "DIGEST_INVALID",
+        400,
         detail=lambda error: {"expected": error.expected, "actual": error.actual},
         message=DEFAULT_MESSAGES["DIGEST_INVALID"],
     ),
     # The blob may still be read; deleting it is what is refused.
     registry.BlobInUse: OciError(
-        "DENIED", 405,
+        "DENIED",
+        405,
         detail=lambda error: {"digest": error.digest, "manifests": error.manifests},
         headers=lambda error, request: {"Allow": "GET, HEAD"},
     ),
@@ -171,10 +175,9 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     # UNKNOWN is what clients are told to make of any code they do not know (and
     # what distribution answers for storage errors).
     registry.StorageFull: OciError(
-        "UNKNOWN", 507,
-        headers=lambda error, request: (
-            {} if error.upload_size is None else {"Range": range_header(error.upload_size)}
-        ),
+        "UNKNOWN",
+        507,
+        headers=lambda error, request: {} if error.upload_size is None else {"Range": range_header(error.upload_size)},
     ),
     registry.ManifestInvalid: OciError(
         "MANIFEST_INVALID", 400, detail=lambda error: {"digest": error.digest} if error.digest else None

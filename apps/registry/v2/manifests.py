@@ -1,4 +1,5 @@
 """`/v2/<name>/manifests/<reference>`: fetch with Accept negotiation, push, delete."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -29,9 +30,7 @@ def _get(request, name: str, reference: str):
         accepted=negotiation.parse_accept(request.META.get("HTTP_ACCEPT", "")),
         head=head,
     )
-    authorized.audit.response_elements.update(
-        imageDigest=served.digest, imageManifestMediaType=served.media_type
-    )
+    authorized.audit.response_elements.update(imageDigest=served.digest, imageManifestMediaType=served.media_type)
     if not head and served.manifest_id is not None:
         services.record_pull(manifest_id=served.manifest_id)
     response = json_response(b"" if head else served.content, content_type=served.media_type, head=head)

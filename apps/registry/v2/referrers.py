@@ -1,4 +1,5 @@
 """`/v2/<name>/referrers/<digest>`: manifests whose subject is the digest."""
+
 from __future__ import annotations
 
 from .. import negotiation

@@ -1,4 +1,5 @@
 """`/v2/`: the version check clients use to discover how to authenticate."""
+
 from ..access import challenge, request_claims
 from .base import json_response, registry_endpoint
 from .errors import RegistryError

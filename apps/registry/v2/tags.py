@@ -1,4 +1,5 @@
 """`/v2/<name>/tags/list`: tags in lexical order, paginated with `n`, `last` and Link."""
+
 from __future__ import annotations
 
 import json

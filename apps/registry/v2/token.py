@@ -6,6 +6,7 @@ they want; the token carries only the actions the policies give this caller
 request decides its own action again. The credentials are a user's own username
 and password, `berth` (or `AWS`) and a login password from GetAuthorizationToken,
 or a temporary access key id and its session token (AssumeRole)."""
+
 from __future__ import annotations
 
 import base64
@@ -56,9 +57,7 @@ def _caller(request, credentials: tuple[str, str] | None) -> Caller:
     try:
         caller = caller_from_registry_credentials(username, password, client_ip=client_ip(request))
     except Throttled as exc:
-        raise RegistryError(
-            "TOOMANYREQUESTS", str(exc), headers={"Retry-After": str(exc.retry_after)}
-        ) from None
+        raise RegistryError("TOOMANYREQUESTS", str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     except LoginPasswordRefused as exc:
         caller, refusal = None, str(exc)
     if caller is None:
@@ -73,7 +72,8 @@ def _session_end(caller: Caller) -> float | None:
     session = iam_selectors.role_session(caller.role_session_id)
     if session is None:
         raise RegistryError(
-            "UNAUTHORIZED", "the role session has ended; assume the role again",
+            "UNAUTHORIZED",
+            "the role session has ended; assume the role again",
             headers={"WWW-Authenticate": 'Basic realm="berth"'},
         )
     return session.expires_at.timestamp()
@@ -138,4 +138,3 @@ def token(request):
     response = HttpResponse(json.dumps(body), content_type="application/json")
     response["Cache-Control"] = "no-store"
     return response
-

@@ -1,5 +1,6 @@
 """`/v2/<name>/blobs/uploads/`: monolithic, chunked and streamed pushes, and
 cross-repository mounts."""
+
 from __future__ import annotations
 
 import re
@@ -100,13 +101,19 @@ def _part(request, upload) -> tuple[object, int | None, int | None] | None:
         match = _CONTENT_RANGE.fullmatch(content_range.strip())
         if not match:
             raise RegistryError(
-                "BLOB_UPLOAD_INVALID", f"malformed Content-Range {content_range[:100]!r}", status=416,
+                "BLOB_UPLOAD_INVALID",
+                f"malformed Content-Range {content_range[:100]!r}",
+                status=416,
                 headers={"Range": range_header(upload.size)},
             )
         first, last = int(match.group(1)), int(match.group(2))
         if last < first:
-            raise RegistryError("BLOB_UPLOAD_INVALID", "Content-Range ends before it starts", status=416,
-                                headers={"Range": range_header(upload.size)})
+            raise RegistryError(
+                "BLOB_UPLOAD_INVALID",
+                "Content-Range ends before it starts",
+                status=416,
+                headers={"Range": range_header(upload.size)},
+            )
         if length is not None and length != last - first + 1:
             raise RegistryError("SIZE_INVALID", "Content-Length does not match Content-Range")
         if length is None:

@@ -1,5 +1,6 @@
 """Routes of the registry API. Repository names contain '/', so the resource is
 found from the end of the path."""
+
 from django.urls import re_path
 
 from . import blobs, catalog, manifests, referrers, root, tags, uploads

@@ -1,4 +1,5 @@
 """/api/v1/repositories: Amazon ECR's repository operations over the caller's account."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,11 @@ def field_errors(response) -> list[tuple[str, str]]:
 
 def test_create_with_every_setting(tenant, alice):
     response = create(
-        alice, name="team/app", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
-        imageTagMutabilityExclusionFilters=["latest", "dev-*"], scanOnPush=True,
+        alice,
+        name="team/app",
+        imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=["latest", "dev-*"],
+        scanOnPush=True,
         tags=[{"key": "team", "value": "platform"}, {"key": "cost center", "value": ""}],
     )
     assert response.status_code == 201, response.content
@@ -86,15 +90,30 @@ def test_other_accounts_may_use_the_same_name(alice, other_tenant, api_client):
         ({"name": "a" * 257}, [("name", "max_length")]),
         ({"name": "app", "visibility": "secret"}, [("visibility", "invalid_choice")]),
         ({"name": "app", "imageTagMutability": "SOMETIMES"}, [("imageTagMutability", "invalid_choice")]),
-        ({"name": "app", "imageTagMutability": "IMMUTABLE", "imageTagMutabilityExclusionFilters": ["latest"]},
-         [("imageTagMutabilityExclusionFilters", "invalid")]),
-        ({"name": "app", "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION"},
-         [("imageTagMutabilityExclusionFilters", "required")]),
-        ({"name": "app", "imageTagMutability": "MUTABLE_WITH_EXCLUSION",
-          "imageTagMutabilityExclusionFilters": ["a", "b", "c", "d", "e", "f"]},
-         [("imageTagMutabilityExclusionFilters", "max_length")]),
-        ({"name": "app", "imageTagMutability": "MUTABLE_WITH_EXCLUSION", "imageTagMutabilityExclusionFilters": ["v?"]},
-         [("imageTagMutabilityExclusionFilters.0", "invalid")]),
+        (
+            {"name": "app", "imageTagMutability": "IMMUTABLE", "imageTagMutabilityExclusionFilters": ["latest"]},
+            [("imageTagMutabilityExclusionFilters", "invalid")],
+        ),
+        (
+            {"name": "app", "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION"},
+            [("imageTagMutabilityExclusionFilters", "required")],
+        ),
+        (
+            {
+                "name": "app",
+                "imageTagMutability": "MUTABLE_WITH_EXCLUSION",
+                "imageTagMutabilityExclusionFilters": ["a", "b", "c", "d", "e", "f"],
+            },
+            [("imageTagMutabilityExclusionFilters", "max_length")],
+        ),
+        (
+            {
+                "name": "app",
+                "imageTagMutability": "MUTABLE_WITH_EXCLUSION",
+                "imageTagMutabilityExclusionFilters": ["v?"],
+            },
+            [("imageTagMutabilityExclusionFilters.0", "invalid")],
+        ),
         ({"name": "app", "scanOnPush": "perhaps"}, [("scanOnPush", "invalid")]),
         ({"name": "app", "tags": [{"key": "k" * 129, "value": "v"}]}, [("tags.0.key", "max_length")]),
         ({"name": "app", "tags": [{"key": "k", "value": "v" * 257}]}, [("tags.0.value", "max_length")]),
@@ -117,8 +136,9 @@ def test_two_hundred_tags_are_allowed(alice):
     assert RepositoryTag.objects.count() == 200
 
 
-def test_describe_counts_images_and_sums_their_sizes(tenant, alice, registry_client,
-                                                      django_capture_on_commit_callbacks):
+def test_describe_counts_images_and_sums_their_sizes(
+    tenant, alice, registry_client, django_capture_on_commit_callbacks
+):
     create(alice, name="app")
     pusher = registry_client(tenant)
     with django_capture_on_commit_callbacks(execute=True):  # the worker measures each image
@@ -134,8 +154,7 @@ def test_describe_counts_images_and_sums_their_sizes(tenant, alice, registry_cli
     assert (body["imageCount"], body["totalSize"]) == (2, None)
 
 
-def test_an_index_counts_its_entries_not_itself(tenant, alice, registry_client,
-                                                 django_capture_on_commit_callbacks):
+def test_an_index_counts_its_entries_not_itself(tenant, alice, registry_client, django_capture_on_commit_callbacks):
     create(alice, name="app")
     pusher = registry_client(tenant)
     name = f"{tenant.id}/app"
@@ -143,8 +162,9 @@ def test_an_index_counts_its_entries_not_itself(tenant, alice, registry_client,
     with django_capture_on_commit_callbacks(execute=True):
         for platform in ("amd64", "arm64"):
             digest, manifest = pusher.push_image(name, platform, seed=platform.encode())
-            entries.append({"mediaType": manifest["mediaType"], "digest": digest,
-                            "size": Manifest.objects.get(digest=digest).size})
+            entries.append(
+                {"mediaType": manifest["mediaType"], "digest": digest, "size": Manifest.objects.get(digest=digest).size}
+            )
         index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
         assert pusher.push_manifest(name, "multi", index).status_code == 201
     assert Manifest.objects.count() == 3
@@ -214,29 +234,38 @@ def test_patch_changes_only_what_it_is_given(alice):
     assert body["scanOnPush"] is True and body["tags"] == [{"key": "a", "value": "1"}]
     assert body["visibility"] == "private"
 
-    body = alice.patch("/api/v1/repositories/app", {
-        "visibility": "public", "tags": [{"key": "b", "value": "2"}],
-        "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION", "imageTagMutabilityExclusionFilters": ["latest"],
-    }, format="json").json()
+    body = alice.patch(
+        "/api/v1/repositories/app",
+        {
+            "visibility": "public",
+            "tags": [{"key": "b", "value": "2"}],
+            "imageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+            "imageTagMutabilityExclusionFilters": ["latest"],
+        },
+        format="json",
+    ).json()
     assert body["visibility"] == "public" and body["tags"] == [{"key": "b", "value": "2"}]
     assert body["imageTagMutabilityExclusionFilters"] == ["latest"]
 
     # Filters alone apply to the current setting; a setting alone drops filters it cannot have.
-    body = alice.patch("/api/v1/repositories/app", {"imageTagMutabilityExclusionFilters": ["dev-*"]},
-                       format="json").json()
+    body = alice.patch(
+        "/api/v1/repositories/app", {"imageTagMutabilityExclusionFilters": ["dev-*"]}, format="json"
+    ).json()
     assert (body["imageTagMutability"], body["imageTagMutabilityExclusionFilters"]) == (
-        "IMMUTABLE_WITH_EXCLUSION", ["dev-*"])
+        "IMMUTABLE_WITH_EXCLUSION",
+        ["dev-*"],
+    )
     body = alice.patch("/api/v1/repositories/app", {"imageTagMutability": "IMMUTABLE"}, format="json").json()
     assert (body["imageTagMutability"], body["imageTagMutabilityExclusionFilters"]) == ("IMMUTABLE", [])
 
 
 def test_patch_validation(alice):
     create(alice, name="app")
-    response = alice.patch("/api/v1/repositories/app", {"imageTagMutabilityExclusionFilters": ["latest"]},
-                           format="json")
+    response = alice.patch(
+        "/api/v1/repositories/app", {"imageTagMutabilityExclusionFilters": ["latest"]}, format="json"
+    )
     assert field_errors(response) == [("imageTagMutabilityExclusionFilters", "invalid")]
-    response = alice.patch("/api/v1/repositories/app", {"imageTagMutability": "MUTABLE_WITH_EXCLUSION"},
-                           format="json")
+    response = alice.patch("/api/v1/repositories/app", {"imageTagMutability": "MUTABLE_WITH_EXCLUSION"}, format="json")
     assert field_errors(response) == [("imageTagMutabilityExclusionFilters", "required")]
     assert Repository.objects.get().image_tag_mutability == TagMutability.MUTABLE
 
@@ -244,20 +273,27 @@ def test_patch_validation(alice):
 def test_put_image_tag_mutability(alice):
     create(alice, name="team/app")
     url = "/api/v1/repositories/team/app/-/image-tag-mutability"
-    response = alice.put(url, {"imageTagMutability": "MUTABLE_WITH_EXCLUSION",
-                               "imageTagMutabilityExclusionFilters": ["release-*"]}, format="json")
+    response = alice.put(
+        url,
+        {"imageTagMutability": "MUTABLE_WITH_EXCLUSION", "imageTagMutabilityExclusionFilters": ["release-*"]},
+        format="json",
+    )
     assert response.status_code == 200
-    assert response.json() == {"imageTagMutability": "MUTABLE_WITH_EXCLUSION",
-                               "imageTagMutabilityExclusionFilters": ["release-*"]}
+    assert response.json() == {
+        "imageTagMutability": "MUTABLE_WITH_EXCLUSION",
+        "imageTagMutabilityExclusionFilters": ["release-*"],
+    }
     repository = Repository.objects.get()
     assert repository.image_tag_mutability_exclusion_filters == ["release-*"]
     # PUT replaces the whole setting.
     assert alice.put(url, {"imageTagMutability": "IMMUTABLE"}, format="json").json() == {
-        "imageTagMutability": "IMMUTABLE", "imageTagMutabilityExclusionFilters": []}
+        "imageTagMutability": "IMMUTABLE",
+        "imageTagMutabilityExclusionFilters": [],
+    }
     assert field_errors(alice.put(url, {}, format="json")) == [("imageTagMutability", "required")]
-    assert field_errors(alice.put(url, {"imageTagMutability": "MUTABLE",
-                                        "imageTagMutabilityExclusionFilters": ["x"]}, format="json")) == [
-        ("imageTagMutabilityExclusionFilters", "invalid")]
+    assert field_errors(
+        alice.put(url, {"imageTagMutability": "MUTABLE", "imageTagMutabilityExclusionFilters": ["x"]}, format="json")
+    ) == [("imageTagMutabilityExclusionFilters", "invalid")]
 
 
 def test_a_repository_named_like_the_sub_resource_is_still_addressable(alice):
@@ -282,9 +318,13 @@ def test_delete_refuses_a_repository_with_images_unless_forced(
     pusher = registry_client(tenant)
     name = f"{tenant.id}/app"
     digest, manifest = pusher.push_image(name, "v1")
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-             "manifests": [{"mediaType": manifest["mediaType"], "digest": digest,
-                            "size": Manifest.objects.get(digest=digest).size}]}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": manifest["mediaType"], "digest": digest, "size": Manifest.objects.get(digest=digest).size}
+        ],
+    }
     assert pusher.push_manifest(name, "multi", index).status_code == 201
     started = pusher.request("POST", f"/v2/{name}/blobs/uploads/", scope=f"repository:{name}:pull,push")
     assert started.status_code == 202

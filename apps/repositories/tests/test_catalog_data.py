@@ -1,6 +1,7 @@
 """Catalog data of public repositories: Amazon ECR Public's PutRepositoryCatalogData
 and GetRepositoryCatalogData with its limits, Markdown rendered safe, and logos
 checked by what their bytes are."""
+
 from __future__ import annotations
 
 import base64
@@ -94,8 +95,12 @@ def test_get_before_any_put_answers_empty_fields(alice, public_repository):
 def test_put_every_field_and_get_it_back(alice, public_repository):
     logo = image_bytes("PNG", (128, 96))
     response = put(
-        alice, description="A command line tool", aboutText="# Tools\n\nMade **with** care.",
-        usageText="Run `cli --help`.", architectures=["x86-64", "ARM 64"], operatingSystems=["Linux"],
+        alice,
+        description="A command line tool",
+        aboutText="# Tools\n\nMade **with** care.",
+        usageText="Run `cli --help`.",
+        architectures=["x86-64", "ARM 64"],
+        operatingSystems=["Linux"],
         logoImageBlob=b64(logo),
     )
     assert response.status_code == 200, response.content
@@ -109,8 +114,12 @@ def test_put_every_field_and_get_it_back(alice, public_repository):
         "architectures": ["x86-64", "ARM 64"],
         "operatingSystems": ["Linux"],
         "logoUrl": "http://testserver/api/v1/repositories/tools/cli/-/catalog-data/logo",
-        "logo": {"contentType": "image/png", "width": 128, "height": 96,
-                 "digest": "sha256:" + hashlib.sha256(logo).hexdigest()},
+        "logo": {
+            "contentType": "image/png",
+            "width": 128,
+            "height": 96,
+            "digest": "sha256:" + hashlib.sha256(logo).hexdigest(),
+        },
         "updatedAt": body["updatedAt"],
     }
     assert body["updatedAt"]
@@ -259,13 +268,13 @@ def test_markdown_is_rendered_and_raw_html_is_shown_as_text(alice, public_reposi
     assert body["aboutText"] == about  # stored raw
     assert "<script" not in html and "<div" not in html and "<img" not in html and "<!--" not in html
     assert "&lt;script&gt;alert('x')&lt;/script&gt;" in html
-    assert "&lt;div onclick=\"steal()\"&gt;raw&lt;/div&gt;" in html
+    assert '&lt;div onclick="steal()"&gt;raw&lt;/div&gt;' in html
 
 
 def test_links_keep_only_safe_schemes(alice, public_repository):
     usage = (
         "[js](javascript:alert(1)) [js2](JaVaScRiPt:alert(1)) [vb](vbscript:msgbox) [data](data:text/html,x) "
-        "[ftp](ftp://example.com/f) [web](https://example.com/docs \"Docs\") [mail](mailto:ops@example.com) "
+        '[ftp](ftp://example.com/f) [web](https://example.com/docs "Docs") [mail](mailto:ops@example.com) '
         "[here](#usage) ![logo](https://example.com/logo.png)"
     )
     html = put(alice, usageText=usage).json()["usageHtml"]
@@ -284,7 +293,7 @@ def test_tables_and_code_are_kept(alice, public_repository):
     assert "<table>" in html and "<thead>" in html and "<tbody>" in html
     assert '<th style="text-align:left">tag</th>' in html
     assert '<td style="text-align:right">x86-64</td>' in html
-    assert '<pre><code class="language-python">print(\'hi\')\n</code></pre>' in html
+    assert "<pre><code class=\"language-python\">print('hi')\n</code></pre>" in html
 
 
 def test_the_sanitizer_is_a_second_wall():
@@ -418,23 +427,36 @@ def test_the_database_refuses_what_breaks_the_limits(public_repository):
         RepositoryCatalogData.objects.create(repository=public_repository, logo=b"\x89PNG")
     with pytest.raises(IntegrityError), transaction.atomic():
         RepositoryCatalogData.objects.create(
-            repository=public_repository, logo=b"\x89PNG", logo_content_type="image/png", logo_width=59,
-            logo_height=100, logo_digest="sha256:" + "0" * 64,
+            repository=public_repository,
+            logo=b"\x89PNG",
+            logo_content_type="image/png",
+            logo_width=59,
+            logo_height=100,
+            logo_digest="sha256:" + "0" * 64,
         )
     with pytest.raises(IntegrityError), transaction.atomic():
         RepositoryCatalogData.objects.create(
-            repository=public_repository, logo=b"x" * 512_001, logo_content_type="image/png", logo_width=60,
-            logo_height=60, logo_digest="sha256:" + "0" * 64,
+            repository=public_repository,
+            logo=b"x" * 512_001,
+            logo_content_type="image/png",
+            logo_width=60,
+            logo_height=60,
+            logo_digest="sha256:" + "0" * 64,
         )
     RepositoryCatalogData.objects.create(
-        repository=public_repository, logo=b"x" * 512_000, logo_content_type="image/jpeg", logo_width=2048,
-        logo_height=60, logo_digest="sha256:" + "0" * 64,
+        repository=public_repository,
+        logo=b"x" * 512_000,
+        logo_content_type="image/jpeg",
+        logo_width=2048,
+        logo_height=60,
+        logo_digest="sha256:" + "0" * 64,
     )
 
 
 def test_staff_see_catalog_data_on_the_repository_admin(alice, public_repository, settings):
     settings.STORAGES = {
-        **settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     put(alice, description="Shown to staff", architectures=["ARM"], logoImageBlob=b64(image_bytes("PNG", (64, 64))))
     staff = Client()

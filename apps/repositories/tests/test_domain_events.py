@@ -22,7 +22,9 @@ def test_creating_and_changing_a_repository_publish_what_changed(tenant):
     assert published() == [("repository.created", {**about, "visibility": "public"})]
 
     catalog.put_repository_catalog_data(repository=repository, description="A tool")
-    services.update_repository(repository=repository, visibility=Visibility.PRIVATE, resource_tags={"team": "a"}, actor=Actor.staff("operator"))
+    services.update_repository(
+        repository=repository, visibility=Visibility.PRIVATE, resource_tags={"team": "a"}, actor=Actor.staff("operator")
+    )
     services.put_image_tag_mutability(repository=repository, image_tag_mutability=TagMutability.IMMUTABLE)
     assert published() == [
         ("repository.changed", {**about, "changed": ["catalogData"]}),

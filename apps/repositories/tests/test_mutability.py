@@ -1,4 +1,5 @@
 """Image tag mutability: the rule, and the registry enforcing it on pushes."""
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,8 @@ def test_tag_is_immutable(mutability, filters, tag, immutable):
 def test_validate_tag_mutability():
     assert validate_tag_mutability(TagMutability.MUTABLE, []) == []
     assert validate_tag_mutability(TagMutability.IMMUTABLE_WITH_EXCLUSION, ["latest", "dev-*", "latest"]) == [
-        "latest", "dev-*"
+        "latest",
+        "dev-*",
     ]
     cases = [
         (TagMutability.IMMUTABLE, ["latest"], "invalid"),
@@ -61,8 +63,11 @@ def test_validate_tag_mutability():
 @pytest.mark.django_db
 def test_the_registry_reads_the_settings_it_enforces(tenant):
     services.create_repository(
-        account=tenant.account, name="app", image_tag_mutability=TagMutability.IMMUTABLE_WITH_EXCLUSION,
-        image_tag_mutability_exclusion_filters=["latest"], scan_on_push=True,
+        account=tenant.account,
+        name="app",
+        image_tag_mutability=TagMutability.IMMUTABLE_WITH_EXCLUSION,
+        image_tag_mutability_exclusion_filters=["latest"],
+        scan_on_push=True,
     )
     found = selectors.find_repository(f"{tenant.id}/app")
     assert found.image_tag_mutability == TagMutability.IMMUTABLE_WITH_EXCLUSION
@@ -85,7 +90,9 @@ def alice(tenant, registry_client):
 
 def make_repository(tenant, mutability, filters=()):
     return services.create_repository(
-        account=tenant.account, name="app", image_tag_mutability=mutability,
+        account=tenant.account,
+        name="app",
+        image_tag_mutability=mutability,
         image_tag_mutability_exclusion_filters=list(filters),
     )
 
@@ -115,10 +122,16 @@ def test_a_refused_move_stores_nothing(tenant, alice):
     name = f"{tenant.id}/app"
     alice.push_image(name, "v1", seed=b"one")
     config = alice.push_blob(name, b'{"architecture":"arm64","os":"linux"}')
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config,
-                           "size": len(b'{"architecture":"arm64","os":"linux"}')},
-                "layers": []}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config,
+            "size": len(b'{"architecture":"arm64","os":"linux"}'),
+        },
+        "layers": [],
+    }
     before = Manifest.objects.count()
     refused = alice.push_manifest(name, "v1", manifest)
     assert refused.status_code == 400 and error(refused)["code"] == "TAG_INVALID"

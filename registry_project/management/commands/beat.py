@@ -1,4 +1,5 @@
 """`berth beat`: the periodic scheduler on its own (run exactly one)."""
+
 import os
 
 from django.core.management.base import BaseCommand

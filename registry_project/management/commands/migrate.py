@@ -5,6 +5,7 @@ fails on a duplicate key (creating django_migrations) or on a table the first ha
 just made, and its `berth serve` exits. On PostgreSQL an advisory lock of the
 database serializes them; on SQLite a lock on a file beside the database's (only
 processes of one host share its file)."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,6 +1,7 @@
 """`berth serve`: migrate, then run gunicorn, a Celery worker, the periodic
 scheduler and the audit writer together, and stop them together (the audit writer
 last, so that it writes what the others spooled before they stopped)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -25,26 +26,40 @@ ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %({content-length}o)s %(M)sms'
 
 def gunicorn_command(*, bind: str, workers: int, threads: int) -> list[str]:
     return [
-        sys.executable, "-m", "gunicorn", "registry_project.wsgi:application",
-        "--bind", bind,
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "registry_project.wsgi:application",
+        "--bind",
+        bind,
         # gthread, with each request read in the event loop before a thread takes it:
         # slow clients do not hold the threads
-        "--worker-class", "registry_project.gunicorn_worker.BufferingThreadWorker",
-        "--workers", str(workers),
-        "--threads", str(threads),
-        "--timeout", "120",
-        "--keep-alive", "30",
-        "--access-logfile", "-",
-        "--access-logformat", ACCESS_LOG_FORMAT,
-        "--error-logfile", "-",
+        "--worker-class",
+        "registry_project.gunicorn_worker.BufferingThreadWorker",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        "120",
+        "--keep-alive",
+        "30",
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
+        "--error-logfile",
+        "-",
         # gunicorn's default control socket is one path per user: several servers
         # on a host would share it.
         "--no-control-socket",
         # Only Berth decides which proxy may report the scheme (BERTH_TRUSTED_PROXIES,
         # registry_project.proxies); gunicorn would believe any client on 127.0.0.1.
-        "--forwarded-allow-ips", "",
+        "--forwarded-allow-ips",
+        "",
         # server hooks: a worker writes its buffered audit events before it exits
-        "--config", "python:apps.audit.gunicorn_hooks",
+        "--config",
+        "python:apps.audit.gunicorn_hooks",
     ]
 
 
@@ -88,14 +103,10 @@ def _child_setup(parent_pid: int):
 def start_child(command: list[str]) -> subprocess.Popen:
     """Start ``command`` as the leader of a new process group, which then holds
     its own children too (gunicorn's workers, Celery's pool processes)."""
-    return subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=_child_setup(os.getpid())
-    )
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=_child_setup(os.getpid()))
 
 
-def run_together(
-    commands: dict[str, list[str]], stdout, *, grace: float, stop_order=STOP_ORDER
-) -> int:
+def run_together(commands: dict[str, list[str]], stdout, *, grace: float, stop_order=STOP_ORDER) -> int:
     """Start every command; when one exits or we are signalled, stop them all,
     stage by stage in ``stop_order`` (names it leaves out stop first), each stage
     within ``grace`` seconds."""
@@ -173,7 +184,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="serve HTTP only (workers run elsewhere)")
 
     def handle(self, *args, bind, workers, threads, no_worker, **options):
-        warning = bind_warning(bind, configured=os.environ.get("ALLOWED_HOSTS", ""), public_url=settings.BERTH_PUBLIC_URL)
+        warning = bind_warning(
+            bind, configured=os.environ.get("ALLOWED_HOSTS", ""), public_url=settings.BERTH_PUBLIC_URL
+        )
         if warning:
             logger.warning(warning)
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)

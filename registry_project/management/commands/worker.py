@@ -1,4 +1,5 @@
 """`berth worker`: a Celery worker on its own, for scaled deployments."""
+
 import os
 
 from django.core.management.base import BaseCommand

@@ -28,4 +28,3 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result))
         else:
             self.stdout.write(f"account {account.id} created; default alias {result['alias']}; user {username}")
-

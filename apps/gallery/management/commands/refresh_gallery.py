@@ -4,7 +4,9 @@ from ... import services
 
 
 class Command(BaseCommand):
-    help = "Rebuild the gallery's search row of every public repository (after installing the gallery, or to repair it)."
+    help = (
+        "Rebuild the gallery's search row of every public repository (after installing the gallery, or to repair it)."
+    )
 
     def handle(self, *args, **options):
         count = services.refresh_all()

@@ -26,8 +26,12 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         namespace = owner.primary_alias if public else owner.id
-        result = {"account_id": owner.id, "name": repository.name, "visibility": visibility,
-                  "uri": f"{namespace}/{repository.name}"}
+        result = {
+            "account_id": owner.id,
+            "name": repository.name,
+            "visibility": visibility,
+            "uri": f"{namespace}/{repository.name}",
+        }
         if options["json"]:
             self.stdout.write(json.dumps(result))
         else:
