@@ -7,7 +7,6 @@ objects with sorted keys), without whitespace, times in UTC ISO 8601 with
 microseconds, so any database gives back the bytes that were hashed. The
 sequence number is not hashed: an event's place is fixed by the previous_hash
 links, and the walk checks the numbers for gaps."""
-
 from __future__ import annotations
 
 import hashlib
@@ -48,20 +47,16 @@ HASHED_FIELDS = (
 VERIFY_CHUNK_SIZE = 2000
 
 
-# The kind of each hashed field: its Event column's type ("CharField", "JSONField", ...).
-KINDS = tuple(Event._meta.get_field(name).get_internal_type() for name in HASHED_FIELDS)
-
-
 def iso_time(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (a naive time is read as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    elif moment.tzinfo is not UTC:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC."""
+    if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+JSON_FIELDS = ("request_parameters", "response_elements")
+_JSON_INDEXES = tuple(HASHED_FIELDS.index(name) for name in JSON_FIELDS)
 
 
 def json_text(value) -> str:
@@ -69,25 +64,17 @@ def json_text(value) -> str:
     return CANONICAL_ENCODER.encode(value)
 
 
-# How the canonical form spells the values of a kind of field; the others go in as they are.
-_SPELLINGS = {"UUIDField": str, "DateTimeField": iso_time, "JSONField": json_text}
-_SPELLED = tuple((index, _SPELLINGS[kind]) for index, kind in enumerate(KINDS) if kind in _SPELLINGS)
-
-
-def spelled(fields: list) -> list:
-    """``fields`` (values of HASHED_FIELDS, in that order) as the canonical form holds
-    them: the id as text, the time as iso_time, the JSON fields as their json_text."""
-    for index, spell in _SPELLED:
-        fields[index] = spell(fields[index])
-    return fields
-
-
 def canonical(values: Mapping) -> str:
     """The hashed form of an event's field values (``fields_of`` a stored Event; an
     event being written has it as ``rows.EventRow.form``). An array, not an object:
     every pull writes one, and the field names would double the bytes to encode and
-    hash."""
-    return CANONICAL_ENCODER.encode(spelled([values[name] for name in HASHED_FIELDS]))
+    hash. The JSON fields go in as their json_text."""
+    fields = [values[name] for name in HASHED_FIELDS]
+    fields[0] = str(fields[0])  # event_id
+    fields[1] = iso_time(fields[1])  # event_time
+    for index in _JSON_INDEXES:
+        fields[index] = json_text(fields[index])
+    return CANONICAL_ENCODER.encode(fields)
 
 
 def chain_hash(previous_hash: str, canonical_form: str) -> str:
@@ -153,37 +140,26 @@ def verify() -> ChainReport:
     for event in events:
         if event.sequence != expected_sequence:
             return _report(
-                count,
-                first,
-                expected_sequence - 1,
+                count, first, expected_sequence - 1,
                 ChainBreak(
-                    event.sequence,
-                    str(event.event_id),
-                    "missing events",
+                    event.sequence, str(event.event_id), "missing events",
                     f"expected sequence {expected_sequence} next, found {event.sequence}",
                 ),
             )
         if event.previous_hash != expected_previous:
             return _report(
-                count,
-                first,
-                expected_sequence - 1,
+                count, first, expected_sequence - 1,
                 ChainBreak(
-                    event.sequence,
-                    str(event.event_id),
-                    "broken link",
-                    f"previous_hash {event.previous_hash} is not the hash of the event before it ({expected_previous})",
+                    event.sequence, str(event.event_id), "broken link",
+                    f"previous_hash {event.previous_hash} is not the hash of the event before it "
+                    f"({expected_previous})",
                 ),
             )
         if event_hash(event) != event.hash:
             return _report(
-                count,
-                first,
-                expected_sequence - 1,
+                count, first, expected_sequence - 1,
                 ChainBreak(
-                    event.sequence,
-                    str(event.event_id),
-                    "altered event",
+                    event.sequence, str(event.event_id), "altered event",
                     "its stored fields no longer hash to its recorded hash",
                 ),
             )
@@ -193,25 +169,17 @@ def verify() -> ChainReport:
         expected_previous = event.hash
     if head is not None and expected_sequence - 1 < last_sequence:
         return _report(
-            count,
-            first,
-            expected_sequence - 1,
+            count, first, expected_sequence - 1,
             ChainBreak(
-                expected_sequence,
-                "-",
-                "missing events",
+                expected_sequence, "-", "missing events",
                 f"the chain head records sequence {last_sequence}, but the events stop at {expected_sequence - 1}",
             ),
         )
     if head is not None and last_sequence and expected_previous != head.last_hash:
         return _report(
-            count,
-            first,
-            expected_sequence - 1,
+            count, first, expected_sequence - 1,
             ChainBreak(
-                last_sequence,
-                "-",
-                "broken link",
+                last_sequence, "-", "broken link",
                 f"the chain head's hash {head.last_hash} is not the last event's ({expected_previous})",
             ),
         )

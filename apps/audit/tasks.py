@@ -1,5 +1,4 @@
 """Celery tasks: thin wrappers around services."""
-
 from datetime import timedelta
 
 from celery import shared_task

@@ -1,5 +1,4 @@
 """Drafts for the audit tests, built the way the request code builds them."""
-
 from __future__ import annotations
 
 import uuid
