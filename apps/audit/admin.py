@@ -1,5 +1,6 @@
 """The trail in the staff console: read only. An event is never added, changed or
 deleted by hand (retention prunes them; the hash chain would show any edit)."""
+
 from django.contrib import admin
 
 from .models import Event, PruneRecord
@@ -19,8 +20,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = (
-        "sequence", "event_time", "event_source", "event_name", "actor_arn", "source_ip",
-        "recipient_account_id", "repository", "image_tag", "error_code",
+        "sequence",
+        "event_time",
+        "event_source",
+        "event_name",
+        "actor_arn",
+        "source_ip",
+        "recipient_account_id",
+        "repository",
+        "image_tag",
+        "error_code",
     )
     list_filter = ("event_name", "event_source", "error_code", "read_only")
     search_fields = ("=actor_arn", "=repository", "=image_digest", "=source_ip", "=request_id")

@@ -7,6 +7,7 @@ objects with sorted keys), without whitespace, times in UTC ISO 8601 with
 microseconds, so any database gives back the bytes that were hashed. The
 sequence number is not hashed: an event's place is fixed by the previous_hash
 links, and the walk checks the numbers for gaps."""
+
 from __future__ import annotations
 
 import hashlib
@@ -140,26 +141,37 @@ def verify() -> ChainReport:
     for event in events:
         if event.sequence != expected_sequence:
             return _report(
-                count, first, expected_sequence - 1,
+                count,
+                first,
+                expected_sequence - 1,
                 ChainBreak(
-                    event.sequence, str(event.event_id), "missing events",
+                    event.sequence,
+                    str(event.event_id),
+                    "missing events",
                     f"expected sequence {expected_sequence} next, found {event.sequence}",
                 ),
             )
         if event.previous_hash != expected_previous:
             return _report(
-                count, first, expected_sequence - 1,
+                count,
+                first,
+                expected_sequence - 1,
                 ChainBreak(
-                    event.sequence, str(event.event_id), "broken link",
-                    f"previous_hash {event.previous_hash} is not the hash of the event before it "
-                    f"({expected_previous})",
+                    event.sequence,
+                    str(event.event_id),
+                    "broken link",
+                    f"previous_hash {event.previous_hash} is not the hash of the event before it ({expected_previous})",
                 ),
             )
         if event_hash(event) != event.hash:
             return _report(
-                count, first, expected_sequence - 1,
+                count,
+                first,
+                expected_sequence - 1,
                 ChainBreak(
-                    event.sequence, str(event.event_id), "altered event",
+                    event.sequence,
+                    str(event.event_id),
+                    "altered event",
                     "its stored fields no longer hash to its recorded hash",
                 ),
             )
@@ -169,17 +181,25 @@ def verify() -> ChainReport:
         expected_previous = event.hash
     if head is not None and expected_sequence - 1 < last_sequence:
         return _report(
-            count, first, expected_sequence - 1,
+            count,
+            first,
+            expected_sequence - 1,
             ChainBreak(
-                expected_sequence, "-", "missing events",
+                expected_sequence,
+                "-",
+                "missing events",
                 f"the chain head records sequence {last_sequence}, but the events stop at {expected_sequence - 1}",
             ),
         )
     if head is not None and last_sequence and expected_previous != head.last_hash:
         return _report(
-            count, first, expected_sequence - 1,
+            count,
+            first,
+            expected_sequence - 1,
             ChainBreak(
-                last_sequence, "-", "broken link",
+                last_sequence,
+                "-",
+                "broken link",
                 f"the chain head's hash {head.last_hash} is not the last event's ({expected_previous})",
             ),
         )

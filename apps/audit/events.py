@@ -9,10 +9,10 @@ the request started, or as one of its own (Berth's work that no request asked
 for, a staff action in the admin). Every other event (reads, refusals, failed
 writes) is finished by ``apps.audit.middleware.AuditMiddleware`` from the
 response and handed to the recorder (its spool), so pulls never wait on a write."""
+
 from __future__ import annotations
 
 import os
-import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -76,16 +76,9 @@ class Actor:
 ANONYMOUS_ACTOR = Actor(type=ActorType.ANONYMOUS)
 
 
-# Ids must be unique, not secret: a PRNG of our own (seeded from the OS, reseeded in
-# every forked worker, and out of reach of anything that seeds the global `random`,
-# as property-based tests do) gives their random bits for a fraction of uuid4's
-# os.urandom call, which costs ~20 µs on a virtual machine.
-_ids = random.Random()
-os.register_at_fork(after_in_child=_ids.seed)
 _VERSION_7 = 0x7 << 76
 _RFC_9562_VARIANT = 0x2 << 62
-_RANDOM_A = ((1 << 12) - 1) << 64  # the 12 random bits after the version
-_RANDOM_B = (1 << 62) - 1  # the 62 random bits after the variant
+_RANDOM_BITS = ((1 << 12) - 1) << 64 | (1 << 62) - 1  # the 12 bits after the version, the 62 after the variant
 
 
 def new_id() -> uuid.UUID:
@@ -94,9 +87,8 @@ def new_id() -> uuid.UUID:
     unique index on event ids grows at its end, as its time index does: with
     random (version 4) ids every batch of events dirtied a page per event all over
     that index, and appending cost more the longer the trail grew."""
-    bits = _ids.getrandbits(80)
-    return uuid.UUID(int=(time.time_ns() // 1_000_000) << 80 | _VERSION_7 | bits & _RANDOM_A
-                     | _RFC_9562_VARIANT | bits & _RANDOM_B)
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10)) & _RANDOM_BITS
+    return uuid.UUID(int=value | _VERSION_7 | _RFC_9562_VARIANT)
 
 
 @dataclass

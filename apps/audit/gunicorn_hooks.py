@@ -2,6 +2,7 @@
 `berth serve` runs it): a worker that exits closes its audit spool file and, when
 it ingests the spool itself (BERTH_AUDIT_WRITER=thread), writes what is spooled,
 so a graceful restart leaves nothing waiting."""
+
 import sys
 
 

@@ -3,6 +3,7 @@ client address, worked out behind trusted proxies, and an id, returned as
 X-Request-Id), and the event its handlers started is finished from the response
 and handed to the recorder. Audit trouble is logged, never allowed to break the
 response."""
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,7 @@ class AuditMiddleware:
             try:
                 self._finish(draft, response)
             except Exception:
-                logger.exception(
-                    "could not record audit event %s of request %s", draft.event_name, context.request_id
-                )
+                logger.exception("could not record audit event %s of request %s", draft.event_name, context.request_id)
         return response
 
     @staticmethod

@@ -6,6 +6,7 @@ found by ``manage.py verify_audit_chain``. ``ChainHead`` is the one row writers
 lock to append (it hands out the next sequence number and the previous hash);
 ``PruneRecord`` says what retention removed, so the chain still verifies from the
 first event that remains."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -68,9 +69,7 @@ class Event(models.Model):
             models.Index(fields=["recipient_account_id", "event_time"], name="audit_event_recipient"),
             models.Index(fields=["actor_account_id", "event_time"], name="audit_event_actor_account"),
             models.Index(fields=["actor_arn", "event_time"], name="audit_event_actor_arn"),
-            models.Index(
-                fields=["recipient_account_id", "repository", "event_time"], name="audit_event_repository"
-            ),
+            models.Index(fields=["recipient_account_id", "repository", "event_time"], name="audit_event_repository"),
             models.Index(fields=["image_digest", "event_time"], name="audit_event_digest"),
             models.Index(fields=["source_ip", "event_time"], name="audit_event_source_ip"),
         ]
@@ -170,8 +169,15 @@ class FailureWindow(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["recipient_account_id", "actor_account_id", "source", "event_source", "event_name",
-                        "error_code", "window_start"],
+                fields=[
+                    "recipient_account_id",
+                    "actor_account_id",
+                    "source",
+                    "event_source",
+                    "event_name",
+                    "error_code",
+                    "window_start",
+                ],
                 name="audit_failure_window_once",
             ),
             models.CheckConstraint(
@@ -181,11 +187,14 @@ class FailureWindow(models.Model):
         # The windows with failures to report: what every pass of an ingester looks for.
         indexes = [
             models.Index(
-                fields=["window_end"], condition=models.Q(counted__gt=models.F("reported")),
+                fields=["window_end"],
+                condition=models.Q(counted__gt=models.F("reported")),
                 name="audit_failure_window_due",
             )
         ]
 
     def __str__(self) -> str:
-        return (f"{self.event_name} {self.error_code} from {self.source} against {self.recipient_account_id or '-'} "
-                f"from {self.window_start:%Y-%m-%d %H:%M}: {self.recorded} recorded, {self.counted} counted")
+        return (
+            f"{self.event_name} {self.error_code} from {self.source} against {self.recipient_account_id or '-'} "
+            f"from {self.window_start:%Y-%m-%d %H:%M}: {self.recorded} recorded, {self.counted} counted"
+        )

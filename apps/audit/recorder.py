@@ -17,6 +17,7 @@ window; every flush then writes the aggregate events of the windows that are ove
 The pulls among a batch's events are published as one images.pulled domain event
 (``apps.audit.pulls``) in the batch's transaction: they reach their subscribers
 (the gallery's counters) once the batch is written, or never twice."""
+
 from __future__ import annotations
 
 import atexit

@@ -5,6 +5,7 @@ CloudTrail's ECR events already know, plus the event's place in Berth's chain
 An aggregate event (failed requests from outside the account, counted instead of
 recorded one by one: apps.audit.services) is a record of eventType
 `BerthAggregate`, its count and details in `responseElements["berth:aggregate"]`."""
+
 from __future__ import annotations
 
 from django.conf import settings

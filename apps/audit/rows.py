@@ -16,6 +16,7 @@ Both ends keep the parts of the form that repeat from event to event (see "the
 spool's forms" below): the web process makes a pull's form from them
 (``spool_form``), and the audit writer reads them back as parsed once
 (``from_parts``); ``from_form`` reads a whole form with one JSON parse."""
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,36 @@ from .models import ERROR_MESSAGE_MAX_LENGTH, Event
 IMAGE_REFERENCE_DEPTH = 4  # how deep in the parameters an imageDigest / imageTag is looked for
 
 # Positions in HASHED_FIELDS.
-(EVENT_ID, EVENT_TIME, EVENT_NAME, READ_ONLY, SOURCE_IP, USER_AGENT, REQUEST_ID, RECIPIENT_ACCOUNT_ID, REPOSITORY,
- REQUEST_PARAMETERS, RESPONSE_ELEMENTS, ERROR_CODE) = (HASHED_FIELDS.index(name) for name in (
-    "event_id", "event_time", "event_name", "read_only", "source_ip", "user_agent", "request_id",
-    "recipient_account_id", "repository", "request_parameters", "response_elements", "error_code",
-))
+(
+    EVENT_ID,
+    EVENT_TIME,
+    EVENT_NAME,
+    READ_ONLY,
+    SOURCE_IP,
+    USER_AGENT,
+    REQUEST_ID,
+    RECIPIENT_ACCOUNT_ID,
+    REPOSITORY,
+    REQUEST_PARAMETERS,
+    RESPONSE_ELEMENTS,
+    ERROR_CODE,
+) = (
+    HASHED_FIELDS.index(name)
+    for name in (
+        "event_id",
+        "event_time",
+        "event_name",
+        "read_only",
+        "source_ip",
+        "user_agent",
+        "request_id",
+        "recipient_account_id",
+        "repository",
+        "request_parameters",
+        "response_elements",
+        "error_code",
+    )
+)
 
 _CHAR_LIMITS = {
     field.name: field.max_length
@@ -114,20 +140,30 @@ class EventRow:
         request_parameters, request_parameters_json, request_parameters_quoted = _json_field(
             draft.request_parameters or {}
         )
-        response_elements, response_elements_json, response_elements_quoted = _json_field(
-            draft.response_elements or {}
-        )
+        response_elements, response_elements_json, response_elements_quoted = _json_field(draft.response_elements or {})
         digest, tag = image_reference(request_parameters, response_elements)
         actor = draft.actor
         event_time = draft.event_time
         if event_time.tzinfo is None:
             event_time = event_time.replace(tzinfo=UTC)
-        texts = _fitted_texts((
-            draft.event_name, draft.event_source,
-            actor.type, actor.arn, actor.account_id, actor.username, actor.access_key_id,
-            actor.session_name, actor.role_arn,
-            draft.source_ip, draft.user_agent, draft.request_id, draft.recipient_account_id, draft.repository,
-        ))
+        texts = _fitted_texts(
+            (
+                draft.event_name,
+                draft.event_source,
+                actor.type,
+                actor.arn,
+                actor.account_id,
+                actor.username,
+                actor.access_key_id,
+                actor.session_name,
+                actor.role_arn,
+                draft.source_ip,
+                draft.user_agent,
+                draft.request_id,
+                draft.recipient_account_id,
+                draft.repository,
+            )
+        )
         fields = [
             str(draft.event_id),
             iso_time(event_time),
@@ -150,7 +186,7 @@ class EventRow:
         fields[REQUEST_PARAMETERS] = request_parameters_json
         fields[RESPONSE_ELEMENTS] = response_elements_json
         row = cls(fields, form)
-        # what the listeners read, known already
+        # what the images.pulled event reads, known already
         row.__dict__.update(request_parameters=request_parameters, response_elements=response_elements)
         return row
 
@@ -186,14 +222,20 @@ class EventRow:
         who_start = head.end()
         who_end = who_start + who_length
         what_start = len(form) - 1 - what_length
-        if (who_length <= 0 or what_length <= 0 or what_start - who_end < 10
-                or form[who_end] != "," or form[what_start - 1] != "," or form[-1] != "]"):
+        if (
+            who_length <= 0
+            or what_length <= 0
+            or what_start - who_end < 10
+            or form[who_end] != ","
+            or form[what_start - 1] != ","
+            or form[-1] != "]"
+        ):
             raise BadRow("not a form of the lengths given")
         who = _parsed(_WHO_FIELDS, form[who_start:who_end], _WHO_TYPES)
         what = _parsed(_WHAT_FIELDS, form[what_start:-1], _WHAT_TYPES)
         if what[_WHAT_PARAMETERS][:1] != "{" or what[_WHAT_RESPONSE][:1] != "{":
             raise BadRow("a field is not in its canonical spelling")
-        middle = form[who_end + 1:what_start - 1]  # "<address>","<agent>","<request id>"
+        middle = form[who_end + 1 : what_start - 1]  # "<address>","<agent>","<request id>"
         if "\\" not in middle and middle.count('"') == 6 and middle.isprintable() and middle[:1] == middle[-1:] == '"':
             texts = middle[1:-1].split('","')  # three texts without escapes
         else:
@@ -202,7 +244,7 @@ class EventRow:
             raise BadRow("not the three texts between its parts")
         return cls([head[1], head[2], *who, *texts, *what], form)
 
-    # -- read like a draft (the recorder's listeners) --------------------------------
+    # -- read like a draft (the recorder's images.pulled event) ---------------------
 
     event_id = _field(EVENT_ID)
     event_name = _field(EVENT_NAME)
@@ -262,10 +304,26 @@ def spool_form(draft: EventDraft) -> tuple[str, int, int]:
     (about a third of from_draft's work)."""
     actor = draft.actor
     try:
-        who_key = (draft.event_name, draft.event_source, draft.read_only, actor.type, actor.arn, actor.account_id,
-                   actor.username, actor.access_key_id, actor.session_name, actor.role_arn)
-        what_key = (draft.recipient_account_id, draft.repository, draft.error_code, draft.error_message,
-                    tuple(draft.request_parameters.items()), tuple(draft.response_elements.items()))
+        who_key = (
+            draft.event_name,
+            draft.event_source,
+            draft.read_only,
+            actor.type,
+            actor.arn,
+            actor.account_id,
+            actor.username,
+            actor.access_key_id,
+            actor.session_name,
+            actor.role_arn,
+        )
+        what_key = (
+            draft.recipient_account_id,
+            draft.repository,
+            draft.error_code,
+            draft.error_message,
+            tuple(draft.request_parameters.items()),
+            tuple(draft.response_elements.items()),
+        )
         who = _WHO.get(who_key)
         what = _WHAT.get(what_key)
         address = _ADDRESSES.get(draft.source_ip)
@@ -273,7 +331,7 @@ def spool_form(draft: EventDraft) -> tuple[str, int, int]:
     except (TypeError, AttributeError):  # a value that cannot be a key; JSON fields that are not objects
         return _split(EventRow.from_draft(draft))[0]
     request_id = draft.request_id
-    if (who is None or what is None or address is None or agent is None or not _plain(request_id)):
+    if who is None or what is None or address is None or agent is None or not _plain(request_id):
         return _first_of_its_kind(draft, who_key, what_key)
     form = _form(_id_text(draft.event_id), _time_text(draft.event_time), who, address, agent, request_id, what)
     return form, len(who), len(what)
@@ -285,8 +343,12 @@ def _form(event_id: str, event_time: str, who: str, address: str, agent: str, re
 
 def _plain(request_id) -> bool:
     """A request id the form holds as it is (the middleware's are 32 hex digits)."""
-    return (type(request_id) is str and len(request_id) <= _CHAR_LIMITS["request_id"] and request_id.isascii()
-            and request_id.isalnum())
+    return (
+        type(request_id) is str
+        and len(request_id) <= _CHAR_LIMITS["request_id"]
+        and request_id.isascii()
+        and request_id.isalnum()
+    )
 
 
 # The last second spelled (the events of a second come together): its fields, its text.
@@ -336,13 +398,24 @@ def _first_of_its_kind(draft: EventDraft, who_key: tuple, what_key: tuple) -> tu
     if parts is None or type(draft.read_only) is not bool or not _plain(draft.request_id):
         return spooled
     try:
-        "".join((*who_key[:2], *who_key[3:], *what_key[:4], *draft.request_parameters, *draft.response_elements,
-                 *draft.request_parameters.values(), *draft.response_elements.values(), draft.source_ip,
-                 draft.user_agent))
+        "".join(
+            (
+                *who_key[:2],
+                *who_key[3:],
+                *what_key[:4],
+                *draft.request_parameters,
+                *draft.response_elements,
+                *draft.request_parameters.values(),
+                *draft.response_elements.values(),
+                draft.source_ip,
+                draft.user_agent,
+            )
+        )
     except TypeError:
         return spooled
-    for store, key, part in zip((_WHO, _ADDRESSES, _AGENTS, _WHAT),
-                                (who_key, draft.source_ip, draft.user_agent, what_key), parts):
+    for store, key, part in zip(
+        (_WHO, _ADDRESSES, _AGENTS, _WHAT), (who_key, draft.source_ip, draft.user_agent, what_key), parts
+    ):
         _keep(store, key, part)
     return spooled
 
@@ -444,10 +517,20 @@ def image_reference(request_parameters: dict, response_elements: dict) -> tuple[
 # The short text columns, in the order from_draft reads them off a draft (and the
 # order HASHED_FIELDS has them in, read_only aside).
 _TEXT_COLUMNS = (
-    "event_name", "event_source",
-    "actor_type", "actor_arn", "actor_account_id", "actor_username", "actor_access_key_id",
-    "actor_session_name", "actor_role_arn",
-    "source_ip", "user_agent", "request_id", "recipient_account_id", "repository",
+    "event_name",
+    "event_source",
+    "actor_type",
+    "actor_arn",
+    "actor_account_id",
+    "actor_username",
+    "actor_access_key_id",
+    "actor_session_name",
+    "actor_role_arn",
+    "source_ip",
+    "user_agent",
+    "request_id",
+    "recipient_account_id",
+    "repository",
 )
 assert HASHED_FIELDS[2:4] + HASHED_FIELDS[5:17] == _TEXT_COLUMNS
 _TEXT_LIMITS = tuple(_CHAR_LIMITS[name] for name in _TEXT_COLUMNS)

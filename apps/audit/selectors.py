@@ -5,6 +5,7 @@ where has this tag pointed).
 An account sees the events about its resources (it is the recipient) and the
 events its own principals caused anywhere (it is the actor's account); never
 another account's events about another account."""
+
 from __future__ import annotations
 
 import hashlib

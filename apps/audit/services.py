@@ -9,6 +9,7 @@ out the failures it counts instead; ``take_due_failure_reports`` makes their
 aggregate events.
 Appending locks the chain head until the transaction ends: call ``record`` as
 the last step of the transaction, after the work that may wait."""
+
 from __future__ import annotations
 
 import logging
@@ -81,8 +82,13 @@ def record_change(
     draft = events.started(context)
     if draft is None or draft.recorded or draft.read_only:
         draft = events.unstarted(
-            actor, context, event_name=event_name, event_source=event_source,
-            recipient_account_id=recipient_account_id, repository=repository, request_parameters=request_parameters,
+            actor,
+            context,
+            event_name=event_name,
+            event_source=event_source,
+            recipient_account_id=recipient_account_id,
+            repository=repository,
+            request_parameters=request_parameters,
         )
     elif request_parameters:
         draft.request_parameters = {**events.with_values(request_parameters), **draft.request_parameters}
@@ -229,19 +235,46 @@ def _locked_head() -> ChainHead:
 # see the events it counts (the target's, and the caller's own).
 
 _POSITION = {name: index for index, name in enumerate(HASHED_FIELDS)}
-_WINDOW_KEY = ("recipient_account_id", "actor_account_id", "source", "event_source", "event_name", "error_code",
-               "window_start")
-_WINDOW_FIELDS = (_POSITION["recipient_account_id"], _POSITION["actor_account_id"], _POSITION["source_ip"],
-                  _POSITION["event_source"], _POSITION["event_name"], _POSITION["error_code"])
+_WINDOW_KEY = (
+    "recipient_account_id",
+    "actor_account_id",
+    "source",
+    "event_source",
+    "event_name",
+    "error_code",
+    "window_start",
+)
+_WINDOW_FIELDS = (
+    _POSITION["recipient_account_id"],
+    _POSITION["actor_account_id"],
+    _POSITION["source_ip"],
+    _POSITION["event_source"],
+    _POSITION["event_name"],
+    _POSITION["error_code"],
+)
 _ERROR_CODE, _ACTOR_ACCOUNT_ID, _RECIPIENT_ACCOUNT_ID = (
-    _POSITION["error_code"], _POSITION["actor_account_id"], _POSITION["recipient_account_id"]
+    _POSITION["error_code"],
+    _POSITION["actor_account_id"],
+    _POSITION["recipient_account_id"],
 )
 # What an aggregate repeats of the first failure it counts.
-_SAMPLED = ("read_only", "actor_type", "actor_arn", "actor_username", "actor_access_key_id", "actor_session_name",
-            "actor_role_arn", "user_agent")
+_SAMPLED = (
+    "read_only",
+    "actor_type",
+    "actor_arn",
+    "actor_username",
+    "actor_access_key_id",
+    "actor_session_name",
+    "actor_role_arn",
+    "user_agent",
+)
 # The details an aggregate lists (by the field they come from), DETAIL_VALUES_KEPT distinct values of each at most.
-_DETAILS = (("sourceIPAddresses", _POSITION["source_ip"]), ("principals", _POSITION["actor_arn"]),
-            ("repositories", _POSITION["repository"]), ("userAgents", _POSITION["user_agent"]))
+_DETAILS = (
+    ("sourceIPAddresses", _POSITION["source_ip"]),
+    ("principals", _POSITION["actor_arn"]),
+    ("repositories", _POSITION["repository"]),
+    ("userAgents", _POSITION["user_agent"]),
+)
 DETAIL_VALUES_KEPT = 10
 # A window is reported this long after it ends: spooled events reach the trail
 # within seconds of their time (a later one is counted all the same, and reported
@@ -300,7 +333,9 @@ def _locked_windows(keys: list[tuple], length: timedelta) -> dict[tuple, Failure
     in a cycle."""
     made = FailureWindow.objects.bulk_create(
         [FailureWindow(**dict(zip(_WINDOW_KEY, key)), window_end=key[-1] + length) for key in keys],
-        update_conflicts=True, unique_fields=_WINDOW_KEY, update_fields=["window_end"],
+        update_conflicts=True,
+        unique_fields=_WINDOW_KEY,
+        update_fields=["window_end"],
     )
     found = FailureWindow.objects.filter(pk__in=[window.pk for window in made])
     return {tuple(getattr(window, name) for name in _WINDOW_KEY): window for window in found}
@@ -359,9 +394,13 @@ def _aggregate(window: FailureWindow) -> EventDraft:
         event_name=window.event_name,
         event_source=window.event_source,
         actor=Actor(
-            type=sample["actor_type"], arn=sample["actor_arn"], account_id=window.actor_account_id,
-            username=sample["actor_username"], access_key_id=sample["actor_access_key_id"],
-            session_name=sample["actor_session_name"], role_arn=sample["actor_role_arn"],
+            type=sample["actor_type"],
+            arn=sample["actor_arn"],
+            account_id=window.actor_account_id,
+            username=sample["actor_username"],
+            access_key_id=sample["actor_access_key_id"],
+            session_name=sample["actor_session_name"],
+            role_arn=sample["actor_role_arn"],
         ),
         source_ip=window.source,
         user_agent=sample["user_agent"],
@@ -369,15 +408,17 @@ def _aggregate(window: FailureWindow) -> EventDraft:
         read_only=sample["read_only"],
         recipient_account_id=window.recipient_account_id,
         repository=repositories[0] if len(repositories) == 1 else "",
-        response_elements={AGGREGATE: {
-            "count": count,
-            "firstEventTime": first,
-            "lastEventTime": last,
-            "windowStart": iso_time(window.window_start),
-            "windowEnd": iso_time(window.window_end),
-            "recordedOneByOne": window.recorded,
-            **window.details,
-        }},
+        response_elements={
+            AGGREGATE: {
+                "count": count,
+                "firstEventTime": first,
+                "lastEventTime": last,
+                "windowStart": iso_time(window.window_start),
+                "windowEnd": iso_time(window.window_end),
+                "recordedOneByOne": window.recorded,
+                **window.details,
+            }
+        },
         error_code=window.error_code,
         error_message=(
             f"{count} more {window.event_name} requests from {window.source} failed with {window.error_code} "

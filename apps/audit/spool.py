@@ -19,7 +19,7 @@ taken before the file gets its visible name), and moves on to a new file past
 BERTH_AUDIT_SPOOL_FILE_BYTES. A line is read only once its newline is there.
 
 Ingestion. ``Ingester.run_once`` reads every spool file from its cursor, writes
-the events in batches of BERTH_AUDIT_FLUSH_EVENTS (the recorder's listeners and
+the events in batches of BERTH_AUDIT_FLUSH_EVENTS (the batch's images.pulled event and
 the chain append in one transaction), and moves the file's cursor (a SpoolCursor
 row) forward in that same transaction: a batch is written exactly once, whatever
 stops the ingester between batches. A file whose writer is gone (its lock can be
@@ -33,11 +33,11 @@ directory of their own, and their ingesters share the cursor table. The director
 keeps a random id in ``.spool-id`` (made by the first ingester to run on it), and
 cursors are keyed by that id and the file's name: an ingester reads, moves and
 forgets only its own directory's cursors, whatever the hosts' names."""
+
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import secrets
@@ -46,8 +46,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
@@ -55,7 +53,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 
 from apps.kernel.secrets import read_or_create
 
-from .events import Actor, EventDraft
+from .events import EventDraft
 from .models import SpoolCursor
 from .rows import EventRow, spool_form
 
@@ -93,53 +91,13 @@ def decode(line: bytes) -> EventRow:
     body = line.rstrip(b"\n")
     try:
         if body.startswith(LINE_START) and body.endswith(b"]"):
-            who_length, what_length, form = body[len(LINE_START):-1].decode().split(",", 2)
+            who_length, what_length, form = body[len(LINE_START) : -1].decode().split(",", 2)
             return EventRow.from_parts(form, int(who_length), int(what_length))
         if body.startswith(FORM_LINE_START) and body.endswith(b"]"):
-            return EventRow.from_form(body[len(FORM_LINE_START):-1].decode())
+            return EventRow.from_form(body[len(FORM_LINE_START) : -1].decode())
     except (UnicodeDecodeError, ValueError) as error:  # BadRow is a ValueError
         raise BadLine(str(error)) from None
-    if body.startswith(b"[1,"):
-        return EventRow.from_draft(_decode_format_1(body))
     raise BadLine(f"not a format {FORMAT} spool line")
-
-
-@lru_cache(maxsize=4096)
-def _actor(*fields: str) -> Actor:
-    return Actor(*fields)
-
-
-def _decode_format_1(line: bytes) -> EventDraft:
-    """A line an earlier version spooled: a JSON array of a draft's fields."""
-    try:
-        fields = json.loads(line)
-        if not isinstance(fields, list) or fields[0] != 1 or len(fields) != 22:
-            raise BadLine("not a format 1 spool line")
-        (_, event_id, event_time, event_name, event_source, actor_type, arn, account_id, username,
-         access_key_id, session_name, role_arn, source_ip, user_agent, request_id, read_only,
-         recipient_account_id, repository, request_parameters, response_elements, error_code,
-         error_message) = fields
-        return EventDraft(
-            event_name=event_name,
-            event_source=event_source,
-            actor=_actor(actor_type, arn, account_id, username, access_key_id, session_name, role_arn),
-            source_ip=source_ip,
-            user_agent=user_agent,
-            request_id=request_id,
-            read_only=bool(read_only),
-            recipient_account_id=recipient_account_id,
-            repository=repository,
-            request_parameters=request_parameters if isinstance(request_parameters, dict) else {},
-            response_elements=response_elements if isinstance(response_elements, dict) else {},
-            error_code=error_code,
-            error_message=error_message,
-            event_time=datetime.fromisoformat(event_time),
-            event_id=uuid.UUID(hex=event_id),
-        )
-    except BadLine:
-        raise
-    except (ValueError, TypeError, IndexError, AttributeError) as error:
-        raise BadLine(str(error)) from error
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -209,8 +167,9 @@ class SpoolWriter:
                     self._lines.append(encode(draft))
                 except Exception:  # a value no line can carry: this event alone is lost
                     self.dropped += 1
-                    logger.exception("cannot spool audit event %s of request %s: dropped",
-                                     draft.event_name, draft.request_id)
+                    logger.exception(
+                        "cannot spool audit event %s of request %s: dropped", draft.event_name, draft.request_id
+                    )
             if not self._lines:
                 return 0
             try:
@@ -324,7 +283,7 @@ def _writer_gone(fd: int) -> bool:
 
 class Ingester:
     """Moves spooled events into the trail. ``write_batch`` writes a batch of rows
-    in the caller's transaction (the recorder's listeners and chain append) and
+    in the caller's transaction (the images.pulled event and the chain append) and
     returns how many it stored; it may raise IntegrityError / DataError for a batch
     the database refuses, and is then given the batch's events one by one."""
 
@@ -417,8 +376,12 @@ class Ingester:
                     rows.append(decode(line))
                 except BadLine as error:
                     self.dropped += 1
-                    logger.error("audit spool %s: the line at byte %d does not read (%s): dropped",
-                                 name, position - len(line), error)
+                    logger.error(
+                        "audit spool %s: the line at byte %d does not read (%s): dropped",
+                        name,
+                        position - len(line),
+                        error,
+                    )
             if len(rows) >= batch_size:
                 written += self._commit(owner, name, rows, position)
                 rows, committed = [], position
@@ -445,7 +408,9 @@ class Ingester:
                         self.dropped += 1
                         logger.exception(
                             "the database refuses audit event %s %s (request %s): dropped",
-                            row.event_name, row.event_id, row.request_id,
+                            row.event_name,
+                            row.event_id,
+                            row.request_id,
                         )
                 self._move(owner, name, position)
             return written

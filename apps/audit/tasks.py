@@ -1,4 +1,5 @@
 """Celery tasks: thin wrappers around services."""
+
 from datetime import timedelta
 
 from celery import shared_task

@@ -1,4 +1,5 @@
 """Drafts for the audit tests, built the way the request code builds them."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,6 @@
 """/api/v1/audit/: LookupEvents with its filters and pages, the JSON Lines export,
 the ready-made questions, and what one account may see of another's events."""
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,21 @@ def record(**fields):
     return event
 
 
-def pull(account_id: str, actor: Actor, digest: str, *, repository: str = "team/app", source_ip: str = "192.0.2.10",
-         when=None, tag: str = "latest"):
+def pull(
+    account_id: str,
+    actor: Actor,
+    digest: str,
+    *,
+    repository: str = "team/app",
+    source_ip: str = "192.0.2.10",
+    when=None,
+    tag: str = "latest",
+):
     return record(
-        account_id=account_id, actor=actor, source_ip=source_ip, repository=repository,
+        account_id=account_id,
+        actor=actor,
+        source_ip=source_ip,
+        repository=repository,
         request_parameters={"imageTag": tag, "repositoryName": repository},
         response_elements={"imageDigest": digest},
         event_time=when or timezone.now(),
@@ -80,11 +92,13 @@ def test_a_record_has_cloudtrails_shape(tenant, alice, settings):
         "requestID": event.request_id,
         "eventID": str(event.event_id),
         "readOnly": True,
-        "resources": [{
-            "ARN": f"arn:{settings.BERTH_ARN_PARTITION}:ecr:{settings.BERTH_REGION}:{tenant.id}:repository/team/app",
-            "accountId": tenant.id,
-            "type": "AWS::ECR::Repository",
-        }],
+        "resources": [
+            {
+                "ARN": f"arn:{settings.BERTH_ARN_PARTITION}:ecr:{settings.BERTH_REGION}:{tenant.id}:repository/team/app",
+                "accountId": tenant.id,
+                "type": "AWS::ECR::Repository",
+            }
+        ],
         "eventType": "AwsApiCall",
         "recipientAccountId": tenant.id,
         "berth:sequence": event.sequence,
@@ -94,8 +108,11 @@ def test_a_record_has_cloudtrails_shape(tenant, alice, settings):
 
 def test_role_sessions_refusals_and_anonymous_callers(tenant, alice):
     role = Actor(
-        type=ActorType.ASSUMED_ROLE, arn=f"arn:berth:sts::{tenant.id}:assumed-role/deployer/ci-run-7",
-        account_id=tenant.id, access_key_id="BSIAEXAMPLE", session_name="ci-run-7",
+        type=ActorType.ASSUMED_ROLE,
+        arn=f"arn:berth:sts::{tenant.id}:assumed-role/deployer/ci-run-7",
+        account_id=tenant.id,
+        access_key_id="BSIAEXAMPLE",
+        session_name="ci-run-7",
         role_arn=f"arn:berth:iam::{tenant.id}:role/deployer",
     )
     record(account_id=tenant.id, actor=role, repository="roles", error_code="AccessDenied", error_message="no")
@@ -105,8 +122,11 @@ def test_role_sessions_refusals_and_anonymous_callers(tenant, alice):
 
     assert session["userIdentity"]["sessionContext"] == {
         "sessionIssuer": {
-            "type": "Role", "principalId": "deployer", "arn": f"arn:berth:iam::{tenant.id}:role/deployer",
-            "accountId": tenant.id, "userName": "deployer",
+            "type": "Role",
+            "principalId": "deployer",
+            "arn": f"arn:berth:iam::{tenant.id}:role/deployer",
+            "accountId": tenant.id,
+            "userName": "deployer",
         },
         "sessionName": "ci-run-7",
     }
@@ -133,9 +153,12 @@ def test_another_accounts_events_are_never_shown(tenant, other_tenant, alice, ma
     for record_ in seen_by_alice["events"]:
         assert tenant.id in (record_["recipientAccountId"], record_["userIdentity"].get("accountId"))
     # the questions obey the same rule
-    assert alice.get("/api/v1/audit/principal-pulls", {"principal": f"arn:berth:iam::{other_tenant.id}:root"}).json()[
-        "pulls"
-    ][0]["repositoryName"] == "team/app"
+    assert (
+        alice.get("/api/v1/audit/principal-pulls", {"principal": f"arn:berth:iam::{other_tenant.id}:root"}).json()[
+            "pulls"
+        ][0]["repositoryName"]
+        == "team/app"
+    )
     assert mallory.get("/api/v1/audit/image-pulls", {"repository": "team/app", "digest": DIGEST_A}).json() == {
         "pulls": []
     }
@@ -147,8 +170,12 @@ def test_filters(tenant, alice):
     early = pull(tenant.id, ci, DIGEST_A, when=now - timedelta(hours=3), source_ip="198.51.100.1", tag="v1")
     late = pull(tenant.id, root_actor(tenant.id), DIGEST_B, when=now - timedelta(hours=1), repository="other")
     write = record(
-        account_id=tenant.id, event_name="PutImage", read_only=False, event_time=now - timedelta(hours=2),
-        request_parameters={"imageTag": "v1"}, response_elements={"image": {"imageId": {"imageDigest": DIGEST_A}}},
+        account_id=tenant.id,
+        event_name="PutImage",
+        read_only=False,
+        event_time=now - timedelta(hours=2),
+        request_parameters={"imageTag": "v1"},
+        response_elements={"image": {"imageId": {"imageDigest": DIGEST_A}}},
     )
 
     def found(**params):
@@ -161,9 +188,9 @@ def test_filters(tenant, alice):
     assert found(digest=DIGEST_A) == {str(early.event_id), str(write.event_id)}
     assert found(tag="v1") == {str(early.event_id), str(write.event_id)}
     assert found(source_ip="198.51.100.1") == {str(early.event_id)}
-    assert found(start_time=(now - timedelta(minutes=150)).isoformat(), end_time=(now - timedelta(minutes=30)).isoformat()) == {
-        str(write.event_id), str(late.event_id)
-    }
+    assert found(
+        start_time=(now - timedelta(minutes=150)).isoformat(), end_time=(now - timedelta(minutes=30)).isoformat()
+    ) == {str(write.event_id), str(late.event_id)}
     assert found(read_only="false") == {str(write.event_id)}
     assert found(read_only="true", digest=DIGEST_A) == {str(early.event_id)}
 
@@ -234,7 +261,9 @@ def test_signing_in_is_required(client):
 
 
 def test_export_streams_json_lines_with_the_same_filters(tenant, alice):
-    events = [pull(tenant.id, root_actor(tenant.id), DIGEST_A, when=timezone.now() - timedelta(seconds=n)) for n in range(5)]
+    events = [
+        pull(tenant.id, root_actor(tenant.id), DIGEST_A, when=timezone.now() - timedelta(seconds=n)) for n in range(5)
+    ]
     pull(tenant.id, root_actor(tenant.id), DIGEST_B)
 
     response = alice.get("/api/v1/audit/events/export", {"digest": DIGEST_A}, HTTP_ACCEPT="application/x-ndjson")
@@ -275,7 +304,8 @@ def test_what_a_principal_pulled(tenant, alice):
     pulls = alice.get("/api/v1/audit/principal-pulls", {"principal": "BKIACIKEY"}).json()["pulls"]
 
     assert sorted((p["repositoryName"], p["imageDigest"], p["pullCount"]) for p in pulls) == [
-        ("base", DIGEST_B, 1), ("team/app", DIGEST_A, 2)
+        ("base", DIGEST_B, 1),
+        ("team/app", DIGEST_A, 2),
     ]
 
 
@@ -287,14 +317,23 @@ def test_the_history_of_a_tag(tenant, alice):
         if previous:
             elements["previousImageDigest"] = previous
         return record(
-            account_id=tenant.id, event_name="PutImage", read_only=False, event_time=when,
-            request_parameters={"imageTag": "prod"}, response_elements=elements,
+            account_id=tenant.id,
+            event_name="PutImage",
+            read_only=False,
+            event_time=when,
+            request_parameters={"imageTag": "prod"},
+            response_elements=elements,
         )
 
     first = put(DIGEST_A, None, now - timedelta(days=2))
     second = put(DIGEST_B, DIGEST_A, now - timedelta(days=1))
-    record(account_id=tenant.id, event_name="PutImage", read_only=False, error_code="ImageTagAlreadyExistsException",
-           request_parameters={"imageTag": "prod"})
+    record(
+        account_id=tenant.id,
+        event_name="PutImage",
+        read_only=False,
+        error_code="ImageTagAlreadyExistsException",
+        request_parameters={"imageTag": "prod"},
+    )
 
     history = alice.get("/api/v1/audit/tag-history", {"repository": "team/app", "tag": "prod"}).json()["history"]
 

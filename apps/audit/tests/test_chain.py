@@ -1,4 +1,5 @@
 """The hash chain: appending, verifying, and what verification finds after tampering or pruning."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -71,15 +72,21 @@ def test_an_event_rolled_back_with_its_change_leaves_no_trace_in_the_chain():
     record_events(1)
 
     assert list(Event.objects.order_by("sequence").values_list("sequence", "event_name")) == [
-        (1, "BatchGetImage"), (2, "BatchGetImage")
+        (1, "BatchGetImage"),
+        (2, "BatchGetImage"),
     ]
     assert verify_output() == "audit chain intact: 2 events, sequence 1..2"
 
 
 def test_stored_values_hash_the_same_after_the_database_round_trip():
     awkward = {
-        "whole": 2.0, "big": 1e20, "small": 1.5e-7, "nan": float("nan"), "text": "nul\x00 and \ud800 surrogate",
-        "nested": [{"imageDigest": "sha256:" + "b" * 64}], 7: "int key",
+        "whole": 2.0,
+        "big": 1e20,
+        "small": 1.5e-7,
+        "nan": float("nan"),
+        "text": "nul\x00 and \ud800 surrogate",
+        "nested": [{"imageDigest": "sha256:" + "b" * 64}],
+        7: "int key",
     }
     [event] = record_events(1, request_parameters=awkward, user_agent="ua\x00" + "x" * 5000, repository="r" * 900)
 
@@ -198,7 +205,8 @@ def test_the_prune_task_honours_the_retention_setting(settings):
 def test_the_admin_shows_events_and_changes_none(admin_client, settings):
     # the pages' assets without a collectstatic manifest
     settings.STORAGES = {
-        **settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     [event] = record_events(1, repository="team/admin-visible")
 

@@ -1,5 +1,6 @@
 """Several writers at once (request threads recording with their changes, flushers
 writing batches) still give one gapless chain that verifies."""
+
 from __future__ import annotations
 
 import threading
@@ -28,8 +29,9 @@ def test_concurrent_writers_give_a_gapless_verifying_chain():
             start.wait()
             for n in range(EVENTS_PER_THREAD):
                 if n % 5 == 4:
-                    services.record_many([make_draft(request_parameters={"writer": number, "n": n, "batch": b})
-                                          for b in range(3)])
+                    services.record_many(
+                        [make_draft(request_parameters={"writer": number, "n": n, "batch": b}) for b in range(3)]
+                    )
                 else:
                     with transaction.atomic():
                         services.record(make_draft(request_parameters={"writer": number, "n": n}))
@@ -50,8 +52,12 @@ def test_concurrent_writers_give_a_gapless_verifying_chain():
     assert ChainHead.objects.get().last_sequence == expected
     # each writer's events keep its own order within the chain
     for number in range(THREADS):
-        mine = [e["n"] for e in Event.objects.filter(request_parameters__writer=number)
-                .order_by("sequence").values_list("request_parameters", flat=True)]
+        mine = [
+            e["n"]
+            for e in Event.objects.filter(request_parameters__writer=number)
+            .order_by("sequence")
+            .values_list("request_parameters", flat=True)
+        ]
         assert mine == sorted(mine)
     report = chain.verify()
     assert report.intact and report.count == expected, str(report)

@@ -2,6 +2,7 @@
 error code in each window are recorded one by one, the rest counted into one
 aggregate event per window, so an outsider's loop cannot fill the account's trail
 while its owner still sees that someone is probing, from where and how often."""
+
 from __future__ import annotations
 
 import threading
@@ -52,8 +53,9 @@ def report(at: datetime) -> list[Event]:
 
 
 def aggregates(**filters) -> list[Event]:
-    return [event for event in Event.objects.filter(**filters).order_by("sequence")
-            if AGGREGATE in event.response_elements]
+    return [
+        event for event in Event.objects.filter(**filters).order_by("sequence") if AGGREGATE in event.response_elements
+    ]
 
 
 def one_by_one(**filters) -> int:
@@ -122,21 +124,30 @@ def test_each_source_operation_and_error_is_counted_apart(tenant, limits):
     assert write(batch) == 4 * LIMIT
 
     aggregated = report(HOUR + timedelta(hours=1, minutes=1))
-    counts = {(event.source_ip, event.event_name, event.error_code): event.response_elements[AGGREGATE]["count"]
-              for event in aggregated}
+    counts = {
+        (event.source_ip, event.event_name, event.error_code): event.response_elements[AGGREGATE]["count"]
+        for event in aggregated
+    }
     assert counts == {
         (OUTSIDER, "BatchGetImage", "AccessDenied"): 30,
         ("203.0.113.5", "BatchGetImage", "AccessDenied"): 10,
         (OUTSIDER, "GetDownloadUrlForLayer", "AccessDenied"): 5,
         (OUTSIDER, "BatchGetImage", "MANIFEST_UNKNOWN"): 5,
     }
-    [first] = [event for event in aggregated if event.source_ip == OUTSIDER and event.event_name == "BatchGetImage"
-               and event.error_code == "AccessDenied"]
+    [first] = [
+        event
+        for event in aggregated
+        if event.source_ip == OUTSIDER and event.event_name == "BatchGetImage" and event.error_code == "AccessDenied"
+    ]
     details = first.response_elements[AGGREGATE]
-    assert (details["firstEventTime"], details["lastEventTime"]) == ("2026-05-04T10:00:20.000000Z",
-                                                                     "2026-05-04T10:00:49.000000Z")
-    assert (details["windowStart"], details["windowEnd"]) == ("2026-05-04T10:00:00.000000Z",
-                                                               "2026-05-04T11:00:00.000000Z")
+    assert (details["firstEventTime"], details["lastEventTime"]) == (
+        "2026-05-04T10:00:20.000000Z",
+        "2026-05-04T10:00:49.000000Z",
+    )
+    assert (details["windowStart"], details["windowEnd"]) == (
+        "2026-05-04T10:00:00.000000Z",
+        "2026-05-04T11:00:00.000000Z",
+    )
     assert first.event_time == HOUR + timedelta(seconds=49)
     assert chain.verify().intact
 
@@ -199,8 +210,10 @@ def test_anonymous_failures_that_concern_no_account_are_counted_too(limits):
 @pytest.mark.django_db
 def test_another_accounts_principals_are_counted_per_account_and_seen_by_it(tenant, make_tenant, limits):
     mallory, trudy = make_tenant("mallory"), make_tenant("trudy")
-    batch = [refused(tenant.id, actor=user_actor(mallory.id, f"probe{n % 3}"), repository=f"guess{n % 12}")
-             for n in range(LIMIT + 40)]
+    batch = [
+        refused(tenant.id, actor=user_actor(mallory.id, f"probe{n % 3}"), repository=f"guess{n % 12}")
+        for n in range(LIMIT + 40)
+    ]
     batch += [refused(tenant.id, actor=user_actor(trudy.id, "scan")) for _ in range(LIMIT + 1)]
     assert write(batch) == 2 * LIMIT
 
@@ -217,7 +230,9 @@ def test_another_accounts_principals_are_counted_per_account_and_seen_by_it(tena
     assert set(selectors.visible_events(mallory.account.pk).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {of_mallory}
     assert set(selectors.visible_events(trudy.account.pk).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {of_trudy}
     assert set(selectors.visible_events(tenant.account.pk).filter(pk__in=[of_mallory.pk, of_trudy.pk])) == {
-        of_mallory, of_trudy}
+        of_mallory,
+        of_trudy,
+    }
 
 
 @pytest.mark.django_db
@@ -228,7 +243,8 @@ def test_an_ipv6_caller_is_counted_by_its_64(tenant, limits):
     assert aggregate.source_ip == "2001:db8:1:2::/64"
     assert aggregate.response_elements[AGGREGATE]["count"] == 14
     assert aggregate.response_elements[AGGREGATE]["sourceIPAddresses"] == [
-        f"2001:db8:1:2::{n:x}" for n in range(LIMIT + 1, LIMIT + 1 + services.DETAIL_VALUES_KEPT)]
+        f"2001:db8:1:2::{n:x}" for n in range(LIMIT + 1, LIMIT + 1 + services.DETAIL_VALUES_KEPT)
+    ]
     assert one_by_one(source_ip="2001:db8:1:3::1") == 2
 
 
@@ -297,8 +313,9 @@ def test_audit_writers_counting_one_source_at_once_count_it_exactly(tenant, limi
             for batch in range(BATCHES):
                 # each batch touches both addresses, in either order
                 addresses = ("192.0.2.1", "192.0.2.2") if (number + batch) % 2 else ("192.0.2.2", "192.0.2.1")
-                write([refused(tenant.id, source_ip=addresses[n % 2], request_parameters={"n": n})
-                       for n in range(BATCH)])
+                write(
+                    [refused(tenant.id, source_ip=addresses[n % 2], request_parameters={"n": n}) for n in range(BATCH)]
+                )
         except BaseException as exc:  # reported by the test's thread
             failures.append(exc)
         finally:

@@ -1,5 +1,6 @@
 """AuditMiddleware: request ids, the client address behind proxies, and the event
 finished from the response."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,13 @@ def run(request, response, *, begin: bool = True, **draft_fields):
         seen["request_id"] = request_context(request).request_id
         if begin:
             seen["draft"] = events.begin(
-                request, event_name="BatchGetImage", actor=root_actor("111122223333"), read_only=True,
-                recipient_account_id="111122223333", repository="team/app", **draft_fields,
+                request,
+                event_name="BatchGetImage",
+                actor=root_actor("111122223333"),
+                read_only=True,
+                recipient_account_id="111122223333",
+                repository="team/app",
+                **draft_fields,
             )
         return response
 
@@ -49,11 +55,13 @@ def test_an_incoming_request_id_is_kept_only_from_a_trusted_proxy(settings):
         RequestFactory().get("/v2/", HTTP_X_REQUEST_ID="lb-1234", REMOTE_ADDR="10.1.2.3"), HttpResponse(), begin=False
     )
     from_client, _ = run(
-        RequestFactory().get("/v2/", HTTP_X_REQUEST_ID="lb-1234", REMOTE_ADDR="198.51.100.7"), HttpResponse(),
+        RequestFactory().get("/v2/", HTTP_X_REQUEST_ID="lb-1234", REMOTE_ADDR="198.51.100.7"),
+        HttpResponse(),
         begin=False,
     )
     malformed, _ = run(
-        RequestFactory().get("/v2/", HTTP_X_REQUEST_ID="bad id\n", REMOTE_ADDR="10.1.2.3"), HttpResponse(),
+        RequestFactory().get("/v2/", HTTP_X_REQUEST_ID="bad id\n", REMOTE_ADDR="10.1.2.3"),
+        HttpResponse(),
         begin=False,
     )
 
@@ -78,20 +86,44 @@ def oci_error(code: str, message: str, status: int) -> JsonResponse:
 @pytest.mark.parametrize(
     ("path", "response", "expected"),
     [
-        ("/v2/team/app/manifests/nope", oci_error("MANIFEST_UNKNOWN", "manifest unknown", 404),
-         ("MANIFEST_UNKNOWN", "manifest unknown")),
-        ("/v2/team/app/manifests/x", oci_error("DENIED", "requested access to the resource is denied", 403),
-         ("AccessDenied", "requested access to the resource is denied")),
-        ("/v2/team/app/tags/list", oci_error("UNAUTHORIZED", "authentication required", 401),
-         ("AccessDenied", "authentication required")),
-        ("/api/v1/repositories", JsonResponse({"code": "repository_not_empty", "detail": "it holds images"}, status=409),
-         ("repository_not_empty", "it holds images")),
-        ("/api/v1/repositories", JsonResponse(
-            {"code": "invalid", "detail": "name: bad", "errors": [{"field": "name", "code": "required", "message": "bad"}]},
-            status=400), ("invalid", "name: bad")),
+        (
+            "/v2/team/app/manifests/nope",
+            oci_error("MANIFEST_UNKNOWN", "manifest unknown", 404),
+            ("MANIFEST_UNKNOWN", "manifest unknown"),
+        ),
+        (
+            "/v2/team/app/manifests/x",
+            oci_error("DENIED", "requested access to the resource is denied", 403),
+            ("AccessDenied", "requested access to the resource is denied"),
+        ),
+        (
+            "/v2/team/app/tags/list",
+            oci_error("UNAUTHORIZED", "authentication required", 401),
+            ("AccessDenied", "authentication required"),
+        ),
+        (
+            "/api/v1/repositories",
+            JsonResponse({"code": "repository_not_empty", "detail": "it holds images"}, status=409),
+            ("repository_not_empty", "it holds images"),
+        ),
+        (
+            "/api/v1/repositories",
+            JsonResponse(
+                {
+                    "code": "invalid",
+                    "detail": "name: bad",
+                    "errors": [{"field": "name", "code": "required", "message": "bad"}],
+                },
+                status=400,
+            ),
+            ("invalid", "name: bad"),
+        ),
         ("/v2/team/app/manifests/x", HttpResponse(status=404), ("NotFound", "Not Found")),
-        ("/v2/team/app/manifests/x", HttpResponse("<h1>Server Error (500)</h1>", status=500),
-         ("InternalFailure", "Internal Server Error")),
+        (
+            "/v2/team/app/manifests/x",
+            HttpResponse("<h1>Server Error (500)</h1>", status=500),
+            ("InternalFailure", "Internal Server Error"),
+        ),
         ("/v2/team/app/manifests/x", HttpResponse("fine", status=200), ("", "")),
         ("/v2/team/app/manifests/x", HttpResponse(status=307), ("", "")),
     ],

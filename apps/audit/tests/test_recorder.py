@@ -1,6 +1,7 @@
 """The recorder: submit spools the event and returns; a flush writes this process's
 spool buffer, ingests every spool file in order and publishes the pulls of each
 batch written."""
+
 from __future__ import annotations
 
 import io

@@ -2,6 +2,7 @@
 `berth serve` on one PostgreSQL): each ingester reads, moves and forgets only its
 own directory's cursors, so every event is written once and nothing is refused
 as a duplicate, whatever the hosts' names (here: the same one)."""
+
 from __future__ import annotations
 
 import fcntl
@@ -34,7 +35,9 @@ class WriterFile:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{socket.gethostname()}-{os.getpid()}-{time.time_ns():020d}-{os.urandom(4).hex()}.jsonl"
+        self.path = (
+            directory / f"{socket.gethostname()}-{os.getpid()}-{time.time_ns():020d}-{os.urandom(4).hex()}.jsonl"
+        )
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_SH)
 
@@ -54,19 +57,34 @@ def test_two_ingesters_on_one_database_keep_to_their_own_cursors(tmp_path, caplo
     with caplog.at_level(logging.WARNING, logger="apps.audit"):
         for round_number in range(ROUNDS):
             for host in ("a", "b"):
-                files[host].append(make_draft(request_parameters={"host": host, "n": round_number * EVENTS_PER_ROUND + n})
-                                   for n in range(EVENTS_PER_ROUND))
+                files[host].append(
+                    make_draft(request_parameters={"host": host, "n": round_number * EVENTS_PER_ROUND + n})
+                    for n in range(EVENTS_PER_ROUND)
+                )
                 if round_number % 2:  # the writer moves to a new file; the old one goes once read
                     files[host].close()
                     files[host] = WriterFile(directories[host])
             # a and b take turns in either order; each pass must leave the other's cursors alone
             for host in ("a", "b") if round_number % 3 else ("b", "a"):
                 other = "b" if host == "a" else "a"
-                cursors_of_other = set(SpoolCursor.objects.filter(owner=spool.spool_id(directories[other]))
-                                       .values_list("name", "offset")) if directories[other].is_dir() else set()
+                cursors_of_other = (
+                    set(
+                        SpoolCursor.objects.filter(owner=spool.spool_id(directories[other])).values_list(
+                            "name", "offset"
+                        )
+                    )
+                    if directories[other].is_dir()
+                    else set()
+                )
                 written[host] += ingesters[host].run_once()
-                assert set(SpoolCursor.objects.filter(owner=spool.spool_id(directories[other]))
-                           .values_list("name", "offset")) == cursors_of_other
+                assert (
+                    set(
+                        SpoolCursor.objects.filter(owner=spool.spool_id(directories[other])).values_list(
+                            "name", "offset"
+                        )
+                    )
+                    == cursors_of_other
+                )
         for host in ("a", "b"):
             files[host].close()
             written[host] += ingesters[host].run_once()
@@ -75,7 +93,9 @@ def test_two_ingesters_on_one_database_keep_to_their_own_cursors(tmp_path, caplo
     assert ingesters["a"].dropped == ingesters["b"].dropped == 0
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING], caplog.text
     for host in ("a", "b"):
-        numbers = sorted(Event.objects.filter(request_parameters__host=host).values_list("request_parameters__n", flat=True))
+        numbers = sorted(
+            Event.objects.filter(request_parameters__host=host).values_list("request_parameters__n", flat=True)
+        )
         assert numbers == list(range(ROUNDS * EVENTS_PER_ROUND))
     assert not SpoolCursor.objects.exists()  # every file read to its end, its writer gone, and removed
     assert spool.spool_id(directories["a"]) != spool.spool_id(directories["b"])
@@ -149,18 +169,30 @@ CONCURRENT_EVENTS_PER_ROUND = 100
 def shared_database(request, tmp_path) -> dict[str, str]:
     """The environment of processes that share one database: on PostgreSQL the
     test's own (committed, so a transactional test), on SQLite a migrated file."""
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "registry_project.settings",
-                   "BERTH_DATA_DIR": str(tmp_path / "data"), "BERTH_AUDIT_SYNCHRONOUS": "false",
-                   "BERTH_AUDIT_WRITER": "process", "BERTH_AUDIT_SPOOL_WRITE_SECONDS": "3600"}
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "registry_project.settings",
+        "BERTH_DATA_DIR": str(tmp_path / "data"),
+        "BERTH_AUDIT_SYNCHRONOUS": "false",
+        "BERTH_AUDIT_WRITER": "process",
+        "BERTH_AUDIT_SPOOL_WRITE_SECONDS": "3600",
+    }
     if connection.vendor == "postgresql":
         request.getfixturevalue("transactional_db")
         database = connection.settings_dict
-        environment["DATABASE_URL"] = (f"postgresql://{database['USER']}:{database['PASSWORD'] or ''}@"
-                                       f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}")
+        environment["DATABASE_URL"] = (
+            f"postgresql://{database['USER']}:{database['PASSWORD'] or ''}@"
+            f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}"
+        )
     else:
         environment.pop("DATABASE_URL", None)
-        subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=environment, check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "django", "migrate", "-v0"],
+            env=environment,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return environment
 
 
@@ -169,10 +201,17 @@ def test_two_hosts_ingest_concurrently_into_one_database(shared_database, tmp_pa
     hosts = {
         host: subprocess.Popen(
             [sys.executable, "-c", HOST_SCRIPT],
-            env={**shared_database, "HOST": host, "ROUNDS": str(CONCURRENT_ROUNDS),
-                 "PER_ROUND": str(CONCURRENT_EVENTS_PER_ROUND), "START": str(start),
-                 "BERTH_AUDIT_SPOOL_DIR": str(tmp_path / f"spool-{host}")},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={
+                **shared_database,
+                "HOST": host,
+                "ROUNDS": str(CONCURRENT_ROUNDS),
+                "PER_ROUND": str(CONCURRENT_EVENTS_PER_ROUND),
+                "START": str(start),
+                "BERTH_AUDIT_SPOOL_DIR": str(tmp_path / f"spool-{host}"),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for host in ("a", "b")
     }
@@ -189,14 +228,25 @@ def test_two_hosts_ingest_concurrently_into_one_database(shared_database, tmp_pa
         assert hosts[host].returncode == 0, stderr
         assert "Traceback" not in stderr and "ERROR" not in stderr, stderr
         assert json.loads(stdout.splitlines()[-1]) == {"dropped": 0}
-    report = subprocess.run([sys.executable, "-c", REPORT_SCRIPT], env=shared_database, capture_output=True,
-                            text=True, check=True, timeout=120)
+    report = subprocess.run(
+        [sys.executable, "-c", REPORT_SCRIPT],
+        env=shared_database,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     stored = json.loads(report.stdout.splitlines()[-1])
     expected = CONCURRENT_ROUNDS * CONCURRENT_EVENTS_PER_ROUND
     for host in ("a", "b"):
         assert sorted(n for stored_host, n in stored["events"] if stored_host == host) == list(range(expected))
     assert len(stored["events"]) == 2 * expected
     assert stored["cursors"] == 0
-    verified = subprocess.run([sys.executable, "-m", "django", "verify_audit_chain"], env=shared_database,
-                              capture_output=True, text=True, timeout=120)
+    verified = subprocess.run(
+        [sys.executable, "-m", "django", "verify_audit_chain"],
+        env=shared_database,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert verified.returncode == 0 and f"{2 * expected} events" in verified.stdout, verified.stdout + verified.stderr

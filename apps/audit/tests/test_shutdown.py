@@ -1,6 +1,7 @@
 """The spool in a real `berth serve`: web workers spool their events, the audit
 writer process writes them to the trail, and on a graceful stop it runs once more
 after the web server has stopped, so nothing spooled is left behind."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ def audit_writer_nice(server: BerthServer) -> int:
             command = Path(entry.path, "cmdline").read_bytes()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[3]) == server.proc.pid and b"audit_writer" in command:
             return int(fields[16])
     raise AssertionError("no audit writer process in the server's session")
@@ -35,7 +36,8 @@ def audit_writer_nice(server: BerthServer) -> int:
 
 def recorded_lookups(server: BerthServer) -> int:
     result = server.cli(
-        "shell", "-c",
+        "shell",
+        "-c",
         "from apps.audit.models import Event; print(Event.objects.filter(event_name='LookupEvents').count())",
     )
     return int(result.stdout.strip().splitlines()[-1])
@@ -46,11 +48,13 @@ def idle_writer_server(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     server = BerthServer(data_dir, "")  # SQLite: a server of its own, whatever the other tests use
-    server.env.update({
-        "BERTH_AUDIT_SYNCHRONOUS": "false",
-        "BERTH_AUDIT_FLUSH_SECONDS": "3600",  # the audit writer runs at start, then only at the stop
-        "BERTH_WEB_WORKERS": "2",
-    })
+    server.env.update(
+        {
+            "BERTH_AUDIT_SYNCHRONOUS": "false",
+            "BERTH_AUDIT_FLUSH_SECONDS": "3600",  # the audit writer runs at start, then only at the stop
+            "BERTH_WEB_WORKERS": "2",
+        }
+    )
     server.start()
     try:
         yield server
@@ -83,9 +87,14 @@ def test_spooled_events_are_written_when_the_server_stops(idle_writer_server):
     assert not list((server.data_dir / "audit-spool").glob("*.jsonl"))  # read, and their writers gone
     verified = server.cli("verify_audit_chain")
     assert "audit chain intact" in verified.stdout
-    request_ids = json.loads(server.cli(
-        "shell", "-c",
-        "import json; from apps.audit.models import Event; "
-        "print(json.dumps(list(Event.objects.filter(event_name='LookupEvents').values_list('request_id', flat=True))))",
-    ).stdout.strip().splitlines()[-1])
+    request_ids = json.loads(
+        server.cli(
+            "shell",
+            "-c",
+            "import json; from apps.audit.models import Event; "
+            "print(json.dumps(list(Event.objects.filter(event_name='LookupEvents').values_list('request_id', flat=True))))",
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert len(set(request_ids)) == LOOKUPS  # one event per request, each with its own id

@@ -1,5 +1,6 @@
 """The audit spool: lines that read back as the events written, and an ingester that
 writes each spooled event to the trail exactly once, in order, whatever stops it."""
+
 from __future__ import annotations
 
 import fcntl
@@ -102,18 +103,12 @@ def test_a_line_of_the_form_alone_reads_as_the_same_event(monkeypatch):
     assert spool.decode(line).fields == row.fields
 
 
-def test_a_line_an_earlier_version_spooled_reads_as_the_same_event():
-    draft = make_draft(request_parameters={"imageTag": "v1"}, response_elements={"imageDigest": "sha256:" + "b" * 64})
-    actor = draft.actor
-    format_1 = json.dumps([
-        1, draft.event_id.hex, draft.event_time.isoformat(), draft.event_name, draft.event_source,
-        actor.type, actor.arn, actor.account_id, actor.username, actor.access_key_id, actor.session_name,
-        actor.role_arn, draft.source_ip, draft.user_agent, draft.request_id, draft.read_only,
-        draft.recipient_account_id, draft.repository, draft.request_parameters, draft.response_elements,
-        draft.error_code, draft.error_message,
-    ], separators=(",", ":")).encode() + b"\n"
-
-    assert spool.decode(format_1).form == EventRow.from_draft(draft).form
+def test_a_line_of_the_unreleased_format_1_is_refused():
+    # Format 1 (a JSON array of a draft's fields) never left a development branch:
+    # no spool file holds it, and it reads as any other line that is not an event.
+    line = json.dumps([1, "0" * 32, "2026-01-01T00:00:00+00:00"] + [""] * 19).encode() + b"\n"
+    with pytest.raises(spool.BadLine):
+        spool.decode(line)
 
 
 def _line(fields) -> bytes:
@@ -125,15 +120,23 @@ _GOOD = EventRow.from_draft(make_draft()).fields
 
 @pytest.mark.parametrize(
     "line",
-    [b"not json\n", b"[]\n", b"[2]\n", b'{"a": 1}\n', b'[1, "zz", "2026-01-01"]\n',
-     json.dumps([1, "x" * 32, "not a time"] + [""] * 19).encode() + b"\n",
-     b"[2,not json]\n", b'[2,["a"]]\n', b"[3," + _line(_GOOD)[3:],
-     _line(_GOOD[:-1]),  # a field short
-     _line([*_GOOD[:4], "true", *_GOOD[5:]]),  # read_only as text
-     _line(["not-an-id", *_GOOD[1:]]),
-     _line([_GOOD[0], "2026-11-28 03:00:00", *_GOOD[2:]]),  # not the canonical time
-     _line([*_GOOD[:19], "[1]", *_GOOD[20:]]),  # request parameters that are not an object
-     b"[2," + json.dumps(_GOOD).encode()[:-1] + b"\n"],  # cut short
+    [
+        b"not json\n",
+        b"[]\n",
+        b"[2]\n",
+        b'{"a": 1}\n',
+        b'[1, "zz", "2026-01-01"]\n',
+        json.dumps([1, "x" * 32, "not a time"] + [""] * 19).encode() + b"\n",
+        b"[2,not json]\n",
+        b'[2,["a"]]\n',
+        b"[3," + _line(_GOOD)[3:],
+        _line(_GOOD[:-1]),  # a field short
+        _line([*_GOOD[:4], "true", *_GOOD[5:]]),  # read_only as text
+        _line(["not-an-id", *_GOOD[1:]]),
+        _line([_GOOD[0], "2026-11-28 03:00:00", *_GOOD[2:]]),  # not the canonical time
+        _line([*_GOOD[:19], "[1]", *_GOOD[20:]]),  # request parameters that are not an object
+        b"[2," + json.dumps(_GOOD).encode()[:-1] + b"\n",
+    ],  # cut short
 )
 def test_a_line_that_is_not_an_event_is_refused(line):
     with pytest.raises(spool.BadLine):

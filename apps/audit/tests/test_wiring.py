@@ -1,5 +1,6 @@
 """What the registry and the management API leave in the trail: every action, with
 its parameters, its outcome, and (for writes) in the transaction of the change."""
+
 from __future__ import annotations
 
 import hashlib
@@ -62,7 +63,10 @@ def test_a_tag_move_records_the_digest_it_pointed_at_before(tenant, pushed):
 
 def test_a_pull_records_the_tag_the_digest_and_the_method(tenant, pushed):
     client, name, first = pushed
-    assert client.request("GET", f"/v2/{name}/manifests/v1", scope=f"repository:{name}:pull", headers=OCI).status_code == 200
+    assert (
+        client.request("GET", f"/v2/{name}/manifests/v1", scope=f"repository:{name}:pull", headers=OCI).status_code
+        == 200
+    )
     pull = events(event_name="BatchGetImage")[-1]
     assert (pull.image_tag, pull.image_digest, pull.read_only) == ("v1", first, True)
     assert pull.request_parameters["httpMethod"] == "GET"
@@ -81,8 +85,13 @@ def test_a_refused_request_with_a_token_is_an_access_denied_event(tenant, other_
 
 def test_a_failed_write_is_recorded_as_a_failure_and_leaves_no_success(tenant, pushed):
     client, name, _ = pushed
-    response = client.request("PUT", f"/v2/{name}/manifests/broken", scope=f"repository:{name}:pull,push",
-                              data=b"{not json", content_type="application/vnd.oci.image.manifest.v1+json")
+    response = client.request(
+        "PUT",
+        f"/v2/{name}/manifests/broken",
+        scope=f"repository:{name}:pull,push",
+        data=b"{not json",
+        content_type="application/vnd.oci.image.manifest.v1+json",
+    )
     assert response.status_code == 400
     [failed] = events(event_name="PutImage", image_tag="broken")
     assert failed.error_code == "MANIFEST_INVALID"
@@ -92,7 +101,9 @@ def test_management_api_calls_are_recorded_with_their_outcome(tenant, pushed, ap
     api = api_client(tenant)
     assert api.get("/api/v1/repositories/team/app/-/images").status_code == 200
     assert api.get("/api/v1/repositories/nowhere/-/images").status_code == 404
-    invalid = api.put("/api/v1/repositories/team/app/-/image-tag-mutability", {"imageTagMutability": "X"}, format="json")
+    invalid = api.put(
+        "/api/v1/repositories/team/app/-/image-tag-mutability", {"imageTagMutability": "X"}, format="json"
+    )
     assert invalid.status_code == 400
     assert api.delete("/api/v1/repositories/team/app?force=true").status_code == 204
 

@@ -4,6 +4,7 @@ processes spooled to the trail; on SIGTERM or SIGINT it ingests once more and
 exits. Web processes started with BERTH_AUDIT_WRITER=process leave the ingesting
 to it. It runs at nice BERTH_AUDIT_WRITER_NICE (10): while the web workers want
 the CPU, the events wait in the spool and the pulls go first."""
+
 from __future__ import annotations
 
 import os
@@ -50,9 +51,7 @@ class Command(BaseCommand):
             signal.signal(sig, lambda signum, frame: stop.set())
         if settings.BERTH_AUDIT_WRITER_NICE:
             os.nice(settings.BERTH_AUDIT_WRITER_NICE)
-        self.stdout.write(
-            f"audit writer ingesting {recorder.ingester.directory} (nice {os.nice(0)})"
-        )
+        self.stdout.write(f"audit writer ingesting {recorder.ingester.directory} (nice {os.nice(0)})")
         self.stdout.flush()
         recorder.run(stop)
         self.stdout.write("audit writer stopped")

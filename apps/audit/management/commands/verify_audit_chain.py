@@ -1,5 +1,6 @@
 """`manage.py verify_audit_chain`: recompute every stored event's hash and check
 the links between them, from the first event retention kept to the chain head."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.audit import chain
