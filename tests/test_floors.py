@@ -23,7 +23,7 @@ FLOORS = [
     {"repositories"},
     {"iam"},
     {"registry"},
-    {"gallery"},
+    {"gallery", "scanning"},
     {"api", "console"},
 ]
 FLOOR_OF = {app: level for level, apps in enumerate(FLOORS) for app in apps}
