@@ -137,6 +137,10 @@ if not 1 <= BERTH_MAX_JSON_DEPTH <= 256:
     raise ImproperlyConfigured(f"BERTH_MAX_JSON_DEPTH must be 1..256, not {BERTH_MAX_JSON_DEPTH}")
 BERTH_API_MAX_JSON_BYTES = env_int("BERTH_API_MAX_JSON_BYTES", 2 * 1024 * 1024)
 
+# Vulnerability scanning: the limits a layer walk stops at (apps.scanning.inventory.Limits'
+# fields; left empty, its defaults), so a hostile layer ends its scan FAILED with the reason.
+BERTH_SCAN_LIMITS: dict = {}
+
 
 def env_regex(name: str, default: str) -> str:
     value = os.environ.get(name, default)
@@ -189,6 +193,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.api",
     "apps.gallery",
+    "apps.scanning",
     "apps.console",
     # The project's own commands: `berth serve`, `worker`, `beat`, and `migrate` under a lock.
     "registry_project",

@@ -20,6 +20,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from apps.kernel.errors import DomainError
 from apps.registry import exceptions as registry
 from apps.registry.storage.space import out_of_space
+from apps.scanning import exceptions as scanning
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[type[exceptions.APIException], str]
     registry.ReferencedManifestUnknown: (BadRequest, "referenced_images_not_found"),
     registry.DigestMismatch: (BadRequest, "image_digest_does_not_match"),
     registry.ManifestTooLarge: (exceptions.ValidationError, "max_length"),
+    scanning.ScanLimitExceeded: (BadRequest, "limit_exceeded"),
+    scanning.ImageNotScannable: (BadRequest, "unsupported_image_type"),
     DomainError: (exceptions.ValidationError, "invalid"),
 }
 

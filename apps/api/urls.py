@@ -10,6 +10,7 @@ from .gallery import views as gallery_api
 from .iam import views as iam_api
 from .registry import views as images_api
 from .repositories import views as repositories_api
+from .scanning import views as scanning_api
 
 urlpatterns = [
     path("auth/access-keys", accounts_api.BootstrapAccessKey.as_view(), name="api-bootstrap-access-key"),
@@ -48,6 +49,12 @@ urlpatterns = [
         images_api.ImageBatchDelete.as_view(),
         name="api-repository-images-batch-delete",
     ),
+    path("repositories/<path:name>/-/images/scan", scanning_api.StartImageScan.as_view(), name="api-image-scan"),
+    path(
+        "repositories/<path:name>/-/images/scan-findings",
+        scanning_api.ImageScanFindings.as_view(),
+        name="api-image-scan-findings",
+    ),
     path("repositories/<path:name>/-/policy", iam_api.RepositoryPolicyDetail.as_view(), name="api-repository-policy"),
     path(
         "repositories/<path:name>/-/pull-counts",
@@ -79,6 +86,11 @@ urlpatterns = [
     path("sts/assume-role", iam_api.AssumeRole.as_view(), name="api-sts-assume-role"),
     path("sts/caller-identity", iam_api.CallerIdentity.as_view(), name="api-sts-caller-identity"),
     path("registries", registries_api.RegistryList.as_view(), name="api-registries"),
+    path(
+        "registry/scanning-configuration",
+        scanning_api.RegistryScanningConfiguration.as_view(),
+        name="api-registry-scanning-configuration",
+    ),
     path("registry/catalog-data", registries_api.RegistryCatalogData.as_view(), name="api-registry-catalog-data"),
     path("audit/events", audit_api.EventList.as_view(), name="api-audit-events"),
     path("audit/events/export", audit_api.EventExport.as_view(), name="api-audit-events-export"),

@@ -18,3 +18,4 @@ class GalleryConfig(AppConfig):
             outbox.subscribe(event_name, subscribers.refresh_repository)
         outbox.subscribe(names.ACCOUNT_CHANGED, subscribers.refresh_publisher)
         outbox.subscribe(names.IMAGES_PULLED, subscribers.count_pulls)
+        outbox.subscribe(names.IMAGE_SCAN_COMPLETED, subscribers.keep_scan_summary)

@@ -11,7 +11,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 from apps.accounts.models import Account
-from apps.registry.models import TAG_MAX_LENGTH
+from apps.registry.models import TAG_MAX_LENGTH, Manifest
 from apps.repositories.models import CATALOG_DESCRIPTION_MAX_LENGTH, REPOSITORY_NAME_MAX_LENGTH, Repository
 
 
@@ -85,3 +85,24 @@ class PullCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.repository_id}:{self.tag or '@digest'} {self.day}: {self.count}"
+
+
+class ScanSummary(models.Model):
+    """The vulnerability counts of an image's last scan, as the scanner announced them
+    (image.scan_completed): what the tags tab shows beside each tag."""
+
+    manifest = models.OneToOneField(Manifest, primary_key=True, on_delete=models.CASCADE, related_name="gallery_scan")
+    status = models.CharField(max_length=32)
+    severity_counts = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
+
+    @property
+    def status_text(self) -> str:
+        return self.status.lower().replace("_", " ")
+
+    @property
+    def counts(self) -> list[tuple[str, int]]:
+        """(severity, count) of the severities found, most severe first."""
+        return [(level, self.severity_counts[level]) for level in self.SEVERITIES if self.severity_counts.get(level)]

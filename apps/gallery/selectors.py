@@ -306,7 +306,7 @@ def catalog_texts(entry: GalleryEntry) -> RepositoryCatalogData | None:
 def tags_page(entry: GalleryEntry, *, page_number=1, per_page: int = TAGS_PER_PAGE) -> Page:
     tags = (
         Tag.objects.filter(repository_id=entry.pk)
-        .select_related("manifest")
+        .select_related("manifest", "manifest__gallery_scan")
         .only(
             "name",
             "updated_at",
@@ -317,6 +317,8 @@ def tags_page(entry: GalleryEntry, *, page_number=1, per_page: int = TAGS_PER_PA
             "manifest__platforms",
             "manifest__config_media_type",
             "manifest__artifact_type",
+            "manifest__gallery_scan__status",
+            "manifest__gallery_scan__severity_counts",
         )
         .order_by("-updated_at", "name")
     )

@@ -27,7 +27,7 @@ from apps.repositories.models import (
     Visibility,
 )
 
-from .models import GalleryEntry, Kind, PullCount
+from .models import GalleryEntry, Kind, PullCount, ScanSummary
 
 ABOUT_TEXT_MAX_LENGTH = 20_000
 # What an image's config says (GOARCH/GOOS) -> the catalog badge the gallery filters by.
@@ -198,3 +198,11 @@ def refresh_all(*, batch_size: int = 500) -> int:
         refresh_entry(repository_id=repository_id)
         count += 1
     return count
+
+
+def keep_scan_summary(*, manifest_id: int, status: str, severity_counts: dict) -> None:
+    """The latest scan's status and counts of a manifest (nothing when it is gone)."""
+    if Manifest.objects.filter(pk=manifest_id).exists():
+        ScanSummary.objects.update_or_create(
+            manifest_id=manifest_id, defaults={"status": status, "severity_counts": severity_counts}
+        )

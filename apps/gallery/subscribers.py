@@ -24,3 +24,13 @@ def count_pulls(event: DomainEvent) -> None:
     """images.pulled: the pulls of public repositories are added to the counters.
     Not to be repeated: its work commits with its delivery, which happens once."""
     pulls.count_pulls(event.payload["pulls"])
+
+
+def keep_scan_summary(event: DomainEvent) -> None:
+    """image.scan_completed: the counts the tags tab shows (the latest scan's, so a
+    repeated delivery writes the same)."""
+    services.keep_scan_summary(
+        manifest_id=event.payload["manifestId"],
+        status=event.payload["status"],
+        severity_counts=event.payload["severityCounts"],
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from ..client import repository_path
@@ -53,6 +55,20 @@ def _platforms(image: dict) -> str:
 
 
 LIST_COLUMNS = [Column("Tag", "imageTag"), Column("Digest", "imageDigest")]
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
+FINDINGS_FAIL_EXIT = 3  # --fail-on: findings at or above the severity exist
+
+
+def _vulnerabilities(image: dict) -> str:
+    status = (image.get("imageScanStatus") or {}).get("status")
+    if not status:
+        return ""
+    counts = (image.get("imageScanFindingsSummary") or {}).get("findingSeverityCounts") or {}
+    if status != "COMPLETE":
+        return status.lower().replace("_", " ")
+    return " ".join(f"{level[0]}:{counts[level]}" for level in SEVERITIES if counts.get(level)) or "none found"
+
+
 DETAIL_COLUMNS = [
     Column("Digest", "imageDigest", short_digest),
     Column("Tags", "imageTags"),
@@ -61,6 +77,21 @@ DETAIL_COLUMNS = [
     Column("Size", "imageSizeInBytes", size),
     Column("Pushed", "imagePushedAt", when),
     Column("Last pulled", "lastRecordedPullTime", when),
+    Column("Vulnerabilities", _vulnerabilities),
+]
+
+
+def _attribute(finding: dict, key: str) -> str:
+    return next((a.get("value", "") for a in finding.get("attributes") or [] if a.get("key") == key), "")
+
+
+FINDING_COLUMNS = [
+    Column("Severity", "severity"),
+    Column("Advisory", "name"),
+    Column("Aliases", lambda f: _attribute(f, "aliases")),
+    Column("Package", lambda f: _attribute(f, "package_name")),
+    Column("Installed", lambda f: _attribute(f, "package_version")),
+    Column("Fixed in", lambda f: _attribute(f, "fixed_in_version")),
 ]
 
 
@@ -199,3 +230,99 @@ def tag(session: Session, repository: str, source: str, new_tags: tuple[str, ...
             f"Tagged {item['imageId']['imageDigest']} as {item['imageId']['imageTag']}." for item in data["images"]
         ),
     )
+
+
+@images.command(short_help="Scan an image for known vulnerabilities now.")
+@click.argument("repository")
+@click.argument("reference", metavar="TAG|DIGEST")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="wait until the scan ends")
+@click.option("--timeout", type=click.IntRange(1, 3600), default=300, show_default=True, help="seconds to wait")
+@output_option
+@pass_session
+def scan(session: Session, repository: str, reference: str, wait: bool, timeout: int, output: str) -> None:
+    """Scan the image REFERENCE of REPOSITORY (StartImageScan; once a day per image) and, unless
+    --no-wait, wait for its status: COMPLETE, FAILED or UNSUPPORTED_IMAGE, with the severity counts."""
+    with Activity(f"Scanning {reference} in {repository}"):
+        started = session.client.post(repository_path(repository, "images", "scan"), {"imageId": image_id(reference)})
+        result = started
+        if wait:
+            result = _wait_for_scan(session, repository, started["imageId"]["imageDigest"], timeout)
+    emit(result, output, _scan_text)
+
+
+def _wait_for_scan(session: Session, repository: str, digest: str, timeout: int) -> dict:
+    deadline = time.monotonic() + timeout
+    delay = 0.5
+    while True:
+        answer = session.client.get(
+            repository_path(repository, "images", "scan-findings"), imageDigest=digest, max_results=1
+        )
+        if answer["imageScanStatus"]["status"] not in ("IN_PROGRESS", "PENDING"):
+            return answer
+        if time.monotonic() > deadline:
+            raise Failure(f"the scan of {digest} did not end within {timeout} s; it goes on: berth images findings")
+        time.sleep(delay)
+        delay = min(delay * 2, 5)
+
+
+def _scan_text(data: dict) -> str:
+    status = data["imageScanStatus"]
+    lines = [f"{data['imageId'].get('imageDigest')}: {status['status']} ({status['description']})"]
+    counts = (data.get("imageScanFindings") or {}).get("findingSeverityCounts")
+    if counts is not None:
+        lines.append(
+            "  " + (", ".join(f"{counts[level]} {level}" for level in SEVERITIES if counts.get(level)) or "no findings")
+        )
+    return "\n".join(lines)
+
+
+@images.command(short_help="Vulnerabilities found in an image; --fail-on for CI.")
+@click.argument("repository")
+@click.argument("reference", metavar="TAG|DIGEST")
+@click.option("--severity", type=click.Choice(SEVERITIES, case_sensitive=False), help="at this severity or above")
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES, case_sensitive=False),
+    help=f"exit {FINDINGS_FAIL_EXIT} when findings at this severity or above exist (for CI pipelines)",
+)
+@output_option
+@pass_session
+def findings(
+    session: Session, repository: str, reference: str, severity: str | None, fail_on: str | None, output: str
+) -> None:
+    """The findings of the last scan of the image REFERENCE of REPOSITORY, most severe first: the advisory,
+    its aliases (the CVE), the package, the installed version and the version that fixes it."""
+    path = repository_path(repository, "images", "scan-findings")
+    params = {**image_id(reference), "severity": severity and severity.upper(), "max_results": 1000}
+    with Activity(f"Reading the findings of {reference}", unit="findings") as activity:
+        first = session.client.get(path, **params)
+        result = dict(first)
+        scan_findings = first.get("imageScanFindings")
+        if scan_findings is not None:
+            items = list(scan_findings.get("findings") or [])
+            activity.advance(len(items))
+            token = first.get("next")
+            while token:
+                page = session.client.get(path, **params, next=token)
+                more = (page.get("imageScanFindings") or {}).get("findings") or []
+                items += more
+                activity.advance(len(more))
+                token = page.get("next")
+            result["imageScanFindings"] = {**scan_findings, "findings": items}
+        result.pop("next", None)
+    emit(result, output, _findings_text)
+    if fail_on and scan_findings is not None:
+        counts = scan_findings.get("findingSeverityCounts") or {}
+        at_or_above = SEVERITIES[: SEVERITIES.index(fail_on.upper()) + 1]
+        found = sum(counts.get(level, 0) for level in at_or_above)
+        if found:
+            click.echo(f"berth: {found} findings at {fail_on.upper()} or above", err=True)
+            raise SystemExit(FINDINGS_FAIL_EXIT)
+    if fail_on and scan_findings is None:
+        raise Failure(f"the image has no complete scan ({result['imageScanStatus']['status']}): nothing to judge")
+
+
+def _findings_text(data: dict) -> str:
+    text = _scan_text(data)
+    items = (data.get("imageScanFindings") or {}).get("findings") or []
+    return text + ("\n\n" + table(items, FINDING_COLUMNS) if items else "")

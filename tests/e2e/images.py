@@ -121,7 +121,8 @@ def make_layer(files: dict[str, bytes]) -> tuple[bytes, bytes]:
                     tar.addfile(ti)
             data = files[name]
             ti = tarfile.TarInfo(name)
-            ti.size, ti.mode, ti.mtime = len(data), 0o644, 0
+            # an ELF binary is installed executable
+            ti.size, ti.mode, ti.mtime = len(data), 0o755 if data.startswith(b"\x7fELF") else 0o644, 0
             tar.addfile(ti, io.BytesIO(data))
     raw = buf.getvalue()
     return raw, gzip.compress(raw, compresslevel=6, mtime=0)
@@ -223,6 +224,36 @@ def build_oci_image(path: str | os.PathLike, tag: str = "v1", arch: str = "amd64
     layout.set_ref(tag, OCI_MANIFEST, img.manifest_digest, len(img.manifest))
     img.tag = tag
     return img
+
+
+def build_image_from_layers(
+    path: str | os.PathLike, tag: str, layers: list[dict[str, bytes]], arch: str = "amd64"
+) -> Image:
+    """OCI image layout at ``path``, tagged ``tag``, whose layers hold ``layers`` (each a
+    path -> content map, lowest first; a ``.wh.<name>`` file deletes ``<name>`` below)."""
+    layout = OCILayout(path)
+    layer_descs, diff_ids = [], []
+    for files in layers:
+        raw, gz = make_layer(files)
+        diff_ids.append(sha256_digest(raw))
+        layer_descs.append({"mediaType": OCI_LAYER_GZIP, **layout.add_blob(gz)})
+    cfg_desc = {"mediaType": OCI_CONFIG, **layout.add_blob(canonical_json(_image_config(arch, diff_ids)))}
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cfg_desc, "layers": layer_descs}, indent=2
+    ).encode()
+    mdesc = layout.add_blob(manifest)
+    layout.set_ref(tag, OCI_MANIFEST, mdesc["digest"], mdesc["size"])
+    return Image(
+        path=layout.path,
+        tag=tag,
+        manifest=manifest,
+        manifest_digest=mdesc["digest"],
+        media_type=OCI_MANIFEST,
+        config_digest=cfg_desc["digest"],
+        layer_digests=[d["digest"] for d in layer_descs],
+        diff_ids=diff_ids,
+        platform={"architecture": arch, "os": "linux"},
+    )
 
 
 def build_multiarch_index(path: str | os.PathLike, tag: str = "v1") -> MultiArch:

@@ -1,10 +1,17 @@
 """Shapes of the management API's image operations (Amazon ECR's names)."""
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.api.scanning.summaries import (
+    FindingsSummarySerializer,
+    ImageScanStatusSerializer,
+    findings_summary,
+    scan_status,
+)
 from apps.kernel.digests import DigestInvalid, parse_digest
 from apps.registry.models import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
 from apps.registry.selectors import FailureCode, TagStatus
@@ -116,6 +123,10 @@ class ImageDetailSerializer(serializers.Serializer):
     platforms = PlatformSerializer(
         many=True, help_text="Berth's addition: the image's os/architecture, or those of an index's entries"
     )
+    imageScanStatus = serializers.SerializerMethodField(help_text="null when the image was never scanned")
+    imageScanFindingsSummary = serializers.SerializerMethodField(
+        help_text="the severity counts of the last complete scan; null before one"
+    )
 
     def get_registryId(self, manifest) -> str:
         return self.context["repository"].account_id
@@ -130,6 +141,23 @@ class ImageDetailSerializer(serializers.Serializer):
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_artifactMediaType(self, manifest):
         return manifest.artifact_type or manifest.config_media_type or None
+
+    @extend_schema_field(ImageScanStatusSerializer(allow_null=True))
+    def get_imageScanStatus(self, manifest):
+        return scan_status(_scan(manifest))
+
+    @extend_schema_field(FindingsSummarySerializer(allow_null=True))
+    def get_imageScanFindingsSummary(self, manifest):
+        summary = findings_summary(_scan(manifest))
+        return None if summary is None else FindingsSummarySerializer(summary).data
+
+
+def _scan(manifest):
+    """The manifest's scan (prefetched by the view), or None."""
+    try:
+        return manifest.scan
+    except ObjectDoesNotExist:
+        return None
 
 
 class DescribeImagesRequestSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.db.models import prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
@@ -234,6 +235,8 @@ class ImageDescriptions(_ImagesView):
 
     @staticmethod
     def _details(repository: Repository, images, *, next_token: str | None) -> dict:
+        images = list(images)
+        prefetch_related_objects(images, "scan")
         page = {"imageDetails": images, "next": next_token}
         return ImageDetailPageSerializer(page, context={"repository": repository}).data
 

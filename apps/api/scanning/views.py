@@ -1,0 +1,189 @@
+"""Vulnerability scanning in the management API: Amazon ECR's StartImageScan,
+DescribeImageScanFindings and the registry scanning configuration, over the
+signed-in user's account (another account's repository is never found)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.response import Response
+
+from apps.api.registry.serializers import image_id
+from apps.api.serializers import error_responses
+from apps.api.views import AccountScopedView
+from apps.registry import selectors as registry_selectors
+from apps.registry.selectors import FailureCode, ImageFailure
+from apps.scanning import configuration, selectors, services
+from apps.scanning.exceptions import ImageNotScannable, ScanningConfigurationInvalid
+from apps.scanning.models import ScanStatus
+
+from .serializers import (
+    DescribeImageScanFindingsSerializer,
+    FindingsQuerySerializer,
+    PutScanningConfigurationSerializer,
+    RegistryScanningConfigurationSerializer,
+    StartImageScanRequestSerializer,
+    StartImageScanResponseSerializer,
+)
+from .summaries import scan_status
+
+SCANNING_TAG = "scanning"
+NAME = OpenApiParameter(
+    "name", str, OpenApiParameter.PATH, description="the repository name, `/` included (`team/app`)"
+)
+
+
+def _image(repository, digest: str | None, tag: str | None):
+    try:
+        return registry_selectors.find_image(repository, digest=digest, tag=tag)
+    except ImageFailure as failure:
+        if failure.code == FailureCode.IMAGE_NOT_FOUND:
+            raise exceptions.NotFound(failure.reason, code="image_not_found") from None
+        code = "".join(f"_{c.lower()}" if c.isupper() else c for c in failure.code).lstrip("_")
+        raise exceptions.ValidationError({"imageId": [ErrorDetail(failure.reason, code=code)]}) from None
+
+
+class StartImageScan(AccountScopedView):
+    domain_error_fields = {ImageNotScannable: "imageId"}
+
+    @extend_schema(
+        operation_id="startImageScan",
+        summary="Scan an image now",
+        description="Amazon ECR's StartImageScan: a worker reads the image's layers, lists its OS and packages "
+        "and matches them against the advisory database. An index scans each of its platforms' images. An image "
+        "can be scanned on demand once a day (400 `limit_exceeded` within 24 hours of the last); an artifact that "
+        "is not a container image is refused with 400 `unsupported_image_type`.",
+        parameters=[NAME],
+        request=StartImageScanRequestSerializer,
+        responses={200: StartImageScanResponseSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[SCANNING_TAG],
+    )
+    def post(self, request, name: str):
+        repository = self.repository_named(name, action="ecr:StartImageScan")
+        given = StartImageScanRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        wanted = given.validated_data["imageId"]
+        self.authorize("ecr:StartImageScan", repository=repository)
+        manifest = _image(repository, wanted.get("imageDigest"), wanted.get("imageTag"))
+        scan = services.start_image_scan(
+            repository=repository, manifest=manifest, actor=self.actor, context=self.context
+        )
+        body = {
+            "registryId": repository.account_id,
+            "repositoryName": repository.name,
+            "imageId": image_id(manifest.digest, wanted.get("imageTag")),
+            "imageScanStatus": scan_status(scan),
+        }
+        return Response(StartImageScanResponseSerializer(body).data)
+
+
+class ImageScanFindings(AccountScopedView):
+    @extend_schema(
+        operation_id="describeImageScanFindings",
+        summary="Read an image's scan findings",
+        description="Amazon ECR's DescribeImageScanFindings: the scan's status and, once it is complete, its "
+        "findings, most severe first, a page at a time (`next`). Each finding names the advisory (`name`), its "
+        "severity, a link (`uri`), and as attributes the package and installed version, the version that fixes "
+        "it, the CVE and other aliases, the CVSS score and vector, the file that recorded the package and the "
+        "layer that brought it. An index's findings are its platforms' (the `image_digest` attribute says "
+        "whose). 404 `scan_not_found` when the image was never scanned. `severity` keeps findings at that level "
+        "or above.",
+        parameters=[NAME, FindingsQuerySerializer],
+        responses={200: DescribeImageScanFindingsSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[SCANNING_TAG],
+    )
+    def get(self, request, name: str):
+        repository = self.repository_named(name, action="ecr:DescribeImageScanFindings")
+        query = FindingsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        self.authorize("ecr:DescribeImageScanFindings", repository=repository)
+        manifest = _image(repository, data.get("imageDigest"), data.get("imageTag"))
+        scan = selectors.scan_of(manifest)
+        if scan is None:
+            raise exceptions.NotFound(
+                f"image {manifest.digest} has not been scanned: StartImageScan, or turn on scan on push",
+                code="scan_not_found",
+            )
+        findings_body = None
+        next_token = None
+        if scan.status == ScanStatus.COMPLETE:
+            try:
+                page, next_token = selectors.findings_page(
+                    manifest,
+                    limit=data["max_results"],
+                    next_token=data.get("next"),
+                    minimum_severity=data.get("severity"),
+                )
+            except selectors.FindingsTokenInvalid as exc:
+                raise exceptions.ValidationError({"next": [ErrorDetail(str(exc), code="invalid")]}) from None
+            findings_body = {
+                "imageScanCompletedAt": scan.completed_at,
+                "vulnerabilitySourceUpdatedAt": scan.vulnerability_source_updated_at,
+                "findingSeverityCounts": scan.severity_counts,
+                "findings": page,
+            }
+        body = {
+            "registryId": repository.account_id,
+            "repositoryName": repository.name,
+            "imageId": image_id(manifest.digest, data.get("imageTag")),
+            "imageScanStatus": scan_status(scan),
+            "imageScanFindings": findings_body,
+            "next": next_token,
+        }
+        return Response(DescribeImageScanFindingsSerializer(body).data)
+
+
+class RegistryScanningConfiguration(AccountScopedView):
+    def _body(self, config) -> dict:
+        return {
+            "registryId": self.account.pk,
+            "scanningConfiguration": {"scan_type": config.scan_type, "rules": config.rules},
+        }
+
+    @extend_schema(
+        operation_id="getRegistryScanningConfiguration",
+        summary="Get the registry's scanning configuration",
+        description="Amazon ECR's GetRegistryScanningConfiguration: BASIC (the default: repositories whose "
+        "scanOnPush is on, and those a SCAN_ON_PUSH rule names, are scanned on push) or ENHANCED (rules scan on "
+        "push or continuously: stored images are re-matched whenever the advisory database changes).",
+        responses={200: RegistryScanningConfigurationSerializer, **error_responses(401, 403)},
+        tags=[SCANNING_TAG],
+    )
+    def get(self, request):
+        self.authorize("ecr:GetRegistryScanningConfiguration")
+        return Response(
+            RegistryScanningConfigurationSerializer(self._body(configuration.of_account(self.account))).data
+        )
+
+    @extend_schema(
+        operation_id="putRegistryScanningConfiguration",
+        summary="Set the registry's scanning configuration",
+        description="Amazon ECR's PutRegistryScanningConfiguration: `scanType` BASIC or ENHANCED, and at most 2 "
+        "`rules`, each a `scanFrequency` (BASIC: SCAN_ON_PUSH or MANUAL; ENHANCED: SCAN_ON_PUSH or "
+        "CONTINUOUS_SCAN) and at most 100 `repositoryFilters` (`filter`: a repository name in which * stands for "
+        "any characters; `filterType`: WILDCARD). Replaces the configuration.",
+        request=PutScanningConfigurationSerializer,
+        responses={200: RegistryScanningConfigurationSerializer, **error_responses(400, 401, 403)},
+        tags=[SCANNING_TAG],
+    )
+    def put(self, request):
+        given = PutScanningConfigurationSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        self.authorize("ecr:PutRegistryScanningConfiguration")
+        rules = [
+            {"scanFrequency": rule["scanFrequency"], "repositoryFilters": [dict(f) for f in rule["repositoryFilters"]]}
+            for rule in given.validated_data["rules"]
+        ]
+        try:
+            config = services.put_scanning_configuration(
+                account_id=self.account.pk,
+                scan_type=given.validated_data["scanType"],
+                rules=rules,
+                actor=self.actor,
+                context=self.context,
+            )
+        except ScanningConfigurationInvalid as exc:
+            raise exceptions.ValidationError({"rules": [ErrorDetail(exc.message, code="invalid")]}) from None
+        return Response(RegistryScanningConfigurationSerializer(self._body(config)).data)

@@ -1,0 +1,433 @@
+"""Every write of the scanner: requesting scans, running them, matching stored
+inventories against the advisories, and the registry scanning configuration.
+
+A scan runs in a Celery worker (tasks.scan_image): it reads the image's layers
+once into an inventory (apps.scanning.inventory), keyed by the manifest's digest,
+then matches it (``match``). A re-match after an advisory import reads no layer:
+it matches the stored inventory again and writes only the findings that changed."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit import services as audit_services
+from apps.audit.events import Actor
+from apps.events import outbox
+from apps.events.names import IMAGE_SCAN_COMPLETED, IMAGE_SCAN_REQUESTED
+from apps.kernel.requests import RequestContext
+from apps.registry.content import media_types as mt
+from apps.registry.content.manifests import parse_manifest
+from apps.registry.exceptions import ManifestInvalid
+from apps.registry.models import Manifest
+from apps.registry.storage import get_blob_store
+from apps.repositories.models import Repository
+
+from . import configuration, matcher
+from .exceptions import ImageNotScannable, ScanLimitExceeded
+from .inventory import InventoryError, Layer, Limits, take_inventory
+from .inventory.packages import Inventory as FoundInventory
+from .models import (
+    SEVERITIES,
+    Finding,
+    ImageScan,
+    Inventory,
+    InventoryPackage,
+    ScanFrequency,
+    ScanningConfiguration,
+    ScanStatus,
+    ScanTrigger,
+)
+
+logger = logging.getLogger(__name__)
+
+SCANNER = Actor.system("scanner")
+MANUAL_SCAN_INTERVAL = timedelta(hours=24)
+LAYER_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.oci.image.layer.v1.tar+zstd",
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.diff.tar",
+    }
+)
+CONFIG_MEDIA_TYPES = frozenset({mt.OCI_CONFIG, mt.DOCKER_CONFIG})
+PACKAGE_BATCH = 1000
+
+
+# -- what can be scanned ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What scanning a manifest means: its own layers, or (an index) its platforms'
+    image manifests in the same repository."""
+
+    layers: tuple[Layer, ...] = ()
+    children: tuple[Manifest, ...] = ()
+
+
+def plan(manifest: Manifest) -> Plan:
+    """The layers to read, or the children to scan; ImageNotScannable says why not."""
+    if manifest.media_type in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
+        raise ImageNotScannable(
+            manifest.digest, "Docker schema 1 manifests are not scanned; push it as schema 2 or OCI"
+        )
+    try:
+        parsed = parse_manifest(bytes(manifest.content), manifest.media_type)
+    except ManifestInvalid as exc:
+        raise ImageNotScannable(manifest.digest, exc.message) from None
+    if parsed.is_index:
+        digests = [d.digest for d in parsed.manifests if d.media_type in mt.IMAGE_MANIFESTS]
+        children = tuple(
+            Manifest.objects.filter(repository_id=manifest.repository_id, digest__in=digests).order_by("digest")
+        )
+        if not children:
+            raise ImageNotScannable(manifest.digest, "the index lists no image manifest")
+        return Plan(children=children)
+    if parsed.config is None or parsed.config.media_type not in CONFIG_MEDIA_TYPES:
+        kind = parsed.artifact_type or (parsed.config.media_type if parsed.config else "no config")
+        raise ImageNotScannable(manifest.digest, f"it is an artifact ({kind}), not a container image")
+    store = get_blob_store()
+    layers = []
+    for descriptor in parsed.layers:
+        if descriptor.is_foreign_layer:
+            continue  # not held here (Windows base layers): nothing of ours to read
+        if descriptor.media_type not in LAYER_MEDIA_TYPES:
+            raise ImageNotScannable(manifest.digest, f"layer {descriptor.digest} is {descriptor.media_type}")
+        layers.append(
+            Layer(
+                digest=descriptor.digest,
+                media_type=descriptor.media_type,
+                open=lambda digest=descriptor.digest: store.open_range(digest),
+            )
+        )
+    return Plan(layers=tuple(layers))
+
+
+def limits() -> Limits:
+    return Limits(**settings.BERTH_SCAN_LIMITS) if settings.BERTH_SCAN_LIMITS else Limits()
+
+
+# -- asking for scans ---------------------------------------------------------------
+
+
+def request_scan(*, manifest: Manifest, trigger: str) -> ImageScan:
+    """Mark the image's scan IN_PROGRESS and ask for it: image.scan_requested, whose
+    subscriber queues the scan task once this commits."""
+    now = timezone.now()
+    with transaction.atomic():
+        scan, _ = ImageScan.objects.select_for_update().get_or_create(
+            manifest=manifest, defaults={"requested_at": now, "trigger": trigger}
+        )
+        scan.status, scan.description, scan.trigger, scan.requested_at = (
+            ScanStatus.IN_PROGRESS,
+            "the scan is queued",
+            trigger,
+            now,
+        )
+        scan.save(update_fields=["status", "description", "trigger", "requested_at"])
+        outbox.publish(
+            IMAGE_SCAN_REQUESTED,
+            {"repositoryId": manifest.repository_id, "manifestId": manifest.pk, "digest": manifest.digest},
+        )
+    return scan
+
+
+def scan_on_push(*, manifest_id: int) -> ImageScan | None:
+    """image.pushed: scan when the repository scans on push (or continuously).
+    Delivered again after a crash, it queues no second scan of a scanned image."""
+    manifest = Manifest.objects.select_related("repository").filter(pk=manifest_id).first()
+    if manifest is None or configuration.frequency(manifest.repository) == ScanFrequency.MANUAL:
+        return None
+    if ImageScan.objects.filter(manifest=manifest).exists():
+        return None
+    return request_scan(manifest=manifest, trigger=ScanTrigger.PUSH)
+
+
+def start_image_scan(
+    *, repository: Repository, manifest: Manifest, actor: Actor, context: RequestContext | None = None
+) -> ImageScan:
+    """StartImageScan: at most once a day per image, as in Amazon ECR."""
+    plan(manifest)  # refuses what cannot be scanned before anything is written
+    now = timezone.now()
+    with transaction.atomic():
+        scan = ImageScan.objects.select_for_update().filter(manifest=manifest).first()
+        if scan is not None and scan.manual_requested_at and now - scan.manual_requested_at < MANUAL_SCAN_INTERVAL:
+            wait = MANUAL_SCAN_INTERVAL - (now - scan.manual_requested_at)
+            raise ScanLimitExceeded(manifest.digest, int(wait.total_seconds()))
+        scan = request_scan(manifest=manifest, trigger=ScanTrigger.MANUAL)
+        scan.manual_requested_at = now
+        scan.save(update_fields=["manual_requested_at"])
+        audit_services.record_change(
+            actor=actor,
+            context=context,
+            event_name="StartImageScan",
+            recipient_account_id=repository.account_id,
+            repository=repository.name,
+            request_parameters={
+                "registryId": repository.account_id,
+                "repositoryName": repository.name,
+                "imageId": {"imageDigest": manifest.digest},
+            },
+            response_elements={"imageScanStatus": {"status": scan.status, "description": scan.description}},
+        )
+    return scan
+
+
+def put_scanning_configuration(
+    *, account_id: str, scan_type: str, rules: list, actor: Actor, context: RequestContext | None = None
+) -> ScanningConfiguration:
+    """PutRegistryScanningConfiguration: replaces the account's configuration."""
+    cleaned = configuration.validate(scan_type, rules)
+    with transaction.atomic():
+        config, _ = ScanningConfiguration.objects.update_or_create(
+            account_id=account_id, defaults={"scan_type": scan_type, "rules": cleaned}
+        )
+        audit_services.record_change(
+            actor=actor,
+            context=context,
+            event_name="PutRegistryScanningConfiguration",
+            recipient_account_id=account_id,
+            request_parameters={"scanType": scan_type, "rules": cleaned},
+        )
+    return config
+
+
+# -- running a scan -----------------------------------------------------------------
+
+
+def scan_image(*, manifest_id: int) -> ImageScan | None:
+    """Run the scan of one manifest (the task's work): inventory (read once per
+    digest), match, findings, the completion event. An index scans its platforms."""
+    manifest = Manifest.objects.select_related("repository").filter(pk=manifest_id).first()
+    if manifest is None:
+        return None  # deleted before the worker got to it: its scan went with it
+    scan, _ = ImageScan.objects.get_or_create(
+        manifest=manifest, defaults={"requested_at": timezone.now(), "status": ScanStatus.IN_PROGRESS}
+    )
+    try:
+        work = plan(manifest)
+    except ImageNotScannable as exc:
+        return _finish(scan, ScanStatus.UNSUPPORTED_IMAGE, exc.message)
+    if work.children:
+        for child in work.children:
+            child_scan = ImageScan.objects.filter(manifest=child).first()
+            if child_scan is None or child_scan.status != ScanStatus.COMPLETE or scan.trigger != ScanTrigger.PUSH:
+                ImageScan.objects.update_or_create(
+                    manifest=child,
+                    defaults={
+                        "status": ScanStatus.IN_PROGRESS,
+                        "trigger": scan.trigger,
+                        "requested_at": timezone.now(),
+                    },
+                )
+                scan_image(manifest_id=child.pk)
+        return _finish_index(scan, work.children)
+    inventory = Inventory.objects.filter(digest=manifest.digest).first()
+    if inventory is None:
+        try:
+            found = take_inventory(work.layers, limits())
+        except InventoryError as exc:
+            return _finish(scan, ScanStatus.FAILED, exc.reason)
+        except OSError as exc:  # the store could not give a layer
+            logger.warning("scan of %s: a layer could not be read: %s", manifest.digest, exc)
+            return _finish(scan, ScanStatus.FAILED, f"a layer could not be read from storage: {exc}")
+        inventory = store_inventory(manifest.digest, found)
+    if scan.inventory_id != inventory.pk:
+        scan.inventory = inventory
+        scan.save(update_fields=["inventory"])
+    match(scan)
+    description = "the scan is complete"
+    if inventory.unsupported:
+        description += "; not read: " + "; ".join(inventory.unsupported)
+    if inventory.os is None and not inventory.packages.exists():
+        description += "; no operating system or package database was found"
+    return _finish(scan, ScanStatus.COMPLETE, description)
+
+
+def store_inventory(digest: str, found: FoundInventory) -> Inventory:
+    """Keep what the layers hold, with the keys advisories are looked up under."""
+    os_info = found.os
+    with transaction.atomic():
+        inventory, created = Inventory.objects.get_or_create(
+            digest=digest,
+            defaults={
+                "os": None if os_info is None else vars(os_info) if hasattr(os_info, "__dict__") else _os_dict(os_info),
+                "unsupported": list(found.unsupported),
+                "files_seen": found.files_seen,
+                "bytes_read": found.bytes_read,
+            },
+        )
+        if not created:
+            return inventory  # another worker stored it first
+        rows = []
+        for package in found.packages:
+            keys = matcher.keys_for(package, os_info)
+            rows.append(
+                InventoryPackage(
+                    inventory=inventory,
+                    ecosystem=package.ecosystem,
+                    name=package.name,
+                    version=package.version,
+                    source_name=package.source_name,
+                    source_version=package.source_version,
+                    purl=package.purl,
+                    path=package.path,
+                    layer_digest=package.layer_digest,
+                    licenses=list(package.licenses),
+                    key_ecosystem=keys[0][0] if keys else "",
+                    key_name=keys[0][1] if keys else "",
+                    alt_key_name=keys[1][1] if len(keys) > 1 else "",
+                )
+            )
+        InventoryPackage.objects.bulk_create(rows, batch_size=PACKAGE_BATCH)
+    return inventory
+
+
+def _os_dict(os_info) -> dict:
+    return {
+        "id": os_info.id,
+        "version_id": os_info.version_id,
+        "version_codename": os_info.version_codename,
+        "pretty_name": os_info.pretty_name,
+    }
+
+
+def match(scan: ImageScan, *, only_advisories: set[str] | None = None) -> bool:
+    """Match the scan's stored inventory against the advisories and write the
+    findings that changed (``only_advisories``: a re-match limited to those).
+    Returns whether any finding was added, changed or removed."""
+    packages = list(InventoryPackage.objects.filter(inventory_id=scan.inventory_id))
+    wanted = matcher.findings_for(packages, only_advisories=only_advisories)
+    existing = Finding.objects.filter(scan=scan)
+    if only_advisories is not None:
+        existing = existing.filter(advisory_id__in=only_advisories)
+    current = {(f.advisory_id, f.package_id): f for f in existing}
+    changed = False
+    with transaction.atomic():
+        stale = [f.pk for key, f in current.items() if key not in wanted]
+        if stale:
+            Finding.objects.filter(pk__in=stale).delete()
+            changed = True
+        new, updated = [], []
+        for key, verdict in wanted.items():
+            finding = current.get(key)
+            if finding is None:
+                new.append(
+                    Finding(
+                        scan=scan,
+                        advisory_id=key[0],
+                        package_id=key[1],
+                        severity=verdict.severity,
+                        fixed_version=verdict.fixed_version,
+                    )
+                )
+            elif (finding.severity, finding.fixed_version) != (verdict.severity, verdict.fixed_version):
+                finding.severity, finding.fixed_version = verdict.severity, verdict.fixed_version
+                updated.append(finding)
+        Finding.objects.bulk_create(new, batch_size=PACKAGE_BATCH)
+        if updated:
+            Finding.objects.bulk_update(updated, ["severity", "fixed_version", "updated_at"], batch_size=PACKAGE_BATCH)
+        changed = changed or bool(new or updated)
+        counts = Counter(Finding.objects.filter(scan=scan).values_list("severity", flat=True))
+        scan.severity_counts = {level: counts[level] for level in SEVERITIES if counts[level]}
+        scan.vulnerability_source_updated_at = matcher.database_updated_at()
+        scan.save(update_fields=["severity_counts", "vulnerability_source_updated_at"])
+    return changed
+
+
+def _finish(scan: ImageScan, status: str, description: str) -> ImageScan:
+    manifest = scan.manifest
+    repository = manifest.repository
+    with transaction.atomic():
+        scan.status, scan.description, scan.completed_at = status, description[:2000], timezone.now()
+        scan.save(update_fields=["status", "description", "completed_at"])
+        _announce(scan, manifest, repository)
+    return scan
+
+
+def _finish_index(scan: ImageScan, children: tuple[Manifest, ...]) -> ImageScan:
+    """An index's scan is its platforms': COMPLETE when all are, counts summed."""
+    child_scans = list(ImageScan.objects.filter(manifest__in=children))
+    totals: Counter = Counter()
+    for child in child_scans:
+        totals.update(child.severity_counts)
+    statuses = {child.status for child in child_scans}
+    if statuses <= {ScanStatus.COMPLETE, ScanStatus.UNSUPPORTED_IMAGE} and ScanStatus.COMPLETE in statuses:
+        status, description = ScanStatus.COMPLETE, f"the scan of its {len(child_scans)} platform images is complete"
+    elif statuses == {ScanStatus.UNSUPPORTED_IMAGE}:
+        status, description = ScanStatus.UNSUPPORTED_IMAGE, "none of the index's manifests is a scannable image"
+    else:
+        failed = [c for c in child_scans if c.status == ScanStatus.FAILED]
+        status = ScanStatus.FAILED
+        description = "; ".join(f"{c.manifest.digest}: {c.description}" for c in failed) or "a platform's scan failed"
+    scan.severity_counts = {level: totals[level] for level in SEVERITIES if totals[level]}
+    scan.vulnerability_source_updated_at = matcher.database_updated_at()
+    scan.save(update_fields=["severity_counts", "vulnerability_source_updated_at"])
+    return _finish(scan, status, description)
+
+
+def _announce(scan: ImageScan, manifest: Manifest, repository: Repository) -> None:
+    """The completion as a domain event and in the audit trail, with the counts."""
+    outbox.publish(
+        IMAGE_SCAN_COMPLETED,
+        {
+            "repositoryId": repository.pk,
+            "accountId": repository.account_id,
+            "repository": repository.name,
+            "manifestId": manifest.pk,
+            "digest": manifest.digest,
+            "status": scan.status,
+            "severityCounts": scan.severity_counts,
+        },
+    )
+    audit_services.record_change(
+        actor=SCANNER,
+        context=None,
+        event_name="ImageScanCompleted",
+        recipient_account_id=repository.account_id,
+        repository=repository.name,
+        request_parameters={
+            "registryId": repository.account_id,
+            "repositoryName": repository.name,
+            "imageId": {"imageDigest": manifest.digest},
+            "trigger": scan.trigger,
+        },
+        response_elements={
+            "imageScanStatus": {"status": scan.status, "description": scan.description},
+            "findingSeverityCounts": scan.severity_counts,
+        },
+    )
+
+
+# -- continuous scanning ------------------------------------------------------------
+
+
+def rematch(*, advisory_ids: list[str]) -> int:
+    """After an import changed ``advisory_ids``: re-match, without reading a layer,
+    the stored inventories of images in repositories scanned continuously that
+    hold a package those advisories name. Returns the scans whose findings changed."""
+    ids = set(advisory_ids)
+    changed = 0
+    configurations: dict[str, ScanningConfiguration] = {}
+    for scan in matcher.scans_touched_by(ids):
+        repository = scan.manifest.repository
+        config = configurations.setdefault(repository.account_id, configuration.of_account(repository.account_id))
+        if configuration.frequency(repository, config) != ScanFrequency.CONTINUOUS_SCAN:
+            continue
+        if scan.status != ScanStatus.COMPLETE:
+            continue
+        scan.trigger = ScanTrigger.CONTINUOUS
+        scan.save(update_fields=["trigger"])
+        if match(scan, only_advisories=ids):
+            changed += 1
+            _finish(scan, ScanStatus.COMPLETE, "re-matched after the advisory database changed")
+    return changed
