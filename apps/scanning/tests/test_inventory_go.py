@@ -1,0 +1,98 @@
+"""Go build info read from a real binary built here with the installed toolchain."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from apps.scanning.inventory import take_inventory
+from apps.scanning.inventory.golang import parse_build_info, stdlib_version
+from apps.scanning.inventory.packages import GO
+
+from .layers import Hardlink, layer
+
+GO_TOOL = shutil.which("go")
+
+
+@pytest.fixture(scope="module")
+def go_binary(tmp_path_factory) -> tuple[bytes, str]:
+    """A tiny module with no dependencies, built; and the toolchain's version."""
+    if GO_TOOL is None:
+        pytest.skip("the Go toolchain (go) is not installed")
+    root = tmp_path_factory.mktemp("go")
+    source = root / "src"
+    source.mkdir()
+    (source / "go.mod").write_text("module example.com/hello\n\ngo 1.19\n")
+    (source / "main.go").write_text('package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n')
+    env = {
+        **os.environ,
+        "HOME": str(root),
+        "GOCACHE": str(root / "cache"),
+        "GOPATH": str(root / "gopath"),
+        "GOFLAGS": "-mod=mod",
+        "GOPROXY": "off",
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
+    }
+    subprocess.run([GO_TOOL, "build", "-o", str(root / "hello"), "."], cwd=source, env=env, check=True, timeout=240)
+    version = subprocess.run([GO_TOOL, "env", "GOVERSION"], env=env, check=True, capture_output=True, text=True)
+    return (root / "hello").read_bytes(), version.stdout.strip()
+
+
+def test_go_binary_reports_stdlib_at_the_toolchain_version(go_binary):
+    binary, go_version = go_binary
+    image = layer({"usr/local/bin/hello": binary, "usr/bin/hello-again": Hardlink("usr/local/bin/hello")})
+
+    inventory = take_inventory([image])
+
+    packages = [p for p in inventory.packages if p.path == "usr/local/bin/hello"]
+    # the main module is "(devel)" (built from a directory): not a package
+    assert [(p.ecosystem, p.name, p.version) for p in packages] == [(GO, "stdlib", stdlib_version(go_version))]
+    assert packages[0].version.startswith("v1.")
+    assert packages[0].purl == f"pkg:golang/stdlib@{packages[0].version}"
+    assert packages[0].layer_digest == image.digest
+    assert {p.path for p in inventory.packages} == {"usr/local/bin/hello", "usr/bin/hello-again"}
+
+
+def test_stdlib_versions():
+    assert stdlib_version("go1.19.8") == "v1.19.8"
+    assert stdlib_version("go1.20") == "v1.20.0"
+    assert stdlib_version("go1.21rc2") == "v1.21.0rc2"
+    assert stdlib_version("devel +abc") == ""
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def test_module_lines_with_replacements():
+    modinfo = "\n".join(
+        [
+            "path\texample.com/app/cmd/app",
+            "mod\texample.com/app\tv1.2.3\th1:abc=",
+            "dep\tgolang.org/x/text\tv0.3.7\th1:x=",
+            "dep\tgithub.com/old/lib\tv1.0.0",
+            "=>\tgithub.com/fork/lib\tv1.0.1\th1:y=",
+            "dep\texample.com/local\tv0.0.0",
+            "=>\t../local\t",
+            "build\t-compiler=gc",
+            "",
+        ]
+    )
+    framed = "0" * 16 + modinfo + "1" * 16
+    header = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16)
+    data = bytes(16) + header + _varint(8) + b"go1.20.5" + _varint(len(framed)) + framed.encode()
+
+    info = parse_build_info(data)
+
+    assert info.go_version == "go1.20.5"
+    assert info.main == ("example.com/app", "v1.2.3")
+    assert info.deps == (("golang.org/x/text", "v0.3.7"), ("github.com/fork/lib", "v1.0.1"))
