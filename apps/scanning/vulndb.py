@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -60,24 +61,51 @@ def record_hash(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+# Where a reader says a record came from ("file.jsonl:12", "all.zip!GHSA-….json",
+# "main.yaml#x_ALPINE-…", "list[3]"): the source is the file.
+_WITHIN_FILE = re.compile(r"(![^!]*|#.*|:\d+|\[\d+\])$")
+
+
+def source_of(location: str) -> str:
+    while (shorter := _WITHIN_FILE.sub("", location)) != location:
+        location = shorter
+    return location
+
+
 def import_paths(paths: Iterable[str], *, progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Import every record of ``paths``; ``progress(n)`` is told of each batch."""
+    """Import every record of ``paths``; ``progress(n)`` is told of each batch. A
+    record that is not JSON or not OSV is counted as invalid and skipped."""
     result = ImportResult()
+    paths = list(paths)
     for path in paths:
         batch: list[tuple[str, dict]] = []
-        for source_name, record in sources.read(path):
-            batch.append((source_name, record))
+        errors: list[tuple[str, str]] = []
+        for location, record in sources.read(path, errors):
+            _note_unreadable(errors, result)
+            batch.append((source_of(location), record))
             if len(batch) >= BATCH:
                 _import_batch(batch, path, result)
                 if progress:
                     progress(len(batch))
                 batch = []
+        _note_unreadable(errors, result)
         if batch:
             _import_batch(batch, path, result)
             if progress:
                 progress(len(batch))
     _finish(result, paths)
     return result
+
+
+def _note_unreadable(errors: list[tuple[str, str]], result: ImportResult) -> None:
+    """Records a reader could not decode: invalid, with the reason."""
+    for location, reason in errors:
+        tally = result.sources.setdefault(source_of(location), SourceResult(name=source_of(location)))
+        tally.records += 1
+        tally.invalid += 1
+        if len(tally.errors) < 20:
+            tally.errors.append(f"{location}: {reason}")
+    errors.clear()
 
 
 def _source(name: str, location: str, cache: dict[str, AdvisorySource]) -> AdvisorySource:

@@ -181,3 +181,8 @@ def parse(record: Any) -> Advisory:
         affected=affected,
         database_specific=database_specific,
     )
+
+
+def parse_affected(entry: Any) -> Affected:
+    """One ``affected`` entry as stored apart from its record; raises InvalidRecord."""
+    return _affected(entry, "affected")

@@ -24,7 +24,11 @@ def rule(frequency: str, *filters: str) -> dict:
         ("BASIC", [rule("SCAN_ON_PUSH", "Prod-*")], "filter must be a repository name"),
         ("BASIC", [rule("SCAN_ON_PUSH", "")], "filter must be a repository name"),
         ("BASIC", [rule("SCAN_ON_PUSH", *["a"] * 101)], "at most 100"),
-        ("BASIC", [{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "a", "filterType": "PREFIX"}]}], "WILDCARD"),
+        (
+            "BASIC",
+            [{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "a", "filterType": "PREFIX"}]}],
+            "WILDCARD",
+        ),
         ("BASIC", [{"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [], "extra": 1}], "must be an object"),
     ],
 )
