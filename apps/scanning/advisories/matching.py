@@ -171,7 +171,8 @@ def affects(affected: Affected, version: str) -> Verdict | None:
 
 def matches(advisory: Advisory, ecosystem: str, name: str, version: str) -> Verdict | None:
     """``affects`` over the advisory's entries for the lookup key (ecosystem, name);
-    None for a withdrawn advisory or no affected entry. Raises UnorderableVersion."""
+    None for a withdrawn advisory or when no entry is affected. The fixed version is
+    the first affected entry's that has one. Raises UnorderableVersion."""
     if advisory.withdrawn:
         return None
     key = lookup_key(ecosystem, name)

@@ -119,6 +119,24 @@ def _first_line(path: Path) -> str:
     return ""
 
 
+def _load_document(path: Path) -> Any:
+    """A .json or .yaml file decoded (raises ValueError / yaml.YAMLError)."""
+    if path.suffix.lower() == ".json":
+        return json.loads(path.read_bytes())
+    with path.open("rb") as fh:
+        return load_yaml(fh)
+
+
+def _document_format(path: Path, doc: Any) -> str:
+    if path.suffix.lower() == ".json":
+        return _classify(doc, OSV_JSON, ALPINE_JSON)
+    return _classify(doc, OSV_YAML, ALPINE_YAML)
+
+
+def _is_document(path: Path) -> bool:
+    return path.suffix.lower() in (".json", ".yaml", ".yml")
+
+
 def detect_format(path: str | os.PathLike[str]) -> str:
     """One of the format names above, or "unknown"."""
     path = Path(path)
@@ -132,16 +150,10 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             return OSV_JSONL if _is_osv(json.loads(_first_line(path))) else UNKNOWN
         except ValueError:
             return UNKNOWN
-    if suffix == ".json":
+    if _is_document(path):
         try:
-            return _classify(json.loads(path.read_bytes()), OSV_JSON, ALPINE_JSON)
-        except ValueError:
-            return UNKNOWN
-    if suffix in (".yaml", ".yml"):
-        try:
-            with path.open("rb") as fh:
-                return _classify(load_yaml(fh), OSV_YAML, ALPINE_YAML)
-        except yaml.YAMLError:
+            return _document_format(path, _load_document(path))
+        except (ValueError, yaml.YAMLError):
             return UNKNOWN
     if not suffix and _TRACKER_HEADER.match(_first_line(path)):
         return DEBIAN_LIST
@@ -203,42 +215,51 @@ def read_directory(path: Path, errors: Errors = None) -> Iterator[Item]:
     for root, dirs, files in os.walk(path):
         dirs.sort()
         for name in sorted(files):
-            child = Path(root, name)
-            if detect_format(child) != UNKNOWN:
-                yield from read(child, errors)
+            yield from _read_file(Path(root, name), errors, skip_unknown=True)
 
 
-def _read_secdb(path: Path, kind: str) -> dict[str, Any]:
-    if kind == ALPINE_JSON:
-        return json.loads(path.read_bytes())
-    with path.open("rb") as fh:
-        return load_yaml(fh)
+def _read_document(path: Path, errors: Errors, skip_unknown: bool) -> Iterator[Item]:
+    """A JSON or YAML file, decoded once: OSV record(s) or Alpine secdb."""
+    try:
+        doc = _load_document(path)
+    except (ValueError, yaml.YAMLError) as exc:
+        if not skip_unknown:
+            _fail(errors, str(path), f"not decodable ({exc})")
+        return
+    kind = _document_format(path, doc)
+    if kind in (OSV_JSON, OSV_YAML):
+        yield from _osv_items(doc, str(path), errors)
+    elif kind in (ALPINE_JSON, ALPINE_YAML):
+        for record in alpine_secdb_to_osv(doc, errors, source=str(path)):
+            yield f"{path}#{record['id']}", record
+    elif not skip_unknown:
+        _fail(errors, str(path), "neither OSV nor Alpine secdb")
+
+
+def _read_file(path: Path, errors: Errors, skip_unknown: bool) -> Iterator[Item]:
+    if _is_document(path):
+        yield from _read_document(path, errors, skip_unknown)
+        return
+    kind = detect_format(path)
+    if kind == ZIP:
+        yield from read_zip(path, errors)
+    elif kind == OSV_JSONL:
+        yield from read_jsonl(path, errors)
+    elif kind == DEBIAN_LIST:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for record in debian_tracker_to_osv(fh, errors, source=str(path)):
+                yield f"{path}#{record['id']}", record
+    elif not skip_unknown:
+        _fail(errors, str(path), "unknown format")
 
 
 def read(path: str | os.PathLike[str], errors: Errors = None) -> Iterator[Item]:
     """``(source_name, OSV record dict)`` from ``path`` of any format above."""
     path = Path(path)
-    kind = detect_format(path)
-    if kind == DIRECTORY:
+    if path.is_dir():
         yield from read_directory(path, errors)
-    elif kind == ZIP:
-        yield from read_zip(path, errors)
-    elif kind == OSV_JSONL:
-        yield from read_jsonl(path, errors)
-    elif kind == OSV_JSON:
-        yield from _osv_items(json.loads(path.read_bytes()), str(path), errors)
-    elif kind == OSV_YAML:
-        with path.open("rb") as fh:
-            yield from _osv_items(load_yaml(fh), str(path), errors)
-    elif kind in (ALPINE_JSON, ALPINE_YAML):
-        for record in alpine_secdb_to_osv(_read_secdb(path, kind), errors, source=str(path)):
-            yield f"{path}#{record['id']}", record
-    elif kind == DEBIAN_LIST:
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            for record in debian_tracker_to_osv(fh, errors, source=str(path)):
-                yield f"{path}#{record['id']}", record
     else:
-        _fail(errors, str(path), "unknown format")
+        yield from _read_file(path, errors, skip_unknown=False)
 
 
 # --- Alpine secdb ---------------------------------------------------------------
