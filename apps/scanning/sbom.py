@@ -368,6 +368,15 @@ def _spdx_id(prefix: str, name: str, identity: str, used: set[str]) -> str:
     return spdx_id
 
 
+def _known_licence(key: str) -> bool:
+    """Whether license-expression reads ``key`` as a licence it knows (its keys and
+    aliases, any case: "LicenseRef-Apache" is Apache-2.0 to it)."""
+    try:
+        return not spdx_licensing.validate(key).invalid_symbols
+    except Exception:
+        return True
+
+
 class _LicenseRefs:
     """Licence strings that are not SPDX, as ``LicenseRef-…`` with their text."""
 
@@ -382,12 +391,7 @@ class _LicenseRefs:
         ref = f"LicenseRef-{slug}"
         # Licence ids compare case-insensitively; license-expression knows aliases
         # such as LicenseRef-Apache (= Apache-2.0): a ref must be neither.
-        if (
-            slug != text
-            or ref.lower() in self._lower
-            or ref.lower() in spdx_licensing.known_symbols_lowercase
-            or ref in spdx_licensing.known_symbols
-        ):
+        if slug != text or ref.lower() in self._lower or _known_licence(ref):
             ref = f"{ref}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
         self.by_text[text] = ref
         self._lower.add(ref.lower())
@@ -421,9 +425,16 @@ def _parsed(expression: str) -> SpdxLicenseExpression | SpdxNoAssertion:
 
 
 def _purl_ref(purl: str) -> list[ExternalPackageRef]:
-    if not purl:
+    if _parse_purl(purl) is None:  # SPDX wants a package URL there (see the comment)
         return []
     return [ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", purl)]
+
+
+def _package_comment(package: Package) -> str:
+    comment = f"{package.ecosystem} package recorded in {package.path or '?'}, layer {package.layer_digest or '?'}"
+    if package.purl and _parse_purl(package.purl) is None:
+        comment += f"; package URL as found (not one): {package.purl}"
+    return comment
 
 
 def spdx_document(image: ImageRef, inventory: Inventory, *, tool_version: str, created: datetime) -> Document:
@@ -497,8 +508,7 @@ def spdx_document(image: ImageRef, inventory: Inventory, *, tool_version: str, c
                 copyright_text=SpdxNoAssertion(),
                 external_references=_purl_ref(package.purl),
                 primary_package_purpose=PackagePurpose.LIBRARY,
-                comment=f"{package.ecosystem} package recorded in {package.path or '?'}, "
-                f"layer {package.layer_digest or '?'}",
+                comment=_package_comment(package),
             )
         )
     relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, "SPDXRef-Image")]
