@@ -96,6 +96,7 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[type[exceptions.APIException], str]
     registry.ManifestTooLarge: (exceptions.ValidationError, "max_length"),
     scanning.ScanLimitExceeded: (BadRequest, "limit_exceeded"),
     scanning.ImageNotScannable: (BadRequest, "unsupported_image_type"),
+    scanning.InventoryMissing: (exceptions.NotFound, "scan_not_found"),
     DomainError: (exceptions.ValidationError, "invalid"),
 }
 

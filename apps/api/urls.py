@@ -50,6 +50,7 @@ urlpatterns = [
         name="api-repository-images-batch-delete",
     ),
     path("repositories/<path:name>/-/images/scan", scanning_api.StartImageScan.as_view(), name="api-image-scan"),
+    path("repositories/<path:name>/-/images/sbom", scanning_api.ImageSbom.as_view(), name="api-image-sbom"),
     path(
         "repositories/<path:name>/-/images/scan-findings",
         scanning_api.ImageScanFindings.as_view(),

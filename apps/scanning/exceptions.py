@@ -29,3 +29,11 @@ class ImageNotScannable(DomainError):
 
 class ScanningConfigurationInvalid(DomainError):
     """A registry scanning configuration ECR would refuse."""
+
+
+class InventoryMissing(DomainError):
+    """The image has not been scanned: there is no inventory to write an SBOM from."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        super().__init__(f"image {digest} has no inventory yet: scan it first (StartImageScan, or scan on push)")

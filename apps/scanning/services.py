@@ -147,6 +147,8 @@ def scan_on_push(*, manifest_id: int) -> ImageScan | None:
     manifest = Manifest.objects.select_related("repository").filter(pk=manifest_id).first()
     if manifest is None or configuration.frequency(manifest.repository) == ScanFrequency.MANUAL:
         return None
+    if manifest.artifact_type or (manifest.config_media_type and manifest.config_media_type not in CONFIG_MEDIA_TYPES):
+        return None  # an artifact (a signature, an SBOM, a chart): nothing of a container's to scan
     if ImageScan.objects.filter(manifest=manifest).exists():
         return None
     return request_scan(manifest=manifest, trigger=ScanTrigger.PUSH)

@@ -114,3 +114,27 @@ class RegistryScanningConfigurationSerializer(serializers.Serializer):
 class PutScanningConfigurationSerializer(serializers.Serializer):
     scanType = serializers.ChoiceField(choices=ScanType.choices)
     rules = ScanningRuleSerializer(many=True, required=False, default=list)
+
+
+SBOM_FORMATS = [("cyclonedx", "CycloneDX 1.6 JSON"), ("spdx", "SPDX 2.3 JSON")]
+
+
+class SbomQuerySerializer(serializers.Serializer):
+    imageDigest = serializers.CharField(required=False, max_length=1024)
+    imageTag = serializers.CharField(required=False, max_length=300)
+    sbomFormat = serializers.ChoiceField(choices=SBOM_FORMATS, default="cyclonedx")
+
+
+class AttachSbomRequestSerializer(serializers.Serializer):
+    imageId = ImageIdentifierSerializer(help_text="the image, by digest or tag")
+    sbomFormat = serializers.ChoiceField(choices=SBOM_FORMATS, default="cyclonedx")
+
+
+class AttachedSbomSerializer(serializers.Serializer):
+    imageDigest = serializers.CharField(help_text="the referrer's manifest digest")
+    artifactType = serializers.CharField()
+    subjectDigest = serializers.CharField(help_text="the image it describes")
+
+
+class AttachSbomResponseSerializer(serializers.Serializer):
+    referrers = AttachedSbomSerializer(many=True)

@@ -4,7 +4,8 @@ signed-in user's account (another account's repository is never found)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
@@ -14,15 +15,19 @@ from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
 from apps.registry import selectors as registry_selectors
 from apps.registry.selectors import FailureCode, ImageFailure
-from apps.scanning import configuration, selectors, services
+from apps.repositories.selectors import registry_host, repository_uri
+from apps.scanning import configuration, sboms, selectors, services
 from apps.scanning.exceptions import ImageNotScannable, ScanningConfigurationInvalid
 from apps.scanning.models import ScanStatus
 
 from .serializers import (
+    AttachSbomRequestSerializer,
+    AttachSbomResponseSerializer,
     DescribeImageScanFindingsSerializer,
     FindingsQuerySerializer,
     PutScanningConfigurationSerializer,
     RegistryScanningConfigurationSerializer,
+    SbomQuerySerializer,
     StartImageScanRequestSerializer,
     StartImageScanResponseSerializer,
 )
@@ -187,3 +192,74 @@ class RegistryScanningConfiguration(AccountScopedView):
         except ScanningConfigurationInvalid as exc:
             raise exceptions.ValidationError({"rules": [ErrorDetail(exc.message, code="invalid")]}) from None
         return Response(RegistryScanningConfigurationSerializer(self._body(config)).data)
+
+
+class ImageSbom(AccountScopedView):
+    def _uri(self, repository) -> str:
+        return repository_uri(repository, host=registry_host(self.request), primary_alias=self.account.primary_alias)
+
+    @extend_schema(
+        operation_id="getImageSbom",
+        summary="Export an image's SBOM",
+        description="The packages the last scan found in the image, as a CycloneDX 1.6 (`sbomFormat=cyclonedx`, the "
+        "default) or SPDX 2.3 (`sbomFormat=spdx`) JSON document: the OS, each package with its package URL, licences, "
+        "the file that recorded it and the layer that brought it. 400 `unsupported_image_type` for an index (ask "
+        "for a platform's image), 404 `scan_not_found` for an image never scanned.",
+        parameters=[NAME, SbomQuerySerializer],
+        responses={
+            (200, "application/vnd.cyclonedx+json"): OpenApiResponse(description="a CycloneDX JSON document"),
+            (200, "application/spdx+json"): OpenApiResponse(description="an SPDX JSON document"),
+            **error_responses(400, 401, 403, 404),
+        },
+        tags=[SCANNING_TAG],
+    )
+    def get(self, request, name: str):
+        repository = self.repository_named(name, action="ecr:DescribeImageScanFindings")
+        query = SbomQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        self.authorize("ecr:DescribeImageScanFindings", repository=repository)
+        manifest = _image(repository, data.get("imageDigest"), data.get("imageTag"))
+        body = sboms.document(manifest, kind=data["sbomFormat"], repository_uri=self._uri(repository))
+        media_type, _ = sboms.FORMATS[data["sbomFormat"]]
+        response = HttpResponse(body, content_type=media_type)
+        response["Content-Disposition"] = (
+            f'attachment; filename="{manifest.digest.replace(":", "-")}.{data["sbomFormat"]}.json"'
+        )
+        return response
+
+    @extend_schema(
+        operation_id="attachImageSbom",
+        summary="Attach an image's SBOM as a referrer",
+        description="Pushes the image's SBOM (an index: each platform image's) as an OCI artifact whose `subject` "
+        "is the image and whose `artifactType` is the SBOM's media type (`application/vnd.cyclonedx+json` or "
+        "`application/spdx+json`): the referrers API and `oras discover` list it. Needs `ecr:PutImage`. Attaching "
+        "the same SBOM again stores nothing new.",
+        parameters=[NAME],
+        request=AttachSbomRequestSerializer,
+        responses={201: AttachSbomResponseSerializer, **error_responses(400, 401, 403, 404)},
+        tags=[SCANNING_TAG],
+    )
+    def post(self, request, name: str):
+        repository = self.repository_named(name, action="ecr:PutImage")
+        given = AttachSbomRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        self.authorize("ecr:PutImage", repository=repository, also=["ecr:DescribeImageScanFindings"])
+        manifest = _image(repository, data["imageId"].get("imageDigest"), data["imageId"].get("imageTag"))
+        stored = sboms.attach(
+            repository=repository,
+            manifest=manifest,
+            kind=data["sbomFormat"],
+            repository_uri=self._uri(repository),
+            actor=self.actor,
+            context=self.context,
+        )
+        media_type, _ = sboms.FORMATS[data["sbomFormat"]]
+        body = {
+            "referrers": [
+                {"imageDigest": referrer.digest, "artifactType": media_type, "subjectDigest": referrer.subject_digest}
+                for referrer in stored
+            ]
+        }
+        return Response(AttachSbomResponseSerializer(body).data, status=201)

@@ -102,7 +102,7 @@ def test_a_push_to_a_repository_that_scans_on_push_yields_findings(
     assert sum(scan.severity_counts.values()) == Finding.objects.filter(scan=scan).count()
 
     api = api_client(tenant)
-    answer = api.get(f"/api/v1/repositories/team/app/-/images/scan-findings?imageTag=v1&max_results=2").json()
+    answer = api.get("/api/v1/repositories/team/app/-/images/scan-findings?imageTag=v1&max_results=2").json()
     assert answer["imageScanStatus"]["status"] == "COMPLETE"
     page = answer["imageScanFindings"]["findings"]
     assert len(page) == 2 and answer["next"]
@@ -268,3 +268,42 @@ def test_the_gallery_shows_a_public_images_severity_counts(
     body = client.get(f"/{tenant.alias}/public-app?tab=tags").content.decode()
     level, count = summary.counts[0]
     assert f"{count} {level.lower()}" in body
+
+
+def test_an_images_sbom_exports_and_attaches_as_a_referrer(
+    tenant, registry_client, api_client, advisories, scanned_repository, committed
+):
+    client = registry_client(tenant)
+    name = f"{tenant.id}/team/app"
+    with committed():
+        digest = push(client, name, "v1", debian_python_layers())
+    api = api_client(tenant)
+    cyclonedx = api.get("/api/v1/repositories/team/app/-/images/sbom", {"imageTag": "v1"})
+    assert cyclonedx.status_code == 200, cyclonedx.content
+    assert cyclonedx["Content-Type"] == "application/vnd.cyclonedx+json"
+    bom = json.loads(cyclonedx.content)
+    purls = {component.get("purl") for component in bom["components"]}
+    assert "pkg:pypi/urllib3@1.26.4" in purls and "pkg:pypi/pyyaml@5.3" not in purls
+    assert bom["metadata"]["component"]["version"] == digest
+    spdx = api.get("/api/v1/repositories/team/app/-/images/sbom", {"imageTag": "v1", "sbomFormat": "spdx"})
+    assert spdx.status_code == 200 and json.loads(spdx.content)["spdxVersion"] == "SPDX-2.3"
+
+    with committed():
+        attached = api.post(
+            "/api/v1/repositories/team/app/-/images/sbom", {"imageId": {"imageTag": "v1"}}, format="json"
+        )
+    assert attached.status_code == 201, attached.content
+    [referrer] = attached.json()["referrers"]
+    assert referrer["subjectDigest"] == digest
+    listed = client.request("GET", f"/v2/{name}/referrers/{digest}", scope=f"repository:{name}:pull").json()
+    assert [(m["digest"], m["artifactType"]) for m in listed["manifests"]] == [
+        (referrer["imageDigest"], "application/vnd.cyclonedx+json")
+    ]
+    # the SBOM artifact is not itself scanned on push
+    assert not ImageScan.objects.filter(manifest__digest=referrer["imageDigest"]).exists()
+
+    with committed():
+        repository_services.create_repository(account=tenant.account, name="unscanned")
+        other = push(client, f"{tenant.id}/unscanned", "v1", debian_python_layers()[:1])
+    missing = api.get("/api/v1/repositories/unscanned/-/images/sbom", {"imageDigest": other})
+    assert missing.status_code == 404 and missing.json()["code"] == "scan_not_found"
