@@ -36,7 +36,7 @@ _MIN_BINARY_BYTES = 64 * 1024
 # Symbolic links kept for resolving os-release: short paths (etc, usr/lib, lib64 …)
 # and any link named os-release.
 _SYMLINK_MAX_DEPTH = 4
-_TAR_BUFSIZE = 64 * 1024
+_TAR_BUFSIZE = 64 * 1024  # tarfile copies its buffer's rest on each read: larger is slower
 _LONG_HEADERS = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK})
 
 

@@ -144,3 +144,11 @@ def test_accepted_layer_media_types():
 )
 def test_paths_are_normalised(name, path):
     assert normalise(name) == path
+
+
+def test_a_gzip_layer_of_several_members_with_padding():
+    import gzip
+
+    tar = tar_bytes({f"{SITE}/six-1.16.0.dist-info/METADATA": dist_info("six", "1.16.0"), "big": bytes(200_000)})
+    blob = gzip.compress(tar[:70_000]) + gzip.compress(tar[70_000:]) + bytes(100)
+    assert names(take_inventory([blob_layer(blob)])) == [("six", "1.16.0")]
