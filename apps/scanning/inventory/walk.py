@@ -21,10 +21,22 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from . import assemble, distro, golang, npm, python_dists, rpm
+from . import assemble, distro, golang, java, npm, python_dists, rpm
 from . import os_release as os_release_module
 from .errors import InventoryError, LimitExceeded
-from .kinds import APK, DPKG, DPKG_DISTROLESS, GO_BINARY, NOTE, NPM_LOCK, NPM_PACKAGE, OS_RELEASE, PYTHON, RPM
+from .kinds import (
+    APK,
+    DPKG,
+    DPKG_DISTROLESS,
+    GO_BINARY,
+    JAVA_ARCHIVE,
+    NOTE,
+    NPM_LOCK,
+    NPM_PACKAGE,
+    OS_RELEASE,
+    PYTHON,
+    RPM,
+)
 from .limits import Limits
 from .packages import Inventory
 from .streams import ImageBudget, LayerStream, check_media_type
@@ -180,6 +192,8 @@ def classify(path: str) -> str | None:
         return NPM_PACKAGE
     if base == npm.LOCK_FILE and npm.is_lock_file(path):
         return NPM_LOCK
+    if java.is_archive(base):
+        return JAVA_ARCHIVE
     return None
 
 
@@ -331,6 +345,8 @@ class _LayerWalker:
         kind = classify(path)
         if kind == RPM:
             self._put(path, RPM)
+        elif kind == JAVA_ARCHIVE:
+            self._archive(path, member, tar)
         elif kind is not None:
             self._small_file(path, kind, member, tar)
         elif member.size >= _MIN_BINARY_BYTES:
@@ -385,6 +401,29 @@ class _LayerWalker:
                 return
         if info is not None:
             self._put(path, GO_BINARY, info)
+
+    def _archive(self, path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
+        limits = self.limits
+        if member.size > limits.max_file_bytes:
+            self._note(
+                path,
+                f"{path}: archive of {member.size} bytes, over max_file_bytes ({limits.max_file_bytes}); not inspected",
+            )
+            return
+        stream = tar.extractfile(member)
+        if stream is None:
+            return
+        with java.spool(stream) as spooled:
+            try:
+                artifacts = java.read_artifacts(spooled, limits.max_archive_entries, limits.max_file_bytes)
+            except java.ArchiveTooBig as error:
+                self._note(path, f"{path}: Java archive not inspected: {error}")
+                return
+            except Exception as error:  # a malformed archive is skipped, not the image
+                self._note(path, f"{path}: Java archive that could not be read ({type(error).__name__})")
+                return
+        if artifacts:
+            self._put(path, JAVA_ARCHIVE, artifacts)
 
 
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
