@@ -8,7 +8,8 @@ those are not read (said in ``Inventory.unsupported``).
 
 Reported: ``stdlib`` at the Go version (go1.19.8 → v1.19.8), the main module when it
 has a real version (not ``(devel)``), and every ``dep`` with its ``=>`` replacement
-applied. Versions keep Go's leading ``v``; package URLs are ``pkg:golang/…``."""
+applied; a module replaced by a local directory (``=> ./dir (devel)``) has no
+version to match and is left out. Versions keep Go's leading ``v``; package URLs are ``pkg:golang/…``."""
 
 from __future__ import annotations
 
@@ -147,9 +148,15 @@ def _modules(modinfo: str) -> tuple[tuple[str, str] | None, tuple[tuple[str, str
             deps[-1] = module
         elif kind == "=>" and last == "mod":
             main = module
-    if main is not None and main[1] in ("", "(devel)"):
+    if main is not None and not _versioned(main):
         main = None
-    return main, tuple(dep for dep in deps if dep[0] and dep[1])
+    return main, tuple(dep for dep in deps if _versioned(dep))
+
+
+def _versioned(module: tuple[str, str]) -> bool:
+    """A module with a version to match: not a local directory ("(devel)", or none)."""
+    path, version = module
+    return bool(path) and version not in ("", "(devel)")
 
 
 def stdlib_version(go_version: str) -> str:

@@ -298,6 +298,8 @@ class _LayerWalker:
         if member.issym():
             self._check_path(member.linkname)
             self._symlink(path, member.linkname)
+            # a link where a lower layer had a directory hides that directory's files
+            self.deleted.add(path)
         elif member.islnk():
             self._check_path(member.linkname)
             self._hardlink(path, normalise(member.linkname))
@@ -311,8 +313,8 @@ class _LayerWalker:
                 f"layer {self.digest}: a path of {len(name)} characters, over {limits.max_path_length} "
                 f"(limit max_path_length): {name[:80]}…"
             )
-        depth = name.count("/") + 1
-        if depth > limits.max_path_depth and len([p for p in name.split("/") if p]) > limits.max_path_depth:
+        # count("/") is an upper bound of the depth: split only when it may be over
+        if name.count("/") >= limits.max_path_depth and len(normalise(name).split("/")) > limits.max_path_depth:
             raise LimitExceeded(
                 f"layer {self.digest}: a path more than {limits.max_path_depth} directories deep "
                 f"(limit max_path_depth): {name[:80]}…"

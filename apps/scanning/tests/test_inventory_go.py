@@ -19,14 +19,23 @@ GO_TOOL = shutil.which("go")
 
 @pytest.fixture(scope="module")
 def go_binary(tmp_path_factory) -> tuple[bytes, str]:
-    """A tiny module with no dependencies, built; and the toolchain's version."""
+    """A tiny module, built; and the toolchain's version. Its one dependency is
+    replaced by a local directory (no network, no module cache)."""
     if GO_TOOL is None:
         pytest.skip("the Go toolchain (go) is not installed")
     root = tmp_path_factory.mktemp("go")
     source = root / "src"
     source.mkdir()
-    (source / "go.mod").write_text("module example.com/hello\n\ngo 1.19\n")
-    (source / "main.go").write_text('package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n')
+    (source / "go.mod").write_text(
+        "module example.com/hello\n\ngo 1.19\n\n"
+        "require example.com/greet v1.2.3\n\nreplace example.com/greet => ./greet\n"
+    )
+    (source / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/greet"\n)\n\nfunc main() { fmt.Println(greet.Hello()) }\n'
+    )
+    (source / "greet").mkdir()
+    (source / "greet" / "go.mod").write_text("module example.com/greet\n\ngo 1.19\n")
+    (source / "greet" / "greet.go").write_text('package greet\n\nfunc Hello() string { return "hello" }\n')
     env = {
         **os.environ,
         "HOME": str(root),
@@ -49,12 +58,21 @@ def test_go_binary_reports_stdlib_at_the_toolchain_version(go_binary):
     inventory = take_inventory([image])
 
     packages = [p for p in inventory.packages if p.path == "usr/local/bin/hello"]
-    # the main module is "(devel)" (built from a directory): not a package
+    # the main module is "(devel)" (built from a directory) and the dependency is replaced
+    # by a directory (no version): neither is a package
     assert [(p.ecosystem, p.name, p.version) for p in packages] == [(GO, "stdlib", stdlib_version(go_version))]
     assert packages[0].version.startswith("v1.")
     assert packages[0].purl == f"pkg:golang/stdlib@{packages[0].version}"
     assert packages[0].layer_digest == image.digest
     assert {p.path for p in inventory.packages} == {"usr/local/bin/hello", "usr/bin/hello-again"}
+
+
+def test_the_real_build_info_has_the_dependency_and_its_replacement(go_binary):
+    binary, go_version = go_binary
+    info = parse_build_info(binary)
+    assert info.go_version == go_version
+    assert info.main is None
+    assert info.deps == ()  # example.com/greet v1.2.3 => ./greet (devel): a directory, no version
 
 
 def test_stdlib_versions():

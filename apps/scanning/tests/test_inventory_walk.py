@@ -9,7 +9,7 @@ from apps.scanning.inventory import UnsupportedLayer, take_inventory
 from apps.scanning.inventory.packages import PYPI
 from apps.scanning.inventory.walk import normalise
 
-from .layers import DOCKER_GZIP, OCI_GZIP, Dir, Hardlink, blob_layer, compress, dist_info, layer, tar_bytes
+from .layers import DOCKER_GZIP, OCI_GZIP, Dir, Hardlink, Symlink, blob_layer, compress, dist_info, layer, tar_bytes
 
 SITE = "usr/lib/python3.11/site-packages"
 
@@ -152,3 +152,9 @@ def test_a_gzip_layer_of_several_members_with_padding():
     tar = tar_bytes({f"{SITE}/six-1.16.0.dist-info/METADATA": dist_info("six", "1.16.0"), "big": bytes(200_000)})
     blob = gzip.compress(tar[:70_000]) + gzip.compress(tar[70_000:]) + bytes(100)
     assert names(take_inventory([blob_layer(blob)])) == [("six", "1.16.0")]
+
+
+def test_a_symlink_replacing_a_directory_hides_the_lower_layers_files():
+    lower = layer({f"{SITE}/six-1.16.0.dist-info/METADATA": dist_info("six", "1.16.0")})
+    upper = layer({"usr/lib/python3.11": Symlink("/opt/python")})
+    assert names(take_inventory([lower, upper])) == []
