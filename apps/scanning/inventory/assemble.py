@@ -23,7 +23,7 @@ from .kinds import (
 from .packages import NPM, Inventory, OperatingSystem, Package
 
 if TYPE_CHECKING:
-    from .walk import Record, Tree
+    from .tree import Record, Tree
 
 
 def inventory(tree: Tree) -> Inventory:

@@ -7,8 +7,8 @@ each bounded. What is kept is keyed by normalised path (no leading ``/`` or ``./
 with the layer that last wrote it: a later layer's file replaces an earlier one at
 the same path, and whiteouts remove what lower layers wrote (``.wh.<name>``: the
 path and everything under it; ``.wh..wh..opq``: everything under the directory).
-Once every layer is walked, the surviving records become the packages
-(``assemble``)."""
+The records live in a ``tree.Tree``; once every layer is walked, the surviving
+records become the packages (``assemble``)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from .kinds import (
 from .limits import Limits
 from .packages import Inventory
 from .streams import ImageBudget, LayerStream, check_media_type
+from .tree import Record, Tree, normalise
 
 # Package databases: over max_database_bytes is LimitExceeded, not a skipped file.
 _DATABASES = frozenset({DPKG, DPKG_DISTROLESS, APK})
@@ -62,17 +63,6 @@ class Layer:
     open: Callable[[], BinaryIO]
 
 
-@dataclass(frozen=True)
-class Record:
-    """What the walk keeps of one path: the detector's parse of the file (or a
-    symbolic link's target), and the layer that wrote it."""
-
-    kind: str
-    layer_index: int
-    layer_digest: str
-    data: Any = None
-
-
 def take_inventory(layers: Sequence[Layer], limits: Limits | None = None) -> Inventory:
     """The OS and packages of the file system the layers (lowest first) make.
 
@@ -88,89 +78,6 @@ def take_inventory(layers: Sequence[Layer], limits: Limits | None = None) -> Inv
     inventory.bytes_read = budget.bytes
     inventory.files_seen = budget.members
     return inventory
-
-
-class Tree:
-    """The records of the merged file system so far."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.records: dict[str, Record] = {}
-        self.symlinks: dict[str, Record] = {}
-
-    def forget(self, path: str) -> None:
-        self.records.pop(path, None)
-        self.symlinks.pop(path, None)
-
-    def apply_whiteouts(self, layer_index: int, deleted: set[str], opaque: set[str]) -> None:
-        """Remove what layers below ``layer_index`` wrote at or under ``deleted`` paths,
-        and under ``opaque`` directories ("" is the root)."""
-        if not deleted and not opaque:
-            return
-        for table in (self.records, self.symlinks):
-            hidden = [
-                path
-                for path, record in table.items()
-                if record.layer_index < layer_index and _hidden(path, deleted, opaque)
-            ]
-            for path in hidden:
-                del table[path]
-
-    def resolve(self, path: str) -> str:
-        """``path`` with the symbolic links kept followed (relative targets from the
-        link's directory, absolute ones from the root)."""
-        hops = 0
-        pending = path.split("/")
-        resolved: list[str] = []
-        while pending:
-            part = pending.pop(0)
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            link = self.symlinks.get("/".join([*resolved, part]))
-            if link is None:
-                resolved.append(part)
-                continue
-            hops += 1
-            if hops > self.limits.max_symlink_hops:
-                raise LimitExceeded(
-                    f"{path}: more than {self.limits.max_symlink_hops} symbolic links to follow "
-                    f"(limit max_symlink_hops; {'/'.join([*resolved, part])} from layer {link.layer_digest})"
-                )
-            target: str = link.data
-            if target.startswith("/"):
-                resolved = []
-            pending = target.split("/") + pending
-        return "/".join(resolved)
-
-
-def _hidden(path: str, deleted: set[str], opaque: set[str]) -> bool:
-    if path in deleted or "" in opaque:
-        return True
-    parent = path
-    while "/" in parent:
-        parent = parent.rpartition("/")[0]
-        if parent in deleted or parent in opaque:
-            return True
-    return False
-
-
-def normalise(name: str) -> str:
-    """A tar member's name as a path from the root: no leading "/" or "./", no "."
-    components, ".." resolved lexically (never above the root)."""
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    return "/".join(parts)
 
 
 def classify(path: str) -> str | None:

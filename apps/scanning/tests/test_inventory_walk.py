@@ -7,7 +7,7 @@ import pytest
 
 from apps.scanning.inventory import UnsupportedLayer, take_inventory
 from apps.scanning.inventory.packages import PYPI
-from apps.scanning.inventory.walk import normalise
+from apps.scanning.inventory.tree import normalise
 
 from .layers import DOCKER_GZIP, OCI_GZIP, Dir, Hardlink, Symlink, blob_layer, compress, dist_info, layer, tar_bytes
 
