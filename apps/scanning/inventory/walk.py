@@ -300,9 +300,6 @@ class _LayerWalker:
         with spool:
             try:
                 info = golang.read_build_info(spool)
-            except golang.OldFormat:
-                self._note(path, f"{path}: Go binary built before Go 1.18; its modules are not listed")
-                return
             except Exception as error:  # a malformed ELF file is skipped, not the image
                 self._note(
                     path, f"{path}: ELF binary with Go build info that could not be read ({type(error).__name__})"
