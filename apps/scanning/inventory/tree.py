@@ -29,6 +29,28 @@ class Tree:
         self.limits = limits
         self.records: dict[str, Record] = {}
         self.symlinks: dict[str, Record] = {}
+        # the directories above the paths kept (never shrinks: one too many only costs
+        # a needless whiteout)
+        self._directories: set[str] = set()
+
+    def put(self, path: str, record: Record) -> None:
+        self.records[path] = record
+        self._add_directories(path)
+
+    def put_symlink(self, path: str, record: Record) -> None:
+        self.symlinks[path] = record
+        self._add_directories(path)
+
+    def _add_directories(self, path: str) -> None:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in self._directories:
+            self._directories.add(parent)
+            parent = parent.rpartition("/")[0]
+
+    def holds_under(self, path: str) -> bool:
+        """Whether something kept may be under ``path`` (a directory of a lower layer
+        that a file or link at ``path`` hides)."""
+        return path in self._directories
 
     def forget(self, path: str) -> None:
         self.records.pop(path, None)

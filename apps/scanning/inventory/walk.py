@@ -202,11 +202,11 @@ class _LayerWalker:
             self._whiteout(parent, base)
             return
         self.tree.forget(path)
+        if not member.isdir() and self.tree.holds_under(path):
+            self.deleted.add(path)  # a file or link where a lower layer had a directory hides its files
         if member.issym():
             self._check_path(member.linkname)
             self._symlink(path, member.linkname)
-            # a link where a lower layer had a directory hides that directory's files
-            self.deleted.add(path)
         elif member.islnk():
             self._check_path(member.linkname)
             self._hardlink(path, normalise(member.linkname))
@@ -234,21 +234,21 @@ class _LayerWalker:
             self.deleted.add(f"{parent}/{base[4:]}" if parent else base[4:])
 
     def _put(self, path: str, kind: str, data: Any = None) -> None:
-        self.tree.records[path] = Record(kind, self.index, self.digest, data)
+        self.tree.put(path, Record(kind, self.index, self.digest, data))
 
     def _note(self, path: str, text: str) -> None:
         self._put(path, NOTE, text)
 
     def _symlink(self, path: str, target: str) -> None:
         if path.count("/") < _SYMLINK_MAX_DEPTH or path.endswith("/os-release") or path == "os-release":
-            self.tree.symlinks[path] = Record("symlink", self.index, self.digest, target)
+            self.tree.put_symlink(path, Record("symlink", self.index, self.digest, target))
 
     def _hardlink(self, path: str, target: str) -> None:
         record = self.tree.records.get(target)
         if record is None or record.kind == NOTE:
             return
         if record.kind == GO_BINARY or classify(path) == record.kind:
-            self.tree.records[path] = replace(record, layer_index=self.index, layer_digest=self.digest)
+            self.tree.put(path, replace(record, layer_index=self.index, layer_digest=self.digest))
 
     def _file(self, path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         kind = classify(path)

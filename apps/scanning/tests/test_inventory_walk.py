@@ -158,3 +158,9 @@ def test_a_symlink_replacing_a_directory_hides_the_lower_layers_files():
     lower = layer({f"{SITE}/six-1.16.0.dist-info/METADATA": dist_info("six", "1.16.0")})
     upper = layer({"usr/lib/python3.11": Symlink("/opt/python")})
     assert names(take_inventory([lower, upper])) == []
+
+
+def test_a_file_replacing_a_directory_hides_the_lower_layers_files():
+    lower = layer({"app/node_modules/lodash/package.json": b'{"name": "lodash", "version": "4.17.20"}'})
+    upper = layer({"app/node_modules": b"not a directory any more"})
+    assert names(take_inventory([lower, upper])) == []
