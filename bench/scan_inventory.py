@@ -6,12 +6,15 @@ bytes, some thousands of small files, a dpkg status, Python and npm metadata;
 then runs ``take_inventory`` over it from a file stream and prints the compressed
 MiB/s and the peak RSS of the process that took the inventory.
 
-    .venv/bin/python bench/scan_inventory.py [--size-mib 512] [--small-files 5000]
+    .venv/bin/python bench/scan_inventory.py [--size-mib 512] [--small-files 5000] [--zstd]
+
+(``--zstd`` builds a zstd layer instead, for comparison.)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import io
 import os
@@ -29,11 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 CHUNK = 8 * 1024 * 1024
 
 
-def build(path: Path, size_mib: int, small_files: int) -> None:
+def _compressor(raw, zstd: bool):
+    if zstd:
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=1).stream_writer(raw, closefd=False)
+    return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1)
+
+
+def build(path: Path, size_mib: int, small_files: int, zstd: bool) -> None:
     """Write the layer: random big files until size_mib, plus small files."""
     rng = random.Random(42)
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz:
-        with tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with open(path, "wb") as raw, contextlib.closing(_compressor(raw, zstd)) as compressed:
+        with tarfile.open(fileobj=compressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             _add(
                 tar, "var/lib/dpkg/status", b"Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\n"
             )
@@ -74,13 +85,12 @@ def _add_random(tar: tarfile.TarFile, name: str, size: int) -> None:
     tar.addfile(info, RandomReader())
 
 
-def measure(path: Path) -> None:
+def measure(path: Path, zstd: bool) -> None:
     from apps.scanning.inventory import Layer, take_inventory
 
     size = path.stat().st_size
-    layer = Layer(
-        digest="sha256:bench", media_type="application/vnd.oci.image.layer.v1.tar+gzip", open=lambda: open(path, "rb")
-    )
+    media_type = "application/vnd.oci.image.layer.v1.tar+" + ("zstd" if zstd else "gzip")
+    layer = Layer(digest="sha256:bench", media_type=media_type, open=lambda: open(path, "rb"))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu_before = time.process_time()
     start = time.perf_counter()
@@ -90,7 +100,7 @@ def measure(path: Path) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     mib = size / 1024 / 1024
     print(
-        f"layer: {mib:.0f} MiB gzip, {inventory.bytes_read / 1024 / 1024:.0f} MiB tar, {inventory.files_seen} members"
+        f"layer: {mib:.0f} MiB {'zstd' if zstd else 'gzip'}, {inventory.bytes_read / 1024 / 1024:.0f} MiB tar, {inventory.files_seen} members"
     )
     print(f"found: {len(inventory.packages)} packages, os {inventory.os.id if inventory.os else None}")
     print(f"time: {elapsed:.2f} s wall, {cpu:.2f} s CPU -> {mib / elapsed:.0f} MiB/s of compressed layer (wall)")
@@ -101,13 +111,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=512)
     parser.add_argument("--small-files", type=int, default=5000)
+    parser.add_argument("--zstd", action="store_true")
     parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.build:
-        build(args.build, args.size_mib, args.small_files)
+        build(args.build, args.size_mib, args.small_files, args.zstd)
         return
     with tempfile.TemporaryDirectory(prefix="berth-bench-") as tmp:
-        path = Path(tmp) / "layer.tar.gz"
+        path = Path(tmp) / "layer.tar"
         started = time.perf_counter()
         subprocess.run(
             [
@@ -119,11 +130,12 @@ def main() -> None:
                 str(args.size_mib),
                 "--small-files",
                 str(args.small_files),
+                *(["--zstd"] if args.zstd else []),
             ],
             check=True,
         )
         print(f"built in {time.perf_counter() - started:.1f} s")
-        measure(path)
+        measure(path, args.zstd)
 
 
 if __name__ == "__main__":
