@@ -55,9 +55,10 @@ class _CountingSource:
     """The stored stream, with its first bytes pushed back and the compressed bytes
     read counted (for the compression ratio)."""
 
-    def __init__(self, raw: BinaryIO, head: bytes) -> None:
+    def __init__(self, raw: BinaryIO, head: bytes, digest: str) -> None:
         self._raw = raw
         self._head = head
+        self._digest = digest
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -65,7 +66,7 @@ class _CountingSource:
             data = self._head if size < 0 else self._head[:size]
             self._head = self._head[len(data) :]
         else:
-            data = self._raw.read(size)
+            data = _read_stored(self._raw, size, self._digest)
         self.count += len(data)
         return data
 
@@ -81,10 +82,10 @@ class _CountingSource:
 class _GzipReader:
     """Decompresses gzip members one after the other (zlib checks each member's CRC
     and length). Each read returns at most ``size`` bytes, decompressed from input
-    read a MiB at a time: ``gzip.GzipFile`` reads and checks in 8 KiB steps and
-    computes the CRC a second time, which made the walk a third slower. Bytes after
-    the last member that do not start another one (padding) are ignored, as the tar
-    archive has ended by then."""
+    read 64 KiB at a time. ``gzip.GzipFile`` did the same in 8 KiB steps through a
+    BufferedReader and computed the CRC a second time: the walk took 0.92 s of CPU
+    for a 206 MiB layer with it, 0.67 s with this. Bytes after the last member that
+    do not start another one (padding) are ignored: the tar archive has ended."""
 
     _INPUT = 64 * 1024  # about what tarfile asks for: zlib copies the unconsumed input on each call
 
@@ -138,8 +139,8 @@ class LayerStream:
         self.digest = digest
         self._budget = budget
         self._limits = budget.limits
-        head = _read_exactly(raw, 4)
-        self._source = _CountingSource(raw, head)
+        head = _read_exactly(raw, 4, digest)
+        self._source = _CountingSource(raw, head, digest)
         self.compression = compression_of(head)
         self.empty = not head  # a zero-byte blob: a layer without files
         self._decompressed = self._open_decompressor()
@@ -196,12 +197,22 @@ class LayerStream:
         self._source.close()
 
 
-def _read_exactly(raw: BinaryIO, n: int) -> bytes:
+def _read_stored(raw: BinaryIO, size: int, digest: str) -> bytes:
+    """A read of the stored blob, whose failure (storage, network) is not corrupt data."""
+    try:
+        return raw.read(size)
+    except Exception as error:
+        raise InventoryError(
+            f"layer {digest}: reading the stored blob failed ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _read_exactly(raw: BinaryIO, n: int, digest: str) -> bytes:
     """Up to ``n`` bytes (fewer only at the end of the stream)."""
     parts: list[bytes] = []
     left = n
     while left > 0:
-        chunk = raw.read(left)
+        chunk = _read_stored(raw, left, digest)
         if not chunk:
             break
         parts.append(chunk)
