@@ -4,7 +4,7 @@ walking its layers (``take_inventory``), without a database.
 Detectors: os-release; dpkg (status, distroless status.d) and apk databases; RPM
 databases (found, not read: see ``rpm``); Python distributions (dist-info,
 egg-info); npm (installed package.json, package-lock.json); Go binaries' build
-info. Values are in ``packages``; limits in ``limits``."""
+info; Maven artifacts in Java archives. Values are in ``packages``; limits in ``limits``."""
 
 from .errors import InventoryError, LimitExceeded, UnsupportedLayer
 from .limits import Limits

@@ -5,13 +5,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import distro, golang, npm, python_dists, rpm
+from . import distro, golang, java, npm, python_dists, rpm
 from . import os_release as os_release_module
-from .kinds import APK, DPKG, DPKG_DISTROLESS, GO_BINARY, NOTE, NPM_LOCK, NPM_PACKAGE, OS_RELEASE, PYTHON, RPM
+from .kinds import (
+    APK,
+    DPKG,
+    DPKG_DISTROLESS,
+    GO_BINARY,
+    JAVA_ARCHIVE,
+    NOTE,
+    NPM_LOCK,
+    NPM_PACKAGE,
+    OS_RELEASE,
+    PYTHON,
+    RPM,
+)
 from .packages import NPM, Inventory, OperatingSystem, Package
 
 if TYPE_CHECKING:
-    from .walk import Record, Tree
+    from .tree import Record, Tree
 
 
 def inventory(tree: Tree) -> Inventory:
@@ -56,4 +68,6 @@ def _packages(record: Record, path: str, os: OperatingSystem | None) -> list[Pac
         return npm.packages([record.data], path, digest)
     if record.kind == GO_BINARY:
         return golang.packages(record.data, path, digest)
+    if record.kind == JAVA_ARCHIVE:
+        return java.packages(record.data, path, digest)
     return []  # OS_RELEASE: read above

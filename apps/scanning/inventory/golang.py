@@ -3,12 +3,14 @@ writes in the ``.go.buildinfo`` section.
 
 Go 1.18 and later write the Go version and the module information inline, after a
 32-byte header (``\\xff Go buildinf:``, pointer size, flags with bit 2 = inline),
-each as a varint-prefixed string. Older binaries hold pointers to them instead;
-those are not read (said in ``Inventory.unsupported``).
+each as a varint-prefixed string. Older binaries (Go 1.13 to 1.17) hold the
+addresses of the two Go strings instead, read through the ELF program headers
+(with pyelftools).
 
 Reported: ``stdlib`` at the Go version (go1.19.8 → v1.19.8), the main module when it
 has a real version (not ``(devel)``), and every ``dep`` with its ``=>`` replacement
-applied. Versions keep Go's leading ``v``; package URLs are ``pkg:golang/…``."""
+applied; a module replaced by a local directory (``=> ./dir (devel)``) has no
+version to match and is left out. Versions keep Go's leading ``v``; package URLs are ``pkg:golang/…``."""
 
 from __future__ import annotations
 
@@ -38,10 +40,6 @@ class BuildInfo:
     deps: tuple[tuple[str, str], ...]
 
 
-class OldFormat(Exception):
-    """Build information in the pointer format of Go before 1.18."""
-
-
 def spool_if_go(stream: BinaryIO, head: bytes) -> tempfile.SpooledTemporaryFile | None:
     """Copy the rest of an ELF file to a temporary file when the build info magic
     appears in it; None (and nothing kept) when it does not: not a Go binary."""
@@ -63,11 +61,12 @@ def spool_if_go(stream: BinaryIO, head: bytes) -> tempfile.SpooledTemporaryFile 
 
 def read_build_info(binary: BinaryIO) -> BuildInfo | None:
     """The build info of an ELF binary (seekable), None when it has none. Raises
-    OldFormat for pre-1.18 binaries and ELF/parse errors for malformed files."""
-    data = _buildinfo_bytes(ELFFile(binary), binary)
+    pyelftools' or struct's errors for malformed files."""
+    elf = ELFFile(binary)
+    data = _buildinfo_bytes(elf, binary)
     if data is None:
         return None
-    return parse_build_info(data)
+    return parse_build_info(data, _Memory(elf, binary))
 
 
 def _buildinfo_bytes(elf: ELFFile, binary: BinaryIO) -> bytes | None:
@@ -85,16 +84,37 @@ def _read_at(binary: BinaryIO, offset: int, size: int) -> bytes:
     return binary.read(size)
 
 
-def parse_build_info(data: bytes) -> BuildInfo | None:
-    """Parse the build info found at a 16-byte aligned magic in ``data``."""
+class _Memory:
+    """A binary's virtual addresses, read through its PT_LOAD segments (for the
+    pointers of the pre-1.18 format)."""
+
+    def __init__(self, elf: ELFFile, binary: BinaryIO) -> None:
+        self._binary = binary
+        self._segments = [
+            (s["p_vaddr"], s["p_filesz"], s["p_offset"]) for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"
+        ]
+
+    def read(self, address: int, size: int) -> bytes:
+        for vaddr, filesz, offset in self._segments:
+            if vaddr <= address < vaddr + filesz:
+                return _read_at(self._binary, offset + address - vaddr, min(size, vaddr + filesz - address))
+        return b""
+
+
+def parse_build_info(data: bytes, memory: _Memory | None = None) -> BuildInfo | None:
+    """Parse the build info found at a 16-byte aligned magic in ``data``; the
+    pointer format needs the binary's ``memory`` (None without it)."""
     start = _find_header(data)
     if start is None:
         return None
-    flags = data[start + 15]
-    if not flags & 2:
-        raise OldFormat()
-    version, pos = _varint_string(data, start + _HEADER_SIZE)
-    modinfo, _ = _varint_string(data, pos)
+    header = data[start:]
+    if header[15] & 2:
+        version, pos = _varint_string(header, _HEADER_SIZE)
+        modinfo, _ = _varint_string(header, pos)
+    elif memory is not None:
+        version, modinfo = _pointed_strings(header, memory)
+    else:
+        return None
     if len(modinfo) >= 33 and modinfo[-17] == "\n":
         modinfo = modinfo[16:-16]  # the sentinels framing the module information
     else:
@@ -103,6 +123,30 @@ def parse_build_info(data: bytes) -> BuildInfo | None:
         return None
     main, deps = _modules(modinfo)
     return BuildInfo(version, main, deps)
+
+
+def _pointed_strings(header: bytes, memory: _Memory) -> tuple[str, str]:
+    """Go before 1.18: the header holds the addresses of two Go string headers
+    (data pointer, length), for the version and the module information."""
+    ptr_size = header[14]
+    if ptr_size not in (4, 8) or len(header) < 16 + 2 * ptr_size:
+        return "", ""
+    order = "big" if header[15] & 1 else "little"
+    version_at = int.from_bytes(header[16 : 16 + ptr_size], order)
+    modinfo_at = int.from_bytes(header[16 + ptr_size : 16 + 2 * ptr_size], order)
+    return _pointed_string(memory, version_at, ptr_size, order), _pointed_string(memory, modinfo_at, ptr_size, order)
+
+
+def _pointed_string(memory: _Memory, address: int, ptr_size: int, order: str) -> str:
+    string_header = memory.read(address, 2 * ptr_size)
+    if len(string_header) < 2 * ptr_size:
+        return ""
+    data_at = int.from_bytes(string_header[:ptr_size], order)
+    length = int.from_bytes(string_header[ptr_size:], order)
+    if length > _MAX_SECTION_BYTES:
+        return ""
+    data = memory.read(data_at, length)
+    return data.decode("utf-8", "replace") if len(data) == length else ""
 
 
 def _find_header(data: bytes) -> int | None:
@@ -147,9 +191,15 @@ def _modules(modinfo: str) -> tuple[tuple[str, str] | None, tuple[tuple[str, str
             deps[-1] = module
         elif kind == "=>" and last == "mod":
             main = module
-    if main is not None and main[1] in ("", "(devel)"):
+    if main is not None and not _versioned(main):
         main = None
-    return main, tuple(dep for dep in deps if dep[0] and dep[1])
+    return main, tuple(dep for dep in deps if _versioned(dep))
+
+
+def _versioned(module: tuple[str, str]) -> bool:
+    """A module with a version to match: not a local directory ("(devel)", or none)."""
+    path, version = module
+    return bool(path) and version not in ("", "(devel)")
 
 
 def stdlib_version(go_version: str) -> str:

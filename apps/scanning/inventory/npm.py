@@ -7,7 +7,8 @@ an install would put there, and an image often holds both for the same
 application. So a lock file's entry is reported only when no installed package.json
 anywhere in the image has the same name and version (``without_installed``): a lock
 file adds the packages an image did not install beside it (a copied application
-without its node_modules), never a second copy of one found installed. Lock
+without its node_modules), never a second copy of one found installed; and a
+name@version in several lock files is reported once (for the first, by path). Lock
 entries marked ``dev`` (development only) and links to local directories are
 left out, as are versions that are not registry versions (``file:``, git URLs)."""
 

@@ -8,7 +8,6 @@ than one read is held: the stored stream may be an S3 body."""
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from typing import BinaryIO
 
@@ -56,9 +55,10 @@ class _CountingSource:
     """The stored stream, with its first bytes pushed back and the compressed bytes
     read counted (for the compression ratio)."""
 
-    def __init__(self, raw: BinaryIO, head: bytes) -> None:
+    def __init__(self, raw: BinaryIO, head: bytes, digest: str) -> None:
         self._raw = raw
         self._head = head
+        self._digest = digest
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -66,7 +66,7 @@ class _CountingSource:
             data = self._head if size < 0 else self._head[:size]
             self._head = self._head[len(data) :]
         else:
-            data = self._raw.read(size)
+            data = _read_stored(self._raw, size, self._digest)
         self.count += len(data)
         return data
 
@@ -77,6 +77,48 @@ class _CountingSource:
         close = getattr(self._raw, "close", None)
         if close is not None:
             close()
+
+
+class _GzipReader:
+    """Decompresses gzip members one after the other (zlib checks each member's CRC
+    and length). Each read returns at most ``size`` bytes, decompressed from input
+    read 64 KiB at a time. ``gzip.GzipFile`` did the same in 8 KiB steps through a
+    BufferedReader and computed the CRC a second time: the walk took 0.92 s of CPU
+    for a 206 MiB layer with it, 0.67 s with this. Bytes after the last member that
+    do not start another one (padding) are ignored: the tar archive has ended."""
+
+    _INPUT = 64 * 1024  # about what tarfile asks for: zlib copies the unconsumed input on each call
+
+    def __init__(self, source: _CountingSource) -> None:
+        self._source = source
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = b""  # input read for the next member
+        self._done = False
+
+    def read(self, size: int) -> bytes:
+        while not self._done:
+            if self._inflate.eof:
+                self._next_member()
+                continue
+            data = self._inflate.unconsumed_tail or self._pending or self._source.read(self._INPUT)
+            self._pending = b""
+            if not data:
+                raise EOFError("the gzip stream ends in the middle of a member")
+            out = self._inflate.decompress(data, size)
+            if out:
+                return out
+        return b""
+
+    def _next_member(self) -> None:
+        rest = self._inflate.unused_data or self._source.read(self._INPUT)
+        if not rest.startswith(GZIP_MAGIC[:1]):  # the end, or padding
+            self._done = True
+            return
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = rest
+
+    def close(self) -> None:
+        self._done = True
 
 
 class ImageBudget:
@@ -97,8 +139,8 @@ class LayerStream:
         self.digest = digest
         self._budget = budget
         self._limits = budget.limits
-        head = _read_exactly(raw, 4)
-        self._source = _CountingSource(raw, head)
+        head = _read_exactly(raw, 4, digest)
+        self._source = _CountingSource(raw, head, digest)
         self.compression = compression_of(head)
         self.empty = not head  # a zero-byte blob: a layer without files
         self._decompressed = self._open_decompressor()
@@ -106,12 +148,14 @@ class LayerStream:
 
     def _open_decompressor(self):
         if self.compression == "gzip":
-            return gzip.GzipFile(fileobj=self._source, mode="rb")
+            return _GzipReader(self._source)
         if self.compression == "zstd":
             return zstandard.ZstdDecompressor().stream_reader(self._source, read_size=MiB, read_across_frames=True)
         return self._source
 
     def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""
         if size is None or size < 0:
             size = MiB  # tarfile always asks for a size; never read a whole layer at once
         try:
@@ -153,12 +197,22 @@ class LayerStream:
         self._source.close()
 
 
-def _read_exactly(raw: BinaryIO, n: int) -> bytes:
+def _read_stored(raw: BinaryIO, size: int, digest: str) -> bytes:
+    """A read of the stored blob, whose failure (storage, network) is not corrupt data."""
+    try:
+        return raw.read(size)
+    except Exception as error:
+        raise InventoryError(
+            f"layer {digest}: reading the stored blob failed ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _read_exactly(raw: BinaryIO, n: int, digest: str) -> bytes:
     """Up to ``n`` bytes (fewer only at the end of the stream)."""
     parts: list[bytes] = []
     left = n
     while left > 0:
-        chunk = raw.read(left)
+        chunk = _read_stored(raw, left, digest)
         if not chunk:
             break
         parts.append(chunk)

@@ -7,8 +7,8 @@ each bounded. What is kept is keyed by normalised path (no leading ``/`` or ``./
 with the layer that last wrote it: a later layer's file replaces an earlier one at
 the same path, and whiteouts remove what lower layers wrote (``.wh.<name>``: the
 path and everything under it; ``.wh..wh..opq``: everything under the directory).
-Once every layer is walked, the surviving records become the packages
-(``assemble``)."""
+The records live in a ``tree.Tree``; once every layer is walked, the surviving
+records become the packages (``assemble``)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,26 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from . import assemble, distro, golang, npm, python_dists, rpm
+from . import assemble, distro, golang, java, npm, python_dists, rpm
 from . import os_release as os_release_module
 from .errors import InventoryError, LimitExceeded
-from .kinds import APK, DPKG, DPKG_DISTROLESS, GO_BINARY, NOTE, NPM_LOCK, NPM_PACKAGE, OS_RELEASE, PYTHON, RPM
+from .kinds import (
+    APK,
+    DPKG,
+    DPKG_DISTROLESS,
+    GO_BINARY,
+    JAVA_ARCHIVE,
+    NOTE,
+    NPM_LOCK,
+    NPM_PACKAGE,
+    OS_RELEASE,
+    PYTHON,
+    RPM,
+)
 from .limits import Limits
 from .packages import Inventory
 from .streams import ImageBudget, LayerStream, check_media_type
+from .tree import Record, Tree, normalise
 
 # Package databases: over max_database_bytes is LimitExceeded, not a skipped file.
 _DATABASES = frozenset({DPKG, DPKG_DISTROLESS, APK})
@@ -36,7 +49,7 @@ _MIN_BINARY_BYTES = 64 * 1024
 # Symbolic links kept for resolving os-release: short paths (etc, usr/lib, lib64 …)
 # and any link named os-release.
 _SYMLINK_MAX_DEPTH = 4
-_TAR_BUFSIZE = 64 * 1024
+_TAR_BUFSIZE = 64 * 1024  # tarfile copies its buffer's rest on each read: larger is slower
 _LONG_HEADERS = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK})
 
 
@@ -48,17 +61,6 @@ class Layer:
     digest: str
     media_type: str
     open: Callable[[], BinaryIO]
-
-
-@dataclass(frozen=True)
-class Record:
-    """What the walk keeps of one path: the detector's parse of the file (or a
-    symbolic link's target), and the layer that wrote it."""
-
-    kind: str
-    layer_index: int
-    layer_digest: str
-    data: Any = None
 
 
 def take_inventory(layers: Sequence[Layer], limits: Limits | None = None) -> Inventory:
@@ -76,89 +78,6 @@ def take_inventory(layers: Sequence[Layer], limits: Limits | None = None) -> Inv
     inventory.bytes_read = budget.bytes
     inventory.files_seen = budget.members
     return inventory
-
-
-class Tree:
-    """The records of the merged file system so far."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.records: dict[str, Record] = {}
-        self.symlinks: dict[str, Record] = {}
-
-    def forget(self, path: str) -> None:
-        self.records.pop(path, None)
-        self.symlinks.pop(path, None)
-
-    def apply_whiteouts(self, layer_index: int, deleted: set[str], opaque: set[str]) -> None:
-        """Remove what layers below ``layer_index`` wrote at or under ``deleted`` paths,
-        and under ``opaque`` directories ("" is the root)."""
-        if not deleted and not opaque:
-            return
-        for table in (self.records, self.symlinks):
-            hidden = [
-                path
-                for path, record in table.items()
-                if record.layer_index < layer_index and _hidden(path, deleted, opaque)
-            ]
-            for path in hidden:
-                del table[path]
-
-    def resolve(self, path: str) -> str:
-        """``path`` with the symbolic links kept followed (relative targets from the
-        link's directory, absolute ones from the root)."""
-        hops = 0
-        pending = path.split("/")
-        resolved: list[str] = []
-        while pending:
-            part = pending.pop(0)
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            link = self.symlinks.get("/".join([*resolved, part]))
-            if link is None:
-                resolved.append(part)
-                continue
-            hops += 1
-            if hops > self.limits.max_symlink_hops:
-                raise LimitExceeded(
-                    f"{path}: more than {self.limits.max_symlink_hops} symbolic links to follow "
-                    f"(limit max_symlink_hops; {'/'.join([*resolved, part])} from layer {link.layer_digest})"
-                )
-            target: str = link.data
-            if target.startswith("/"):
-                resolved = []
-            pending = target.split("/") + pending
-        return "/".join(resolved)
-
-
-def _hidden(path: str, deleted: set[str], opaque: set[str]) -> bool:
-    if path in deleted or "" in opaque:
-        return True
-    parent = path
-    while "/" in parent:
-        parent = parent.rpartition("/")[0]
-        if parent in deleted or parent in opaque:
-            return True
-    return False
-
-
-def normalise(name: str) -> str:
-    """A tar member's name as a path from the root: no leading "/" or "./", no "."
-    components, ".." resolved lexically (never above the root)."""
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(part)
-    return "/".join(parts)
 
 
 def classify(path: str) -> str | None:
@@ -180,6 +99,8 @@ def classify(path: str) -> str | None:
         return NPM_PACKAGE
     if base == npm.LOCK_FILE and npm.is_lock_file(path):
         return NPM_LOCK
+    if java.is_archive(base):
+        return JAVA_ARCHIVE
     return None
 
 
@@ -281,6 +202,8 @@ class _LayerWalker:
             self._whiteout(parent, base)
             return
         self.tree.forget(path)
+        if not member.isdir() and self.tree.holds_under(path):
+            self.deleted.add(path)  # a file or link where a lower layer had a directory hides its files
         if member.issym():
             self._check_path(member.linkname)
             self._symlink(path, member.linkname)
@@ -297,8 +220,8 @@ class _LayerWalker:
                 f"layer {self.digest}: a path of {len(name)} characters, over {limits.max_path_length} "
                 f"(limit max_path_length): {name[:80]}…"
             )
-        depth = name.count("/") + 1
-        if depth > limits.max_path_depth and len([p for p in name.split("/") if p]) > limits.max_path_depth:
+        # count("/") is an upper bound of the depth: split only when it may be over
+        if name.count("/") >= limits.max_path_depth and len(normalise(name).split("/")) > limits.max_path_depth:
             raise LimitExceeded(
                 f"layer {self.digest}: a path more than {limits.max_path_depth} directories deep "
                 f"(limit max_path_depth): {name[:80]}…"
@@ -311,26 +234,28 @@ class _LayerWalker:
             self.deleted.add(f"{parent}/{base[4:]}" if parent else base[4:])
 
     def _put(self, path: str, kind: str, data: Any = None) -> None:
-        self.tree.records[path] = Record(kind, self.index, self.digest, data)
+        self.tree.put(path, Record(kind, self.index, self.digest, data))
 
     def _note(self, path: str, text: str) -> None:
         self._put(path, NOTE, text)
 
     def _symlink(self, path: str, target: str) -> None:
         if path.count("/") < _SYMLINK_MAX_DEPTH or path.endswith("/os-release") or path == "os-release":
-            self.tree.symlinks[path] = Record("symlink", self.index, self.digest, target)
+            self.tree.put_symlink(path, Record("symlink", self.index, self.digest, target))
 
     def _hardlink(self, path: str, target: str) -> None:
         record = self.tree.records.get(target)
         if record is None or record.kind == NOTE:
             return
         if record.kind == GO_BINARY or classify(path) == record.kind:
-            self.tree.records[path] = replace(record, layer_index=self.index, layer_digest=self.digest)
+            self.tree.put(path, replace(record, layer_index=self.index, layer_digest=self.digest))
 
     def _file(self, path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         kind = classify(path)
         if kind == RPM:
             self._put(path, RPM)
+        elif kind == JAVA_ARCHIVE:
+            self._archive(path, member, tar)
         elif kind is not None:
             self._small_file(path, kind, member, tar)
         elif member.size >= _MIN_BINARY_BYTES:
@@ -375,9 +300,6 @@ class _LayerWalker:
         with spool:
             try:
                 info = golang.read_build_info(spool)
-            except golang.OldFormat:
-                self._note(path, f"{path}: Go binary built before Go 1.18; its modules are not listed")
-                return
             except Exception as error:  # a malformed ELF file is skipped, not the image
                 self._note(
                     path, f"{path}: ELF binary with Go build info that could not be read ({type(error).__name__})"
@@ -385,6 +307,29 @@ class _LayerWalker:
                 return
         if info is not None:
             self._put(path, GO_BINARY, info)
+
+    def _archive(self, path: str, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
+        limits = self.limits
+        if member.size > limits.max_file_bytes:
+            self._note(
+                path,
+                f"{path}: archive of {member.size} bytes, over max_file_bytes ({limits.max_file_bytes}); not inspected",
+            )
+            return
+        stream = tar.extractfile(member)
+        if stream is None:
+            return
+        with java.spool(stream) as spooled:
+            try:
+                artifacts = java.read_artifacts(spooled, limits.max_archive_entries, limits.max_file_bytes)
+            except java.ArchiveTooBig as error:
+                self._note(path, f"{path}: Java archive not inspected: {error}")
+                return
+            except Exception as error:  # a malformed archive is skipped, not the image
+                self._note(path, f"{path}: Java archive that could not be read ({type(error).__name__})")
+                return
+        if artifacts:
+            self._put(path, JAVA_ARCHIVE, artifacts)
 
 
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:

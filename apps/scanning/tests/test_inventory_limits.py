@@ -12,7 +12,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.scanning.inventory import InventoryError, LimitExceeded, Limits, take_inventory
+from apps.scanning.inventory import InventoryError, Layer, LimitExceeded, Limits, take_inventory
 
 from .layers import DEBIAN_OS_RELEASE, OCI_GZIP, OCI_TAR, Symlink, blob_layer, compress, layer, tar_bytes
 
@@ -131,7 +131,7 @@ def test_a_layer_that_cannot_be_opened():
         raise OSError("no such blob")
 
     with pytest.raises(InventoryError) as raised:
-        take_inventory([blob_layer(b"").__class__("sha256:x", OCI_GZIP, fail)])
+        take_inventory([Layer("sha256:x", OCI_GZIP, fail)])
     assert "no such blob" in raised.value.reason
 
 
@@ -162,3 +162,26 @@ def test_fuzz_damaged_tar_raises_only_inventory_errors(position, value):
         take_inventory([blob_layer(damaged, OCI_TAR)])
     except InventoryError as error:
         assert error.reason
+
+
+def test_a_storage_failure_mid_layer_is_not_called_corrupt_data():
+    blob = compress(tar_bytes({"a": bytes(range(256)) * 2000}), "gzip")
+
+    class Failing(io.RawIOBase):
+        def __init__(self) -> None:
+            self.sent = False
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            if self.sent:
+                raise ConnectionError("connection reset by peer")
+            self.sent = True
+            return blob[:100]
+
+    with pytest.raises(InventoryError) as raised:
+        take_inventory([Layer("sha256:x", OCI_GZIP, Failing)])
+    assert raised.value.reason == (
+        "layer sha256:x: reading the stored blob failed (ConnectionError: connection reset by peer)"
+    )

@@ -7,9 +7,9 @@ import pytest
 
 from apps.scanning.inventory import UnsupportedLayer, take_inventory
 from apps.scanning.inventory.packages import PYPI
-from apps.scanning.inventory.walk import normalise
+from apps.scanning.inventory.tree import normalise
 
-from .layers import DOCKER_GZIP, OCI_GZIP, Dir, Hardlink, blob_layer, compress, dist_info, layer, tar_bytes
+from .layers import DOCKER_GZIP, OCI_GZIP, Dir, Hardlink, Symlink, blob_layer, compress, dist_info, layer, tar_bytes
 
 SITE = "usr/lib/python3.11/site-packages"
 
@@ -144,3 +144,23 @@ def test_accepted_layer_media_types():
 )
 def test_paths_are_normalised(name, path):
     assert normalise(name) == path
+
+
+def test_a_gzip_layer_of_several_members_with_padding():
+    import gzip
+
+    tar = tar_bytes({f"{SITE}/six-1.16.0.dist-info/METADATA": dist_info("six", "1.16.0"), "big": bytes(200_000)})
+    blob = gzip.compress(tar[:70_000]) + gzip.compress(tar[70_000:]) + bytes(100)
+    assert names(take_inventory([blob_layer(blob)])) == [("six", "1.16.0")]
+
+
+def test_a_symlink_replacing_a_directory_hides_the_lower_layers_files():
+    lower = layer({f"{SITE}/six-1.16.0.dist-info/METADATA": dist_info("six", "1.16.0")})
+    upper = layer({"usr/lib/python3.11": Symlink("/opt/python")})
+    assert names(take_inventory([lower, upper])) == []
+
+
+def test_a_file_replacing_a_directory_hides_the_lower_layers_files():
+    lower = layer({"app/node_modules/lodash/package.json": b'{"name": "lodash", "version": "4.17.20"}'})
+    upper = layer({"app/node_modules": b"not a directory any more"})
+    assert names(take_inventory([lower, upper])) == []
