@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import click
 
@@ -326,3 +328,38 @@ def _findings_text(data: dict) -> str:
     text = _scan_text(data)
     items = (data.get("imageScanFindings") or {}).get("findings") or []
     return text + ("\n\n" + table(items, FINDING_COLUMNS) if items else "")
+
+
+@images.command(short_help="An image's SBOM (CycloneDX or SPDX), exported or attached.")
+@click.argument("repository")
+@click.argument("reference", metavar="TAG|DIGEST")
+@click.option(
+    "--format", "sbom_format", type=click.Choice(("cyclonedx", "spdx")), default="cyclonedx", show_default=True
+)
+@click.option("--attach", is_flag=True, help="push it beside the image as an OCI referrer instead of printing it")
+@click.option("--file", "path", type=click.Path(dir_okay=False, writable=True), help="write the document here")
+@pass_session
+def sbom(session: Session, repository: str, reference: str, sbom_format: str, attach: bool, path: str | None) -> None:
+    """The packages the last scan of REFERENCE found, as a CycloneDX or SPDX JSON document; with --attach,
+    pushed beside the image as an OCI referrer (the referrers API and `oras discover` list it)."""
+    if attach:
+        with Activity(f"Attaching the {sbom_format} SBOM of {reference}"):
+            answer = session.client.post(
+                repository_path(repository, "images", "sbom"),
+                {"imageId": image_id(reference), "sbomFormat": sbom_format},
+            )
+        for referrer in answer["referrers"]:
+            click.echo(
+                f"Attached {referrer['imageDigest']} ({referrer['artifactType']}) to {referrer['subjectDigest']}."
+            )
+        return
+    with Activity(f"Reading the {sbom_format} SBOM of {reference}"):
+        document = session.client.get(
+            repository_path(repository, "images", "sbom"), **image_id(reference), sbomFormat=sbom_format
+        )
+    text = json.dumps(document, indent=2)
+    if path:
+        Path(path).write_text(text + "\n")
+        click.echo(f"Wrote {path}.", err=True)
+    else:
+        click.echo(text)

@@ -153,6 +153,23 @@ def test_a_pushed_image_is_scanned_on_push_with_real_advisories(berth, scanner, 
     described_table = client("images", "describe", "scan/app")
     assert "VULNERABILITIES" in described_table.stdout
 
+    # the SBOM: exported, and attached as a referrer the OCI referrers API lists (what `oras discover` reads)
+    exported = client("images", "sbom", "scan/app", "v1", "--format", "spdx")
+    assert exported.returncode == 0 and '"SPDX-2.3"' in exported.stdout, exported.stderr
+    attached = client("images", "sbom", "scan/app", "v1", "--attach")
+    assert attached.returncode == 0 and "application/vnd.cyclonedx+json" in attached.stdout, attached.stderr
+    name = f"{account.account_id}/scan/app"
+    token = requests.get(
+        f"{berth.url}/token", params={"service": "berth-registry", "scope": f"repository:{name}:pull"},
+        auth=(account.username, account.password), timeout=30,
+    ).json()["token"]  # fmt: skip
+    referrers = requests.get(
+        f"{berth.url}/v2/{name}/referrers/{image.manifest_digest}",
+        params={"artifactType": "application/vnd.cyclonedx+json"},
+        headers={"Authorization": f"Bearer {token}"}, timeout=30,
+    ).json()["manifests"]  # fmt: skip
+    assert len(referrers) == 1 and referrers[0]["artifactType"] == "application/vnd.cyclonedx+json", referrers
+
 
 def test_an_alpine_image_matches_the_secdb_and_start_image_scan_works(berth, scanner, work):
     account, api = scanner
