@@ -610,7 +610,23 @@ def _free_slot(user) -> int:
     raise _limit_exceeded()
 
 
-def create_access_key(*, user) -> NewAccessKey:
+def _record_access_key(
+    event_name: str, access_key: AccessKey, *, actor: Actor, context: RequestContext | None, **parameters
+) -> None:
+    """Record IAM's access key operation on ``access_key`` (never its secret)."""
+    membership = Membership.objects.filter(user_id=access_key.user_id).values_list("account_id", "user_name").first()
+    account_id, user_name = membership or ("", "")
+    audit_services.record_change(
+        actor=actor,
+        context=context,
+        event_name=event_name,
+        event_source="iam",
+        recipient_account_id=account_id,
+        request_parameters={"userName": user_name, "accessKeyId": access_key.access_key_id, **parameters},
+    )
+
+
+def create_access_key(*, user, actor: Actor, context: RequestContext | None = None) -> NewAccessKey:
     """A new active key for ``user``; raises AccessKeyLimitExceeded when two are active.
 
     Two concurrent creations may pick the same free slot: the database refuses the
@@ -624,20 +640,30 @@ def create_access_key(*, user) -> NewAccessKey:
                 access_key = AccessKey.objects.create(
                     user=user, access_key_id=_new_access_key_id(), secret_hash=secret_hash, active_slot=slot
                 )
+                _record_access_key("CreateAccessKey", access_key, actor=actor, context=context)
         except IntegrityError:
             continue  # the slot was taken meanwhile (or, rarely, the id was drawn before)
         return NewAccessKey(access_key=access_key, secret=secret)
     raise _limit_exceeded()
 
 
-def activate_access_key(*, access_key: AccessKey) -> AccessKey:
+def activate_access_key(*, access_key: AccessKey, actor: Actor, context: RequestContext | None = None) -> AccessKey:
+    """IAM's UpdateAccessKey to Active (a key active already stays as it is; the
+    request is recorded all the same)."""
     if access_key.is_active:
+        with transaction.atomic():
+            _record_access_key(
+                "UpdateAccessKey", access_key, actor=actor, context=context, status=AccessKeyStatus.ACTIVE.value
+            )
         return access_key
     for _ in range(5):
         slot = _free_slot(access_key.user_id)
         try:
             with transaction.atomic():
                 AccessKey.objects.filter(pk=access_key.pk).update(status=AccessKeyStatus.ACTIVE, active_slot=slot)
+                _record_access_key(
+                    "UpdateAccessKey", access_key, actor=actor, context=context, status=AccessKeyStatus.ACTIVE.value
+                )
         except IntegrityError:
             continue
         access_key.status, access_key.active_slot = AccessKeyStatus.ACTIVE, slot
@@ -645,14 +671,21 @@ def activate_access_key(*, access_key: AccessKey) -> AccessKey:
     raise _limit_exceeded()
 
 
-def deactivate_access_key(*, access_key: AccessKey) -> AccessKey:
-    AccessKey.objects.filter(pk=access_key.pk).update(status=AccessKeyStatus.INACTIVE, active_slot=None)
+def deactivate_access_key(*, access_key: AccessKey, actor: Actor, context: RequestContext | None = None) -> AccessKey:
+    """IAM's UpdateAccessKey to Inactive: the key is refused from the next request on."""
+    with transaction.atomic():
+        AccessKey.objects.filter(pk=access_key.pk).update(status=AccessKeyStatus.INACTIVE, active_slot=None)
+        _record_access_key(
+            "UpdateAccessKey", access_key, actor=actor, context=context, status=AccessKeyStatus.INACTIVE.value
+        )
     access_key.status, access_key.active_slot = AccessKeyStatus.INACTIVE, None
     return access_key
 
 
-def delete_access_key(*, access_key: AccessKey) -> None:
-    access_key.delete()
+def delete_access_key(*, access_key: AccessKey, actor: Actor, context: RequestContext | None = None) -> None:
+    with transaction.atomic():
+        access_key.delete()
+        _record_access_key("DeleteAccessKey", access_key, actor=actor, context=context)
 
 
 # -- login passwords ------------------------------------------------------------------
