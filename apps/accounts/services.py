@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -573,6 +575,89 @@ def delete_reserved_name(*, reserved_name: ReservedName, actor: Actor, context: 
     with transaction.atomic():
         reserved_name.delete()
         _record("DeleteReservedName", "", actor=actor, context=context, parameters={"name": reserved_name.name})
+
+
+# -- staff: Django's user and group pages ------------------------------------------------
+
+
+def _staff_changed_fields(changed: Sequence[str]) -> list[str]:
+    """The fields a staff form changed, a password's several fields named once as
+    ``password`` (never its value or hash)."""
+    names = [name for name in changed if not name.startswith(("password", "usable_password"))]
+    if len(names) < len(changed):
+        names.append("password")
+    return names
+
+
+def _account_of_user(user) -> str:
+    return Membership.objects.filter(user_id=user.pk).values_list("account_id", flat=True).first() or ""
+
+
+def _record_staff_user_change(
+    event_name: str, user, *, actor: Actor, context: RequestContext | None, account_id: str | None = None, **parameters
+) -> None:
+    _record(
+        event_name,
+        _account_of_user(user) if account_id is None else account_id,  # its owner sees what staff did to its users
+        actor=actor,
+        context=context,
+        parameters={"userName": user.get_username(), **parameters},
+    )
+
+
+def staff_save_user(
+    *, user, changed: Sequence[str], created: bool, actor: Actor, context: RequestContext | None = None
+):
+    """Staff save a user in the admin's user page: ``changed`` names the form's
+    changed fields (the user's groups and permissions, which the admin saves next in
+    the same transaction, among them)."""
+    with transaction.atomic():
+        user.save()
+        _record_staff_user_change(
+            "StaffCreateUser" if created else "StaffUpdateUser",
+            user,
+            actor=actor,
+            context=context,
+            changed=_staff_changed_fields(changed),
+        )
+    return user
+
+
+def staff_set_user_password(*, user, actor: Actor, context: RequestContext | None = None) -> None:
+    """Record that staff set (or made unusable) ``user``'s password in the admin's
+    password page, which saved it in the caller's open transaction."""
+    _record_staff_user_change("StaffSetUserPassword", user, actor=actor, context=context)
+
+
+def staff_delete_user(*, user, actor: Actor, context: RequestContext | None = None) -> None:
+    """Staff delete a user in the admin (its access keys and memberships go with it)."""
+    with transaction.atomic():
+        account_id = _account_of_user(user)
+        user.delete()
+        _record_staff_user_change("StaffDeleteUser", user, actor=actor, context=context, account_id=account_id)
+
+
+def staff_save_group(
+    *, group: Group, changed: Sequence[str], created: bool, actor: Actor, context: RequestContext | None = None
+) -> Group:
+    """Staff save a group (Django's permission groups, for staff) in the admin."""
+    with transaction.atomic():
+        group.save()
+        _record(
+            "StaffCreateGroup" if created else "StaffUpdateGroup",
+            "",
+            actor=actor,
+            context=context,
+            parameters={"groupName": group.name, "changed": list(changed)},
+        )
+    return group
+
+
+def staff_delete_group(*, group: Group, actor: Actor, context: RequestContext | None = None) -> None:
+    with transaction.atomic():
+        name = group.name
+        group.delete()
+        _record("StaffDeleteGroup", "", actor=actor, context=context, parameters={"groupName": name})
 
 
 # -- access keys --------------------------------------------------------------------
