@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
 from apps.accounts.models import Account
+from apps.audit.events import Actor
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -200,7 +201,7 @@ def api_client():
         client = APIClient()
         if tenant is not None:
             user = get_user_model().objects.get(username=tenant.username)
-            new_key = account_services.create_access_key(user=user)
+            new_key = account_services.create_access_key(actor=Actor.system("test"), user=user)
             client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
         return client
 

@@ -10,6 +10,8 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 # Audit events are written in the request, inside the test's transaction, instead of
 # by a background thread on a connection of its own (which would outlive the test).
 os.environ.setdefault("BERTH_AUDIT_SYNCHRONOUS", "true")
+# A management API write whose service records no audit event fails the test (apps.api.views).
+os.environ.setdefault("BERTH_AUDIT_STRICT", "true")
 
 
 def pytest_configure(config):

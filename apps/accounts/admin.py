@@ -9,8 +9,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.db import transaction
 from django.db.models import Case, Value, When
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -314,13 +317,35 @@ class ReservedNameAdmin(admin.ModelAdmin):
 
 
 admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
 
 
 @admin.register(get_user_model())
 class BerthUserAdmin(UserAdmin):
     """Django's user admin, naming an account's users as the account does: an IAM
     user's stored username (`<account-id>/<name>`) is how Berth keeps IAM names unique
-    per account, not a name to show. That name changes only through the account's IAM."""
+    per account, not a name to show. That name changes only through the account's IAM.
+    Saving, deleting and setting a password go through apps.accounts.services, which
+    record them with the staff member as actor."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.staff_save_user(user=obj, changed=form.changed_data, created=not change, **staff_change(request))
+
+    def delete_model(self, request, obj) -> None:
+        services.staff_delete_user(user=obj, **staff_change(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            services.staff_delete_user(user=user, **staff_change(request))
+
+    def user_change_password(self, request, id, form_url=""):
+        # Django's page saves the password itself; it is recorded in the same transaction.
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = self.get_object(request, unquote(id))
+                services.staff_set_user_password(user=user, **staff_change(request))
+        return response
 
     list_display = ("user_name", "account", "email", "is_active", "is_staff")
     list_select_related = ("membership",)
@@ -349,3 +374,19 @@ class BerthUserAdmin(UserAdmin):
         if obj is None or getattr(obj, "membership", None) is None:
             return super().get_readonly_fields(request, obj)
         return (*super().get_readonly_fields(request, obj), "user_name", "account")
+
+
+@admin.register(Group)
+class BerthGroupAdmin(GroupAdmin):
+    """Django's permission groups (for staff), saved and deleted through
+    apps.accounts.services, which record them with the staff member as actor."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.staff_save_group(group=obj, changed=form.changed_data, created=not change, **staff_change(request))
+
+    def delete_model(self, request, obj) -> None:
+        services.staff_delete_group(group=obj, **staff_change(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for group in queryset:
+            services.staff_delete_group(group=group, **staff_change(request))

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 from django.db import models, transaction
 
+from apps.audit import services as audit_services
+from apps.audit.events import Actor
 from apps.events import outbox
 from apps.events.names import ACCOUNT_CHANGED
+from apps.kernel.requests import RequestContext
 
 from .models import REGISTRY_DISPLAY_NAME_MAX_LENGTH, Account, Alias, AliasRequest, AliasRequestStatus
 
@@ -38,7 +41,9 @@ def publish_account_changed(account_id: str, changed: Sequence[str]) -> None:
     outbox.publish(ACCOUNT_CHANGED, {"accountId": account_id, "changed": list(changed)})
 
 
-def put_registry_catalog_data(*, account: Account, display_name: str) -> Account:
+def put_registry_catalog_data(
+    *, account: Account, display_name: str, actor: Actor, context: RequestContext | None = None
+) -> Account:
     """Amazon ECR Public's PutRegistryCatalogData: the name the gallery shows as the
     publisher of the account's public repositories; empty clears it."""
     if len(display_name) > REGISTRY_DISPLAY_NAME_MAX_LENGTH:
@@ -52,6 +57,14 @@ def put_registry_catalog_data(*, account: Account, display_name: str) -> Account
     with transaction.atomic():
         account.save(update_fields=["display_name"])
         publish_account_changed(account.pk, ["displayName"])
+        audit_services.record_change(
+            actor=actor,
+            context=context,
+            event_name="PutRegistryCatalogData",
+            event_source="ecr-public",
+            recipient_account_id=account.pk,
+            request_parameters={"registryId": account.pk, "displayName": display_name},
+        )
     return account
 
 

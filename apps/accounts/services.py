@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -575,6 +577,89 @@ def delete_reserved_name(*, reserved_name: ReservedName, actor: Actor, context: 
         _record("DeleteReservedName", "", actor=actor, context=context, parameters={"name": reserved_name.name})
 
 
+# -- staff: Django's user and group pages ------------------------------------------------
+
+
+def _staff_changed_fields(changed: Sequence[str]) -> list[str]:
+    """The fields a staff form changed, a password's several fields named once as
+    ``password`` (never its value or hash)."""
+    names = [name for name in changed if not name.startswith(("password", "usable_password"))]
+    if len(names) < len(changed):
+        names.append("password")
+    return names
+
+
+def _account_of_user(user) -> str:
+    return Membership.objects.filter(user_id=user.pk).values_list("account_id", flat=True).first() or ""
+
+
+def _record_staff_user_change(
+    event_name: str, user, *, actor: Actor, context: RequestContext | None, account_id: str | None = None, **parameters
+) -> None:
+    _record(
+        event_name,
+        _account_of_user(user) if account_id is None else account_id,  # its owner sees what staff did to its users
+        actor=actor,
+        context=context,
+        parameters={"userName": user.get_username(), **parameters},
+    )
+
+
+def staff_save_user(
+    *, user, changed: Sequence[str], created: bool, actor: Actor, context: RequestContext | None = None
+):
+    """Staff save a user in the admin's user page: ``changed`` names the form's
+    changed fields (the user's groups and permissions, which the admin saves next in
+    the same transaction, among them)."""
+    with transaction.atomic():
+        user.save()
+        _record_staff_user_change(
+            "StaffCreateUser" if created else "StaffUpdateUser",
+            user,
+            actor=actor,
+            context=context,
+            changed=_staff_changed_fields(changed),
+        )
+    return user
+
+
+def staff_set_user_password(*, user, actor: Actor, context: RequestContext | None = None) -> None:
+    """Record that staff set (or made unusable) ``user``'s password in the admin's
+    password page, which saved it in the caller's open transaction."""
+    _record_staff_user_change("StaffSetUserPassword", user, actor=actor, context=context)
+
+
+def staff_delete_user(*, user, actor: Actor, context: RequestContext | None = None) -> None:
+    """Staff delete a user in the admin (its access keys and memberships go with it)."""
+    with transaction.atomic():
+        account_id = _account_of_user(user)
+        user.delete()
+        _record_staff_user_change("StaffDeleteUser", user, actor=actor, context=context, account_id=account_id)
+
+
+def staff_save_group(
+    *, group: Group, changed: Sequence[str], created: bool, actor: Actor, context: RequestContext | None = None
+) -> Group:
+    """Staff save a group (Django's permission groups, for staff) in the admin."""
+    with transaction.atomic():
+        group.save()
+        _record(
+            "StaffCreateGroup" if created else "StaffUpdateGroup",
+            "",
+            actor=actor,
+            context=context,
+            parameters={"groupName": group.name, "changed": list(changed)},
+        )
+    return group
+
+
+def staff_delete_group(*, group: Group, actor: Actor, context: RequestContext | None = None) -> None:
+    with transaction.atomic():
+        name = group.name
+        group.delete()
+        _record("StaffDeleteGroup", "", actor=actor, context=context, parameters={"groupName": name})
+
+
 # -- access keys --------------------------------------------------------------------
 
 _ACCESS_KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -610,7 +695,23 @@ def _free_slot(user) -> int:
     raise _limit_exceeded()
 
 
-def create_access_key(*, user) -> NewAccessKey:
+def _record_access_key(
+    event_name: str, access_key: AccessKey, *, actor: Actor, context: RequestContext | None, **parameters
+) -> None:
+    """Record IAM's access key operation on ``access_key`` (never its secret)."""
+    membership = Membership.objects.filter(user_id=access_key.user_id).values_list("account_id", "user_name").first()
+    account_id, user_name = membership or ("", "")
+    audit_services.record_change(
+        actor=actor,
+        context=context,
+        event_name=event_name,
+        event_source="iam",
+        recipient_account_id=account_id,
+        request_parameters={"userName": user_name, "accessKeyId": access_key.access_key_id, **parameters},
+    )
+
+
+def create_access_key(*, user, actor: Actor, context: RequestContext | None = None) -> NewAccessKey:
     """A new active key for ``user``; raises AccessKeyLimitExceeded when two are active.
 
     Two concurrent creations may pick the same free slot: the database refuses the
@@ -624,20 +725,30 @@ def create_access_key(*, user) -> NewAccessKey:
                 access_key = AccessKey.objects.create(
                     user=user, access_key_id=_new_access_key_id(), secret_hash=secret_hash, active_slot=slot
                 )
+                _record_access_key("CreateAccessKey", access_key, actor=actor, context=context)
         except IntegrityError:
             continue  # the slot was taken meanwhile (or, rarely, the id was drawn before)
         return NewAccessKey(access_key=access_key, secret=secret)
     raise _limit_exceeded()
 
 
-def activate_access_key(*, access_key: AccessKey) -> AccessKey:
+def activate_access_key(*, access_key: AccessKey, actor: Actor, context: RequestContext | None = None) -> AccessKey:
+    """IAM's UpdateAccessKey to Active (a key active already stays as it is; the
+    request is recorded all the same)."""
     if access_key.is_active:
+        with transaction.atomic():
+            _record_access_key(
+                "UpdateAccessKey", access_key, actor=actor, context=context, status=AccessKeyStatus.ACTIVE.value
+            )
         return access_key
     for _ in range(5):
         slot = _free_slot(access_key.user_id)
         try:
             with transaction.atomic():
                 AccessKey.objects.filter(pk=access_key.pk).update(status=AccessKeyStatus.ACTIVE, active_slot=slot)
+                _record_access_key(
+                    "UpdateAccessKey", access_key, actor=actor, context=context, status=AccessKeyStatus.ACTIVE.value
+                )
         except IntegrityError:
             continue
         access_key.status, access_key.active_slot = AccessKeyStatus.ACTIVE, slot
@@ -645,14 +756,21 @@ def activate_access_key(*, access_key: AccessKey) -> AccessKey:
     raise _limit_exceeded()
 
 
-def deactivate_access_key(*, access_key: AccessKey) -> AccessKey:
-    AccessKey.objects.filter(pk=access_key.pk).update(status=AccessKeyStatus.INACTIVE, active_slot=None)
+def deactivate_access_key(*, access_key: AccessKey, actor: Actor, context: RequestContext | None = None) -> AccessKey:
+    """IAM's UpdateAccessKey to Inactive: the key is refused from the next request on."""
+    with transaction.atomic():
+        AccessKey.objects.filter(pk=access_key.pk).update(status=AccessKeyStatus.INACTIVE, active_slot=None)
+        _record_access_key(
+            "UpdateAccessKey", access_key, actor=actor, context=context, status=AccessKeyStatus.INACTIVE.value
+        )
     access_key.status, access_key.active_slot = AccessKeyStatus.INACTIVE, None
     return access_key
 
 
-def delete_access_key(*, access_key: AccessKey) -> None:
-    access_key.delete()
+def delete_access_key(*, access_key: AccessKey, actor: Actor, context: RequestContext | None = None) -> None:
+    with transaction.atomic():
+        access_key.delete()
+        _record_access_key("DeleteAccessKey", access_key, actor=actor, context=context)
 
 
 # -- login passwords ------------------------------------------------------------------

@@ -4,13 +4,17 @@ Every handler decides its request with one call naming the ECR (or IAM, STS)
 operation: ``self.authorize("ecr:DeleteRepository", repository=repository)``. It
 starts the request's audit event, asks apps.iam.enforcement, and refuses with 403
 ``access_denied`` naming the action and the resource. A service that changes
-state is given ``self.actor`` and ``self.context`` and records that event."""
+state is given ``self.actor`` and ``self.context`` and records that event, in
+the transaction of its change (apps.audit.services.record_change); the views
+record nothing themselves."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from functools import cached_property
 
+from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
@@ -20,7 +24,6 @@ from rest_framework.views import APIView
 from apps.accounts import selectors as account_selectors
 from apps.accounts.models import AccessKey, Account
 from apps.audit import events
-from apps.audit import services as audit_services
 from apps.iam import enforcement
 from apps.iam import selectors as iam_selectors
 from apps.iam.callers import ANONYMOUS, Caller
@@ -32,15 +35,37 @@ from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
 
 from .exceptions import AccessDenied
 
+logger = logging.getLogger(__name__)
+
+
+class UnrecordedChange(AssertionError):
+    """A write of the management API succeeded, but no service recorded its audit event."""
+
+
+def _unrecorded_change(draft: events.EventDraft) -> None:
+    """A successful write request whose started event no service recorded: the
+    service it called must record its change (apps.audit.services.record_change).
+    Raised with DEBUG or BERTH_AUDIT_STRICT (the tests), so a miss fails them;
+    otherwise logged as an error, and apps.audit.middleware still hands the event
+    to the recorder, outside the change's transaction."""
+    message = (
+        f"{draft.event_name} succeeded but no service recorded its audit event: "
+        "the service that made the change must call apps.audit.services.record_change"
+    )
+    if settings.DEBUG or settings.BERTH_AUDIT_STRICT:
+        raise UnrecordedChange(message)
+    logger.error(message)
+
 
 class PolicyAuthorizedView(APIView):
     """A view whose handlers authorize by policy: ``caller`` and ``authorize``.
 
     A request that may change state (any method but GET, HEAD, OPTIONS) runs in one
-    transaction, which its audit event joins as the last write when it succeeds
-    (the service that made the change recorded it; for a service that records
-    nothing, the view does); an error response rolls everything back (its event
-    is then recorded as a failure by apps.audit.middleware)."""
+    transaction, which its audit event joins as the last write when it succeeds:
+    the service that made the change recorded it. A successful write whose event
+    no service recorded is a bug (UnrecordedChange; see _unrecorded_change). An
+    error response rolls everything back (its event is then recorded as a
+    failure by apps.audit.middleware)."""
 
     def dispatch(self, request, *args, **kwargs):
         if request.method in SAFE_METHODS:
@@ -51,7 +76,7 @@ class PolicyAuthorizedView(APIView):
             if response.status_code >= 400:
                 transaction.set_rollback(True)
             elif draft is not None and not draft.read_only and not draft.recorded:
-                audit_services.record(draft)
+                _unrecorded_change(draft)
         return response
 
     @cached_property

@@ -76,7 +76,8 @@ def record_change(
 
     A change a request asked for (``context``) is recorded as the write event that
     request started (events.begin), which keeps its name and parameters (the
-    ``request_parameters`` given fill in what it lacks). Any other (Berth's own
+    ``request_parameters``, recipient account and repository given fill in what it
+    lacks: AssumeRole learns the role's account only here). Any other (Berth's own
     work, with no context; a request that started no event, as the staff console's;
     a second change of one request) is an event of its own, named ``event_name``."""
     draft = events.started(context)
@@ -90,8 +91,11 @@ def record_change(
             repository=repository,
             request_parameters=request_parameters,
         )
-    elif request_parameters:
-        draft.request_parameters = {**events.with_values(request_parameters), **draft.request_parameters}
+    else:
+        if request_parameters:
+            draft.request_parameters = {**events.with_values(request_parameters), **draft.request_parameters}
+        draft.recipient_account_id = draft.recipient_account_id or recipient_account_id
+        draft.repository = draft.repository or repository
     return record(draft, response_elements=response_elements)
 
 

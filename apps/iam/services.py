@@ -108,10 +108,42 @@ def _validated(text: str, *, kind: policy.PolicyKind, name: str, account_id: str
     return text
 
 
+def _record(
+    event_name: str,
+    account_id: str,
+    *,
+    actor: Actor,
+    context: RequestContext | None,
+    parameters: dict,
+    event_source: str = "iam",
+    repository: str = "",
+    response_elements: dict | None = None,
+) -> None:
+    """Record the change in the audit trail, last in the caller's open transaction."""
+    audit_services.record_change(
+        actor=actor,
+        context=context,
+        event_name=event_name,
+        event_source=event_source,
+        recipient_account_id=account_id,
+        repository=repository,
+        request_parameters=parameters,
+        response_elements=response_elements,
+    )
+
+
 # -- root users and IAM users ------------------------------------------------------
 
 
-def create_user(*, account: Account, username: str, password: str = "", email: str = ""):
+def create_user(
+    *,
+    account: Account,
+    username: str,
+    password: str = "",
+    email: str = "",
+    actor: Actor,
+    context: RequestContext | None = None,
+):
     """A new IAM user of the account named ``username``, unique within the account
     ignoring case (another account may have a user of the same name): a Django user
     and its membership. It has no rights until a policy is attached. Without a
@@ -129,23 +161,46 @@ def create_user(*, account: Account, username: str, password: str = "", email: s
                 username=iam_user_username(account.pk, username), email=email, password=password or None
             )
             Membership.objects.create(user=user, account=account, user_name=username)
+            _record(
+                "CreateUser",
+                account.pk,
+                actor=actor,
+                context=context,
+                parameters={"userName": username, "loginProfile": bool(password)},
+            )
     except IntegrityError:
         raise taken from None
     return user
 
 
-def delete_user(*, user) -> None:
+def delete_user(*, user, actor: Actor, context: RequestContext | None = None) -> None:
     """Delete an IAM user with its access keys and attachments; never the root user."""
     if selectors.is_root_user(user):
         raise UserNotDeletable("the account's root user cannot be deleted")
-    user.delete()
+    membership = user.membership
+    with transaction.atomic():
+        user.delete()
+        _record(
+            "DeleteUser",
+            membership.account_id,
+            actor=actor,
+            context=context,
+            parameters={"userName": membership.user_name},
+        )
 
 
 # -- managed policies ----------------------------------------------------------------
 
 
 def create_policy(
-    *, account: Account, name: str, document: str, description: str = "", path: str = "/"
+    *,
+    account: Account,
+    name: str,
+    document: str,
+    description: str = "",
+    path: str = "/",
+    actor: Actor,
+    context: RequestContext | None = None,
 ) -> ManagedPolicy:
     _check_name(name, POLICY_NAME_PATTERN, "policy name")
     _check_name(path, IAM_PATH_PATTERN, "path")
@@ -155,14 +210,23 @@ def create_policy(
     _validated(document, kind=policy.PolicyKind.IDENTITY, name=name, account_id=account.pk)
     try:
         with transaction.atomic():
-            return ManagedPolicy.objects.create(
+            created = ManagedPolicy.objects.create(
                 account=account, name=name, path=path, description=description, document=document
             )
+            _record(
+                "CreatePolicy",
+                account.pk,
+                actor=actor,
+                context=context,
+                parameters={"policyName": name, "path": path, "description": description, "policyDocument": document},
+                response_elements={"policy": {"arn": created.arn}},
+            )
+            return created
     except IntegrityError:
         raise NameTaken(f"the account already has a policy named '{name}'") from None
 
 
-def delete_policy(*, managed_policy: ManagedPolicy) -> None:
+def delete_policy(*, managed_policy: ManagedPolicy, actor: Actor, context: RequestContext | None = None) -> None:
     if managed_policy.is_builtin:
         raise AttachmentRefused("a policy built into Berth cannot be deleted")
     with transaction.atomic():
@@ -171,7 +235,9 @@ def delete_policy(*, managed_policy: ManagedPolicy) -> None:
             raise PolicyInUse(
                 f"policy '{managed_policy.name}' is still attached to {attached} user(s) or role(s); detach it first"
             )
+        arn = managed_policy.arn
         managed_policy.delete()
+        _record("DeletePolicy", managed_policy.account_id, actor=actor, context=context, parameters={"policyArn": arn})
 
 
 def _check_attachable(account: Account, managed_policy: ManagedPolicy) -> None:
@@ -179,24 +245,63 @@ def _check_attachable(account: Account, managed_policy: ManagedPolicy) -> None:
         raise AttachmentRefused("a policy of another account cannot be attached")
 
 
+def _holder_parameters(user, role: Role | None) -> tuple[str, dict]:
+    """The operation's name suffix and the parameter naming the user or the role."""
+    if user is not None:
+        return "User", {"userName": user.membership.user_name}
+    return "Role", {"roleName": role.name}
+
+
 def attach_policy(
-    *, account: Account, managed_policy: ManagedPolicy, user=None, role: Role | None = None
+    *,
+    account: Account,
+    managed_policy: ManagedPolicy,
+    user=None,
+    role: Role | None = None,
+    actor: Actor,
+    context: RequestContext | None = None,
 ) -> PolicyAttachment:
-    """Attach to a user or a role of ``account`` (exactly one). Attaching twice is a no-op."""
+    """Attach to a user or a role of ``account`` (exactly one). Attaching twice is a
+    no-op (recorded all the same)."""
     if (user is None) == (role is None):
         raise ValueError("attach a policy to a user or to a role")
     _check_attachable(account, managed_policy)
-    attachment, _ = PolicyAttachment.objects.get_or_create(policy=managed_policy, user=user, role=role)
+    kind, holder = _holder_parameters(user, role)
+    with transaction.atomic():
+        attachment, _ = PolicyAttachment.objects.get_or_create(policy=managed_policy, user=user, role=role)
+        _record(
+            f"Attach{kind}Policy",
+            account.pk,
+            actor=actor,
+            context=context,
+            parameters={**holder, "policyArn": managed_policy.arn},
+        )
     return attachment
 
 
-def detach_policy(*, managed_policy: ManagedPolicy, user=None, role: Role | None = None) -> None:
+def detach_policy(
+    *,
+    managed_policy: ManagedPolicy,
+    user=None,
+    role: Role | None = None,
+    actor: Actor,
+    context: RequestContext | None = None,
+) -> None:
     if (user is None) == (role is None):
         raise ValueError("detach a policy from a user or from a role")
-    deleted, _ = PolicyAttachment.objects.filter(policy=managed_policy, user=user, role=role).delete()
-    if not deleted:
-        holder = f"user {user.membership.user_name}" if user is not None else f"role {role.name}"
-        raise AttachmentRefused(f"policy '{managed_policy.name}' is not attached to {holder}")
+    kind, holder = _holder_parameters(user, role)
+    with transaction.atomic():
+        deleted, _ = PolicyAttachment.objects.filter(policy=managed_policy, user=user, role=role).delete()
+        if not deleted:
+            named = f"user {user.membership.user_name}" if user is not None else f"role {role.name}"
+            raise AttachmentRefused(f"policy '{managed_policy.name}' is not attached to {named}")
+        _record(
+            f"Detach{kind}Policy",
+            user.membership.account_id if user is not None else role.account_id,
+            actor=actor,
+            context=context,
+            parameters={**holder, "policyArn": managed_policy.arn},
+        )
 
 
 # -- roles ------------------------------------------------------------------------------
@@ -210,6 +315,8 @@ def create_role(
     path: str = "/",
     description: str = "",
     max_session_duration: int = DEFAULT_SESSION_SECONDS,
+    actor: Actor,
+    context: RequestContext | None = None,
 ) -> Role:
     _check_name(name, IAM_NAME_PATTERN, "role name")
     _check_name(path, IAM_PATH_PATTERN, "path")
@@ -220,7 +327,7 @@ def create_role(
     _validated(trust_policy, kind=policy.PolicyKind.RESOURCE, name=selectors.TRUST_POLICY_NAME, account_id=account.pk)
     try:
         with transaction.atomic():
-            return Role.objects.create(
+            role = Role.objects.create(
                 account=account,
                 name=name,
                 path=path,
@@ -228,42 +335,98 @@ def create_role(
                 trust_policy=trust_policy,
                 max_session_duration=max_session_duration,
             )
+            _record(
+                "CreateRole",
+                account.pk,
+                actor=actor,
+                context=context,
+                parameters={
+                    "roleName": name,
+                    "path": path,
+                    "description": description,
+                    "assumeRolePolicyDocument": trust_policy,
+                    "maxSessionDuration": max_session_duration,
+                },
+                response_elements={"role": {"arn": role.arn}},
+            )
+            return role
     except IntegrityError:
         raise NameTaken(f"the account already has a role named '{name}'") from None
 
 
-def update_trust_policy(*, role: Role, document: str) -> Role:
+def update_trust_policy(*, role: Role, document: str, actor: Actor, context: RequestContext | None = None) -> Role:
     role.trust_policy = _validated(
         document, kind=policy.PolicyKind.RESOURCE, name=selectors.TRUST_POLICY_NAME, account_id=role.account_id
     )
-    role.save(update_fields=["trust_policy"])
+    with transaction.atomic():
+        role.save(update_fields=["trust_policy"])
+        _record(
+            "UpdateAssumeRolePolicy",
+            role.account_id,
+            actor=actor,
+            context=context,
+            parameters={"roleName": role.name, "policyDocument": document},
+        )
     return role
 
 
-def delete_role(*, role: Role) -> None:
+def delete_role(*, role: Role, actor: Actor, context: RequestContext | None = None) -> None:
     """Delete a role; its attachments go with it and its sessions end at once."""
-    role.delete()
+    arn = role.arn
+    with transaction.atomic():
+        role.delete()
+        _record(
+            "DeleteRole",
+            role.account_id,
+            actor=actor,
+            context=context,
+            parameters={"roleName": role.name, "roleArn": arn},
+        )
 
 
 # -- repository policies -------------------------------------------------------------
 
 
-def set_repository_policy(*, repository: Repository, document: str) -> RepositoryPolicy:
+def set_repository_policy(
+    *, repository: Repository, document: str, actor: Actor, context: RequestContext | None = None
+) -> RepositoryPolicy:
     _validated(
         document,
         kind=policy.PolicyKind.RESOURCE,
         name=selectors.REPOSITORY_POLICY_NAME,
         account_id=repository.account_id,
     )
-    repository_policy, _ = RepositoryPolicy.objects.update_or_create(
-        repository=repository, defaults={"document": document}
-    )
+    with transaction.atomic():
+        repository_policy, _ = RepositoryPolicy.objects.update_or_create(
+            repository=repository, defaults={"document": document}
+        )
+        _record(
+            "SetRepositoryPolicy",
+            repository.account_id,
+            actor=actor,
+            context=context,
+            event_source="ecr",
+            repository=repository.name,
+            parameters={"registryId": repository.account_id, "repositoryName": repository.name, "policyText": document},
+        )
     return repository_policy
 
 
-def delete_repository_policy(*, repository: Repository) -> bool:
-    """Whether there was a policy to delete."""
-    deleted, _ = RepositoryPolicy.objects.filter(repository=repository).delete()
+def delete_repository_policy(*, repository: Repository, actor: Actor, context: RequestContext | None = None) -> bool:
+    """Whether there was a policy to delete (only then is the change recorded: the
+    API answers 404 otherwise)."""
+    with transaction.atomic():
+        deleted, _ = RepositoryPolicy.objects.filter(repository=repository).delete()
+        if deleted:
+            _record(
+                "DeleteRepositoryPolicy",
+                repository.account_id,
+                actor=actor,
+                context=context,
+                event_source="ecr",
+                repository=repository.name,
+                parameters={"registryId": repository.account_id, "repositoryName": repository.name},
+            )
     return bool(deleted)
 
 
@@ -325,6 +488,7 @@ def assume_role(
     duration_seconds: int = DEFAULT_SESSION_SECONDS,
     source_ip: str | None,
     secure_transport: bool | None = None,
+    context: RequestContext | None = None,
 ) -> AssumedRole:
     """STS AssumeRole. The role's trust policy must name the caller; a trust policy
     naming an account delegates to that account's identity policies, and a caller
@@ -336,13 +500,15 @@ def assume_role(
     same evaluation (against a trust policy naming no one); a caller of another
     account is told only that it is refused, so it learns nothing of the roles there.
     ``source_ip`` and ``secure_transport`` (the request came over TLS) are the
-    condition keys aws:SourceIp and aws:SecureTransport."""
+    condition keys aws:SourceIp and aws:SecureTransport. The session is recorded in
+    the audit trail with the caller as its actor (a refusal writes nothing: the
+    request's failure is recorded by apps.audit.middleware)."""
     if caller.is_anonymous:
         raise AssumeRoleRefused("anonymous callers cannot assume roles")
     _check_name(session_name, SESSION_NAME_PATTERN, "role session name")
     role = selectors.role_for_arn(role_arn)
     requested = policy.Arn.parse(role_arn, partition=settings.BERTH_ARN_PARTITION)
-    context = policy.RequestContext(
+    evaluated = policy.RequestContext(
         principal=caller.principal(),
         action="sts:AssumeRole",
         resource=str(requested),
@@ -351,8 +517,8 @@ def assume_role(
         secure_transport=secure_transport,
     )
     trust = selectors.trust_policy(role) if role is not None else _TRUSTS_NO_ONE
-    decision = policy.evaluate(context, identity_policies=selectors.identity_policies(caller), resource_policy=trust)
-    named = _trust_policy_names(trust, context)
+    decision = policy.evaluate(evaluated, identity_policies=selectors.identity_policies(caller), resource_policy=trust)
+    named = _trust_policy_names(trust, evaluated)
     refusal = f"{caller.arn} is not authorized to perform sts:AssumeRole on {role_arn}"
     across_accounts = requested.account != caller.account_id
     if role is None or (across_accounts and not (decision.allowed and named)):
@@ -379,6 +545,22 @@ def assume_role(
                     expires_at=expires_at,
                     source_arn=caller.arn,
                     source_ip=source_ip or None,
+                )
+                _record(
+                    "AssumeRole",
+                    role.account_id,
+                    actor=caller.actor(),
+                    context=context,
+                    event_source="sts",
+                    parameters={
+                        "roleArn": role_arn,
+                        "roleSessionName": session_name,
+                        "durationSeconds": duration_seconds,
+                    },
+                    response_elements={
+                        "assumedRoleUser": {"arn": session.arn},
+                        "credentials": {"accessKeyId": session.access_key_id},
+                    },
                 )
             break
         except IntegrityError:

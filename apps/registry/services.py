@@ -718,11 +718,56 @@ def delete_tag(*, repository: Repository, tag: str, actor: Actor, context: Reque
 # -- images, as the management API names them ---------------------------------------
 
 
+def _image_id(digest: str | None, tag: str | None) -> dict:
+    return {
+        **({"imageDigest": digest} if digest is not None else {}),
+        **({"imageTag": tag} if tag is not None else {}),
+    }
+
+
+@dataclass(frozen=True)
+class BatchDeleted:
+    """What a BatchDeleteImage did: the (digest, tag) pairs removed (see delete_image),
+    and for each image id that failed, (digest, tag, the failure)."""
+
+    removed: list[tuple[str, str | None]]
+    failures: list[tuple[str | None, str | None, selectors.ImageFailure]]
+
+
+def batch_delete_image(
+    *,
+    repository: Repository,
+    image_ids: list[tuple[str | None, str | None]],
+    actor: Actor,
+    context: RequestContext | None = None,
+) -> BatchDeleted:
+    """Amazon ECR's BatchDeleteImage: each (digest, tag) image id as delete_image
+    deletes it, succeeding or failing on its own; one event records the batch, its
+    failures too (a batch where every id failed is still a request that succeeded)."""
+    removed, failures = [], []
+    with transaction.atomic():
+        for digest, tag in image_ids:
+            try:
+                removed += delete_image(repository=repository, digest=digest, tag=tag, actor=actor)
+            except selectors.ImageFailure as failure:
+                failures.append((digest, tag, failure))
+        _Change(actor, context, "BatchDeleteImage").record(
+            repository,
+            {"imageIds": [_image_id(digest, tag) for digest, tag in image_ids]},
+            imageIds=[_image_id(digest, tag) for digest, tag in removed],
+            failures=[
+                {"imageId": _image_id(digest, tag), "failureCode": str(failure.code), "failureReason": failure.reason}
+                for digest, tag, failure in failures
+            ],
+        )
+    return BatchDeleted(removed=removed, failures=failures)
+
+
 def delete_image(
     *, repository: Repository, digest: str | None, tag: str | None, actor: Actor
 ) -> list[tuple[str, str | None]]:
     """Amazon ECR's BatchDeleteImage for one image id; raises selectors.ImageFailure.
-    One step of a batch, whose request records the batch's one event.
+    One step of a batch (batch_delete_image), which records the batch's one event.
 
     By tag, the tag goes, and the image with it when that was its last tag. By
     digest, or by a tag with the digest it points at, the image goes with all its
@@ -798,16 +843,20 @@ def _delete_image(*, repository: Repository, manifest: Manifest, actor: str) -> 
 # -- repositories, with their content ----------------------------------------------
 
 
-def delete_repository(*, repository: Repository, force: bool = False) -> None:
+def delete_repository(
+    *, repository: Repository, force: bool = False, actor: Actor, context: RequestContext | None = None
+) -> None:
     """Amazon ECR's DeleteRepository: refuses a repository that holds images unless
     ``force``, which deletes them with it (raises RepositoryNotEmpty). The spooled
     bytes of its unfinished uploads go once the delete has committed
     (subscribers.discard_spooled_uploads)."""
+    change = _Change(actor, context, "DeleteRepository")
     with transaction.atomic():
         # Locked first, so a push that is storing a manifest now either lands before
         # the check sees it or waits and then fails: never a deleted repository's image.
         locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
-        if locked is None:
+        if locked is None:  # deleted meanwhile: what was asked for is done
+            change.record(repository, {"force": force})
             return
         manifest_count = Manifest.objects.filter(repository=locked).count()
         if manifest_count and not force:
@@ -822,6 +871,7 @@ def delete_repository(*, repository: Repository, force: bool = False) -> None:
         Manifest.objects.filter(repository=locked).delete()
         locked.delete()
         outbox.publish(REPOSITORY_DELETED, {**fields, "uploadIds": upload_ids})
+        change.record(locked, {"force": force}, imageCount=manifest_count)
 
 
 # -- pulls --------------------------------------------------------------------------

@@ -19,6 +19,10 @@ from django.db import transaction
 from markdown_it import MarkdownIt
 from PIL import Image
 
+from apps.audit import services as audit_services
+from apps.audit.events import Actor
+from apps.kernel.requests import RequestContext
+
 from . import services
 from .models import (
     CATALOG_BADGE_MAX_LENGTH,
@@ -211,10 +215,13 @@ def put_repository_catalog_data(
     operating_systems: Sequence[str] | None = None,
     logo: bytes | None = None,
     remove_logo: bool = False,
+    actor: Actor,
+    context: RequestContext | None = None,
 ) -> RepositoryCatalogData:
     """Amazon ECR Public's PutRepositoryCatalogData: creates the repository's catalog
     data or changes the fields given (None leaves one as it is; an empty text or list
-    clears it). The Markdown texts are rendered and sanitized here, once per write."""
+    clears it). The Markdown texts are rendered and sanitized here, once per write.
+    Recorded in the audit trail, naming the fields put (not their texts)."""
     if logo is not None and remove_logo:
         raise ValueError("give a new logo or remove the logo, not both")
     if description is not None:
@@ -264,6 +271,28 @@ def put_repository_catalog_data(
             catalog.logo_digest = ""
         catalog.save()
         services.publish_changed(locked, ["catalogData"])
+        given = {
+            "description": description,
+            "aboutText": about_markdown,
+            "usageText": usage_markdown,
+            "architectures": architectures,
+            "operatingSystems": operating_systems,
+        }
+        audit_services.record_change(
+            actor=actor,
+            context=context,
+            event_name="PutRepositoryCatalogData",
+            event_source="ecr-public",
+            recipient_account_id=locked.account_id,
+            repository=locked.name,
+            request_parameters={
+                "registryId": locked.account_id,
+                "repositoryName": locked.name,
+                "catalogData": [name for name, value in given.items() if value is not None]
+                + (["logoImageBlob"] if logo is not None or remove_logo else []),
+            },
+            response_elements={"logoDigest": catalog.logo_digest} if inspected is not None else None,
+        )
     return catalog
 
 

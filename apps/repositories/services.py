@@ -105,7 +105,10 @@ def create_repository(
     image_tag_mutability_exclusion_filters: Sequence[str] = (),
     scan_on_push: bool = False,
     resource_tags: Mapping[str, str] | None = None,
+    actor: Actor,
+    context: RequestContext | None = None,
 ) -> Repository:
+    """Amazon ECR's CreateRepository, recorded in the audit trail."""
     validate_repository_name(name)
     if visibility not in Visibility.values:
         raise ValueError(f"visibility must be one of {', '.join(Visibility.values)}")
@@ -123,6 +126,22 @@ def create_repository(
             )
             _replace_resource_tags(repository, resource_tags or {})
             _publish_created(repository)
+            audit_services.record_change(
+                actor=actor,
+                context=context,
+                event_name="CreateRepository",
+                recipient_account_id=account.pk,
+                repository=name,
+                request_parameters={
+                    "registryId": account.pk,
+                    "repositoryName": name,
+                    "visibility": visibility,
+                    "imageTagMutability": image_tag_mutability,
+                    "imageTagMutabilityExclusionFilters": list(filters) or None,
+                    "imageScanningConfiguration": {"scanOnPush": scan_on_push},
+                    "tags": dict(resource_tags) if resource_tags else None,
+                },
+            )
             return repository
     except IntegrityError as exc:
         raise RepositoryExists(f"repository {account.id}/{name} already exists") from exc
@@ -139,15 +158,34 @@ def get_or_create_on_push(*, account: Account, name: str) -> Repository:
 
 
 def put_image_tag_mutability(
-    *, repository: Repository, image_tag_mutability: str, image_tag_mutability_exclusion_filters: Sequence[str] = ()
+    *,
+    repository: Repository,
+    image_tag_mutability: str,
+    image_tag_mutability_exclusion_filters: Sequence[str] = (),
+    actor: Actor,
+    context: RequestContext | None = None,
 ) -> Repository:
-    """Amazon ECR's PutImageTagMutability: the setting replaces the previous one whole."""
+    """Amazon ECR's PutImageTagMutability: the setting replaces the previous one whole
+    (the same setting again is recorded too: the request succeeded)."""
     filters = validate_tag_mutability(image_tag_mutability, image_tag_mutability_exclusion_filters)
     repository.image_tag_mutability = image_tag_mutability
     repository.image_tag_mutability_exclusion_filters = filters
     with transaction.atomic():
         repository.save(update_fields=["image_tag_mutability", "image_tag_mutability_exclusion_filters", "updated_at"])
         publish_changed(repository, ["imageTagMutability"])
+        audit_services.record_change(
+            actor=actor,
+            context=context,
+            event_name="PutImageTagMutability",
+            recipient_account_id=repository.account_id,
+            repository=repository.name,
+            request_parameters={
+                "registryId": repository.account_id,
+                "repositoryName": repository.name,
+                "imageTagMutability": image_tag_mutability,
+                "imageTagMutabilityExclusionFilters": list(filters) or None,
+            },
+        )
     return repository
 
 
@@ -198,7 +236,7 @@ def update_repository(
         if resource_tags is not None:
             _replace_resource_tags(repository, resource_tags)
         publish_changed(repository, changed)
-        if len(fields) > 1 or resource_tags is not None:
+        if changed:  # an update that names no setting is a read (the API authorizes it as one)
             audit_services.record_change(
                 actor=actor,
                 context=context,

@@ -53,9 +53,11 @@ def gallery(berth, tmp_path_factory):
         berth,
         (
             "from apps.repositories.models import Repository; from apps.repositories import catalog; "
+            "from apps.audit.events import Actor; "
             f"r = Repository.objects.get(account_id='{publisher.account_id}', name='birds/hummingbird'); "
             f"catalog.put_repository_catalog_data(repository=r, description={DESCRIPTION!r}, about_markdown={ABOUT!r}, "
-            "usage_markdown='Run it with `docker run`.', operating_systems=['Linux'], architectures=['x86-64'])"
+            "usage_markdown='Run it with `docker run`.', operating_systems=['Linux'], architectures=['x86-64'], "
+            "actor=Actor.system('test'))"
         ),
     )
     return publisher

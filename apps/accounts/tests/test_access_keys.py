@@ -16,6 +16,7 @@ from apps.accounts import services
 from apps.accounts.authentication import check_access_key
 from apps.accounts.models import AccessKey, AccessKeyStatus
 from apps.accounts.throttle import Throttled
+from apps.audit.events import Actor
 from apps.conftest import basic_auth
 from apps.iam import services as iam_services
 
@@ -37,7 +38,7 @@ def signed(new_key: services.NewAccessKey) -> APIClient:
 
 
 def test_a_new_key_has_an_id_and_a_secret_kept_only_as_a_hash(user):
-    new_key = services.create_access_key(user=user)
+    new_key = services.create_access_key(actor=Actor.system("test"), user=user)
     key = AccessKey.objects.get(pk=new_key.access_key.pk)
     assert re.fullmatch(r"BKIA[A-Z0-9]{16}", key.access_key_id)
     assert len(new_key.secret) >= 40
@@ -47,23 +48,23 @@ def test_a_new_key_has_an_id_and_a_secret_kept_only_as_a_hash(user):
 
 
 def test_at_most_two_active_keys(user):
-    first = services.create_access_key(user=user).access_key
-    services.create_access_key(user=user)
+    first = services.create_access_key(actor=Actor.system("test"), user=user).access_key
+    services.create_access_key(actor=Actor.system("test"), user=user)
     with pytest.raises(services.AccessKeyLimitExceeded, match="at most 2 active"):
-        services.create_access_key(user=user)
-    services.deactivate_access_key(access_key=first)
-    third = services.create_access_key(user=user).access_key
+        services.create_access_key(actor=Actor.system("test"), user=user)
+    services.deactivate_access_key(actor=Actor.system("test"), access_key=first)
+    third = services.create_access_key(actor=Actor.system("test"), user=user).access_key
     with pytest.raises(services.AccessKeyLimitExceeded):
-        services.activate_access_key(access_key=first)
-    services.delete_access_key(access_key=third)
-    services.activate_access_key(access_key=first)
+        services.activate_access_key(actor=Actor.system("test"), access_key=first)
+    services.delete_access_key(actor=Actor.system("test"), access_key=third)
+    services.activate_access_key(actor=Actor.system("test"), access_key=first)
     assert AccessKey.objects.filter(user=user, status=AccessKeyStatus.ACTIVE).count() == 2
     assert AccessKey.objects.get(pk=first.pk).is_active
 
 
 def test_the_database_refuses_a_third_active_key(user):
-    services.create_access_key(user=user)
-    services.create_access_key(user=user)
+    services.create_access_key(actor=Actor.system("test"), user=user)
+    services.create_access_key(actor=Actor.system("test"), user=user)
     for slot in (1, 2, 3, None):
         with pytest.raises(IntegrityError), transaction.atomic():
             AccessKey.objects.create(
@@ -81,17 +82,17 @@ def test_the_database_refuses_a_third_active_key(user):
 
 def test_keys_of_one_user_do_not_limit_another(user, other_tenant):
     other = get_user_model().objects.get(username=other_tenant.username)
-    services.create_access_key(user=user)
-    services.create_access_key(user=user)
-    services.create_access_key(user=other)
-    services.create_access_key(user=other)
+    services.create_access_key(actor=Actor.system("test"), user=user)
+    services.create_access_key(actor=Actor.system("test"), user=user)
+    services.create_access_key(actor=Actor.system("test"), user=other)
+    services.create_access_key(actor=Actor.system("test"), user=other)
 
 
 # -- checking a key -----------------------------------------------------------------
 
 
 def test_check_accepts_the_pair_and_refuses_anything_else(user):
-    new_key = services.create_access_key(user=user)
+    new_key = services.create_access_key(actor=Actor.system("test"), user=user)
     key_id = new_key.access_key.access_key_id
     assert check_access_key(key_id, new_key.secret, client_ip="10.0.0.1").user == user
     assert check_access_key(key_id, new_key.secret + "x", client_ip="10.0.0.1") is None
@@ -99,12 +100,12 @@ def test_check_accepts_the_pair_and_refuses_anything_else(user):
 
 
 def test_a_remembered_check_ends_with_the_key_or_the_user(user):
-    new_key = services.create_access_key(user=user)
+    new_key = services.create_access_key(actor=Actor.system("test"), user=user)
     key_id = new_key.access_key.access_key_id
     assert check_access_key(key_id, new_key.secret, client_ip="10.0.0.1") is not None
-    services.deactivate_access_key(access_key=new_key.access_key)
+    services.deactivate_access_key(actor=Actor.system("test"), access_key=new_key.access_key)
     assert check_access_key(key_id, new_key.secret, client_ip="10.0.0.1") is None
-    services.activate_access_key(access_key=new_key.access_key)
+    services.activate_access_key(actor=Actor.system("test"), access_key=new_key.access_key)
     assert check_access_key(key_id, new_key.secret, client_ip="10.0.0.1") is not None
     user.is_active = False
     user.save()
@@ -113,7 +114,7 @@ def test_a_remembered_check_ends_with_the_key_or_the_user(user):
 
 def test_failed_checks_are_throttled_per_key_and_address(user, settings):
     settings.BERTH_LOGIN_FAILURES_ALLOWED = 2
-    new_key = services.create_access_key(user=user)
+    new_key = services.create_access_key(actor=Actor.system("test"), user=user)
     key_id = new_key.access_key.access_key_id
     for _ in range(2):
         assert check_access_key(key_id, "wrong", client_ip="10.0.0.1") is None
@@ -123,7 +124,7 @@ def test_failed_checks_are_throttled_per_key_and_address(user, settings):
 
 
 def test_last_use_is_recorded_at_most_once_a_minute(user):
-    new_key = services.create_access_key(user=user)
+    new_key = services.create_access_key(actor=Actor.system("test"), user=user)
     key_id = new_key.access_key.access_key_id
     check_access_key(key_id, new_key.secret, client_ip="10.0.0.1")
     first_use = AccessKey.objects.get(access_key_id=key_id).last_used_at
@@ -140,7 +141,7 @@ def test_last_use_is_recorded_at_most_once_a_minute(user):
 
 
 def test_create_list_deactivate_and_delete_through_the_api(user):
-    client = signed(services.create_access_key(user=user))
+    client = signed(services.create_access_key(actor=Actor.system("test"), user=user))
     created = client.post("/api/v1/access-keys")
     assert created.status_code == 201, created.content
     body = created.json()
@@ -176,7 +177,7 @@ def test_create_list_deactivate_and_delete_through_the_api(user):
 
 
 def test_a_bad_status_is_a_validation_error(user):
-    client = signed(services.create_access_key(user=user))
+    client = signed(services.create_access_key(actor=Actor.system("test"), user=user))
     key_id = AccessKey.objects.get(user=user).access_key_id
     response = client.patch(f"/api/v1/access-keys/{key_id}", {"status": "PAUSED"}, format="json")
     assert response.status_code == 400
@@ -187,12 +188,14 @@ def test_a_bad_status_is_a_validation_error(user):
 
 
 def test_another_users_keys_are_not_found(user, other_tenant):
-    client = signed(services.create_access_key(user=user))
+    client = signed(services.create_access_key(actor=Actor.system("test"), user=user))
     other = get_user_model().objects.get(username=other_tenant.username)
-    foreign = services.create_access_key(user=other).access_key.access_key_id
+    foreign = services.create_access_key(actor=Actor.system("test"), user=other).access_key.access_key_id
     # Even a user of the same account sees only their own keys.
-    teammate = iam_services.create_user(account=user.membership.account, username="teammate")
-    teammate_key = services.create_access_key(user=teammate).access_key.access_key_id
+    teammate = iam_services.create_user(
+        actor=Actor.system("test"), account=user.membership.account, username="teammate"
+    )
+    teammate_key = services.create_access_key(actor=Actor.system("test"), user=teammate).access_key.access_key_id
     for key_id in (foreign, teammate_key, "BKIA" + "Q" * 16):
         assert client.patch(f"/api/v1/access-keys/{key_id}", {"status": "INACTIVE"}, format="json").status_code == 404
         response = client.delete(f"/api/v1/access-keys/{key_id}")
@@ -258,8 +261,8 @@ def test_bootstrap_validates_its_input_and_the_key_limit(tenant, user):
     assert response.json()["errors"] == [
         {"field": "password", "code": "required", "message": "This field is required."}
     ]
-    services.create_access_key(user=user)
-    services.create_access_key(user=user)
+    services.create_access_key(actor=Actor.system("test"), user=user)
+    services.create_access_key(actor=Actor.system("test"), user=user)
     response = client.post(
         "/api/v1/auth/access-keys", {"username": tenant.username, "password": tenant.password}, format="json"
     )

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.accounts import services
 from apps.accounts.models import Account, Alias, AliasRequest, AliasRequestStatus, ReservedName
+from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.registry.models import Blob, Manifest, RepositoryBlob, Tag
 from apps.repositories import services as repository_services
@@ -239,7 +240,9 @@ def test_repositories_show_image_count_and_stored_size_in_one_query(
     staff_client, tenant, django_assert_max_num_queries
 ):
     for n in range(5):
-        repository = repository_services.create_repository(account=tenant.account, name=f"repo{n}")
+        repository = repository_services.create_repository(
+            actor=Actor.system("test"), account=tenant.account, name=f"repo{n}"
+        )
         for i in range(n):
             _image(repository, f"{n}-{i}")
             _blob(repository, 1024 * 1024, f"blob-{n}-{i}")
@@ -253,7 +256,7 @@ def test_repositories_show_image_count_and_stored_size_in_one_query(
 
 
 def test_repository_visibility_changes_but_name_and_account_do_not(staff_client, tenant, other_tenant):
-    repository = repository_services.create_repository(account=tenant.account, name="tools")
+    repository = repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="tools")
     response = staff_client.post(
         f"/admin/repositories/repository/{repository.pk}/change/",
         {"visibility": Visibility.PUBLIC, "name": "renamed", "account": other_tenant.id, "scan_on_push": "on",
@@ -280,7 +283,7 @@ def test_repository_visibility_changes_but_name_and_account_do_not(staff_client,
 
 
 def test_registry_content_is_read_only(staff_client, tenant):
-    repository = repository_services.create_repository(account=tenant.account, name="tools")
+    repository = repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="tools")
     manifest = _image(repository, "latest")
     blob = _blob(repository, 10, "a blob")
     for path in (
@@ -312,7 +315,9 @@ def test_registry_content_is_read_only(staff_client, tenant):
     ],
 )
 def test_every_list_of_the_console_answers(staff_client, tenant, path, rows):
-    repository = repository_services.create_repository(account=tenant.account, name="tools", visibility="public")
+    repository = repository_services.create_repository(
+        actor=Actor.system("test"), account=tenant.account, name="tools", visibility="public"
+    )
     _image(repository, "latest")
     _blob(repository, 10, "a blob")
     request_for(tenant, "shipyard")

@@ -9,6 +9,7 @@ from django.db import DataError, IntegrityError, transaction
 
 from apps.accounts import services
 from apps.accounts.models import Alias, AliasRequest, AliasRequestStatus, ReservedName
+from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
@@ -173,7 +174,7 @@ def test_approval_makes_the_alias_primary_and_the_old_alias_keeps_pulling(
     get_user_model().objects.filter(username=tenant.username).update(email="owner@example.com")
     old_alias = tenant.alias
     repository = repository_services.create_repository(
-        account=tenant.account, name="tools/cli", visibility=Visibility.PUBLIC
+        actor=Actor.system("test"), account=tenant.account, name="tools/cli", visibility=Visibility.PUBLIC
     )
     alias_request = ask(tenant, "shipyard")
 

@@ -31,7 +31,7 @@ def changed(account_id: str, *what: str) -> tuple[str, dict]:
 def test_publisher_writes_publish_account_changed(tenant, staff_user):
     account = tenant.account
     services.set_publisher_verified(account=account, verified=True, actor=Actor.staff("operator"))
-    registries.put_registry_catalog_data(account=account, display_name="Initech")
+    registries.put_registry_catalog_data(actor=Actor.system("test"), account=account, display_name="Initech")
     services.suspend_account(account=account, reason="abuse", actor=Actor.staff("operator"))
     # already suspended: nothing changes
     services.suspend_account(account=account, reason="again", actor=Actor.staff("operator"))

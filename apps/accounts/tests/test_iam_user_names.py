@@ -17,6 +17,7 @@ from django.test import Client
 
 from apps.accounts import selectors, services
 from apps.accounts.models import AccessKey, Membership
+from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.conftest import PASSWORD, basic_auth
 from apps.iam import services as iam_services
@@ -34,9 +35,13 @@ OWN_KEYS = json.dumps(
 
 def _alice(tenant, password: str):
     """An IAM user `alice` of the tenant's account, who may mint her own access keys."""
-    user = iam_services.create_user(account=tenant.account, username="alice", password=password)
-    own_keys = iam_services.create_policy(account=tenant.account, name="OwnKeys", document=OWN_KEYS)
-    iam_services.attach_policy(account=tenant.account, managed_policy=own_keys, user=user)
+    user = iam_services.create_user(
+        actor=Actor.system("test"), account=tenant.account, username="alice", password=password
+    )
+    own_keys = iam_services.create_policy(
+        actor=Actor.system("test"), account=tenant.account, name="OwnKeys", document=OWN_KEYS
+    )
+    iam_services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=own_keys, user=user)
     return user
 
 
@@ -150,8 +155,8 @@ def test_a_suspended_accounts_iam_user_is_told_why_on_the_website(alices, tenant
 
 def test_the_database_keeps_user_names_unique_per_account_ignoring_case(tenant, other_tenant):
     User = get_user_model()
-    iam_services.create_user(account=tenant.account, username="alice")
-    iam_services.create_user(account=other_tenant.account, username="alice")
+    iam_services.create_user(actor=Actor.system("test"), account=tenant.account, username="alice")
+    iam_services.create_user(actor=Actor.system("test"), account=other_tenant.account, username="alice")
     assert set(User.objects.filter(membership__user_name="alice").values_list("username", flat=True)) == {
         f"{tenant.id}/alice",
         f"{other_tenant.id}/alice",
@@ -165,16 +170,16 @@ def test_the_database_keeps_user_names_unique_per_account_ignoring_case(tenant, 
 
 
 def test_create_user_refuses_a_name_of_its_own_account_only(tenant, other_tenant):
-    iam_services.create_user(account=other_tenant.account, username="alice")
-    iam_services.create_user(account=tenant.account, username="alice")
+    iam_services.create_user(actor=Actor.system("test"), account=other_tenant.account, username="alice")
+    iam_services.create_user(actor=Actor.system("test"), account=tenant.account, username="alice")
     with pytest.raises(iam_services.NameTaken) as taken:
-        iam_services.create_user(account=tenant.account, username="ALICE")
+        iam_services.create_user(actor=Actor.system("test"), account=tenant.account, username="ALICE")
     assert str(taken.value) == f"account {tenant.id} already has a user named 'ALICE'"
     # Names are ASCII, as AWS's: a look-alike letter cannot pass for another user.
     with pytest.raises(iam_services.NameInvalid):
-        iam_services.create_user(account=tenant.account, username="аlice")  # Cyrillic а
+        iam_services.create_user(actor=Actor.system("test"), account=tenant.account, username="аlice")  # Cyrillic а
     with pytest.raises(iam_services.NameInvalid):
-        iam_services.create_user(account=tenant.account, username="alice\n")
+        iam_services.create_user(actor=Actor.system("test"), account=tenant.account, username="alice\n")
 
 
 def test_the_api_answers_409_for_the_callers_own_account_only(api_client, tenant, other_tenant):
@@ -202,7 +207,7 @@ def test_people_see_the_iam_name_never_the_stored_username(alices, tenant, api_c
     assert "alice" in {user["userName"] for user in listed.json()["users"]}
     assert f"{tenant.id}/alice" not in listed.content.decode()
 
-    key = services.create_access_key(user=alices[0])
+    key = services.create_access_key(actor=Actor.system("test"), user=alices[0])
     alice = Client(HTTP_AUTHORIZATION=basic_auth(key.access_key.access_key_id, key.secret))
     identity = alice.get("/api/v1/sts/caller-identity").json()
     assert identity["arn"] == f"arn:berth:iam::{tenant.id}:user/alice"

@@ -19,6 +19,7 @@ from apps.accounts import login_passwords, selectors, services, signed_tokens
 from apps.accounts.authentication import LoginPasswordRefused, check_login_password
 from apps.accounts.login_passwords import ExpiredLoginPassword, InvalidLoginPassword
 from apps.accounts.throttle import Throttled
+from apps.audit.events import Actor
 from apps.conftest import basic_auth
 from apps.repositories.services import create_repository
 
@@ -209,7 +210,7 @@ def test_forgeries_are_throttled_per_address_but_stale_and_valid_ones_are_not(us
 
 
 def signed_with_key(user) -> APIClient:
-    new_key = services.create_access_key(user=user)
+    new_key = services.create_access_key(actor=Actor.system("test"), user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
     return client
@@ -272,8 +273,8 @@ def test_get_authorization_token_needs_a_signed_in_principal(tenant):
 
 @pytest.mark.django_db
 def test_bearer_signs_api_requests_as_its_user_only(tenant, other_tenant, user):
-    create_repository(account=tenant.account, name="team/app")
-    create_repository(account=other_tenant.account, name="theirs")
+    create_repository(actor=Actor.system("test"), account=tenant.account, name="team/app")
+    create_repository(actor=Actor.system("test"), account=other_tenant.account, name="theirs")
     mine = bearer(services.create_login_password(user=user).password)
     listed = mine.get("/api/v1/repositories")
     assert listed.status_code == 200, listed.content
@@ -291,7 +292,7 @@ def test_bearer_signs_api_requests_as_its_user_only(tenant, other_tenant, user):
 @pytest.mark.django_db
 def test_a_login_password_cannot_manage_credentials(user):
     client = bearer(services.create_login_password(user=user).password)
-    key_id = services.create_access_key(user=user).access_key.access_key_id
+    key_id = services.create_access_key(actor=Actor.system("test"), user=user).access_key.access_key_id
     for response in (
         client.post("/api/v1/authorization-token"),
         client.get("/api/v1/access-keys"),

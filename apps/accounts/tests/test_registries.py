@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import registries
 from apps.accounts.models import Account, Alias
+from apps.audit.events import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +155,7 @@ def test_display_name_is_required_and_printable(tenant, alice):
     control = alice.put("/api/v1/registry/catalog-data", {"displayName": "Alice\nTools"}, format="json")
     assert [(e["field"], e["code"]) for e in control.json()["errors"]] == [("displayName", "invalid")]
     with pytest.raises(registries.DisplayNameInvalid):
-        registries.put_registry_catalog_data(account=tenant.account, display_name="x" * 101)
+        registries.put_registry_catalog_data(actor=Actor.system("test"), account=tenant.account, display_name="x" * 101)
     # PostgreSQL's varchar(100) refuses it before the check constraint does (DataError); SQLite's check does.
     with pytest.raises((DataError, IntegrityError)), transaction.atomic():
         Account.objects.filter(pk=tenant.id).update(display_name="x" * 101)

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.accounts.models import AliasRequest
+from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.iam import services as iam_services
 from apps.iam.models import ManagedPolicy
@@ -19,14 +20,18 @@ pytestmark = pytest.mark.django_db
 
 def iam_user(tenant, name: str, *actions: str):
     user = iam_services.create_user(
-        account=tenant.account, username=f"{name}-{tenant.id}", password="an-iam-passphrase"
+        actor=Actor.system("test"), account=tenant.account, username=f"{name}-{tenant.id}", password="an-iam-passphrase"
     )
     if actions:
         document = json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": list(actions), "Resource": "*"}]}
         )
-        managed_policy = iam_services.create_policy(account=tenant.account, name=f"{name}-policy", document=document)
-        iam_services.attach_policy(account=tenant.account, managed_policy=managed_policy, user=user)
+        managed_policy = iam_services.create_policy(
+            actor=Actor.system("test"), account=tenant.account, name=f"{name}-policy", document=document
+        )
+        iam_services.attach_policy(
+            actor=Actor.system("test"), account=tenant.account, managed_policy=managed_policy, user=user
+        )
     return user
 
 
@@ -83,7 +88,9 @@ def test_an_iam_user_granted_the_action_asks_for_an_alias(client, tenant):
 def test_full_registry_access_does_not_include_asking_for_an_alias(client, tenant):
     user = iam_user(tenant, "ci")
     full_access = ManagedPolicy.objects.get(name="BerthRegistryFullAccess")
-    iam_services.attach_policy(account=tenant.account, managed_policy=full_access, user=user)
+    iam_services.attach_policy(
+        actor=Actor.system("test"), account=tenant.account, managed_policy=full_access, user=user
+    )
     client.force_login(user)
     assert client.get("/accounts/settings").status_code == 200
     assert ask_for_alias(client).status_code == 403

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts import services, throttle
 from apps.accounts.authentication import check_password
+from apps.audit.events import Actor
 
 from .conftest import STAFF_PASSWORD
 
@@ -148,7 +149,7 @@ def test_an_access_keys_secret_is_counted_per_client_address_behind_a_trusted_pr
     settings.BERTH_LOGIN_FAILURES_ALLOWED = 2
     settings.BERTH_TRUSTED_PROXIES = "10.0.0.0/8"
     user = get_user_model().objects.get(email=EMAIL)
-    key = services.create_access_key(user=user)
+    key = services.create_access_key(actor=Actor.system("test"), user=user)
 
     def list_repositories(secret: str, client: str):
         auth = base64.b64encode(f"{key.access_key.access_key_id}:{secret}".encode()).decode()

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 
 from apps.accounts import services
 from apps.accounts.authentication import LoginPasswordRefused, check_access_key, check_login_password, check_password
+from apps.audit.events import Actor
 
 from .conftest import STAFF
 
@@ -16,7 +17,7 @@ IP = "192.0.2.7"
 
 def test_suspension_stops_passwords_access_keys_and_login_passwords_at_once(tenant):
     user = get_user_model().objects.get(username=tenant.username)
-    key = services.create_access_key(user=user)
+    key = services.create_access_key(actor=Actor.system("test"), user=user)
     login_password = services.create_login_password(user=user).password
     # Remembered successes must not outlive the suspension either.
     assert check_password(tenant.username, tenant.password, client_ip=IP).account_id == tenant.id

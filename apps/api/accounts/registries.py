@@ -63,7 +63,10 @@ class RegistryCatalogData(AccountScopedView):
         self.authorize("ecr-public:PutRegistryCatalogData")
         try:
             account = registries.put_registry_catalog_data(
-                account=self.account, display_name=given.validated_data["display_name"]
+                account=self.account,
+                display_name=given.validated_data["display_name"],
+                actor=self.actor,
+                context=self.context,
             )
         except registries.DisplayNameInvalid as exc:
             raise exceptions.ValidationError({"displayName": [ErrorDetail(str(exc), code=exc.code)]}) from None

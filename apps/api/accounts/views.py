@@ -49,9 +49,9 @@ def _own_user_arn(view: PolicyAuthorizedView) -> str:
     return view.caller.arn
 
 
-def _create(user) -> Response:
+def _create(view: PolicyAuthorizedView, user) -> Response:
     try:
-        new_key = services.create_access_key(user=user)
+        new_key = services.create_access_key(user=user, actor=view.actor, context=view.context)
     except services.AccessKeyLimitExceeded as exc:
         raise Conflict(str(exc), code="access_key_limit_exceeded") from None
     return Response(NewAccessKeySerializer(new_key).data, status=status.HTTP_201_CREATED)
@@ -83,7 +83,7 @@ class AccessKeyList(PolicyAuthorizedView):
     )
     def post(self, request):
         self.authorize("iam:CreateAccessKey", resource_arn=_own_user_arn(self))
-        return _create(request.user)
+        return _create(self, request.user)
 
 
 class AccessKeyDetail(PolicyAuthorizedView):
@@ -117,11 +117,11 @@ class AccessKeyDetail(PolicyAuthorizedView):
         )
         if update.validated_data["status"] == AccessKeyStatus.ACTIVE:
             try:
-                services.activate_access_key(access_key=access_key)
+                services.activate_access_key(access_key=access_key, actor=self.actor, context=self.context)
             except services.AccessKeyLimitExceeded as exc:
                 raise Conflict(str(exc), code="access_key_limit_exceeded") from None
         else:
-            services.deactivate_access_key(access_key=access_key)
+            services.deactivate_access_key(access_key=access_key, actor=self.actor, context=self.context)
         return Response(AccessKeySerializer(access_key).data)
 
     @extend_schema(
@@ -135,7 +135,7 @@ class AccessKeyDetail(PolicyAuthorizedView):
     def delete(self, request, access_key_id: str):
         access_key = self._access_key(request, access_key_id)
         self.authorize("iam:DeleteAccessKey", resource_arn=_own_user_arn(self), accessKeyId=access_key.access_key_id)
-        services.delete_access_key(access_key=access_key)
+        services.delete_access_key(access_key=access_key, actor=self.actor, context=self.context)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -172,7 +172,7 @@ class BootstrapAccessKey(PolicyAuthorizedView):
         user = get_user_model()._default_manager.get_by_natural_key(principal.username)
         self.caller = iam_selectors.caller_for_user(user)  # signed in by the password, not by the request
         self.authorize("iam:CreateAccessKey", resource_arn=_own_user_arn(self))
-        return _create(user)
+        return _create(self, user)
 
 
 class AuthorizationToken(PolicyAuthorizedView):

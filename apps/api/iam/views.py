@@ -153,7 +153,12 @@ class RepositoryPolicyDetail(AccountScopedView):
         given = SetRepositoryPolicySerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
-            stored = services.set_repository_policy(repository=repository, document=given.validated_data["policy_text"])
+            stored = services.set_repository_policy(
+                repository=repository,
+                document=given.validated_data["policy_text"],
+                actor=self.actor,
+                context=self.context,
+            )
         except services.PolicyInvalid as exc:
             raise _invalid("policyText", str(exc), "policy_invalid") from None
         return self._represent(repository, stored.document)
@@ -170,7 +175,9 @@ class RepositoryPolicyDetail(AccountScopedView):
         repository = self.repository_named(name, action="ecr:DeleteRepositoryPolicy")
         self.authorize("ecr:DeleteRepositoryPolicy", repository=repository)
         stored = selectors.repository_policy_of(repository)
-        if stored is None or not services.delete_repository_policy(repository=repository):
+        if stored is None or not services.delete_repository_policy(
+            repository=repository, actor=self.actor, context=self.context
+        ):
             raise exceptions.NotFound(
                 f"repository {repository.name} has no repository policy", code="repository_policy_not_found"
             )
@@ -215,6 +222,8 @@ class UserList(_IamView):
                 username=data["user_name"],
                 password=data.get("password", ""),
                 email=data.get("email", ""),
+                actor=self.actor,
+                context=self.context,
             )
         except services.NameInvalid as exc:
             raise _invalid("userName", str(exc)) from None
@@ -252,7 +261,7 @@ class UserDetail(_IamView):
     def delete(self, request, user_name: str):
         self.authorize("iam:DeleteUser", resource_arn=self._user_arn(user_name))
         try:
-            services.delete_user(user=self._user(user_name))
+            services.delete_user(user=self._user(user_name), actor=self.actor, context=self.context)
         except services.UserNotDeletable as exc:
             raise Conflict(str(exc), code="delete_conflict") from None
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -272,7 +281,9 @@ class UserAccessKeys(_IamView):
     def post(self, request, user_name: str):
         self.authorize("iam:CreateAccessKey", resource_arn=self._user_arn(user_name))
         try:
-            new_key = account_services.create_access_key(user=self._user(user_name))
+            new_key = account_services.create_access_key(
+                user=self._user(user_name), actor=self.actor, context=self.context
+            )
         except AccessKeyLimitExceeded as exc:
             raise Conflict(str(exc), code="access_key_limit_exceeded") from None
         return Response(NewAccessKeySerializer(new_key).data, status=status.HTTP_201_CREATED)
@@ -309,7 +320,9 @@ class _Attachments(_IamView):
         holder = self._holder(name)
         managed_policy = self._policy_reference(given.validated_data["policy_arn"])
         try:
-            services.attach_policy(account=self.account, managed_policy=managed_policy, **holder)
+            services.attach_policy(
+                account=self.account, managed_policy=managed_policy, **holder, actor=self.actor, context=self.context
+            )
         except services.AttachmentRefused as exc:
             raise _invalid("policyArn", str(exc)) from None
         return Response(
@@ -322,7 +335,7 @@ class _Attachments(_IamView):
         holder = self._holder(name)
         managed_policy = self._policy_reference(reference, field="policy")
         try:
-            services.detach_policy(managed_policy=managed_policy, **holder)
+            services.detach_policy(managed_policy=managed_policy, **holder, actor=self.actor, context=self.context)
         except services.AttachmentRefused as exc:
             raise exceptions.NotFound(str(exc)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -415,6 +428,8 @@ class PolicyList(_IamView):
                 document=data["policy_document"],
                 description=data["description"],
                 path=data["path"],
+                actor=self.actor,
+                context=self.context,
             )
         except services.PolicyInvalid as exc:
             raise _invalid("policyDocument", str(exc), "policy_invalid") from None
@@ -453,7 +468,7 @@ class PolicyDetail(_IamView):
         managed_policy = self._visible_policy(policy_name)
         self.authorize("iam:DeletePolicy", resource_arn=managed_policy.arn)
         try:
-            services.delete_policy(managed_policy=managed_policy)
+            services.delete_policy(managed_policy=managed_policy, actor=self.actor, context=self.context)
         except (services.PolicyInUse, services.AttachmentRefused) as exc:
             raise Conflict(str(exc), code="delete_conflict") from None
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -496,6 +511,8 @@ class RoleList(_IamView):
                 path=data["path"],
                 description=data["description"],
                 max_session_duration=data["max_session_duration"],
+                actor=self.actor,
+                context=self.context,
             )
         except services.PolicyInvalid as exc:
             raise _invalid("assumeRolePolicyDocument", str(exc), "policy_invalid") from None
@@ -530,7 +547,7 @@ class RoleDetail(_IamView):
     )
     def delete(self, request, role_name: str):
         self.authorize("iam:DeleteRole", resource_arn=self._role_arn(role_name))
-        services.delete_role(role=self._role(role_name))
+        services.delete_role(role=self._role(role_name), actor=self.actor, context=self.context)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -551,7 +568,9 @@ class RoleTrustPolicy(_IamView):
         given = UpdateTrustPolicySerializer(data=request.data)
         given.is_valid(raise_exception=True)
         try:
-            services.update_trust_policy(role=role, document=given.validated_data["policy_document"])
+            services.update_trust_policy(
+                role=role, document=given.validated_data["policy_document"], actor=self.actor, context=self.context
+            )
         except services.PolicyInvalid as exc:
             raise _invalid("policyDocument", str(exc), "policy_invalid") from None
         return Response(RoleDetailSerializer(role).data)
@@ -642,6 +661,7 @@ class AssumeRole(AccountScopedView):
                 duration_seconds=data["duration_seconds"],
                 source_ip=client_ip(request) or None,
                 secure_transport=request.is_secure(),
+                context=self.context,
             )
         except policy.ArnError as exc:
             raise _invalid("roleArn", str(exc)) from None
@@ -652,11 +672,6 @@ class AssumeRole(AccountScopedView):
         except services.AssumeRoleRefused as exc:
             draft.refuse(str(exc))
             raise exceptions.PermissionDenied(str(exc), code="access_denied") from None
-        draft.recipient_account_id = assumed.session.role.account_id
-        draft.response_elements = {
-            "assumedRoleUser": {"arn": assumed.arn},
-            "credentials": {"accessKeyId": assumed.session.access_key_id},
-        }
         body = {
             "credentials": {
                 "access_key_id": assumed.session.access_key_id,

@@ -329,12 +329,12 @@ class ImageBatchDelete(_ImagesView):
         self.authorize("ecr:BatchDeleteImage", repository=repository)
         given = BatchDeleteImageRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        deleted, failures = [], []
-        for digest, tag in image_id_pairs(given.validated_data["imageIds"]):
-            try:
-                removed = services.delete_image(repository=repository, digest=digest, tag=tag, actor=self.actor)
-            except ImageFailure as failure:
-                failures.append(_failure(digest, tag, failure))
-                continue
-            deleted += [image_id(removed_digest, removed_tag) for removed_digest, removed_tag in removed]
+        done = services.batch_delete_image(
+            repository=repository,
+            image_ids=image_id_pairs(given.validated_data["imageIds"]),
+            actor=self.actor,
+            context=self.context,
+        )
+        deleted = [image_id(digest, tag) for digest, tag in done.removed]
+        failures = [_failure(digest, tag, failure) for digest, tag, failure in done.failures]
         return Response(BatchDeleteImageResponseSerializer({"imageIds": deleted, "failures": failures}).data)

@@ -138,6 +138,8 @@ class RepositoryList(_RepositoryView):
                 image_tag_mutability_exclusion_filters=data["imageTagMutabilityExclusionFilters"],
                 scan_on_push=data["scanOnPush"],
                 resource_tags=_resource_tags(data["tags"]),
+                actor=self.actor,
+                context=self.context,
             )
         except services.RepositoryExists as exc:
             raise Conflict(str(exc), code="repository_already_exists") from None
@@ -212,7 +214,9 @@ class RepositoryDetail(_RepositoryView):
         query.is_valid(raise_exception=True)
         self.authorize("ecr:DeleteRepository", repository=repository, force=query.validated_data["force"])
         try:
-            registry_services.delete_repository(repository=repository, force=query.validated_data["force"])
+            registry_services.delete_repository(
+                repository=repository, force=query.validated_data["force"], actor=self.actor, context=self.context
+            )
         except services.RepositoryNotEmpty as exc:
             raise Conflict(str(exc), code="repository_not_empty") from None
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -244,6 +248,8 @@ class RepositoryImageTagMutability(_RepositoryView):
                 repository=repository,
                 image_tag_mutability=given.validated_data["imageTagMutability"],
                 image_tag_mutability_exclusion_filters=given.validated_data["imageTagMutabilityExclusionFilters"],
+                actor=self.actor,
+                context=self.context,
             )
         except TagMutabilityInvalid as exc:
             raise _invalid("imageTagMutabilityExclusionFilters", exc) from None
@@ -324,6 +330,8 @@ class RepositoryCatalogDataDetail(_RepositoryView):
                 operating_systems=data.get("operatingSystems"),
                 logo=logo or None,
                 remove_logo="logoImageBlob" in data and not logo,
+                actor=self.actor,
+                context=self.context,
             )
         except catalog.RepositoryNotPublic as exc:
             raise BadRequest(str(exc), code="repository_not_public") from None

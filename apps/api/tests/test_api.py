@@ -17,6 +17,9 @@ from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from apps.accounts import registries
+from apps.api.views import UnrecordedChange
+from apps.audit.models import Event
 from apps.repositories.models import Repository
 
 pytestmark = pytest.mark.django_db
@@ -236,3 +239,34 @@ def test_the_docs_page_works_offline(settings, tmp_path):
         assert bodies[-1]
     assert any(b"/api/schema/" in body for body in bodies)
     assert Path(settings.STATIC_ROOT, "staticfiles.json").exists()
+
+
+# -- audit: the services record, the views never do ----------------------------------
+
+
+def _forgetful_put(monkeypatch):
+    """PutRegistryCatalogData's service as a careless one would be: it changes, records nothing."""
+
+    def put(*, account, display_name, actor, context=None):
+        account.display_name = display_name
+        account.save(update_fields=["display_name"])
+        return account
+
+    monkeypatch.setattr(registries, "put_registry_catalog_data", put)
+
+
+def test_a_write_whose_service_records_no_event_fails_loudly_in_tests(api_client, tenant, monkeypatch):
+    _forgetful_put(monkeypatch)
+    with pytest.raises(UnrecordedChange, match="PutRegistryCatalogData"):
+        api_client(tenant).put("/api/v1/registry/catalog-data", {"displayName": "Oops"}, format="json")
+
+
+def test_outside_strict_mode_it_is_logged_and_the_event_still_reaches_the_trail(
+    api_client, tenant, monkeypatch, settings, caplog
+):
+    settings.DEBUG = settings.BERTH_AUDIT_STRICT = False
+    _forgetful_put(monkeypatch)
+    response = api_client(tenant).put("/api/v1/registry/catalog-data", {"displayName": "Oops"}, format="json")
+    assert response.status_code == 200
+    assert "no service recorded its audit event" in caplog.text
+    assert Event.objects.filter(event_name="PutRegistryCatalogData", error_code="").count() == 1

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from apps.accounts import services as account_services
+from apps.audit.events import Actor
 from apps.conftest import basic_auth
 from registry_project.wsgi import application
 
@@ -49,9 +50,9 @@ def signed_in(tenant):
     """Authorization for a user who owns an account, with a repository to find."""
     from apps.repositories.services import create_repository
 
-    create_repository(account=tenant.account, name="fuzz/app")
+    create_repository(actor=Actor.system("test"), account=tenant.account, name="fuzz/app")
     user = get_user_model().objects.get(username=tenant.username)
-    key = account_services.create_access_key(user=user)
+    key = account_services.create_access_key(actor=Actor.system("test"), user=user)
     return {"Authorization": basic_auth(key.access_key.access_key_id, key.secret)}
 
 

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from apps.audit.events import Actor
 from apps.iam.models import ManagedPolicy, Role
 from apps.repositories.models import Repository
 from apps.repositories.services import create_repository
@@ -28,7 +29,8 @@ def document(*statements: dict) -> str:
 def root(api_client, tenant):
     client = api_client(tenant)
     client.raise_request_exception = False  # a server error is a response to look at
-    create_repository(account=tenant.account, name="app", visibility="public")  # public: it takes catalog data
+    # Public: it takes catalog data.
+    create_repository(actor=Actor.system("test"), account=tenant.account, name="app", visibility="public")
     response = client.post(
         "/api/v1/iam/roles", {"roleName": "Deployer", "assumeRolePolicyDocument": document(TRUST)}, format="json"
     )

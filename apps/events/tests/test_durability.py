@@ -28,12 +28,15 @@ WRITE_THEN_DIE = textwrap.dedent("""
     from django.db import transaction
 
     from apps.accounts import services as account_services
+    from apps.audit.events import Actor
     from apps.repositories import services as repository_services
 
     account = account_services.create_account(name="durable", username="durable", password="x" * 16, validate=False)
     with transaction.atomic():
         transaction.on_commit(lambda: os._exit(9))
-        repository_services.create_repository(account=account, name="kept", visibility="public")
+        repository_services.create_repository(
+            account=account, name="kept", visibility="public", actor=Actor.system("test")
+        )
     raise SystemExit("still alive after the commit")
 """)
 

@@ -76,8 +76,11 @@ def publish(committed):
         **tag_options,
     ):
         with committed():
-            repository = repository_services.create_repository(account=account, name=name, visibility=Visibility.PUBLIC)
+            repository = repository_services.create_repository(
+                actor=Actor.system("test"), account=account, name=name, visibility=Visibility.PUBLIC
+            )
             catalog.put_repository_catalog_data(
+                actor=Actor.system("test"),
                 repository=repository,
                 description=description,
                 about_markdown=about,

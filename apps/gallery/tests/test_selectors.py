@@ -120,7 +120,7 @@ def test_deleting_the_last_tag_and_the_repository_update_the_row(acme, publish, 
     with committed():
         registry_services.delete_tag(repository=repository, tag="latest", actor=Actor.staff("alice"))
     assert GalleryEntry.objects.get().tag_count == 0
-    registry_services.delete_repository(repository=repository, force=True)
+    registry_services.delete_repository(actor=Actor.system("test"), repository=repository, force=True)
     assert not GalleryEntry.objects.exists()
 
 
@@ -268,7 +268,7 @@ def test_private_and_suspended_repositories_never_match(acme, other, publish):
 def test_the_display_name_is_searchable_only_for_verified_publishers(acme, publish, committed):
     publish(acme, "tool")
     with committed():
-        put_registry_catalog_data(account=acme, display_name="Initech Software")
+        put_registry_catalog_data(actor=Actor.system("test"), account=acme, display_name="Initech Software")
     assert find("initech") == []
     with committed():
         set_publisher_verified(account=acme, verified=True, actor=Actor.staff("operator"))
@@ -293,7 +293,7 @@ def test_home_sections(acme, other, publish, committed):
     loud = publish(other, "loud")
     GalleryEntry.objects.filter(repository=loud).update(pull_count=100)
     with committed():
-        put_registry_catalog_data(account=other, display_name="Loud Corp")
+        put_registry_catalog_data(actor=Actor.system("test"), account=other, display_name="Loud Corp")
         set_publisher_verified(account=other, verified=True, actor=Actor.staff("operator"))
     assert [e.name for e in selectors.popular()] == ["loud", "quiet"]
     assert {e.name for e in selectors.recently_updated()} == {"loud", "quiet"}
@@ -328,7 +328,7 @@ def test_pull_series_by_tag_and_day(acme, publish):
 def test_verifying_through_the_staff_service_updates_the_rows(acme, publish, committed):
     publish(acme, "tool")
     with committed():
-        put_registry_catalog_data(account=acme, display_name="Initech Software")
+        put_registry_catalog_data(actor=Actor.system("test"), account=acme, display_name="Initech Software")
         set_publisher_verified(account=acme, verified=True, actor=Actor.staff("operator"))
     assert find("initech", verified_only=True) == ["tool"]
     with committed():

@@ -4,6 +4,7 @@ each once it has committed."""
 from __future__ import annotations
 
 from apps.accounts.models import Alias
+from apps.audit.events import Actor
 from apps.repositories import services as repository_services
 from apps.repositories.models import Visibility
 
@@ -13,7 +14,7 @@ from ..models import GalleryEntry, PullCount
 def test_push_details_and_delete_through_the_registry_update_the_row(tenant, registry_client, committed):
     with committed():
         repository = repository_services.create_repository(
-            account=tenant.account, name="team/app", visibility=Visibility.PUBLIC
+            actor=Actor.system("test"), account=tenant.account, name="team/app", visibility=Visibility.PUBLIC
         )
     client = registry_client(tenant)
     client.push_image(f"{tenant.id}/team/app", "v1")
@@ -46,7 +47,9 @@ def test_a_push_to_a_private_repository_makes_no_row(tenant, registry_client, co
 def test_pulls_through_the_registry_are_counted(tenant, registry_client, committed):
     """The audit trail's events reach the counters (tests record them synchronously)."""
     with committed():
-        repository_services.create_repository(account=tenant.account, name="app", visibility=Visibility.PUBLIC)
+        repository_services.create_repository(
+            actor=Actor.system("test"), account=tenant.account, name="app", visibility=Visibility.PUBLIC
+        )
         registry_client(tenant).push_image(f"{tenant.id}/app", "latest")
     alias = Alias.objects.get(account=tenant.account).name
     anonymous = registry_client()

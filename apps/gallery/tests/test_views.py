@@ -255,7 +255,7 @@ def test_markdown_with_script_and_onerror_renders_inert(client, acme, alias, pub
 def test_verified_badge_display_name_only_for_verified_publishers(client, acme, alias, publish, committed):
     publish(acme, "tool")
     with committed():
-        put_registry_catalog_data(account=acme, display_name="Initech Software")
+        put_registry_catalog_data(actor=Actor.system("test"), account=acme, display_name="Initech Software")
     for path in (f"/{alias}", f"/{alias}/tool", "/search"):
         body = client.get(path).content.decode()
         assert "Initech Software" not in body and 'class="verified"' not in body, path
@@ -287,7 +287,7 @@ def test_logo_is_public_for_listed_repositories_with_etag_and_caching(client, ac
     assert client.get(f"/{alias}/tool/-/logo").status_code == 404
     data = _png()
     with committed():
-        catalog.put_repository_catalog_data(repository=repository, logo=data)
+        catalog.put_repository_catalog_data(actor=Actor.system("test"), repository=repository, logo=data)
     assert GalleryEntry.objects.get().has_logo
     response = client.get(f"/{alias}/tool/-/logo")
     assert response.status_code == 200

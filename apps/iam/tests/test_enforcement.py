@@ -41,13 +41,20 @@ def deny(*actions: str, resource: str = "*") -> dict:
 def iam_user(tenant, name: str, *policies: str):
     """A new IAM user of the tenant's account with a password and the given policies:
     built-in names, or documents (JSON text) made into customer managed policies."""
-    user = services.create_user(account=tenant.account, username=f"{name}-{os.getpid()}-{tenant.id}", password=PASSWORD)
+    user = services.create_user(
+        actor=Actor.system("test"),
+        account=tenant.account,
+        username=f"{name}-{os.getpid()}-{tenant.id}",
+        password=PASSWORD,
+    )
     for index, given in enumerate(policies):
         if given.startswith("{"):
-            managed = services.create_policy(account=tenant.account, name=f"{name}-{index}", document=given)
+            managed = services.create_policy(
+                actor=Actor.system("test"), account=tenant.account, name=f"{name}-{index}", document=given
+            )
         else:
             managed = selectors.policy_named(tenant.account, given)
-        services.attach_policy(account=tenant.account, managed_policy=managed, user=user)
+        services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=managed, user=user)
     return user
 
 
@@ -163,7 +170,11 @@ def test_policy_changes_apply_to_tokens_already_issued(tenant, repo):
     client = client_of(user)
     token = client.token(f"repository:{repo}:pull")
     assert client.request("GET", f"/v2/{repo}/manifests/v1", token=token).status_code == 200
-    services.detach_policy(managed_policy=selectors.policy_named(tenant.account, "BerthRegistryReadOnly"), user=user)
+    services.detach_policy(
+        actor=Actor.system("test"),
+        managed_policy=selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
+        user=user,
+    )
     assert client.request("GET", f"/v2/{repo}/manifests/v1", token=token).status_code == 403
 
 
@@ -189,7 +200,7 @@ def test_members_learn_that_their_repository_is_missing(tenant):
 
 def set_policy(tenant, name: str, *statements: dict) -> None:
     repository = Repository.objects.get(account=tenant.account, name=name)
-    services.set_repository_policy(repository=repository, document=document(*statements))
+    services.set_repository_policy(actor=Actor.system("test"), repository=repository, document=document(*statements))
 
 
 def grant(principal, *actions: str, **extra) -> dict:
@@ -338,13 +349,17 @@ def test_a_resource_tag_condition_reads_the_repository_tags(tenant, repo):
 
 def assume(tenant, *policies: str, duration: int = 3600):
     role = services.create_role(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="puller",
         trust_policy=document(grant({"AWS": tenant.id}, "sts:AssumeRole")),
     )
     for name in policies:
         services.attach_policy(
-            account=tenant.account, managed_policy=selectors.policy_named(tenant.account, name), role=role
+            actor=Actor.system("test"),
+            account=tenant.account,
+            managed_policy=selectors.policy_named(tenant.account, name),
+            role=role,
         )
     root = get_user_model().objects.get(username=tenant.username)
     return services.assume_role(

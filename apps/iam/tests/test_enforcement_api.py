@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
+from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.conftest import basic_auth
 from apps.iam import selectors, services
@@ -34,13 +35,15 @@ def estate(tenant, registry_client):
     response = root.request(
         "GET", f"/v2/{tenant.id}/app/manifests/v1", scope=f"repository:{tenant.id}/app:pull", headers=OCI
     )
-    repository_services.create_repository(account=tenant.account, name="site", visibility="public")
-    repository_services.create_repository(account=tenant.account, name="old")
+    repository_services.create_repository(
+        actor=Actor.system("test"), account=tenant.account, name="site", visibility="public"
+    )
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="old")
     return {"manifest": response.content.decode()}
 
 
 def api_client_of(user) -> APIClient:
-    new_key = account_services.create_access_key(user=user)
+    new_key = account_services.create_access_key(actor=Actor.system("test"), user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
     return client
@@ -127,7 +130,7 @@ def test_describe_repositories_lists_only_what_the_user_may_describe(tenant, est
 def test_a_listing_reads_the_repository_policies_in_one_query(tenant, estate):
     client = api_client_of(iam_user(tenant, "reader", "BerthRegistryReadOnly"))
     for name in ("one", "two", "three"):
-        repository_services.create_repository(account=tenant.account, name=name)
+        repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name=name)
     with CaptureQueriesContext(connection) as queries:
         listed = client.get(REPOS).json()["repositories"]
     assert len(listed) == 6
@@ -147,6 +150,7 @@ def test_a_repository_policy_grants_management_reads_to_a_user(tenant, estate):
     assert client.get(f"{REPOS}/app/-/images").status_code == 403
     repository = tenant.account.repositories.get(name="app")
     services.set_repository_policy(
+        actor=Actor.system("test"),
         repository=repository,
         document=document(
             {
@@ -182,11 +186,13 @@ def test_access_keys_of_a_user_outside_every_account_are_its_own_business(db):
 
 def test_a_role_session_acts_with_its_roles_policies(tenant, estate):
     role = services.create_role(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="reader",
         trust_policy=document({"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"}),
     )
     services.attach_policy(
+        actor=Actor.system("test"),
         account=tenant.account,
         managed_policy=selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
         role=role,

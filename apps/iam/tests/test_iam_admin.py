@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.iam import selectors, services
 from apps.iam.models import RoleSession
@@ -32,7 +33,7 @@ def test_staff_see_iam_tables_and_end_a_session(staff_client, tenant):
     trust = json.dumps(
         {"Statement": [{"Effect": "Allow", "Principal": {"AWS": tenant.id}, "Action": "sts:AssumeRole"}]}
     )
-    role = services.create_role(account=tenant.account, name="Deployer", trust_policy=trust)
+    role = services.create_role(actor=Actor.system("test"), account=tenant.account, name="Deployer", trust_policy=trust)
     root = selectors.caller_for_user(get_user_model().objects.get(username=tenant.username))
     assumed = services.assume_role(caller=root, role_arn=role.arn, session_name="ci-1", source_ip="10.0.0.1")
     for model in ("managedpolicy", "role", "rolesession", "repositorypolicy"):

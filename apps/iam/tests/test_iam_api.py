@@ -17,6 +17,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
+from apps.audit.events import Actor
 from apps.conftest import basic_auth
 from apps.iam import services
 from apps.iam.models import RoleSession
@@ -39,7 +40,9 @@ def signed(access_key_id: str, secret: str, session_token: str | None = None) ->
 
 
 def user_client(user_name: str) -> APIClient:
-    new_key = account_services.create_access_key(user=get_user_model().objects.get(membership__user_name=user_name))
+    new_key = account_services.create_access_key(
+        actor=Actor.system("test"), user=get_user_model().objects.get(membership__user_name=user_name)
+    )
     return signed(new_key.access_key.access_key_id, new_key.secret)
 
 
@@ -73,7 +76,7 @@ def _assume(client, role_arn, **extra):
 
 
 def test_repository_policy_set_get_delete(root, tenant, other_tenant):
-    repository_services.create_repository(account=tenant.account, name="team/app")
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="team/app")
     url = "/api/v1/repositories/team/app/-/policy"
     missing = root.get(url)
     assert missing.status_code == 404 and missing.json()["code"] == "repository_policy_not_found"
@@ -95,7 +98,7 @@ def test_repository_policy_set_get_delete(root, tenant, other_tenant):
 
 
 def test_a_refused_repository_policy_names_the_statement(root, tenant):
-    repository_services.create_repository(account=tenant.account, name="app")
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="app")
     text = document(
         {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"},
         {"Sid": "Ghost", "Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "ecr:BatchGetImage"},
@@ -108,7 +111,7 @@ def test_a_refused_repository_policy_names_the_statement(root, tenant):
 
 
 def test_another_accounts_repository_policy_is_not_found(api_client, tenant, other_tenant):
-    repository_services.create_repository(account=other_tenant.account, name="secret")
+    repository_services.create_repository(actor=Actor.system("test"), account=other_tenant.account, name="secret")
     assert api_client(tenant).get("/api/v1/repositories/secret/-/policy").status_code == 404
 
 
@@ -256,7 +259,7 @@ def test_temporary_credentials_sign_api_requests(root, tenant):
     assert identity.status_code == 200, identity.content
     assert identity.json()["arn"] == f"arn:berth:sts::{tenant.id}:assumed-role/Deployer/ci-run"
     assert identity.json()["account"] == tenant.id
-    repository_services.create_repository(account=tenant.account, name="app")
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="app")
     assert session.get("/api/v1/repositories/app/-/policy").status_code == 404  # allowed, and there is none
     assert session.put("/api/v1/repositories/app/-/policy", {"policyText": "{}"}, format="json").status_code == 403
 
@@ -295,15 +298,18 @@ def test_across_accounts_assume_role_answers_alike_whether_the_role_exists_or_no
         name="Partner",
         trust=document({"Effect": "Allow", "Principal": {"AWS": other_tenant.id}, "Action": "sts:AssumeRole"}),
     )
-    outsider = services.create_user(account=other_tenant.account, username="ci")
+    outsider = services.create_user(actor=Actor.system("test"), account=other_tenant.account, username="ci")
     assume_any = services.create_policy(
+        actor=Actor.system("test"),
         account=other_tenant.account,
         name="AssumeAny",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
     )
-    services.attach_policy(account=other_tenant.account, managed_policy=assume_any, user=outsider)
+    services.attach_policy(
+        actor=Actor.system("test"), account=other_tenant.account, managed_policy=assume_any, user=outsider
+    )
     ci = user_client("ci")
-    services.create_user(account=other_tenant.account, username="bare")  # no policy at all
+    services.create_user(actor=Actor.system("test"), account=other_tenant.account, username="bare")  # no policy at all
     arn = f"arn:berth:iam::{tenant.id}:role/{{}}"
 
     def refusal(client, role_name: str, **extra) -> tuple[int, dict]:
@@ -345,7 +351,7 @@ def test_a_session_login_password_works_at_the_token_service(root, tenant):
     password = token.json()["password"]
     expires = timezone.datetime.fromisoformat(token.json()["expiresAt"].replace("Z", "+00:00"))
     assert expires <= timezone.now() + timedelta(seconds=901)
-    repository_services.create_repository(account=tenant.account, name="app")
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="app")
     registry = Client()
     for username, secret in (("AWS", password), (credentials["accessKeyId"], credentials["sessionToken"])):
         auth = "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
@@ -377,7 +383,7 @@ def test_caller_identity_of_root_and_user(root, tenant):
 
 
 def test_simulator_names_the_deciding_statement(root, tenant):
-    repository_services.create_repository(account=tenant.account, name="app")
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="app")
     root.post("/api/v1/iam/users", {"userName": "dev"}, format="json")
     root.post(
         "/api/v1/iam/policies",

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Membership, RootUser
+from apps.audit.events import Actor
 from apps.iam import policy, selectors, services, session_tokens
 from apps.iam.models import ManagedPolicy, PolicyAttachment, RoleSession
 from apps.repositories import services as repository_services
@@ -47,7 +48,7 @@ def test_the_first_user_of_an_account_is_its_root(tenant):
 
 
 def test_an_iam_user_is_not_root_and_has_no_policies(tenant):
-    user = services.create_user(account=tenant.account, username="builder")
+    user = services.create_user(actor=Actor.system("test"), account=tenant.account, username="builder")
     caller = selectors.caller_for_user(user)
     assert not caller.is_root and caller.account_id == tenant.id and caller.username == "builder"
     assert caller.arn == f"arn:berth:iam::{tenant.id}:user/builder"
@@ -69,7 +70,9 @@ def test_the_root_marking_migration_marks_the_earliest_member():
 
     migration = import_module("apps.iam.migrations.0002_builtin_policies_and_root_users")
     account = account_services.create_account(name="legacy", username="legacy-first", password="pw-123-xyz-abc")
-    services.create_user(account=account, username="legacy-second", password="pw-123-xyz-abc")
+    services.create_user(
+        actor=Actor.system("test"), account=account, username="legacy-second", password="pw-123-xyz-abc"
+    )
     RootUser.objects.filter(account=account).delete()
 
     class AppsOfTheMigration:  # the root marker was iam's model then
@@ -82,17 +85,17 @@ def test_the_root_marking_migration_marks_the_earliest_member():
 
 def test_the_root_user_cannot_be_deleted(tenant):
     with pytest.raises(services.UserNotDeletable):
-        services.delete_user(user=root_user(tenant))
+        services.delete_user(actor=Actor.system("test"), user=root_user(tenant))
 
 
 def test_create_user_validates_name_and_password(tenant):
     with pytest.raises(services.NameInvalid):
-        services.create_user(account=tenant.account, username="no spaces")
+        services.create_user(actor=Actor.system("test"), account=tenant.account, username="no spaces")
     with pytest.raises(Exception, match="too short|too common"):
-        services.create_user(account=tenant.account, username="weak", password="abc")
-    services.create_user(account=tenant.account, username="taken")
+        services.create_user(actor=Actor.system("test"), account=tenant.account, username="weak", password="abc")
+    services.create_user(actor=Actor.system("test"), account=tenant.account, username="taken")
     with pytest.raises(services.NameTaken):
-        services.create_user(account=tenant.account, username="taken")
+        services.create_user(actor=Actor.system("test"), account=tenant.account, username="taken")
 
 
 # -- validation on save -------------------------------------------------------------
@@ -118,7 +121,7 @@ def test_create_user_validates_name_and_password(tenant):
 )
 def test_identity_policies_are_validated_on_save(tenant, text, message):
     with pytest.raises(services.PolicyInvalid) as caught:
-        services.create_policy(account=tenant.account, name="p", document=text)
+        services.create_policy(actor=Actor.system("test"), account=tenant.account, name="p", document=text)
     assert message in str(caught.value)
     assert not ManagedPolicy.objects.filter(account=tenant.account).exists()
 
@@ -126,9 +129,9 @@ def test_identity_policies_are_validated_on_save(tenant, text, message):
 def test_principals_must_exist(tenant, other_tenant):
     """Of the policy's own account, users and roles must exist; of another account,
     only the account: the policy's author learns nothing of its user or role names."""
-    repository = repository_services.create_repository(account=tenant.account, name="app")
-    services.create_user(account=other_tenant.account, username="ci")
-    services.create_user(account=tenant.account, username="dev")
+    repository = repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="app")
+    services.create_user(actor=Actor.system("test"), account=other_tenant.account, username="ci")
+    services.create_user(actor=Actor.system("test"), account=tenant.account, username="dev")
     for principal, ok in [
         (other_tenant.id, True),
         (f"arn:aws:iam::{other_tenant.id}:root", True),
@@ -152,14 +155,17 @@ def test_principals_must_exist(tenant, other_tenant):
             }
         )
         if ok:
-            services.set_repository_policy(repository=repository, document=text)
+            services.set_repository_policy(actor=Actor.system("test"), repository=repository, document=text)
         else:
             with pytest.raises(
                 services.PolicyInvalid, match=f"Statement 1 \\(Sid \"Grant\"\\): principal '{principal}' does not exist"
             ):
-                services.set_repository_policy(repository=repository, document=text)
-    services.create_role(account=other_tenant.account, name="Puller", trust_policy=trust(other_tenant.id))
+                services.set_repository_policy(actor=Actor.system("test"), repository=repository, document=text)
+    services.create_role(
+        actor=Actor.system("test"), account=other_tenant.account, name="Puller", trust_policy=trust(other_tenant.id)
+    )
     services.set_repository_policy(
+        actor=Actor.system("test"),
         repository=repository,
         document=document(
             {
@@ -171,18 +177,20 @@ def test_principals_must_exist(tenant, other_tenant):
     )
     parsed = selectors.repository_policy(repository)
     assert parsed.kind is policy.PolicyKind.RESOURCE
-    assert services.delete_repository_policy(repository=repository)
+    assert services.delete_repository_policy(actor=Actor.system("test"), repository=repository)
     assert selectors.repository_policy(repository) is None
 
 
 def test_a_policy_still_attached_cannot_be_deleted(tenant):
-    managed = services.create_policy(account=tenant.account, name="Pull", document=ALLOW_PULL)
-    user = services.create_user(account=tenant.account, username="dev")
-    services.attach_policy(account=tenant.account, managed_policy=managed, user=user)
+    managed = services.create_policy(
+        actor=Actor.system("test"), account=tenant.account, name="Pull", document=ALLOW_PULL
+    )
+    user = services.create_user(actor=Actor.system("test"), account=tenant.account, username="dev")
+    services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=managed, user=user)
     with pytest.raises(services.PolicyInUse, match="still attached to 1"):
-        services.delete_policy(managed_policy=managed)
-    services.detach_policy(managed_policy=managed, user=user)
-    services.delete_policy(managed_policy=managed)
+        services.delete_policy(actor=Actor.system("test"), managed_policy=managed)
+    services.detach_policy(actor=Actor.system("test"), managed_policy=managed, user=user)
+    services.delete_policy(actor=Actor.system("test"), managed_policy=managed)
     assert not ManagedPolicy.objects.filter(pk=managed.pk).exists()
 
 
@@ -193,17 +201,21 @@ def test_builtin_policies_exist_and_cannot_be_changed(tenant):
         selectors.parsed_policy(managed.document, kind=policy.PolicyKind.IDENTITY, name=managed.name)
     assert builtins["BerthRegistryReadOnly"].arn == "arn:berth:iam::berth:policy/BerthRegistryReadOnly"
     with pytest.raises(services.AttachmentRefused):
-        services.delete_policy(managed_policy=builtins["BerthRegistryReadOnly"])
+        services.delete_policy(actor=Actor.system("test"), managed_policy=builtins["BerthRegistryReadOnly"])
     with pytest.raises(services.NameTaken):
-        services.create_policy(account=tenant.account, name="BerthRegistryReadOnly", document=ALLOW_PULL)
+        services.create_policy(
+            actor=Actor.system("test"), account=tenant.account, name="BerthRegistryReadOnly", document=ALLOW_PULL
+        )
 
 
 # -- attachments -------------------------------------------------------------------
 
 
 def test_attach_by_arn_name_and_aws_synonym(tenant):
-    user = services.create_user(account=tenant.account, username="dev")
-    own = services.create_policy(account=tenant.account, name="Pull", document=ALLOW_PULL, path="/team/")
+    user = services.create_user(actor=Actor.system("test"), account=tenant.account, username="dev")
+    own = services.create_policy(
+        actor=Actor.system("test"), account=tenant.account, name="Pull", document=ALLOW_PULL, path="/team/"
+    )
     for reference, expected in [
         ("arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", "BerthRegistryReadOnly"),
         ("AmazonEC2ContainerRegistryPowerUser", "BerthRegistryPowerUser"),
@@ -212,20 +224,23 @@ def test_attach_by_arn_name_and_aws_synonym(tenant):
         ("Pull", "Pull"),
     ]:
         assert selectors.policy_for_reference(tenant.account, reference).name == expected
-    services.attach_policy(account=tenant.account, managed_policy=own, user=user)
-    services.attach_policy(account=tenant.account, managed_policy=own, user=user)  # twice: a no-op
+    services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=own, user=user)
+    # Twice: a no-op.
+    services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=own, user=user)
     assert PolicyAttachment.objects.filter(user=user).count() == 1
     caller = selectors.caller_for_user(user)
     assert [p.name for p in selectors.identity_policies(caller)] == ["Pull"]
 
 
 def test_another_accounts_policy_cannot_be_attached(tenant, other_tenant):
-    theirs = services.create_policy(account=other_tenant.account, name="Theirs", document=ALLOW_PULL)
-    user = services.create_user(account=tenant.account, username="dev")
+    theirs = services.create_policy(
+        actor=Actor.system("test"), account=other_tenant.account, name="Theirs", document=ALLOW_PULL
+    )
+    user = services.create_user(actor=Actor.system("test"), account=tenant.account, username="dev")
     with pytest.raises(selectors.PolicyReferenceInvalid, match="another account"):
         selectors.policy_for_reference(tenant.account, theirs.arn)
     with pytest.raises(services.AttachmentRefused, match="another account"):
-        services.attach_policy(account=tenant.account, managed_policy=theirs, user=user)
+        services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=theirs, user=user)
     with pytest.raises(selectors.PolicyReferenceInvalid, match="does not exist"):
         selectors.policy_for_reference(tenant.account, f"arn:berth:iam::{tenant.id}:policy/Nope")
 
@@ -235,7 +250,7 @@ def test_an_attachment_holds_exactly_one_user_or_role(tenant):
     with pytest.raises(IntegrityError), transaction.atomic():
         PolicyAttachment.objects.create(policy=managed)
     with pytest.raises(services.AttachmentRefused, match="not attached"):
-        services.detach_policy(managed_policy=managed, user=root_user(tenant))
+        services.detach_policy(actor=Actor.system("test"), managed_policy=managed, user=root_user(tenant))
 
 
 # -- roles and AssumeRole ------------------------------------------------------------
@@ -246,12 +261,18 @@ def _assume(caller, role, **kwargs):
 
 
 def test_same_account_assume_role_by_trust_naming_the_user(tenant):
-    user = services.create_user(account=tenant.account, username="dev")
+    user = services.create_user(actor=Actor.system("test"), account=tenant.account, username="dev")
     role = services.create_role(
-        account=tenant.account, name="Deployer", trust_policy=trust(f"arn:berth:iam::{tenant.id}:user/dev")
+        actor=Actor.system("test"),
+        account=tenant.account,
+        name="Deployer",
+        trust_policy=trust(f"arn:berth:iam::{tenant.id}:user/dev"),
     )
     services.attach_policy(
-        account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryPowerUser"), role=role
+        actor=Actor.system("test"),
+        account=tenant.account,
+        managed_policy=ManagedPolicy.objects.get(name="BerthRegistryPowerUser"),
+        role=role,
     )
     assumed = _assume(selectors.caller_for_user(user), role)
     assert assumed.arn == f"arn:berth:sts::{tenant.id}:assumed-role/Deployer/s1"
@@ -266,33 +287,42 @@ def test_same_account_assume_role_by_trust_naming_the_user(tenant):
 
 
 def test_trust_naming_the_account_delegates_to_the_users_policies(tenant):
-    user = services.create_user(account=tenant.account, username="dev")
-    role = services.create_role(account=tenant.account, name="R", trust_policy=trust(tenant.id))
+    user = services.create_user(actor=Actor.system("test"), account=tenant.account, username="dev")
+    role = services.create_role(
+        actor=Actor.system("test"), account=tenant.account, name="R", trust_policy=trust(tenant.id)
+    )
     with pytest.raises(services.AssumeRoleRefused, match="no identity policy allows"):
         _assume(selectors.caller_for_user(user), role)
     assume_any = services.create_policy(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="Assume",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
     )
-    services.attach_policy(account=tenant.account, managed_policy=assume_any, user=user)
+    services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=assume_any, user=user)
     assert _assume(selectors.caller_for_user(user), role).session.role == role
     # The root user of the account is named by the account itself.
     assert _assume(selectors.caller_for_user(root_user(tenant)), role).session.role == role
 
 
 def test_identity_policies_alone_never_assume_a_role_the_trust_policy_does_not_name(tenant, other_tenant):
-    user = services.create_user(account=tenant.account, username="dev")
+    user = services.create_user(actor=Actor.system("test"), account=tenant.account, username="dev")
     services.attach_policy(
-        account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryFullAccess"), user=user
+        actor=Actor.system("test"),
+        account=tenant.account,
+        managed_policy=ManagedPolicy.objects.get(name="BerthRegistryFullAccess"),
+        user=user,
     )
     assume_any = services.create_policy(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="Assume",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
     )
-    services.attach_policy(account=tenant.account, managed_policy=assume_any, user=user)
-    role = services.create_role(account=tenant.account, name="Elsewhere", trust_policy=trust(other_tenant.id))
+    services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=assume_any, user=user)
+    role = services.create_role(
+        actor=Actor.system("test"), account=tenant.account, name="Elsewhere", trust_policy=trust(other_tenant.id)
+    )
     with pytest.raises(services.AssumeRoleRefused, match="trust policy does not name"):
         _assume(selectors.caller_for_user(user), role)
     with pytest.raises(services.AssumeRoleRefused, match="trust policy does not name"):
@@ -300,9 +330,12 @@ def test_identity_policies_alone_never_assume_a_role_the_trust_policy_does_not_n
 
 
 def test_cross_account_assume_role_needs_both_sides(tenant, other_tenant):
-    outsider = services.create_user(account=other_tenant.account, username="ci")
+    outsider = services.create_user(actor=Actor.system("test"), account=other_tenant.account, username="ci")
     role = services.create_role(
-        account=tenant.account, name="Pull", trust_policy=trust(f"arn:berth:iam::{other_tenant.id}:user/ci")
+        actor=Actor.system("test"),
+        account=tenant.account,
+        name="Pull",
+        trust_policy=trust(f"arn:berth:iam::{other_tenant.id}:user/ci"),
     )
     with pytest.raises(services.AssumeRoleRefused) as refused:
         _assume(selectors.caller_for_user(outsider), role)
@@ -312,37 +345,48 @@ def test_cross_account_assume_role_needs_both_sides(tenant, other_tenant):
         == f"{selectors.caller_for_user(outsider).arn} is not authorized to perform sts:AssumeRole on {role.arn}"
     )
     allow = services.create_policy(
+        actor=Actor.system("test"),
         account=other_tenant.account,
         name="AssumePull",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role.arn}),
     )
-    services.attach_policy(account=other_tenant.account, managed_policy=allow, user=outsider)
+    services.attach_policy(
+        actor=Actor.system("test"), account=other_tenant.account, managed_policy=allow, user=outsider
+    )
     assumed = _assume(selectors.caller_for_user(outsider), role)
     assert assumed.session.role == role
     # Without the trust side, the caller's own Allow is not enough.
-    services.update_trust_policy(role=role, document=trust(tenant.id))
+    services.update_trust_policy(actor=Actor.system("test"), role=role, document=trust(tenant.id))
     with pytest.raises(services.AssumeRoleRefused):
         _assume(selectors.caller_for_user(outsider), role)
 
 
 def test_an_explicit_deny_refuses_assume_role(tenant):
-    user = services.create_user(account=tenant.account, username="dev")
+    user = services.create_user(actor=Actor.system("test"), account=tenant.account, username="dev")
     role = services.create_role(
-        account=tenant.account, name="R", trust_policy=trust(f"arn:berth:iam::{tenant.id}:user/dev")
+        actor=Actor.system("test"),
+        account=tenant.account,
+        name="R",
+        trust_policy=trust(f"arn:berth:iam::{tenant.id}:user/dev"),
     )
     deny = services.create_policy(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="NoRoles",
         document=document({"Sid": "Never", "Effect": "Deny", "Action": "sts:*", "Resource": "*"}),
     )
-    services.attach_policy(account=tenant.account, managed_policy=deny, user=user)
+    services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=deny, user=user)
     with pytest.raises(services.AssumeRoleRefused, match='explicitly denied by NoRoles: Sid "Never"'):
         _assume(selectors.caller_for_user(user), role)
 
 
 def test_duration_bounds_and_chaining_limit(tenant):
     role = services.create_role(
-        account=tenant.account, name="Long", trust_policy=trust(tenant.id), max_session_duration=7200
+        actor=Actor.system("test"),
+        account=tenant.account,
+        name="Long",
+        trust_policy=trust(tenant.id),
+        max_session_duration=7200,
     )
     root = selectors.caller_for_user(root_user(tenant))
     for duration in (899, 7201):
@@ -350,11 +394,12 @@ def test_duration_bounds_and_chaining_limit(tenant):
             _assume(root, role, duration_seconds=duration)
     assumed = _assume(root, role, duration_seconds=7200)
     assume_any = services.create_policy(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="Assume",
         document=document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
     )
-    services.attach_policy(account=tenant.account, managed_policy=assume_any, role=role)
+    services.attach_policy(actor=Actor.system("test"), account=tenant.account, managed_policy=assume_any, role=role)
     session_caller = selectors.caller_for_role_session(assumed.session)
     with pytest.raises(services.SessionDurationInvalid, match="at most an hour"):
         _assume(session_caller, role, duration_seconds=3601)
@@ -362,7 +407,11 @@ def test_duration_bounds_and_chaining_limit(tenant):
     assert chained.session.source_arn == assumed.arn
     with pytest.raises(services.SessionDurationInvalid):
         services.create_role(
-            account=tenant.account, name="TooLong", trust_policy=trust(tenant.id), max_session_duration=43201
+            actor=Actor.system("test"),
+            account=tenant.account,
+            name="TooLong",
+            trust_policy=trust(tenant.id),
+            max_session_duration=43201,
         )
 
 
@@ -370,6 +419,7 @@ def test_anonymous_and_unknown_roles_are_refused(tenant):
     from apps.iam.callers import ANONYMOUS
 
     role = services.create_role(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="R",
         trust_policy=document({"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}),
@@ -388,18 +438,21 @@ def test_anonymous_and_unknown_roles_are_refused(tenant):
 
 
 def test_expired_or_deleted_sessions_are_gone(tenant):
-    role = services.create_role(account=tenant.account, name="R", trust_policy=trust(tenant.id))
+    role = services.create_role(
+        actor=Actor.system("test"), account=tenant.account, name="R", trust_policy=trust(tenant.id)
+    )
     assumed = _assume(selectors.caller_for_user(root_user(tenant)), role)
     RoleSession.objects.filter(pk=assumed.session.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert selectors.role_session(assumed.session.pk) is None
     fresh = _assume(selectors.caller_for_user(root_user(tenant)), role)
-    services.delete_role(role=role)
+    services.delete_role(actor=Actor.system("test"), role=role)
     assert selectors.role_session(fresh.session.pk) is None
 
 
 def test_parsing_is_cached_per_document(tenant):
-    repository = repository_services.create_repository(account=tenant.account, name="app")
+    repository = repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="app")
     services.set_repository_policy(
+        actor=Actor.system("test"),
         repository=repository,
         document=document({"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}),
     )
@@ -407,16 +460,23 @@ def test_parsing_is_cached_per_document(tenant):
 
 
 def test_membership_is_what_makes_a_user_of_the_account(tenant):
-    user = services.create_user(account=tenant.account, username="dev", password="a-long-enough-passphrase-1")
+    user = services.create_user(
+        actor=Actor.system("test"), account=tenant.account, username="dev", password="a-long-enough-passphrase-1"
+    )
     assert Membership.objects.get(user=user).account == tenant.account
     assert user.check_password("a-long-enough-passphrase-1")
     assert selectors.user_of(tenant.account, "dev") == user
 
 
 def test_an_expired_session_has_no_policies_even_from_a_rebuilt_caller(tenant):
-    role = services.create_role(account=tenant.account, name="R", trust_policy=trust(tenant.id))
+    role = services.create_role(
+        actor=Actor.system("test"), account=tenant.account, name="R", trust_policy=trust(tenant.id)
+    )
     services.attach_policy(
-        account=tenant.account, managed_policy=ManagedPolicy.objects.get(name="BerthRegistryReadOnly"), role=role
+        actor=Actor.system("test"),
+        account=tenant.account,
+        managed_policy=ManagedPolicy.objects.get(name="BerthRegistryReadOnly"),
+        role=role,
     )
     assumed = _assume(selectors.caller_for_user(root_user(tenant)), role)
     caller = selectors.caller_for_role_session(assumed.session)
@@ -426,9 +486,10 @@ def test_an_expired_session_has_no_policies_even_from_a_rebuilt_caller(tenant):
 
 
 def test_repository_policies_in_one_query(tenant, django_assert_num_queries):
-    with_policy = repository_services.create_repository(account=tenant.account, name="a")
-    without = repository_services.create_repository(account=tenant.account, name="b")
+    with_policy = repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="a")
+    without = repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="b")
     services.set_repository_policy(
+        actor=Actor.system("test"),
         repository=with_policy,
         document=document({"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}),
     )
@@ -457,7 +518,9 @@ def test_session_tokens_are_signed_and_expire():
 def test_a_session_login_password_names_the_session_and_ends_with_it(tenant):
     from apps.accounts import login_passwords
 
-    role = services.create_role(account=tenant.account, name="R", trust_policy=trust(tenant.id))
+    role = services.create_role(
+        actor=Actor.system("test"), account=tenant.account, name="R", trust_policy=trust(tenant.id)
+    )
     assumed = _assume(selectors.caller_for_user(root_user(tenant)), role, duration_seconds=900)
     issued = services.create_session_login_password(session=assumed.session)
     assert issued.expires_at <= int(assumed.expires_at.timestamp())

@@ -9,6 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
+from apps.audit.events import Actor
 from apps.conftest import PASSWORD, RegistryClient, basic_auth
 from apps.iam import services
 from apps.repositories import services as repository_services
@@ -53,11 +54,11 @@ def test_the_registry_denies_plain_http_and_allows_tls_through_the_proxy(tenant,
 
 def test_the_api_denies_plain_http_and_allows_tls_through_the_proxy(tenant, behind_proxy):
     user = iam_user(tenant, "api-tls-only", document(allow("ecr:*"), DENY_PLAIN_HTTP))
-    new_key = account_services.create_access_key(user=user)
+    new_key = account_services.create_access_key(actor=Actor.system("test"), user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
 
-    repository_services.create_repository(account=tenant.account, name="app")
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="app")
 
     assert client.get("/api/v1/repositories/app", **over("https")).status_code == 200
     refused = client.get("/api/v1/repositories/app", **over("http"))
@@ -66,6 +67,7 @@ def test_the_api_denies_plain_http_and_allows_tls_through_the_proxy(tenant, behi
 
 def test_assume_role_sees_the_transport(tenant, api_client, behind_proxy):
     services.create_role(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="tls-role",
         trust_policy=document(

@@ -295,7 +295,7 @@ def test_referrers_of_a_repository_not_created_yet_are_an_empty_index(alice, ten
 def test_referrers_of_an_empty_repository_are_an_empty_index(alice, tenant):
     from apps.repositories.services import create_repository
 
-    create_repository(account=tenant.account, name="empty")
+    create_repository(actor=Actor.system("test"), account=tenant.account, name="empty")
     response = referrers(alice, f"{tenant.id}/empty", sha256(b"anything"))
     assert response.status_code == 200
     assert response.json() == EMPTY_INDEX

@@ -3,6 +3,7 @@ retag and the deletes publish, in the transaction of the change."""
 
 from __future__ import annotations
 
+from apps.audit.events import Actor
 from apps.events.models import DomainEvent
 from apps.registry import services
 from apps.registry.models import Manifest
@@ -46,7 +47,7 @@ def test_pushes_retags_and_deletes_publish_what_they_changed(alice, repo, tenant
     assert alice.request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=scope).status_code == 202
     assert published() == [("image.deleted", {**about, "digest": digest, "tags": ["v1"]})]
 
-    services.delete_repository(repository=repository, force=True)
+    services.delete_repository(actor=Actor.system("test"), repository=repository, force=True)
     assert published() == [("repository.deleted", {**about, "uploadIds": []})]
 
 

@@ -15,6 +15,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
+from apps.audit.events import Actor
 from apps.conftest import basic_auth
 from apps.registry import services
 from apps.registry.content import media_types as mt
@@ -49,7 +50,7 @@ def alice(tenant, api_client) -> APIClient:
 
 @pytest.fixture
 def repository(tenant):
-    return repository_services.create_repository(account=tenant.account, name="team/app")
+    return repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="team/app")
 
 
 @pytest.fixture
@@ -243,7 +244,7 @@ def test_a_next_token_serves_only_the_listing_it_came_from(alice, tenant, three_
     assert list_token and describe_token
     assert field_errors(alice.get(f"{IMAGES}/describe?next={list_token}")) == [("next", "invalid")]
     assert field_errors(alice.get(f"{IMAGES}?next={describe_token}")) == [("next", "invalid")]
-    repository_services.create_repository(account=tenant.account, name="team/other")
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="team/other")
     other = "/api/v1/repositories/team/other/-/images"
     response = alice.get(f"{other}?next={list_token}")
     assert field_errors(response) == [("next", "invalid")]
@@ -251,7 +252,7 @@ def test_a_next_token_serves_only_the_listing_it_came_from(alice, tenant, three_
 
 
 def test_a_repository_named_like_the_sub_resource_is_still_addressable(alice, tenant):
-    repository_services.create_repository(account=tenant.account, name="team/images")
+    repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="team/images")
     assert alice.get("/api/v1/repositories/team/images").json()["name"] == "team/images"
     assert alice.get("/api/v1/repositories/team/images/-/images").json() == {"imageIds": [], "next": None}
 
@@ -734,7 +735,10 @@ def test_tags_may_be_three_hundred_characters_long(alice, pusher, name):
 
 def test_an_immutable_tag_cannot_be_moved_by_any_route(alice, tenant, pusher, name, repository):
     repository_services.put_image_tag_mutability(
-        repository=repository, image_tag_mutability=TagMutability.IMMUTABLE, image_tag_mutability_exclusion_filters=[]
+        actor=Actor.system("test"),
+        repository=repository,
+        image_tag_mutability=TagMutability.IMMUTABLE,
+        image_tag_mutability_exclusion_filters=[],
     )
     first, first_manifest = pusher.push_image(name, "v1", seed=b"one")
     _, second_manifest = pusher.push_image(name, "v2", seed=b"two")
@@ -868,7 +872,9 @@ def test_a_converted_pull_and_batch_get_image_count_as_pulls(alice, pusher, name
 
 
 def test_another_accounts_repository_is_not_found(alice, other_tenant, registry_client):
-    repository_services.create_repository(account=other_tenant.account, name="team/app", visibility="public")
+    repository_services.create_repository(
+        actor=Actor.system("test"), account=other_tenant.account, name="team/app", visibility="public"
+    )
     registry_client(other_tenant).push_image(f"{other_tenant.id}/team/app", "v1")
     theirs = Manifest.objects.get()
     mine = "/api/v1/repositories/team/app/-/images"  # alice has no team/app
@@ -900,7 +906,7 @@ def test_a_name_holding_nul_is_invalid(alice, repository):
 
 def test_a_user_outside_any_account_is_refused_and_anonymous_callers_are_asked_to_authenticate(db):
     operator = get_user_model().objects.create_user(username="operator", password="x")
-    new_key = account_services.create_access_key(user=operator)
+    new_key = account_services.create_access_key(actor=Actor.system("test"), user=operator)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
     anonymous = APIClient()

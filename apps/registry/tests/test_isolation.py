@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from apps.audit.events import Actor
+
 pytestmark = pytest.mark.django_db
 
 
@@ -138,7 +140,7 @@ def test_making_a_repository_private_revokes_anonymous_tokens(tenant, registry_c
     from apps.repositories.models import Repository
     from apps.repositories.services import create_repository
 
-    create_repository(account=tenant.account, name="flip", visibility="public")
+    create_repository(actor=Actor.system("test"), account=tenant.account, name="flip", visibility="public")
     registry_client(tenant).push_image(f"{tenant.id}/flip", "v1")
     anonymous = registry_client(None)
     name = f"{tenant.alias}/flip"

@@ -78,8 +78,11 @@ def test_a_users_token_dies_with_the_users_credential(tenant, image, change):
 
 
 def test_an_iam_users_token_dies_with_its_password(tenant, image):
-    user = iam_services.create_user(account=tenant.account, username="reader", password="reader-passphrase")
+    user = iam_services.create_user(
+        actor=Actor.system("test"), account=tenant.account, username="reader", password="reader-passphrase"
+    )
     iam_services.attach_policy(
+        actor=Actor.system("test"),
         account=tenant.account,
         managed_policy=iam_selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
         user=user,
@@ -105,9 +108,9 @@ def test_a_token_got_with_a_keys_login_password_dies_with_the_key(tenant, image,
     assert get_manifest(image, token).status_code == 200
     access_key = AccessKey.objects.get(user__username=tenant.username)
     if change == "deactivate":
-        account_services.deactivate_access_key(access_key=access_key)
+        account_services.deactivate_access_key(actor=Actor.system("test"), access_key=access_key)
     elif change == "delete":
-        account_services.delete_access_key(access_key=access_key)
+        account_services.delete_access_key(actor=Actor.system("test"), access_key=access_key)
     else:
         user = user_of(tenant)
         user.set_password("a-brand-new-passphrase")
@@ -123,6 +126,7 @@ def test_a_token_got_with_a_keys_login_password_dies_with_the_key(tenant, image,
 
 def test_a_role_sessions_token_dies_with_the_session(tenant, image):
     role = iam_services.create_role(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="puller",
         trust_policy=json.dumps(
@@ -133,6 +137,7 @@ def test_a_role_sessions_token_dies_with_the_session(tenant, image):
         ),
     )
     iam_services.attach_policy(
+        actor=Actor.system("test"),
         account=tenant.account,
         managed_policy=iam_selectors.policy_named(tenant.account, "BerthRegistryReadOnly"),
         role=role,
@@ -147,7 +152,9 @@ def test_a_role_sessions_token_dies_with_the_session(tenant, image):
 
 def test_anonymous_tokens_are_unaffected(tenant, registry_client):
     name = f"{tenant.id}/public-app"
-    repository_services.create_repository(account=tenant.account, name="public-app", visibility=Visibility.PUBLIC)
+    repository_services.create_repository(
+        actor=Actor.system("test"), account=tenant.account, name="public-app", visibility=Visibility.PUBLIC
+    )
     registry_client(tenant).push_image(name, "latest")
     public_name = f"{tenant.alias}/public-app"
     response = Client().get(f"/token?service=berth-registry&scope=repository:{public_name}:pull")
@@ -164,7 +171,7 @@ def test_a_token_keeps_working_while_its_credential_holds(tenant, image):
     user = user_of(tenant)
     user.email = "changed@example.com"  # not a credential
     user.save()
-    account_services.create_access_key(user=user)
+    account_services.create_access_key(actor=Actor.system("test"), user=user)
     for _ in range(3):
         assert get_manifest(image, token).status_code == 200
 
@@ -172,7 +179,9 @@ def test_a_token_keeps_working_while_its_credential_holds(tenant, image):
 def test_a_token_for_another_accounts_public_repository_dies_with_its_own_account(
     tenant, other_tenant, registry_client
 ):
-    repository_services.create_repository(account=other_tenant.account, name="base", visibility=Visibility.PUBLIC)
+    repository_services.create_repository(
+        actor=Actor.system("test"), account=other_tenant.account, name="base", visibility=Visibility.PUBLIC
+    )
     registry_client(other_tenant).push_image(f"{other_tenant.id}/base", "latest")
     public_name = f"{other_tenant.alias}/base"
     token = get_token(tenant.username, tenant.password, f"repository:{public_name}:pull")

@@ -87,7 +87,7 @@ def test_concurrent_writers_are_refused(tmp_path):
 def test_abandoned_uploads_expire(tenant, settings):
     from apps.repositories.services import create_repository
 
-    repository = create_repository(account=tenant.account, name="sweep")
+    repository = create_repository(actor=Actor.system("test"), account=tenant.account, name="sweep")
     stale = services.start_upload(repository=repository, actor=PUSHER)
     fresh = services.start_upload(repository=repository, actor=PUSHER)
     Upload.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(days=2))
@@ -113,7 +113,7 @@ def test_a_completion_racing_another_is_refused_cleanly(tenant):
     from apps.registry.exceptions import BlobUploadBusy, BlobUploadUnknown
     from apps.repositories.services import create_repository
 
-    repository = create_repository(account=tenant.account, name="race")
+    repository = create_repository(actor=Actor.system("test"), account=tenant.account, name="race")
     upload = services.start_upload(repository=repository, actor=PUSHER)
     services.append_to_upload(upload=upload, stream=io.BytesIO(b"payload"), offset=0, length=7, actor=PUSHER)
     digest = "sha256:" + hashlib.sha256(b"payload").hexdigest()

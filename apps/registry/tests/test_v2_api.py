@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from apps.audit.events import Actor
 from apps.registry.models import Blob, Manifest, Tag, TagHistory, Upload
 from apps.repositories.models import Repository
 
@@ -511,7 +512,7 @@ def test_catalog_lists_only_visible_repositories(tenant, other_tenant, registry_
 
     alice, mallory, anonymous = registry_client(tenant), registry_client(other_tenant), registry_client(None)
     alice.push_image(f"{tenant.id}/secret", "v1")
-    create_repository(account=tenant.account, name="shared", visibility="public")
+    create_repository(actor=Actor.system("test"), account=tenant.account, name="shared", visibility="public")
     mallory.push_image(f"{other_tenant.id}/mine", "v1")
 
     def catalog(client, query=""):
@@ -558,7 +559,7 @@ def test_invalid_repository_name(alice, tenant):
 def test_public_repository_pulls_anonymously_through_alias(tenant, alice, registry_client):
     from apps.repositories.services import create_repository
 
-    create_repository(account=tenant.account, name="tools/cli", visibility="public")
+    create_repository(actor=Actor.system("test"), account=tenant.account, name="tools/cli", visibility="public")
     digest, _ = alice.push_image(f"{tenant.id}/tools/cli", "1.0")
     anonymous = registry_client(None)
     name = f"{tenant.alias}/tools/cli"

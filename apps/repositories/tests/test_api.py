@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
+from apps.audit.events import Actor
 from apps.conftest import basic_auth
 from apps.registry import services as registry_services
 from apps.registry.models import Blob, Manifest, Upload
@@ -196,8 +197,8 @@ def test_list_pages_with_a_next_token(alice):
 
 def test_list_filters_by_prefix_and_defaults_to_a_hundred(alice, tenant):
     for i in range(102):
-        services.create_repository(account=tenant.account, name=f"team/app{i:03}")
-    services.create_repository(account=tenant.account, name="other")
+        services.create_repository(actor=Actor.system("test"), account=tenant.account, name=f"team/app{i:03}")
+    services.create_repository(actor=Actor.system("test"), account=tenant.account, name="other")
     body = alice.get("/api/v1/repositories?name_prefix=team/").json()
     assert len(body["repositories"]) == 100 and body["next"]
     rest = alice.get(f"/api/v1/repositories?name_prefix=team/&next={body['next']}").json()
@@ -218,8 +219,10 @@ def test_list_validation(alice, query, errors):
 
 
 def test_list_shows_only_the_callers_account(alice, tenant, other_tenant):
-    services.create_repository(account=tenant.account, name="mine")
-    services.create_repository(account=other_tenant.account, name="theirs", visibility="public")
+    services.create_repository(actor=Actor.system("test"), account=tenant.account, name="mine")
+    services.create_repository(
+        actor=Actor.system("test"), account=other_tenant.account, name="theirs", visibility="public"
+    )
     assert [r["name"] for r in alice.get("/api/v1/repositories").json()["repositories"]] == ["mine"]
 
 
@@ -351,7 +354,9 @@ def test_delete_refuses_a_repository_with_images_unless_forced(
 
 
 def test_another_accounts_repository_is_not_found(alice, other_tenant):
-    services.create_repository(account=other_tenant.account, name="theirs", visibility="public")
+    services.create_repository(
+        actor=Actor.system("test"), account=other_tenant.account, name="theirs", visibility="public"
+    )
     for method, url, body in [
         ("get", "/api/v1/repositories/theirs", None),
         ("patch", "/api/v1/repositories/theirs", {"scanOnPush": True}),
@@ -376,7 +381,7 @@ def test_anonymous_callers_are_asked_to_authenticate():
 
 def test_a_user_outside_any_account_owns_no_repositories(db):
     operator = get_user_model().objects.create_user(username="operator", password="x")
-    new_key = account_services.create_access_key(user=operator)
+    new_key = account_services.create_access_key(actor=Actor.system("test"), user=operator)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=basic_auth(new_key.access_key.access_key_id, new_key.secret))
     response = client.get("/api/v1/repositories")

@@ -17,6 +17,7 @@ from django.test import Client
 from PIL import Image
 from rest_framework.test import APIClient
 
+from apps.audit.events import Actor
 from apps.repositories import catalog, services
 from apps.repositories.models import Repository, RepositoryCatalogData, Visibility
 
@@ -30,7 +31,9 @@ def alice(tenant, api_client) -> APIClient:
 
 @pytest.fixture
 def public_repository(tenant) -> Repository:
-    return services.create_repository(account=tenant.account, name="tools/cli", visibility=Visibility.PUBLIC)
+    return services.create_repository(
+        actor=Actor.system("test"), account=tenant.account, name="tools/cli", visibility=Visibility.PUBLIC
+    )
 
 
 URL = "/api/v1/repositories/tools/cli/-/catalog-data"
@@ -344,7 +347,7 @@ def test_no_logo_is_a_json_404(alice, public_repository):
 
 
 def test_a_private_repository_is_refused(tenant, alice):
-    services.create_repository(account=tenant.account, name="tools/cli")
+    services.create_repository(actor=Actor.system("test"), account=tenant.account, name="tools/cli")
     response = put(alice, description="secret", logoImageBlob=b64(image_bytes("PNG", (64, 64))))
     assert response.status_code == 400
     body = response.json()
@@ -352,7 +355,9 @@ def test_a_private_repository_is_refused(tenant, alice):
     assert "private" in body["detail"] and "ECR Public has no private" in body["detail"]
     assert not RepositoryCatalogData.objects.exists()
     with pytest.raises(catalog.RepositoryNotPublic):
-        catalog.put_repository_catalog_data(repository=Repository.objects.get(), description="x")
+        catalog.put_repository_catalog_data(
+            actor=Actor.system("test"), repository=Repository.objects.get(), description="x"
+        )
 
 
 def test_catalog_data_outlives_a_turn_to_private(alice, public_repository):
@@ -380,7 +385,9 @@ def test_another_accounts_repository_is_not_found(tenant, other_tenant, alice, a
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
     # Her own repository of the same name has its own catalog data.
-    services.create_repository(account=other_tenant.account, name="tools/cli", visibility=Visibility.PUBLIC)
+    services.create_repository(
+        actor=Actor.system("test"), account=other_tenant.account, name="tools/cli", visibility=Visibility.PUBLIC
+    )
     assert put(mallory, description="mallory's").json()["description"] == "mallory's"
     assert mallory.get(LOGO_URL).status_code == 404
     assert alice.get(URL).json()["description"] == "alice's"
@@ -409,10 +416,12 @@ def test_the_service_checks_what_the_api_checks(public_repository):
     ]
     for kwargs, field, code in invalid:
         with pytest.raises(catalog.CatalogDataInvalid) as refused:
-            catalog.put_repository_catalog_data(repository=public_repository, **kwargs)
+            catalog.put_repository_catalog_data(actor=Actor.system("test"), repository=public_repository, **kwargs)
         assert (refused.value.field, refused.value.code) == (field, code), kwargs
     with pytest.raises(ValueError, match="not both"):
-        catalog.put_repository_catalog_data(repository=public_repository, logo=b"x", remove_logo=True)
+        catalog.put_repository_catalog_data(
+            actor=Actor.system("test"), repository=public_repository, logo=b"x", remove_logo=True
+        )
     assert not RepositoryCatalogData.objects.exists()
 
 

@@ -17,15 +17,19 @@ def published() -> list[tuple[str, dict]]:
 
 
 def test_creating_and_changing_a_repository_publish_what_changed(tenant):
-    repository = services.create_repository(account=tenant.account, name="app", visibility=Visibility.PUBLIC)
+    repository = services.create_repository(
+        actor=Actor.system("test"), account=tenant.account, name="app", visibility=Visibility.PUBLIC
+    )
     about = {"repositoryId": repository.pk, "accountId": tenant.id, "repository": "app"}
     assert published() == [("repository.created", {**about, "visibility": "public"})]
 
-    catalog.put_repository_catalog_data(repository=repository, description="A tool")
+    catalog.put_repository_catalog_data(actor=Actor.system("test"), repository=repository, description="A tool")
     services.update_repository(
         repository=repository, visibility=Visibility.PRIVATE, resource_tags={"team": "a"}, actor=Actor.staff("operator")
     )
-    services.put_image_tag_mutability(repository=repository, image_tag_mutability=TagMutability.IMMUTABLE)
+    services.put_image_tag_mutability(
+        actor=Actor.system("test"), repository=repository, image_tag_mutability=TagMutability.IMMUTABLE
+    )
     assert published() == [
         ("repository.changed", {**about, "changed": ["catalogData"]}),
         ("repository.changed", {**about, "changed": ["visibility", "resourceTags"]}),

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from apps.audit.events import Actor
 from apps.registry.models import Manifest, Tag, TagHistory
 from apps.repositories import selectors, services
 from apps.repositories.models import Repository, TagMutability
@@ -63,6 +64,7 @@ def test_validate_tag_mutability():
 @pytest.mark.django_db
 def test_the_registry_reads_the_settings_it_enforces(tenant):
     services.create_repository(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="app",
         image_tag_mutability=TagMutability.IMMUTABLE_WITH_EXCLUSION,
@@ -90,6 +92,7 @@ def alice(tenant, registry_client):
 
 def make_repository(tenant, mutability, filters=()):
     return services.create_repository(
+        actor=Actor.system("test"),
         account=tenant.account,
         name="app",
         image_tag_mutability=mutability,
@@ -151,6 +154,7 @@ def test_exclusion_filters_flip_the_rule(tenant, alice):
     assert alice.push_manifest(name, "release", one).status_code == 400
 
     services.put_image_tag_mutability(
+        actor=Actor.system("test"),
         repository=Repository.objects.get(name="app"),
         image_tag_mutability=TagMutability.MUTABLE_WITH_EXCLUSION,
         image_tag_mutability_exclusion_filters=["release"],

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.models import Account
+from apps.audit.events import Actor
 from apps.repositories import services
 from apps.repositories.models import Visibility
 
@@ -22,7 +23,9 @@ class Command(BaseCommand):
             raise CommandError(f"no account {account}")
         visibility = Visibility.PUBLIC if public else Visibility.PRIVATE
         try:
-            repository = services.create_repository(account=owner, name=name, visibility=visibility)
+            repository = services.create_repository(
+                account=owner, name=name, visibility=visibility, actor=Actor.system("create_repository")
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         namespace = owner.primary_alias if public else owner.id
