@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.gallery.models import ScanSummary
 from apps.registry.models import Manifest
@@ -21,6 +22,7 @@ from apps.scanning.models import Finding, ImageScan, Inventory
 from .layers import DEBIAN_OS_RELEASE, DPKG_STATUS, Dir, Symlink, compress, dist_info, tar_bytes
 
 DATA = Path(__file__).parent / "data"
+TEST_ACTOR = Actor.system("test")
 FIXTURES = DATA / "scan-fixtures.osv.jsonl"
 LATER = DATA / "scan-fixtures-later.osv.jsonl"
 SITE = "usr/lib/python3/dist-packages"
@@ -83,7 +85,9 @@ def advisories(db, committed):
 @pytest.fixture
 def scanned_repository(tenant, committed):
     with committed():
-        return repository_services.create_repository(account=tenant.account, name="team/app", scan_on_push=True)
+        return repository_services.create_repository(
+            account=tenant.account, name="team/app", scan_on_push=True, actor=TEST_ACTOR
+        )
 
 
 def test_a_push_to_a_repository_that_scans_on_push_yields_findings(
@@ -128,7 +132,7 @@ def test_a_push_to_a_repository_that_scans_on_push_yields_findings(
 
 def test_start_image_scan_once_a_day_and_not_for_artifacts(tenant, registry_client, api_client, advisories, committed):
     with committed():
-        repository_services.create_repository(account=tenant.account, name="manual")
+        repository_services.create_repository(account=tenant.account, name="manual", actor=TEST_ACTOR)
     client = registry_client(tenant)
     with committed():
         digest = push(client, f"{tenant.id}/manual", "v1", debian_python_layers())
@@ -213,9 +217,9 @@ def test_continuous_scanning_rematches_stored_inventories_without_reading_a_laye
             account_id=tenant.id,
             scan_type="ENHANCED",
             rules=[{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "watched/*"}]}],
-            actor=services.SCANNER,
+            actor=TEST_ACTOR,
         )
-        repository_services.create_repository(account=tenant.account, name="watched/app")
+        repository_services.create_repository(account=tenant.account, name="watched/app", actor=TEST_ACTOR)
     with committed():
         digest = push(registry_client(tenant), f"{tenant.id}/watched/app", "v1", debian_python_layers())
     assert "PYSEC-2026-1473" not in advisory_ids(digest)
@@ -254,7 +258,7 @@ def test_the_gallery_shows_a_public_images_severity_counts(
 ):
     with committed():
         repository_services.create_repository(
-            account=tenant.account, name="public-app", visibility=Visibility.PUBLIC, scan_on_push=True
+            account=tenant.account, name="public-app", visibility=Visibility.PUBLIC, scan_on_push=True, actor=TEST_ACTOR
         )
     with committed():
         digest = push(registry_client(tenant), f"{tenant.id}/public-app", "v1", debian_python_layers())
@@ -299,11 +303,14 @@ def test_an_images_sbom_exports_and_attaches_as_a_referrer(
     assert [(m["digest"], m["artifactType"]) for m in listed["manifests"]] == [
         (referrer["imageDigest"], "application/vnd.cyclonedx+json")
     ]
+    with committed():  # attaching the same SBOM again stores nothing new
+        again = api.post("/api/v1/repositories/team/app/-/images/sbom", {"imageId": {"imageTag": "v1"}}, format="json")
+    assert again.status_code == 201 and again.json()["referrers"] == [referrer]
     # the SBOM artifact is not itself scanned on push
     assert not ImageScan.objects.filter(manifest__digest=referrer["imageDigest"]).exists()
 
     with committed():
-        repository_services.create_repository(account=tenant.account, name="unscanned")
+        repository_services.create_repository(account=tenant.account, name="unscanned", actor=TEST_ACTOR)
         other = push(client, f"{tenant.id}/unscanned", "v1", debian_python_layers()[:1])
     missing = api.get("/api/v1/repositories/unscanned/-/images/sbom", {"imageDigest": other})
     assert missing.status_code == 404 and missing.json()["code"] == "scan_not_found"
