@@ -71,6 +71,17 @@ ENDPOINTS = [
     ("ecr-public:DescribeRegistries", "get", "/api/v1/registries", None, 200),
     ("ecr-public:GetRegistryCatalogData", "get", "/api/v1/registry/catalog-data", None, 200),
     ("ecr-public:PutRegistryCatalogData", "put", "/api/v1/registry/catalog-data", {"displayName": "Alice"}, 200),
+    ("ecr:StartImageScan", "post", f"{REPOS}/app/-/images/scan", {"imageId": {"imageTag": "v1"}}, 200),
+    ("ecr:DescribeImageScanFindings", "get", f"{REPOS}/app/-/images/scan-findings?imageTag=v1", None, 404),
+    ("ecr:DescribeImageScanFindings", "get", f"{REPOS}/app/-/images/sbom?imageTag=v1", None, 404),
+    ("ecr:GetRegistryScanningConfiguration", "get", "/api/v1/registry/scanning-configuration", None, 200),
+    (
+        "ecr:PutRegistryScanningConfiguration",
+        "put",
+        "/api/v1/registry/scanning-configuration",
+        {"scanType": "BASIC", "rules": []},
+        200,
+    ),
     ("iam:ListAccessKeys", "get", "/api/v1/access-keys", None, 200),
     ("iam:CreateAccessKey", "post", "/api/v1/access-keys", None, 201),
 ]
