@@ -271,7 +271,15 @@ def test_the_migration_gives_iam_users_names_per_account_and_keeps_root_names():
     executor.migrate([BEFORE])
     try:
         # iam's root-user marker moved to accounts after 0005: iam as it was then
-        others = [node for node in executor.loader.graph.leaf_nodes() if node[0] not in ("accounts", "iam")]
+        # (and without apps whose migrations need accounts as it is now, such as scanning)
+        graph = executor.loader.graph
+        then = set(graph.forwards_plan(BEFORE))
+        others = [
+            node
+            for node in graph.leaf_nodes()
+            if node[0] not in ("accounts", "iam")
+            and all(step in then for step in graph.forwards_plan(node) if step[0] == "accounts")
+        ]
         others.append(("iam", "0002_builtin_policies_and_root_users"))
         legacy = executor.loader.project_state([BEFORE, *others]).apps
         _legacy_account(legacy, "123456789012", "owner@example.com", "alice", "ci-bot")

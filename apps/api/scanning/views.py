@@ -5,6 +5,7 @@ signed-in user's account (another account's repository is never found)."""
 from __future__ import annotations
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
@@ -201,14 +202,17 @@ class ImageSbom(AccountScopedView):
     @extend_schema(
         operation_id="getImageSbom",
         summary="Export an image's SBOM",
-        description="The packages the last scan found in the image, as a CycloneDX 1.6 (`sbomFormat=cyclonedx`, the "
+        description="As Amazon Inspector's CreateSbomExport does for ECR images: the packages the last scan found "
+        "in the image, as a CycloneDX 1.6 (`sbomFormat=cyclonedx`, the "
         "default) or SPDX 2.3 (`sbomFormat=spdx`) JSON document: the OS, each package with its package URL, licences, "
         "the file that recorded it and the layer that brought it. 400 `unsupported_image_type` for an index (ask "
         "for a platform's image), 404 `scan_not_found` for an image never scanned.",
         parameters=[NAME, SbomQuerySerializer],
         responses={
-            (200, "application/vnd.cyclonedx+json"): OpenApiResponse(description="a CycloneDX JSON document"),
-            (200, "application/spdx+json"): OpenApiResponse(description="an SPDX JSON document"),
+            (200, "application/vnd.cyclonedx+json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="a CycloneDX JSON document"
+            ),
+            (200, "application/spdx+json"): OpenApiResponse(OpenApiTypes.OBJECT, description="an SPDX JSON document"),
             **error_responses(400, 401, 403, 404),
         },
         tags=[SCANNING_TAG],
@@ -231,7 +235,8 @@ class ImageSbom(AccountScopedView):
     @extend_schema(
         operation_id="attachImageSbom",
         summary="Attach an image's SBOM as a referrer",
-        description="Pushes the image's SBOM (an index: each platform image's) as an OCI artifact whose `subject` "
+        description="Beyond Amazon Inspector's CreateSbomExport, which writes to S3: pushes the image's SBOM (an "
+        "index: each platform image's) as an OCI artifact whose `subject` "
         "is the image and whose `artifactType` is the SBOM's media type (`application/vnd.cyclonedx+json` or "
         "`application/spdx+json`): the referrers API and `oras discover` list it. Needs `ecr:PutImage`. Attaching "
         "the same SBOM again stores nothing new.",

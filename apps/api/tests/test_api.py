@@ -153,6 +153,12 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "describeRegistries": ("/api/v1/registries", "get"),
         "getRegistryCatalogData": ("/api/v1/registry/catalog-data", "get"),
         "putRegistryCatalogData": ("/api/v1/registry/catalog-data", "put"),
+        "startImageScan": ("/api/v1/repositories/{name}/-/images/scan", "post"),
+        "describeImageScanFindings": ("/api/v1/repositories/{name}/-/images/scan-findings", "get"),
+        "getImageSbom": ("/api/v1/repositories/{name}/-/images/sbom", "get"),
+        "attachImageSbom": ("/api/v1/repositories/{name}/-/images/sbom", "post"),
+        "getRegistryScanningConfiguration": ("/api/v1/registry/scanning-configuration", "get"),
+        "putRegistryScanningConfiguration": ("/api/v1/registry/scanning-configuration", "put"),
         "getRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "get"),
         "setRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "put"),
         "deleteRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "delete"),
@@ -182,7 +188,11 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
     }
     for path, item in schema["paths"].items():
         for operation in item.values():
-            if "catalog-data" in path or path.startswith("/api/v1/registries"):
+            if path.endswith("/images/sbom"):
+                assert "Amazon Inspector's" in operation["description"], operation["operationId"]
+            elif path.startswith("/api/v1/registry/scanning-configuration"):
+                assert "Amazon ECR's" in operation["description"], operation["operationId"]
+            elif "catalog-data" in path or path.startswith("/api/v1/registries"):
                 assert "Amazon ECR Public's" in operation["description"], operation["operationId"]
             elif path.startswith(("/api/v1/repositories", "/api/v1/authorization-token")):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]

@@ -84,8 +84,13 @@ def _domain_error_classes() -> set[type[DomainError]]:
     return classes
 
 
+# /v2/ calls the registry and what lies below it; the consumers above (the scanner's
+# refusals) never reach it, and it cannot import them (tests/test_floors.py).
+BELOW_V2 = ("kernel", "events", "audit", "accounts", "repositories", "iam", "registry")
+
+
 def test_v2_has_a_code_for_every_domain_error():
-    classes = _domain_error_classes()
+    classes = {cls for cls in _domain_error_classes() if cls.__module__.split(".")[1] in BELOW_V2}
     assert {cls.__name__ for cls in classes} >= {"DigestInvalid", "ManifestInvalid", "TokenRequired"}
     unsaid = []
     for cls in classes:

@@ -281,6 +281,9 @@ def test_describe_images_shows_what_ecr_shows(alice, tenant, pusher, name, djang
                 "lastRecordedPullTime": None,
                 "layerCount": 2,
                 "platforms": [{"os": "linux", "architecture": "amd64"}],
+                # never scanned (apps/scanning/tests has images that are)
+                "imageScanStatus": None,
+                "imageScanFindingsSummary": None,
             }
         ],
         "next": None,

@@ -53,7 +53,7 @@ def _licenses(headers: dict[str, str]) -> tuple[str, ...]:
     if expression:
         return (expression,)
     license_ = headers.get("license", "")
-    if license_ and license_.upper() != "UNKNOWN" and len(license_) <= 100:
+    if license_ and license_.lower() != "unknown" and len(license_) <= 100:
         return (license_,)
     return ()
 
