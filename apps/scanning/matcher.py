@@ -14,7 +14,7 @@ from django.db.models import Max, Q
 from .advisories import matching, osv
 from .advisories.versions import UnorderableVersion
 from .inventory.packages import OperatingSystem, Package
-from .models import AdvisorySource, AffectedPackage, ImageScan, InventoryPackage
+from .models import AdvisorySource, AffectedPackage, InventoryPackage
 
 LOOKUP_BATCH = 500
 
@@ -41,7 +41,7 @@ def _keys(packages: Iterable[InventoryPackage]) -> dict[tuple[str, str], list[In
     return by_key
 
 
-def _affected_rows(keys: list[tuple[str, str]], only_advisories: set[str] | None) -> Iterator[AffectedPackage]:
+def _affected_rows(keys: list[tuple[str, str]]) -> Iterator[AffectedPackage]:
     for start in range(0, len(keys), LOOKUP_BATCH):
         batch = keys[start : start + LOOKUP_BATCH]
         by_ecosystem: dict[str, list[str]] = defaultdict(list)
@@ -51,19 +51,17 @@ def _affected_rows(keys: list[tuple[str, str]], only_advisories: set[str] | None
         for ecosystem, names in by_ecosystem.items():
             condition |= Q(ecosystem=ecosystem, name__in=names)
         rows = AffectedPackage.objects.filter(condition, advisory__withdrawn=False).select_related("advisory")
-        if only_advisories is not None:
-            rows = rows.filter(advisory_id__in=only_advisories)
         yield from rows.iterator(chunk_size=2000)
 
 
 def findings_for(
-    packages: list[InventoryPackage], *, only_advisories: set[str] | None = None
+    packages: list[InventoryPackage],
 ) -> dict[tuple[str, int], Verdict]:
     """(advisory id, package id) → severity and fixed version, for every package an
     advisory affects. A version the ecosystem's order cannot read matches nothing."""
     by_key = _keys(packages)
     found: dict[tuple[str, int], Verdict] = {}
-    for row in _affected_rows(list(by_key), only_advisories):
+    for row in _affected_rows(list(by_key)):
         affected = osv.parse_affected(row.entry)
         for package in by_key[(row.ecosystem, row.name)]:
             key = (row.advisory_id, package.pk)
@@ -83,24 +81,58 @@ def database_updated_at() -> datetime | None:
     return AdvisorySource.objects.aggregate(latest=Max("imported_at"))["latest"]
 
 
-def scans_touched_by(advisory_ids: set[str]) -> Iterator[ImageScan]:
-    """Scans of stored inventories holding a package one of ``advisory_ids`` names."""
-    keys = set(AffectedPackage.objects.filter(advisory_id__in=advisory_ids).values_list("ecosystem", "name").distinct())
-    inventory_ids: set[int] = set()
-    key_list = sorted(keys)
-    for start in range(0, len(key_list), LOOKUP_BATCH):
-        batch = key_list[start : start + LOOKUP_BATCH]
+def _chunks(items: list, size: int = LOOKUP_BATCH) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def rematch_findings(advisory_ids: set[str]) -> tuple[dict[int, dict[tuple[str, int], Verdict]], set[int]]:
+    """For a re-match after ``advisory_ids`` changed: which stored inventories hold a
+    package one of them names (withdrawn ones included, so that their findings go),
+    and, per inventory, the (advisory id, package id) those advisories now affect.
+    Each advisory's entries are read once and each package once, whatever the number
+    of images: the work grows with the packages named, not with the scans."""
+    by_key: dict[tuple[str, str], list[tuple[str, str, osv.Affected]]] = defaultdict(list)
+    keys: set[tuple[str, str]] = set()
+    for chunk in _chunks(sorted(advisory_ids)):
+        for row in AffectedPackage.objects.filter(advisory_id__in=chunk).select_related("advisory"):
+            keys.add((row.ecosystem, row.name))
+            if not row.advisory.withdrawn:
+                by_key[(row.ecosystem, row.name)].append(
+                    (row.advisory_id, row.advisory.severity, osv.parse_affected(row.entry))
+                )
+    verdicts: dict[int, dict[tuple[str, int], Verdict]] = defaultdict(dict)
+    touched: set[int] = set()
+    fields = (
+        "id",
+        "inventory_id",
+        "ecosystem",
+        "version",
+        "source_version",
+        "key_ecosystem",
+        "key_name",
+        "alt_key_name",
+    )
+    for chunk in _chunks(sorted(keys)):
         by_ecosystem: dict[str, list[str]] = defaultdict(list)
-        for ecosystem, name in batch:
+        for ecosystem, name in chunk:
             by_ecosystem[ecosystem].append(name)
         condition = Q()
         for ecosystem, names in by_ecosystem.items():
             condition |= Q(key_ecosystem=ecosystem) & (Q(key_name__in=names) | Q(alt_key_name__in=names))
-        inventory_ids.update(
-            InventoryPackage.objects.filter(condition).values_list("inventory_id", flat=True).distinct()
-        )
-    ids = sorted(inventory_ids)
-    for start in range(0, len(ids), LOOKUP_BATCH):
-        yield from ImageScan.objects.filter(inventory_id__in=ids[start : start + LOOKUP_BATCH]).select_related(
-            "manifest__repository"
-        )
+        for package in InventoryPackage.objects.filter(condition).only(*fields).iterator(chunk_size=5000):
+            touched.add(package.inventory_id)
+            version = matching.installed_version(package)
+            for name in {package.key_name, package.alt_key_name} - {""}:
+                for advisory_id, severity, affected in by_key.get((package.key_ecosystem, name), ()):
+                    key = (advisory_id, package.pk)
+                    if key in verdicts[package.inventory_id]:
+                        continue
+                    try:
+                        verdict = matching.affects(affected, version)
+                    except UnorderableVersion:
+                        continue
+                    if verdict is not None:
+                        level = affected.severity.level if affected.severity is not None else severity
+                        verdicts[package.inventory_id][key] = Verdict(level, verdict.fixed_version or "")
+    return verdicts, touched

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from apps.audit import services as audit_services
@@ -303,15 +304,13 @@ def _os_dict(os_info) -> dict:
     }
 
 
-def match(scan: ImageScan, *, only_advisories: set[str] | None = None) -> bool:
+def match(scan: ImageScan) -> bool:
     """Match the scan's stored inventory against the advisories and write the
-    findings that changed (``only_advisories``: a re-match limited to those).
+    findings that changed.
     Returns whether any finding was added, changed or removed."""
     packages = list(InventoryPackage.objects.filter(inventory_id=scan.inventory_id))
-    wanted = matcher.findings_for(packages, only_advisories=only_advisories)
+    wanted = matcher.findings_for(packages)
     existing = Finding.objects.filter(scan=scan)
-    if only_advisories is not None:
-        existing = existing.filter(advisory_id__in=only_advisories)
     current = {(f.advisory_id, f.package_id): f for f in existing}
     changed = False
     with transaction.atomic():
@@ -415,21 +414,87 @@ def _announce(scan: ImageScan, manifest: Manifest, repository: Repository) -> No
 
 def rematch(*, advisory_ids: list[str]) -> int:
     """After an import changed ``advisory_ids``: re-match, without reading a layer,
-    the stored inventories of images in repositories scanned continuously that
-    hold a package those advisories name. Returns the scans whose findings changed."""
+    the stored inventories of images in repositories scanned continuously that hold
+    a package those advisories name, and write only the findings that changed.
+    Returns the number of scans whose findings changed; each is announced as a
+    completed scan (image.scan_completed, and the audit trail with its counts)."""
     ids = set(advisory_ids)
-    changed = 0
+    verdicts, touched = matcher.rematch_findings(ids)
     configurations: dict[str, ScanningConfiguration] = {}
-    for scan in matcher.scans_touched_by(ids):
-        repository = scan.manifest.repository
-        config = configurations.setdefault(repository.account_id, configuration.of_account(repository.account_id))
-        if configuration.frequency(repository, config) != ScanFrequency.CONTINUOUS_SCAN:
-            continue
-        if scan.status != ScanStatus.COMPLETE:
-            continue
-        scan.trigger = ScanTrigger.CONTINUOUS
-        scan.save(update_fields=["trigger"])
-        if match(scan, only_advisories=ids):
-            changed += 1
-            _finish(scan, ScanStatus.COMPLETE, "re-matched after the advisory database changed")
+    scans = []
+    for chunk in _chunks(sorted(touched)):
+        for scan in ImageScan.objects.filter(inventory_id__in=chunk, status=ScanStatus.COMPLETE).select_related(
+            "manifest__repository"
+        ):
+            repository = scan.manifest.repository
+            config = configurations.setdefault(repository.account_id, configuration.of_account(repository.account_id))
+            if configuration.frequency(repository, config) == ScanFrequency.CONTINUOUS_SCAN:
+                scans.append(scan)
+    changed = 0
+    for chunk in _chunks(scans):
+        changed += _rematch_chunk(chunk, ids, verdicts)
     return changed
+
+
+def _chunks(items: list, size: int = PACKAGE_BATCH):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _rematch_chunk(scans: list[ImageScan], ids: set[str], verdicts: dict) -> int:
+    """Write the findings of ``ids`` that changed for ``scans``, in one transaction."""
+    existing: dict[int, dict[tuple[str, int], Finding]] = {scan.pk: {} for scan in scans}
+    for finding in Finding.objects.filter(scan_id__in=list(existing)).only(
+        "id", "scan_id", "advisory_id", "package_id", "severity", "fixed_version"
+    ):
+        if finding.advisory_id in ids:
+            existing[finding.scan_id][(finding.advisory_id, finding.package_id)] = finding
+    stale, new, updated, changed_scans = [], [], [], []
+    for scan in scans:
+        wanted = verdicts.get(scan.inventory_id, {})
+        current = existing[scan.pk]
+        before = len(stale) + len(new) + len(updated)
+        stale += [finding.pk for key, finding in current.items() if key not in wanted]
+        for key, verdict in wanted.items():
+            finding = current.get(key)
+            if finding is None:
+                new.append(
+                    Finding(
+                        scan=scan,
+                        advisory_id=key[0],
+                        package_id=key[1],
+                        severity=verdict.severity,
+                        fixed_version=verdict.fixed_version,
+                    )
+                )
+            elif (finding.severity, finding.fixed_version) != (verdict.severity, verdict.fixed_version):
+                finding.severity, finding.fixed_version = verdict.severity, verdict.fixed_version
+                updated.append(finding)
+        if len(stale) + len(new) + len(updated) > before:
+            changed_scans.append(scan)
+    if not changed_scans:
+        return 0
+    now = timezone.now()
+    source_updated_at = matcher.database_updated_at()
+    with transaction.atomic():
+        Finding.objects.filter(pk__in=stale).delete()
+        Finding.objects.bulk_create(new, batch_size=PACKAGE_BATCH)
+        Finding.objects.bulk_update(updated, ["severity", "fixed_version", "updated_at"], batch_size=PACKAGE_BATCH)
+        counts: dict[int, Counter] = {scan.pk: Counter() for scan in changed_scans}
+        for row in (
+            Finding.objects.filter(scan_id__in=list(counts)).values("scan_id", "severity").annotate(n=Count("id"))
+        ):
+            counts[row["scan_id"]][row["severity"]] = row["n"]
+        for scan in changed_scans:
+            scan.severity_counts = {level: counts[scan.pk][level] for level in SEVERITIES if counts[scan.pk][level]}
+            scan.trigger, scan.completed_at = ScanTrigger.CONTINUOUS, now
+            scan.vulnerability_source_updated_at = source_updated_at
+            scan.description = "re-matched after the advisory database changed"
+        ImageScan.objects.bulk_update(
+            changed_scans,
+            ["severity_counts", "trigger", "completed_at", "vulnerability_source_updated_at", "description"],
+            batch_size=PACKAGE_BATCH,
+        )
+        for scan in changed_scans:
+            _announce(scan, scan.manifest, scan.manifest.repository)
+    return len(changed_scans)
