@@ -6,8 +6,9 @@
 In a throwaway data directory (SQLite, or DATABASE_URL's database if set: it must
 be empty), it makes one account with an ENHANCED / CONTINUOUS_SCAN configuration,
 ``--inventories`` images of one repository, each with a stored inventory of
-``--packages`` PyPI packages at old versions drawn from the advisories' own package
-names (so re-matching has work to do), each COMPLETE. Then it imports half of the
+``--packages`` PyPI packages drawn from the advisories' own package names, a share
+``--vulnerable`` of them at a version below one of their fixes (the rest newer than
+any), each COMPLETE. Then it imports half of the
 advisories (the "old" database), and times importing all of them (the other half
 is the new set) and, separately, ``services.rematch`` over the changed ids, which
 reads no layer. Prints the figures. Not part of the test suite (bench/README.md)."""
@@ -63,6 +64,9 @@ def main() -> None:
     parser.add_argument("--advisories", type=Path, required=True, help="a JSON Lines file of PyPI OSV records")
     parser.add_argument("--inventories", type=int, default=10_000)
     parser.add_argument("--packages", type=int, default=60, help="packages per inventory")
+    parser.add_argument(
+        "--vulnerable", type=float, default=0.1, help="share of packages at a version below a fix (the rest above all)"
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="berth-rematch-")
@@ -124,7 +128,7 @@ def main() -> None:
                             inventory=inventory,
                             ecosystem="PyPI",
                             name=key,
-                            version=random.choice(names[name]),
+                            version=random.choice(names[name]) if random.random() < args.vulnerable else "9999.0",
                             purl=f"pkg:pypi/{key}",
                             key_ecosystem="PyPI",
                             key_name=key,

@@ -15,7 +15,8 @@ account.changed           {accountId, changed: [what, ...]}
 alias_request.decided     {aliasRequestId, accountId, alias, status, siteUrl}
 image.scan_requested      {repositoryId, manifestId, digest}
 image.scan_completed      {repositoryId, accountId, repository, manifestId, digest, status, severityCounts}
-advisories.changed        {advisoryIds: [id, ...], sourceId}
+images.rematched          {scans: [{repositoryId, accountId, repository, manifestId, digest, status, severityCounts}]}
+advisories.changed        {advisoryIds: [id, ...]}
 
 ``tag`` is null for a push by digest, ``previousDigest`` "" for a new tag; in
 images.pulled ``tag`` is "" for a pull by digest."""
@@ -33,10 +34,11 @@ ACCOUNT_CHANGED = "account.changed"
 ALIAS_REQUEST_DECIDED = "alias_request.decided"
 IMAGE_SCAN_REQUESTED = "image.scan_requested"
 IMAGE_SCAN_COMPLETED = "image.scan_completed"
+IMAGES_REMATCHED = "images.rematched"
 ADVISORIES_CHANGED = "advisories.changed"
 
 ALL = (
     REPOSITORY_CREATED, REPOSITORY_CHANGED, REPOSITORY_DELETED, IMAGE_PUSHED, IMAGE_DETAILS_RECORDED, IMAGE_DELETED,
     TAG_MOVED, TAG_DELETED, IMAGES_PULLED, ACCOUNT_CHANGED, ALIAS_REQUEST_DECIDED, IMAGE_SCAN_REQUESTED,
-    IMAGE_SCAN_COMPLETED, ADVISORIES_CHANGED,
+    IMAGE_SCAN_COMPLETED, IMAGES_REMATCHED, ADVISORIES_CHANGED,
 )  # fmt: skip

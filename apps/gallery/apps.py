@@ -19,3 +19,4 @@ class GalleryConfig(AppConfig):
         outbox.subscribe(names.ACCOUNT_CHANGED, subscribers.refresh_publisher)
         outbox.subscribe(names.IMAGES_PULLED, subscribers.count_pulls)
         outbox.subscribe(names.IMAGE_SCAN_COMPLETED, subscribers.keep_scan_summary)
+        outbox.subscribe(names.IMAGES_REMATCHED, subscribers.keep_scan_summaries)

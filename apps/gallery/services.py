@@ -206,3 +206,18 @@ def keep_scan_summary(*, manifest_id: int, status: str, severity_counts: dict) -
         ScanSummary.objects.update_or_create(
             manifest_id=manifest_id, defaults={"status": status, "severity_counts": severity_counts}
         )
+
+
+def keep_scan_summaries(scans: list[dict]) -> None:
+    """The counts of many images at once (a re-match's chunk): images.rematched."""
+    present = set(Manifest.objects.filter(pk__in=[scan["manifestId"] for scan in scans]).values_list("pk", flat=True))
+    ScanSummary.objects.bulk_create(
+        [
+            ScanSummary(manifest_id=scan["manifestId"], status=scan["status"], severity_counts=scan["severityCounts"])
+            for scan in scans
+            if scan["manifestId"] in present
+        ],
+        update_conflicts=True,
+        unique_fields=["manifest"],
+        update_fields=["status", "severity_counts", "updated_at"],
+    )

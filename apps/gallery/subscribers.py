@@ -34,3 +34,8 @@ def keep_scan_summary(event: DomainEvent) -> None:
         status=event.payload["status"],
         severity_counts=event.payload["severityCounts"],
     )
+
+
+def keep_scan_summaries(event: DomainEvent) -> None:
+    """images.rematched: a re-match changed the counts of these images."""
+    services.keep_scan_summaries(event.payload["scans"])

@@ -5,28 +5,19 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from apps.iam.admin import ReadOnlyAdmin
+
 from .models import Advisory, AdvisorySource, ImageScan
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(AdvisorySource)
-class AdvisorySourceAdmin(ReadOnly):
+class AdvisorySourceAdmin(ReadOnlyAdmin):
     list_display = ("name", "imported_at", "records", "added", "changed", "unchanged", "invalid")
     ordering = ("name",)
 
 
 @admin.register(Advisory)
-class AdvisoryAdmin(ReadOnly):
+class AdvisoryAdmin(ReadOnlyAdmin):
     list_display = ("id", "severity", "score", "withdrawn", "modified", "source")
     list_filter = ("severity", "withdrawn", "source")
     search_fields = ("id", "summary")
@@ -34,7 +25,7 @@ class AdvisoryAdmin(ReadOnly):
 
 
 @admin.register(ImageScan)
-class ImageScanAdmin(ReadOnly):
+class ImageScanAdmin(ReadOnlyAdmin):
     list_display = ("manifest", "status", "trigger", "requested_at", "completed_at", "severity_counts")
     list_filter = ("status", "trigger")
     search_fields = ("manifest__digest", "manifest__repository__name")

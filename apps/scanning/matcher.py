@@ -81,7 +81,19 @@ def database_updated_at() -> datetime | None:
     return AdvisorySource.objects.aggregate(latest=Max("imported_at"))["latest"]
 
 
-def _chunks(items: list, size: int = LOOKUP_BATCH) -> Iterator[list]:
+def _judge(affected: osv.Affected, severity: str, version: str) -> Verdict | None:
+    try:
+        verdict = matching.affects(affected, version)
+    except UnorderableVersion:
+        return None
+    if verdict is None:
+        return None
+    level = affected.severity.level if affected.severity is not None else severity
+    return Verdict(level, verdict.fixed_version or "")
+
+
+def chunks(items: list, size: int = LOOKUP_BATCH) -> Iterator[list]:
+    """``items`` a slice of ``size`` at a time (an IN list a database takes)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -94,7 +106,7 @@ def rematch_findings(advisory_ids: set[str]) -> tuple[dict[int, dict[tuple[str, 
     of images: the work grows with the packages named, not with the scans."""
     by_key: dict[tuple[str, str], list[tuple[str, str, osv.Affected]]] = defaultdict(list)
     keys: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted(advisory_ids)):
+    for chunk in chunks(sorted(advisory_ids)):
         for row in AffectedPackage.objects.filter(advisory_id__in=chunk).select_related("advisory"):
             keys.add((row.ecosystem, row.name))
             if not row.advisory.withdrawn:
@@ -103,6 +115,7 @@ def rematch_findings(advisory_ids: set[str]) -> tuple[dict[int, dict[tuple[str, 
                 )
     verdicts: dict[int, dict[tuple[str, int], Verdict]] = defaultdict(dict)
     touched: set[int] = set()
+    judged: dict[tuple[str, str, int, str], Verdict | None] = {}
     fields = (
         "id",
         "inventory_id",
@@ -113,7 +126,7 @@ def rematch_findings(advisory_ids: set[str]) -> tuple[dict[int, dict[tuple[str, 
         "key_name",
         "alt_key_name",
     )
-    for chunk in _chunks(sorted(keys)):
+    for chunk in chunks(sorted(keys)):
         by_ecosystem: dict[str, list[str]] = defaultdict(list)
         for ecosystem, name in chunk:
             by_ecosystem[ecosystem].append(name)
@@ -124,15 +137,16 @@ def rematch_findings(advisory_ids: set[str]) -> tuple[dict[int, dict[tuple[str, 
             touched.add(package.inventory_id)
             version = matching.installed_version(package)
             for name in {package.key_name, package.alt_key_name} - {""}:
-                for advisory_id, severity, affected in by_key.get((package.key_ecosystem, name), ()):
+                for entry, (advisory_id, severity, affected) in enumerate(
+                    by_key.get((package.key_ecosystem, name), ())
+                ):
                     key = (advisory_id, package.pk)
                     if key in verdicts[package.inventory_id]:
                         continue
-                    try:
-                        verdict = matching.affects(affected, version)
-                    except UnorderableVersion:
-                        continue
-                    if verdict is not None:
-                        level = affected.severity.level if affected.severity is not None else severity
-                        verdicts[package.inventory_id][key] = Verdict(level, verdict.fixed_version or "")
+                    # many images hold the same package at the same version: each is judged once
+                    seen = (package.key_ecosystem, name, entry, version)
+                    if seen not in judged:
+                        judged[seen] = _judge(affected, severity, version)
+                    if judged[seen] is not None:
+                        verdicts[package.inventory_id][key] = judged[seen]
     return verdicts, touched

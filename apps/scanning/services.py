@@ -8,9 +8,10 @@ it matches the stored inventory again and writes only the findings that changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,10 +19,11 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from apps.audit import events
 from apps.audit import services as audit_services
 from apps.audit.events import Actor
 from apps.events import outbox
-from apps.events.names import IMAGE_SCAN_COMPLETED, IMAGE_SCAN_REQUESTED
+from apps.events.names import IMAGE_SCAN_COMPLETED, IMAGE_SCAN_REQUESTED, IMAGES_REMATCHED
 from apps.kernel.requests import RequestContext
 from apps.registry.content import media_types as mt
 from apps.registry.content.manifests import parse_manifest
@@ -263,7 +265,7 @@ def store_inventory(digest: str, found: FoundInventory) -> Inventory:
         inventory, created = Inventory.objects.get_or_create(
             digest=digest,
             defaults={
-                "os": None if os_info is None else vars(os_info) if hasattr(os_info, "__dict__") else _os_dict(os_info),
+                "os": None if os_info is None else dataclasses.asdict(os_info),
                 "unsupported": list(found.unsupported),
                 "files_seen": found.files_seen,
                 "bytes_read": found.bytes_read,
@@ -295,63 +297,66 @@ def store_inventory(digest: str, found: FoundInventory) -> Inventory:
     return inventory
 
 
-def _os_dict(os_info) -> dict:
-    return {
-        "id": os_info.id,
-        "version_id": os_info.version_id,
-        "version_codename": os_info.version_codename,
-        "pretty_name": os_info.pretty_name,
-    }
-
-
 def match(scan: ImageScan) -> bool:
     """Match the scan's stored inventory against the advisories and write the
     findings that changed.
     Returns whether any finding was added, changed or removed."""
     packages = list(InventoryPackage.objects.filter(inventory_id=scan.inventory_id))
     wanted = matcher.findings_for(packages)
-    existing = Finding.objects.filter(scan=scan)
-    current = {(f.advisory_id, f.package_id): f for f in existing}
-    changed = False
+    current = {(f.advisory_id, f.package_id): f for f in Finding.objects.filter(scan=scan)}
+    change = _Diff()
+    change.add(scan, current, wanted)
     with transaction.atomic():
-        stale = [f.pk for key, f in current.items() if key not in wanted]
-        if stale:
-            Finding.objects.filter(pk__in=stale).delete()
-            changed = True
-        new, updated = [], []
-        for key, verdict in wanted.items():
-            finding = current.get(key)
+        change.write()
+        counts = Counter(Finding.objects.filter(scan=scan).values_list("severity", flat=True))
+        scan.severity_counts = {level: counts[level] for level in SEVERITIES if counts[level]}
+        scan.vulnerability_source_updated_at = matcher.database_updated_at()
+        scan.save(update_fields=["severity_counts", "vulnerability_source_updated_at"])
+    return bool(change.scans)
+
+
+@dataclass
+class _Diff:
+    """The findings to delete, add and update so that scans hold what they should."""
+
+    stale: list[int] = field(default_factory=list)
+    new: list[Finding] = field(default_factory=list)
+    updated: list[Finding] = field(default_factory=list)
+    scans: list[ImageScan] = field(default_factory=list)  # those whose findings change
+
+    def add(self, scan: ImageScan, current: dict, wanted: dict) -> None:
+        """``current`` and ``wanted``: (advisory id, package id) → Finding, → matcher.Verdict."""
+        before = len(self.stale) + len(self.new) + len(self.updated)
+        self.stale += [finding.pk for key, finding in current.items() if key not in wanted]
+        for (advisory_id, package_id), verdict in wanted.items():
+            finding = current.get((advisory_id, package_id))
             if finding is None:
-                new.append(
+                self.new.append(
                     Finding(
                         scan=scan,
-                        advisory_id=key[0],
-                        package_id=key[1],
+                        advisory_id=advisory_id,
+                        package_id=package_id,
                         severity=verdict.severity,
                         fixed_version=verdict.fixed_version,
                     )
                 )
             elif (finding.severity, finding.fixed_version) != (verdict.severity, verdict.fixed_version):
                 finding.severity, finding.fixed_version = verdict.severity, verdict.fixed_version
-                updated.append(finding)
-        Finding.objects.bulk_create(new, batch_size=PACKAGE_BATCH)
-        if updated:
-            Finding.objects.bulk_update(updated, ["severity", "fixed_version", "updated_at"], batch_size=PACKAGE_BATCH)
-        changed = changed or bool(new or updated)
-        counts = Counter(Finding.objects.filter(scan=scan).values_list("severity", flat=True))
-        scan.severity_counts = {level: counts[level] for level in SEVERITIES if counts[level]}
-        scan.vulnerability_source_updated_at = matcher.database_updated_at()
-        scan.save(update_fields=["severity_counts", "vulnerability_source_updated_at"])
-    return changed
+                self.updated.append(finding)
+        if len(self.stale) + len(self.new) + len(self.updated) > before:
+            self.scans.append(scan)
+
+    def write(self) -> None:
+        Finding.objects.filter(pk__in=self.stale).delete()
+        Finding.objects.bulk_create(self.new, batch_size=PACKAGE_BATCH)
+        Finding.objects.bulk_update(self.updated, ["severity", "fixed_version", "updated_at"], batch_size=PACKAGE_BATCH)
 
 
 def _finish(scan: ImageScan, status: str, description: str) -> ImageScan:
-    manifest = scan.manifest
-    repository = manifest.repository
     with transaction.atomic():
         scan.status, scan.description, scan.completed_at = status, description[:2000], timezone.now()
         scan.save(update_fields=["status", "description", "completed_at"])
-        _announce(scan, manifest, repository)
+        _announce(scan)
     return scan
 
 
@@ -376,37 +381,48 @@ def _finish_index(scan: ImageScan, children: tuple[Manifest, ...]) -> ImageScan:
     return _finish(scan, status, description)
 
 
-def _announce(scan: ImageScan, manifest: Manifest, repository: Repository) -> None:
-    """The completion as a domain event and in the audit trail, with the counts."""
-    outbox.publish(
-        IMAGE_SCAN_COMPLETED,
-        {
-            "repositoryId": repository.pk,
-            "accountId": repository.account_id,
-            "repository": repository.name,
-            "manifestId": manifest.pk,
-            "digest": manifest.digest,
-            "status": scan.status,
-            "severityCounts": scan.severity_counts,
-        },
-    )
-    audit_services.record_change(
-        actor=SCANNER,
-        context=None,
+def _completion(scan: ImageScan) -> dict:
+    """What image.scan_completed (and each entry of images.rematched) says of a scan."""
+    manifest = scan.manifest
+    return {
+        "repositoryId": manifest.repository_id,
+        "accountId": manifest.repository.account_id,
+        "repository": manifest.repository.name,
+        "manifestId": manifest.pk,
+        "digest": manifest.digest,
+        "status": scan.status,
+        "severityCounts": scan.severity_counts,
+    }
+
+
+def _completion_event(scan: ImageScan) -> events.EventDraft:
+    """The audit event of a scan's end, by the system actor "scanner", with the counts."""
+    repository = scan.manifest.repository
+    draft = events.unstarted(
+        SCANNER,
+        None,
         event_name="ImageScanCompleted",
+        event_source="ecr",
         recipient_account_id=repository.account_id,
         repository=repository.name,
         request_parameters={
             "registryId": repository.account_id,
             "repositoryName": repository.name,
-            "imageId": {"imageDigest": manifest.digest},
+            "imageId": {"imageDigest": scan.manifest.digest},
             "trigger": scan.trigger,
         },
-        response_elements={
-            "imageScanStatus": {"status": scan.status, "description": scan.description},
-            "findingSeverityCounts": scan.severity_counts,
-        },
     )
+    draft.response_elements = {
+        "imageScanStatus": {"status": scan.status, "description": scan.description},
+        "findingSeverityCounts": scan.severity_counts,
+    }
+    return draft
+
+
+def _announce(scan: ImageScan) -> None:
+    """The completion as a domain event and in the audit trail, with the counts."""
+    outbox.publish(IMAGE_SCAN_COMPLETED, _completion(scan))
+    audit_services.record_many([_completion_event(scan)])
 
 
 # -- continuous scanning ------------------------------------------------------------
@@ -422,23 +438,22 @@ def rematch(*, advisory_ids: list[str]) -> int:
     verdicts, touched = matcher.rematch_findings(ids)
     configurations: dict[str, ScanningConfiguration] = {}
     scans = []
-    for chunk in _chunks(sorted(touched)):
+    for chunk in matcher.chunks(sorted(touched)):
         for scan in ImageScan.objects.filter(inventory_id__in=chunk, status=ScanStatus.COMPLETE).select_related(
             "manifest__repository"
         ):
             repository = scan.manifest.repository
-            config = configurations.setdefault(repository.account_id, configuration.of_account(repository.account_id))
-            if configuration.frequency(repository, config) == ScanFrequency.CONTINUOUS_SCAN:
+            if repository.account_id not in configurations:
+                configurations[repository.account_id] = configuration.of_account(repository.account_id)
+            if (
+                configuration.frequency(repository, configurations[repository.account_id])
+                == ScanFrequency.CONTINUOUS_SCAN
+            ):
                 scans.append(scan)
     changed = 0
-    for chunk in _chunks(scans):
+    for chunk in matcher.chunks(scans):
         changed += _rematch_chunk(chunk, ids, verdicts)
     return changed
-
-
-def _chunks(items: list, size: int = PACKAGE_BATCH):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _rematch_chunk(scans: list[ImageScan], ids: set[str], verdicts: dict) -> int:
@@ -449,37 +464,16 @@ def _rematch_chunk(scans: list[ImageScan], ids: set[str], verdicts: dict) -> int
     ):
         if finding.advisory_id in ids:
             existing[finding.scan_id][(finding.advisory_id, finding.package_id)] = finding
-    stale, new, updated, changed_scans = [], [], [], []
+    change = _Diff()
     for scan in scans:
-        wanted = verdicts.get(scan.inventory_id, {})
-        current = existing[scan.pk]
-        before = len(stale) + len(new) + len(updated)
-        stale += [finding.pk for key, finding in current.items() if key not in wanted]
-        for key, verdict in wanted.items():
-            finding = current.get(key)
-            if finding is None:
-                new.append(
-                    Finding(
-                        scan=scan,
-                        advisory_id=key[0],
-                        package_id=key[1],
-                        severity=verdict.severity,
-                        fixed_version=verdict.fixed_version,
-                    )
-                )
-            elif (finding.severity, finding.fixed_version) != (verdict.severity, verdict.fixed_version):
-                finding.severity, finding.fixed_version = verdict.severity, verdict.fixed_version
-                updated.append(finding)
-        if len(stale) + len(new) + len(updated) > before:
-            changed_scans.append(scan)
+        change.add(scan, existing[scan.pk], verdicts.get(scan.inventory_id, {}))
+    changed_scans = change.scans
     if not changed_scans:
         return 0
     now = timezone.now()
     source_updated_at = matcher.database_updated_at()
     with transaction.atomic():
-        Finding.objects.filter(pk__in=stale).delete()
-        Finding.objects.bulk_create(new, batch_size=PACKAGE_BATCH)
-        Finding.objects.bulk_update(updated, ["severity", "fixed_version", "updated_at"], batch_size=PACKAGE_BATCH)
+        change.write()
         counts: dict[int, Counter] = {scan.pk: Counter() for scan in changed_scans}
         for row in (
             Finding.objects.filter(scan_id__in=list(counts)).values("scan_id", "severity").annotate(n=Count("id"))
@@ -495,6 +489,8 @@ def _rematch_chunk(scans: list[ImageScan], ids: set[str], verdicts: dict) -> int
             ["severity_counts", "trigger", "completed_at", "vulnerability_source_updated_at", "description"],
             batch_size=PACKAGE_BATCH,
         )
-        for scan in changed_scans:
-            _announce(scan, scan.manifest, scan.manifest.repository)
+        # one domain event for the chunk (as images.pulled is for a batch of pulls), and
+        # one audit event per image, appended under one lock of the chain
+        outbox.publish(IMAGES_REMATCHED, {"scans": [_completion(scan) for scan in changed_scans]})
+        audit_services.record_many([_completion_event(scan) for scan in changed_scans])
     return len(changed_scans)

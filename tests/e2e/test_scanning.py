@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from apps.scanning.tests.layers import DEBIAN_OS_RELEASE, DPKG_STATUS, dist_info
+from apps.scanning.tests.layers import DEBIAN_OS_RELEASE, DPKG_STATUS, build_go_binary, dist_info
 
 from . import images as I
 from .conftest import BERTH_BIN, CMD_TIMEOUT, need
@@ -29,28 +29,6 @@ SCAN_DEADLINE = 60  # seconds a scan may take here before the test gives up (the
 
 ALPINE_OS_RELEASE = b'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.11.6\nPRETTY_NAME="Alpine Linux v3.11"\n'
 OLD_APK = b"P:musl\nV:1.1.23-r1\nA:x86_64\nL:MIT\no:musl\n\nP:zlib\nV:1.2.11-r3\nA:x86_64\nL:Zlib\no:zlib\n\n"
-
-
-def go_binary(tmp: Path) -> tuple[bytes, str]:
-    """A tiny Go program built with the installed toolchain (no module downloads)."""
-    go = need("go")
-    source = tmp / "go-src"
-    source.mkdir()
-    (source / "go.mod").write_text("module example.com/hello\n\ngo 1.19\n")
-    (source / "main.go").write_text('package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n')
-    env = {
-        **os.environ,
-        "HOME": str(tmp),
-        "GOCACHE": str(tmp / "go-cache"),
-        "GOPATH": str(tmp / "gopath"),
-        "GOFLAGS": "-mod=mod",
-        "GOPROXY": "off",
-        "GOTOOLCHAIN": "local",
-        "CGO_ENABLED": "0",
-    }
-    subprocess.run([go, "build", "-o", str(tmp / "hello"), "."], cwd=source, env=env, check=True, timeout=240)
-    version = subprocess.run([go, "env", "GOVERSION"], env=env, check=True, capture_output=True, text=True, timeout=60)
-    return (tmp / "hello").read_bytes(), version.stdout.strip()
 
 
 def wait_for_scan(api: Api, repository: str, tag: str) -> tuple[dict, float]:
@@ -92,7 +70,7 @@ def scanner(berth):
 
 def test_a_pushed_image_is_scanned_on_push_with_real_advisories(berth, scanner, work):
     account, api = scanner
-    binary, go_version = go_binary(work)
+    binary, go_version = build_go_binary(work, need("go"))
     layers = [
         {
             "usr/lib/os-release": DEBIAN_OS_RELEASE,

@@ -7,8 +7,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
+import subprocess
 import tarfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import zstandard
 
@@ -187,3 +190,34 @@ def package_json(name: str, version: str, **extra) -> bytes:
     import json
 
     return json.dumps({"name": name, "version": version, **extra}).encode()
+
+
+def build_go_binary(directory: Path, go: str) -> tuple[bytes, str]:
+    """A tiny Go program built in ``directory`` with the toolchain ``go``, offline: its
+    one dependency is replaced by a local directory (no network, no module cache).
+    Its bytes and the toolchain's version (``go1.19.8``)."""
+    source = directory / "src"
+    source.mkdir()
+    (source / "go.mod").write_text(
+        "module example.com/hello\n\ngo 1.19\n\n"
+        "require example.com/greet v1.2.3\n\nreplace example.com/greet => ./greet\n"
+    )
+    (source / "main.go").write_text(
+        'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/greet"\n)\n\nfunc main() { fmt.Println(greet.Hello()) }\n'
+    )
+    (source / "greet").mkdir()
+    (source / "greet" / "go.mod").write_text("module example.com/greet\n\ngo 1.19\n")
+    (source / "greet" / "greet.go").write_text('package greet\n\nfunc Hello() string { return "hello" }\n')
+    env = {
+        **os.environ,
+        "HOME": str(directory),
+        "GOCACHE": str(directory / "cache"),
+        "GOPATH": str(directory / "gopath"),
+        "GOFLAGS": "-mod=mod",
+        "GOPROXY": "off",
+        "GOTOOLCHAIN": "local",
+        "CGO_ENABLED": "0",
+    }
+    subprocess.run([go, "build", "-o", str(directory / "hello"), "."], cwd=source, env=env, check=True, timeout=240)
+    version = subprocess.run([go, "env", "GOVERSION"], env=env, check=True, capture_output=True, text=True, timeout=60)
+    return (directory / "hello").read_bytes(), version.stdout.strip()

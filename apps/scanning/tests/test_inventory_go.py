@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
-import subprocess
 
 import pytest
 
@@ -13,7 +11,7 @@ from apps.scanning.inventory import take_inventory
 from apps.scanning.inventory.golang import parse_build_info, stdlib_version
 from apps.scanning.inventory.packages import GO
 
-from .layers import Hardlink, layer
+from .layers import Hardlink, build_go_binary, layer
 
 GO_TOOL = shutil.which("go")
 
@@ -24,32 +22,7 @@ def go_binary(tmp_path_factory) -> tuple[bytes, str]:
     replaced by a local directory (no network, no module cache)."""
     if GO_TOOL is None:
         pytest.skip("the Go toolchain (go) is not installed")
-    root = tmp_path_factory.mktemp("go")
-    source = root / "src"
-    source.mkdir()
-    (source / "go.mod").write_text(
-        "module example.com/hello\n\ngo 1.19\n\n"
-        "require example.com/greet v1.2.3\n\nreplace example.com/greet => ./greet\n"
-    )
-    (source / "main.go").write_text(
-        'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/greet"\n)\n\nfunc main() { fmt.Println(greet.Hello()) }\n'
-    )
-    (source / "greet").mkdir()
-    (source / "greet" / "go.mod").write_text("module example.com/greet\n\ngo 1.19\n")
-    (source / "greet" / "greet.go").write_text('package greet\n\nfunc Hello() string { return "hello" }\n')
-    env = {
-        **os.environ,
-        "HOME": str(root),
-        "GOCACHE": str(root / "cache"),
-        "GOPATH": str(root / "gopath"),
-        "GOFLAGS": "-mod=mod",
-        "GOPROXY": "off",
-        "GOTOOLCHAIN": "local",
-        "CGO_ENABLED": "0",
-    }
-    subprocess.run([GO_TOOL, "build", "-o", str(root / "hello"), "."], cwd=source, env=env, check=True, timeout=240)
-    version = subprocess.run([GO_TOOL, "env", "GOVERSION"], env=env, check=True, capture_output=True, text=True)
-    return (root / "hello").read_bytes(), version.stdout.strip()
+    return build_go_binary(tmp_path_factory.mktemp("go"), GO_TOOL)
 
 
 def test_go_binary_reports_stdlib_at_the_toolchain_version(go_binary):
