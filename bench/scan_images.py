@@ -79,7 +79,7 @@ def main() -> None:
             try:
                 requests.get(f"{url}/v2/", timeout=2)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still starting
                 if time.monotonic() > deadline:
                     sys.exit("berth serve did not come up")
                 time.sleep(0.5)

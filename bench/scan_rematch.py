@@ -71,6 +71,10 @@ def main() -> None:
 
     data_dir = tempfile.mkdtemp(prefix="berth-rematch-")
     setup_django(data_dir)
+    import logging
+
+    logging.getLogger("apps.scanning").setLevel(logging.INFO)
+    logging.getLogger("apps.scanning").addHandler(logging.StreamHandler(sys.stdout))
     from django.db import transaction
 
     from apps.accounts import services as account_services

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from django.db.models import Max, Q
 
@@ -81,6 +82,20 @@ def database_updated_at() -> datetime | None:
     return AdvisorySource.objects.aggregate(latest=Max("imported_at"))["latest"]
 
 
+@dataclass(frozen=True)
+class _Installed:
+    """What matching.installed_version reads of a package."""
+
+    ecosystem: str
+    version: str
+    source_version: str
+
+
+@lru_cache(maxsize=65536)
+def _installed_version(ecosystem: str, version: str, source_version: str) -> str:
+    return matching.installed_version(_Installed(ecosystem, version, source_version))
+
+
 def _judge(affected: osv.Affected, severity: str, version: str) -> Verdict | None:
     try:
         verdict = matching.affects(affected, version)
@@ -133,20 +148,20 @@ def rematch_findings(advisory_ids: set[str]) -> tuple[dict[int, dict[tuple[str, 
         condition = Q()
         for ecosystem, names in by_ecosystem.items():
             condition |= Q(key_ecosystem=ecosystem) & (Q(key_name__in=names) | Q(alt_key_name__in=names))
-        for package in InventoryPackage.objects.filter(condition).only(*fields).iterator(chunk_size=5000):
-            touched.add(package.inventory_id)
-            version = matching.installed_version(package)
-            for name in {package.key_name, package.alt_key_name} - {""}:
-                for entry, (advisory_id, severity, affected) in enumerate(
-                    by_key.get((package.key_ecosystem, name), ())
-                ):
-                    key = (advisory_id, package.pk)
-                    if key in verdicts[package.inventory_id]:
+        rows = InventoryPackage.objects.filter(condition).values_list(*fields).iterator(chunk_size=5000)
+        for pk, inventory_id, ecosystem, installed, source_version, key_ecosystem, key_name, alt_key_name in rows:
+            touched.add(inventory_id)
+            found = verdicts[inventory_id]
+            version = _installed_version(ecosystem, installed, source_version)
+            for name in {key_name, alt_key_name} - {""}:
+                for entry, (advisory_id, severity, affected) in enumerate(by_key.get((key_ecosystem, name), ())):
+                    key = (advisory_id, pk)
+                    if key in found:
                         continue
                     # many images hold the same package at the same version: each is judged once
-                    seen = (package.key_ecosystem, name, entry, version)
+                    seen = (key_ecosystem, name, entry, version)
                     if seen not in judged:
                         judged[seen] = _judge(affected, severity, version)
                     if judged[seen] is not None:
-                        verdicts[package.inventory_id][key] = judged[seen]
+                        found[key] = judged[seen]
     return verdicts, touched
