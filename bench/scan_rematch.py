@@ -73,8 +73,7 @@ def main() -> None:
     setup_django(data_dir)
     import logging
 
-    logging.getLogger("apps.scanning").setLevel(logging.INFO)
-    logging.getLogger("apps.scanning").addHandler(logging.StreamHandler(sys.stdout))
+    logging.getLogger("apps.scanning").setLevel(logging.INFO)  # the re-match's phases
     from django.db import transaction
 
     from apps.accounts import services as account_services
