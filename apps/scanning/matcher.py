@@ -5,7 +5,7 @@ The rules of matching themselves are apps.scanning.advisories (pure Python)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -42,15 +42,21 @@ def _keys(packages: Iterable[InventoryPackage]) -> dict[tuple[str, str], list[In
     return by_key
 
 
+def _by_key(keys: Iterable[tuple[str, str]], match: Callable[[str, list[str]], Q]) -> Q:
+    """One condition for (ecosystem, name) keys: ``match(ecosystem, names)`` per ecosystem, OR-ed."""
+    by_ecosystem: dict[str, list[str]] = defaultdict(list)
+    for ecosystem, name in keys:
+        by_ecosystem[ecosystem].append(name)
+    condition = Q()
+    for ecosystem, names in by_ecosystem.items():
+        condition |= match(ecosystem, names)
+    return condition
+
+
 def _affected_rows(keys: list[tuple[str, str]]) -> Iterator[AffectedPackage]:
     for start in range(0, len(keys), LOOKUP_BATCH):
         batch = keys[start : start + LOOKUP_BATCH]
-        by_ecosystem: dict[str, list[str]] = defaultdict(list)
-        for ecosystem, name in batch:
-            by_ecosystem[ecosystem].append(name)
-        condition = Q()
-        for ecosystem, names in by_ecosystem.items():
-            condition |= Q(ecosystem=ecosystem, name__in=names)
+        condition = _by_key(batch, lambda ecosystem, names: Q(ecosystem=ecosystem, name__in=names))
         rows = AffectedPackage.objects.filter(condition, advisory__withdrawn=False).select_related("advisory")
         yield from rows.iterator(chunk_size=2000)
 
@@ -142,12 +148,10 @@ def rematch_findings(advisory_ids: set[str]) -> tuple[dict[int, dict[tuple[str, 
         "alt_key_name",
     )
     for chunk in chunks(sorted(keys)):
-        by_ecosystem: dict[str, list[str]] = defaultdict(list)
-        for ecosystem, name in chunk:
-            by_ecosystem[ecosystem].append(name)
-        condition = Q()
-        for ecosystem, names in by_ecosystem.items():
-            condition |= Q(key_ecosystem=ecosystem) & (Q(key_name__in=names) | Q(alt_key_name__in=names))
+        condition = _by_key(
+            chunk,
+            lambda ecosystem, names: Q(key_ecosystem=ecosystem) & (Q(key_name__in=names) | Q(alt_key_name__in=names)),
+        )
         rows = InventoryPackage.objects.filter(condition).values_list(*fields).iterator(chunk_size=5000)
         for pk, inventory_id, ecosystem, installed, source_version, key_ecosystem, key_name, alt_key_name in rows:
             touched.add(inventory_id)

@@ -117,7 +117,7 @@ def plan(manifest: Manifest) -> Plan:
 
 
 def limits() -> Limits:
-    return Limits(**settings.BERTH_SCAN_LIMITS) if settings.BERTH_SCAN_LIMITS else Limits()
+    return Limits(**settings.BERTH_SCAN_LIMITS)
 
 
 # -- asking for scans ---------------------------------------------------------------
