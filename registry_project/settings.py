@@ -130,6 +130,12 @@ if BERTH_AUDIT_FAILURE_WINDOW_SECONDS < 1:
 
 BERTH_UPLOAD_DIR = Path(os.environ.get("BERTH_UPLOAD_DIR", str(DATA_DIR / "uploads")))
 BERTH_UPLOAD_EXPIRY_SECONDS = env_int("BERTH_UPLOAD_EXPIRY_SECONDS", 24 * 3600)
+# Garbage collection (apps/registry/collector.py): bytes no repository links leave the
+# store once untouched this long; a pass runs every BERTH_GC_INTERVAL_SECONDS, and the
+# slower look through the store for bytes with no row every BERTH_GC_RECONCILE_SECONDS.
+BERTH_GC_GRACE_SECONDS = env_int("BERTH_GC_GRACE_SECONDS", 3600)
+BERTH_GC_INTERVAL_SECONDS = env_int("BERTH_GC_INTERVAL_SECONDS", 900)
+BERTH_GC_RECONCILE_SECONDS = env_int("BERTH_GC_RECONCILE_SECONDS", 24 * 3600)
 BERTH_MAX_MANIFEST_BYTES = env_int("BERTH_MAX_MANIFEST_BYTES", 4 * 1024 * 1024)
 
 # JSON from clients (manifests, image configs, management API bodies): how deep it may
@@ -381,6 +387,14 @@ CELERY_BEAT_SCHEDULE = {
     "expire-abandoned-uploads": {
         "task": "apps.registry.tasks.expire_abandoned_uploads",
         "schedule": env_int("BERTH_UPLOAD_SWEEP_SECONDS", 3600),
+    },
+    "collect-garbage": {
+        "task": "apps.registry.tasks.collect_garbage",
+        "schedule": BERTH_GC_INTERVAL_SECONDS,
+    },
+    "reconcile-blob-store": {
+        "task": "apps.registry.tasks.reconcile_blob_store",
+        "schedule": BERTH_GC_RECONCILE_SECONDS,
     },
     "prune-audit-events": {
         "task": "apps.audit.tasks.prune_events",

@@ -4,17 +4,38 @@ manifests, tags and upload sessions."""
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
-from apps.kernel.names import DIGEST_MAX_LENGTH, TAG_MAX_LENGTH
+from apps.kernel.names import DIGEST_MAX_LENGTH, REPOSITORY_NAME_MAX_LENGTH, TAG_MAX_LENGTH
 from apps.repositories.models import Repository
 
 
 class Blob(models.Model):
-    """Bytes stored once in the blob store, whatever number of repositories link them."""
+    """Bytes stored once in the blob store, whatever number of repositories link them.
+
+    A blob no repository links is garbage once ``touched_at`` (its last link made or
+    removed) is older than the collector's grace window. The collector first
+    condemns it (``condemned_at``: its bytes may be gone from the store at any
+    moment), then deletes the bytes and the row in one transaction. Whoever links a
+    blob touches its row first, in the linking transaction, and refuses (or, with
+    the bytes in hand, re-writes and pardons) a condemned one: see
+    apps/registry/collector.py for why no re-link can slip past a collection."""
 
     digest = models.CharField(primary_key=True, max_length=DIGEST_MAX_LENGTH)
     size = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    touched_at = models.DateTimeField(default=timezone.now)
+    # The repository whose link went last (`<account id>/<name>`), for the collector's reports.
+    released_from = models.CharField(max_length=12 + 1 + REPOSITORY_NAME_MAX_LENGTH, blank=True)
+    condemned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["touched_at"], name="blob_touched"),
+            models.Index(
+                fields=["condemned_at"], name="blob_condemned", condition=models.Q(condemned_at__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.digest
@@ -25,7 +46,9 @@ class RepositoryBlob(models.Model):
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="blob_links")
     blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="links")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A link no manifest of its repository references (layers pushed before their
+    # manifest, or never followed by one) is dropped once older than the grace window.
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository", "blob"], name="blob_linked_once")]

@@ -99,7 +99,68 @@ class _Change:
 
 
 def link_blob(*, repository: Repository, blob: Blob) -> None:
+    """Link a blob the caller's transaction has claimed (_claim_blob, _store_claimed)."""
     RepositoryBlob.objects.get_or_create(repository=repository, blob=blob)
+
+
+def _claim_blob(digest: str) -> bool:
+    """Touch a stored blob's row ahead of linking it, in the linking transaction:
+    False when there is none, or the collector has condemned it (its bytes may be
+    gone). The touch locks the row until the transaction ends, so the collector
+    cannot condemn the blob in between (collector.py)."""
+    return Blob.objects.filter(digest=digest, condemned_at__isnull=True).update(touched_at=timezone.now()) == 1
+
+
+def _store_claimed(digest: str, size: int, source_path: str) -> Blob:
+    """Commit verified bytes to the store as ``digest``, claimed for linking in the
+    caller's transaction. A condemned blob is pardoned: its row is locked here, so
+    the collector's deletion of its bytes either committed already (the row is gone
+    and is made anew) or waits and then finds it pardoned, and the store keeps or
+    re-writes the bytes under that lock."""
+    now = timezone.now()
+    if not Blob.objects.filter(digest=digest).update(touched_at=now, condemned_at=None):
+        try:
+            with transaction.atomic():
+                Blob.objects.create(digest=digest, size=size, touched_at=now)
+        except IntegrityError:  # another push of the same bytes made the row first
+            Blob.objects.filter(digest=digest).update(touched_at=now, condemned_at=None)
+    get_blob_store().commit(digest, source_path)
+    return Blob(digest=digest, size=size)
+
+
+def _release_links(repository: Repository, digests) -> None:
+    """Drop the repository's links to ``digests`` that no manifest of it references
+    any more (its manifests were just deleted in the caller's transaction): the
+    repository stops serving them at once, and the collector may take the bytes
+    once no repository links them.
+
+    The links are locked first, in the order pushes lock them (_hold_links), and the
+    references read afterwards, so a push that held a link has committed its
+    manifest by then and keeps the link."""
+    wanted = sorted(set(digests))
+    if not wanted:
+        return
+    locked = list(
+        RepositoryBlob.objects.select_for_update()
+        .filter(repository=repository, blob_id__in=wanted)
+        .order_by("blob_id")
+        .values_list("blob_id", flat=True)
+    )
+    referenced = set(
+        ManifestBlob.objects.filter(manifest__repository=repository, blob_id__in=locked).values_list(
+            "blob_id", flat=True
+        )
+    )
+    released = [digest for digest in locked if digest not in referenced]
+    if released:
+        RepositoryBlob.objects.filter(repository=repository, blob_id__in=released).delete()
+        _touch_released(Blob.objects.filter(digest__in=released), repository)
+
+
+def _touch_released(blobs, repository: Repository) -> None:
+    """Note that ``repository`` dropped its links to ``blobs``: the collector's grace
+    window counts from now."""
+    blobs.update(touched_at=timezone.now(), released_from=f"{repository.account_id}/{repository.name}")
 
 
 def mount_blob(
@@ -111,6 +172,8 @@ def mount_blob(
         return None
     source_name = f"{source.account_id}/{source.name}"
     with transaction.atomic():
+        if not _claim_blob(digest):  # collected meanwhile: the client uploads it instead
+            return None
         link_blob(repository=repository, blob=blob)
         _Change(actor, context, "InitiateLayerUpload").record(
             repository, {"mount": digest, "from": source_name}, layerDigest=digest, mountedFrom=source_name
@@ -138,6 +201,7 @@ def unlink_blob(*, repository: Repository, digest: str, actor: Actor, context: R
         if referencing:
             raise BlobInUse(digest, referencing)
         link.delete()
+        _touch_released(Blob.objects.filter(digest=digest), repository)
         _Change(actor, context, "BatchDeleteImage").record(repository, {"layerDigest": digest}, layerDigest=digest)
     return True
 
@@ -287,7 +351,19 @@ def _complete_upload(upload: Upload, digest: str, change: _Change | None, parame
                 Upload.objects.filter(pk=upload.pk).delete()
                 raise DigestMismatch(expected=digest, actual=f"{algorithm}:{actual}", what="blob")
             try:
-                get_blob_store().commit(digest, str(area.path(key)))
+                # The bytes are committed to the store in the transaction that claims
+                # and links their row: the collector cannot take them in between.
+                with transaction.atomic():
+                    blob = _store_claimed(digest, size, str(area.path(key)))
+                    link_blob(repository=upload.repository, blob=blob)
+                    Upload.objects.filter(pk=upload.pk).delete()
+                    if change is not None:
+                        change.record(
+                            upload.repository,
+                            {**parameters, "layerDigest": digest},
+                            uploadId=str(upload.id),
+                            layerDigest=digest,
+                        )
             except Exception as exc:
                 if not out_of_space(exc):
                     raise
@@ -305,14 +381,6 @@ def _complete_upload(upload: Upload, digest: str, change: _Change | None, parame
         raise BlobUploadUnknown(key) from None
     except UploadBusy:
         raise BlobUploadBusy(key) from None
-    with transaction.atomic():
-        blob, _ = Blob.objects.get_or_create(digest=digest, defaults={"size": size})
-        link_blob(repository=upload.repository, blob=blob)
-        Upload.objects.filter(pk=upload.pk).delete()
-        if change is not None:
-            change.record(
-                upload.repository, {**parameters, "layerDigest": digest}, uploadId=str(upload.id), layerDigest=digest
-            )
     return blob
 
 
@@ -693,7 +761,9 @@ def delete_manifest(
         tags = sorted(Tag.objects.filter(manifest=manifest).values_list("name", flat=True))
         for tag in tags:
             TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor.display_name)
+        blobs = list(ManifestBlob.objects.filter(manifest=manifest).values_list("blob_id", flat=True))
         manifest.delete()
+        _release_links(repository, blobs)
         outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": digest, "tags": tags})
         _Change(actor, context, "BatchDeleteImage").record(
             repository, {"imageDigest": digest}, imageIds=[{"imageDigest": digest}]
@@ -740,6 +810,7 @@ def batch_delete_image(
     image_ids: list[tuple[str | None, str | None]],
     actor: Actor,
     context: RequestContext | None = None,
+    cascade: bool = False,
 ) -> BatchDeleted:
     """Amazon ECR's BatchDeleteImage: each (digest, tag) image id as delete_image
     deletes it, succeeding or failing on its own; one event records the batch, its
@@ -748,12 +819,12 @@ def batch_delete_image(
     with transaction.atomic():
         for digest, tag in image_ids:
             try:
-                removed += delete_image(repository=repository, digest=digest, tag=tag, actor=actor)
+                removed += delete_image(repository=repository, digest=digest, tag=tag, actor=actor, cascade=cascade)
             except selectors.ImageFailure as failure:
                 failures.append((digest, tag, failure))
         _Change(actor, context, "BatchDeleteImage").record(
             repository,
-            {"imageIds": [_image_id(digest, tag) for digest, tag in image_ids]},
+            {"imageIds": [_image_id(digest, tag) for digest, tag in image_ids], "withDependents": cascade or None},
             imageIds=[_image_id(digest, tag) for digest, tag in removed],
             failures=[
                 {"imageId": _image_id(digest, tag), "failureCode": str(failure.code), "failureReason": failure.reason}
@@ -764,14 +835,16 @@ def batch_delete_image(
 
 
 def delete_image(
-    *, repository: Repository, digest: str | None, tag: str | None, actor: Actor
+    *, repository: Repository, digest: str | None, tag: str | None, actor: Actor, cascade: bool = False
 ) -> list[tuple[str, str | None]]:
     """Amazon ECR's BatchDeleteImage for one image id; raises selectors.ImageFailure.
     One step of a batch (batch_delete_image), which records the batch's one event.
 
     By tag, the tag goes, and the image with it when that was its last tag. By
     digest, or by a tag with the digest it points at, the image goes with all its
-    tags. An image an index references stays, tag and all. Returns the image ids
+    tags. An image an index references stays, tag and all. With ``cascade``, what
+    only this image held goes with it: its referrers (signatures, SBOMs), and the
+    untagged entries of an index that no other index lists. Returns the image ids
     removed: (digest, tag) for each tag, (digest, None) for an untagged image."""
     selectors.check_image_id(digest=digest, tag=tag)
     with transaction.atomic():
@@ -811,10 +884,12 @@ def delete_image(
                 raise selectors.ImageFailure(
                     selectors.FailureCode.IMAGE_NOT_FOUND, f"no image {digest} in the repository"
                 )
-        return _delete_image(repository=repository, manifest=manifest, actor=actor.display_name)
+        return _delete_image(repository=repository, manifest=manifest, actor=actor.display_name, cascade=cascade)
 
 
-def _delete_image(*, repository: Repository, manifest: Manifest, actor: str) -> list[tuple[str, str | None]]:
+def _delete_image(
+    *, repository: Repository, manifest: Manifest, actor: str, cascade: bool = False
+) -> list[tuple[str, str | None]]:
     def referenced(indexes: list[str]) -> selectors.ImageFailure:
         return selectors.ImageFailure(
             selectors.FailureCode.IMAGE_REFERENCED_BY_MANIFEST_LIST,
@@ -824,10 +899,16 @@ def _delete_image(*, repository: Repository, manifest: Manifest, actor: str) -> 
     indexes = list(Manifest.objects.filter(child_refs__child=manifest).values_list("digest", flat=True)[:5])
     if indexes:
         raise referenced(indexes)
+    removed = []
+    if cascade:
+        for referrer in _manifests(repository).filter(subject_digest=manifest.digest):
+            removed += _delete_image(repository=repository, manifest=referrer, actor=actor, cascade=True)
+    children = list(ManifestChild.objects.filter(parent=manifest).values_list("child_id", flat=True))
     tags = sorted(Tag.objects.filter(manifest=manifest).values_list("name", flat=True))
     TagHistory.objects.bulk_create(
         [TagHistory(repository=repository, tag=tag, old_digest=manifest.digest, actor=actor) for tag in tags]
     )
+    blobs = list(ManifestBlob.objects.filter(manifest=manifest).values_list("blob_id", flat=True))
     try:
         with transaction.atomic():
             manifest.delete()
@@ -836,8 +917,23 @@ def _delete_image(*, repository: Repository, manifest: Manifest, actor: str) -> 
         raise referenced(
             list(Manifest.objects.filter(child_refs__child=manifest).values_list("digest", flat=True)[:5])
         ) from None
+    _release_links(repository, blobs)
     outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": manifest.digest, "tags": tags})
-    return [(manifest.digest, tag) for tag in tags] or [(manifest.digest, None)]
+    removed += [(manifest.digest, tag) for tag in tags] or [(manifest.digest, None)]
+    if cascade and children:
+        # Entries another index lists, or that carry a tag of their own, are images
+        # in their own right and stay.
+        orphans = _manifests(repository).filter(pk__in=children, parent_refs__isnull=True, tags__isnull=True)
+        for child in orphans:
+            removed += _delete_image(repository=repository, manifest=child, actor=actor, cascade=True)
+    return removed
+
+
+def _manifests(repository: Repository):
+    """The repository's manifests, locked for deletion, without their bodies."""
+    return (
+        Manifest.objects.select_for_update(of=("self",)).defer("content").filter(repository=repository).order_by("id")
+    )
 
 
 # -- repositories, with their content ----------------------------------------------
@@ -866,6 +962,8 @@ def delete_repository(
             )
         upload_ids = [str(u) for u in Upload.objects.filter(repository=locked).values_list("id", flat=True)]
         fields = event_fields(locked)
+        # Its links go with it (cascade); the collector counts their blobs' grace from now.
+        _touch_released(Blob.objects.filter(links__repository=locked), locked)
         # An index protects its entries from deletion; here both go.
         ManifestChild.objects.filter(parent__repository=locked).delete()
         Manifest.objects.filter(repository=locked).delete()

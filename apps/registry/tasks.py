@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import image_details, services
+from . import collector, image_details, services
 from .models import Manifest
 
 
@@ -16,3 +16,13 @@ def record_image_details(manifest_id: int) -> None:
 @shared_task(ignore_result=True)
 def expire_abandoned_uploads() -> int:
     return services.expire_abandoned_uploads()
+
+
+@shared_task(ignore_result=True)
+def collect_garbage() -> dict:
+    return collector.collect().as_dict()
+
+
+@shared_task(ignore_result=True)
+def reconcile_blob_store() -> dict:
+    return collector.reconcile().as_dict()

@@ -166,9 +166,14 @@ def describe(
 @images.command(short_help="Delete images by tag or digest.")
 @click.argument("repository")
 @click.argument("references", nargs=-1, required=True, metavar="TAG|DIGEST...")
+@click.option(
+    "--with-dependents",
+    is_flag=True,
+    help="Also delete what only these images held: their signatures and SBOMs, and an index's untagged entries.",
+)
 @output_option
 @pass_session
-def delete(session: Session, repository: str, references: tuple[str, ...], output: str) -> None:
+def delete(session: Session, repository: str, references: tuple[str, ...], with_dependents: bool, output: str) -> None:
     """Delete images of REPOSITORY by tag (the tag only, while others point at the image) or by digest
     (the image and every tag on it). Exits 1 if any could not be deleted."""
     result: dict = {"imageIds": [], "failures": []}
@@ -176,7 +181,7 @@ def delete(session: Session, repository: str, references: tuple[str, ...], outpu
         for batch in _batches(references):
             answer = session.client.post(
                 repository_path(repository, "images", "batch-delete"),
-                {"imageIds": [image_id(reference) for reference in batch]},
+                {"imageIds": [image_id(reference) for reference in batch], "withDependents": with_dependents},
             )
             result["imageIds"] += answer.get("imageIds") or []
             result["failures"] += answer.get("failures") or []

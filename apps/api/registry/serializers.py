@@ -212,6 +212,12 @@ class BatchGetImageResponseSerializer(serializers.Serializer):
 
 class BatchDeleteImageRequestSerializer(serializers.Serializer):
     imageIds = image_ids_field(help_text=f"at most {MAX_IMAGE_IDS}")
+    withDependents = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Berth's own: also delete what only these images held — their referrers (signatures, SBOMs) "
+        "and the untagged entries of an index that no other index lists — so that their bytes can be freed",
+    )
 
 
 class BatchDeleteImageResponseSerializer(serializers.Serializer):

@@ -317,7 +317,10 @@ class ImageBatchDelete(_ImagesView):
         "image is deleted with all its tags. An image an index lists is not deleted, nor is its last tag removed: "
         "its failure is `ImageReferencedByManifestList` (delete the index first). Immutable tags may be deleted. "
         "Every removed tag is recorded in the tag history. `imageIds` in the answer lists what was deleted, one "
-        f"per tag removed (and one without `imageTag` for an untagged image). {_BATCH} {_FAILURE_CODES}, "
+        "per tag removed (and one without `imageTag` for an untagged image). With `withDependents` (Berth's own), "
+        "an image's referrers and the untagged entries only a deleted index listed go with it, and are listed too. "
+        "A deleted image's layers stop being served from the repository at once; their bytes leave the store "
+        f"once no repository links them and the collector's grace window has passed. {_BATCH} {_FAILURE_CODES}, "
         "`ImageReferencedByManifestList`.",
         parameters=[NAME],
         request=BatchDeleteImageRequestSerializer,
@@ -332,6 +335,7 @@ class ImageBatchDelete(_ImagesView):
         done = services.batch_delete_image(
             repository=repository,
             image_ids=image_id_pairs(given.validated_data["imageIds"]),
+            cascade=given.validated_data["withDependents"],
             actor=self.actor,
             context=self.context,
         )

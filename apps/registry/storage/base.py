@@ -7,6 +7,7 @@ path does, before ``commit``)."""
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 
@@ -30,6 +31,16 @@ class BlobStore(abc.ABC):
     def delete(self, digest: str) -> None:
         """Remove the bytes; deleting a missing blob is not an error."""
 
+    def delete_many(self, digests: Iterable[str]) -> None:
+        """Remove the bytes of several blobs; missing ones are not an error."""
+        for digest in digests:
+            self.delete(digest)
+
+    @abc.abstractmethod
+    def stored(self) -> Iterator[tuple[str, int, float]]:
+        """Every blob in the store, as (digest, size, when it was written in epoch
+        seconds): for the collector's reconciliation, which looks for bytes with no row."""
+
     def redirect_url(self, digest: str) -> str | None:
         """A URL the client can fetch the blob from directly, or None to stream it."""
         return None
@@ -38,3 +49,11 @@ class BlobStore(abc.ABC):
     def key(digest: str) -> str:
         algorithm, encoded = digest.split(":", 1)
         return f"{algorithm}/{encoded[:2]}/{encoded}"
+
+    @staticmethod
+    def digest_of(key: str) -> str | None:
+        """The digest a key names (key's inverse), or None for anything else."""
+        parts = key.split("/")
+        if len(parts) != 3 or not parts[2].startswith(parts[1]) or len(parts[1]) != 2:
+            return None
+        return f"{parts[0]}:{parts[2]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,3 +83,21 @@ class FilesystemBlobStore(BlobStore):
             self.path(digest).unlink()
         except FileNotFoundError:
             pass
+
+    def stored(self) -> Iterator[tuple[str, int, float]]:
+        if not self.root.is_dir():
+            return
+        for algorithm in os.scandir(self.root):
+            if not algorithm.is_dir():
+                continue
+            for prefix in os.scandir(algorithm.path):
+                if not prefix.is_dir():
+                    continue
+                for entry in os.scandir(prefix.path):
+                    digest = self.digest_of(f"{algorithm.name}/{prefix.name}/{entry.name}")
+                    if digest is not None and entry.is_file():
+                        try:
+                            status = entry.stat()
+                        except FileNotFoundError:  # deleted while listed
+                            continue
+                        yield digest, status.st_size, status.st_mtime

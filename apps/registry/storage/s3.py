@@ -11,6 +11,7 @@ Objects are stored under ``<AWS_LOCATION>/blobs/<algorithm>/<xx>/<encoded>``."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from boto3.s3.transfer import TransferConfig
@@ -18,6 +19,8 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
+
+from apps.kernel.iterables import batched
 
 from .base import BlobStore
 
@@ -120,6 +123,30 @@ class S3BlobStore(BlobStore):
     def delete(self, digest: str) -> None:
         # S3 answers a delete of a missing key with success too.
         self._client.delete_object(Bucket=self.storage.bucket_name, Key=self._object_key(digest))
+
+    def delete_many(self, digests: Iterable[str]) -> None:
+        # DeleteObjects takes up to 1,000 keys a request and answers missing keys as deleted.
+        for batch in batched(digests, 1000):
+            response = self._client.delete_objects(
+                Bucket=self.storage.bucket_name,
+                Delete={"Objects": [{"Key": self._object_key(digest)} for digest in batch], "Quiet": True},
+            )
+            errors = response.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise OSError(
+                    f"S3 refused to delete {len(errors)} of {len(batch)} blobs, e.g. {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message')}"
+                )
+
+    def stored(self) -> Iterator[tuple[str, int, float]]:
+        prefix = self._object_key("sha256:00")[: -len(self.key("sha256:00"))]
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.storage.bucket_name, Prefix=prefix):
+            for item in page.get("Contents") or []:
+                digest = self.digest_of(item["Key"][len(prefix) :])
+                if digest is not None:
+                    yield digest, item["Size"], item["LastModified"].timestamp()
 
     def redirect_url(self, digest: str) -> str | None:
         if not self.redirect:
