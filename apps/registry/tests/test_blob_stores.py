@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import tracemalloc
 
 import pytest
@@ -110,6 +111,23 @@ def test_delete(store, spool):
     store.delete(sha256(b"never stored"))
 
 
+def test_delete_many_removes_each_and_ignores_missing(store, spool):
+    digests = [commit(store, spool, os.urandom(10 + i)) for i in range(5)]
+    store.delete_many([*digests[:3], sha256(b"never stored")])
+    assert [store.exists(digest) for digest in digests] == [False, False, False, True, True]
+    store.delete_many(digests[:3])  # again: nothing left to delete is not an error
+
+
+def test_stored_lists_every_blob_with_its_size_and_time(store, spool):
+    before = time.time() - 5
+    blobs = {commit(store, spool, os.urandom(size)): size for size in (0, 1, 3000)}
+    listed = {digest: (size, written) for digest, size, written in store.stored()}
+    assert {digest: size for digest, (size, _) in listed.items()} == blobs
+    assert all(before <= written <= time.time() + 5 for _, written in listed.values())
+    store.delete(next(iter(blobs)))
+    assert len(list(store.stored())) == 2
+
+
 def test_large_blob_streams_back_in_chunks(store, spool):
     data = os.urandom(20 * MiB + 12345)
     digest = commit(store, spool, data)
@@ -155,3 +173,6 @@ def test_s3_keys_live_under_the_location(s3_settings, settings, spool):
     listing = store._client.list_objects_v2(Bucket=s3_settings)
     assert [o["Key"] for o in listing["Contents"]] == [f"registry/prod/blobs/sha256/{encoded[:2]}/{encoded}"]
     assert read(store, digest) == b"placed"
+    # Objects of the bucket outside the location are not the store's blobs.
+    store._client.put_object(Bucket=s3_settings, Key=f"elsewhere/blobs/sha256/{encoded[:2]}/{encoded}", Body=b"x")
+    assert [(d, size) for d, size, _ in store.stored()] == [(digest, 6)]
