@@ -208,6 +208,14 @@ def _insert_sql(rows: int, placeholder: str) -> str:
 
 
 def _locked_head() -> ChainHead:
+    """The chain head, locked until the caller's transaction ends: every write of
+    every app waits here, last. PostgreSQL checks foreign keys at commit (Django
+    makes them deferred); one that waited there for another transaction's row
+    lock while this lock is held would deadlock with that transaction, should it
+    come here next. So the checks run first, before the lock is taken."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     head = ChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
         # A fresh (or flushed) database: the head starts after whatever events there are.

@@ -31,6 +31,9 @@ Why no push can lose its bytes to a collection:
   then and keeps the link; a later one finds the link gone and is refused
   (MANIFEST_BLOB_UNKNOWN) rather than storing a manifest whose layer is going.
 
+Every transaction here takes its row locks before the audit trail's chain head,
+which it records last: a push holds its rows while it waits for the head.
+
 On SQLite every write transaction holds the database's one write lock
 (``transaction_mode`` IMMEDIATE), so the same steps are serialized outright.
 
@@ -212,9 +215,13 @@ def _drop_links(cutoff: datetime, report: Report, progress: Progress, actor: Act
             for link in dropped:
                 by_repository[link.repository].append(link.blob)
             now = timezone.now()
+            # Every row lock before the audit trail's: a push holding a blob's row
+            # waits for the chain head next (collector.py's docstring).
             for repository, blobs in by_repository.items():
                 name = f"{repository.account_id}/{repository.name}"
                 Blob.objects.filter(pk__in=[blob.pk for blob in blobs]).update(touched_at=now, released_from=name)
+            for repository, blobs in by_repository.items():
+                name = f"{repository.account_id}/{repository.name}"
                 size = sum(blob.size for blob in blobs)
                 share = report.per_repository[name]
                 share.links += len(blobs)

@@ -84,7 +84,9 @@ def _record_schema1(manifest: Manifest) -> None:
 
 def _save(manifest: Manifest) -> None:
     with transaction.atomic():
-        manifest.save(update_fields=["total_size", "layer_count", "platforms", "image_created_at"])
+        fields = ("total_size", "layer_count", "platforms", "image_created_at")
+        if not Manifest.objects.filter(pk=manifest.pk).update(**{name: getattr(manifest, name) for name in fields}):
+            return  # deleted while its details were read
         outbox.publish(
             IMAGE_DETAILS_RECORDED,
             {"repositoryId": manifest.repository_id, "manifestId": manifest.pk, "digest": manifest.digest},

@@ -666,8 +666,10 @@ def _store_manifest(
     fields: dict,
 ) -> tuple[Manifest, bool]:
     with transaction.atomic():
+        # Manifests before links, as a delete locks them (delete_image, _release_links).
+        _hold_manifests(repository, children)
+        manifest, created = _get_or_create_manifest(repository, digest, fields)
         _hold_links(repository, blobs)
-        manifest, created = Manifest.objects.get_or_create(repository=repository, digest=digest, defaults=fields)
         if created:
             ManifestBlob.objects.bulk_create(
                 [ManifestBlob(manifest=manifest, blob=blob) for blob in {b.digest: b for b in blobs}.values()]
@@ -717,17 +719,60 @@ def _hold_links(repository: Repository, blobs) -> None:
             raise ManifestBlobUnknown(digest, f"blob {digest} was deleted from the repository during the push")
 
 
+def _hold_manifests(repository: Repository, children) -> None:
+    """Lock the index entries a push references against deletion until it commits;
+    one deleted since the references were checked refuses the push."""
+    wanted = sorted({child.pk for child in children})
+    held = set(
+        Manifest.objects.select_for_update(no_key=True)
+        .filter(pk__in=wanted)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for child in children:
+        if child.pk not in held:
+            raise ReferencedManifestUnknown(child.digest)
+
+
+def _get_or_create_manifest(repository: Repository, digest: str, fields: dict) -> tuple[Manifest, bool]:
+    """The repository's manifest ``digest``, locked against deletion until the push
+    commits (its tag will reference it), or a new one made of ``fields``. A manifest
+    being deleted now is waited for, then made anew."""
+    for attempt in range(3):
+        existing = Manifest.objects.select_for_update(no_key=True).filter(repository=repository, digest=digest).first()
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                return Manifest.objects.create(repository=repository, digest=digest, **fields), True
+        except IntegrityError:  # pushed at the same time by another client: take theirs
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: str) -> tuple[bool, str]:
     """Point ``tag`` at ``manifest``: (whether that changed anything, the digest it
     pointed at before; "" for a new tag)."""
-    current = Tag.objects.select_for_update().select_related("manifest").filter(repository=repository, name=tag).first()
+    # The tag row only: locking the manifest it points at too would hold up pushes
+    # that reference that manifest.
+    current = (
+        Tag.objects.select_for_update(of=("self",))
+        .select_related("manifest")
+        .filter(repository=repository, name=tag)
+        .first()
+    )
     if current is None:
         try:
             with transaction.atomic():
                 Tag.objects.create(repository=repository, name=tag, manifest=manifest)
         except IntegrityError:
             # Another push created the tag first: move it like any other tag.
-            current = Tag.objects.select_for_update().select_related("manifest").get(repository=repository, name=tag)
+            current = (
+                Tag.objects.select_for_update(of=("self",))
+                .select_related("manifest")
+                .get(repository=repository, name=tag)
+            )
         else:
             TagHistory.objects.create(repository=repository, tag=tag, new_digest=manifest.digest, actor=actor)
             return True, ""
@@ -752,12 +797,16 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
 def delete_manifest(
     *, repository: Repository, digest: str, actor: Actor, context: RequestContext | None = None
 ) -> None:
-    manifest = Manifest.objects.filter(repository=repository, digest=digest).first()
-    if manifest is None:
-        raise ManifestUnknown(digest=digest)
-    if ManifestChild.objects.filter(child=manifest).exists():
-        raise ManifestInUse(digest)
     with transaction.atomic():
+        # Locked first: an index push that locked it as an entry has committed by the
+        # check below, and a later one waits for the delete.
+        manifest = (
+            Manifest.objects.select_for_update().defer("content").filter(repository=repository, digest=digest).first()
+        )
+        if manifest is None:
+            raise ManifestUnknown(digest=digest)
+        if ManifestChild.objects.filter(child=manifest).exists():
+            raise ManifestInUse(digest)
         tags = sorted(Tag.objects.filter(manifest=manifest).values_list("name", flat=True))
         for tag in tags:
             TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor.display_name)

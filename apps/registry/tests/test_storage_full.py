@@ -227,10 +227,10 @@ def test_a_manifest_the_database_cannot_take_gets_the_envelope(alice, repo, monk
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
     }
 
-    def get_or_create(*args, **kwargs):
+    def create(*args, **kwargs):
         raise database_full()
 
-    monkeypatch.setattr(Manifest.objects, "get_or_create", get_or_create)
+    monkeypatch.setattr(Manifest.objects, "create", create)
     response = alice.push_manifest(repo, "v1", manifest)
     assert_storage_full(response, "the registry's storage is full; nothing was stored")
     monkeypatch.undo()
@@ -248,10 +248,10 @@ def test_put_image_the_database_cannot_take_gets_the_api_error(alice, repo, tena
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
     }
 
-    def get_or_create(*args, **kwargs):
+    def create(*args, **kwargs):
         raise database_full()
 
-    monkeypatch.setattr(Manifest.objects, "get_or_create", get_or_create)
+    monkeypatch.setattr(Manifest.objects, "create", create)
     response = api_client(tenant).post(
         "/api/v1/repositories/app/-/images",
         {
