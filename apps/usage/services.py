@@ -27,10 +27,14 @@ BATCHES_KEPT = timedelta(days=7)
 
 
 def accounts_to_snapshot(day: date) -> list[str]:
-    """Accounts with repositories, and those that had a snapshot the day before
-    (their last repository gone: the drop to nothing is recorded once)."""
+    """Accounts with repositories, and those that had some the day before (their
+    last repository gone: the drop to nothing is recorded once)."""
     with_repositories = set(Repository.objects.values_list("account_id", flat=True).distinct())
-    before = set(AccountSnapshot.objects.filter(day=day - timedelta(days=1)).values_list("account_id", flat=True))
+    before = set(
+        AccountSnapshot.objects.filter(day=day - timedelta(days=1), repository_count__gt=0).values_list(
+            "account_id", flat=True
+        )
+    )
     return sorted(with_repositories | before)
 
 

@@ -51,9 +51,7 @@ def test_an_empty_repository_and_an_empty_account_store_nothing(tenant, make_ten
     assert selectors.account_stored_bytes(make_tenant("nobody").id) == selectors.StoredBytes()
 
 
-def test_a_page_of_repositories_costs_two_queries_whatever_its_size(
-    tenant, shared_estate, django_assert_num_queries
-):
+def test_a_page_of_repositories_costs_two_queries_whatever_its_size(tenant, shared_estate, django_assert_num_queries):
     ids = list(Repository.objects.values_list("pk", flat=True))
     with django_assert_num_queries(2):
         selectors.stored_bytes(ids)
