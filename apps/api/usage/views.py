@@ -20,7 +20,7 @@ class Usage(AccountScopedView):
     @extend_schema(
         operation_id="getUsage",
         summary="Get the account's usage",
-        description="Stored bytes of the account and of each repository now (referenced, and exclusive: what "
+        description="Berth's own (ECR has no such operation). Stored bytes of the account and of each repository now (referenced, and exclusive: what "
         "deleting would free), the account's (or with `repository`, that repository's) stored bytes per day from "
         "the daily snapshots with today's live figure, and bytes served per day to anonymous and to signed-in "
         "callers. Needs ecr:DescribeRepositories on all of the account's repositories (`repository/*`): the "
