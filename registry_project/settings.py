@@ -113,6 +113,8 @@ BERTH_AUDIT_READ_EVENTS = env_bool("BERTH_AUDIT_READ_EVENTS", True)
 BERTH_AUDIT_RETENTION_DAYS = env_int("BERTH_AUDIT_RETENTION_DAYS", 365)
 # Usage (docs/usage.md): daily storage snapshots and served bytes are kept this many days (0: forever).
 BERTH_USAGE_RETENTION_DAYS = env_int("BERTH_USAGE_RETENTION_DAYS", 400)
+# Each web process publishes the bytes its GETs served at most this often (apps/registry/traffic.py).
+BERTH_USAGE_FLUSH_SECONDS = env_int("BERTH_USAGE_FLUSH_SECONDS", 60)
 # Proxies (comma-separated CIDRs) whose X-Forwarded-For and X-Request-Id are believed.
 BERTH_TRUSTED_PROXIES = os.environ.get("BERTH_TRUSTED_PROXIES", "")
 # Failed requests from outside an account (anonymous callers, other accounts'

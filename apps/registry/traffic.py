@@ -2,12 +2,12 @@
 repository and kind of caller (anonymous or signed in), for apps/usage.
 
 Counting costs a GET one dictionary update under an uncontended lock; the database
-sees the tallies at most once a minute per process, when the first GET past the
-interval publishes them as ``blobs.served`` domain events (as record_pull does for
-pull times), and once more as the process exits. Each event carries a batch id, so
-its subscriber can tell a redelivery from new counts. A process that is killed
-loses at most a minute of counts; a flush the database refuses keeps its tallies
-for the next one."""
+sees the tallies at most once an interval per process (BERTH_USAGE_FLUSH_SECONDS, a
+minute), when the first GET past it publishes them as ``blobs.served`` domain events
+(as record_pull does for pull times), and once more as the process exits. Each
+event carries a batch id, so its subscriber can tell a redelivery from new counts.
+A process that is killed loses at most an interval of counts; a flush the database
+refuses keeps its tallies for the next one."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import time
 import uuid
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 
 from apps.events import outbox
@@ -26,7 +27,7 @@ from apps.events.names import BLOBS_SERVED
 
 logger = logging.getLogger(__name__)
 
-FLUSH_INTERVAL = 60.0  # seconds between a process's flushes, at most one a minute
+FLUSH_INTERVAL = float(settings.BERTH_USAGE_FLUSH_SECONDS)  # seconds between a process's flushes
 EVENT_TALLIES = 1000  # tallies per event at most, to keep each payload small
 _EPOCH = date(1970, 1, 1)
 _DAY = 86400
