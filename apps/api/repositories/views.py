@@ -77,7 +77,7 @@ def _update_actions(data: dict) -> list[str]:
 class _RepositoryView(AccountScopedView):
     def _represent(self, repository: Repository, *, status_code: int = status.HTTP_200_OK) -> Response:
         described = registry_selectors.describe_repository(self.account, repository.name)
-        context = self._context([described])
+        context = self._context([described] if described is not None else [])
         return Response(RepositorySerializer(described, context=context).data, status=status_code)
 
     def _context(self, repositories: list[Repository]) -> dict:
