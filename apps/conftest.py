@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from apps.accounts import services as account_services
 from apps.accounts.models import Account
 from apps.audit.events import Actor
+from apps.registry import traffic
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -32,6 +33,15 @@ def _fast_hashing_and_fresh_cache(settings):
     backend.key_prefix = f"test-{uuid.uuid4().hex}"
     yield
     backend.key_prefix = previous
+
+
+@pytest.fixture(autouse=True)
+def _fresh_traffic_tallies():
+    """Served-bytes tallies are per process: each test counts from nothing, and no
+    flush falls due in the middle of one that counts queries."""
+    traffic.reset()
+    yield
+    traffic.reset()
 
 
 @dataclass

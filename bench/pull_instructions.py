@@ -27,7 +27,8 @@ serves one connection and is stopped; it counts from its fork
 MiB PUT: what every worker does besides (its first request's set-up, its exit)
 cancels out, and whatever else runs on the host does not change a count. A
 worker writes its pull events to the spool once, as it exits
-(BERTH_AUDIT_SPOOL_WRITE_SECONDS is an hour here), so that no count depends on how
+(BERTH_AUDIT_SPOOL_WRITE_SECONDS is an hour here), and publishes its served-bytes
+tallies once too (BERTH_USAGE_FLUSH_SECONDS, an hour), so that no count depends on how
 long a request took; the audit writer does not run (bench/audit_ingest.py
 measures it). Needs valgrind (apt-get install valgrind).
 
@@ -107,6 +108,7 @@ def server_environment(data: Path, extra: dict[str, str]) -> dict[str, str]:
             "BERTH_DATA_DIR": str(data),
             "BERTH_AUDIT_WRITER": "process",  # as `berth serve`: web workers only spool
             "BERTH_AUDIT_SPOOL_WRITE_SECONDS": "3600",
+            "BERTH_USAGE_FLUSH_SECONDS": "3600",  # served bytes published at exit only, as the pull events
             "BERTH_TOKEN_TTL": "3600",
             "PYTHONHASHSEED": "0",
             "PYTHONPATH": str(BENCH),  # for gunicorn's master: preloaded_application

@@ -17,6 +17,7 @@ from .commands.images import images
 from .commands.login import get_login_password, login
 from .commands.repositories import repo
 from .commands.sts import sts
+from .commands.usage import usage
 from .context import Failure, Session
 
 VERSION = "0.1.0"
@@ -56,7 +57,7 @@ def cli(ctx: click.Context, profile: str) -> None:
     ctx.obj = Session(profile=profile)
 
 
-for command in (configure, get_login_password, login, repo, images, access_keys, iam, sts, audit):
+for command in (configure, get_login_password, login, repo, images, access_keys, iam, sts, audit, usage):
     cli.add_command(command)
 
 CLIENT_COMMANDS = frozenset(cli.commands)

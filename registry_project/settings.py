@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from apps.kernel.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, keep_private
@@ -110,6 +111,10 @@ BERTH_AUDIT_STRICT = env_bool("BERTH_AUDIT_STRICT", False)
 BERTH_AUDIT_READ_EVENTS = env_bool("BERTH_AUDIT_READ_EVENTS", True)
 # Days events are kept (pruned daily); 0 keeps them forever.
 BERTH_AUDIT_RETENTION_DAYS = env_int("BERTH_AUDIT_RETENTION_DAYS", 365)
+# Usage (docs/usage.md): daily storage snapshots and served bytes are kept this many days (0: forever).
+BERTH_USAGE_RETENTION_DAYS = env_int("BERTH_USAGE_RETENTION_DAYS", 400)
+# Each web process publishes the bytes its GETs served at most this often (apps/registry/traffic.py).
+BERTH_USAGE_FLUSH_SECONDS = env_int("BERTH_USAGE_FLUSH_SECONDS", 60)
 # Proxies (comma-separated CIDRs) whose X-Forwarded-For and X-Request-Id are believed.
 BERTH_TRUSTED_PROXIES = os.environ.get("BERTH_TRUSTED_PROXIES", "")
 # Failed requests from outside an account (anonymous callers, other accounts'
@@ -204,6 +209,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.gallery",
     "apps.scanning",
+    "apps.usage",
     "apps.console",
     # The project's own commands: `berth serve`, `worker`, `beat`, and `migrate` under a lock.
     "registry_project",
@@ -404,6 +410,11 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-domain-events": {
         "task": "apps.events.tasks.deliver_due_events",
         "schedule": env_int("BERTH_EVENTS_SWEEP_SECONDS", 30),
+    },
+    # Each account's stored bytes near the end of the day (UTC); taken again, a day's replaces its last.
+    "take-usage-snapshot": {
+        "task": "apps.usage.tasks.take_snapshot",
+        "schedule": crontab(minute=50, hour=23),
     },
 }
 

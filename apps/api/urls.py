@@ -11,6 +11,7 @@ from .iam import views as iam_api
 from .registry import views as images_api
 from .repositories import views as repositories_api
 from .scanning import views as scanning_api
+from .usage import views as usage_api
 
 urlpatterns = [
     path("auth/access-keys", accounts_api.BootstrapAccessKey.as_view(), name="api-bootstrap-access-key"),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("access-keys/<str:access_key_id>", accounts_api.AccessKeyDetail.as_view(), name="api-access-key"),
     path("authorization-token", accounts_api.AuthorizationToken.as_view(), name="api-authorization-token"),
     path("repositories", repositories_api.RepositoryList.as_view(), name="api-repositories"),
+    path("usage", usage_api.Usage.as_view(), name="api-usage"),
     path(
         "repositories/<path:name>/-/image-tag-mutability",
         repositories_api.RepositoryImageTagMutability.as_view(),

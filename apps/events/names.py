@@ -17,6 +17,7 @@ image.scan_requested      {repositoryId, manifestId, digest}
 image.scan_completed      {repositoryId, accountId, repository, manifestId, digest, status, severityCounts}
 images.rematched          {scans: [{repositoryId, accountId, repository, manifestId, digest, status, severityCounts}]}
 advisories.changed        {advisoryIds: [id, ...]}
+blobs.served              {batchId, served: [{day, repositoryId, accountId, repository, anonymous, bytes, requests}]}
 
 ``tag`` is null for a push by digest, ``previousDigest`` "" for a new tag; in
 images.pulled ``tag`` is "" for a pull by digest."""
@@ -36,9 +37,10 @@ IMAGE_SCAN_REQUESTED = "image.scan_requested"
 IMAGE_SCAN_COMPLETED = "image.scan_completed"
 IMAGES_REMATCHED = "images.rematched"
 ADVISORIES_CHANGED = "advisories.changed"
+BLOBS_SERVED = "blobs.served"
 
 ALL = (
     REPOSITORY_CREATED, REPOSITORY_CHANGED, REPOSITORY_DELETED, IMAGE_PUSHED, IMAGE_DETAILS_RECORDED, IMAGE_DELETED,
     TAG_MOVED, TAG_DELETED, IMAGES_PULLED, ACCOUNT_CHANGED, ALIAS_REQUEST_DECIDED, IMAGE_SCAN_REQUESTED,
-    IMAGE_SCAN_COMPLETED, IMAGES_REMATCHED, ADVISORIES_CHANGED,
+    IMAGE_SCAN_COMPLETED, IMAGES_REMATCHED, ADVISORIES_CHANGED, BLOBS_SERVED,
 )  # fmt: skip

@@ -25,6 +25,8 @@ LIST_COLUMNS = [
     Column("Tag mutability", "imageTagMutability"),
     Column("Images", "imageCount"),
     Column("Size", "totalSize", size),
+    Column("Referenced", "referencedBytes", size),
+    Column("Exclusive", "exclusiveBytes", size),
     Column("Created", "createdAt", when),
 ]
 DESCRIBE_COLUMNS = [
@@ -37,6 +39,8 @@ DESCRIBE_COLUMNS = [
     Column("Scan on push", "scanOnPush"),
     Column("Images", "imageCount"),
     Column("Size", "totalSize", size),
+    Column("Referenced", "referencedBytes", size),
+    Column("Exclusive", "exclusiveBytes", size),
     Column("Resource tags", _resource_tags),
     Column("Created", "createdAt", when),
     Column("Updated", "updatedAt", when),

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import images as I
-from tests.e2e.conftest import BERTH_BIN, CMD_TIMEOUT, Account, BerthServer, need, run_isolated
+from tests.e2e.conftest import BERTH_BIN, CMD_TIMEOUT, REPO_ROOT, Account, BerthServer, need, run_isolated
 
 # The client's side of each command; the server's answers are tested on both databases in apps/.
 pytestmark = [pytest.mark.e2e, pytest.mark.database_independent(pass_="postgres")]
@@ -46,6 +46,8 @@ class Cli:
     def env(self) -> dict[str, str]:
         env = {name: value for name, value in os.environ.items() if name not in CLIENT_VARIABLES}
         env["HOME"] = str(self.home)
+        # The client of this checkout, as the server is (the installed `berth` may be another's).
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         return env
 
     def run(self, *args: str, input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.registry.selectors import total_size
+from apps.registry.selectors import StoredBytes, total_size
 from apps.repositories.models import (
     CATALOG_BADGE_MAX_LENGTH,
     CATALOG_BADGES_MAX,
@@ -105,6 +105,23 @@ class RepositorySerializer(serializers.Serializer):
     totalSize = serializers.SerializerMethodField(
         help_text="bytes of the image manifests' layers and configs; null while a new image is still being measured"
     )
+    referencedBytes = serializers.SerializerMethodField(
+        help_text="bytes stored for the repository: each blob it links once, and its manifests (indexes, images "
+        "and artifacts alike); what a copy of it would take"
+    )
+    exclusiveBytes = serializers.SerializerMethodField(
+        help_text="the part of referencedBytes no other repository (of any account) shares: what deleting the "
+        "repository would free"
+    )
+
+    def _stored(self, repository) -> StoredBytes:
+        return self.context["stored"].get(repository.pk, StoredBytes())
+
+    def get_referencedBytes(self, repository) -> int:
+        return self._stored(repository).referenced
+
+    def get_exclusiveBytes(self, repository) -> int:
+        return self._stored(repository).exclusive
 
     def get_uri(self, repository) -> str:
         return repository_uri(repository, host=self.context["host"], primary_alias=self.context["primary_alias"])

@@ -77,10 +77,15 @@ def _update_actions(data: dict) -> list[str]:
 class _RepositoryView(AccountScopedView):
     def _represent(self, repository: Repository, *, status_code: int = status.HTTP_200_OK) -> Response:
         described = registry_selectors.describe_repository(self.account, repository.name)
-        return Response(RepositorySerializer(described, context=self._context()).data, status=status_code)
+        context = self._context([described] if described is not None else [])
+        return Response(RepositorySerializer(described, context=context).data, status=status_code)
 
-    def _context(self) -> dict:
-        return {"host": selectors.registry_host(self.request), "primary_alias": self.account.primary_alias}
+    def _context(self, repositories: list[Repository]) -> dict:
+        return {
+            "host": selectors.registry_host(self.request),
+            "primary_alias": self.account.primary_alias,
+            "stored": registry_selectors.stored_bytes(repository.pk for repository in repositories),
+        }
 
 
 class RepositoryList(_RepositoryView):
@@ -107,7 +112,7 @@ class RepositoryList(_RepositoryView):
             raise _invalid("next", exc) from None
         page = self.authorize_each("ecr:DescribeRepositories", page)
         body = {"repositories": page, "next": next_token}
-        return Response(RepositoryPageSerializer(body, context=self._context()).data)
+        return Response(RepositoryPageSerializer(body, context=self._context(page)).data)
 
     @extend_schema(
         operation_id="createRepository",

@@ -159,6 +159,7 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "attachImageSbom": ("/api/v1/repositories/{name}/-/images/sbom", "post"),
         "getRegistryScanningConfiguration": ("/api/v1/registry/scanning-configuration", "get"),
         "putRegistryScanningConfiguration": ("/api/v1/registry/scanning-configuration", "put"),
+        "getUsage": ("/api/v1/usage", "get"),
         "getRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "get"),
         "setRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "put"),
         "deleteRepositoryPolicy": ("/api/v1/repositories/{name}/-/policy", "delete"),
@@ -200,6 +201,8 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
                 assert "STS " in operation["description"], operation["operationId"]
             elif path.startswith("/api/v1/audit/"):
                 assert "CloudTrail" in operation["description"], operation["operationId"]
+            elif path == "/api/v1/usage":
+                assert "Berth's own" in operation["description"], operation["operationId"]
             else:
                 assert "IAM's" in operation["description"], operation["operationId"]
     assert "scanned once" in json.dumps(schema["paths"]["/api/v1/repositories"]["post"])

@@ -82,6 +82,7 @@ ENDPOINTS = [
         {"scanType": "BASIC", "rules": []},
         200,
     ),
+    ("ecr:DescribeRepositories", "get", "/api/v1/usage", None, 200),
     ("iam:ListAccessKeys", "get", "/api/v1/access-keys", None, 200),
     ("iam:CreateAccessKey", "post", "/api/v1/access-keys", None, 201),
 ]
@@ -233,3 +234,13 @@ def test_a_suspended_accounts_root_is_refused(tenant, estate):
     response = client.get(f"{REPOS}/app")
     assert response.status_code == 403 and "suspended" in response.json()["detail"]
     assert json.loads(response.content)["code"] == "access_denied"
+
+
+def test_usage_needs_describe_repositories_on_every_repository_of_the_account(tenant, estate):
+    """The account's usage sizes all its repositories: DescribeRepositories on one of them is not enough."""
+    one = f"arn:aws:ecr:*:{tenant.id}:repository/app"
+    every = f"arn:aws:ecr:*:{tenant.id}:repository/*"
+    limited = api_client_of(iam_user(tenant, "limited", document(allow("ecr:DescribeRepositories", resource=one))))
+    assert limited.get("/api/v1/usage").status_code == 403
+    allowed = api_client_of(iam_user(tenant, "all", document(allow("ecr:DescribeRepositories", resource=every))))
+    assert allowed.get("/api/v1/usage").status_code == 200

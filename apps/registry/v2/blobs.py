@@ -8,7 +8,7 @@ from django.http import FileResponse, HttpResponseRedirect
 
 from apps.kernel.digests import parse_digest
 
-from .. import selectors, services
+from .. import selectors, services, traffic
 from ..access import authorize
 from ..storage import get_blob_store
 from .base import empty_response, registry_endpoint
@@ -63,6 +63,8 @@ def blob(request, name: str, digest: str):
     if byte_range is None:
         redirect = store.redirect_url(blob.digest)
         if redirect:
+            # The store sends the bytes; they are served to this caller all the same.
+            traffic.served(authorized.repository, anonymous=authorized.caller.is_anonymous, size=blob.size)
             response = HttpResponseRedirect(redirect, status=307)
             response["Docker-Content-Digest"] = blob.digest
             return response
@@ -73,13 +75,15 @@ def blob(request, name: str, digest: str):
         stream = store.open_range(blob.digest, start, end if blob.size else None)
     except FileNotFoundError:
         raise RegistryError("BLOB_UNKNOWN", "blob content is missing from storage", detail={"digest": digest}) from None
+    length = end - start + 1 if blob.size else 0
+    traffic.served(authorized.repository, anonymous=authorized.caller.is_anonymous, size=length)
     response = FileResponse(stream, status=status)
     # Where sendfile cannot be used (S3 streams, TLS), copy in large blocks, not 4 KiB.
     response.block_size = 1024 * 1024
     del response["Content-Disposition"]
     for name_, value in headers.items():
         response[name_] = value
-    response["Content-Length"] = str(end - start + 1 if blob.size else 0)
+    response["Content-Length"] = str(length)
     if status == 206:
         response["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
     return response

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from apps.kernel.digests import is_digest
 
-from .. import negotiation, services
+from .. import negotiation, services, traffic
 from ..access import authorize
 from .base import absolute, empty_response, json_response, read_limited_body, registry_endpoint
 
@@ -31,8 +31,10 @@ def _get(request, name: str, reference: str):
         head=head,
     )
     authorized.audit.response_elements.update(imageDigest=served.digest, imageManifestMediaType=served.media_type)
-    if not head and served.manifest_id is not None:
-        services.record_pull(manifest_id=served.manifest_id)
+    if not head:
+        if served.manifest_id is not None:
+            services.record_pull(manifest_id=served.manifest_id)
+        traffic.served(authorized.repository, anonymous=authorized.caller.is_anonymous, size=served.size)
     response = json_response(b"" if head else served.content, content_type=served.media_type, head=head)
     response["Content-Length"] = str(served.size)
     response["Docker-Content-Digest"] = served.digest
