@@ -198,6 +198,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.gallery",
     "apps.scanning",
+    "apps.lifecycle",
     "apps.console",
     # The project's own commands: `berth serve`, `worker`, `beat`, and `migrate` under a lock.
     "registry_project",
@@ -390,6 +391,11 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-domain-events": {
         "task": "apps.events.tasks.deliver_due_events",
         "schedule": env_int("BERTH_EVENTS_SWEEP_SECONDS", 30),
+    },
+    # Lifecycle policies expire what they condemn once a day, as ECR does (docs/lifecycle.md).
+    "run-lifecycle-policies": {
+        "task": "apps.lifecycle.tasks.run_lifecycle_policies",
+        "schedule": env_int("BERTH_LIFECYCLE_RUN_SECONDS", 24 * 3600),
     },
 }
 
