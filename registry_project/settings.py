@@ -349,6 +349,7 @@ SPECTACULAR_SETTINGS = {
         "AccessKeyStatusEnum": "apps.accounts.models.AccessKeyStatus",
         "RegistryAliasStatusEnum": "apps.accounts.registries.RegistryAliasStatus",
         "LogoContentTypeEnum": "apps.repositories.models.LogoContentType",
+        "LifecyclePreviewStatusEnum": "apps.lifecycle.models.PreviewStatus",
     },
 }
 
