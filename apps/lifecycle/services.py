@@ -255,10 +255,11 @@ def _expire(repository: Repository, expiry: Expiry) -> list[str] | None:
     (None) when the image itself cannot go. A platform manifest tagged or listed
     anew since the evaluation stays; a referrer pushed since goes with its subject."""
     image = expiry.image.digest
-    subjects = dict(
-        Manifest.objects.filter(repository=repository, digest__in=expiry.deletions).values_list(
-            "digest", "subject_digest"
-        )
+    others = [digest for digest in expiry.deletions if digest != image]
+    subjects = (
+        dict(Manifest.objects.filter(repository=repository, digest__in=others).values_list("digest", "subject_digest"))
+        if others
+        else {}
     )
     with transaction.atomic():
         deleted = []
