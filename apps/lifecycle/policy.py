@@ -33,7 +33,15 @@ ACTIONS = (EXPIRE, KEEP)
 
 _PREFIX = "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: "
 _RULE_PROPERTIES = ("rulePriority", "description", "selection", "action")
-_SELECTION_PROPERTIES = ("tagStatus", "tagPrefixList", "tagPatternList", "countType", "countUnit", "countNumber")
+_SELECTION_PROPERTIES = (
+    "tagStatus",
+    "tagPrefixList",
+    "tagPatternList",
+    "storageClass",
+    "countType",
+    "countUnit",
+    "countNumber",
+)
 _INT32_MAX = 2**31 - 1
 
 
@@ -160,6 +168,9 @@ def _rule(raw) -> Rule:
     action_type = _enum(action["type"], ACTIONS)
     selection = _object(raw["selection"], ("tagStatus", "countType", "countNumber"), _SELECTION_PROPERTIES)
     tag_status = _enum(selection["tagStatus"], TAG_STATUSES)
+    if "storageClass" in selection and _enum(selection["storageClass"], ("standard", "archive")) != "standard":
+        # ECR's archive tier: Berth stores every image alike, so only standard images exist to select.
+        raise LifecyclePolicyInvalid("storageClass archive is not supported: this registry has no archive tier.")
     prefixes = _strings(selection["tagPrefixList"], "tagPrefixList") if "tagPrefixList" in selection else ()
     patterns = _strings(selection["tagPatternList"], "tagPatternList") if "tagPatternList" in selection else ()
     if tag_status == TAGGED and not prefixes and not patterns:

@@ -48,6 +48,11 @@ def test_ecr_documented_policies_parse(example):
     assert all(r.action == policy.EXPIRE for r in rules)
 
 
+def test_the_standard_storage_class_is_the_only_one_and_may_be_named():
+    [only] = policy.parse(text(rule(storageClass="standard")))
+    assert only.tag_status == "untagged"
+
+
 def test_the_rules_come_in_priority_order_and_keep_what_they_say():
     [first, second] = policy.parse(
         text(
@@ -106,6 +111,10 @@ def test_the_rules_come_in_priority_order_and_keep_what_they_say():
         (
             text({**rule(), "storage": 1}),
             'object instance has properties which are not allowed by the schema: (["storage"])',
+        ),
+        (
+            text(rule(storageClass="archive")),
+            "storageClass archive is not supported: this registry has no archive tier.",
         ),
         (
             text(rule(action="keep")),

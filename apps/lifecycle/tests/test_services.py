@@ -182,3 +182,21 @@ def test_put_get_delete_and_refusals(shelf):
     names = list(Event.objects.order_by("sequence").values_list("event_name", flat=True))
     assert names[-2:] == ["PutLifecyclePolicy", "DeleteLifecyclePolicy"]
     assert run(shelf).expired == []  # no policy, nothing to do
+
+
+def test_the_command_and_the_beat_task_run_every_policy(shelf, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from apps.lifecycle import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    old = shelf.push("prod-1", 20)
+    shelf.push("prod-2", 1)
+    put(shelf, ecr_examples.AGE_TAGGED)
+    out = StringIO()
+    call_command("lifecycle", "run", f"{shelf.tenant.id}/app", stdout=out)
+    assert out.getvalue() == f"{shelf.tenant.id}/app: 1 images expired (1 manifests)\n"
+    assert old not in digests_left(shelf)
+    assert tasks.run_lifecycle_policies.delay().get() == 1
