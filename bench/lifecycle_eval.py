@@ -48,7 +48,12 @@ POLICY = {
         },
         {
             "rulePriority": 20,
-            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 30},
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 30,
+            },
             "action": {"type": "expire"},
         },
         {
