@@ -210,6 +210,7 @@ INSTALLED_APPS = [
     "apps.gallery",
     "apps.scanning",
     "apps.usage",
+    "apps.lifecycle",
     "apps.console",
     # The project's own commands: `berth serve`, `worker`, `beat`, and `migrate` under a lock.
     "registry_project",
@@ -360,6 +361,7 @@ SPECTACULAR_SETTINGS = {
         "AccessKeyStatusEnum": "apps.accounts.models.AccessKeyStatus",
         "RegistryAliasStatusEnum": "apps.accounts.registries.RegistryAliasStatus",
         "LogoContentTypeEnum": "apps.repositories.models.LogoContentType",
+        "LifecyclePreviewStatusEnum": "apps.lifecycle.models.PreviewStatus",
     },
 }
 
@@ -415,6 +417,11 @@ CELERY_BEAT_SCHEDULE = {
     "take-usage-snapshot": {
         "task": "apps.usage.tasks.take_snapshot",
         "schedule": crontab(minute=50, hour=23),
+    },
+    # Lifecycle policies expire what they condemn once a day, as ECR does (docs/lifecycle.md).
+    "run-lifecycle-policies": {
+        "task": "apps.lifecycle.tasks.run_lifecycle_policies",
+        "schedule": env_int("BERTH_LIFECYCLE_RUN_SECONDS", 24 * 3600),
     },
 }
 

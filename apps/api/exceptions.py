@@ -18,6 +18,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.kernel.errors import DomainError
+from apps.lifecycle import exceptions as lifecycle
 from apps.registry import exceptions as registry
 from apps.registry.storage.space import out_of_space
 from apps.scanning import exceptions as scanning
@@ -97,6 +98,9 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[type[exceptions.APIException], str]
     scanning.ScanLimitExceeded: (BadRequest, "limit_exceeded"),
     scanning.ImageNotScannable: (BadRequest, "unsupported_image_type"),
     scanning.InventoryMissing: (exceptions.NotFound, "scan_not_found"),
+    lifecycle.LifecyclePolicyInvalid: (exceptions.ValidationError, "invalid_parameter"),
+    lifecycle.LifecyclePolicyNotFound: (exceptions.NotFound, "lifecycle_policy_not_found"),
+    lifecycle.LifecyclePreviewNotFound: (exceptions.NotFound, "lifecycle_policy_preview_not_found"),
     DomainError: (exceptions.ValidationError, "invalid"),
 }
 

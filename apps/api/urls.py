@@ -8,6 +8,7 @@ from .accounts import views as accounts_api
 from .audit import views as audit_api
 from .gallery import views as gallery_api
 from .iam import views as iam_api
+from .lifecycle import views as lifecycle_api
 from .registry import views as images_api
 from .repositories import views as repositories_api
 from .scanning import views as scanning_api
@@ -57,6 +58,16 @@ urlpatterns = [
         "repositories/<path:name>/-/images/scan-findings",
         scanning_api.ImageScanFindings.as_view(),
         name="api-image-scan-findings",
+    ),
+    path(
+        "repositories/<path:name>/-/lifecycle-policy/preview",
+        lifecycle_api.LifecyclePolicyPreview.as_view(),
+        name="api-repository-lifecycle-policy-preview",
+    ),
+    path(
+        "repositories/<path:name>/-/lifecycle-policy",
+        lifecycle_api.LifecyclePolicyDetail.as_view(),
+        name="api-repository-lifecycle-policy",
     ),
     path("repositories/<path:name>/-/policy", iam_api.RepositoryPolicyDetail.as_view(), name="api-repository-policy"),
     path(

@@ -9,6 +9,7 @@ import click
 from ..client import repository_path
 from ..context import Session, pass_session
 from ..output import Activity, Column, emit, fields, output_option, plain, size, table, when
+from .lifecycle_policies import lifecycle_policy
 from .repository_policies import repository_policy
 
 MUTABILITY = ("MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION")
@@ -67,6 +68,7 @@ def repo() -> None:
 
 
 repo.add_command(repository_policy)
+repo.add_command(lifecycle_policy)
 
 
 @repo.command(short_help="Create a repository.")

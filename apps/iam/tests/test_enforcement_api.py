@@ -49,6 +49,18 @@ def api_client_of(user) -> APIClient:
     return client
 
 
+LIFECYCLE = json.dumps(
+    {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+)
+
 # (action, method, path, body, status when allowed)
 ENDPOINTS = [
     ("ecr:CreateRepository", "post", REPOS, {"name": "fresh"}, 201),
@@ -83,6 +95,17 @@ ENDPOINTS = [
         200,
     ),
     ("ecr:DescribeRepositories", "get", "/api/v1/usage", None, 200),
+    ("ecr:PutLifecyclePolicy", "put", f"{REPOS}/app/-/lifecycle-policy", {"lifecyclePolicyText": LIFECYCLE}, 200),
+    ("ecr:GetLifecyclePolicy", "get", f"{REPOS}/app/-/lifecycle-policy", None, 404),
+    ("ecr:DeleteLifecyclePolicy", "delete", f"{REPOS}/app/-/lifecycle-policy", None, 404),
+    (
+        "ecr:StartLifecyclePolicyPreview",
+        "post",
+        f"{REPOS}/app/-/lifecycle-policy/preview",
+        {"lifecyclePolicyText": LIFECYCLE},
+        200,
+    ),
+    ("ecr:GetLifecyclePolicyPreview", "get", f"{REPOS}/app/-/lifecycle-policy/preview", None, 404),
     ("iam:ListAccessKeys", "get", "/api/v1/access-keys", None, 200),
     ("iam:CreateAccessKey", "post", "/api/v1/access-keys", None, 201),
 ]
