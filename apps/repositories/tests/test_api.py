@@ -59,6 +59,8 @@ def test_create_with_every_setting(tenant, alice):
         "tags": [{"key": "cost center", "value": ""}, {"key": "team", "value": "platform"}],
         "imageCount": 0,
         "totalSize": 0,
+        "referencedBytes": 0,
+        "exclusiveBytes": 0,
     }
     assert alice.get("/api/v1/repositories/team/app").json() == body
 
