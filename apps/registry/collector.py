@@ -44,16 +44,18 @@ row: step 3 takes them, and an upload of the same bytes meanwhile pardons them."
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
+from apps.audit import events
 from apps.audit import services as audit_services
 from apps.audit.events import Actor
 from apps.kernel.iterables import batched
@@ -69,6 +71,8 @@ COLLECTOR = Actor.system("gc")
 # Rows a transaction of the collector locks at once. Digests are listed in the
 # audit event of their batch, so a batch also bounds the size of one event.
 BATCH_SIZE = 200
+# The longest rest between batches (seconds), whatever a slow batch took.
+MAX_REST = 2.0
 
 Progress = Callable[[str, int, int | None], None]
 """Told (stage, items done since the last call, the stage's items if known) as a pass goes."""
@@ -192,9 +196,20 @@ def collect(*, grace: timedelta | None = None, progress: Progress = _quiet, acto
     return report
 
 
+def _paced(batches):
+    """The batches, with a rest after each as long as it took: a pass uses at most
+    half of a core and of its database connection, and pushes and pulls beside it
+    keep their pace (bench/gc_pass.py measures both)."""
+    for batch in batches:
+        started = time.monotonic()
+        yield batch
+        time.sleep(min(time.monotonic() - started, MAX_REST))
+
+
 def _drop_links(cutoff: datetime, report: Report, progress: Progress, actor: Actor) -> None:
-    candidates = list(_unreferenced_links(cutoff).order_by("pk").values_list("pk", flat=True))
-    for batch in batched(candidates, BATCH_SIZE):
+    # By repository: a batch then names few of them, and records an event for each.
+    candidates = list(_unreferenced_links(cutoff).order_by("repository_id", "pk").values_list("pk", flat=True))
+    for batch in _paced(batched(candidates, BATCH_SIZE)):
         with transaction.atomic():
             locked = list(
                 RepositoryBlob.objects.select_for_update(skip_locked=True)
@@ -207,42 +222,48 @@ def _drop_links(cutoff: datetime, report: Report, progress: Progress, actor: Act
             dropped = list(
                 _unreferenced_links(cutoff).filter(pk__in=locked).select_related("repository", "blob").order_by("pk")
             )
-            if not dropped:
-                progress("links", len(batch), len(candidates))
-                continue
-            RepositoryBlob.objects.filter(pk__in=[link.pk for link in dropped]).delete()
-            by_repository = defaultdict(list)
-            for link in dropped:
-                by_repository[link.repository].append(link.blob)
-            now = timezone.now()
-            # Every row lock before the audit trail's: a push holding a blob's row
-            # waits for the chain head next (collector.py's docstring).
-            for repository, blobs in by_repository.items():
-                name = f"{repository.account_id}/{repository.name}"
-                Blob.objects.filter(pk__in=[blob.pk for blob in blobs]).update(touched_at=now, released_from=name)
-            for repository, blobs in by_repository.items():
-                name = f"{repository.account_id}/{repository.name}"
-                size = sum(blob.size for blob in blobs)
-                share = report.per_repository[name]
-                share.links += len(blobs)
-                share.link_bytes += size
-                report.links += len(blobs)
-                report.link_bytes += size
-                audit_services.record_change(
-                    actor=actor,
-                    context=None,
-                    event_name="DropUnreferencedLayers",
-                    recipient_account_id=repository.account_id,
-                    repository=repository.name,
-                    request_parameters={"registryId": repository.account_id, "repositoryName": repository.name},
-                    response_elements={"layerDigests": sorted(blob.pk for blob in blobs), "bytes": size},
-                )
+            if dropped:
+                _drop(dropped, report, actor)
         progress("links", len(batch), len(candidates))
+
+
+def _drop(links: list[RepositoryBlob], report: Report, actor: Actor) -> None:
+    RepositoryBlob.objects.filter(pk__in=[link.pk for link in links]).delete()
+    by_repository = defaultdict(list)
+    for link in links:
+        by_repository[link.repository].append(link.blob)
+    now = timezone.now()
+    # Every row lock before the audit trail's: a push holding a blob's row waits for
+    # the chain head next (the module's docstring).
+    for repository, blobs in by_repository.items():
+        name = f"{repository.account_id}/{repository.name}"
+        Blob.objects.filter(pk__in=[blob.pk for blob in blobs]).update(touched_at=now, released_from=name)
+    drafts = []
+    for repository, blobs in by_repository.items():
+        name = f"{repository.account_id}/{repository.name}"
+        size = sum(blob.size for blob in blobs)
+        share = report.per_repository[name]
+        share.links += len(blobs)
+        share.link_bytes += size
+        report.links += len(blobs)
+        report.link_bytes += size
+        draft = events.unstarted(
+            actor,
+            None,
+            event_name="DropUnreferencedLayers",
+            event_source="ecr",
+            recipient_account_id=repository.account_id,
+            repository=repository.name,
+            request_parameters={"registryId": repository.account_id, "repositoryName": repository.name},
+        )
+        draft.response_elements = {"layerDigests": sorted(blob.pk for blob in blobs), "bytes": size}
+        drafts.append(draft)
+    audit_services.record_many(drafts)
 
 
 def _condemn(cutoff: datetime, progress: Progress) -> None:
     candidates = list(_unlinked_blobs(cutoff).order_by("pk").values_list("pk", flat=True))
-    for batch in batched(candidates, BATCH_SIZE):
+    for batch in _paced(batched(candidates, BATCH_SIZE)):
         with transaction.atomic():
             locked = list(
                 Blob.objects.select_for_update(skip_locked=True)
@@ -256,7 +277,7 @@ def _condemn(cutoff: datetime, progress: Progress) -> None:
 def _delete_condemned(report: Report, progress: Progress, actor: Actor) -> None:
     store = get_blob_store()
     condemned = list(Blob.objects.filter(condemned_at__isnull=False).order_by("pk").values_list("pk", flat=True))
-    for batch in batched(condemned, BATCH_SIZE):
+    for batch in _paced(batched(condemned, BATCH_SIZE)):
         try:
             with transaction.atomic():
                 doomed = list(
@@ -269,7 +290,7 @@ def _delete_condemned(report: Report, progress: Progress, actor: Actor) -> None:
                 digests = [digest for digest, _, _ in doomed]
                 # Rows first, bytes second, one transaction: a failure of the store
                 # rolls the rows back, still condemned, for the next pass.
-                Blob.objects.filter(pk__in=digests, condemned_at__isnull=False).delete()
+                _delete_rows(digests)
                 store.delete_many(digests)
                 freed = sum(size for _, size, _ in doomed)
                 audit_services.record_change(
@@ -292,6 +313,16 @@ def _delete_condemned(report: Report, progress: Progress, actor: Actor) -> None:
             share.bytes += size
         report.blobs += len(doomed)
         report.bytes += freed
+
+
+def _delete_rows(digests: list[str]) -> None:
+    """Delete the condemned rows, locked by the caller. Straight SQL: Django's
+    delete() would first look for the rows' references one query a relation, and
+    the collector has proved there are none (condemned rows have no links)."""
+    table = connection.ops.quote_name(Blob._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(digests))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE digest IN ({placeholders}) AND condemned_at IS NOT NULL", digests)
 
 
 def reconcile(*, grace: timedelta | None = None, progress: Progress = _quiet) -> Report:
