@@ -147,6 +147,10 @@ def collect_when_told() -> None:
     print(collector.collect().blobs, flush=True)
 
 
+def log_tail(path: Path, lines: int = 40) -> list[str]:
+    return path.read_text(errors="replace").splitlines()[-lines:]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -164,6 +168,7 @@ class Load:
         self.counts = {"push": 0, "pull": 0, "error": 0}
         self.lock = threading.Lock()
         self.running = threading.Event()
+        self.first_error: str | None = None
 
     def _token(self, session, repository: str) -> str:
         response = session.get(
@@ -192,8 +197,10 @@ class Load:
                                        headers={"Accept": OCI_MANIFEST}).status_code == 200  # fmt: skip
                     assert session.get(f"{self.url}/v2/{repository}/blobs/{layer}", timeout=30).status_code == 200
                 ok = True
-            except (AssertionError, self.requests.RequestException):
+            except (AssertionError, self.requests.RequestException) as exc:
                 ok = False
+                self.first_error = self.first_error or repr(exc)[:300]
+                time.sleep(0.1)  # a server that went away is not hammered
             with self.lock:
                 self.counts[kind if ok else "error"] += 1
 
@@ -240,7 +247,10 @@ class Load:
         for thread in threads:
             thread.join()
         done = {kind: after[kind] - before[kind] for kind in after}
-        return (done["push"] + done["pull"]) / elapsed, {**done, "seconds": round(elapsed, 2), "result": result}
+        figures = {**done, "seconds": round(elapsed, 2), "result": result}
+        if self.first_error:
+            figures["first error"] = self.first_error
+        return (done["push"] + done["pull"]) / elapsed, figures
 
 
 def main() -> None:
@@ -290,11 +300,12 @@ def measure_load(data_dir: str, repositories: list, garbage_count: int, seconds:
     connections.close_all()
     port = free_port()
     env = {**os.environ, "BERTH_DATA_DIR": data_dir, "PYTHONPATH": str(REPOSITORY)}
+    log = open(Path(data_dir) / "server.log", "wb")
     server = subprocess.Popen(
         [str(Path(sys.executable).with_name("berth")), "serve", "--bind", f"127.0.0.1:{port}"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -332,6 +343,8 @@ def measure_load(data_dir: str, repositories: list, garbage_count: int, seconds:
 
         beside, figures = load.measure(None, during=one_pass)
         print(f"during a pass: {beside:.1f} /s {figures} — {100 * beside / alone:.0f} % of alone")
+        if figures["error"]:
+            print("the server's log ends:\n" + "\n".join(log_tail(Path(data_dir) / "server.log")))
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)

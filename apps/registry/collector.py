@@ -71,7 +71,9 @@ COLLECTOR = Actor.system("gc")
 # Rows a transaction of the collector locks at once. Digests are listed in the
 # audit event of their batch, so a batch also bounds the size of one event.
 BATCH_SIZE = 200
-# The longest rest between batches (seconds), whatever a slow batch took.
+# A pass rests between batches this many times as long as a batch took, and at
+# most MAX_REST seconds, whatever a slow batch took.
+REST_FACTOR = 3
 MAX_REST = 2.0
 
 Progress = Callable[[str, int, int | None], None]
@@ -197,13 +199,13 @@ def collect(*, grace: timedelta | None = None, progress: Progress = _quiet, acto
 
 
 def _paced(batches):
-    """The batches, with a rest after each as long as it took: a pass uses at most
-    half of a core and of its database connection, and pushes and pulls beside it
-    keep their pace (bench/gc_pass.py measures both)."""
+    """The batches, with a rest after each REST_FACTOR times as long as it took: a
+    pass uses at most a quarter of a core and of its database connection, and the
+    pushes and pulls beside it keep their pace (bench/gc_pass.py measures both)."""
     for batch in batches:
         started = time.monotonic()
         yield batch
-        time.sleep(min(time.monotonic() - started, MAX_REST))
+        time.sleep(min(REST_FACTOR * (time.monotonic() - started), MAX_REST))
 
 
 def _drop_links(cutoff: datetime, report: Report, progress: Progress, actor: Actor) -> None:
