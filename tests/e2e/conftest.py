@@ -1,10 +1,10 @@
 """End-to-end fixtures: a real Berth server (``berth serve``) in a subprocess.
 
 The ``berth`` fixture (session scope) starts ``<venv>/bin/berth serve --bind 127.0.0.1:<port>``
-with a fresh BERTH_DATA_DIR and a fresh database:
+with a fresh BERTH_DATA_DIR and a fresh, migrated database (tests/live_database.py):
 
 * if BERTH_TEST_DATABASE_URL or DATABASE_URL is a postgres URL, a new database
-  ``berth_e2e_<pid>`` is created on that server (and dropped at the end);
+  ``berth_e2e_<pid>_<hex>`` is created on that server (and dropped at the end);
 * otherwise Berth's own default: DATABASE_URL empty, a SQLite file in the data directory.
 
 Client helpers: :func:`need` skips a test when a client binary is missing, except in CI
@@ -30,9 +30,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from tests.live_database import server_database
 
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parent.parent
@@ -218,50 +219,8 @@ def run_isolated(
 # --------------------------------------------------------------------------- database
 
 
-def _postgres_url() -> str | None:
-    for var in ("BERTH_TEST_DATABASE_URL", "DATABASE_URL"):
-        url = os.environ.get(var, "")
-        if url.split(":", 1)[0] in ("postgres", "postgresql", "pgsql", "postgis"):
-            return url
-    return None
-
-
-def _with_dbname(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def _psycopg_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(("postgresql", *parts[1:]))
-
-
-class _PostgresDB:
-    def __init__(self, base_url: str):
-        import psycopg  # only needed on this path
-        from psycopg import sql
-
-        self._psycopg, self._sql = psycopg, sql
-        self.admin_url = _psycopg_url(base_url)
-        # One database per server: the session's servers (tests/e2e, tests/cli and
-        # tests/browser each start one) must never drop one another's.
-        self.name = f"berth_e2e_{os.getpid()}_{secrets.token_hex(4)}"
-        self.url = _with_dbname(base_url, self.name)
-
-    def _exec(self, stmt) -> None:
-        with self._psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(stmt)
-
-    def create(self) -> None:
-        ident = self._sql.Identifier(self.name)
-        self._exec(self._sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-        self._exec(self._sql.SQL("CREATE DATABASE {}").format(ident))
-
-    def drop(self) -> None:
-        try:
-            self._exec(self._sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(self._sql.Identifier(self.name)))
-        except Exception as exc:  # teardown must not mask test results
-            print(f"warning: could not drop e2e database {self.name}: {exc}", file=sys.stderr)
+# One place makes every live server's database, a copy of a template migrated once
+# per session: tests/live_database.py.
 
 
 # --------------------------------------------------------------------------- server
@@ -494,26 +453,16 @@ def berth(tmp_path_factory):
     data_dir = root / "data"
     data_dir.mkdir()
 
-    pg = None
-    pg_url = _postgres_url()
-    if pg_url:
-        pg = _PostgresDB(pg_url)
-        pg.create()
-        database_url = pg.url
-    else:
-        # Berth's embedded default: no DATABASE_URL means SQLite in BERTH_DATA_DIR (with
-        # the WAL / IMMEDIATE / busy-timeout options the default config sets).
-        database_url = ""
-
-    server = BerthServer(data_dir, database_url)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        _server_log_tail[:] = server.log_tail(60).splitlines()
-        if pg is not None:
-            pg.drop()
+    with server_database(data_dir) as database_url:
+        # no DATABASE_URL is Berth's embedded default: SQLite in BERTH_DATA_DIR (with
+        # the WAL / IMMEDIATE / busy-timeout options the default config sets)
+        server = BerthServer(data_dir, database_url)
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
+            _server_log_tail[:] = server.log_tail(60).splitlines()
     # what it logged after the last test's check: while it stopped, or late
     late = tracebacks_in(server.read_new_log())
     if late:

@@ -20,6 +20,7 @@ import shutil
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import boto3
@@ -27,9 +28,10 @@ import pytest
 import requests
 
 from apps.registry.tests.conftest import REGION, start_moto_server
+from tests.live_database import server_database
 
 from . import images as I
-from .conftest import BerthServer, _postgres_url, _PostgresDB, need, run_isolated
+from .conftest import BerthServer, need, run_isolated
 
 # Bounded in time and count: each client stops at whichever comes first.
 LOAD_SECONDS = 15
@@ -219,10 +221,8 @@ def installation(request, tmp_path):
     need("skopeo")
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    database = _PostgresDB(_postgres_url()) if _postgres_url() else None
-    if database is not None:
-        database.create()
-    server = BerthServer(data_dir, database.url if database else "")
+    database = ExitStack()
+    server = BerthServer(data_dir, database.enter_context(server_database(data_dir)))
     server.env.update(
         {
             "BERTH_GC_GRACE_SECONDS": "0",
@@ -280,8 +280,7 @@ def installation(request, tmp_path):
         if moto is not None:
             moto.terminate()
             moto.wait(timeout=10)
-        if database is not None:
-            database.drop()
+        database.close()
 
 
 def _collect_by_hand(server: BerthServer, stop: threading.Event, reports: list) -> None:

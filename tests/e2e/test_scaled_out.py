@@ -31,14 +31,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from apps.registry.tests.conftest import REGION, start_moto_server
+from tests.live_database import PostgresDatabase, postgres_url
 
 from . import images as I
 from .conftest import (
     BERTH_BIN,
     SERVER_MARK_VARIABLE,
     BerthServer,
-    _postgres_url,
-    _PostgresDB,
     in_ci,
     need,
     processes_marked,
@@ -55,7 +54,7 @@ RECEIVED = r"Task apps\.registry\.tasks\.record_image_details\[([0-9a-f-]+)\] re
 
 def services() -> tuple[str, str]:
     """The PostgreSQL and Redis URLs of this run; skipped (failed in CI) without them."""
-    postgres = _postgres_url()
+    postgres = postgres_url()
     redis_url = os.environ.get("BERTH_TEST_REDIS_URL") or os.environ.get("REDIS_URL")
     if postgres and redis_url:
         return postgres, redis_url
@@ -168,7 +167,7 @@ def installation(tmp_path):
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     moto, endpoint = start_moto_server({**os.environ, **fake_aws})
-    database = _PostgresDB(postgres_url)
+    database = PostgresDatabase(postgres_url)
     database.create()
     bucket = f"berth-scaled-{secrets.token_hex(6)}"
     boto3.client(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 
 from registry_project.management.commands.serve import STOP_ORDER
 from tests.e2e.conftest import BerthServer, processes_marked
+from tests.live_database import sqlite_database
 
 CTRL_C_ROUNDS = 10
 # Rounds run in batches whose servers start and stop together, as on a loaded host.
@@ -49,7 +49,8 @@ def port_is_free(port: int) -> bool:
 
 
 def sqlite_server(data_dir: Path, log_name: str, **env: str) -> BerthServer:
-    server = BerthServer(data_dir, "")  # SQLite: a server of its own, whatever the other tests use
+    # SQLite: a server of its own, whatever the other tests use
+    server = BerthServer(data_dir, sqlite_database(data_dir))
     server.log_path = data_dir.parent / log_name
     server.env.update({"BERTH_WEB_WORKERS": "2", "BERTH_STOP_GRACE_SECONDS": str(GRACE_SECONDS), **env})
     return server
@@ -89,15 +90,11 @@ def check_stopped_by_ctrl_c(round_number: int, server: BerthServer) -> None:
 
 
 def test_ctrl_c_in_a_terminal_stops_every_process_in_order(data_dir):
-    # One installation migrated once, copied for each round (a server of its own each).
-    template = data_dir / "template"
-    template.mkdir()
-    sqlite_server(template, "migrate.log").cli("migrate", "--no-input")
     for first in range(0, CTRL_C_ROUNDS, ROUNDS_AT_ONCE):
         servers = {}
         for round_number in range(first, min(first + ROUNDS_AT_ONCE, CTRL_C_ROUNDS)):
             directory = data_dir / f"round-{round_number}"
-            shutil.copytree(template, directory)
+            directory.mkdir()
             servers[round_number] = sqlite_server(directory, f"serve-{round_number}.log")
         try:
             for server in servers.values():

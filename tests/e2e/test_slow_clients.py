@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.live_database import sqlite_database
+
 from .rawhttp import Connection, request
 
 BERTH = Path(sys.executable).with_name("berth")
@@ -58,6 +60,7 @@ class SmallServer:
         )
         for name in ("BERTH_AUDIT_SYNCHRONOUS", "CELERY_TASK_ALWAYS_EAGER", "BERTH_TEST_DATABASE_URL"):
             self.env.pop(name, None)
+        sqlite_database(root / "data")
 
     def berth(self, *args: str) -> str:
         result = subprocess.run([str(BERTH), *args], env=self.env, capture_output=True, text=True, timeout=120)

@@ -24,10 +24,11 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
+
+from tests.live_database import server_database
 
 from .conftest import BERTH_BIN, STARTUP_TIMEOUT, BerthServer, in_ci
 from .images import random_layer
@@ -43,40 +44,6 @@ def sha256(data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- servers
-
-
-@contextmanager
-def own_database(tag: str):
-    """A database of this module's own on the PostgreSQL server the suite uses, or
-    "" for Berth's default (SQLite in the data directory)."""
-    url = next(
-        (
-            os.environ[name]
-            for name in ("BERTH_TEST_DATABASE_URL", "DATABASE_URL")
-            if os.environ.get(name, "").split(":", 1)[0] in ("postgres", "postgresql")
-        ),
-        None,
-    )
-    if url is None:
-        yield ""
-        return
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = f"berth_e2e_{tag}_{os.getpid()}"
-    admin = urlunsplit(("postgresql", *parts[1:]))
-
-    def run(statement) -> None:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(statement)
-
-    run(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    run(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-    finally:
-        run(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 class WrappedServer(BerthServer):
@@ -113,10 +80,10 @@ class WrappedServer(BerthServer):
 
 
 @contextmanager
-def running(root: Path, tag: str, *, env: dict[str, str] | None = None, wrapper: list[str] | None = None):
+def running(root: Path, *, env: dict[str, str] | None = None, wrapper: list[str] | None = None):
     data_dir = root / "data"
     data_dir.mkdir()
-    with own_database(tag) as database_url:
+    with server_database(data_dir) as database_url:
         server = WrappedServer(data_dir, database_url, wrapper or [])
         server.env.update(env or {})
         try:
@@ -158,13 +125,13 @@ def full_disk_server(tmp_path_factory):
         str(store),
     ]
     env = {"BERTH_BLOB_DIR": str(store / "blobs"), "BERTH_UPLOAD_DIR": str(store / "uploads")}
-    with running(root, "full", env=env, wrapper=wrapper) as server:
+    with running(root, env=env, wrapper=wrapper) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with running(tmp_path_factory.mktemp("faults"), "faults") as server:
+    with running(tmp_path_factory.mktemp("faults")) as server:
         yield server
 
 

@@ -22,6 +22,7 @@ from django.db import connection
 from apps.audit import chain, spool
 from apps.audit.models import Event, SpoolCursor
 from apps.audit.recorder import Recorder
+from tests.live_database import sqlite_database
 
 from .conftest import make_draft
 
@@ -186,13 +187,7 @@ def shared_database(request, tmp_path) -> dict[str, str]:
         )
     else:
         environment.pop("DATABASE_URL", None)
-        subprocess.run(
-            [sys.executable, "-m", "django", "migrate", "-v0"],
-            env=environment,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        sqlite_database(tmp_path / "data")
     return environment
 
 

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import BerthServer, server_tracebacks_fail_the_test  # noqa: F401  (a fixture)
+from tests.live_database import sqlite_database
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +48,8 @@ def recorded_lookups(server: BerthServer) -> int:
 def idle_writer_server(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    server = BerthServer(data_dir, "")  # SQLite: a server of its own, whatever the other tests use
+    # SQLite: a server of its own, whatever the other tests use
+    server = BerthServer(data_dir, sqlite_database(data_dir))
     server.env.update(
         {
             "BERTH_AUDIT_SYNCHRONOUS": "false",

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.live_database import sqlite_database
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[3]
 
 # The write, in a process that dies as soon as it commits: on_commit callbacks run in
@@ -57,8 +59,7 @@ def test_events_of_a_process_killed_after_its_commit_are_delivered_by_the_sweep(
     }
     for name in ("DATABASE_URL", "BERTH_TEST_DATABASE_URL"):
         env.pop(name, None)  # SQLite in the data directory
-    migrated = run(["manage.py", "migrate", "--noinput"], env)
-    assert migrated.returncode == 0, migrated.stderr
+    sqlite_database(tmp_path / "data")
 
     died = run(["-c", WRITE_THEN_DIE], env)
     assert died.returncode == 9, died.stdout + died.stderr
