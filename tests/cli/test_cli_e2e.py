@@ -183,7 +183,8 @@ def test_repository_commands(cli):
     assert table[0].split() == [
         "NAME", "VISIBILITY", "TAG", "MUTABILITY", "IMAGES", "SIZE", "REFERENCED", "EXCLUSIVE", "CREATED"
     ]  # fmt: skip
-    assert table[1].split()[:10] == ["team/app", "private", "IMMUTABLE_WITH_EXCLUSION", "0", "0", "B", "0", "B", "0", "B"]
+    # Sizes print as "0 B": two words each.
+    assert table[1].split()[:10] == ["team/app", "private", "IMMUTABLE_WITH_EXCLUSION", "0"] + ["0", "B"] * 3
 
     described = cli.ok("repo", "describe", "team/app")
     assert f"URI:                {created['uri']}\n" in described

@@ -18,7 +18,7 @@ from registry_project.management.commands.serve import STOP_ORDER
 from tests.e2e.conftest import BerthServer, processes_marked
 from tests.live_database import sqlite_database
 
-CTRL_C_ROUNDS = 10
+CTRL_C_ROUNDS = 5
 # Rounds run in batches whose servers start and stop together, as on a loaded host.
 ROUNDS_AT_ONCE = 5
 GRACE_SECONDS = 15
