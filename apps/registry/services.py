@@ -30,6 +30,7 @@ from apps.kernel import json_limits
 from apps.kernel.digests import digest_bytes, parse_digest
 from apps.kernel.names import TAG_PATTERN
 from apps.kernel.requests import RequestContext
+from apps.kernel.transactions import retried_on_deadlock
 from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
 from apps.repositories.services import RepositoryNotEmpty, event_fields
@@ -128,6 +129,18 @@ def _store_claimed(digest: str, size: int, source_path: str) -> Blob:
     return Blob(digest=digest, size=size)
 
 
+def _lock_links(repository: Repository, digests) -> list[str]:
+    """Lock the repository's links to ``digests`` in the order a push locks them
+    (_hold_links): a delete takes them before it deletes the manifest and its tags,
+    so that it waits for a push holding them, never the push for a tag it holds."""
+    return list(
+        RepositoryBlob.objects.select_for_update()
+        .filter(repository=repository, blob_id__in=sorted(set(digests)))
+        .order_by("blob_id")
+        .values_list("blob_id", flat=True)
+    )
+
+
 def _release_links(repository: Repository, digests) -> None:
     """Drop the repository's links to ``digests`` that no manifest of it references
     any more (its manifests were just deleted in the caller's transaction): the
@@ -137,15 +150,9 @@ def _release_links(repository: Repository, digests) -> None:
     The links are locked first, in the order pushes lock them (_hold_links), and the
     references read afterwards, so a push that held a link has committed its
     manifest by then and keeps the link."""
-    wanted = sorted(set(digests))
-    if not wanted:
+    if not digests:
         return
-    locked = list(
-        RepositoryBlob.objects.select_for_update()
-        .filter(repository=repository, blob_id__in=wanted)
-        .order_by("blob_id")
-        .values_list("blob_id", flat=True)
-    )
+    locked = _lock_links(repository, digests)
     referenced = set(
         ManifestBlob.objects.filter(manifest__repository=repository, blob_id__in=locked).values_list(
             "blob_id", flat=True
@@ -493,6 +500,7 @@ def _check_manifest_descriptor(descriptor: Descriptor, manifest: Manifest, where
         )
 
 
+@retried_on_deadlock
 def put_manifest(
     *,
     repository: Repository,
@@ -518,6 +526,7 @@ def put_manifest(
     return manifest
 
 
+@retried_on_deadlock
 def put_image(
     *,
     repository: Repository,
@@ -708,12 +717,7 @@ def _hold_links(repository: Repository, blobs) -> None:
     deleted since the references were checked refuses the push. Locked in digest
     order, so that pushes sharing blobs never wait on each other in a cycle."""
     wanted = sorted({blob.digest for blob in blobs})
-    held = set(
-        RepositoryBlob.objects.select_for_update()
-        .filter(repository=repository, blob_id__in=wanted)
-        .order_by("blob_id")
-        .values_list("blob_id", flat=True)
-    )
+    held = set(_lock_links(repository, wanted))
     for digest in wanted:
         if digest not in held:
             raise ManifestBlobUnknown(digest, f"blob {digest} was deleted from the repository during the push")
@@ -794,6 +798,7 @@ def _point_tag(*, repository: Repository, tag: str, manifest: Manifest, actor: s
     return True, old_digest
 
 
+@retried_on_deadlock
 def delete_manifest(
     *, repository: Repository, digest: str, actor: Actor, context: RequestContext | None = None
 ) -> None:
@@ -811,6 +816,7 @@ def delete_manifest(
         for tag in tags:
             TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor.display_name)
         blobs = list(ManifestBlob.objects.filter(manifest=manifest).values_list("blob_id", flat=True))
+        _lock_links(repository, blobs)
         manifest.delete()
         _release_links(repository, blobs)
         outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": digest, "tags": tags})
@@ -819,6 +825,7 @@ def delete_manifest(
         )
 
 
+@retried_on_deadlock
 def delete_tag(*, repository: Repository, tag: str, actor: Actor, context: RequestContext | None = None) -> None:
     with transaction.atomic():
         current = Tag.objects.select_related("manifest").filter(repository=repository, name=tag).first()
@@ -853,6 +860,7 @@ class BatchDeleted:
     failures: list[tuple[str | None, str | None, selectors.ImageFailure]]
 
 
+@retried_on_deadlock
 def batch_delete_image(
     *,
     repository: Repository,
@@ -958,6 +966,7 @@ def _delete_image(
         [TagHistory(repository=repository, tag=tag, old_digest=manifest.digest, actor=actor) for tag in tags]
     )
     blobs = list(ManifestBlob.objects.filter(manifest=manifest).values_list("blob_id", flat=True))
+    _lock_links(repository, blobs)
     try:
         with transaction.atomic():
             manifest.delete()

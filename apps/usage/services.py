@@ -123,7 +123,9 @@ def add_served_bytes(*, batch_id: str, served: list[dict]) -> bool:
                 AppliedBatch.objects.create(batch_id=uuid.UUID(batch_id), applied_at=timezone.now())
         except IntegrityError:
             return False
-        for tally in served:
+        # In one order whatever the batch's: two processes adding batches at once
+        # then lock the day's rows in the same order and never deadlock.
+        for tally in sorted(served, key=lambda t: (t["day"], t["repositoryId"], t["anonymous"])):
             _add(tally)
     return True
 
