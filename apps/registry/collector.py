@@ -152,10 +152,6 @@ def _unlinked_blobs(cutoff: datetime):
     )
 
 
-def _repository_name(link: RepositoryBlob) -> str:
-    return f"{link.repository.account_id}/{link.repository.name}"
-
-
 def plan(*, grace: timedelta | None = None) -> Report:
     """What a pass would do now, changing nothing (``berth gc --dry-run``)."""
     grace = default_grace() if grace is None else grace
@@ -235,14 +231,14 @@ def _drop(links: list[RepositoryBlob], report: Report, actor: Actor) -> None:
     for link in links:
         by_repository[link.repository].append(link.blob)
     now = timezone.now()
+    names = {repository: f"{repository.account_id}/{repository.name}" for repository in by_repository}
     # Every row lock before the audit trail's: a push holding a blob's row waits for
     # the chain head next (the module's docstring).
     for repository, blobs in by_repository.items():
-        name = f"{repository.account_id}/{repository.name}"
-        Blob.objects.filter(pk__in=[blob.pk for blob in blobs]).update(touched_at=now, released_from=name)
+        Blob.objects.filter(pk__in=[blob.pk for blob in blobs]).update(touched_at=now, released_from=names[repository])
     drafts = []
     for repository, blobs in by_repository.items():
-        name = f"{repository.account_id}/{repository.name}"
+        name = names[repository]
         size = sum(blob.size for blob in blobs)
         share = report.per_repository[name]
         share.links += len(blobs)

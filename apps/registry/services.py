@@ -141,18 +141,14 @@ def _lock_links(repository: Repository, digests) -> list[str]:
     )
 
 
-def _release_links(repository: Repository, digests) -> None:
-    """Drop the repository's links to ``digests`` that no manifest of it references
-    any more (its manifests were just deleted in the caller's transaction): the
-    repository stops serving them at once, and the collector may take the bytes
-    once no repository links them.
-
-    The links are locked first, in the order pushes lock them (_hold_links), and the
-    references read afterwards, so a push that held a link has committed its
-    manifest by then and keeps the link."""
-    if not digests:
+def _release_links(repository: Repository, locked: list[str]) -> None:
+    """Drop the repository's links to ``locked`` (the blobs _lock_links locked before
+    the caller deleted its manifests) that no manifest of it references any more:
+    the repository stops serving them at once, and the collector may take the bytes
+    once no repository links them. The references are read after the locks, so a
+    push that held a link has committed its manifest by then and keeps the link."""
+    if not locked:
         return
-    locked = _lock_links(repository, digests)
     referenced = set(
         ManifestBlob.objects.filter(manifest__repository=repository, blob_id__in=locked).values_list(
             "blob_id", flat=True
@@ -816,9 +812,9 @@ def delete_manifest(
         for tag in tags:
             TagHistory.objects.create(repository=repository, tag=tag, old_digest=digest, actor=actor.display_name)
         blobs = list(ManifestBlob.objects.filter(manifest=manifest).values_list("blob_id", flat=True))
-        _lock_links(repository, blobs)
+        locked = _lock_links(repository, blobs)
         manifest.delete()
-        _release_links(repository, blobs)
+        _release_links(repository, locked)
         outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": digest, "tags": tags})
         _Change(actor, context, "BatchDeleteImage").record(
             repository, {"imageDigest": digest}, imageIds=[{"imageDigest": digest}]
@@ -966,7 +962,7 @@ def _delete_image(
         [TagHistory(repository=repository, tag=tag, old_digest=manifest.digest, actor=actor) for tag in tags]
     )
     blobs = list(ManifestBlob.objects.filter(manifest=manifest).values_list("blob_id", flat=True))
-    _lock_links(repository, blobs)
+    locked = _lock_links(repository, blobs)
     try:
         with transaction.atomic():
             manifest.delete()
@@ -975,7 +971,7 @@ def _delete_image(
         raise referenced(
             list(Manifest.objects.filter(child_refs__child=manifest).values_list("digest", flat=True)[:5])
         ) from None
-    _release_links(repository, blobs)
+    _release_links(repository, locked)
     outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": manifest.digest, "tags": tags})
     removed += [(manifest.digest, tag) for tag in tags] or [(manifest.digest, None)]
     if cascade and children:
