@@ -39,6 +39,15 @@ if not SECRET_KEY:
 
     SECRET_KEY = data_dir_secret(DATA_DIR, "secret_key")
 
+# Keys that seal secrets Berth reads back (apps.kernel.sealing: upstream and
+# replication credentials), comma-separated Fernet keys: the first seals, all unseal.
+# Unset: one key generated once into the data directory.
+BERTH_SEALING_KEYS = [key.strip() for key in os.environ.get("BERTH_SEALING_KEYS", "").split(",") if key.strip()]
+if not BERTH_SEALING_KEYS:
+    from apps.kernel.secrets import data_dir_secret, fernet_key
+
+    BERTH_SEALING_KEYS = [data_dir_secret(DATA_DIR, "sealing_key", make=fernet_key)]
+
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 # Where clients reach the registry; used in the token realm and pull commands.
@@ -211,6 +220,7 @@ INSTALLED_APPS = [
     "apps.scanning",
     "apps.usage",
     "apps.lifecycle",
+    "apps.replication",
     "apps.console",
     # The project's own commands: `berth serve`, `worker`, `beat`, and `migrate` under a lock.
     "registry_project",

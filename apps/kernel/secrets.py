@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -29,8 +30,13 @@ def read_or_create(path: Path, make) -> str:
     return path.read_text().strip()
 
 
-def data_dir_secret(data_dir: Path, name: str) -> str:
+def fernet_key() -> str:
+    """A key for apps.kernel.sealing: 32 random bytes, URL-safe base64."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+
+
+def data_dir_secret(data_dir: Path, name: str, make=lambda: secrets.token_urlsafe(48)) -> str:
     """Return the secret stored in ``data_dir/name``, creating it atomically on first use
     (the file 0600, a new data directory 0700: settings read it before they set the umask)."""
     data_dir.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)
-    return read_or_create(data_dir / name, lambda: secrets.token_urlsafe(48))
+    return read_or_create(data_dir / name, make)

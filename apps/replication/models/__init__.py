@@ -1,0 +1,1 @@
+"""Replication's tables (``replication.py``) and the pull-through cache's (``cache.py``)."""
