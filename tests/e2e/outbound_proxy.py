@@ -3,8 +3,9 @@ client's resume tests against real registries (tests/e2e/test_outbound_client.py
 
 It forwards bytes as they come and reads just enough HTTP to know where to cut:
 
-* ``cut_patch_after``: the next PATCH request's connection is closed after that
-  many bytes of its body have gone through (the registry sees a body cut short);
+* ``cut_patch_after``: the next PATCH request (after ``patches_before_cut`` more
+  have gone through whole) has its connection closed after that many bytes of its
+  body (the registry sees a body cut short);
 * ``cut_blob_download_after``: the next response to a ``GET .../blobs/<digest>``
   is cut after that many bytes (headers included) have reached the client.
 
@@ -25,6 +26,7 @@ class BreakingProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream = ("127.0.0.1", upstream_port)
         self.cut_patch_after: int | None = None
+        self.patches_before_cut = 0
         self.cut_blob_download_after: int | None = None
         self.cuts: list[str] = []
         self._lock = threading.Lock()
@@ -79,7 +81,10 @@ class BreakingProxy:
                 if not data:
                     break
                 if body_budget is None and _PATCH.search(data) and self.cut_patch_after is not None:
-                    budget = self._take("cut_patch_after")
+                    with self._lock:
+                        spared = self.patches_before_cut > 0
+                        self.patches_before_cut -= spared
+                    budget = None if spared else self._take("cut_patch_after")
                     if budget is not None:
                         head_end = data.find(b"\r\n\r\n")
                         body_budget = budget
