@@ -144,7 +144,8 @@ class Descriptor:
     digest: str
     size: int
     artifact_type: str = ""
-    annotations: dict = field(default_factory=dict)
+    # Not hashed (a dict is not hashable); a descriptor still goes in a set or a dict's keys.
+    annotations: dict = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_json(cls, data: object) -> Descriptor:
