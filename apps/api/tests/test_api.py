@@ -199,7 +199,7 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         for operation in item.values():
             if path.endswith("/images/sbom"):
                 assert "Amazon Inspector's" in operation["description"], operation["operationId"]
-            elif path.startswith("/api/v1/registry/scanning-configuration"):
+            elif path.startswith(("/api/v1/registry/scanning-configuration", "/api/v1/registry/policy")):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]
             elif "catalog-data" in path or path.startswith("/api/v1/registries"):
                 assert "Amazon ECR Public's" in operation["description"], operation["operationId"]
