@@ -146,13 +146,16 @@ def repository_uri(repository: Repository, *, host: str, primary_alias: str) -> 
 # -- repository creation templates -------------------------------------------------
 
 
-def creation_templates(account: Account, prefixes: list[str] | None = None) -> list[RepositoryCreationTemplate]:
-    """DescribeRepositoryCreationTemplates: the account's templates by prefix (those
-    of ``prefixes`` only, when given; ECR's assumed trailing `/` ignored)."""
-    templates = RepositoryCreationTemplate.objects.filter(account=account).order_by("prefix")
+def creation_templates(
+    account: Account, *, prefixes: list[str] | None = None, after: str = "", limit: int | None = None
+) -> list[RepositoryCreationTemplate]:
+    """DescribeRepositoryCreationTemplates: the account's templates in the order of
+    their prefixes, those after ``after`` (a page's last), at most ``limit``; only
+    those of ``prefixes`` when given (ECR's assumed trailing `/` ignored)."""
+    templates = RepositoryCreationTemplate.objects.filter(account=account, prefix__gt=after).order_by("prefix")
     if prefixes is not None:
         templates = templates.filter(prefix__in=[p.removesuffix("/") for p in prefixes])
-    return list(templates)
+    return list(templates if limit is None else templates[:limit])
 
 
 def creation_template(account_id: str, prefix: str) -> RepositoryCreationTemplate | None:
