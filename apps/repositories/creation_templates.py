@@ -317,6 +317,8 @@ def delete_repository_creation_template(
 ) -> RepositoryCreationTemplate:
     """DeleteRepositoryCreationTemplate: returns the template as it was."""
     normalized = normalize_prefix(prefix)
+    if not _PREFIX.fullmatch(normalized):
+        raise CreationTemplateNotFound(account.pk, prefix)
     with transaction.atomic():
         template = (
             RepositoryCreationTemplate.objects.select_for_update().filter(account=account, prefix=normalized).first()

@@ -128,6 +128,11 @@ def test_a_replica_of_a_source_elsewhere_takes_the_defaults(tenant):
     assert (replica.image_tag_mutability, replica.scan_on_push, tags_of(replica)) == ("MUTABLE", False, {})
 
 
+def test_a_name_outside_the_grammar_is_refused_before_any_query(tenant):
+    with pytest.raises(repository_services.RepositoryNameInvalid):
+        creation.create_repository(account=tenant.account, name="a\x00b", applied_for="REPLICATION", actor=REPLICATION)
+
+
 def test_an_unknown_purpose_is_refused(tenant):
     with pytest.raises(ValueError, match="applied_for must be one of"):
         creation.create_repository(account=tenant.account, name="app", applied_for="MIRROR", actor=REPLICATION)

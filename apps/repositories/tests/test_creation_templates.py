@@ -326,3 +326,18 @@ def test_iam_decides_who_may_manage_templates(api_client, tenant):
     assert client.patch(f"{URL}/prod", {"description": "x"}, format="json").status_code == 403
     assert client.delete(f"{URL}/prod").status_code == 403
     assert RepositoryCreationTemplate.objects.get().description == ""
+
+
+@pytest.mark.parametrize("prefix", ["%00", "a%00b", "Prod", "x" * 300])
+def test_a_prefix_outside_the_grammar_names_no_template(api_client, tenant, prefix):
+    """A NUL is refused before the view (400); any other such prefix is not found."""
+    client = api_client(tenant)
+    expected = 400 if "%00" in prefix else 404
+    for method in (client.get, client.delete):
+        assert method(f"{URL}/{prefix}").status_code == expected
+    assert client.patch(f"{URL}/{prefix}", {"description": "x"}, format="json").status_code == expected
+    with pytest.raises(CreationTemplateNotFound):
+        delete_repository_creation_template(account=tenant.account, prefix=prefix.replace("%00", "\x00"), actor=ACTOR)
+    assert selectors.creation_template(tenant.id, prefix.replace("%00", "\x00")) is None
+    listed = client.get(URL, {"prefixes": "a\x00b", "nextToken": "x"})
+    assert listed.status_code == 400
