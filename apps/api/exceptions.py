@@ -17,6 +17,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.iam import registry_policies
 from apps.kernel.errors import DomainError
 from apps.lifecycle import exceptions as lifecycle
 from apps.registry import exceptions as registry
@@ -99,6 +100,8 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[type[exceptions.APIException], str]
     scanning.ImageNotScannable: (BadRequest, "unsupported_image_type"),
     scanning.InventoryMissing: (exceptions.NotFound, "scan_not_found"),
     lifecycle.LifecyclePolicyInvalid: (exceptions.ValidationError, "invalid_parameter"),
+    registry_policies.RegistryPolicyInvalid: (exceptions.ValidationError, "policy_invalid"),
+    registry_policies.RegistryPolicyNotFound: (exceptions.NotFound, "registry_policy_not_found"),
     lifecycle.LifecyclePolicyNotFound: (exceptions.NotFound, "lifecycle_policy_not_found"),
     lifecycle.LifecyclePreviewNotFound: (exceptions.NotFound, "lifecycle_policy_preview_not_found"),
     DomainError: (exceptions.ValidationError, "invalid"),

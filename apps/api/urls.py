@@ -7,6 +7,7 @@ from .accounts import registries as registries_api
 from .accounts import views as accounts_api
 from .audit import views as audit_api
 from .gallery import views as gallery_api
+from .iam import registry_policy as registry_policy_api
 from .iam import views as iam_api
 from .lifecycle import views as lifecycle_api
 from .registry import views as images_api
@@ -105,6 +106,7 @@ urlpatterns = [
         scanning_api.RegistryScanningConfiguration.as_view(),
         name="api-registry-scanning-configuration",
     ),
+    path("registry/policy", registry_policy_api.RegistryPolicyDetail.as_view(), name="api-registry-policy"),
     path("registry/catalog-data", registries_api.RegistryCatalogData.as_view(), name="api-registry-catalog-data"),
     path("audit/events", audit_api.EventList.as_view(), name="api-audit-events"),
     path("audit/events/export", audit_api.EventExport.as_view(), name="api-audit-events-export"),
