@@ -389,6 +389,12 @@ def delete_role(*, role: Role, actor: Actor, context: RequestContext | None = No
 # -- repository policies -------------------------------------------------------------
 
 
+def validate_repository_policy(document: str, account_id: str) -> None:
+    """Raises PolicyInvalid unless ``document`` is a repository policy ``account_id``
+    may set (its principals exist): a repository creation template's too."""
+    _validated(document, kind=policy.PolicyKind.RESOURCE, name=selectors.REPOSITORY_POLICY_NAME, account_id=account_id)
+
+
 def set_repository_policy(
     *, repository: Repository, document: str, actor: Actor, context: RequestContext | None = None
 ) -> RepositoryPolicy:
