@@ -51,6 +51,10 @@ MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFES
 # answer is not a manifest any client would accept.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+# A download reads in smaller pieces than it yields: a read that a broken
+# connection cuts short loses its piece (urllib3 drops a partial read), so the
+# piece bounds what a resume fetches again.
+DOWNLOAD_READ_BYTES = 64 * 1024
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
 # A Retry-After is honoured, but an upstream asking for an hour must not park a
@@ -244,7 +248,9 @@ def _reason(exc: BaseException) -> str:
         )
         if not isinstance(current, BaseException):
             break
-    return "connection broken" if isinstance(exc, requests.ConnectionError) else type(exc).__name__
+    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return "connection broken"
+    return type(exc).__name__
 
 
 def _error_from(response: requests.Response, method: str, body: bytes | None = None) -> RegistryClientError:
@@ -748,15 +754,19 @@ class RegistryClient:
         if self._has_blob(repository, digest, "pull,push"):
             return "present"
         location = None
-        for other in mount_from:
-            if other == repository:
-                continue
+        candidates = [other for other in dict.fromkeys(mount_from) if other != repository]
+        for index, other in enumerate(candidates):
             outcome = self._mount(repository, digest, other)
             if outcome == "mounted":
                 return "mounted"
-            if outcome is not None:  # the registry started a normal upload instead
-                location = outcome
-                break
+            if outcome is None:
+                continue
+            if index < len(candidates) - 1:
+                # The registry began a plain upload (it could not mount from there);
+                # another candidate may still mount, so this session is let go.
+                self._cancel_upload(outcome, repository)
+                continue
+            location = outcome
         self._upload(repository, digest, size, source, location)
         return "uploaded"
 
@@ -778,6 +788,14 @@ class RegistryClient:
             logger.info("mount of %s from %s into %s refused: %s", digest, other, repository, error.message)
             return None
         raise error
+
+    def _cancel_upload(self, location: str, repository: str) -> None:
+        """DELETE an upload session; a registry that keeps it lets it expire."""
+        try:
+            response = self._request("DELETE", location, scopes=[self._scope(repository, "pull,push")], retry=False)
+        except Unavailable:
+            return
+        response.close()
 
     def _location(self, response: requests.Response, request_url: str) -> str:
         location = response.headers.get("Location", "")
@@ -1132,23 +1150,24 @@ class BlobStream:
             if self._response is None:
                 self._connect()
             response = self._response
+            buffer = bytearray()
+            broken = None
             try:
-                for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
-                    if self._skip:
-                        dropped = min(self._skip, len(chunk))
-                        chunk = chunk[dropped:]
-                        self._skip -= dropped
-                    if not chunk:
-                        continue
-                    if self._position + len(chunk) > self.size:
-                        raise ProtocolError(f"blob {self.digest}: more than its {self.size} bytes")
-                    self._position += len(chunk)
-                    if self._hasher is not None:
-                        self._hasher.update(chunk)
-                    yield chunk
-                broken = None if self._position >= self.size else "the answer ended early"
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                broken = _reason(exc)
+                try:
+                    for piece in response.iter_content(DOWNLOAD_READ_BYTES):
+                        if self._skip:
+                            dropped = min(self._skip, len(piece))
+                            piece = piece[dropped:]
+                            self._skip -= dropped
+                        buffer += piece
+                        if len(buffer) >= DOWNLOAD_CHUNK_BYTES:
+                            yield self._take(buffer)
+                    if self._position + len(buffer) < self.size:
+                        broken = "the answer ended early"
+                except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                    broken = _reason(exc)
+                if buffer:  # what arrived before a break is good: yielded, not fetched again
+                    yield self._take(buffer)
             finally:
                 response.close()
                 self._response = None
@@ -1165,6 +1184,16 @@ class BlobStream:
             actual = f"{self._algorithm}:{self._hasher.hexdigest()}"
             if actual != self.digest:
                 raise DigestMismatch(f"blob {self.digest}: its bytes are {actual}", expected=self.digest, actual=actual)
+
+    def _take(self, buffer: bytearray) -> bytes:
+        chunk = bytes(buffer)
+        buffer.clear()
+        if self._position + len(chunk) > self.size:
+            raise ProtocolError(f"blob {self.digest}: more than its {self.size} bytes")
+        self._position += len(chunk)
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+        return chunk
 
     def read(self) -> bytes:
         """All of it (for small blobs: configs, tests)."""
