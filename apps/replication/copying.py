@@ -39,7 +39,7 @@ from apps.kernel.errors import DomainError
 from apps.kernel.sealing import SealedValueUnreadable, unseal
 from apps.registry import exceptions as registry_errors
 from apps.registry import services as registry_services
-from apps.registry.models import Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag
+from apps.registry.models import Manifest, ManifestBlob, RepositoryBlob, Tag
 from apps.registry.selectors import FailureCode
 from apps.registry.storage import get_blob_store
 from apps.repositories import selectors as repository_selectors
@@ -202,10 +202,13 @@ def _copy_local(repository: Repository, image: Plan, destination: config.Destina
         if node.manifest.digest not in held:
             for child in node.children:
                 ensure(child)
-            for digest, size in node.blobs:
+            for digest, _size in node.blobs:
                 if digest in linked:
                     continue
-                if registry_services.mount_blob(repository=target, source=repository, digest=digest, actor=REPLICATION) is None:
+                if (
+                    registry_services.mount_blob(repository=target, source=repository, digest=digest, actor=REPLICATION)
+                    is None
+                ):
                     raise SourceGone(digest)
                 linked.add(digest)
                 done.blobs += 1
@@ -255,9 +258,7 @@ def _delete_local(repository: Repository, digest: str, tag: str, destination: co
             if current == digest:  # a tag the destination moved elsewhere is its own
                 registry_services.delete_tag(repository=target, tag=tag, actor=REPLICATION)
             return
-        outcome = registry_services.batch_delete_image(
-            repository=target, image_ids=[(digest, None)], actor=REPLICATION
-        )
+        outcome = registry_services.batch_delete_image(repository=target, image_ids=[(digest, None)], actor=REPLICATION)
     except DomainError as error:
         raise _registry_refusal(error) from error
     for _, _, failure in outcome.failures:
@@ -359,15 +360,10 @@ def _copy_remote(repository: Repository, image: Plan, destination: config.Destin
     return done
 
 
-def _delete_remote(repository: Repository, digest: str, tag: str, destination: config.Destination) -> None:
+def _delete_remote(repository: Repository, digest: str, destination: config.Destination) -> None:
     remote = make_client(destination)
     path = f"{destination.registry_id}/{repository.name}"
     try:
-        if tag:
-            current = remote.head_manifest(path, tag)
-            if current is not None and current.digest == digest:
-                remote.delete_manifest(path, tag)
-            return
         remote.delete_manifest(path, digest)
     except registry_client.NotFound:
         return  # not there (or its repository is not): what was asked for is done
@@ -387,8 +383,9 @@ def replicate(*, repository: Repository, digest: str, destination: config.Destin
 
 
 def delete(*, repository: Repository, digest: str, tag: str, destination: config.Destination) -> None:
-    """Delete the image (or only ``tag``, when it still points at ``digest``) at ``destination``."""
+    """Delete the image (or only ``tag``, when it still points at ``digest``: in this
+    deployment only, as the distribution API deletes manifests, not tags) at ``destination``."""
     if destination.endpoint:
-        _delete_remote(repository, digest, tag, destination)
+        _delete_remote(repository, digest, destination)
     else:
         _delete_local(repository, digest, tag, destination)

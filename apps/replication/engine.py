@@ -57,7 +57,7 @@ def _claim(row_id: int) -> Claim | None:
         row = ImageReplication.objects.select_for_update().filter(pk=row_id).first()
         if row is None or row.status != ReplicationStatus.IN_PROGRESS:
             return None
-        if row.next_attempt_at > now + timedelta(seconds=1):  # an early message (the sweeper's, a retry's)
+        if row.next_attempt_at > now:  # waiting for its next attempt: that attempt's task comes then
             return None
         if row.leased_until is not None and row.leased_until > now:
             return None
@@ -96,9 +96,7 @@ def _record(row: ImageReplication, done: copying.Done | None) -> None:
     )
 
 
-def _settle(
-    claim: Claim, *, failure: copying.CopyFailed | None = None, done: copying.Done | None = None
-) -> Outcome:
+def _settle(claim: Claim, *, failure: copying.CopyFailed | None = None, done: copying.Done | None = None) -> Outcome:
     now = timezone.now()
     with transaction.atomic():
         row = ImageReplication.objects.select_for_update().select_related("repository").filter(pk=claim.row_id).first()

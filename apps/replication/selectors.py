@@ -45,7 +45,9 @@ class Target:
     replicate_deletions: bool
 
 
-def targets(configuration: config.Configuration, repository_name: str, *, rule_index: int | None = None) -> list[Target]:
+def targets(
+    configuration: config.Configuration, repository_name: str, *, rule_index: int | None = None
+) -> list[Target]:
     """The destinations the configuration sends ``repository_name`` to, each once
     (the first rule naming it wins; replicateDeletions if any matching rule asks),
     only rule ``rule_index``'s when given."""

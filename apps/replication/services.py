@@ -147,7 +147,8 @@ def replicate_deletion(*, repository_id: int, digest: str, tag: str | None = Non
             tag=tag or "",
         )
         for t in selectors.targets(configuration, repository.name)
-        if t.replicate_deletions
+        # The distribution API deletes manifests, not tags: a tag is deleted only in this deployment.
+        if t.replicate_deletions and not (tag and t.destination.endpoint)
     ]
     status.enqueue_on_commit(ids, tasks.enqueue)
     return [row_id for row_id in ids if row_id is not None]
@@ -214,9 +215,7 @@ def _images(repository: Repository) -> list[str]:
     entries = set(ManifestChild.objects.filter(parent__repository=repository).values_list("child_id", flat=True))
     tagged = set(Tag.objects.filter(repository=repository).values_list("manifest_id", flat=True))
     return [
-        digest
-        for pk, digest, subject in manifests
-        if pk in tagged or (pk not in entries and subject not in digests)
+        digest for pk, digest, subject in manifests if pk in tagged or (pk not in entries and subject not in digests)
     ]
 
 

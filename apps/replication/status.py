@@ -75,7 +75,12 @@ def request(
         try:
             with transaction.atomic():
                 row = ImageReplication.objects.create(
-                    **key, rule_index=rule_index, backfill=backfill, enqueued_at=now, updated_at=now, next_attempt_at=now
+                    **key,
+                    rule_index=rule_index,
+                    backfill=backfill,
+                    enqueued_at=now,
+                    updated_at=now,
+                    next_attempt_at=now,
                 )
         except IntegrityError:  # made at the same time by another subscriber: take theirs
             if attempt:
