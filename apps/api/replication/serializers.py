@@ -10,7 +10,7 @@ from apps.api.registry.serializers import ImageIdentifierSerializer
 # -- the configuration ------------------------------------------------------------------
 
 
-class CredentialsSerializer(serializers.Serializer):
+class DestinationCredentialsSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=1024)
     password = serializers.CharField(max_length=1024, help_text="sealed at rest; never returned")
 
@@ -21,20 +21,22 @@ class DestinationInputSerializer(serializers.Serializer):
     endpoint = serializers.URLField(
         required=False, help_text="Berth: the URL of another deployment (another region); absent for this one"
     )
-    credentials = CredentialsSerializer(
+    credentials = DestinationCredentialsSerializer(
         required=False,
         help_text="Berth: who signs in at the endpoint; left out on a later put, the configured ones are kept",
     )
 
 
-class RepositoryFilterSerializer(serializers.Serializer):
+class ReplicationRepositoryFilterSerializer(serializers.Serializer):
     filter = serializers.CharField(help_text="a prefix of repository names; `*` stands for any run of characters")
     filterType = serializers.ChoiceField(choices=["PREFIX_MATCH"])
 
 
 class RuleInputSerializer(serializers.Serializer):
     destinations = DestinationInputSerializer(many=True, help_text="1 to 25")
-    repositoryFilters = RepositoryFilterSerializer(many=True, required=False, help_text="0 (every repository) to 100")
+    repositoryFilters = ReplicationRepositoryFilterSerializer(
+        many=True, required=False, help_text="0 (every repository) to 100"
+    )
     replicateDeletions = serializers.BooleanField(
         required=False, help_text="Berth: deletions replicate too (off by default, as in ECR)"
     )
@@ -53,7 +55,7 @@ class PutReplicationConfigurationDocumentation(serializers.Serializer):
     replicationConfiguration = ConfigurationInputSerializer()
 
 
-class DestinationSerializer(serializers.Serializer):
+class ReplicationDestinationSerializer(serializers.Serializer):
     region = serializers.CharField()
     registryId = serializers.CharField()
     endpoint = serializers.CharField(required=False)
@@ -61,23 +63,23 @@ class DestinationSerializer(serializers.Serializer):
     username = serializers.CharField(required=False, help_text="Berth: the stored credentials' user name")
 
 
-class RuleSerializer(serializers.Serializer):
-    destinations = DestinationSerializer(many=True)
-    repositoryFilters = RepositoryFilterSerializer(many=True)
+class ReplicationRuleSerializer(serializers.Serializer):
+    destinations = ReplicationDestinationSerializer(many=True)
+    repositoryFilters = ReplicationRepositoryFilterSerializer(many=True)
     replicateDeletions = serializers.BooleanField(required=False)
 
 
-class ConfigurationSerializer(serializers.Serializer):
-    rules = RuleSerializer(many=True)
+class ReplicationConfigurationSerializer(serializers.Serializer):
+    rules = ReplicationRuleSerializer(many=True)
 
 
 class PutReplicationConfigurationResponseSerializer(serializers.Serializer):
-    replicationConfiguration = ConfigurationSerializer()
+    replicationConfiguration = ReplicationConfigurationSerializer()
 
 
 class DescribeRegistrySerializer(serializers.Serializer):
     registryId = serializers.CharField()
-    replicationConfiguration = ConfigurationSerializer()
+    replicationConfiguration = ReplicationConfigurationSerializer()
 
 
 # -- an image's status ------------------------------------------------------------------

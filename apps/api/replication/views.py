@@ -132,7 +132,8 @@ class ImageReplicationRetry(AccountScopedView):
     @extend_schema(
         operation_id="retryImageReplication",
         summary="Retry an image's failed copies",
-        description="Berth's RetryImageReplication (IAM action `ecr:RetryImageReplication`): the image's FAILED "
+        description="Berth's RetryImageReplication (IAM action `ecr:RetryImageReplication`), beside Amazon ECR's "
+        "DescribeImageReplicationStatus: the image's FAILED "
         "copies start over (IN_PROGRESS, attempts from 0); the others are left as they are. Answers as "
         "DescribeImageReplicationStatus.",
         parameters=[NAME],
@@ -177,7 +178,7 @@ class BackfillList(AccountScopedView):
     @extend_schema(
         operation_id="startReplicationBackfill",
         summary="Copy what existed before the rules",
-        description="Berth's StartReplicationBackfill (`ecr:StartReplicationBackfill`): every image of the "
+        description="Berth's own StartReplicationBackfill (`ecr:StartReplicationBackfill`): every image of the "
         "repositories the rules (or rule `ruleIndex`) match is copied to their destinations, with its tags, as "
         "ordinary copies that name the back-fill. 400 when the registry has no replication rule or no such rule.",
         request=StartBackfillSerializer,
@@ -199,7 +200,7 @@ class BackfillList(AccountScopedView):
     @extend_schema(
         operation_id="listReplicationBackfills",
         summary="List replication back-fills",
-        description="Berth's ListReplicationBackfills (`ecr:ListReplicationBackfills`): the latest 100, newest first.",
+        description="Berth's own ListReplicationBackfills (`ecr:ListReplicationBackfills`): the latest 100, newest first.",
         responses={200: BackfillListSerializer, **error_responses(401, 403)},
         tags=[REPLICATION_TAG],
     )
@@ -223,7 +224,7 @@ class BackfillDetail(AccountScopedView):
     @extend_schema(
         operation_id="describeReplicationBackfillResults",
         summary="A replication back-fill's progress",
-        description="Berth's DescribeReplicationBackfillResults (`ecr:DescribeReplicationBackfillResults`): how "
+        description="Berth's own DescribeReplicationBackfillResults (`ecr:DescribeReplicationBackfillResults`): how "
         "many of its copies are complete, failed and in progress, how many a stop dropped, and the failed ones "
         "with their reasons. 404 `backfill_not_found`.",
         parameters=[BACKFILL_ID],
@@ -239,7 +240,7 @@ class BackfillStop(AccountScopedView):
     @extend_schema(
         operation_id="stopReplicationBackfill",
         summary="Stop a replication back-fill",
-        description="Berth's StopReplicationBackfill (`ecr:StopReplicationBackfill`): its copies that have not "
+        description="Berth's own StopReplicationBackfill (`ecr:StopReplicationBackfill`): its copies that have not "
         "started are dropped; those under way finish. A back-fill that has ended is left as it is. Answers "
         "with its results.",
         parameters=[BACKFILL_ID],
