@@ -144,7 +144,8 @@ class Descriptor:
     digest: str
     size: int
     artifact_type: str = ""
-    annotations: dict = field(default_factory=dict)
+    # Not hashed (a dict is not hashable); a descriptor still goes in a set or a dict's keys.
+    annotations: dict = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_json(cls, data: object) -> Descriptor:
@@ -318,7 +319,12 @@ class _ChunkedBody:
         return self._length
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._chunks)
+        sent = 0
+        for chunk in self._chunks:
+            sent += len(chunk)
+            if sent > self._length:
+                raise ValueError(f"the source gives more than the {self._length} bytes announced")
+            yield chunk
 
 
 def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -470,8 +476,12 @@ class RegistryClient:
                 return cached[0]
             challenge = dict(self._challenge)
         realm = challenge.get("realm", "")
-        if _origin(realm)[0] not in ("http", "https"):
+        realm_scheme = _origin(realm)[0]
+        if realm_scheme not in ("http", "https"):
             raise ProtocolError(f"the registry's token realm {realm[:200]!r} is not an http(s) URL")
+        if realm_scheme == "http" and self._origin[0] == "https" and (self._username or self._password):
+            # The credentials would cross the network in the clear to get a token for TLS.
+            raise ProtocolError(f"an https registry sends its credentials' token realm to plain http ({realm[:200]!r})")
         params: list[tuple[str, str]] = []
         if challenge.get("service"):
             params.append(("service", challenge["service"]))
@@ -793,7 +803,8 @@ class RegistryClient:
         """DELETE an upload session; a registry that keeps it lets it expire."""
         try:
             response = self._request("DELETE", location, scopes=[self._scope(repository, "pull,push")], retry=False)
-        except Unavailable:
+        except RegistryClientError as exc:
+            logger.info("could not cancel an upload to %s: %s", repository, exc.message)
             return
         response.close()
 
@@ -843,35 +854,36 @@ class RegistryClient:
             delay = self._backoff(failures - 1, retry_after)
             logger.info("upload of %s to %s: %s; going on in %.2fs", digest, repository, error.message, delay)
 
-        position = 0
-        confirmed = 0  # bytes the registry has acknowledged in this session
+        state = _UploadState(location or "")
         while True:
-            if location is None:
-                location = self._start_upload(repository, scopes)
-                position = confirmed = 0
+            if not state.location:
+                state = _UploadState(self._start_upload(repository, scopes))
             try:
                 if monolithic:
-                    location = self._put_whole(location, digest, size, source, scopes)
+                    self._put_whole(state.location, digest, size, source, scopes)
                 else:
-                    location, position, confirmed = self._patch_all(location, size, source, position, confirmed, scopes)
-                    self._put_final(location, digest, scopes)
+                    self._patch_all(state, size, source, scopes)
+                    self._put_final(state.location, digest, scopes)
                 return
             except _Interrupted as broken:
                 failed(broken.error, broken.retry_after)
+                if broken.error.status == 416 and state.position == 0:
+                    # Refused at 0, so it holds something: its "0-0" then means one byte.
+                    state.confirmed = max(state.confirmed, 1)
                 if broken.patch_refused or monolithic:
                     # A monolithic PUT that broke cannot be resumed: a fresh session.
                     monolithic = True
                     if not broken.patch_refused:
-                        location = None
+                        state.location = ""
                     continue
-                status = self._upload_status(location, scopes, confirmed)
+                status = self._upload_status(state.location, scopes, state.confirmed)
                 if status is None:
                     if self._has_blob(repository, digest, "pull,push"):
                         return  # the PUT that broke had completed the upload
-                    location = None  # the session is gone: a fresh one
+                    state.location = ""  # the session is gone: a fresh one
                     continue
-                location, position = status
-                confirmed = position
+                state.location, state.position = status
+                state.confirmed = state.position
 
     def _upload_status(self, location: str, scopes: list[str], confirmed: int) -> tuple[str, int] | None:
         """(location, bytes held) of an upload session, None when the registry forgot it."""
@@ -891,15 +903,11 @@ class RegistryClient:
         return new_location, held
 
     def _patch_all(
-        self,
-        location: str,
-        size: int,
-        source: Callable[[int], Iterable[bytes]],
-        position: int,
-        confirmed: int,
-        scopes: list[str],
-    ) -> tuple[str, int, int]:
-        """PATCH from ``position`` to the end, one chunk each; (location, position, confirmed)."""
+        self, state: _UploadState, size: int, source: Callable[[int], Iterable[bytes]], scopes: list[str]
+    ) -> None:
+        """PATCH from ``state.position`` to the end, a chunk each, keeping ``state``
+        at the last answer's Location and what it acknowledged, for a resume."""
+        position = state.position
         chunks = source(position)
         try:
             for chunk in _rechunk(chunks, self.chunk_size):
@@ -913,7 +921,7 @@ class RegistryClient:
                     "Content-Range": f"{position}-{end}",
                     "Content-Length": str(len(chunk)),
                 }
-                response = self._attempt("PATCH", location, scopes, headers, chunk)
+                response = self._attempt("PATCH", state.location, scopes, headers, chunk)
                 with response:
                     if response.status_code in (405, 501):
                         raise _Interrupted(_error_from(response, "PATCH"), patch_refused=True)
@@ -923,22 +931,20 @@ class RegistryClient:
                         # The session expired or was lost: the status check will say so.
                         raise _Interrupted(_error_from(response, "PATCH"))
                     self._check(response, "PATCH", 202, 204)
-                    location = self._location(response, location)
+                    state.location = self._location(response, state.location)
                     held = _upload_range_end(response.headers.get("Range"))
-                position = end + 1
-                if held is not None and held + 1 != position:
+                if held is not None and held != end:
                     # Not what was sent: the upload's status says where to go on from.
                     raise _Interrupted(
-                        ProtocolError(f"the registry holds {held + 1} bytes of an upload sent {position}")
+                        ProtocolError(f"the registry holds {held + 1} bytes of an upload sent {end + 1}")
                     )
-                confirmed = position
+                position = state.position = state.confirmed = end + 1
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
         if position != size:
             raise ValueError(f"the source gave {position} bytes of the {size} announced")
-        return location, position, confirmed
 
     def _attempt(self, method: str, url: str, scopes: list[str], headers: dict[str, str], data) -> requests.Response:
         """One try of an upload step: a broken connection or a 5xx/429 becomes an
@@ -964,14 +970,13 @@ class RegistryClient:
 
     def _put_whole(
         self, location: str, digest: str, size: int, source: Callable[[int], Iterable[bytes]], scopes: list[str]
-    ) -> str:
+    ) -> None:
         """The monolithic upload, for a registry that refuses PATCH: one PUT with the body."""
         url = _with_query(location, digest=digest)
         headers = {"Content-Type": "application/octet-stream"}
         response = self._attempt("PUT", url, scopes, headers, lambda: _ChunkedBody(source(0), size))
         with response:
             self._check_put(response, digest)
-        return location
 
     def _check_put(self, response: requests.Response, digest: str) -> None:
         if response.status_code == 400:
@@ -1057,6 +1062,17 @@ class RegistryClient:
         if not isinstance(entries, list):
             raise ProtocolError("an index whose 'manifests' is not a list")
         return [Descriptor.from_json(entry) for entry in entries]
+
+
+@dataclass
+class _UploadState:
+    """Where an upload session stands: its latest Location (distribution's carries
+    the offset in a signed ``_state``: an older one is refused), the next byte to
+    send, and how many bytes the registry has acknowledged."""
+
+    location: str
+    position: int = 0
+    confirmed: int = 0
 
 
 class _Interrupted(Exception):

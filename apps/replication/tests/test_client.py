@@ -740,6 +740,30 @@ def test_basic_challenge_gets_basic_credentials():
             client_for(registry)[0].ping()  # no credentials to answer with
 
 
+def test_an_https_registry_never_sends_its_credentials_to_a_plain_http_realm():
+    client = RegistryClient("https://registry.example", username="alice", password="s3cret")
+    client._scheme, client._challenge = "bearer", {"realm": "http://registry.example/token", "service": "x"}
+    with pytest.raises(ProtocolError, match="plain http") as caught:
+        client._token(frozenset({"repository:team/app:pull"}))
+    assert "s3cret" not in caught.value.message
+
+
+def test_descriptors_compare_and_hash():
+    signed = rc.Descriptor(OCI_MANIFEST, sha256(b"m"), 1, "application/x", {"a": "b"})
+    assert signed == rc.Descriptor.from_json(
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": sha256(b"m"),
+            "size": 1,
+            "artifactType": "application/x",
+            "annotations": {"a": "b"},
+        }
+    )
+    assert len({signed, rc.Descriptor(OCI_MANIFEST, sha256(b"m"), 1, "application/x", {"a": "b"})}) == 1
+    with pytest.raises(ProtocolError):
+        rc.Descriptor.from_json({"mediaType": OCI_MANIFEST, "size": 1})
+
+
 def test_credentials_in_the_url_are_refused():
     with pytest.raises(ValueError):
         RegistryClient("https://alice:s3cret@registry.example")
