@@ -12,6 +12,7 @@ from .client import ApiError, ClientError
 from .commands.access_keys import access_keys
 from .commands.audit import audit
 from .commands.configure import configure
+from .commands.creation_templates import templates  # noqa: F401  (attaches `berth registry templates`)
 from .commands.iam import iam
 from .commands.images import images
 from .commands.login import get_login_password, login

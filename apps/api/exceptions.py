@@ -22,6 +22,7 @@ from apps.kernel.errors import DomainError
 from apps.lifecycle import exceptions as lifecycle
 from apps.registry import exceptions as registry
 from apps.registry.storage.space import out_of_space
+from apps.repositories import creation_templates
 from apps.scanning import exceptions as scanning
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[type[exceptions.APIException], str]
     lifecycle.LifecyclePolicyInvalid: (exceptions.ValidationError, "invalid_parameter"),
     registry_policies.RegistryPolicyInvalid: (exceptions.ValidationError, "policy_invalid"),
     registry_policies.RegistryPolicyNotFound: (exceptions.NotFound, "registry_policy_not_found"),
+    creation_templates.CreationTemplateNotFound: (exceptions.NotFound, "template_not_found"),
+    creation_templates.CreationTemplateExists: (Conflict, "template_already_exists"),
     lifecycle.LifecyclePolicyNotFound: (exceptions.NotFound, "lifecycle_policy_not_found"),
     lifecycle.LifecyclePreviewNotFound: (exceptions.NotFound, "lifecycle_policy_preview_not_found"),
     DomainError: (exceptions.ValidationError, "invalid"),

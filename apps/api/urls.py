@@ -12,6 +12,7 @@ from .iam import views as iam_api
 from .lifecycle import views as lifecycle_api
 from .registry import views as images_api
 from .replication import views as replication_api
+from .repositories import templates as templates_api
 from .repositories import views as repositories_api
 from .scanning import views as scanning_api
 from .usage import views as usage_api
@@ -88,6 +89,16 @@ urlpatterns = [
         name="api-repository-pull-counts",
     ),
     path("repositories/<path:name>", repositories_api.RepositoryDetail.as_view(), name="api-repository"),
+    path(
+        "repository-creation-templates",
+        templates_api.TemplateList.as_view(),
+        name="api-repository-creation-templates",
+    ),
+    path(
+        "repository-creation-templates/<path:prefix>",
+        templates_api.TemplateDetail.as_view(),
+        name="api-repository-creation-template",
+    ),
     path("iam/users", iam_api.UserList.as_view(), name="api-iam-users"),
     path("iam/users/<str:user_name>", iam_api.UserDetail.as_view(), name="api-iam-user"),
     path("iam/users/<str:user_name>/access-keys", iam_api.UserAccessKeys.as_view(), name="api-iam-user-access-keys"),

@@ -2,7 +2,7 @@
 instances): a subscriber reads the rows it needs, as they are when it runs. Who
 publishes and who subscribes: docs/events.md.
 
-repository.created        {repositoryId, accountId, repository, visibility}
+repository.created        {repositoryId, accountId, repository, visibility, creationTemplate (only when a template gave its settings)}
 repository.changed        {repositoryId, accountId, repository, changed: [what, ...]}
 repository.deleted        {repositoryId, accountId, repository, uploadIds: [id, ...]}
 image.pushed              {repositoryId, accountId, repository, manifestId, digest, mediaType, tag}

@@ -87,6 +87,7 @@ def create_repository(
     RepositoryNameInvalid for a name outside the grammar, CreationTemplateInvalid
     when the template's repository policy no longer holds (a principal it names is
     gone): the repository is then not created, rather than created without it."""
+    repository_services.validate_repository_name(name)
     existing = Repository.objects.filter(account=account, name=name).first()
     if existing is not None:
         return existing

@@ -298,6 +298,8 @@ def update_repository_creation_template(
     if encryption_configuration is not UNCHANGED:
         template.encryption_type = _encryption_type(encryption_configuration)
         given["encryptionConfiguration"] = {"encryptionType": template.encryption_type}
+    # The trail keeps no empty values: a policy removed is named.
+    removed = [name for name in (REPOSITORY_POLICY, LIFECYCLE_POLICY) if given.get(name) == ""]
     with transaction.atomic():
         template.save()
         _record(
@@ -305,7 +307,7 @@ def update_repository_creation_template(
             template,
             actor=actor,
             context=context,
-            parameters={"prefix": template.prefix, **given},
+            parameters={"prefix": template.prefix, **given, "removedPolicies": removed},
         )
     return template
 
@@ -315,6 +317,8 @@ def delete_repository_creation_template(
 ) -> RepositoryCreationTemplate:
     """DeleteRepositoryCreationTemplate: returns the template as it was."""
     normalized = normalize_prefix(prefix)
+    if not _PREFIX.fullmatch(normalized):
+        raise CreationTemplateNotFound(account.pk, prefix)
     with transaction.atomic():
         template = (
             RepositoryCreationTemplate.objects.select_for_update().filter(account=account, prefix=normalized).first()

@@ -15,6 +15,7 @@ from .models import (
     REPOSITORY_NAME_MAX_LENGTH,
     REPOSITORY_NAME_PATTERN,
     ROOT_PREFIX,
+    TEMPLATE_PREFIX_PATTERN,
     Repository,
     RepositoryCreationTemplate,
     Visibility,
@@ -22,6 +23,7 @@ from .models import (
 
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _NAME = re.compile(REPOSITORY_NAME_PATTERN)
+_TEMPLATE_PREFIX = re.compile(TEMPLATE_PREFIX_PATTERN)
 # An account id or an alias; anything else (a NUL byte, a space) names nothing.
 _NAMESPACE = re.compile(r"[0-9]{12}|" + ALIAS_PATTERN.strip("^$"))
 # What a registry request needs; the timestamps are left deferred (loaded if read).
@@ -146,17 +148,24 @@ def repository_uri(repository: Repository, *, host: str, primary_alias: str) -> 
 # -- repository creation templates -------------------------------------------------
 
 
-def creation_templates(account: Account, prefixes: list[str] | None = None) -> list[RepositoryCreationTemplate]:
-    """DescribeRepositoryCreationTemplates: the account's templates by prefix (those
-    of ``prefixes`` only, when given; ECR's assumed trailing `/` ignored)."""
-    templates = RepositoryCreationTemplate.objects.filter(account=account).order_by("prefix")
+def creation_templates(
+    account: Account, *, prefixes: list[str] | None = None, after: str = "", limit: int | None = None
+) -> list[RepositoryCreationTemplate]:
+    """DescribeRepositoryCreationTemplates: the account's templates in the order of
+    their prefixes, those after ``after`` (a page's last), at most ``limit``; only
+    those of ``prefixes`` when given (ECR's assumed trailing `/` ignored)."""
+    templates = RepositoryCreationTemplate.objects.filter(account=account, prefix__gt=after).order_by("prefix")
     if prefixes is not None:
         templates = templates.filter(prefix__in=[p.removesuffix("/") for p in prefixes])
-    return list(templates)
+    return list(templates if limit is None else templates[:limit])
 
 
 def creation_template(account_id: str, prefix: str) -> RepositoryCreationTemplate | None:
-    return RepositoryCreationTemplate.objects.filter(account_id=account_id, prefix=prefix.removesuffix("/")).first()
+    """The account's template for ``prefix`` (a prefix outside the grammar names none)."""
+    prefix = prefix.removesuffix("/")
+    if not _TEMPLATE_PREFIX.fullmatch(prefix):
+        return None
+    return RepositoryCreationTemplate.objects.filter(account_id=account_id, prefix=prefix).first()
 
 
 def creation_template_for(account_id: str, name: str, applied_for: str) -> RepositoryCreationTemplate | None:

@@ -57,3 +57,69 @@ def test_registry_policy_put_get_delete(cli):
     path.write_text(text.replace("ecr:CreateRepository", "ecr:PutImage"))
     refused = cli.fails("registry", "policy", "put", "--file", str(path))
     assert "a registry policy grants only" in refused and 'Sid "ReplicationAccess"' in refused
+
+
+LIFECYCLE_POLICY = json.dumps(
+    {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+)
+
+
+@pytest.mark.e2e
+@pytest.mark.database_independent
+def test_templates_create_list_describe_update_delete(cli):
+    lifecycle = cli.home / "lifecycle.json"
+    lifecycle.write_text(LIFECYCLE_POLICY)
+    created = cli.json(
+        "registry", "templates", "create", "prod/team",
+        "--applied-for", "REPLICATION", "--applied-for", "PULL_THROUGH_CACHE",
+        "--description", "team images", "--image-tag-mutability", "IMMUTABLE", "--tag", "team=platform",
+        "--lifecycle-policy", str(lifecycle), "--encryption-type", "AES256",
+    )  # fmt: skip
+    template = created["repositoryCreationTemplate"]
+    assert (template["prefix"], template["appliedFor"], template["lifecyclePolicy"]) == (
+        "prod/team",
+        ["REPLICATION", "PULL_THROUGH_CACHE"],
+        LIFECYCLE_POLICY,
+    )
+    assert template["resourceTags"] == [{"key": "team", "value": "platform"}]
+    cli.ok("registry", "templates", "create", "ROOT", "--applied-for", "PULL_THROUGH_CACHE")
+
+    header, *rows = cli.ok("registry", "templates", "list").splitlines()
+    assert header.split()[:3] == ["PREFIX", "APPLIED", "FOR"]
+    assert [row.split()[0] for row in rows] == ["ROOT", "prod/team"]
+    only = cli.json("registry", "templates", "list", "--prefix", "prod/team")
+    assert [t["prefix"] for t in only["repositoryCreationTemplates"]] == ["prod/team"]
+
+    described = cli.ok("registry", "templates", "describe", "prod/team")
+    assert "Description:" in described and "team images" in described and "team=platform" in described
+    assert "AES256" in described and '"rulePriority": 1' in described
+
+    updated = cli.json(
+        "registry", "templates", "update", "prod/team", "--no-lifecycle-policy", "--description", "changed"
+    )["repositoryCreationTemplate"]
+    assert (updated["description"], updated["lifecyclePolicy"], updated["imageTagMutability"]) == (
+        "changed",
+        "",
+        "IMMUTABLE",
+    )
+    assert "say what to change" in cli.run("registry", "templates", "update", "prod/team").stderr
+
+    refused = cli.fails(
+        "registry", "templates", "create", "dev", "--applied-for", "REPLICATION", "--repository-policy", "-", input="{"
+    )
+    assert "invalid repositoryPolicy" in refused and "malformed JSON" in refused
+    assert (
+        cli.ok("registry", "templates", "delete", "prod/team")
+        == "Deleted the repository creation template prod/team.\n"
+    )
+    assert "has no repository creation template for prefix prod/team" in cli.fails(
+        "registry", "templates", "describe", "prod/team"
+    )

@@ -170,6 +170,11 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "listReplicationBackfills": ("/api/v1/registry/replication-backfills", "get"),
         "describeReplicationBackfillResults": ("/api/v1/registry/replication-backfills/{backfill_id}", "get"),
         "stopReplicationBackfill": ("/api/v1/registry/replication-backfills/{backfill_id}/stop", "post"),
+        "describeRepositoryCreationTemplates": ("/api/v1/repository-creation-templates", "get"),
+        "createRepositoryCreationTemplate": ("/api/v1/repository-creation-templates", "post"),
+        "describeRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "get"),
+        "updateRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "patch"),
+        "deleteRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "delete"),
         "getUsage": ("/api/v1/usage", "get"),
         "getLifecyclePolicy": ("/api/v1/repositories/{name}/-/lifecycle-policy", "get"),
         "putLifecyclePolicy": ("/api/v1/repositories/{name}/-/lifecycle-policy", "put"),
@@ -207,7 +212,9 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         for operation in item.values():
             if path.endswith("/images/sbom"):
                 assert "Amazon Inspector's" in operation["description"], operation["operationId"]
-            elif path.startswith(("/api/v1/registry/scanning-configuration", "/api/v1/registry/policy")):
+            elif path.startswith(
+                ("/api/v1/registry/scanning-configuration", "/api/v1/registry/policy", "/api/v1/repository-creation")
+            ):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]
             elif path == "/api/v1/registry" or path.startswith("/api/v1/registry/replication-configuration"):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]
