@@ -17,6 +17,7 @@ from .commands.iam import iam
 from .commands.images import images
 from .commands.login import get_login_password, login
 from .commands.registry import registry
+from .commands.replication import backfill, replication
 from .commands.repositories import repo
 from .commands.sts import sts
 from .commands.usage import usage
@@ -61,6 +62,9 @@ def cli(ctx: click.Context, profile: str) -> None:
 
 for command in (configure, get_login_password, login, repo, images, registry, access_keys, iam, sts, audit, usage):
     cli.add_command(command)
+
+for command in (replication, backfill):
+    registry.add_command(command)
 
 CLIENT_COMMANDS = frozenset(cli.commands)
 

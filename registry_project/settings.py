@@ -435,6 +435,26 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# -- Replication (apps/replication, docs/replication.md) ---------------------------------
+# Tries of one copy before it is FAILED for good (the dead letter a user retries).
+BERTH_REPLICATION_MAX_ATTEMPTS = env_int("BERTH_REPLICATION_MAX_ATTEMPTS", 8)
+# Back-off between tries: the first waits up to BASE seconds, each next twice as long, at most MAX.
+BERTH_REPLICATION_RETRY_BASE_SECONDS = float(os.environ.get("BERTH_REPLICATION_RETRY_BASE_SECONDS") or 10)
+BERTH_REPLICATION_RETRY_MAX_SECONDS = float(os.environ.get("BERTH_REPLICATION_RETRY_MAX_SECONDS") or 600)
+# A worker's claim on a copy; a copy whose worker died is taken up again once it runs out.
+BERTH_REPLICATION_LEASE_SECONDS = env_int("BERTH_REPLICATION_LEASE_SECONDS", 900)
+# A due copy queued this long ago and not started is queued again (its task was lost).
+BERTH_REPLICATION_REQUEUE_SECONDS = env_int("BERTH_REPLICATION_REQUEUE_SECONDS", 300)
+# How often beat looks for such copies.
+BERTH_REPLICATION_SWEEP_SECONDS = env_int("BERTH_REPLICATION_SWEEP_SECONDS", 30)
+# The outbound client's timeout per request, and its own tries of one request before a copy's try fails.
+BERTH_REPLICATION_TIMEOUT_SECONDS = float(os.environ.get("BERTH_REPLICATION_TIMEOUT_SECONDS") or 30)
+BERTH_REPLICATION_CLIENT_ATTEMPTS = env_int("BERTH_REPLICATION_CLIENT_ATTEMPTS", 3)
+CELERY_BEAT_SCHEDULE["requeue-due-replications"] = {
+    "task": "apps.replication.tasks.requeue_due_replications",
+    "schedule": BERTH_REPLICATION_SWEEP_SECONDS,
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

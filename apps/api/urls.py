@@ -11,6 +11,7 @@ from .iam import registry_policy as registry_policy_api
 from .iam import views as iam_api
 from .lifecycle import views as lifecycle_api
 from .registry import views as images_api
+from .replication import views as replication_api
 from .repositories import templates as templates_api
 from .repositories import views as repositories_api
 from .scanning import views as scanning_api
@@ -53,6 +54,16 @@ urlpatterns = [
         "repositories/<path:name>/-/images/batch-delete",
         images_api.ImageBatchDelete.as_view(),
         name="api-repository-images-batch-delete",
+    ),
+    path(
+        "repositories/<path:name>/-/images/replication-status",
+        replication_api.ImageReplicationStatus.as_view(),
+        name="api-image-replication-status",
+    ),
+    path(
+        "repositories/<path:name>/-/images/replication-status/retry",
+        replication_api.ImageReplicationRetry.as_view(),
+        name="api-image-replication-retry",
     ),
     path("repositories/<path:name>/-/images/scan", scanning_api.StartImageScan.as_view(), name="api-image-scan"),
     path("repositories/<path:name>/-/images/sbom", scanning_api.ImageSbom.as_view(), name="api-image-sbom"),
@@ -118,6 +129,23 @@ urlpatterns = [
         name="api-registry-scanning-configuration",
     ),
     path("registry/policy", registry_policy_api.RegistryPolicyDetail.as_view(), name="api-registry-policy"),
+    path("registry", replication_api.Registry.as_view(), name="api-registry"),
+    path(
+        "registry/replication-configuration",
+        replication_api.ReplicationConfiguration.as_view(),
+        name="api-registry-replication-configuration",
+    ),
+    path("registry/replication-backfills", replication_api.BackfillList.as_view(), name="api-replication-backfills"),
+    path(
+        "registry/replication-backfills/<str:backfill_id>",
+        replication_api.BackfillDetail.as_view(),
+        name="api-replication-backfill",
+    ),
+    path(
+        "registry/replication-backfills/<str:backfill_id>/stop",
+        replication_api.BackfillStop.as_view(),
+        name="api-replication-backfill-stop",
+    ),
     path("registry/catalog-data", registries_api.RegistryCatalogData.as_view(), name="api-registry-catalog-data"),
     path("audit/events", audit_api.EventList.as_view(), name="api-audit-events"),
     path("audit/events/export", audit_api.EventExport.as_view(), name="api-audit-events-export"),

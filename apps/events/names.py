@@ -18,6 +18,8 @@ image.scan_completed      {repositoryId, accountId, repository, manifestId, dige
 images.rematched          {scans: [{repositoryId, accountId, repository, manifestId, digest, status, severityCounts}]}
 advisories.changed        {advisoryIds: [id, ...]}
 blobs.served              {batchId, served: [{day, repositoryId, accountId, repository, anonymous, bytes, requests}]}
+image.replication_changed {repositoryId, accountId, repository, digest, action, tag, destination: {region, registryId,
+                           endpoint}, status, failureCode, failureReason, attempts, backfillId}
 
 ``tag`` is null for a push by digest, ``previousDigest`` "" for a new tag; in
 images.pulled ``tag`` is "" for a pull by digest."""
@@ -38,9 +40,10 @@ IMAGE_SCAN_COMPLETED = "image.scan_completed"
 IMAGES_REMATCHED = "images.rematched"
 ADVISORIES_CHANGED = "advisories.changed"
 BLOBS_SERVED = "blobs.served"
+IMAGE_REPLICATION_CHANGED = "image.replication_changed"
 
 ALL = (
     REPOSITORY_CREATED, REPOSITORY_CHANGED, REPOSITORY_DELETED, IMAGE_PUSHED, IMAGE_DETAILS_RECORDED, IMAGE_DELETED,
     TAG_MOVED, TAG_DELETED, IMAGES_PULLED, ACCOUNT_CHANGED, ALIAS_REQUEST_DECIDED, IMAGE_SCAN_REQUESTED,
-    IMAGE_SCAN_COMPLETED, IMAGES_REMATCHED, ADVISORIES_CHANGED, BLOBS_SERVED,
+    IMAGE_SCAN_COMPLETED, IMAGES_REMATCHED, ADVISORIES_CHANGED, BLOBS_SERVED, IMAGE_REPLICATION_CHANGED,
 )  # fmt: skip

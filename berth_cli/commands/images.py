@@ -368,3 +368,44 @@ def sbom(session: Session, repository: str, reference: str, sbom_format: str, at
         click.echo(f"Wrote {path}.", err=True)
     else:
         click.echo(text)
+
+
+REPLICATION_COLUMNS = [
+    Column("Region", "region"),
+    Column("Registry", "registryId"),
+    Column("Endpoint", lambda row: row.get("endpoint") or "-"),
+    Column("Status", "status"),
+    Column("Attempts", "attempts"),
+    Column("Failure", lambda row: row.get("failureCode") or ""),
+    Column("Reason", lambda row: row.get("failureReason") or ""),
+]
+
+
+def _replication_text(data: dict) -> str:
+    statuses = data["replicationStatuses"]
+    if not statuses:
+        return f"{data['imageId']['imageDigest']} is replicated nowhere (no rule matches its repository)."
+    return table(statuses, REPLICATION_COLUMNS)
+
+
+@images.command("replication-status", short_help="Where an image has replicated to; --retry its failed copies.")
+@click.argument("repository")
+@click.option("--tag", help="the image's tag")
+@click.option("--digest", help="the image's digest")
+@click.option("--retry", is_flag=True, help="start its FAILED copies over")
+@output_option
+@pass_session
+def replication_status(
+    session: Session, repository: str, tag: str | None, digest: str | None, retry: bool, output: str
+) -> None:
+    """Each destination's copy of the image: IN_PROGRESS, COMPLETE or FAILED with the reason."""
+    if (tag is None) == (digest is None):
+        raise Failure("give the image as --tag or --digest (one of them)")
+    wanted = {"imageTag": tag} if tag is not None else {"imageDigest": digest}
+    path = repository_path(repository, "images", "replication-status")
+    with Activity(f"Reading the replication status of {repository}"):
+        if retry:
+            data = session.client.post(f"{path}/retry", {"imageId": wanted})
+        else:
+            data = session.client.get(path, **wanted)
+    emit(data, output, _replication_text)

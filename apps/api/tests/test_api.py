@@ -162,6 +162,14 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "getRegistryPolicy": ("/api/v1/registry/policy", "get"),
         "putRegistryPolicy": ("/api/v1/registry/policy", "put"),
         "deleteRegistryPolicy": ("/api/v1/registry/policy", "delete"),
+        "describeRegistry": ("/api/v1/registry", "get"),
+        "putReplicationConfiguration": ("/api/v1/registry/replication-configuration", "put"),
+        "describeImageReplicationStatus": ("/api/v1/repositories/{name}/-/images/replication-status", "get"),
+        "retryImageReplication": ("/api/v1/repositories/{name}/-/images/replication-status/retry", "post"),
+        "startReplicationBackfill": ("/api/v1/registry/replication-backfills", "post"),
+        "listReplicationBackfills": ("/api/v1/registry/replication-backfills", "get"),
+        "describeReplicationBackfillResults": ("/api/v1/registry/replication-backfills/{backfill_id}", "get"),
+        "stopReplicationBackfill": ("/api/v1/registry/replication-backfills/{backfill_id}/stop", "post"),
         "describeRepositoryCreationTemplates": ("/api/v1/repository-creation-templates", "get"),
         "createRepositoryCreationTemplate": ("/api/v1/repository-creation-templates", "post"),
         "describeRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "get"),
@@ -208,6 +216,10 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
                 ("/api/v1/registry/scanning-configuration", "/api/v1/registry/policy", "/api/v1/repository-creation")
             ):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]
+            elif path == "/api/v1/registry" or path.startswith("/api/v1/registry/replication-configuration"):
+                assert "Amazon ECR's" in operation["description"], operation["operationId"]
+            elif path.startswith("/api/v1/registry/replication-backfills"):
+                assert "Berth's own" in operation["description"], operation["operationId"]
             elif "catalog-data" in path or path.startswith("/api/v1/registries"):
                 assert "Amazon ECR Public's" in operation["description"], operation["operationId"]
             elif path.startswith(("/api/v1/repositories", "/api/v1/authorization-token")):

@@ -62,6 +62,15 @@ ECR_ACTIONS = frozenset(
         "UploadLayerPart",
         "ValidatePullThroughCacheRule",
     }
+    # Berth's own operations in ECR's namespace, beside ECR's replication ones
+    # (docs/replication.md): retrying a failed copy, and back-fills.
+    | {
+        "DescribeReplicationBackfillResults",
+        "ListReplicationBackfills",
+        "RetryImageReplication",
+        "StartReplicationBackfill",
+        "StopReplicationBackfill",
+    }
 )
 
 ECR_PUBLIC_ACTIONS = frozenset(
