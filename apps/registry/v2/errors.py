@@ -37,6 +37,7 @@ STATUS_BY_CODE = {
     "DENIED": 403,
     "UNSUPPORTED": 415,
     "TOOMANYREQUESTS": 429,
+    "UNAVAILABLE": 503,
     "UNKNOWN": 500,
 }
 
@@ -57,6 +58,7 @@ DEFAULT_MESSAGES = {
     "DENIED": "requested access to the resource is denied",
     "UNSUPPORTED": "the operation is unsupported",
     "TOOMANYREQUESTS": "too many requests",
+    "UNAVAILABLE": "service unavailable",
     "UNKNOWN": "unknown error",
 }
 
@@ -201,6 +203,10 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     registry.TagImmutable: OciError(
         "TAG_INVALID", 400, detail=lambda error: {"tag": error.tag, "repository": error.repository}
     ),
+    # distribution's code for a service that cannot answer now (errcode.ErrorCodeUnavailable);
+    # the spec lets a registry use codes beyond its own, and clients retry a 503.
+    registry.UpstreamUnavailable: OciError("UNAVAILABLE", 503, detail=lambda error: {"upstream": error.upstream}),
+    registry.UpstreamFetchBusy: OciError("TOOMANYREQUESTS", 429, headers=lambda error, request: {"Retry-After": "5"}),
 }
 
 
