@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
+from apps.kernel.sealing import SealedValueUnreadable
 from apps.repositories.services import RepositoryNameInvalid
 
 from .. import exceptions as registry
@@ -206,6 +207,8 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     # distribution's code for a service that cannot answer now (errcode.ErrorCodeUnavailable);
     # the spec lets a registry use codes beyond its own, and clients retry a 503.
     registry.UpstreamUnavailable: OciError("UNAVAILABLE", 503, detail=lambda error: {"upstream": error.upstream}),
+    # A pull-through cache rule's upstream password that no sealing key opens.
+    SealedValueUnreadable: OciError("UNAVAILABLE", 503),
     registry.UpstreamFetchBusy: OciError("TOOMANYREQUESTS", 429, headers=lambda error, request: {"Retry-After": "5"}),
 }
 
