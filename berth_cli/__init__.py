@@ -5,5 +5,17 @@ anywhere `requests`, `click` and `rich` do."""
 # The command words that belong to the client; `berth <anything else>` is a server
 # (Django management) command. Kept here so the dispatcher need not import the client.
 COMMANDS = frozenset(
-    {"configure", "get-login-password", "login", "repo", "images", "access-keys", "iam", "sts", "audit", "usage"}
+    {
+        "configure",
+        "get-login-password",
+        "login",
+        "repo",
+        "images",
+        "access-keys",
+        "iam",
+        "sts",
+        "audit",
+        "usage",
+        "pull-through-cache",
+    }
 )

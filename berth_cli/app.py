@@ -15,6 +15,7 @@ from .commands.configure import configure
 from .commands.iam import iam
 from .commands.images import images
 from .commands.login import get_login_password, login
+from .commands.pull_through_cache import pull_through_cache
 from .commands.repositories import repo
 from .commands.sts import sts
 from .commands.usage import usage
@@ -57,7 +58,19 @@ def cli(ctx: click.Context, profile: str) -> None:
     ctx.obj = Session(profile=profile)
 
 
-for command in (configure, get_login_password, login, repo, images, access_keys, iam, sts, audit, usage):
+for command in (
+    configure,
+    get_login_password,
+    login,
+    repo,
+    images,
+    access_keys,
+    iam,
+    sts,
+    audit,
+    usage,
+    pull_through_cache,
+):
     cli.add_command(command)
 
 CLIENT_COMMANDS = frozenset(cli.commands)
