@@ -51,6 +51,10 @@ MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFES
 # answer is not a manifest any client would accept.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+# A download reads in smaller pieces than it yields: a read that a broken
+# connection cuts short loses its piece (urllib3 drops a partial read), so the
+# piece bounds what a resume fetches again.
+DOWNLOAD_READ_BYTES = 64 * 1024
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
 # A Retry-After is honoured, but an upstream asking for an hour must not park a
@@ -140,7 +144,8 @@ class Descriptor:
     digest: str
     size: int
     artifact_type: str = ""
-    annotations: dict = field(default_factory=dict)
+    # Not hashed (a dict is not hashable); a descriptor still goes in a set or a dict's keys.
+    annotations: dict = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_json(cls, data: object) -> Descriptor:
@@ -244,7 +249,9 @@ def _reason(exc: BaseException) -> str:
         )
         if not isinstance(current, BaseException):
             break
-    return "connection broken" if isinstance(exc, requests.ConnectionError) else type(exc).__name__
+    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return "connection broken"
+    return type(exc).__name__
 
 
 def _error_from(response: requests.Response, method: str, body: bytes | None = None) -> RegistryClientError:
@@ -312,7 +319,12 @@ class _ChunkedBody:
         return self._length
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._chunks)
+        sent = 0
+        for chunk in self._chunks:
+            sent += len(chunk)
+            if sent > self._length:
+                raise ValueError(f"the source gives more than the {self._length} bytes announced")
+            yield chunk
 
 
 def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -464,8 +476,12 @@ class RegistryClient:
                 return cached[0]
             challenge = dict(self._challenge)
         realm = challenge.get("realm", "")
-        if _origin(realm)[0] not in ("http", "https"):
+        realm_scheme = _origin(realm)[0]
+        if realm_scheme not in ("http", "https"):
             raise ProtocolError(f"the registry's token realm {realm[:200]!r} is not an http(s) URL")
+        if realm_scheme == "http" and self._origin[0] == "https" and (self._username or self._password):
+            # The credentials would cross the network in the clear to get a token for TLS.
+            raise ProtocolError(f"an https registry sends its credentials' token realm to plain http ({realm[:200]!r})")
         params: list[tuple[str, str]] = []
         if challenge.get("service"):
             params.append(("service", challenge["service"]))
@@ -748,15 +764,19 @@ class RegistryClient:
         if self._has_blob(repository, digest, "pull,push"):
             return "present"
         location = None
-        for other in mount_from:
-            if other == repository:
-                continue
+        candidates = [other for other in dict.fromkeys(mount_from) if other != repository]
+        for index, other in enumerate(candidates):
             outcome = self._mount(repository, digest, other)
             if outcome == "mounted":
                 return "mounted"
-            if outcome is not None:  # the registry started a normal upload instead
-                location = outcome
-                break
+            if outcome is None:
+                continue
+            if index < len(candidates) - 1:
+                # The registry began a plain upload (it could not mount from there);
+                # another candidate may still mount, so this session is let go.
+                self._cancel_upload(outcome, repository)
+                continue
+            location = outcome
         self._upload(repository, digest, size, source, location)
         return "uploaded"
 
@@ -778,6 +798,15 @@ class RegistryClient:
             logger.info("mount of %s from %s into %s refused: %s", digest, other, repository, error.message)
             return None
         raise error
+
+    def _cancel_upload(self, location: str, repository: str) -> None:
+        """DELETE an upload session; a registry that keeps it lets it expire."""
+        try:
+            response = self._request("DELETE", location, scopes=[self._scope(repository, "pull,push")], retry=False)
+        except RegistryClientError as exc:
+            logger.info("could not cancel an upload to %s: %s", repository, exc.message)
+            return
+        response.close()
 
     def _location(self, response: requests.Response, request_url: str) -> str:
         location = response.headers.get("Location", "")
@@ -825,35 +854,36 @@ class RegistryClient:
             delay = self._backoff(failures - 1, retry_after)
             logger.info("upload of %s to %s: %s; going on in %.2fs", digest, repository, error.message, delay)
 
-        position = 0
-        confirmed = 0  # bytes the registry has acknowledged in this session
+        state = _UploadState(location or "")
         while True:
-            if location is None:
-                location = self._start_upload(repository, scopes)
-                position = confirmed = 0
+            if not state.location:
+                state = _UploadState(self._start_upload(repository, scopes))
             try:
                 if monolithic:
-                    location = self._put_whole(location, digest, size, source, scopes)
+                    self._put_whole(state.location, digest, size, source, scopes)
                 else:
-                    location, position, confirmed = self._patch_all(location, size, source, position, confirmed, scopes)
-                    self._put_final(location, digest, scopes)
+                    self._patch_all(state, size, source, scopes)
+                    self._put_final(state.location, digest, scopes)
                 return
             except _Interrupted as broken:
                 failed(broken.error, broken.retry_after)
+                if broken.error.status == 416 and state.position == 0:
+                    # Refused at 0, so it holds something: its "0-0" then means one byte.
+                    state.confirmed = max(state.confirmed, 1)
                 if broken.patch_refused or monolithic:
                     # A monolithic PUT that broke cannot be resumed: a fresh session.
                     monolithic = True
                     if not broken.patch_refused:
-                        location = None
+                        state.location = ""
                     continue
-                status = self._upload_status(location, scopes, confirmed)
+                status = self._upload_status(state.location, scopes, state.confirmed)
                 if status is None:
                     if self._has_blob(repository, digest, "pull,push"):
                         return  # the PUT that broke had completed the upload
-                    location = None  # the session is gone: a fresh one
+                    state.location = ""  # the session is gone: a fresh one
                     continue
-                location, position = status
-                confirmed = position
+                state.location, state.position = status
+                state.confirmed = state.position
 
     def _upload_status(self, location: str, scopes: list[str], confirmed: int) -> tuple[str, int] | None:
         """(location, bytes held) of an upload session, None when the registry forgot it."""
@@ -873,15 +903,11 @@ class RegistryClient:
         return new_location, held
 
     def _patch_all(
-        self,
-        location: str,
-        size: int,
-        source: Callable[[int], Iterable[bytes]],
-        position: int,
-        confirmed: int,
-        scopes: list[str],
-    ) -> tuple[str, int, int]:
-        """PATCH from ``position`` to the end, one chunk each; (location, position, confirmed)."""
+        self, state: _UploadState, size: int, source: Callable[[int], Iterable[bytes]], scopes: list[str]
+    ) -> None:
+        """PATCH from ``state.position`` to the end, a chunk each, keeping ``state``
+        at the last answer's Location and what it acknowledged, for a resume."""
+        position = state.position
         chunks = source(position)
         try:
             for chunk in _rechunk(chunks, self.chunk_size):
@@ -895,7 +921,7 @@ class RegistryClient:
                     "Content-Range": f"{position}-{end}",
                     "Content-Length": str(len(chunk)),
                 }
-                response = self._attempt("PATCH", location, scopes, headers, chunk)
+                response = self._attempt("PATCH", state.location, scopes, headers, chunk)
                 with response:
                     if response.status_code in (405, 501):
                         raise _Interrupted(_error_from(response, "PATCH"), patch_refused=True)
@@ -905,22 +931,20 @@ class RegistryClient:
                         # The session expired or was lost: the status check will say so.
                         raise _Interrupted(_error_from(response, "PATCH"))
                     self._check(response, "PATCH", 202, 204)
-                    location = self._location(response, location)
+                    state.location = self._location(response, state.location)
                     held = _upload_range_end(response.headers.get("Range"))
-                position = end + 1
-                if held is not None and held + 1 != position:
+                if held is not None and held != end:
                     # Not what was sent: the upload's status says where to go on from.
                     raise _Interrupted(
-                        ProtocolError(f"the registry holds {held + 1} bytes of an upload sent {position}")
+                        ProtocolError(f"the registry holds {held + 1} bytes of an upload sent {end + 1}")
                     )
-                confirmed = position
+                position = state.position = state.confirmed = end + 1
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
         if position != size:
             raise ValueError(f"the source gave {position} bytes of the {size} announced")
-        return location, position, confirmed
 
     def _attempt(self, method: str, url: str, scopes: list[str], headers: dict[str, str], data) -> requests.Response:
         """One try of an upload step: a broken connection or a 5xx/429 becomes an
@@ -946,14 +970,13 @@ class RegistryClient:
 
     def _put_whole(
         self, location: str, digest: str, size: int, source: Callable[[int], Iterable[bytes]], scopes: list[str]
-    ) -> str:
+    ) -> None:
         """The monolithic upload, for a registry that refuses PATCH: one PUT with the body."""
         url = _with_query(location, digest=digest)
         headers = {"Content-Type": "application/octet-stream"}
         response = self._attempt("PUT", url, scopes, headers, lambda: _ChunkedBody(source(0), size))
         with response:
             self._check_put(response, digest)
-        return location
 
     def _check_put(self, response: requests.Response, digest: str) -> None:
         if response.status_code == 400:
@@ -1039,6 +1062,17 @@ class RegistryClient:
         if not isinstance(entries, list):
             raise ProtocolError("an index whose 'manifests' is not a list")
         return [Descriptor.from_json(entry) for entry in entries]
+
+
+@dataclass
+class _UploadState:
+    """Where an upload session stands: its latest Location (distribution's carries
+    the offset in a signed ``_state``: an older one is refused), the next byte to
+    send, and how many bytes the registry has acknowledged."""
+
+    location: str
+    position: int = 0
+    confirmed: int = 0
 
 
 class _Interrupted(Exception):
@@ -1132,23 +1166,24 @@ class BlobStream:
             if self._response is None:
                 self._connect()
             response = self._response
+            buffer = bytearray()
+            broken = None
             try:
-                for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
-                    if self._skip:
-                        dropped = min(self._skip, len(chunk))
-                        chunk = chunk[dropped:]
-                        self._skip -= dropped
-                    if not chunk:
-                        continue
-                    if self._position + len(chunk) > self.size:
-                        raise ProtocolError(f"blob {self.digest}: more than its {self.size} bytes")
-                    self._position += len(chunk)
-                    if self._hasher is not None:
-                        self._hasher.update(chunk)
-                    yield chunk
-                broken = None if self._position >= self.size else "the answer ended early"
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-                broken = _reason(exc)
+                try:
+                    for piece in response.iter_content(DOWNLOAD_READ_BYTES):
+                        if self._skip:
+                            dropped = min(self._skip, len(piece))
+                            piece = piece[dropped:]
+                            self._skip -= dropped
+                        buffer += piece
+                        if len(buffer) >= DOWNLOAD_CHUNK_BYTES:
+                            yield self._take(buffer)
+                    if self._position + len(buffer) < self.size:
+                        broken = "the answer ended early"
+                except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                    broken = _reason(exc)
+                if buffer:  # what arrived before a break is good: yielded, not fetched again
+                    yield self._take(buffer)
             finally:
                 response.close()
                 self._response = None
@@ -1165,6 +1200,16 @@ class BlobStream:
             actual = f"{self._algorithm}:{self._hasher.hexdigest()}"
             if actual != self.digest:
                 raise DigestMismatch(f"blob {self.digest}: its bytes are {actual}", expected=self.digest, actual=actual)
+
+    def _take(self, buffer: bytearray) -> bytes:
+        chunk = bytes(buffer)
+        buffer.clear()
+        if self._position + len(chunk) > self.size:
+            raise ProtocolError(f"blob {self.digest}: more than its {self.size} bytes")
+        self._position += len(chunk)
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+        return chunk
 
     def read(self) -> bytes:
         """All of it (for small blobs: configs, tests)."""
