@@ -11,6 +11,7 @@ COMMANDS = frozenset(
         "login",
         "repo",
         "images",
+        "registry",
         "access-keys",
         "iam",
         "sts",

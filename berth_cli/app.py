@@ -12,10 +12,12 @@ from .client import ApiError, ClientError
 from .commands.access_keys import access_keys
 from .commands.audit import audit
 from .commands.configure import configure
+from .commands.creation_templates import templates  # noqa: F401  (attaches `berth registry templates`)
 from .commands.iam import iam
 from .commands.images import images
 from .commands.login import get_login_password, login
 from .commands.pull_through_cache import pull_through_cache
+from .commands.registry import registry
 from .commands.repositories import repo
 from .commands.sts import sts
 from .commands.usage import usage
@@ -64,6 +66,7 @@ for command in (
     login,
     repo,
     images,
+    registry,
     access_keys,
     iam,
     sts,

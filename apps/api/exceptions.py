@@ -17,10 +17,12 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.iam import registry_policies
 from apps.kernel.errors import DomainError
 from apps.lifecycle import exceptions as lifecycle
 from apps.registry import exceptions as registry
 from apps.registry.storage.space import out_of_space
+from apps.repositories import creation_templates
 from apps.scanning import exceptions as scanning
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,10 @@ DOMAIN_ERRORS: dict[type[DomainError], tuple[type[exceptions.APIException], str]
     scanning.ImageNotScannable: (BadRequest, "unsupported_image_type"),
     scanning.InventoryMissing: (exceptions.NotFound, "scan_not_found"),
     lifecycle.LifecyclePolicyInvalid: (exceptions.ValidationError, "invalid_parameter"),
+    registry_policies.RegistryPolicyInvalid: (exceptions.ValidationError, "policy_invalid"),
+    registry_policies.RegistryPolicyNotFound: (exceptions.NotFound, "registry_policy_not_found"),
+    creation_templates.CreationTemplateNotFound: (exceptions.NotFound, "template_not_found"),
+    creation_templates.CreationTemplateExists: (Conflict, "template_already_exists"),
     lifecycle.LifecyclePolicyNotFound: (exceptions.NotFound, "lifecycle_policy_not_found"),
     lifecycle.LifecyclePreviewNotFound: (exceptions.NotFound, "lifecycle_policy_preview_not_found"),
     DomainError: (exceptions.ValidationError, "invalid"),

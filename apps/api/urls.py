@@ -7,10 +7,12 @@ from .accounts import registries as registries_api
 from .accounts import views as accounts_api
 from .audit import views as audit_api
 from .gallery import views as gallery_api
+from .iam import registry_policy as registry_policy_api
 from .iam import views as iam_api
 from .lifecycle import views as lifecycle_api
 from .registry import views as images_api
 from .replication import cache_views as pull_through_cache_api
+from .repositories import templates as templates_api
 from .repositories import views as repositories_api
 from .scanning import views as scanning_api
 from .usage import views as usage_api
@@ -92,6 +94,16 @@ urlpatterns = [
         name="api-repository-pull-counts",
     ),
     path("repositories/<path:name>", repositories_api.RepositoryDetail.as_view(), name="api-repository"),
+    path(
+        "repository-creation-templates",
+        templates_api.TemplateList.as_view(),
+        name="api-repository-creation-templates",
+    ),
+    path(
+        "repository-creation-templates/<path:prefix>",
+        templates_api.TemplateDetail.as_view(),
+        name="api-repository-creation-template",
+    ),
     path("iam/users", iam_api.UserList.as_view(), name="api-iam-users"),
     path("iam/users/<str:user_name>", iam_api.UserDetail.as_view(), name="api-iam-user"),
     path("iam/users/<str:user_name>/access-keys", iam_api.UserAccessKeys.as_view(), name="api-iam-user-access-keys"),
@@ -121,6 +133,7 @@ urlpatterns = [
         scanning_api.RegistryScanningConfiguration.as_view(),
         name="api-registry-scanning-configuration",
     ),
+    path("registry/policy", registry_policy_api.RegistryPolicyDetail.as_view(), name="api-registry-policy"),
     path("registry/catalog-data", registries_api.RegistryCatalogData.as_view(), name="api-registry-catalog-data"),
     path("audit/events", audit_api.EventList.as_view(), name="api-audit-events"),
     path("audit/events/export", audit_api.EventExport.as_view(), name="api-audit-events-export"),

@@ -6,4 +6,14 @@ class IamConfig(AppConfig):
     label = "iam"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the OpenAPI description of temporary credentials)
+        from apps.repositories import creation_templates
+
+        from . import (
+            schema,  # noqa: F401  (registers the OpenAPI description of temporary credentials)
+            services,
+        )
+
+        # A creation template's repository policy is validated as SetRepositoryPolicy validates one.
+        creation_templates.register_policy_validator(
+            creation_templates.REPOSITORY_POLICY, services.validate_repository_policy
+        )

@@ -202,3 +202,27 @@ class RepositoryPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"policy of {self.repository}"
+
+
+class RegistryPolicy(models.Model):
+    """Amazon ECR's registry policy: one per account, granting other accounts what
+    they do to this registry as accounts (replicate into it, create the repository a
+    replication needs). Its principals may be accounts of other deployments, so they
+    are not looked up (apps.iam.registry_policies decides with it)."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="registry_policy")
+    document = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "registry policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(document__length__lte=policy.MAX_POLICY_CHARACTERS),
+                name="registry_policy_document_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"registry policy of {self.account_id}"

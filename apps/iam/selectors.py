@@ -21,9 +21,10 @@ from apps.repositories.models import Repository
 
 from . import credentials, policy
 from .callers import ANONYMOUS, Caller
-from .models import ManagedPolicy, PolicyAttachment, RepositoryPolicy, Role, RoleSession
+from .models import ManagedPolicy, PolicyAttachment, RegistryPolicy, RepositoryPolicy, Role, RoleSession
 
 REPOSITORY_POLICY_NAME = "repository policy"
+REGISTRY_POLICY_NAME = "registry policy"
 TRUST_POLICY_NAME = "trust policy"
 # AWS's own managed policies, accepted as names of Berth's built-ins when attaching.
 AWS_POLICY_SYNONYMS = {
@@ -136,6 +137,19 @@ def trust_policy(role: Role) -> policy.Policy:
 
 def repository_policy_of(repository: Repository) -> RepositoryPolicy | None:
     return RepositoryPolicy.objects.filter(repository=repository).first()
+
+
+def registry_policy_of(account_id: str) -> RegistryPolicy | None:
+    """The account's registry policy as stored (GetRegistryPolicy), if it has one."""
+    return RegistryPolicy.objects.filter(account_id=account_id).first()
+
+
+def registry_policy(account_id: str) -> policy.Policy | None:
+    """The account's registry policy, parsed (once per process per text)."""
+    document = RegistryPolicy.objects.filter(account_id=account_id).values_list("document", flat=True).first()
+    if document is None:
+        return None
+    return parsed_policy(document, kind=policy.PolicyKind.REGISTRY, name=REGISTRY_POLICY_NAME)
 
 
 # -- principals named in policies ----------------------------------------------------

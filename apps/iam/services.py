@@ -42,11 +42,13 @@ from .models import (
     SESSION_NAME_PATTERN,
     ManagedPolicy,
     PolicyAttachment,
+    RegistryPolicy,
     RepositoryPolicy,
     Role,
     RoleSession,
 )
 from .policy.conditions import conditions_hold
+from .registry_policies import RegistryPolicyInvalid, RegistryPolicyNotFound
 
 # IAM's user name grammar (ASCII, as AWS's: names are compared ignoring case, and the
 # same way on every database), narrowed to what Django's username validator also accepts.
@@ -387,6 +389,12 @@ def delete_role(*, role: Role, actor: Actor, context: RequestContext | None = No
 # -- repository policies -------------------------------------------------------------
 
 
+def validate_repository_policy(document: str, account_id: str) -> None:
+    """Raises PolicyInvalid unless ``document`` is a repository policy ``account_id``
+    may set (its principals exist): a repository creation template's too."""
+    _validated(document, kind=policy.PolicyKind.RESOURCE, name=selectors.REPOSITORY_POLICY_NAME, account_id=account_id)
+
+
 def set_repository_policy(
     *, repository: Repository, document: str, actor: Actor, context: RequestContext | None = None
 ) -> RepositoryPolicy:
@@ -428,6 +436,57 @@ def delete_repository_policy(*, repository: Repository, actor: Actor, context: R
                 parameters={"registryId": repository.account_id, "repositoryName": repository.name},
             )
     return bool(deleted)
+
+
+# -- registry policies ---------------------------------------------------------------
+
+
+def put_registry_policy(
+    *, account: Account, document: str, actor: Actor, context: RequestContext | None = None
+) -> RegistryPolicy:
+    """PutRegistryPolicy: replaces the account's registry policy. Validated as an IAM
+    policy whose principals are accounts (an id, arn:aws:iam::<id>:root or "*"), with
+    a Resource in every statement, granting only ecr:ReplicateImage,
+    ecr:CreateRepository and ecr:BatchImportUpstreamImage. The accounts it names are
+    not looked up: they may live in another Berth deployment."""
+    try:
+        _validated(
+            document, kind=policy.PolicyKind.REGISTRY, name=selectors.REGISTRY_POLICY_NAME, account_id=account.pk
+        )
+    except PolicyInvalid as error:
+        raise RegistryPolicyInvalid(str(error)) from None
+    with transaction.atomic():
+        registry_policy, _ = RegistryPolicy.objects.update_or_create(account=account, defaults={"document": document})
+        _record(
+            "PutRegistryPolicy",
+            account.pk,
+            actor=actor,
+            context=context,
+            event_source="ecr",
+            parameters={"policyText": document},
+            response_elements={"registryId": account.pk},
+        )
+    return registry_policy
+
+
+def delete_registry_policy(*, account: Account, actor: Actor, context: RequestContext | None = None) -> RegistryPolicy:
+    """DeleteRegistryPolicy: returns the policy as it was; RegistryPolicyNotFound
+    when the account has none."""
+    with transaction.atomic():
+        stored = RegistryPolicy.objects.select_for_update().filter(account=account).first()
+        if stored is None:
+            raise RegistryPolicyNotFound(account.pk)
+        stored.delete()
+        _record(
+            "DeleteRegistryPolicy",
+            account.pk,
+            actor=actor,
+            context=context,
+            event_source="ecr",
+            parameters={},
+            response_elements={"registryId": account.pk},
+        )
+    return stored
 
 
 # -- AssumeRole ----------------------------------------------------------------------

@@ -174,3 +174,68 @@ class RepositoryCatalogData(models.Model):
     @property
     def has_logo(self) -> bool:
         return bool(self.logo_digest)
+
+
+# Amazon ECR's repository creation templates. A prefix is a repository namespace
+# (`prod`, `prod/team`: ECR's assumed trailing `/` is not stored) or ROOT, every repository.
+ROOT_PREFIX = "ROOT"
+_NAMESPACE = REPOSITORY_NAME_PATTERN.removeprefix("^").removesuffix("$")
+TEMPLATE_PREFIX_PATTERN = rf"^(ROOT|{_NAMESPACE})$"
+TEMPLATE_PREFIX_MAX_LENGTH = 256
+TEMPLATE_DESCRIPTION_MAX_LENGTH = 256
+
+
+class AppliedFor(models.TextChoices):
+    """Which of the repositories Berth creates on its own a template applies to."""
+
+    REPLICATION = "REPLICATION", "Replication"
+    PULL_THROUGH_CACHE = "PULL_THROUGH_CACHE", "Pull-through cache"
+
+
+class EncryptionType(models.TextChoices):
+    """ECR's encryptionType. Berth has no KMS: AES256 only, the store's server-side encryption."""
+
+    AES256 = "AES256", "AES256"
+
+
+class RepositoryCreationTemplate(models.Model):
+    """The settings of the repositories replication or the pull-through cache create
+    whose names fall under ``prefix`` (the longest matching prefix wins, ROOT last).
+    The policy texts are kept as given and validated when saved
+    (apps.repositories.creation_templates)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="repository_creation_templates")
+    prefix = models.CharField(max_length=TEMPLATE_PREFIX_MAX_LENGTH)
+    description = models.CharField(max_length=TEMPLATE_DESCRIPTION_MAX_LENGTH, blank=True, default="")
+    image_tag_mutability = models.CharField(max_length=24, choices=TagMutability.choices, default=TagMutability.MUTABLE)
+    image_tag_mutability_exclusion_filters = models.JSONField(default=list, blank=True)
+    # {key: value}, as a repository's resource tags.
+    resource_tags = models.JSONField(default=dict, blank=True)
+    repository_policy = models.TextField(blank=True, default="")
+    lifecycle_policy = models.TextField(blank=True, default="")
+    applied_for = models.JSONField(default=list)
+    encryption_type = models.CharField(max_length=16, choices=EncryptionType.choices, default=EncryptionType.AES256)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "prefix"], name="creation_template_prefix_unique_in_account"),
+            models.CheckConstraint(
+                condition=models.Q(prefix__regex=TEMPLATE_PREFIX_PATTERN), name="creation_template_prefix_grammar"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(image_tag_mutability__in=TagMutability.values),
+                name="creation_template_tag_mutability_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(encryption_type__in=EncryptionType.values),
+                name="creation_template_encryption_type_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.prefix}"
+
+    def matches(self, name: str) -> bool:
+        return self.prefix == ROOT_PREFIX or name.startswith(f"{self.prefix}/")

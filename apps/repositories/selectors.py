@@ -11,7 +11,14 @@ from django.db import connection
 
 from apps.accounts.models import ALIAS_PATTERN, Account, Alias
 
-from .models import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN, Repository, Visibility
+from .models import (
+    REPOSITORY_NAME_MAX_LENGTH,
+    REPOSITORY_NAME_PATTERN,
+    ROOT_PREFIX,
+    Repository,
+    RepositoryCreationTemplate,
+    Visibility,
+)
 
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _NAME = re.compile(REPOSITORY_NAME_PATTERN)
@@ -134,3 +141,33 @@ def repository_uri(repository: Repository, *, host: str, primary_alias: str) -> 
     the account's primary alias (any of its aliases also reaches them)."""
     namespace = primary_alias if repository.is_public else repository.account_id
     return f"{host}/{namespace}/{repository.name}"
+
+
+# -- repository creation templates -------------------------------------------------
+
+
+def creation_templates(
+    account: Account, *, prefixes: list[str] | None = None, after: str = "", limit: int | None = None
+) -> list[RepositoryCreationTemplate]:
+    """DescribeRepositoryCreationTemplates: the account's templates in the order of
+    their prefixes, those after ``after`` (a page's last), at most ``limit``; only
+    those of ``prefixes`` when given (ECR's assumed trailing `/` ignored)."""
+    templates = RepositoryCreationTemplate.objects.filter(account=account, prefix__gt=after).order_by("prefix")
+    if prefixes is not None:
+        templates = templates.filter(prefix__in=[p.removesuffix("/") for p in prefixes])
+    return list(templates if limit is None else templates[:limit])
+
+
+def creation_template(account_id: str, prefix: str) -> RepositoryCreationTemplate | None:
+    return RepositoryCreationTemplate.objects.filter(account_id=account_id, prefix=prefix.removesuffix("/")).first()
+
+
+def creation_template_for(account_id: str, name: str, applied_for: str) -> RepositoryCreationTemplate | None:
+    """The template a repository ``name`` that Berth creates for ``applied_for``
+    (REPLICATION, PULL_THROUGH_CACHE) takes: of those applied for it, the one whose
+    prefix is the longest namespace of the name, else ROOT's, else none."""
+    namespaces = [name[:index] for index, character in enumerate(name) if character == "/"]
+    candidates = RepositoryCreationTemplate.objects.filter(account_id=account_id, prefix__in=[*namespaces, ROOT_PREFIX])
+    applicable = [template for template in candidates if applied_for in template.applied_for]
+    applicable.sort(key=lambda template: -1 if template.prefix == ROOT_PREFIX else len(template.prefix), reverse=True)
+    return applicable[0] if applicable else None

@@ -80,8 +80,14 @@ def event_fields(repository: Repository) -> dict:
     return {"repositoryId": repository.pk, "accountId": repository.account_id, "repository": repository.name}
 
 
-def _publish_created(repository: Repository) -> None:
-    outbox.publish(REPOSITORY_CREATED, {**event_fields(repository), "visibility": repository.visibility})
+def _publish_created(repository: Repository, *, creation_template: str | None = None) -> None:
+    """repository.created; ``creationTemplate`` (the prefix) when a repository creation
+    template gave its settings, so that the apps owning the rest of them (the
+    lifecycle policy) apply theirs."""
+    payload = {**event_fields(repository), "visibility": repository.visibility}
+    if creation_template is not None:
+        payload["creationTemplate"] = creation_template
+    outbox.publish(REPOSITORY_CREATED, payload)
 
 
 def publish_changed(repository: Repository, changed: Sequence[str]) -> None:
@@ -105,10 +111,13 @@ def create_repository(
     image_tag_mutability_exclusion_filters: Sequence[str] = (),
     scan_on_push: bool = False,
     resource_tags: Mapping[str, str] | None = None,
+    creation_template: str | None = None,
     actor: Actor,
     context: RequestContext | None = None,
 ) -> Repository:
-    """Amazon ECR's CreateRepository, recorded in the audit trail."""
+    """Amazon ECR's CreateRepository, recorded in the audit trail. ``creation_template``:
+    the prefix of the repository creation template whose settings these are
+    (apps.replication.creation), told to repository.created's subscribers."""
     validate_repository_name(name)
     if visibility not in Visibility.values:
         raise ValueError(f"visibility must be one of {', '.join(Visibility.values)}")
@@ -125,7 +134,7 @@ def create_repository(
                 scan_on_push=scan_on_push,
             )
             _replace_resource_tags(repository, resource_tags or {})
-            _publish_created(repository)
+            _publish_created(repository, creation_template=creation_template)
             audit_services.record_change(
                 actor=actor,
                 context=context,

@@ -159,6 +159,14 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "attachImageSbom": ("/api/v1/repositories/{name}/-/images/sbom", "post"),
         "getRegistryScanningConfiguration": ("/api/v1/registry/scanning-configuration", "get"),
         "putRegistryScanningConfiguration": ("/api/v1/registry/scanning-configuration", "put"),
+        "getRegistryPolicy": ("/api/v1/registry/policy", "get"),
+        "putRegistryPolicy": ("/api/v1/registry/policy", "put"),
+        "deleteRegistryPolicy": ("/api/v1/registry/policy", "delete"),
+        "describeRepositoryCreationTemplates": ("/api/v1/repository-creation-templates", "get"),
+        "createRepositoryCreationTemplate": ("/api/v1/repository-creation-templates", "post"),
+        "describeRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "get"),
+        "updateRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "patch"),
+        "deleteRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "delete"),
         "getUsage": ("/api/v1/usage", "get"),
         "getLifecyclePolicy": ("/api/v1/repositories/{name}/-/lifecycle-policy", "get"),
         "putLifecyclePolicy": ("/api/v1/repositories/{name}/-/lifecycle-policy", "put"),
@@ -196,7 +204,9 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         for operation in item.values():
             if path.endswith("/images/sbom"):
                 assert "Amazon Inspector's" in operation["description"], operation["operationId"]
-            elif path.startswith("/api/v1/registry/scanning-configuration"):
+            elif path.startswith(
+                ("/api/v1/registry/scanning-configuration", "/api/v1/registry/policy", "/api/v1/repository-creation")
+            ):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]
             elif "catalog-data" in path or path.startswith("/api/v1/registries"):
                 assert "Amazon ECR Public's" in operation["description"], operation["operationId"]

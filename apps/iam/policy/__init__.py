@@ -21,6 +21,7 @@ from .actions import ALL_ACTIONS, KNOWN_ACTIONS, action_matches, expand_action_p
 from .context import Principal, PrincipalType, RequestContext
 from .document import (
     MAX_POLICY_CHARACTERS,
+    REGISTRY_ACTIONS,
     Effect,
     Policy,
     PolicyError,
@@ -39,6 +40,7 @@ __all__ = [
     "ArnError",
     "Decision",
     "Effect",
+    "REGISTRY_ACTIONS",
     "Policy",
     "PolicyError",
     "PolicyKind",

@@ -23,7 +23,7 @@ from apps.kernel.arn import (
 )
 from apps.kernel.wildcards import has_wildcard
 
-from .actions import validate_action_pattern
+from .actions import action_matches, validate_action_pattern
 from .conditions import ConditionClause, parse_condition_block
 
 MAX_POLICY_CHARACTERS = 10_240
@@ -51,6 +51,14 @@ PRINCIPAL_RESOURCE_TYPES = ("root", "user/", "role/", "assumed-role/")
 class PolicyKind(StrEnum):
     IDENTITY = "identity"  # attached to a user or role: no Principal, Resource required
     RESOURCE = "resource"  # attached to a repository: Principal required, Resource optional
+    # A registry's policy (ECR's registry permissions): grants other accounts what they do
+    # to this registry as accounts (replicate into it, create a repository for that), so
+    # its principals are accounts, its Resource is required and it names only those actions.
+    REGISTRY = "registry"
+
+
+# What a registry policy may grant (ECR refuses a registry policy naming anything else).
+REGISTRY_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:ReplicateImage")
 
 
 class Effect(StrEnum):
@@ -212,7 +220,16 @@ def _parse_statement(
     element = "NotAction" if not_action else "Action"
     actions = tuple(validate_action_pattern(item) for item in _as_list(raw_actions, element))
 
-    raw_resources, not_resource = _one_of(raw, "Resource", "NotResource", required=kind is PolicyKind.IDENTITY)
+    if kind is PolicyKind.REGISTRY:
+        for pattern in actions:
+            if not any(action_matches(pattern, action) for action in REGISTRY_ACTIONS):
+                raise ValueError(
+                    f"a registry policy grants only {', '.join(REGISTRY_ACTIONS)}; '{pattern}' names none of them"
+                )
+
+    raw_resources, not_resource = _one_of(
+        raw, "Resource", "NotResource", required=kind in (PolicyKind.IDENTITY, PolicyKind.REGISTRY)
+    )
     resources = None
     if raw_resources is not None:
         element = "NotResource" if not_resource else "Resource"
@@ -231,6 +248,8 @@ def _parse_statement(
     else:
         raw_principal, not_principal = _one_of(raw, "Principal", "NotPrincipal", required=True)
         principal = _parse_principal(raw_principal, partition, principal_exists)
+        if kind is PolicyKind.REGISTRY:
+            _only_accounts(principal)
         if not_principal and principal.everyone:
             raise ValueError('NotPrincipal cannot be "*"')
 
@@ -250,6 +269,14 @@ def _parse_statement(
         not_principal=not_principal,
         conditions=conditions,
     )
+
+
+def _only_accounts(principal: PrincipalSpec) -> None:
+    for arn in sorted(principal.arns):
+        if not arn.endswith(":root"):
+            raise ValueError(
+                f"a registry policy's principals are accounts (an account id or arn:aws:iam::<id>:root), not '{arn}'"
+            )
 
 
 def _fail(message: str) -> str:

@@ -111,7 +111,7 @@ def evaluate(
     for policy in identity_policies:
         if policy.kind is not PolicyKind.IDENTITY:
             raise ValueError(f"policy '{policy.name}' is a {policy.kind} policy, not an identity policy")
-    if resource_policy is not None and resource_policy.kind is not PolicyKind.RESOURCE:
+    if resource_policy is not None and resource_policy.kind not in (PolicyKind.RESOURCE, PolicyKind.REGISTRY):
         raise ValueError(f"policy '{resource_policy.name}' is not a resource policy")
 
     principal = context.principal

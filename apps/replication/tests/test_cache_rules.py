@@ -35,11 +35,15 @@ def api(tenant, api_client):
 
 
 def create(api, **body):
-    return api.post(RULES, {"ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "registry.example", **body}, format="json")
+    return api.post(
+        RULES, {"ecrRepositoryPrefix": "hub", "upstreamRegistryUrl": "registry.example", **body}, format="json"
+    )
 
 
 def test_a_rule_keeps_its_password_sealed_and_never_shows_it(api, tenant):
-    response = create(api, credentials={"username": "robot", "password": "s3cret-pw"}, upstreamRepositoryPrefix="library")
+    response = create(
+        api, credentials={"username": "robot", "password": "s3cret-pw"}, upstreamRepositoryPrefix="library"
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["ecrRepositoryPrefix"] == "hub"
