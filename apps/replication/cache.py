@@ -40,12 +40,12 @@ from apps.kernel.sealing import unseal
 from apps.registry import selectors as registry_selectors
 from apps.registry import services as registry_services
 from apps.registry.content.manifests import parse_manifest
-from apps.registry.exceptions import ManifestUnknown, UpstreamUnavailable
+from apps.registry.exceptions import ManifestUnknown, RepositoryUnknown, UpstreamUnavailable
 from apps.registry.models import Manifest, ManifestConversion, Tag
-from apps.repositories import services as repository_services
+from apps.repositories.creation_templates import CreationTemplateInvalid
 from apps.repositories.models import Repository
 
-from . import cache_leases
+from . import cache_leases, creation
 from .client import NotFound, RegistryClient, RegistryClientError
 from .models import CachedTag, PullThroughCacheRule
 
@@ -95,15 +95,15 @@ def upstream_repository(rule: PullThroughCacheRule, name: str) -> str:
 
 
 def create_cache_repository(*, account: Account, name: str, actor: Actor, context: RequestContext | None) -> Repository:
-    """The cache repository, created with the defaults on its first pull; one a
+    """The cache repository, created on its first pull with the settings of the
+    account's creation template for PULL_THROUGH_CACHE (or the defaults); one a
     concurrent pull created is returned as is."""
-    existing = Repository.objects.filter(account=account, name=name).first()
-    if existing is not None:
-        return existing
     try:
-        return repository_services.create_repository(account=account, name=name, actor=actor, context=context)
-    except repository_services.RepositoryExists:
-        return Repository.objects.get(account=account, name=name)
+        return creation.create_repository(
+            account=account, name=name, applied_for="PULL_THROUGH_CACHE", actor=actor, context=context
+        )
+    except CreationTemplateInvalid as exc:
+        raise RepositoryUnknown(f"{account.pk}/{name}", f"repository could not be created: {exc.message}") from None
 
 
 class PullThroughCache:

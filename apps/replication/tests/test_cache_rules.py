@@ -17,6 +17,8 @@ from apps.iam import services as iam_services
 from apps.kernel.sealing import unseal
 from apps.replication.cache import SOURCE, upstream_repository
 from apps.replication.models import PullThroughCacheRule
+from apps.repositories.creation_templates import create_repository_creation_template
+from apps.repositories.models import Repository
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +144,21 @@ def test_rules_cover_the_repositories_under_their_prefix(api, tenant):
     assert not SOURCE.covers(account, "team/hub")
     assert not SOURCE.covers(account, "team/hubs/nginx")
     assert not SOURCE.covers("000000000000", "team/hub/library/nginx")
+
+
+def test_a_first_pull_creates_the_repository_from_the_pull_through_cache_template(api, tenant, registry_client):
+    create_repository_creation_template(
+        account=tenant.account,
+        prefix="hub",
+        applied_for=["PULL_THROUGH_CACHE"],
+        image_tag_mutability="IMMUTABLE",
+        actor=Actor.system("test"),
+    )
+    create(api, upstreamRegistryUrl=f"http://127.0.0.1:{_closed_port()}")
+    name = f"{tenant.account.pk}/hub/library/nginx"
+    client = registry_client(tenant)
+    response = client.request("GET", f"/v2/{name}/manifests/1.27", scope=f"repository:{name}:pull")
+    assert response.status_code == 503, response.content  # the upstream is down: nothing to serve yet
+    assert response.json()["errors"][0]["code"] == "UNAVAILABLE"
+    repository = Repository.objects.get(account=tenant.account, name="hub/library/nginx")
+    assert repository.image_tag_mutability == "IMMUTABLE"
