@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import click
 
-from ..context import Session, pass_session
+from ..context import Failure, Session, pass_session
 from ..output import Activity, Column, emit, fields, output_option, table, when
 
 RULE_COLUMNS = [
@@ -173,14 +173,9 @@ def validate(session: Session, prefix: str, output: str) -> None:
     """Check that the upstream of PREFIX's rule answers and takes its credentials."""
     with Activity(f"Validating the pull-through cache rule {prefix}"):
         result = session.client.post(_rule_path(prefix, "validate"))
-    emit(
-        result,
-        output,
-        lambda result: (
-            f"{result['upstreamRegistryUrl']}: valid."
-            if result["isValid"]
-            else f"{result['upstreamRegistryUrl']}: not valid: {result['failure']}"
-        ),
-    )
-    if not result["isValid"]:
-        raise SystemExit(1)
+    if result["isValid"]:
+        emit(result, output, lambda result: f"{result['upstreamRegistryUrl']}: valid.")
+        return
+    if output == "json":
+        emit(result, output, str)
+    raise Failure(f"{result['upstreamRegistryUrl']}: not valid: {result['failure']}")
