@@ -126,7 +126,8 @@ def pending_blob(authorized, digest: str, *, head: bool) -> Blob | UpstreamBlob 
         return None
     pending = selectors.pending_blob(repository, digest)
     if pending is None:
-        return None
+        # A fill that committed since the handler looked links the blob as it drops the pending rows.
+        return selectors.linked_blob(repository, digest)
     if head:
         return UpstreamBlob(digest=digest, size=pending.size, chunks=None)
     chunks = source.fetch_blob(repository, digest, pending.size)

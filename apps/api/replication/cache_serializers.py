@@ -9,12 +9,12 @@ from rest_framework import serializers
 from apps.replication.models.cache import ECR_REPOSITORY_PREFIX_MAX_LENGTH, UPSTREAM_URL_MAX_LENGTH
 
 
-class CredentialsSerializer(serializers.Serializer):
+class UpstreamCredentialsSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=255)
     password = serializers.CharField(max_length=4096, write_only=True, trim_whitespace=False)
 
 
-class ShownCredentialsSerializer(serializers.Serializer):
+class ShownUpstreamCredentialsSerializer(serializers.Serializer):
     username = serializers.CharField()
 
 
@@ -30,14 +30,16 @@ class CreateRuleSerializer(serializers.Serializer):
         max_length=UPSTREAM_URL_MAX_LENGTH, help_text="https://host[:port], host[:port], or http://host[:port]"
     )
     upstreamRepositoryPrefix = serializers.CharField(required=False, allow_blank=True, help_text=_UPSTREAM_PREFIX_HELP)
-    credentials = CredentialsSerializer(required=False, help_text="the upstream's username and password (sealed)")
+    credentials = UpstreamCredentialsSerializer(
+        required=False, help_text="the upstream's username and password (sealed)"
+    )
     tagRecheckSeconds = serializers.IntegerField(required=False, min_value=1, help_text=_RECHECK_HELP)
 
 
 class UpdateRuleSerializer(serializers.Serializer):
     upstreamRegistryUrl = serializers.CharField(max_length=UPSTREAM_URL_MAX_LENGTH, required=False)
     upstreamRepositoryPrefix = serializers.CharField(required=False, allow_blank=True, help_text=_UPSTREAM_PREFIX_HELP)
-    credentials = CredentialsSerializer(required=False, allow_null=True, help_text="null removes them")
+    credentials = UpstreamCredentialsSerializer(required=False, allow_null=True, help_text="null removes them")
     tagRecheckSeconds = serializers.IntegerField(required=False, min_value=1, help_text=_RECHECK_HELP)
 
 
@@ -46,7 +48,7 @@ class RuleSerializer(serializers.Serializer):
     ecrRepositoryPrefix = serializers.CharField()
     upstreamRegistryUrl = serializers.CharField()
     upstreamRepositoryPrefix = serializers.CharField()
-    credentials = ShownCredentialsSerializer(allow_null=True, help_text="the username only")
+    credentials = ShownUpstreamCredentialsSerializer(allow_null=True, help_text="the username only")
     credentialsConfigured = serializers.BooleanField()
     tagRecheckSeconds = serializers.IntegerField()
     createdAt = serializers.DateTimeField()

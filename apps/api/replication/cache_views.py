@@ -122,7 +122,7 @@ class PullThroughCacheRuleDetail(_RuleView):
     @extend_schema(
         operation_id="describePullThroughCacheRule",
         summary="Describe one pull-through cache rule",
-        description="DescribePullThroughCacheRules for one prefix.",
+        description="Amazon ECR's DescribePullThroughCacheRules for one prefix.",
         parameters=[PREFIX],
         responses={200: RuleSerializer, **error_responses(401, 403, 404)},
         tags=[CACHE_TAG],

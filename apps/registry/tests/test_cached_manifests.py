@@ -197,3 +197,19 @@ def test_a_members_pull_of_a_missing_covered_repository_creates_it(alice, tenant
     assert Repository.objects.filter(account=tenant.account, name="hub/new").exists()
     assert ("prepare", "v1") in recording.asked
     assert response.status_code == 404  # the recording source fetched nothing
+
+
+def test_a_fill_that_committed_after_the_handler_looked_is_served_locally(repository, source):
+    layer = os.urandom(2000)
+    store(repository, image(b"{}", layer))
+    recording = source(covered=True, data=layer)
+    fill(repository, layer).commit()  # between the handler's linked_blob and its pending_blob
+
+    class Authorized:
+        pass
+
+    authorized = Authorized()
+    authorized.repository = repository
+    served = upstream.pending_blob(authorized, sha256(layer), head=False)
+    assert isinstance(served, Blob) and served.digest == sha256(layer)
+    assert not any(asked[0] == "fetch" for asked in recording.asked)
