@@ -17,5 +17,6 @@ COMMANDS = frozenset(
         "sts",
         "audit",
         "usage",
+        "pull-through-cache",
     }
 )

@@ -16,6 +16,7 @@ from .commands.creation_templates import templates  # noqa: F401  (attaches `ber
 from .commands.iam import iam
 from .commands.images import images
 from .commands.login import get_login_password, login
+from .commands.pull_through_cache import pull_through_cache
 from .commands.registry import registry
 from .commands.replication import backfill, replication
 from .commands.repositories import repo
@@ -60,7 +61,20 @@ def cli(ctx: click.Context, profile: str) -> None:
     ctx.obj = Session(profile=profile)
 
 
-for command in (configure, get_login_password, login, repo, images, registry, access_keys, iam, sts, audit, usage):
+for command in (
+    configure,
+    get_login_password,
+    login,
+    repo,
+    images,
+    registry,
+    access_keys,
+    iam,
+    sts,
+    audit,
+    usage,
+    pull_through_cache,
+):
     cli.add_command(command)
 
 for command in (replication, backfill):

@@ -521,3 +521,12 @@ keep_private([DATA_DIR, BERTH_UPLOAD_DIR, BERTH_AUDIT_SPOOL_DIR, BERTH_BLOB_DIR]
 BERTH_CLIENT_HEADER_TIMEOUT = env_int("BERTH_CLIENT_HEADER_TIMEOUT", 10)
 BERTH_CLIENT_BODY_TIMEOUT = env_int("BERTH_CLIENT_BODY_TIMEOUT", 10)
 BERTH_CLIENT_BODY_MIN_RATE = env_int("BERTH_CLIENT_BODY_MIN_RATE", 32 * 1024)
+
+# The pull-through cache (docs/pull-through-cache.md): a rule's default seconds
+# between re-checks of a cached tag upstream; how long a pull waits for another
+# request fetching the same manifest or blob before it answers 429; the timeout of
+# each request to an upstream, and how many tries a first fetch makes.
+BERTH_PULL_THROUGH_TAG_RECHECK_SECONDS = env_int("BERTH_PULL_THROUGH_TAG_RECHECK_SECONDS", 300)
+BERTH_PULL_THROUGH_WAIT_SECONDS = env_int("BERTH_PULL_THROUGH_WAIT_SECONDS", 120)
+BERTH_PULL_THROUGH_UPSTREAM_TIMEOUT = env_int("BERTH_PULL_THROUGH_UPSTREAM_TIMEOUT", 30)
+BERTH_PULL_THROUGH_UPSTREAM_ATTEMPTS = env_int("BERTH_PULL_THROUGH_UPSTREAM_ATTEMPTS", 3)

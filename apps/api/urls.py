@@ -11,6 +11,7 @@ from .iam import registry_policy as registry_policy_api
 from .iam import views as iam_api
 from .lifecycle import views as lifecycle_api
 from .registry import views as images_api
+from .replication import cache_views as pull_through_cache_api
 from .replication import views as replication_api
 from .repositories import templates as templates_api
 from .repositories import views as repositories_api
@@ -24,6 +25,21 @@ urlpatterns = [
     path("authorization-token", accounts_api.AuthorizationToken.as_view(), name="api-authorization-token"),
     path("repositories", repositories_api.RepositoryList.as_view(), name="api-repositories"),
     path("usage", usage_api.Usage.as_view(), name="api-usage"),
+    path(
+        "pull-through-cache-rules",
+        pull_through_cache_api.PullThroughCacheRuleList.as_view(),
+        name="api-pull-through-cache-rules",
+    ),
+    path(
+        "pull-through-cache-rules/<path:prefix>/-/validate",
+        pull_through_cache_api.PullThroughCacheRuleValidation.as_view(),
+        name="api-pull-through-cache-rule-validate",
+    ),
+    path(
+        "pull-through-cache-rules/<path:prefix>",
+        pull_through_cache_api.PullThroughCacheRuleDetail.as_view(),
+        name="api-pull-through-cache-rule",
+    ),
     path(
         "repositories/<path:name>/-/image-tag-mutability",
         repositories_api.RepositoryImageTagMutability.as_view(),

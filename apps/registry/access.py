@@ -24,6 +24,7 @@ from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
 from apps.repositories.models import Repository
 
+from . import upstream
 from .exceptions import ActionDenied, RepositoryUnknown, TokenInvalid, TokenRequired
 from .tokens import InvalidToken, TokenClaims, verify_token
 
@@ -238,6 +239,17 @@ def authorize(request, full_name: str, action: str, *, create: bool = False, **r
         if not decision.allowed:
             raise deny(action, decision)
         if not (create and _creates_on_push(address)):
+            if action == "ecr:BatchGetImage" and not address.via_alias and upstream.covers(owner, name):
+                # A pull-through cache's first pull creates it, as Amazon ECR does.
+                for needed in (upstream.IMPORT_ACTION, CREATE_REPOSITORY):
+                    decision = enforcement.decide(caller, needed, resource_arn=arn, request=request)
+                    if not decision.allowed:
+                        raise deny(needed, decision)
+                context = request_context(request)
+                repository = upstream.create_repository(
+                    account=address.account, name=name, actor=caller.actor(), context=context
+                )
+                return Authorized(repository=repository, caller=caller, audit=draft, context=context)
             raise RepositoryUnknown(address.full_name, _missing_message(address))
         decision = enforcement.decide(caller, CREATE_REPOSITORY, resource_arn=arn, request=request)
         if not decision.allowed:

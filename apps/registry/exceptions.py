@@ -260,3 +260,20 @@ class TagImmutable(DomainError):
         super().__init__(
             f"tag {tag} in repository {repository} is immutable: it points at {current} and cannot be moved to {pushed}"
         )
+
+
+# -- the pull-through cache ---------------------------------------------------------
+
+
+class UpstreamUnavailable(DomainError):
+    """The upstream registry a pull-through cache rule names (``upstream``) could
+    not be reached or refused, and the registry holds nothing to serve instead."""
+
+    def __init__(self, message: str, *, upstream: str) -> None:
+        self.upstream = upstream
+        super().__init__(message)
+
+
+class UpstreamFetchBusy(DomainError):
+    """Another request is fetching the same content from the upstream and did not
+    finish within the wait's bound."""

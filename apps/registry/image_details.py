@@ -24,7 +24,11 @@ _CONFIG_READ_LIMIT = 1024 * 1024
 def _read_config(digest: str, size: int) -> dict:
     if size > _CONFIG_READ_LIMIT:
         return {}
-    with get_blob_store().open_range(digest) as stream:
+    try:
+        stream = get_blob_store().open_range(digest)
+    except FileNotFoundError:
+        return {}  # a cached manifest's config the pull-through cache has yet to fetch
+    with stream:
         try:
             document = json_limits.loads(stream.read(_CONFIG_READ_LIMIT), max_depth=settings.BERTH_MAX_JSON_DEPTH)
         except ValueError:

@@ -165,3 +165,27 @@ class ManifestConversion(models.Model):
     @property
     def size(self) -> int:
         return len(self.content)
+
+
+class PendingBlob(models.Model):
+    """A blob a cached manifest references that the registry does not hold yet.
+
+    The pull-through cache stores an upstream's manifest before its layers
+    (apps/registry/upstream.py): the client gets the manifest at once and each
+    layer as it asks for it. A manifest's references are ManifestBlob rows for the
+    blobs its repository links and a PendingBlob row for each other one; when the
+    blob arrives (services.complete_blob_fill) its pending rows turn into
+    ManifestBlob rows in the transaction that links it. The repository serves a
+    pending blob only by fetching it from the upstream its rule names."""
+
+    manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="pending_blobs")
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="pending_blobs")
+    digest = models.CharField(max_length=DIGEST_MAX_LENGTH)
+    size = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["manifest", "digest"], name="pending_blob_once")]
+        indexes = [models.Index(fields=["repository", "digest"], name="pending_blob_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.repository}@{self.digest} (pending)"

@@ -189,7 +189,15 @@ def _to_schema1(repository: Repository, manifest: Manifest, name: str, tag: str)
         )
     if parsed.config.size > _CONFIG_LIMIT:
         raise ManifestInvalid("the image config is too large to convert to schema 1")
-    with get_blob_store().open_range(parsed.config.digest) as stream:
+    try:
+        stream = get_blob_store().open_range(parsed.config.digest)
+    except FileNotFoundError:
+        # A cached manifest whose config the pull-through cache has yet to fetch.
+        raise ManifestNotConvertible(
+            "the image config is not in the registry yet, so the manifest cannot be converted to Docker schema 1; "
+            "pull it with a client that accepts OCI or Docker schema 2 manifests"
+        ) from None
+    with stream:
         config = stream.read(_CONFIG_LIMIT)
     unsigned, uses_empty_layer = schema1.schema2_to_schema1(manifest=body, config=config, name=name, tag=tag)
     if uses_empty_layer:

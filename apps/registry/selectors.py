@@ -20,7 +20,7 @@ from apps.repositories.models import Repository, Visibility
 
 from .content import media_types as mt
 from .exceptions import ManifestBlobUnknown
-from .models import TAG_MAX_LENGTH, Blob, Manifest, RepositoryBlob, Tag
+from .models import TAG_MAX_LENGTH, Blob, Manifest, PendingBlob, RepositoryBlob, Tag
 
 
 def _lexical(expression):
@@ -442,3 +442,9 @@ def account_stored_bytes(account_id: str) -> StoredBytes:
         exclusive=(blobs["exclusive"] or 0) + size,
         images=manifests["images"],
     )
+
+
+def pending_blob(repository: Repository, digest: str) -> PendingBlob | None:
+    """A blob a cached manifest of the repository references and the registry has
+    yet to fetch from the upstream (services.store_cached_manifest)."""
+    return PendingBlob.objects.filter(repository=repository, digest=digest).only("id", "digest", "size").first()

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -58,7 +59,17 @@ from .exceptions import (
     TagInvalid,
     UploadOffsetMismatch,
 )
-from .models import Blob, Manifest, ManifestBlob, ManifestChild, RepositoryBlob, Tag, TagHistory, Upload
+from .models import (
+    Blob,
+    Manifest,
+    ManifestBlob,
+    ManifestChild,
+    PendingBlob,
+    RepositoryBlob,
+    Tag,
+    TagHistory,
+    Upload,
+)
 from .storage import get_blob_store
 from .storage.space import out_of_space
 from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy
@@ -338,9 +349,17 @@ def upload_blob(
         raise
 
 
-def _complete_upload(upload: Upload, digest: str, change: _Change | None, parameters: dict) -> Blob:
+def _complete_upload(
+    upload: Upload,
+    digest: str,
+    change: _Change | None,
+    parameters: dict,
+    *,
+    linked: Callable[[Blob], None] | None = None,
+) -> Blob:
     """complete_upload's work; ``change`` (None: a step of a larger change that
-    records itself) is recorded with it, about ``parameters`` and the digest."""
+    records itself) is recorded with it, about ``parameters`` and the digest.
+    ``linked`` runs in the linking transaction, after the link."""
     algorithm, encoded = parse_digest(digest)
     area = upload_area()
     key = str(upload.id)
@@ -359,6 +378,8 @@ def _complete_upload(upload: Upload, digest: str, change: _Change | None, parame
                 with transaction.atomic():
                     blob = _store_claimed(digest, size, str(area.path(key)))
                     link_blob(repository=upload.repository, blob=blob)
+                    if linked is not None:
+                        linked(blob)
                     Upload.objects.filter(pk=upload.pk).delete()
                     if change is not None:
                         change.record(
@@ -438,10 +459,14 @@ def _url_pattern(pattern: str) -> re.Pattern | None:
     return re.compile(pattern) if pattern else None
 
 
-def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[list[Blob], list[Manifest]]:
+def _check_references(
+    repository: Repository, parsed: ParsedManifest, *, pending: list[Descriptor] | None = None
+) -> tuple[list[Blob], list[Manifest]]:
     """The blobs and manifests the pushed manifest references, each checked to be
     in the repository as described. A foreign layer's blob may be absent: clients
-    fetch it from its URLs; if it was pushed anyway it is referenced like any other."""
+    fetch it from its URLs; if it was pushed anyway it is referenced like any other.
+    With ``pending`` (a cached manifest), the descriptors of other blobs the
+    repository lacks are added to it instead of refusing the manifest."""
     check_foreign_layer_urls(
         parsed,
         allow=_url_pattern(settings.BERTH_FOREIGN_LAYER_URLS_ALLOW),
@@ -452,6 +477,9 @@ def _check_references(repository: Repository, parsed: ParsedManifest) -> tuple[l
         blob = linked.get(descriptor.digest)
         if blob is None:
             if descriptor.is_foreign_layer:
+                continue
+            if pending is not None:
+                pending.append(descriptor)
                 continue
             raise ManifestBlobUnknown(descriptor.digest)
         if blob.size != descriptor.size:
@@ -669,6 +697,8 @@ def _store_manifest(
     blobs,
     children,
     fields: dict,
+    pending: Iterable[Descriptor] = (),
+    pushed_payload: dict | None = None,
 ) -> tuple[Manifest, bool]:
     with transaction.atomic():
         # Manifests before links, as a delete locks them (delete_image, _release_links).
@@ -682,6 +712,12 @@ def _store_manifest(
             ManifestChild.objects.bulk_create(
                 [ManifestChild(parent=manifest, child=child) for child in {c.id: c for c in children}.values()]
             )
+            PendingBlob.objects.bulk_create(
+                [
+                    PendingBlob(manifest=manifest, repository=repository, digest=d.digest, size=d.size)
+                    for d in {d.digest: d for d in pending}.values()
+                ]
+            )
         tag_moved, previous_digest = (
             _point_tag(repository=repository, tag=tag, manifest=manifest, actor=change.actor.display_name)
             if tag is not None
@@ -691,7 +727,7 @@ def _store_manifest(
             outbox.publish(
                 IMAGE_PUSHED,
                 {**event_fields(repository), "manifestId": manifest.pk, "digest": digest,
-                 "mediaType": fields["media_type"], "tag": tag},
+                 "mediaType": fields["media_type"], "tag": tag, **(pushed_payload or {})},
             )  # fmt: skip
         if tag_moved:
             outbox.publish(
@@ -1024,6 +1060,116 @@ def delete_repository(
         locked.delete()
         outbox.publish(REPOSITORY_DELETED, {**fields, "uploadIds": upload_ids})
         change.record(locked, {"force": force}, imageCount=manifest_count)
+
+
+# -- the pull-through cache's content ----------------------------------------------
+#
+# A cached manifest is stored before the blobs it references (the client gets it at
+# once; each layer comes when asked for): the blobs its repository does not link
+# are PendingBlob rows until a fill (start_blob_fill ... complete_blob_fill) brings
+# their bytes through the upload area, verified like a push's, and links them.
+
+IMPORT_EVENT = "BatchImportUpstreamImage"
+_FILL_NOTE_INTERVAL = 30.0
+
+
+@retried_on_deadlock
+def store_cached_manifest(
+    *,
+    repository: Repository,
+    body: bytes,
+    media_type: str,
+    tag: str | None,
+    digest: str | None,
+    upstream: str,
+    actor: Actor,
+) -> tuple[Manifest, list[Descriptor]]:
+    """Store a manifest the upstream registry ``upstream`` (its URL and repository)
+    served, for the pull-through cache: validated as a push is, tagged ``tag`` (a
+    move publishes tag.moved), verified against ``digest`` when given; an index's
+    entries must be stored first. Returns the manifest and the descriptors of the
+    blobs still to fetch. Records BatchImportUpstreamImage naming the upstream, the
+    tag, the digest and the one the tag pointed at before (previousImageDigest):
+    the trail's record of an upstream tag move."""
+    if len(body) > settings.BERTH_MAX_MANIFEST_BYTES:
+        raise ManifestTooLarge(size=len(body), limit=settings.BERTH_MAX_MANIFEST_BYTES)
+    if _is_schema1(body, media_type):
+        # Schema 1 names its repository and tag: the upstream's, not the cache's.
+        raise ManifestInvalid(
+            f"{upstream} served a Docker schema 1 manifest, which the pull-through cache does not store"
+        )
+    parsed = parse_manifest(body, media_type)
+    actual = digest_bytes(body, parse_digest(digest)[0] if digest else "sha256")
+    if digest is not None and actual != digest:
+        raise DigestMismatch(expected=digest, actual=actual, what="manifest")
+    if tag is not None:
+        validate_tag(tag)
+    pending: list[Descriptor] = []
+    blobs, children = _check_references(repository, parsed, pending=pending)
+    manifest, _ = _store_manifest(
+        repository=repository,
+        digest=actual,
+        tag=tag,
+        change=_Change(actor, None, IMPORT_EVENT),
+        parameters={"imageTag": tag, "imageDigest": actual, "upstream": upstream},
+        blobs=blobs,
+        children=children,
+        fields={
+            "media_type": parsed.media_type,
+            "size": len(body),
+            "content": body,
+            "artifact_type": parsed.artifact_type,
+            "config_media_type": parsed.config.media_type if parsed.config else "",
+            "subject_digest": parsed.subject.digest if parsed.subject else "",
+            "annotations": parsed.annotations,
+        },
+        pending=pending,
+        pushed_payload={"upstream": upstream},
+    )
+    return manifest, pending
+
+
+class BlobFill:
+    """One blob on its way from an upstream registry into the store: its bytes spool
+    in an upload session as they pass to the client (write), then are verified and
+    linked (commit), or thrown away (discard) when the fetch or the client fails."""
+
+    def __init__(self, *, repository: Repository, digest: str, upstream: str, actor: Actor) -> None:
+        self.digest = digest
+        self.upstream = upstream
+        self.actor = actor
+        self.upload = _new_upload(repository)
+        self.size = 0
+        self._noted_at = time.monotonic()
+
+    def write(self, data: bytes) -> None:
+        self.size = _spool(self.upload, io.BytesIO(data), offset=None, length=len(data))
+        # The session's row is touched now and then, so that the sweep of abandoned
+        # uploads leaves a long fill be.
+        if time.monotonic() - self._noted_at > _FILL_NOTE_INTERVAL:
+            _note_size(self.upload, self.size)
+            self._noted_at = time.monotonic()
+
+    def commit(self) -> Blob:
+        """Verify the bytes against the digest and commit them as a blob linked to
+        the repository, turning its pending references to the blob into ManifestBlob
+        rows in the linking transaction. A mismatch keeps nothing (DigestMismatch)."""
+        repository = self.upload.repository
+
+        def reference(blob: Blob) -> None:
+            waiting = PendingBlob.objects.filter(repository=repository, digest=blob.digest)
+            manifest_ids = sorted(set(waiting.values_list("manifest_id", flat=True)))
+            ManifestBlob.objects.bulk_create(
+                [ManifestBlob(manifest_id=manifest_id, blob_id=blob.digest) for manifest_id in manifest_ids],
+                ignore_conflicts=True,
+            )
+            waiting.delete()
+
+        change = _Change(self.actor, None, IMPORT_EVENT)
+        return _complete_upload(self.upload, self.digest, change, {"upstream": self.upstream}, linked=reference)
+
+    def discard(self) -> None:
+        cancel_upload(upload=self.upload)
 
 
 # -- pulls --------------------------------------------------------------------------

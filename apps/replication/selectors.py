@@ -14,11 +14,22 @@ from apps.repositories.models import Repository
 from . import config
 from .models import (
     ImageReplication,
+    PullThroughCacheRule,
     ReplicationAction,
     ReplicationBackfill,
     ReplicationConfiguration,
     ReplicationStatus,
 )
+
+
+def is_cache_repository(repository: Repository) -> bool:
+    """Whether a pull-through cache rule of its account covers ``repository``: its
+    images are an upstream's, fetched layer by layer as clients ask, and are not
+    replicated (as in Amazon ECR); the destinations can cache the upstream themselves."""
+    prefixes = PullThroughCacheRule.objects.filter(account_id=repository.account_id).values_list(
+        "ecr_repository_prefix", flat=True
+    )
+    return any(repository.name.startswith(prefix + "/") for prefix in prefixes)
 
 
 def stored_rules(account_id: str) -> list[dict]:

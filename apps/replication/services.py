@@ -113,6 +113,8 @@ def replicate_image(*, repository_id: int, digest: str) -> list[int]:
     repository = _repository(repository_id)
     if repository is None or not Manifest.objects.filter(repository=repository, digest=digest).exists():
         return []  # deleted since the event
+    if selectors.is_cache_repository(repository):
+        return []
     configuration = selectors.configuration_of(repository.account_id)
     ids = [
         status.request(repository=repository, digest=digest, destination=t.destination, rule_index=t.rule_index)
@@ -238,7 +240,7 @@ def start_replication_backfill(
         ids = []
         for repository in Repository.objects.filter(account=account).order_by("name"):
             chosen = selectors.targets(configuration, repository.name, rule_index=rule_index)
-            if not chosen:
+            if not chosen or selectors.is_cache_repository(repository):
                 continue
             for digest in _images(repository):
                 ids += [

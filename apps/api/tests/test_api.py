@@ -176,6 +176,12 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "updateRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "patch"),
         "deleteRepositoryCreationTemplate": ("/api/v1/repository-creation-templates/{prefix}", "delete"),
         "getUsage": ("/api/v1/usage", "get"),
+        "describePullThroughCacheRules": ("/api/v1/pull-through-cache-rules", "get"),
+        "createPullThroughCacheRule": ("/api/v1/pull-through-cache-rules", "post"),
+        "describePullThroughCacheRule": ("/api/v1/pull-through-cache-rules/{prefix}", "get"),
+        "updatePullThroughCacheRule": ("/api/v1/pull-through-cache-rules/{prefix}", "patch"),
+        "deletePullThroughCacheRule": ("/api/v1/pull-through-cache-rules/{prefix}", "delete"),
+        "validatePullThroughCacheRule": ("/api/v1/pull-through-cache-rules/{prefix}/-/validate", "post"),
         "getLifecyclePolicy": ("/api/v1/repositories/{name}/-/lifecycle-policy", "get"),
         "putLifecyclePolicy": ("/api/v1/repositories/{name}/-/lifecycle-policy", "put"),
         "deleteLifecyclePolicy": ("/api/v1/repositories/{name}/-/lifecycle-policy", "delete"),
@@ -213,7 +219,12 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
             if path.endswith("/images/sbom"):
                 assert "Amazon Inspector's" in operation["description"], operation["operationId"]
             elif path.startswith(
-                ("/api/v1/registry/scanning-configuration", "/api/v1/registry/policy", "/api/v1/repository-creation")
+                (
+                    "/api/v1/registry/scanning-configuration",
+                    "/api/v1/registry/policy",
+                    "/api/v1/repository-creation",
+                    "/api/v1/pull-through-cache-rules",
+                )
             ):
                 assert "Amazon ECR's" in operation["description"], operation["operationId"]
             elif path == "/api/v1/registry" or path.startswith("/api/v1/registry/replication-configuration"):

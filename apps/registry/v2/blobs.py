@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
 
 from apps.kernel.digests import parse_digest
 
-from .. import selectors, services, traffic
+from .. import selectors, services, traffic, upstream
 from ..access import authorize
 from ..storage import get_blob_store
 from .base import empty_response, registry_endpoint
@@ -44,7 +44,9 @@ def blob(request, name: str, digest: str):
         return _delete(request, name, digest)
     authorized = authorize(request, name, "ecr:GetDownloadUrlForLayer", layerDigest=digest[:200])
     parse_digest(digest)
-    blob = selectors.linked_blob(authorized.repository, digest)
+    blob = selectors.linked_blob(authorized.repository, digest) or upstream.pending_blob(
+        authorized, digest, head=request.method == "HEAD"
+    )
     if blob is None:
         raise RegistryError("BLOB_UNKNOWN", detail={"digest": digest})
     headers = {
@@ -56,6 +58,10 @@ def blob(request, name: str, digest: str):
     }
     if request.method == "HEAD":
         return empty_response(200, headers | {"Content-Length": str(blob.size)})
+    if isinstance(blob, upstream.UpstreamBlob):
+        # Whole, whatever the Range: the bytes come from the upstream from the first on.
+        traffic.served(authorized.repository, anonymous=authorized.caller.is_anonymous, size=blob.size)
+        return StreamingHttpResponse(blob.chunks, headers=headers | {"Content-Length": str(blob.size)})
 
     store = get_blob_store()
     range_header = request.META.get("HTTP_RANGE")

@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
+from apps.kernel.sealing import SealedValueUnreadable
+from apps.repositories.creation_templates import CreationTemplateInvalid
 from apps.repositories.services import RepositoryNameInvalid
 
 from .. import exceptions as registry
@@ -37,6 +39,7 @@ STATUS_BY_CODE = {
     "DENIED": 403,
     "UNSUPPORTED": 415,
     "TOOMANYREQUESTS": 429,
+    "UNAVAILABLE": 503,
     "UNKNOWN": 500,
 }
 
@@ -57,6 +60,7 @@ DEFAULT_MESSAGES = {
     "DENIED": "requested access to the resource is denied",
     "UNSUPPORTED": "the operation is unsupported",
     "TOOMANYREQUESTS": "too many requests",
+    "UNAVAILABLE": "service unavailable",
     "UNKNOWN": "unknown error",
 }
 
@@ -201,6 +205,15 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     registry.TagImmutable: OciError(
         "TAG_INVALID", 400, detail=lambda error: {"tag": error.tag, "repository": error.repository}
     ),
+    # distribution's code for a service that cannot answer now (errcode.ErrorCodeUnavailable);
+    # the spec lets a registry use codes beyond its own, and clients retry a 503.
+    registry.UpstreamUnavailable: OciError("UNAVAILABLE", 503, detail=lambda error: {"upstream": error.upstream}),
+    # A pull-through cache rule's upstream password that no sealing key opens.
+    SealedValueUnreadable: OciError("UNAVAILABLE", 503),
+    # A first pull through the cache whose creation template's repository policy no
+    # longer holds: the repository is not created, and the owner must mend the template.
+    CreationTemplateInvalid: OciError("DENIED", 403),
+    registry.UpstreamFetchBusy: OciError("TOOMANYREQUESTS", 429, headers=lambda error, request: {"Retry-After": "5"}),
 }
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from apps.kernel.digests import is_digest
 
-from .. import negotiation, services, traffic
+from .. import negotiation, services, traffic, upstream
 from ..access import authorize
 from .base import absolute, empty_response, json_response, read_limited_body, registry_endpoint
 
@@ -23,6 +23,7 @@ def manifest(request, name: str, reference: str):
 def _get(request, name: str, reference: str):
     authorized = authorize(request, name, "ecr:BatchGetImage", **_image_parameters(request, reference))
     head = request.method == "HEAD"
+    upstream.prepare_manifest(request, authorized, reference)
     served = negotiation.served_manifest(
         repository=authorized.repository,
         name=name,

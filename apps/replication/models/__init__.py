@@ -1,5 +1,6 @@
 """Replication's tables (``replication.py``) and the pull-through cache's (``cache.py``)."""
 
+from .cache import CachedTag, PullThroughCacheRule, UpstreamFetchLease
 from .replication import (
     BackfillStatus,
     ImageReplication,
@@ -11,9 +12,12 @@ from .replication import (
 
 __all__ = [
     "BackfillStatus",
+    "CachedTag",
     "ImageReplication",
+    "PullThroughCacheRule",
     "ReplicationAction",
     "ReplicationBackfill",
     "ReplicationConfiguration",
     "ReplicationStatus",
+    "UpstreamFetchLease",
 ]

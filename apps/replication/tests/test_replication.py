@@ -17,6 +17,7 @@ from apps.replication import engine, selectors, services
 from apps.replication.models import (
     BackfillStatus,
     ImageReplication,
+    PullThroughCacheRule,
     ReplicationAction,
     ReplicationConfiguration,
     ReplicationStatus,
@@ -60,6 +61,20 @@ def rows(**filters):
 
 
 # -- configuration ----------------------------------------------------------------------
+
+
+def test_a_pull_through_cache_repository_is_not_replicated(make_tenant, make_repository, remote, committed):
+    source = make_tenant("src").account
+    configure(source, remote_destination())
+    PullThroughCacheRule.objects.create(
+        account=source, ecr_repository_prefix="hub", upstream_registry_url="http://127.0.0.1:9", tag_recheck_seconds=300
+    )
+    with committed():
+        push_image(make_repository(source, "hub/library/alpine"))
+        push_image(make_repository(source, "team/app"))
+    assert {row.repository.name for row in rows()} == {"team/app"}
+    backfill = services.start_replication_backfill(account=source, actor=PUSHER)
+    assert {row.repository.name for row in rows(backfill=backfill)} == {"team/app"}
 
 
 def test_credentials_are_sealed_kept_on_a_later_put_and_never_described(make_tenant):
