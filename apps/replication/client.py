@@ -38,6 +38,7 @@ import requests
 
 from apps.kernel.digests import ALGORITHMS, DigestInvalid, parse_digest
 from apps.kernel.errors import DomainError
+from apps.kernel.names import TAG_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ DEFAULT_TOKEN_SECONDS = 60
 MAX_REDIRECTS = 5
 MAX_PAGES = 10_000
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+_TAG = re.compile(TAG_PATTERN)
 
 
 def _default_user_agent() -> str:
@@ -690,6 +692,20 @@ class RegistryClient:
         """Delete a manifest by digest; False when it was not there."""
         _checked_digest(digest)
         url = self._url(self._path(repository, "manifests", digest))
+        response = self._request("DELETE", url, scopes=[self._scope(repository, "delete")])
+        with response:
+            if response.status_code == 404:
+                return False
+            self._check(response, "DELETE", 202, 200, 204)
+        return True
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """Delete a tag, leaving its manifest (OCI distribution 1.1; a registry that
+        deletes only manifests refuses: RegistryClientError with its code, 405
+        UNSUPPORTED as a rule); False when the tag was not there."""
+        if not _TAG.match(tag):
+            raise ValueError(f"not a tag: {tag[:200]!r}")
+        url = self._url(self._path(repository, "manifests", tag))
         response = self._request("DELETE", url, scopes=[self._scope(repository, "delete")])
         with response:
             if response.status_code == 404:

@@ -360,11 +360,14 @@ def _copy_remote(repository: Repository, image: Plan, destination: config.Destin
     return done
 
 
-def _delete_remote(repository: Repository, digest: str, destination: config.Destination) -> None:
+def _delete_remote(repository: Repository, digest: str, tag: str, destination: config.Destination) -> None:
     remote = make_client(destination)
     path = f"{destination.registry_id}/{repository.name}"
     try:
-        remote.delete_manifest(path, digest)
+        if not tag:
+            remote.delete_manifest(path, digest)
+        elif (named := remote.head_manifest(path, tag)) is not None and named.digest == digest:
+            remote.delete_tag(path, tag)  # only while it still names the image whose tag went here
     except registry_client.NotFound:
         return  # not there (or its repository is not): what was asked for is done
     except registry_client.RegistryClientError as error:
@@ -383,9 +386,8 @@ def replicate(*, repository: Repository, digest: str, destination: config.Destin
 
 
 def delete(*, repository: Repository, digest: str, tag: str, destination: config.Destination) -> None:
-    """Delete the image (or only ``tag``, when it still points at ``digest``: in this
-    deployment only, as the distribution API deletes manifests, not tags) at ``destination``."""
+    """Delete the image (or only ``tag``, when it still points at ``digest`` there) at ``destination``."""
     if destination.endpoint:
-        _delete_remote(repository, digest, destination)
+        _delete_remote(repository, digest, tag, destination)
     else:
         _delete_local(repository, digest, tag, destination)

@@ -149,8 +149,7 @@ def replicate_deletion(*, repository_id: int, digest: str, tag: str | None = Non
             tag=tag or "",
         )
         for t in selectors.targets(configuration, repository.name)
-        # The distribution API deletes manifests, not tags: a tag is deleted only in this deployment.
-        if t.replicate_deletions and not (tag and t.destination.endpoint)
+        if t.replicate_deletions
     ]
     status.enqueue_on_commit(ids, tasks.enqueue)
     return [row_id for row_id in ids if row_id is not None]

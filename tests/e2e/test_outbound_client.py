@@ -202,6 +202,13 @@ def test_round_trip_mount_and_referrers_against_berth(berth, owners):
     assert client.delete_manifest(repository, signature_digest) is True
     assert client.referrers(repository, image.digest) == []
 
+    # a tag goes and its image stays (OCI distribution 1.1)
+    assert client.put_manifest(repository, "v2", image.manifest, OCI_MANIFEST) == image.digest
+    assert client.delete_tag(repository, "v2") is True
+    assert client.delete_tag(repository, "v2") is False
+    assert client.head_manifest(repository, "v2") is None
+    assert client.head_manifest(repository, "v1").digest == image.digest
+
 
 def test_public_repository_answers_anonymous_pulls(berth, owners):
     owner, _ = owners

@@ -167,6 +167,10 @@ class FakeRemote:
         self._call("delete_manifest", repository, digest)
         return self.manifests.pop((repository, digest), None) is not None
 
+    def delete_tag(self, repository, tag):
+        self._call("delete_tag", repository, tag)
+        return self.manifests.pop((repository, tag), None) is not None
+
 
 @pytest.fixture
 def remote(monkeypatch):

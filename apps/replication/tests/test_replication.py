@@ -344,6 +344,26 @@ def test_a_tag_deletion_replicates_when_asked(make_tenant, make_repository, comm
     assert set(Tag.objects.filter(repository=copy).values_list("name", flat=True)) == {"v2"}
 
 
+def test_a_tag_deletion_reaches_another_deployment_while_the_tag_names_the_image(
+    make_tenant, make_repository, remote, committed
+):
+    source = make_tenant("src").account
+    configure(source, remote_destination(), replicate_deletions=True)
+    repository = make_repository(source)
+    with committed():
+        digest = push_image(repository, tag="v1")
+        other = push_image(repository, tag="v2", seed="b")
+    path = "333333333333/team/app"
+    assert (path, "v1") in remote.manifests and (path, "v2") in remote.manifests
+    remote.manifests[(path, "v2")] = remote.manifests[(path, digest)]  # moved there by someone else
+    with committed():
+        registry_services.delete_tag(repository=repository, tag="v1", actor=PUSHER)
+        registry_services.delete_tag(repository=repository, tag="v2", actor=PUSHER)
+    assert ("delete_tag", path, "v1") in remote.calls
+    assert ("delete_tag", path, "v2") not in remote.calls  # it names another image there: left alone
+    assert (path, digest) in remote.manifests and (path, other) in remote.manifests
+
+
 def test_a_deleted_repository_takes_its_status_rows(make_tenant, make_repository, remote, committed):
     source = make_tenant("src").account
     configure(source, remote_destination())
