@@ -12,11 +12,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from apps.api.registry.images import requested_image
 from apps.api.registry.serializers import image_id
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
-from apps.registry import selectors as registry_selectors
-from apps.registry.selectors import FailureCode, ImageFailure
 from apps.replication import selectors, services
 from apps.replication.config import ReplicationConfigurationInvalid
 
@@ -39,15 +38,6 @@ NAME = OpenApiParameter(
     "name", str, OpenApiParameter.PATH, description="the repository name, `/` included (`team/app`)"
 )
 BACKFILL_ID = OpenApiParameter("backfill_id", str, OpenApiParameter.PATH, description="the back-fill's id")
-
-
-def _image(repository, digest: str | None, tag: str | None):
-    try:
-        return registry_selectors.find_image(repository, digest=digest, tag=tag)
-    except ImageFailure as failure:
-        if failure.code == FailureCode.IMAGE_NOT_FOUND:
-            raise exceptions.NotFound(failure.reason, code="image_not_found") from None
-        raise exceptions.ValidationError({"imageId": [failure.reason]}) from None
 
 
 class Registry(AccountScopedView):
@@ -122,7 +112,7 @@ class ImageReplicationStatus(AccountScopedView):
         query.is_valid(raise_exception=True)
         wanted = query.validated_data
         self.authorize("ecr:DescribeImageReplicationStatus", repository=repository)
-        manifest = _image(repository, wanted.get("imageDigest"), wanted.get("imageTag"))
+        manifest = requested_image(repository, wanted.get("imageDigest"), wanted.get("imageTag"))
         rows = selectors.image_statuses(repository, manifest.digest)
         body = _status_body(repository, manifest, wanted.get("imageTag"), rows)
         return Response(DescribeImageReplicationStatusSerializer(body).data)
@@ -147,7 +137,7 @@ class ImageReplicationRetry(AccountScopedView):
         given.is_valid(raise_exception=True)
         wanted = given.validated_data["imageId"]
         self.authorize("ecr:RetryImageReplication", repository=repository)
-        manifest = _image(repository, wanted.get("imageDigest"), wanted.get("imageTag"))
+        manifest = requested_image(repository, wanted.get("imageDigest"), wanted.get("imageTag"))
         rows = services.retry_image_replication(
             repository=repository, digest=manifest.digest, actor=self.actor, context=self.context
         )

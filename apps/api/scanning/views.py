@@ -11,11 +11,10 @@ from rest_framework import exceptions
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
+from apps.api.registry.images import requested_image
 from apps.api.registry.serializers import image_id
 from apps.api.serializers import error_responses
 from apps.api.views import AccountScopedView
-from apps.registry import selectors as registry_selectors
-from apps.registry.selectors import FailureCode, ImageFailure
 from apps.repositories.selectors import registry_host, repository_uri
 from apps.scanning import configuration, sboms, selectors, services
 from apps.scanning.exceptions import ImageNotScannable, ScanningConfigurationInvalid
@@ -40,16 +39,6 @@ NAME = OpenApiParameter(
 )
 
 
-def _image(repository, digest: str | None, tag: str | None):
-    try:
-        return registry_selectors.find_image(repository, digest=digest, tag=tag)
-    except ImageFailure as failure:
-        if failure.code == FailureCode.IMAGE_NOT_FOUND:
-            raise exceptions.NotFound(failure.reason, code="image_not_found") from None
-        code = "".join(f"_{c.lower()}" if c.isupper() else c for c in failure.code).lstrip("_")
-        raise exceptions.ValidationError({"imageId": [ErrorDetail(failure.reason, code=code)]}) from None
-
-
 class StartImageScan(AccountScopedView):
     domain_error_fields = {ImageNotScannable: "imageId"}
 
@@ -71,7 +60,7 @@ class StartImageScan(AccountScopedView):
         given.is_valid(raise_exception=True)
         wanted = given.validated_data["imageId"]
         self.authorize("ecr:StartImageScan", repository=repository)
-        manifest = _image(repository, wanted.get("imageDigest"), wanted.get("imageTag"))
+        manifest = requested_image(repository, wanted.get("imageDigest"), wanted.get("imageTag"))
         scan = services.start_image_scan(
             repository=repository, manifest=manifest, actor=self.actor, context=self.context
         )
@@ -105,7 +94,7 @@ class ImageScanFindings(AccountScopedView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         self.authorize("ecr:DescribeImageScanFindings", repository=repository)
-        manifest = _image(repository, data.get("imageDigest"), data.get("imageTag"))
+        manifest = requested_image(repository, data.get("imageDigest"), data.get("imageTag"))
         scan = selectors.scan_of(manifest)
         if scan is None:
             raise exceptions.NotFound(
@@ -223,7 +212,7 @@ class ImageSbom(AccountScopedView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         self.authorize("ecr:DescribeImageScanFindings", repository=repository)
-        manifest = _image(repository, data.get("imageDigest"), data.get("imageTag"))
+        manifest = requested_image(repository, data.get("imageDigest"), data.get("imageTag"))
         body = sboms.document(manifest, kind=data["sbomFormat"], repository_uri=self._uri(repository))
         media_type, _ = sboms.FORMATS[data["sbomFormat"]]
         response = HttpResponse(body, content_type=media_type)
@@ -251,7 +240,7 @@ class ImageSbom(AccountScopedView):
         given.is_valid(raise_exception=True)
         data = given.validated_data
         self.authorize("ecr:PutImage", repository=repository, also=["ecr:DescribeImageScanFindings"])
-        manifest = _image(repository, data["imageId"].get("imageDigest"), data["imageId"].get("imageTag"))
+        manifest = requested_image(repository, data["imageId"].get("imageDigest"), data["imageId"].get("imageTag"))
         stored = sboms.attach(
             repository=repository,
             manifest=manifest,
