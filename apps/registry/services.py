@@ -621,16 +621,21 @@ def _put_manifest(
         parameters={"imageTag": tag, "imageDigest": digest, "imageManifestMediaType": content_type},
         blobs=blobs,
         children=children,
-        fields={
-            "media_type": parsed.media_type,
-            "size": len(body),
-            "content": body,
-            "artifact_type": parsed.artifact_type,
-            "config_media_type": parsed.config.media_type if parsed.config else "",
-            "subject_digest": parsed.subject.digest if parsed.subject else "",
-            "annotations": parsed.annotations,
-        },
+        fields=_manifest_fields(parsed, body),
     )
+
+
+def _manifest_fields(parsed: ParsedManifest, body: bytes) -> dict:
+    """A stored manifest's columns, from its parsed body."""
+    return {
+        "media_type": parsed.media_type,
+        "size": len(body),
+        "content": body,
+        "artifact_type": parsed.artifact_type,
+        "config_media_type": parsed.config.media_type if parsed.config else "",
+        "subject_digest": parsed.subject.digest if parsed.subject else "",
+        "annotations": parsed.annotations,
+    }
 
 
 def _is_schema1(body: bytes, content_type: str) -> bool:
@@ -1114,15 +1119,7 @@ def store_cached_manifest(
         parameters={"imageTag": tag, "imageDigest": actual, "upstream": upstream},
         blobs=blobs,
         children=children,
-        fields={
-            "media_type": parsed.media_type,
-            "size": len(body),
-            "content": body,
-            "artifact_type": parsed.artifact_type,
-            "config_media_type": parsed.config.media_type if parsed.config else "",
-            "subject_digest": parsed.subject.digest if parsed.subject else "",
-            "annotations": parsed.annotations,
-        },
+        fields=_manifest_fields(parsed, body),
         pending=pending,
         pushed_payload={"upstream": upstream},
     )

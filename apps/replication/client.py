@@ -691,13 +691,7 @@ class RegistryClient:
     def delete_manifest(self, repository: str, digest: str) -> bool:
         """Delete a manifest by digest; False when it was not there."""
         _checked_digest(digest)
-        url = self._url(self._path(repository, "manifests", digest))
-        response = self._request("DELETE", url, scopes=[self._scope(repository, "delete")])
-        with response:
-            if response.status_code == 404:
-                return False
-            self._check(response, "DELETE", 202, 200, 204)
-        return True
+        return self._delete_reference(repository, digest)
 
     def delete_tag(self, repository: str, tag: str) -> bool:
         """Delete a tag, leaving its manifest (OCI distribution 1.1; a registry that
@@ -705,7 +699,10 @@ class RegistryClient:
         UNSUPPORTED as a rule); False when the tag was not there."""
         if not _TAG.match(tag):
             raise ValueError(f"not a tag: {tag[:200]!r}")
-        url = self._url(self._path(repository, "manifests", tag))
+        return self._delete_reference(repository, tag)
+
+    def _delete_reference(self, repository: str, reference: str) -> bool:
+        url = self._url(self._path(repository, "manifests", reference))
         response = self._request("DELETE", url, scopes=[self._scope(repository, "delete")])
         with response:
             if response.status_code == 404:
