@@ -435,6 +435,20 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Networks the outbound client (replication to other registries, the pull-through
+# cache's upstreams) never connects to, comma-separated, checked on the address each
+# connection reaches (after DNS, redirects included): by default the link-local
+# networks and the clouds' instance-metadata addresses. Add private ranges
+# (10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128,fc00::/7) where tenants
+# must not reach the internal network.
+BERTH_OUTBOUND_DENIED_NETWORKS = [
+    network.strip()
+    for network in os.environ.get(
+        "BERTH_OUTBOUND_DENIED_NETWORKS", "169.254.0.0/16,fe80::/10,100.100.100.200/32,fd00:ec2::254/128"
+    ).split(",")
+    if network.strip()
+]
+
 # -- Replication (apps/replication, docs/replication.md) ---------------------------------
 # Tries of one copy before it is FAILED for good (the dead letter a user retries).
 BERTH_REPLICATION_MAX_ATTEMPTS = env_int("BERTH_REPLICATION_MAX_ATTEMPTS", 8)

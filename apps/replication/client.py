@@ -40,6 +40,8 @@ from apps.kernel.digests import ALGORITHMS, DigestInvalid, parse_digest
 from apps.kernel.errors import DomainError
 from apps.kernel.names import TAG_PATTERN
 
+from .addresses import AddressDenied, GuardedAdapter
+
 logger = logging.getLogger(__name__)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -117,6 +119,13 @@ class Unavailable(RegistryClientError):
     5xx, 429."""
 
     default_message = "the other registry is unavailable"
+
+
+class AddressRefused(RegistryClientError):
+    """The registry's address (or a redirect's) is in a network Berth does not
+    connect to (apps.replication.addresses); never retried."""
+
+    default_message = "the other registry's address is one Berth does not connect to"
 
 
 class DigestMismatch(RegistryClientError):
@@ -388,6 +397,8 @@ class RegistryClient:
         # Never take credentials from ~/.netrc or proxies from the environment's
         # settings meant for other programs: what Berth sends is what Berth decided.
         self.session.trust_env = False
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, GuardedAdapter())
         self._lock = threading.Lock()
         self._scheme: str | None = None  # "bearer" or "basic" once a challenge named it
         self._challenge: dict[str, str] = {}
@@ -450,6 +461,8 @@ class RegistryClient:
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
+            except AddressDenied as exc:
+                raise AddressRefused(f"{_where(method, url)}: {exc}") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason = _reason(exc)
                 if last:

@@ -310,6 +310,8 @@ def _client_refusal(error: registry_client.RegistryClientError, destination: con
         return CopyFailed("AccessDenied", f"{where} refused: {error.message}", retryable=False)
     if isinstance(error, registry_client.NotFound):
         return CopyFailed("RepositoryNotFound", f"{where} answered not found: {error.message}", retryable=False)
+    if isinstance(error, registry_client.AddressRefused):
+        return CopyFailed("AddressRefused", error.message, retryable=False)
     if isinstance(error, registry_client.Unavailable):
         return CopyFailed("Unavailable", f"{where} is unavailable: {error.message}", retryable=True)
     return CopyFailed(type(error).__name__, f"{where}: {error.message}", retryable=True)

@@ -26,6 +26,7 @@ from apps.replication.client import (
     OCI_INDEX,
     OCI_MANIFEST,
     AccessDenied,
+    AddressRefused,
     DigestMismatch,
     NotFound,
     ProtocolError,
@@ -342,7 +343,7 @@ class Storage:
     """Another host (another port is another origin) that serves redirected blobs
     and remembers the headers it was sent."""
 
-    def __init__(self, registry: FakeRegistry) -> None:
+    def __init__(self, registry: FakeRegistry, host: str = "127.0.0.1") -> None:
         self.seen: list[dict] = []
         storage = self
 
@@ -360,9 +361,9 @@ class Storage:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{host}:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05})
 
     def __enter__(self) -> Storage:
@@ -669,6 +670,28 @@ def test_a_redirect_to_another_host_carries_no_authorization():
         assert len(storage.seen) == 1 and "Authorization" not in storage.seen[0]
         gets = [headers for method, path, headers in registry.requests if method == "GET" and "/blobs/" in path]
         assert gets[-1]["Authorization"].startswith("Bearer ")
+
+
+def test_a_registry_in_a_denied_network_is_never_sent_a_byte(registry, settings):
+    settings.BERTH_OUTBOUND_DENIED_NETWORKS = ["10.0.0.0/8", "127.0.0.0/8"]
+    client, sleeps = client_for(registry)
+    with pytest.raises(AddressRefused) as caught:
+        client.ping()
+    assert "127.0.0.1" in caught.value.message and "127.0.0.0/8" in caught.value.message
+    assert registry.requests == [] and sleeps == []  # refused at once, never retried
+
+
+def test_a_redirect_into_a_denied_network_is_refused(registry, settings):
+    # Linux answers on all of 127.0.0.0/8: the storage host stands for a metadata address.
+    settings.BERTH_OUTBOUND_DENIED_NETWORKS = ["127.0.0.2/32"]
+    with Storage(registry, host="127.0.0.2") as storage:
+        digest = registry.put_blob("team/app", b"layer")
+        registry.blob_redirect = storage.url
+        client, _ = client_for(registry)
+        assert client.has_blob("team/app", digest)  # the registry itself may be reached
+        with pytest.raises(AddressRefused):
+            client.open_blob("team/app", digest).read()
+        assert storage.seen == []
 
 
 def test_a_missing_blob_is_not_found(registry):

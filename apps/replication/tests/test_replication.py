@@ -199,15 +199,24 @@ def test_an_outage_retries_with_back_off_then_dead_letters_then_a_user_retries(
     assert Event.objects.filter(event_name="RetryImageReplication").exists()
 
 
-def test_access_denied_at_the_destination_fails_at_once(make_tenant, make_repository, remote, committed):
+@pytest.mark.parametrize(
+    "refusal, code, words",
+    [
+        (registry_client.AccessDenied("requested access to the resource is denied", status=403), "AccessDenied", "denied"),
+        (registry_client.AddressRefused("registry.example is at 169.254.169.254, in 169.254.0.0/16"), "AddressRefused", "169.254"),
+    ],
+)  # fmt: skip
+def test_a_refusal_at_the_destination_fails_at_once(
+    make_tenant, make_repository, remote, committed, refusal, code, words
+):
     source = make_tenant("src").account
     configure(source, remote_destination())
-    remote.fail_with = registry_client.AccessDenied("requested access to the resource is denied", status=403)
+    remote.fail_with = refusal
     with committed():
         digest = push_image(make_repository(source))
     row = rows(image_digest=digest)[0]
-    assert (row.status, row.failure_code, row.attempts) == (ReplicationStatus.FAILED, "AccessDenied", 1)
-    assert "denied" in row.failure_reason
+    assert (row.status, row.failure_code, row.attempts) == (ReplicationStatus.FAILED, code, 1)
+    assert words in row.failure_reason
 
 
 def test_a_failing_destination_does_not_hold_up_another(make_tenant, make_repository, remote, committed):
