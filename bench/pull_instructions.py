@@ -498,9 +498,13 @@ def conditions(python: Path) -> dict[str, str]:
 RECORD_COMMAND = 'python bench/pull_instructions.py --record-baseline --reason "<why the figures move>"'
 
 
-def read_baseline(path: Path = BASELINE) -> dict:
-    """The baseline in force: the last one recorded."""
-    return json.loads(path.read_text())["baselines"][-1]
+def read_baseline(path: Path = BASELINE, *, measured_under: dict[str, str] | None = None) -> dict:
+    """The baseline in force: the last one recorded under ``measured_under`` (the
+    hosts the project runs on differ in CPU features, and each keeps its own), or
+    the last one recorded when none was (or no conditions are given)."""
+    baselines = json.loads(path.read_text())["baselines"]
+    same = [entry for entry in baselines if measured_under is not None and entry.get("conditions") == measured_under]
+    return (same or baselines)[-1]
 
 
 def record_baseline(figures: Figures, measured_under: dict[str, str], reason: str, path: Path = BASELINE) -> dict:
@@ -623,7 +627,7 @@ def main() -> None:
     if args.record_baseline:
         figures = results["default"]
         if BASELINE.exists():
-            over, under = compare(figures, read_baseline())
+            over, under = compare(figures, read_baseline(measured_under=conditions(python)))
             for said in over + under:
                 print(f"was: {said}")
         entry = record_baseline(figures, conditions(python), args.reason.strip())

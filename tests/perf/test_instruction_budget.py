@@ -57,7 +57,8 @@ def skip_unless_comparable(baseline: dict) -> None:
 
 
 def test_manifest_get_and_blob_put_stay_within_their_instruction_budget(tmp_path):
-    baseline = pull_instructions.read_baseline()
+    here = pull_instructions.conditions(Path(sys.executable)) if shutil.which("valgrind") else None
+    baseline = pull_instructions.read_baseline(measured_under=here)
     skip_unless_comparable(baseline)
     mark = secrets.token_hex(8)
     try:
@@ -128,3 +129,14 @@ def test_recording_keeps_the_earlier_baselines_and_the_last_is_in_force(tmp_path
     in_force = pull_instructions.read_baseline(path)
     assert in_force["instructions_per_manifest_get"] == 1_050_000
     assert in_force["conditions"] == measured_under
+
+
+def test_each_host_is_held_to_the_last_baseline_recorded_under_its_own_conditions(tmp_path):
+    path = tmp_path / "baseline.json"
+    with_rdseed, without = {"cpu": "x86_64: rdrand rdseed"}, {"cpu": "x86_64: rdrand"}
+    pull_instructions.record_baseline(pull_instructions.Figures(1_000_000, 10_000_000), with_rdseed, "first", path)
+    pull_instructions.record_baseline(pull_instructions.Figures(1_100_000, 11_000_000), without, "other host", path)
+    assert pull_instructions.read_baseline(path, measured_under=with_rdseed)["reason"] == "first"
+    assert pull_instructions.read_baseline(path, measured_under=without)["reason"] == "other host"
+    # a host none was recorded on gets the last, whose conditions then say why it cannot compare
+    assert pull_instructions.read_baseline(path, measured_under={"cpu": "arm64"})["reason"] == "other host"
