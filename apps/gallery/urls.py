@@ -18,5 +18,6 @@ urlpatterns = [
     path("search", views.search, name="search"),
     re_path(rf"^{ALIAS}/{NAME}/-/logo$", views.repository_logo, name="logo"),
     re_path(rf"^{ALIAS}/{NAME}$", views.repository, name="repository"),
+    re_path(rf"^{ALIAS}/{NAME}/$", views.repository_with_slash),
     re_path(rf"^{ALIAS}/?$", views.publisher, name="publisher"),
 ]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
-from django.http import HttpResponse, HttpResponseNotModified
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotModified, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.http import quote_etag
 from django.views.decorators.http import require_safe
@@ -71,6 +73,9 @@ def publisher(request, alias: str):
     found = selectors.publisher_page(alias, page_number=request.GET.get("page", 1))
     if found is None:
         return not_found(request, what=f"publisher {alias}")
+    if alias != found.alias or request.path.endswith("/"):
+        # the page's one address: the primary alias (which may change: not permanent), no trailing slash
+        return HttpResponseRedirect(_with_query(request, reverse("gallery:publisher", args=[found.alias])))
     return render(request, "gallery/publisher.html", {"publisher": found, "page": found.page, "page_query": ""})
 
 
@@ -86,6 +91,10 @@ def repository(request, alias: str, name: str):
     entry = selectors.listed_entry(alias, name)
     if entry is None:
         return not_found(request, what=f"repository {alias}/{name}")
+    if alias != entry.alias:
+        # Another alias of the account (an older one): the page lives under the primary
+        # alias, which may change again, so the redirect is not a permanent one.
+        return HttpResponseRedirect(_with_query(request, reverse("gallery:repository", args=[entry.alias, name])))
     tab = request.GET.get("tab", "about")
     tab = tab if tab in REPOSITORY_TABS else "about"
     chosen = request.GET.get("tag", "")
@@ -103,11 +112,24 @@ def repository(request, alias: str, name: str):
         if tag_name
         else "",
         "is_helm_chart": entry.kind == Kind.HELM_CHART,
+        # absolute addresses for link previews (Open Graph), as the public sees the site
+        "site_url": settings.BERTH_PUBLIC_URL or f"{request.scheme}://{request.get_host()}",
     }
     if tab == "tags":
         context["page"] = selectors.tags_page(entry, page_number=request.GET.get("page", 1))
         context["page_query"] = "tab=tags"
     return render(request, "gallery/repository.html", context)
+
+
+@require_safe
+def repository_with_slash(request, alias: str, name: str):
+    """`/<alias>/<name>/`: the page's address has no trailing slash."""
+    return HttpResponsePermanentRedirect(_with_query(request, reverse("gallery:repository", args=[alias, name])))
+
+
+def _with_query(request, path: str) -> str:
+    query = request.META.get("QUERY_STRING", "")
+    return f"{path}?{query}" if query else path
 
 
 @require_safe

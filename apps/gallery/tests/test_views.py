@@ -11,7 +11,7 @@ from django.test import Client
 from PIL import Image
 
 from apps.accounts.models import Alias
-from apps.accounts.registries import put_registry_catalog_data
+from apps.accounts.registries import add_alias, put_registry_catalog_data
 from apps.accounts.services import set_publisher_verified, suspend_account
 from apps.audit.events import Actor
 from apps.registry.content import media_types as mt
@@ -188,6 +188,30 @@ def test_repository_page_shows_texts_facts_and_the_pull_command(client, acme, al
     assert "ARM 64" in body and "Linux" in body
     usage = client.get(f"/{alias}/tools/curl?tab=usage").content.decode()
     assert "<code>curl</code>" in usage
+
+
+def test_a_repository_page_redirects_from_a_trailing_slash_and_from_an_older_alias(
+    client, acme, alias, publish, committed
+):
+    publish(acme, "tools/curl")
+    response = client.get(f"/{alias}/tools/curl/?tab=tags")
+    assert (response.status_code, response["Location"]) == (301, f"/{alias}/tools/curl?tab=tags")
+    with committed():
+        add_alias(alias=Alias(account=acme, name="initech"), primary=True)
+    response = client.get(f"/{alias}/tools/curl?tab=tags")
+    assert (response.status_code, response["Location"]) == (302, "/initech/tools/curl?tab=tags")
+    assert client.get("/initech/tools/curl").status_code == 200
+    response = client.get(f"/{alias}/?page=2")
+    assert (response.status_code, response["Location"]) == (302, "/initech?page=2")
+
+
+def test_a_repository_page_has_link_preview_tags(client, acme, alias, publish, settings):
+    settings.BERTH_PUBLIC_URL = "https://registry.example.test"
+    publish(acme, "tools/curl", description="Transfers data")
+    body = client.get(f"/{alias}/tools/curl").content.decode()
+    assert f'<meta property="og:url" content="https://registry.example.test/{alias}/tools/curl">' in body
+    assert f'<meta property="og:title" content="{alias}/tools/curl">' in body
+    assert '<meta property="og:description" content="Transfers data">' in body
 
 
 def test_the_pull_command_uses_the_request_host_without_a_public_url(client, acme, alias, publish, settings):
