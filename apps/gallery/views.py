@@ -4,6 +4,9 @@ private repository, because the selectors start from listed repositories only.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.conf import settings
@@ -48,6 +51,10 @@ def home(request):
 @require_safe
 def search(request):
     filters = selectors.SearchFilters.from_params(request.GET)
+    pasted = _image_address(filters.query)
+    if pasted is not None and (entry := selectors.listed_entry(pasted.alias, pasted.name)) is not None:
+        page = reverse("gallery:repository", args=[entry.alias, entry.name])
+        return HttpResponseRedirect(f"{page}?{urlencode({'tag': pasted.tag})}" if pasted.tag else page)
     results = selectors.search(filters, page_number=request.GET.get("page", 1))
     query_without_page = request.GET.copy()
     query_without_page.pop("page", None)
@@ -66,6 +73,37 @@ def search(request):
             "sorts": selectors.Sort.CHOICES,
         },
     )
+
+
+@dataclass(frozen=True)
+class _ImageAddress:
+    alias: str
+    name: str
+    tag: str
+
+
+_PULL_COMMANDS = ("docker pull ", "podman pull ", "skopeo inspect ", "helm pull ")
+_SCHEMES = ("docker://", "oci://", "https://", "http://")
+
+
+def _image_address(query: str) -> _ImageAddress | None:
+    """A pasted image address (`host/alias/name:tag`, `alias/name@sha256:...`, a
+    whole `docker pull ...` command): the repository it names, or None when the
+    query is not one."""
+    text = query.strip()
+    for prefix in _PULL_COMMANDS + _SCHEMES:
+        text = text.removeprefix(prefix)
+    text = text.split(" ", 1)[0]  # `helm pull oci://... --version 1.2`
+    reference, _, _digest = text.partition("@")
+    tag = ""
+    if ":" in reference.rsplit("/", 1)[-1]:
+        reference, tag = reference.rsplit(":", 1)
+    parts = reference.split("/")
+    if len(parts) >= 3 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]  # the registry's host
+    if len(parts) < 2 or not all(parts):
+        return None
+    return _ImageAddress(alias=parts[0], name="/".join(parts[1:]), tag=tag)
 
 
 @require_safe

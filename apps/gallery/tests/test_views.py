@@ -214,6 +214,27 @@ def test_a_repository_page_has_link_preview_tags(client, acme, alias, publish, s
     assert '<meta property="og:description" content="Transfers data">' in body
 
 
+@pytest.mark.parametrize(
+    "pasted, location",
+    [
+        ("registry.example.test/{alias}/tools/curl:8.1", "/{alias}/tools/curl?tag=8.1"),
+        ("docker pull localhost:5000/{alias}/tools/curl", "/{alias}/tools/curl"),
+        ("{alias}/tools/curl@sha256:" + "a" * 64, "/{alias}/tools/curl"),
+        ("oci://127.0.0.1:5000/{alias}/tools/curl --version 1.0", "/{alias}/tools/curl"),
+    ],
+)
+def test_a_pasted_image_address_finds_its_repository(client, acme, alias, publish, pasted, location):
+    publish(acme, "tools/curl")
+    response = client.get("/search", {"q": pasted.format(alias=alias)})
+    assert (response.status_code, response["Location"]) == (302, location.format(alias=alias))
+
+
+def test_an_address_of_no_listed_repository_is_searched_as_words(client, acme, alias, publish):
+    publish(acme, "tools/curl")
+    assert client.get("/search", {"q": f"{alias}/tools/wget:1"}).status_code == 200
+    assert client.get("/search", {"q": "curl"}).status_code == 200
+
+
 def test_the_pull_command_uses_the_request_host_without_a_public_url(client, acme, alias, publish, settings):
     settings.BERTH_PUBLIC_URL = ""
     settings.ALLOWED_HOSTS = ["berth.local"]
