@@ -194,3 +194,8 @@ def test_readable_on_a_phone(new_context, gallery):
     page.goto(f"/{gallery.alias}/birds/hummingbird")
     # Nothing wider than the screen: no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # The pull command stays on one line (it scrolls in its box) instead of breaking inside a word.
+    lines = page.locator(".copy-box code").first.evaluate(
+        "code => Math.round(code.getBoundingClientRect().height / parseFloat(getComputedStyle(code).lineHeight || 20))"
+    )
+    assert lines <= 2  # one line of text, plus the box's padding
