@@ -90,8 +90,13 @@ def render_markdown(text: str) -> str:
     """Markdown as HTML that is safe to put in a page as it is."""
     if not text:
         return ""
+    tokens = _MARKDOWN.parse(text)
+    for token in tokens:
+        # The page's own h1 is the repository's name: the text's headings sit a level under it.
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
     return nh3.clean(
-        _MARKDOWN.render(text),
+        _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}),
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         attribute_filter=_keep_attribute,

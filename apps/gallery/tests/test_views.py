@@ -183,7 +183,7 @@ def test_repository_page_shows_texts_facts_and_the_pull_command(client, acme, al
     body = response.content.decode()
     assert title(response) == f"{alias}/tools/curl — Berth gallery"
     assert meta_description(response) == "Transfers data"
-    assert "<h1>Curl</h1>" in body and "<strong>things</strong>" in body
+    assert "<h2>Curl</h2>" in body and "<strong>things</strong>" in body  # under the page's own h1
     assert f"docker pull registry.example.test/{alias}/tools/curl:latest" in body
     assert "ARM 64" in body and "Linux" in body
     usage = client.get(f"/{alias}/tools/curl?tab=usage").content.decode()

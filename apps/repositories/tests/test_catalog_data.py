@@ -9,8 +9,10 @@ import hashlib
 import io
 import struct
 import zlib
+from importlib import import_module
 
 import pytest
+from django.apps import apps as installed
 from django.contrib.auth import get_user_model
 from django.db import DataError, IntegrityError, transaction
 from django.test import Client
@@ -112,7 +114,7 @@ def test_put_every_field_and_get_it_back(alice, public_repository):
         "description": "A command line tool",
         "aboutText": "# Tools\n\nMade **with** care.",
         "usageText": "Run `cli --help`.",
-        "aboutHtml": "<h1>Tools</h1>\n<p>Made <strong>with</strong> care.</p>\n",
+        "aboutHtml": "<h2>Tools</h2>\n<p>Made <strong>with</strong> care.</p>\n",  # headings under the page's h1
         "usageHtml": "<p>Run <code>cli --help</code>.</p>\n",
         "architectures": ["x86-64", "ARM 64"],
         "operatingSystems": ["Linux"],
@@ -474,3 +476,13 @@ def test_staff_see_catalog_data_on_the_repository_admin(alice, public_repository
     assert page.status_code == 200
     digest = RepositoryCatalogData.objects.get().logo_digest
     assert b"Shown to staff" in page.content and digest.encode() in page.content
+
+
+def test_the_migration_renders_stored_texts_again_with_their_headings_under_the_page_title(alice, public_repository):
+    assert put(alice, aboutText="# Tools\n\nMade.", usageText="## Run").status_code == 200
+    RepositoryCatalogData.objects.update(about_html="<h1>Tools</h1>", usage_html="<h2>Run</h2>")  # as rendered before
+    import_module("apps.repositories.migrations.0005_catalog_headings_under_the_page_title").render_again(
+        installed, None
+    )
+    stored = RepositoryCatalogData.objects.get()
+    assert (stored.about_html, stored.usage_html) == ("<h2>Tools</h2>\n<p>Made.</p>\n", "<h3>Run</h3>\n")
