@@ -65,11 +65,12 @@ def when(value: str) -> str:
 
 
 def size(value: int) -> str:
+    """Bytes in binary units (1 KiB = 1024 bytes), as the website says them."""
     amount = float(value)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if amount < 1000 or unit == "TB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if amount < 1024 or unit == "TiB":
             return f"{int(amount)} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1000
+        amount /= 1024
     raise AssertionError("unreachable")
 
 

@@ -10,9 +10,9 @@ registry and the management API."""
 from django.contrib import admin
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.template.defaultfilters import filesizeformat
 
 from apps.accounts.admin import staff_change
+from apps.kernel.sizes import binary_size
 from apps.repositories import services as repository_services
 from apps.repositories.models import Repository, RepositoryCatalogData
 
@@ -142,7 +142,7 @@ class RepositoryAdmin(admin.ModelAdmin):
 
     @admin.display(description="stored size", ordering="stored_bytes")
     def stored_size(self, repository: Repository) -> str:
-        return filesizeformat(repository.stored_bytes)
+        return binary_size(repository.stored_bytes)
 
     def save_model(self, request, obj, form, change) -> None:
         repository_services.update_repository(

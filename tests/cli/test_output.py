@@ -44,7 +44,7 @@ def test_columns_reach_into_nested_objects_and_format_what_is_there():
 
     assert output.fields(row, columns).splitlines() == [
         "Description:  tools",
-        "Size:         2.5 MB",
+        "Size:         2.4 MiB",
         "Missing:      -",
         "Computed:     3",
     ]
@@ -54,8 +54,9 @@ def test_formats():
     assert output.when("2026-05-01T12:34:56.789012Z") == "2026-05-01 12:34:56Z"
     assert output.when("not a time") == "not a time"
     assert output.size(999) == "999 B"
-    assert output.size(1_000) == "1.0 KB"
-    assert output.size(3 * 10**12) == "3.0 TB"
+    assert output.size(1_023) == "1023 B"
+    assert output.size(1_024) == "1.0 KiB"
+    assert output.size(3 * 2**40) == "3.0 TiB"
     assert output.short_digest("sha256:" + "ab" * 32) == "sha256:abababababab"
     assert output.plain({"env": "prod"}) == "env=prod"
 

@@ -50,11 +50,11 @@ def test_usage_shows_the_account_its_repositories_and_the_days(user):
     assert lines[0].split() == ["Account:", user.account.account_id]
     header = next(index for index, line in enumerate(lines) if line.startswith("Repositories now (served: "))
     assert lines[header + 1].split() == ["REPOSITORY", "IMAGES", "REFERENCED", "EXCLUSIVE", "SERVED", "REQUESTS"]
-    assert lines[header + 2].split() == ["team/app", "0", "0", "B", "0", "B", "2.5", "MB", "5"]
+    assert lines[header + 2].split() == ["team/app", "0", "0", "B", "0", "B", "2.4", "MiB", "5"]
     served = next(index for index, line in enumerate(lines) if line.startswith("Served per day"))
     assert lines[served + 1].split() == ["DAY", "ANONYMOUS", "REQUESTS", "SIGNED", "IN", "REQUESTS"]
     assert len(lines) == served + 2 + 3  # every day of the range
-    assert lines[-1].split()[1:] == ["2.5", "MB", "3", "700", "B", "2"]
+    assert lines[-1].split()[1:] == ["2.4", "MiB", "3", "700", "B", "2"]
     stored = lines.index("Stored per day (daily snapshots)")
     assert lines[stored + 3].split()[1] == "(now)"
 

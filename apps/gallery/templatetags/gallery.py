@@ -2,6 +2,8 @@
 
 from django import template
 
+from apps.kernel.sizes import binary_size
+
 register = template.Library()
 
 
@@ -23,3 +25,10 @@ def short_digest(digest: str) -> str:
 def badges(bars: str) -> list[str]:
     """A row's "|Linux|Windows|" as ["Linux", "Windows"]."""
     return [value for value in bars.split("|") if value]
+
+
+@register.filter
+def size(value: int) -> str:
+    """Bytes in binary units (apps.kernel.sizes), the one way the site says sizes,
+    never broken across lines."""
+    return binary_size(value).replace(" ", "\xa0")

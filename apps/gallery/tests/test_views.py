@@ -269,7 +269,7 @@ def test_tags_tab_lists_tags_with_digest_size_and_platforms_paginated(client, ac
             repository, f"v{n}", total_size=2048, platforms=[{"os": "linux", "architecture": "arm64", "variant": "v8"}]
         )
     page_one = client.get(f"/{alias}/app?tab=tags").content.decode()
-    assert "linux/arm64/v8" in page_one and "2.0\xa0KB" in page_one and "sha256:" in page_one
+    assert "linux/arm64/v8" in page_one and "2.0\xa0KiB" in page_one and "sha256:" in page_one
     assert "Page 1 of 2" in page_one and "tab=tags&amp;page=2" in page_one
     page_two = client.get(f"/{alias}/app?tab=tags&page=2").content.decode()
     assert page_two.count("<tr>") == 1 + 5  # header row and the last five tags

@@ -1,0 +1,16 @@
+"""Sizes as people read them: binary units (1 KiB = 1024 bytes), named so, on every
+page of the site and in the staff console; the `berth` CLI (berth_cli.output.size)
+says them the same way."""
+
+from __future__ import annotations
+
+UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def binary_size(value: int) -> str:
+    amount = float(value)
+    for unit in UNITS:
+        if amount < 1024 or unit == UNITS[-1]:
+            return f"{int(amount)} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    raise AssertionError("unreachable")
