@@ -1,6 +1,10 @@
 """Small filters the gallery's templates need to show registry data."""
 
+from datetime import timedelta
+
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from apps.kernel.sizes import binary_size
 
@@ -32,3 +36,27 @@ def size(value: int) -> str:
     """Bytes in binary units (apps.kernel.sizes), the one way the site says sizes,
     never broken across lines."""
     return binary_size(value).replace(" ", "\xa0")
+
+
+@register.filter
+def compact_count(value: int) -> str:
+    """A count as people skim it: 999, 4.6K, 46K, 1.2M (the exact figure goes in a title)."""
+    value = int(value or 0)
+    if value < 1000:
+        return str(value)
+    for limit, unit in ((10**9, "B"), (10**6, "M"), (10**3, "K")):
+        scaled = value / limit
+        shown = round(scaled, 1) if scaled < 10 else round(scaled)
+        if shown >= 1:  # 999,999 is 1M, not 1000K
+            return (f"{shown:.1f}".removesuffix(".0") if shown < 10 else f"{shown:.0f}") + unit
+    raise AssertionError("unreachable: 1,000 and more is at least 1K")
+
+
+@register.filter
+def ago(moment) -> str:
+    """How long ago, in its largest unit ("3 hours ago"), or "just now" within a minute."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"
