@@ -121,9 +121,12 @@ class AccountAdmin(admin.ModelAdmin):
     def primary_alias(self, account: Account) -> str:
         return next((alias.name for alias in account.aliases.all() if alias.is_primary), "")
 
-    @admin.display(description="suspended", boolean=True, ordering="suspended_at")
-    def suspended(self, account: Account) -> bool:
-        return account.is_suspended
+    # Words, not Django's boolean icons: a green tick would say a suspended account is fine.
+    @admin.display(description="standing", ordering="suspended_at")
+    def suspended(self, account: Account) -> str:
+        if not account.is_suspended:
+            return "active"
+        return f"suspended since {account.suspended_at:%Y-%m-%d}"
 
     def save_model(self, request, obj, form, change) -> None:
         data = form.cleaned_data

@@ -131,10 +131,13 @@ def test_suspend_asks_why_and_reinstate_undoes_it(staff_client, tenant):
     staff_client.post("/admin/accounts/account/", {**selection, "apply": "yes", "reason": "malware in images"})
     account = Account.objects.get(pk=tenant.id)
     assert account.is_suspended and account.suspension_reason == "malware in images"
+    listed = staff_client.get("/admin/accounts/account/").content.decode()
+    assert f"suspended since {account.suspended_at:%Y-%m-%d}" in listed  # in words, not a green tick
 
     staff_client.post("/admin/accounts/account/", {"action": "reinstate", "_selected_action": [tenant.id]})
     account.refresh_from_db()
     assert not account.is_suspended and account.suspension_reason == ""
+    assert "suspended since" not in staff_client.get("/admin/accounts/account/").content.decode()
 
 
 def test_staff_actions_land_in_the_audit_trail_with_the_staff_member_as_actor(
@@ -252,7 +255,7 @@ def test_repositories_show_image_count_and_stored_size_in_one_query(
     rows = {repository.name: repository for repository in response.context["cl"].result_list}
     assert rows["repo3"].image_total == 3 and rows["repo3"].stored_bytes == 3 * 1024 * 1024
     assert rows["repo0"].image_total == 0 and rows["repo0"].stored_bytes == 0
-    assert "3.0\xa0MB" in response.content.decode()
+    assert "3.0\xa0MiB" in response.content.decode()
 
 
 def test_repository_visibility_changes_but_name_and_account_do_not(staff_client, tenant, other_tenant):

@@ -33,9 +33,8 @@ def badges(bars: str) -> list[str]:
 
 @register.filter
 def size(value: int) -> str:
-    """Bytes in binary units (apps.kernel.sizes), the one way the site says sizes,
-    never broken across lines."""
-    return binary_size(value).replace(" ", "\xa0")
+    """Bytes in binary units (apps.kernel.sizes), the one way the site says sizes."""
+    return binary_size(value)
 
 
 @register.filter
