@@ -25,6 +25,7 @@ from apps.kernel.requests import request_context
 from . import links, selectors, services
 from .forms import StaffSignInForm
 from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
+from .similar_names import similar_names
 
 # Its sign-in goes through the same throttle as the website's; the form says how long to wait.
 admin.site.login_form = StaffSignInForm
@@ -221,7 +222,8 @@ class AliasRequestAdmin(admin.ModelAdmin):
     # Pending requests first, oldest first: the queue staff work through.
     ordering = (Case(When(status=AliasRequestStatus.PENDING, then=Value(0)), default=Value(1)).asc(), "created_at")
     fields = readonly_fields = (
-        "name", "account", "status", "requester", "created_at", "decided_at", "decided_by", "decision_reason",
+        "name", "similar_names", "account", "account_context", "status", "requester", "created_at", "decided_at",
+        "decided_by", "decision_reason",
     )  # fmt: skip
     inlines = [AliasRequestEventInline]
     actions = ["approve", "reject"]
@@ -235,7 +237,28 @@ class AliasRequestAdmin(admin.ModelAdmin):
     @admin.display(description="requested by")
     def requester(self, alias_request: AliasRequest) -> str:
         requester = alias_request.requested_by
-        return selectors.user_name_of(requester) if requester is not None else "—"
+        if requester is None:
+            return "—"
+        name = selectors.user_name_of(requester)
+        return f"{name} <{requester.email}>" if requester.email else name
+
+    @admin.display(description="looks like")
+    def similar_names(self, alias_request: AliasRequest) -> str:
+        found = similar_names(alias_request.name, account_id=alias_request.account_id)
+        if not found:
+            return "no taken or reserved name looks like it"
+        return "; ".join(f"{name} ({what})" for name, what in found)
+
+    @admin.display(description="the account")
+    def account_context(self, alias_request: AliasRequest) -> str:
+        account = alias_request.account
+        aliases = ", ".join(alias.name for alias in account.aliases.all()) or "none"
+        standing = "suspended" if account.is_suspended else "in good standing"
+        verified = "a verified publisher" if account.verified else "not verified"
+        return (
+            f"{account.name}, created {timesince(account.created_at, timezone.now())} ago, {standing}, {verified}; "
+            f"aliases: {aliases}"
+        )
 
     @admin.display(description="waiting")
     def age(self, alias_request: AliasRequest) -> str:

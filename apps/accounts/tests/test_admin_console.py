@@ -56,6 +56,20 @@ def test_pending_requests_come_first_oldest_first_with_their_age(staff_client, m
     assert index.index(">oldest</a>") < index.index(">middle</a>") < index.index(">newest</a>")
 
 
+def test_a_request_shows_the_account_and_the_taken_or_reserved_names_it_looks_like(staff_client, make_tenant):
+    owner = make_tenant()
+    Alias.objects.create(account=owner.account, name="acme-tools")
+    ReservedName.objects.create(name="nginx", reason="the project's name")
+    asker = make_tenant()
+    page = staff_client.get(f"{CHANGELIST}{request_for(asker, 'acrne-t00ls').pk}/change/").content.decode()
+    assert f"acme-tools (alias of account {owner.account.pk})" in page  # rn for m, 0 for o
+    assert asker.account.name in page and "in good standing" in page and "not verified" in page
+    page = staff_client.get(f"{CHANGELIST}{request_for(make_tenant(), 'ngnix').pk}/change/").content.decode()
+    assert "nginx (reserved: the project&#x27;s name)" in page
+    page = staff_client.get(f"{CHANGELIST}{request_for(make_tenant(), 'zebra-labs').pk}/change/").content.decode()
+    assert "no taken or reserved name looks like it" in page
+
+
 def test_bulk_approve_asks_for_an_optional_note_then_approves(
     staff_client, make_tenant, django_capture_on_commit_callbacks
 ):
