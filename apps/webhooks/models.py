@@ -56,8 +56,10 @@ class WebhookDelivery(models.Model):
     # used again once their rows are gone, on SQLite).
     event_id = models.CharField(max_length=64)
     # A redelivery a user asked for is a delivery of its own, sending the same CloudEvent.
+    # Deliveries go only with their endpoint, all together (SET_NULL would make a
+    # redelivery look like a second first delivery of its event).
     redelivery_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries"
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="redeliveries"
     )
     event_name = models.CharField(max_length=64)
     cloud_event = models.JSONField()

@@ -147,6 +147,8 @@ def test_retries_end_in_failed_and_a_redelivery_starts_again(
     copy = WebhookDelivery.objects.get(redelivery_of=failed)
     assert (copy.status, copy.attempts) == (DeliveryStatus.SUCCEEDED, 1)
     assert Event.objects.filter(event_name="RedeliverWebhook", event_source="berth").count() == 1
+    assert api.delete(f"/api/v1/webhooks/{webhook['webhookId']}").status_code == 200
+    assert not WebhookDelivery.objects.exists()
 
 
 def test_back_off_doubles_with_jitter(settings):
