@@ -8,7 +8,9 @@ and the other clouds' metadata addresses). The address checked is the one the
 socket connected to, after DNS, before a byte is sent (and before TLS), for every
 request and every redirect: a name that resolves to a denied address, or changes
 its answer between two looks, gets nowhere. An operator whose tenants should not
-reach the private network either adds its ranges (``10.0.0.0/8``, ``127.0.0.0/8``...)."""
+reach the private network either adds its ranges (``10.0.0.0/8``, ``127.0.0.0/8``...).
+A client with rules of its own (webhooks deny loopback and private networks too,
+with networks staff allow) gives GuardedAdapter its own networks."""
 
 from __future__ import annotations
 
