@@ -21,14 +21,16 @@ def _events(**kwargs) -> serializers.ListField:
 
 
 class CreateWebhookSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=URL_MAX_LENGTH, help_text="where to POST events: https:// (or http://)")
+    # Checked by the service (scheme, host, where it resolves): a CharField, so that an
+    # intranet host without a dot, which staff may allow, is not refused as malformed.
+    url = serializers.CharField(max_length=URL_MAX_LENGTH, help_text="where to POST events: https:// (or http://)")
     events = _events(required=False)
     description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False, default=True)
 
 
 class UpdateWebhookSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=URL_MAX_LENGTH, required=False)
+    url = serializers.CharField(max_length=URL_MAX_LENGTH, required=False)
     events = _events(required=False)
     description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False)

@@ -7,15 +7,15 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
-from datetime import datetime
 
 import pytest
 from django.utils import timezone
 
 from apps.audit.models import Event
-from apps.events import names, outbox
+from apps.events import names
+from apps.events.models import DomainEvent
 from apps.kernel import sealing
-from apps.webhooks import cloudevents, delivery, tasks
+from apps.webhooks import cloudevents, delivery, services, tasks
 from apps.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -100,20 +100,40 @@ def test_fan_out_twice_makes_one_delivery_with_a_stable_id(tenant, receiver, all
         account=tenant.account, url=receiver.url, events=["*"], sealed_secret=sealing.seal("whsec_s")
     )
     receiver.secret = "whsec_s"
+    event = DomainEvent.objects.create(
+        name=names.ALIAS_REQUEST_DECIDED, payload={"accountId": tenant.id, "alias": "a", "status": "APPROVED"}
+    )
     with committed():
-        outbox.publish(names.ALIAS_REQUEST_DECIDED, {"accountId": tenant.id, "alias": "a", "status": "APPROVED"})
-    receiver.wait_for(1)
-    first = WebhookDelivery.objects.get(endpoint=endpoint)
-    again = cloudevents.build(
-        event_key=first.event_id,
+        first = services.fan_out(event)
+        again = services.fan_out(event)  # the outbox delivering the event a second time
+    assert len(first) == 1 and again == []
+    [received] = receiver.wait_for(1)
+    assert received.verified and received.cloud_event["type"] == "berth.alias_request.decided"
+    stored = WebhookDelivery.objects.get(endpoint=endpoint)
+    rebuilt = cloudevents.build(
+        event_key=stored.event_id,
         endpoint_id=endpoint.pk,
         account_id=tenant.id,
-        name=first.event_name,
-        occurred_at=datetime.fromisoformat(first.event_id.split("@", 1)[1]),
-        payload=first.cloud_event["data"],
+        name=event.name,
+        occurred_at=event.occurred_at,
+        payload=event.payload,
     )
-    assert again["id"] == first.cloud_event["id"]
-    assert receiver.received[0].verified
+    assert rebuilt["id"] == received.cloud_event["id"] == stored.cloud_event["id"]
+    other = WebhookEndpoint.objects.create(
+        account=tenant.account, url=receiver.url, sealed_secret=endpoint.sealed_secret
+    )
+    assert cloudevents.build(
+        event_key=stored.event_id, endpoint_id=other.pk, account_id=tenant.id, name=event.name,
+        occurred_at=event.occurred_at, payload=event.payload,
+    )["id"] != rebuilt["id"]  # fmt: skip
+
+
+def test_an_event_without_an_account_goes_nowhere(tenant, receiver, allow_loopback):
+    WebhookEndpoint.objects.create(
+        account=tenant.account, url=receiver.url, events=["*"], sealed_secret=sealing.seal("whsec_s")
+    )
+    event = DomainEvent.objects.create(name=names.IMAGE_PUSHED, payload={"repositoryId": "r"})
+    assert services.fan_out(event) == []
 
 
 def test_a_failing_receiver_is_retried_with_back_off_then_succeeds(api, tenant, receiver, registry_client, committed):
@@ -224,6 +244,8 @@ def test_another_accounts_webhook_is_not_found(api, api_client, other_tenant, re
         ("http://[::1]:9/hook", "::1/128"),
         ("http://[fd00::1]/hook", "fc00::/7"),
         ("ftp://example.com/hook", "must start with https://"),
+        ("http://user:pw@example.com/hook", "credentials in the URL"),
+        ("not a url", "must start with https://"),
         ("http://no-such-host.invalid/hook", "does not resolve"),
     ],
 )
@@ -265,3 +287,12 @@ def test_redirects_are_not_followed(api, tenant, receiver, registry_client, comm
     stored = WebhookDelivery.objects.get()
     assert (stored.status, stored.last_status_code) == (DeliveryStatus.FAILED, 307)
     assert len(receiver.received) == 1
+
+
+def test_an_update_to_a_refused_address_changes_nothing(api, receiver):
+    webhook = create(api, receiver)
+    path = f"/api/v1/webhooks/{webhook['webhookId']}"
+    refused = api.patch(path, {"url": "http://169.254.169.254/latest", "active": False}, format="json")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "url"
+    stored = WebhookEndpoint.objects.get()
+    assert (stored.url, stored.active) == (receiver.url, True)
