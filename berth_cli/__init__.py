@@ -18,5 +18,6 @@ COMMANDS = frozenset(
         "audit",
         "usage",
         "pull-through-cache",
+        "webhooks",
     }
 )

@@ -22,6 +22,7 @@ from .commands.replication import backfill, replication
 from .commands.repositories import repo
 from .commands.sts import sts
 from .commands.usage import usage
+from .commands.webhooks import webhooks
 from .context import Failure, Session
 
 VERSION = "0.1.0"
@@ -74,6 +75,7 @@ for command in (
     audit,
     usage,
     pull_through_cache,
+    webhooks,
 ):
     cli.add_command(command)
 

@@ -221,6 +221,7 @@ INSTALLED_APPS = [
     "apps.usage",
     "apps.lifecycle",
     "apps.replication",
+    "apps.webhooks",
     "apps.console",
     # The project's own commands: `berth serve`, `worker`, `beat`, and `migrate` under a lock.
     "registry_project",
@@ -467,6 +468,26 @@ BERTH_REPLICATION_CLIENT_ATTEMPTS = env_int("BERTH_REPLICATION_CLIENT_ATTEMPTS",
 CELERY_BEAT_SCHEDULE["requeue-due-replications"] = {
     "task": "apps.replication.tasks.requeue_due_replications",
     "schedule": BERTH_REPLICATION_SWEEP_SECONDS,
+}
+
+# -- Webhooks (apps/webhooks, docs/webhooks.md) -------------------------------------------
+# Networks webhook endpoints may reach although they are loopback, private or link-local
+# (refused by default, against SSRF), comma-separated: e.g. 127.0.0.0/8 for a local receiver.
+BERTH_WEBHOOK_ALLOWED_NETWORKS = [
+    network.strip() for network in os.environ.get("BERTH_WEBHOOK_ALLOWED_NETWORKS", "").split(",") if network.strip()
+]
+# Seconds a delivery's request may take.
+BERTH_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("BERTH_WEBHOOK_TIMEOUT_SECONDS") or 10)
+# Tries of one delivery before it is FAILED (a user may redeliver it).
+BERTH_WEBHOOK_MAX_ATTEMPTS = env_int("BERTH_WEBHOOK_MAX_ATTEMPTS", 8)
+# Back-off between tries: the first waits up to BASE seconds, each next twice as long, at most MAX.
+BERTH_WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("BERTH_WEBHOOK_RETRY_BASE_SECONDS") or 10)
+BERTH_WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("BERTH_WEBHOOK_RETRY_MAX_SECONDS") or 3600)
+# How often beat queues again the due tries whose task was lost.
+BERTH_WEBHOOK_SWEEP_SECONDS = env_int("BERTH_WEBHOOK_SWEEP_SECONDS", 30)
+CELERY_BEAT_SCHEDULE["requeue-due-webhook-deliveries"] = {
+    "task": "apps.webhooks.tasks.requeue_due_deliveries",
+    "schedule": BERTH_WEBHOOK_SWEEP_SECONDS,
 }
 
 LOGGING = {

@@ -23,7 +23,7 @@ FLOORS = [
     {"repositories"},
     {"iam"},
     {"registry"},
-    {"gallery", "scanning", "usage", "lifecycle", "replication"},
+    {"gallery", "scanning", "usage", "lifecycle", "replication", "webhooks"},
     {"api", "console"},
 ]
 FLOOR_OF = {app: level for level, apps in enumerate(FLOORS) for app in apps}

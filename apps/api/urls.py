@@ -17,6 +17,7 @@ from .repositories import templates as templates_api
 from .repositories import views as repositories_api
 from .scanning import views as scanning_api
 from .usage import views as usage_api
+from .webhooks import views as webhooks_api
 
 urlpatterns = [
     path("auth/access-keys", accounts_api.BootstrapAccessKey.as_view(), name="api-bootstrap-access-key"),
@@ -163,6 +164,19 @@ urlpatterns = [
         name="api-replication-backfill-stop",
     ),
     path("registry/catalog-data", registries_api.RegistryCatalogData.as_view(), name="api-registry-catalog-data"),
+    path("webhooks", webhooks_api.WebhookList.as_view(), name="api-webhooks"),
+    path("webhooks/<str:webhook_id>", webhooks_api.WebhookDetail.as_view(), name="api-webhook"),
+    path(
+        "webhooks/<str:webhook_id>/rotate-secret",
+        webhooks_api.WebhookSecretRotation.as_view(),
+        name="api-webhook-rotate-secret",
+    ),
+    path("webhooks/<str:webhook_id>/deliveries", webhooks_api.DeliveryList.as_view(), name="api-webhook-deliveries"),
+    path(
+        "webhooks/<str:webhook_id>/deliveries/<str:delivery_id>/redeliver",
+        webhooks_api.Redelivery.as_view(),
+        name="api-webhook-redeliver",
+    ),
     path("audit/events", audit_api.EventList.as_view(), name="api-audit-events"),
     path("audit/events/export", audit_api.EventExport.as_view(), name="api-audit-events-export"),
     path("audit/image-pulls", audit_api.ImagePulls.as_view(), name="api-audit-image-pulls"),

@@ -39,8 +39,7 @@ import requests
 from apps.kernel.digests import ALGORITHMS, DigestInvalid, parse_digest
 from apps.kernel.errors import DomainError
 from apps.kernel.names import TAG_PATTERN
-
-from .addresses import AddressDenied, GuardedAdapter
+from apps.kernel.outbound import AddressDenied, GuardedAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class Unavailable(RegistryClientError):
 
 class AddressRefused(RegistryClientError):
     """The registry's address (or a redirect's) is in a network Berth does not
-    connect to (apps.replication.addresses); never retried."""
+    connect to (apps.kernel.outbound); never retried."""
 
     default_message = "the other registry's address is one Berth does not connect to"
 

@@ -213,6 +213,14 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
         "simulatePrincipalPolicy": ("/api/v1/iam/simulate", "post"),
         "assumeRole": ("/api/v1/sts/assume-role", "post"),
         "getCallerIdentity": ("/api/v1/sts/caller-identity", "get"),
+        "listWebhooks": ("/api/v1/webhooks", "get"),
+        "createWebhook": ("/api/v1/webhooks", "post"),
+        "describeWebhook": ("/api/v1/webhooks/{webhook_id}", "get"),
+        "updateWebhook": ("/api/v1/webhooks/{webhook_id}", "patch"),
+        "deleteWebhook": ("/api/v1/webhooks/{webhook_id}", "delete"),
+        "rotateWebhookSecret": ("/api/v1/webhooks/{webhook_id}/rotate-secret", "post"),
+        "listWebhookDeliveries": ("/api/v1/webhooks/{webhook_id}/deliveries", "get"),
+        "redeliverWebhook": ("/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "post"),
     }
     for path, item in schema["paths"].items():
         for operation in item.values():
@@ -239,7 +247,7 @@ def test_the_schema_is_valid_openapi_3(tmp_path):
                 assert "STS " in operation["description"], operation["operationId"]
             elif path.startswith("/api/v1/audit/"):
                 assert "CloudTrail" in operation["description"], operation["operationId"]
-            elif path == "/api/v1/usage":
+            elif path == "/api/v1/usage" or path.startswith("/api/v1/webhooks"):
                 assert "Berth's own" in operation["description"], operation["operationId"]
             else:
                 assert "IAM's" in operation["description"], operation["operationId"]

@@ -103,7 +103,19 @@ ECR_PUBLIC_ACTIONS = frozenset(
 
 # Berth's own, for what Amazon's services have no action for: asking staff for a custom
 # public alias (Amazon grants them through its console). Only the root may without a policy.
-BERTH_ACTIONS = frozenset({"RequestAlias"})
+# An account's webhooks (docs/webhooks.md).
+BERTH_ACTIONS = frozenset(
+    {
+        "RequestAlias",
+        "CreateWebhook",
+        "DeleteWebhook",
+        "DescribeWebhooks",
+        "ListWebhookDeliveries",
+        "RedeliverWebhook",
+        "RotateWebhookSecret",
+        "UpdateWebhook",
+    }
+)
 
 # Roles and temporary credentials speak STS; ECR Public logins need a bearer token.
 STS_ACTIONS = frozenset({"AssumeRole", "GetCallerIdentity", "GetServiceBearerToken"})
