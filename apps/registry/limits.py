@@ -21,11 +21,12 @@ its timeout."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
@@ -48,11 +49,11 @@ MEMORY_PRUNE_THRESHOLD = 10_000
 _MICROSECONDS = 1_000_000
 
 
-@dataclass(frozen=True)
-class Quota:
+class Quota(NamedTuple):
     """A bucket's state after one request: ``allowed`` or not, the bucket's size
     (``limit``), requests left now (``remaining``), seconds until it is full again
-    (``reset``) and, when refused, until the next request is allowed (``retry_after``)."""
+    (``reset``) and, when refused, until the next request is allowed (``retry_after``).
+    A named tuple: one is made on every pull, and a tuple is the cheapest to make."""
 
     allowed: bool
     limit: int
@@ -73,42 +74,42 @@ class Quota:
         return headers
 
 
-@dataclass(frozen=True)
-class Limit:
-    rate: float  # requests per second, sustained
+class Limit(NamedTuple):
     burst: int  # requests at once
+    interval_us: int  # microseconds per request, sustained
 
-    @property
-    def interval_us(self) -> int:
-        return max(1, round(_MICROSECONDS / self.rate))
+
+@functools.lru_cache(maxsize=16)
+def _limit(rate: float, burst: int) -> Limit | None:
+    if rate <= 0 or burst <= 0:
+        return None
+    return Limit(burst, max(1, round(_MICROSECONDS / rate)))
+
+
+def limit_of(rate: float, burst: int) -> Limit:
+    """The limit of ``rate`` requests per second sustained, ``burst`` at once (both above 0)."""
+    limit = _limit(rate, burst)
+    if limit is None:
+        raise ValueError("a limit needs a rate and a burst above 0")
+    return limit
 
 
 def counts_as_pull(method: str, action: str) -> bool:
     return action == MANIFEST_PULL or (action == BLOB_PULL and method == "GET")
 
 
-def limit_for(caller: Caller) -> tuple[str, Limit] | None:
-    """The bucket ``caller``'s pulls count in (anonymous callers: by address, see
-    take()) and its limit; None when its kind of pull is not limited."""
-    if caller.is_anonymous:
-        rate, burst = settings.BERTH_PULL_RATE_ANONYMOUS, settings.BERTH_PULL_BURST_ANONYMOUS
-        key = "anonymous"
-    else:
-        rate, burst = settings.BERTH_PULL_RATE_AUTHENTICATED, settings.BERTH_PULL_BURST_AUTHENTICATED
-        key = "principal:" + caller.arn
-    if rate <= 0 or burst <= 0:
-        return None
-    return key, Limit(rate=rate, burst=burst)
-
-
 def take(caller: Caller, client_ip: str) -> Quota | None:
-    """Count one pull of ``caller`` from ``client_ip``; None when not limited."""
-    found = limit_for(caller)
-    if found is None:
-        return None
-    key, limit = found
+    """Count one pull of ``caller`` from ``client_ip`` (an anonymous caller's
+    bucket is its address's, a signed-in one's its principal's); None when its
+    kind of pull is not limited."""
     if caller.is_anonymous:
-        key = f"address:{address_group(client_ip)}"
+        limit = _limit(settings.BERTH_PULL_RATE_ANONYMOUS, settings.BERTH_PULL_BURST_ANONYMOUS)
+        key = None if limit is None else "address:" + address_group(client_ip)
+    else:
+        limit = _limit(settings.BERTH_PULL_RATE_AUTHENTICATED, settings.BERTH_PULL_BURST_AUTHENTICATED)
+        key = None if limit is None else "principal:" + caller.arn
+    if key is None:
+        return None
     return _backend().take(key, limit)
 
 
@@ -123,10 +124,9 @@ def _decide(tat_us: int | None, now_us: int, limit: Limit) -> tuple[Quota, int |
     new_tat = tat + interval
     allow_at = new_tat - limit.burst * interval
     if now_us < allow_at:
-        quota = Quota(False, limit.burst, 0, (tat - now_us) / _MICROSECONDS, (allow_at - now_us) / _MICROSECONDS)
-        return quota, None
+        return Quota(False, limit.burst, 0, (tat - now_us) / _MICROSECONDS, (allow_at - now_us) / _MICROSECONDS), None
     remaining = (now_us - allow_at) // interval
-    return Quota(True, limit.burst, int(remaining), (new_tat - now_us) / _MICROSECONDS), new_tat
+    return Quota(True, limit.burst, remaining, (new_tat - now_us) / _MICROSECONDS), new_tat
 
 
 class MemoryBuckets:

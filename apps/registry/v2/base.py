@@ -78,8 +78,10 @@ def registry_endpoint(*methods: str):
                 logger.error("storage full: %s %s: %s", request.method, request.path, exc)
                 response = registry_error(StorageFull(), request).response(head=request.method == "HEAD")
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
-            for header, value in pull_quota_headers(request).items():
-                response[header] = value
+            quota_headers = pull_quota_headers(request)
+            if quota_headers is not None:
+                for header, value in quota_headers.items():
+                    response[header] = value
             return response
 
         return handle
