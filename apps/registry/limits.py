@@ -9,21 +9,23 @@ one, and it moves no content.
 Each bucket is a token bucket kept as GCRA (the generic cell rate algorithm):
 one number per bucket, the theoretical arrival time (``tat``) of the next
 request. A bucket holds ``burst`` requests and refills at ``rate`` per second; a
-request is allowed when the bucket is not empty. The numbers live in Redis when
-REDIS_URL is set (one Lua script, one round trip, Redis's clock: every process
-shares them) and in the process's memory otherwise, where each web worker counts
-on its own (see docs/pull-limits.md).
+request is allowed when the bucket is not empty. Without REDIS_URL the numbers
+live in the process's memory, where each web worker counts on its own. With it,
+they live in Redis, every process shares them, and each process decides on its
+own view of them, synced every SYNC_INTERVAL_SECONDS by a thread of its own (see
+RedisBuckets and docs/pull-limits.md).
 
-A Redis that fails lets the pull through (a registry that cannot count must
-still serve) and logs a warning at most once a minute; for a few seconds after a
-failure Redis is not asked at all, so that a Redis that hangs costs no request
-its timeout."""
+A Redis that fails lets the pulls it would decide through (a registry that cannot
+count must still serve) and logs a warning at most once a minute; for a few
+seconds after a failure Redis is not asked for a bucket this process has not
+seen, so that a Redis that hangs costs no request its timeout."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import math
+import os
 import threading
 import time
 from typing import NamedTuple
@@ -151,52 +153,148 @@ class MemoryBuckets:
             self._tats.clear()
 
 
-# KEYS[1]: the bucket; ARGV: interval (µs per request), burst. Redis's own clock,
-# so that every process agrees on it. The tat is written with %.0f: Lua's own
-# number formatting keeps 14 digits, fewer than a time in microseconds has.
+# KEYS[1]: the bucket; ARGV: interval (µs per request), burst, requests to add,
+# how long ago (µs) the first of them came: an idle bucket counts them from then, not
+# from the sync. Adds them whether or not the bucket had room (the processes that count them have
+# served them already), but never puts the bucket more than one whole bucket behind,
+# and answers how far ahead of now the bucket's tat is, in microseconds. Redis's own
+# clock, so that every process agrees on it; the tat is written with %.0f, as Lua's
+# own number formatting keeps 14 digits, fewer than a time in microseconds has.
 _GCRA_LUA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - burst * interval
-if now < allow_at then
-  return {0, 0, string.format('%.0f', tat - now), string.format('%.0f', allow_at - now)}
+local taken = tonumber(ARGV[3])
+local since = now - tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[1]) or since)
+if taken > 0 then
+  if tat < since then tat = since end
+  tat = math.min(tat + taken * interval, now + 2 * burst * interval)
+  if tat > now then
+    redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+  end
 end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000))
-return {1, math.floor((now - allow_at) / interval), string.format('%.0f', new_tat - now), '0'}
+if tat < now then tat = now end
+return string.format('%.0f', tat - now)
 """
+
+SYNC_INTERVAL_SECONDS = 0.05
+
+
+class _Shared:
+    """This process's view of one bucket kept in Redis: its tat on this process's
+    clock, and the pulls counted here since the last sync."""
+
+    __slots__ = ("limit", "tat", "unsent", "first_unsent", "used")
+
+    def __init__(self, limit: Limit, tat: int) -> None:
+        self.limit, self.tat, self.unsent, self.first_unsent, self.used = limit, tat, 0, 0, True
 
 
 class RedisBuckets:
+    """Buckets every process shares, in Redis, decided without a round trip: each
+    process decides on its own view of a bucket, and a thread of its own sends what
+    it counted and reads back what every process did, in one round trip for all
+    buckets, every SYNC_INTERVAL_SECONDS. A bucket this process has not seen is
+    read from Redis first (one round trip for a caller's first pull here). Between
+    syncs, processes may together let a caller past its limit by what each saw
+    left (docs/pull-limits.md). A round trip per pull would cost a manifest GET
+    10 % and more (bench/README.md)."""
+
     def __init__(self, url: str) -> None:
         self._client = redis.Redis.from_url(
             url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
         )
         self._script = self._client.register_script(_GCRA_LUA)
+        self._buckets: dict[str, _Shared] = {}
+        self._lock = threading.Lock()
+        self._syncer_pid = 0
+        self._closed = threading.Event()
         self._skip_until = 0.0
         self._warned_at = -math.inf
 
     def take(self, key: str, limit: Limit) -> Quota | None:
-        if time.monotonic() < self._skip_until:
-            return None
+        if self._syncer_pid != os.getpid():
+            self._start_syncer()
+        now = time.monotonic_ns() // 1000
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if time.monotonic() < self._skip_until:
+                return None
+            try:
+                ahead = int(self._script(keys=[REDIS_KEY_PREFIX + key], args=[limit.interval_us, limit.burst, 0, 0]))
+            except (redis.RedisError, OSError) as exc:
+                self._failed(exc)
+                return None
+            bucket = self._buckets.setdefault(key, _Shared(limit, now + ahead))
+        with self._lock:
+            bucket.limit, bucket.used = limit, True
+            quota, new_tat = _decide(bucket.tat, now, limit)
+            if new_tat is not None:
+                bucket.tat = new_tat
+                if not bucket.unsent:
+                    bucket.first_unsent = now
+                bucket.unsent += 1
+        return quota
+
+    def sync(self) -> None:
+        """Send what this process counted and read back every bucket it used."""
+        with self._lock:
+            now = time.monotonic_ns() // 1000
+            for key in [key for key, bucket in self._buckets.items() if not bucket.used and bucket.tat <= now]:
+                del self._buckets[key]  # full again, and nobody here pulls
+            sent = [
+                (key, bucket, bucket.unsent, now - bucket.first_unsent if bucket.unsent else 0)
+                for key, bucket in self._buckets.items()
+                if bucket.used
+            ]
+            for _, bucket, _, _ in sent:
+                bucket.unsent, bucket.used = 0, False
+        if not sent:
+            return
         try:
-            allowed, remaining, reset_us, retry_us = self._script(
-                keys=[REDIS_KEY_PREFIX + key], args=[limit.interval_us, limit.burst]
-            )
+            pipeline = self._client.pipeline(transaction=False)
+            for key, bucket, unsent, age in sent:
+                self._script(
+                    keys=[REDIS_KEY_PREFIX + key],
+                    args=[bucket.limit.interval_us, bucket.limit.burst, unsent, age],
+                    client=pipeline,
+                )
+            answers = pipeline.execute()
         except (redis.RedisError, OSError) as exc:
             self._failed(exc)
-            return None
-        return Quota(
-            bool(allowed),
-            limit.burst,
-            int(remaining),
-            int(reset_us) / _MICROSECONDS,
-            int(retry_us) / _MICROSECONDS,
-        )
+            with self._lock:  # sent at the next sync
+                for _, bucket, unsent, age in sent:
+                    if unsent:
+                        bucket.first_unsent = min(bucket.first_unsent, now - age) if bucket.unsent else now - age
+                    bucket.unsent += unsent
+            return
+        now = time.monotonic_ns() // 1000
+        with self._lock:
+            for (_, bucket, _, _), ahead in zip(sent, answers, strict=True):
+                # What this process counted since: in its own view, not yet in Redis's.
+                bucket.tat = now + int(ahead) + bucket.unsent * bucket.limit.interval_us
+
+    def _start_syncer(self) -> None:
+        with self._lock:
+            if self._syncer_pid == os.getpid():
+                return
+            # A forked worker inherits no thread and no view: its own of both.
+            self._buckets = {}
+            self._syncer_pid = os.getpid()
+            threading.Thread(target=self._sync_forever, name="pull-limits-sync", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop syncing (a test's buckets; a server's live as long as its process)."""
+        self._closed.set()
+
+    def _sync_forever(self) -> None:
+        while not self._closed.wait(SYNC_INTERVAL_SECONDS):
+            try:
+                self.sync()
+            except Exception:  # the thread must outlive any one failure
+                logger.exception("pull limits: sync with Redis failed")
 
     def _failed(self, exc: Exception) -> None:
         now = time.monotonic()

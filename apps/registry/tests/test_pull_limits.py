@@ -22,6 +22,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 def _forget_buckets() -> None:
+    for backend in limits._backends.values():
+        if isinstance(backend, limits.RedisBuckets):
+            backend.close()
     limits._backends.clear()
     if REDIS_URL:
         client = redis.Redis.from_url(REDIS_URL)
@@ -50,7 +53,12 @@ def _redis() -> limits.RedisBuckets:
 
 @pytest.fixture(params=["memory", "redis"])
 def buckets(request):
-    return _memory() if request.param == "memory" else _redis()
+    if request.param == "memory":
+        yield _memory()
+        return
+    backend = _redis()
+    yield backend
+    backend.close()
 
 
 def _key() -> str:
@@ -93,6 +101,30 @@ def test_keys_are_separate(buckets):
     assert buckets.take(second, limit).allowed
 
 
+def test_processes_share_buckets_in_redis():
+    """Two processes' views of one bucket: what one counted reaches the other at the next sync."""
+    first, second = _redis(), _redis()
+    try:
+        limit = limits.limit_of(0.5, 3)
+        key = _key()
+        assert [first.take(key, limit).allowed for _ in range(3)] == [True, True, True]
+        first.sync()
+        refused = second.take(key, limit)  # its first sight of the bucket reads Redis
+        assert not refused.allowed and 1.5 < refused.retry_after <= 2.0
+        assert second.take(_key(), limit).allowed
+        # And back: a pull the second counted is one the first sees after both sync.
+        other = _key()
+        assert first.take(other, limit).allowed
+        assert second.take(other, limit).allowed
+        second.sync()
+        first.sync()
+        quota = first.take(other, limit)
+        assert quota.allowed and quota.remaining == 0
+    finally:
+        first.close()
+        second.close()
+
+
 def test_refusals_do_not_consume():
     """A refused request leaves the bucket as it was: hammering does not push the next allowed request further out."""
     limit = limits.limit_of(1, 1)
@@ -116,6 +148,7 @@ def test_full_after_idle():
 
 def test_redis_failure_lets_pulls_through_and_warns_once(caplog):
     backend = limits.RedisBuckets("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    backend.close()
     limit = limits.limit_of(1, 1)
     with caplog.at_level("WARNING", logger="apps.registry.limits"):
         assert backend.take(_key(), limit) is None
