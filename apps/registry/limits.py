@@ -199,8 +199,8 @@ class RedisBuckets:
     buckets, every SYNC_INTERVAL_SECONDS. A bucket this process has not seen is
     read from Redis first (one round trip for a caller's first pull here). Between
     syncs, processes may together let a caller past its limit by what each saw
-    left (docs/pull-limits.md). A round trip per pull would cost a manifest GET
-    10 % and more (bench/README.md)."""
+    left (docs/pull-limits.md). A round trip per pull cost a manifest GET 20 % of
+    its requests per second on one connection (bench/README.md)."""
 
     def __init__(self, url: str) -> None:
         self._client = redis.Redis.from_url(
