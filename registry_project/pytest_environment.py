@@ -12,6 +12,11 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("BERTH_AUDIT_SYNCHRONOUS", "true")
 # A management API write whose service records no audit event fails the test (apps.api.views).
 os.environ.setdefault("BERTH_AUDIT_STRICT", "true")
+# No pull limits for the suite (unit tests and, through the environment they inherit,
+# the live servers pull hundreds of times from 127.0.0.1): the tests of the limits set
+# their own (apps/registry/tests/test_pull_limits.py, tests/e2e/test_pull_limits.py).
+os.environ.setdefault("BERTH_PULL_RATE_ANONYMOUS", "0")
+os.environ.setdefault("BERTH_PULL_RATE_AUTHENTICATED", "0")
 
 
 def pytest_configure(config):

@@ -565,3 +565,13 @@ BERTH_PULL_THROUGH_TAG_RECHECK_SECONDS = env_int("BERTH_PULL_THROUGH_TAG_RECHECK
 BERTH_PULL_THROUGH_WAIT_SECONDS = env_int("BERTH_PULL_THROUGH_WAIT_SECONDS", 120)
 BERTH_PULL_THROUGH_UPSTREAM_TIMEOUT = env_int("BERTH_PULL_THROUGH_UPSTREAM_TIMEOUT", 30)
 BERTH_PULL_THROUGH_UPSTREAM_ATTEMPTS = env_int("BERTH_PULL_THROUGH_UPSTREAM_ATTEMPTS", 3)
+
+# Pull limits (apps/registry/limits.py, docs/pull-limits.md): manifest GETs and HEADs,
+# referrers and blob GETs under /v2/, as requests per second sustained (RATE, a
+# decimal) with BURST at once; anonymous callers per client address, signed-in ones
+# per principal. 0 disables either. Counted in Redis when REDIS_URL is set, else in
+# each web worker's memory. ECR Public's figures: 1/s anonymous, 10/s signed in.
+BERTH_PULL_RATE_ANONYMOUS = float(os.environ.get("BERTH_PULL_RATE_ANONYMOUS") or 1)
+BERTH_PULL_BURST_ANONYMOUS = env_int("BERTH_PULL_BURST_ANONYMOUS", 10)
+BERTH_PULL_RATE_AUTHENTICATED = float(os.environ.get("BERTH_PULL_RATE_AUTHENTICATED") or 10)
+BERTH_PULL_BURST_AUTHENTICATED = env_int("BERTH_PULL_BURST_AUTHENTICATED", 100)

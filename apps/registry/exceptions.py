@@ -277,3 +277,18 @@ class UpstreamUnavailable(DomainError):
 class UpstreamFetchBusy(DomainError):
     """Another request is fetching the same content from the upstream and did not
     finish within the wait's bound."""
+
+
+# -- pull limits --------------------------------------------------------------------
+
+
+class PullRateExceeded(DomainError):
+    """The caller's pulls (anonymous: its address's) are past their limit:
+    ``quota`` (apps.registry.limits.Quota) says how far and until when."""
+
+    def __init__(self, quota) -> None:
+        self.quota = quota
+        super().__init__(
+            f"too many pulls: {quota.limit} at once are allowed, then as the limit refills; "
+            f"retry in {quota.headers()['Retry-After']} seconds"
+        )

@@ -14,6 +14,7 @@ from apps.kernel.digests import is_digest, parse_digest
 from apps.kernel.errors import DomainError
 from apps.repositories import selectors as repository_selectors
 
+from ..access import pull_quota_headers
 from ..exceptions import StorageFull
 from ..services import validate_tag
 from ..storage.space import out_of_space
@@ -77,6 +78,10 @@ def registry_endpoint(*methods: str):
                 logger.error("storage full: %s %s: %s", request.method, request.path, exc)
                 response = registry_error(StorageFull(), request).response(head=request.method == "HEAD")
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+            quota_headers = pull_quota_headers(request)
+            if quota_headers is not None:
+                for header, value in quota_headers.items():
+                    response[header] = value
             return response
 
         return handle

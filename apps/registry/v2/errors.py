@@ -214,6 +214,12 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     # longer holds: the repository is not created, and the owner must mend the template.
     CreationTemplateInvalid: OciError("DENIED", 403),
     registry.UpstreamFetchBusy: OciError("TOOMANYREQUESTS", 429, headers=lambda error, request: {"Retry-After": "5"}),
+    registry.PullRateExceeded: OciError(
+        "TOOMANYREQUESTS",
+        429,
+        detail=lambda error: {"limit": error.quota.limit},
+        headers=lambda error, request: error.quota.headers(),
+    ),
 }
 
 
