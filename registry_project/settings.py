@@ -566,8 +566,8 @@ BERTH_PULL_THROUGH_WAIT_SECONDS = env_int("BERTH_PULL_THROUGH_WAIT_SECONDS", 120
 BERTH_PULL_THROUGH_UPSTREAM_TIMEOUT = env_int("BERTH_PULL_THROUGH_UPSTREAM_TIMEOUT", 30)
 BERTH_PULL_THROUGH_UPSTREAM_ATTEMPTS = env_int("BERTH_PULL_THROUGH_UPSTREAM_ATTEMPTS", 3)
 
-# Pull limits (apps/registry/limits.py, docs/pull-limits.md): manifest GETs and HEADs,
-# referrers and blob GETs under /v2/, as requests per second sustained (RATE, a
+# Pull limits (apps/registry/limits.py, docs/pull-limits.md): manifest GETs and HEADs
+# and referrers under /v2/ (not the layers that follow), as requests per second sustained (RATE, a
 # decimal) with BURST at once; anonymous callers per client address, signed-in ones
 # per principal. 0 disables either. Counted in Redis when REDIS_URL is set, else in
 # each web worker's memory. ECR Public's figures: 1/s anonymous, 10/s signed in.

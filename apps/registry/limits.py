@@ -1,10 +1,12 @@
 """Pull limits: how many pulls a caller may make, as Amazon ECR Public limits its
 unauthenticated pulls per source address and its authenticated ones per principal.
 
-A pull is a request, counted whatever it answers: a manifest GET or HEAD (a
-client's HEAD of a tag costs the registry a lookup as a GET does), a referrers
-GET and a blob GET. A blob HEAD is not counted: pushes probe every layer with
-one, and it moves no content.
+A pull is a manifest request, counted whatever it answers: a manifest GET or
+HEAD (a client's HEAD of a tag costs the registry a lookup as a GET does) and a
+referrers GET, the ECR action BatchGetImage. The layers an image pull then
+fetches are not counted: a limit on requests that counted them would cut a
+many-layered image's pull short halfway (a docker pull of 12 layers makes 15
+requests at once), and an image pull is what ECR Public limits.
 
 Each bucket is a token bucket kept as GCRA (the generic cell rate algorithm):
 one number per bucket, the theoretical arrival time (``tat``) of the next
@@ -39,7 +41,6 @@ from apps.kernel.requests import address_group
 logger = logging.getLogger(__name__)
 
 MANIFEST_PULL = "ecr:BatchGetImage"
-BLOB_PULL = "ecr:GetDownloadUrlForLayer"
 
 REDIS_KEY_PREFIX = "berth:pull-limit:"
 REDIS_TIMEOUT_SECONDS = 0.25
@@ -97,7 +98,7 @@ def limit_of(rate: float, burst: int) -> Limit:
 
 
 def counts_as_pull(method: str, action: str) -> bool:
-    return action == MANIFEST_PULL or (action == BLOB_PULL and method == "GET")
+    return action == MANIFEST_PULL
 
 
 def take(caller: Caller, client_ip: str) -> Quota | None:

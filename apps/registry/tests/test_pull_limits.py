@@ -213,10 +213,13 @@ def test_anonymous_pulls_past_the_limit_answer_429(settings, public_image, regis
     head = _pull(anonymous, manifest_path, token, "198.51.100.7", "HEAD")
     assert head.status_code == 200
     assert "RateLimit-Limit" not in head  # 3 of 4 left: more than half, no header fields yet
-    # A blob HEAD (a push's probe) does not count; a blob GET does.
+    # Layers do not count: not a HEAD (a push's probe), not a GET (an image pull's layers).
     assert _pull(anonymous, layer_path, token, "198.51.100.7", "HEAD").status_code == 200
-    layer = _pull(anonymous, layer_path, token, "198.51.100.7")
-    assert layer.status_code == 200 and "RateLimit-Remaining" not in layer  # 2 of 4 left
+    for _ in range(5):
+        layer = _pull(anonymous, layer_path, token, "198.51.100.7")
+        assert layer.status_code == 200 and "RateLimit-Remaining" not in layer  # still 3 of 4 left
+    second = _pull(anonymous, manifest_path, token, "198.51.100.7")
+    assert second.status_code == 200 and "RateLimit-Remaining" not in second  # 2 of 4 left
     got = _pull(anonymous, manifest_path, token, "198.51.100.7")
     assert got.status_code == 200 and got["Docker-Content-Digest"] == digest
     assert (got["RateLimit-Limit"], got["RateLimit-Remaining"]) == ("4", "1")
