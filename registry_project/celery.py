@@ -5,6 +5,10 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# The filesystem broker whose messages are published whole (registry_project/broker.py).
+TRANSPORT_ALIASES["berth-filesystem"] = "registry_project.broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "registry_project.settings")
 

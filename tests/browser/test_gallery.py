@@ -129,7 +129,9 @@ def test_repository_page_tags_and_a_pull_command_that_pulls(page, berth, gallery
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(f"/{gallery.alias}/birds/hummingbird")
     assert page.title() == f"{gallery.alias}/birds/hummingbird — Berth gallery"
-    assert page.locator(".prose h1", has_text="Hummingbird").is_visible()  # the about text's heading
+    assert page.locator(
+        ".prose h2", has_text="Hummingbird"
+    ).is_visible()  # the about text's heading, under the page's h1
     # Markdown's script and event handler stayed text.
     assert page.evaluate("window.pwned") is None and dialogs == []
     command = page.locator("#pull-command").inner_text()
