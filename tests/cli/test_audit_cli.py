@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import pytest
 
@@ -82,7 +83,12 @@ def test_lookup_filters_pages_and_formats(auditor):
     assert len(by_key["events"]) == 7  # six pulls and the push that first tagged it
 
     # looking up is itself recorded
-    assert auditor.json("audit", "lookup", "--event-name", "LookupEvents")["events"]
+    # The lookups above are reads: the server spools them and its ingester writes them
+    # to the trail a moment later (BERTH_AUDIT_SPOOL_WRITE_SECONDS), so look until they land.
+    deadline = time.monotonic() + 30
+    while not auditor.json("audit", "lookup", "--event-name", "LookupEvents")["events"]:
+        assert time.monotonic() < deadline, "the server's own LookupEvents reads never reached the trail"
+        time.sleep(0.5)
 
 
 def test_bad_filters_are_reported_naming_the_field(auditor):
