@@ -110,8 +110,8 @@ class FakeRegistry:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args) -> None:  # quiet
-                pass
+            def log_message(self, *args) -> None:
+                """Silent: http.server logs each request to stderr; the test keeps its own record of them."""
 
             def _body(self) -> bytes:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -351,7 +351,7 @@ class Storage:
             protocol_version = "HTTP/1.1"
 
             def log_message(self, *args) -> None:
-                pass
+                """Silent: http.server logs each request to stderr; the test keeps its own record of them."""
 
             def do_GET(self) -> None:
                 storage.seen.append(dict(self.headers))

@@ -67,8 +67,8 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            def log_message(self, *args):
-                pass
+            def log_message(self, *args) -> None:
+                """Silent: http.server logs each request to stderr; the test keeps its own record of them."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
