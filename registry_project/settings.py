@@ -299,7 +299,7 @@ else:
 # The model backend, closed to users of a suspended account (their sessions too).
 AUTHENTICATION_BACKENDS = ["apps.accounts.backends.AccountStandingBackend"]
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "accounts:settings"
+LOGIN_REDIRECT_URL = "/console"
 LOGOUT_REDIRECT_URL = "/"
 
 # Password resets and alias decisions are mailed; the console backend prints them.

@@ -20,6 +20,7 @@ urlpatterns = [
     re_path(r"^api/", UnknownEndpoint.as_view()),
     path("admin/", admin.site.urls),
     path("accounts/", include("apps.console.urls")),
+    path("console", include("apps.console.console_urls")),
     # Last: the gallery's /<alias> and /<alias>/<name> catch what nothing above claims.
     path("", include("apps.gallery.urls")),
 ]

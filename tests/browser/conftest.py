@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -82,3 +83,46 @@ def artifacts() -> Path:
     """Where screenshots go (gitignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# Viewports every console page is photographed at (issue 18): a desk and a phone.
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def console_account(berth):  # noqa: F811
+    """A fresh account on the live server, with its root user's credentials
+    (tests.e2e.conftest.Account: account_id, alias, username, password)."""
+    return berth.create_account(f"console-{secrets.token_hex(3)}")
+
+
+def sign_in(context, account) -> None:
+    """Signs ``account``'s root user in on a browser context, through the sign-in page."""
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/accounts/login?next=/console")
+    page.get_by_label("Email or user name").fill(account.username)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console")
+    page.close()
+
+
+@pytest.fixture
+def console(new_context, console_account):
+    """``console(viewport=DESKTOP)``: a page signed in as ``console_account``'s root user."""
+
+    def open_page(viewport=DESKTOP):
+        context = new_context(viewport=viewport)
+        sign_in(context, console_account)
+        opened = context.new_page()
+        opened.set_default_timeout(15_000)
+        return opened
+
+    return open_page
+
+
+def shoot(page, artifacts: Path, name: str) -> None:  # noqa: F811
+    """A full-page screenshot as a test artefact, at the page's width (name-1280.png, name-390.png)."""
+    page.screenshot(path=artifacts / f"{name}-{page.viewport_size['width']}.png", full_page=True)

@@ -67,7 +67,7 @@ def test_sign_in_and_out(client):
     assert wrong.status_code == 200 and "correct" in wrong.content.decode()
 
     right = client.post("/accounts/login", {"username": "ada@example.com", "password": STRONG})
-    assert right.status_code == 302 and right["Location"] == "/accounts/settings"
+    assert right.status_code == 302 and right["Location"] == "/console"
     assert client.get("/accounts/settings").status_code == 200
 
     out = client.post("/accounts/logout")
