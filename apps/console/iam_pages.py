@@ -31,6 +31,7 @@ from apps.accounts.authentication import LOGIN_PASSWORD_USERNAMES
 from apps.accounts.models import AccessKey, AccessKeyStatus
 from apps.iam import policy, selectors, services
 from apps.iam.models import ManagedPolicy, PolicyAttachment, Role
+from apps.kernel.arn import account_root_arn
 
 from . import iam_forms
 from .base import ConsoleView
@@ -223,7 +224,10 @@ class UserPage(_IamPage):
         context = {
             "iam_user": user,
             "user_name": name,
-            "arn": arn,
+            # The root user is named in policies by its account's root ARN.
+            "arn": account_root_arn(self.account.pk, partition=settings.BERTH_ARN_PARTITION)
+            if hasattr(user, "iam_root")
+            else arn,
             "is_root": hasattr(user, "iam_root"),
             "may": may,
             "attached": [p for p in policies if p.attached],
