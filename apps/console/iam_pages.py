@@ -9,9 +9,10 @@ page's main read with ``authorize``; the further lists it shows with ``allowed``
 so a user who may see a user but not its keys sees the page and is told which
 permission the keys need).
 
-A secret (an access key's, a login password) is shown once: the write keeps it in
-the session for the page it redirects to, whose next GET takes it out. A reload
-shows nothing more, and nothing stores it beyond that moment."""
+A secret (an access key's, a login password) is shown once: the write keeps it,
+sealed (apps.kernel.sealing), in the session for the page it redirects to, whose
+next GET takes it out (a secret the redirect never reached is dropped after ten
+minutes). A reload shows nothing more; the page is sent with no-store."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from apps.accounts.authentication import LOGIN_PASSWORD_USERNAMES
 from apps.accounts.models import AccessKey, AccessKeyStatus
 from apps.iam import policy, selectors, services
 from apps.iam.models import ManagedPolicy, PolicyAttachment, Role
+from apps.kernel import sealing
 from apps.kernel.arn import account_root_arn
 
 from . import iam_forms
@@ -43,8 +45,10 @@ _SECRET_KEY = "console.secret_once"
 _SECRET_SECONDS = 600
 
 
-def _keep_secret(request, page: str, **secret) -> None:
-    request.session[_SECRET_KEY] = {"page": page, "at": time.time(), **secret}
+def _keep_secret(request, page: str, *, secret: str, **shown) -> None:
+    """Keep ``secret`` (sealed: the session row holds no secret in the clear) and
+    what is shown with it for the next GET of ``page``."""
+    request.session[_SECRET_KEY] = {"page": page, "at": time.time(), "sealed": sealing.seal(secret), **shown}
 
 
 def _take_secret(request, page: str) -> dict | None:
@@ -55,6 +59,10 @@ def _take_secret(request, page: str) -> dict | None:
         return None
     del request.session[_SECRET_KEY]
     if time.time() - kept.get("at", 0) > _SECRET_SECONDS:
+        return None
+    try:
+        kept["secret"] = sealing.unseal(kept.pop("sealed"))
+    except (KeyError, sealing.SealedValueUnreadable):
         return None
     return kept
 

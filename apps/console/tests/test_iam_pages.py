@@ -241,11 +241,13 @@ def test_a_users_access_key_secret_is_shown_once(root_client, tenant):
     assert response.status_code == 302 and response["Location"] == "/console/iam/users/ci"
     key = AccessKey.objects.get(user=user_named(tenant, "ci"))
     assert events("CreateAccessKey") == 1
+    kept = json.dumps(root_client.session["console.secret_once"])
 
     first = root_client.get("/console/iam/users/ci")
     box = secret_box(first)
     assert box is not None and key.access_key_id in box and "only time" in box
     assert check_password(shown_secret(first), key.secret_hash)
+    assert shown_secret(first) not in kept  # the session held it sealed
     assert "no-store" in first["Cache-Control"]  # not kept by a browser's cache either
 
     again = root_client.get("/console/iam/users/ci")
