@@ -76,6 +76,9 @@ class RepositoryPolicyForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "autocomplete": "off"}),
     )
 
+    def clean_policy_text(self) -> str:
+        return _lines(self.cleaned_data["policy_text"])
+
 
 class SimulationForm(forms.Form):
     principal = forms.CharField(
@@ -109,6 +112,14 @@ class LifecyclePolicyForm(forms.Form):
         max_length=MAX_LIFECYCLE_CHARACTERS * 2,
         widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "autocomplete": "off"}),
     )
+
+    def clean_lifecycle_policy_text(self) -> str:
+        return _lines(self.cleaned_data["lifecycle_policy_text"])
+
+
+def _lines(text: str) -> str:
+    """A textarea's text with the newlines the editor showed (browsers post CRLF)."""
+    return text.replace("\r\n", "\n")
 
 
 def formatted(text: str) -> str:

@@ -132,9 +132,11 @@
     box.id = "simulation";
     var verdict = element("p", "simulation__verdict");
     verdict.appendChild(element("strong", "", answer.verdict));
-    var labels = { allowed: "allowed", explicit_deny: "explicit deny", implicit_deny: "implicit deny" };
-    var badge = answer.allowed ? "badge--public" : (answer.decision === "explicit_deny" ? "badge--danger" : "badge--warning");
-    verdict.appendChild(element("span", "badge " + badge, labels[answer.decision]));
+    if (!answer.allowed) {
+      var explicit = answer.decision === "explicit_deny";
+      verdict.appendChild(element("span", "badge " + (explicit ? "badge--danger" : "badge--warning"),
+        explicit ? "explicit deny" : "implicit deny"));
+    }
     box.appendChild(verdict);
     var why = answer.explanation.charAt(0).toUpperCase() + answer.explanation.slice(1) + ".";
     box.appendChild(element("p", "simulation__why", why));
