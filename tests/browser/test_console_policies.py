@@ -165,9 +165,18 @@ def test_lifecycle_policy_editor_and_preview(console, pushed, artifacts):
     ).wait_for()
     assert page.locator("#policy-empty").is_visible()  # nothing stored
 
+    # The rule builder writes the rule into the (emptied) editor.
+    page.locator("#id_lifecycle_policy_text").fill("")
+    page.locator("#rule-builder summary").click()
+    page.get_by_label("Description").fill("keep the newest release")
+    page.get_by_label("Images").select_option("tagged")
+    page.get_by_label("Prefixes or patterns (comma-separated)").fill("v")
+    page.get_by_label("When").select_option("imageCountMoreThan")
+    page.get_by_label("N", exact=True).fill("1")
+    page.get_by_role("button", name="Add the rule to the editor").click()
     rule["selection"]["tagPrefixList"] = ["v"]
-    page.locator("#id_lifecycle_policy_text").fill(json.dumps({"rules": [rule]}, indent=2))
-    page.get_by_role("button", name="Preview").click()
+    assert json.loads(page.locator("#id_lifecycle_policy_text").input_value()) == {"rules": [rule]}
+    page.get_by_role("button", name="Preview", exact=True).click()
     summary = page.locator("#preview-summary")
     summary.wait_for()
     assert "2 images would expire" in summary.inner_text() and "a draft policy" in summary.inner_text()

@@ -162,6 +162,65 @@
     result.appendChild(box);
   }
 
+  // The lifecycle rule builder: appends a rule to the editor's JSON.
+  var builder = byId("rule-builder");
+  if (builder) {
+    builder.hidden = false;
+    var target = byId(byId("rule-add").getAttribute("data-target"));
+    var field = function (id) { return byId(id); };
+    var tagged = function () {
+      var on = field("rule-tag-status").value === "tagged";
+      builder.querySelectorAll("[data-when-tagged]").forEach(function (node) { node.hidden = !on; });
+    };
+    var document_ = function () {
+      var text = target.value.trim();
+      if (!text) return { rules: [] };
+      var parsed = JSON.parse(text);
+      if (!parsed || !Array.isArray(parsed.rules)) throw new Error("the editor's JSON has no \"rules\" list");
+      return parsed;
+    };
+    var nextPriority = function () {
+      try {
+        var highest = 0;
+        document_().rules.forEach(function (rule) { highest = Math.max(highest, rule.rulePriority || 0); });
+        field("rule-priority").value = highest + 1;
+      } catch (error) { /* the editor's text is not JSON yet */ }
+    };
+    field("rule-tag-status").addEventListener("change", tagged);
+    field("rule-action").addEventListener("change", function () {
+      if (field("rule-action").value === "keep") field("rule-count-type").value = "sinceImagePulled";
+    });
+    builder.addEventListener("toggle", nextPriority);
+    byId("rule-add").addEventListener("click", function () {
+      var policy;
+      try {
+        policy = document_();
+      } catch (error) {
+        window.alert("The editor's text is not a lifecycle policy yet (" + error.message + "): correct it or empty it first.");
+        return;
+      }
+      var countType = field("rule-count-type").value;
+      var selection = { tagStatus: field("rule-tag-status").value };
+      if (selection.tagStatus === "tagged") {
+        selection[field("rule-tag-kind").value] = field("rule-tags").value.split(",").map(function (tag) {
+          return tag.trim();
+        }).filter(Boolean);
+      }
+      selection.countType = countType;
+      if (countType !== "imageCountMoreThan") selection.countUnit = "days";
+      selection.countNumber = parseInt(field("rule-count-number").value, 10);
+      var rule = { rulePriority: parseInt(field("rule-priority").value, 10) };
+      if (field("rule-description").value.trim()) rule.description = field("rule-description").value.trim();
+      rule.selection = selection;
+      rule.action = { type: field("rule-action").value };
+      policy.rules.push(rule);
+      target.value = JSON.stringify(policy, null, 2);
+      nextPriority();
+    });
+    tagged();
+    nextPriority();
+  }
+
   // A preview still in progress: fetch the page again until it is done, and swap the preview in.
   var preview = byId("lifecycle-preview");
   if (preview && preview.getAttribute("data-status") === "IN_PROGRESS" && window.fetch && window.DOMParser) {
