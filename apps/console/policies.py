@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models import CharField, Value
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import path
@@ -100,6 +101,8 @@ EXAMPLE_LIFECYCLE_POLICY = json.dumps(
     },
     indent=2,
 )
+# The simulator suggests at most this many users and roles (any other ARN can be typed).
+SUGGESTED_PRINCIPALS = 500
 # A preview lists at most this many images on the page (the API pages through them all).
 PREVIEW_ROWS = 200
 
@@ -415,18 +418,25 @@ class RepositoryPermissions(ConsoleView):
         return self.render(context, status=status)
 
     def _principal_suggestions(self) -> list[tuple[str, str]]:
-        """The simulator's suggestions: the account's root, users and roles (two queries)."""
+        """The simulator's suggestions: the account's root, then its users and roles
+        (one query; a user's row has no path)."""
         partition = settings.BERTH_ARN_PARTITION
         account_id = self.account.pk
-        suggestions = [(policy.account_root_arn(account_id, partition=partition), "this account's root user")]
-        for name in (
+        users = (
             iam_selectors.users_of(self.account)
             .filter(iam_root__isnull=True)
-            .values_list("membership__user_name", flat=True)
-        ):
-            suggestions.append((policy.user_arn(account_id, name, partition=partition), f"user {name}"))
-        for role in iam_selectors.roles_of(self.account).only("name", "path", "account_id"):
-            suggestions.append((role.arn, f"role {role.name}"))
+            .order_by()
+            .values_list("membership__user_name", Value("", output_field=CharField()))
+        )
+        roles = iam_selectors.roles_of(self.account).order_by().values_list("name", "path")
+        rows = sorted(users.union(roles, all=True)[:SUGGESTED_PRINCIPALS], key=lambda row: (bool(row[1]), row[0]))
+        suggestions = [(policy.account_root_arn(account_id, partition=partition), "this account's root user")]
+        for name, role_path in rows:
+            if role_path:
+                arn = policy.role_arn(account_id, name, path=role_path, partition=partition)
+                suggestions.append((arn, f"role {name}"))
+            else:
+                suggestions.append((policy.user_arn(account_id, name, partition=partition), f"user {name}"))
         suggestions.append(("*", "an anonymous caller"))
         return suggestions
 

@@ -499,3 +499,32 @@ def test_error_locations_are_read_from_the_parsers_messages():
     assert error_location("malformed JSON: Expecting value at line 3 column 7") == {"line": 3, "column": 7}
     assert error_location('Statement 2 (Sid "x"): unknown action') == {"statement": 2}
     assert error_location("policy has no Statement") == {}
+
+
+def test_an_iam_users_pages_keep_the_budget(make_user, tenant, other_tenant, repository, within_budget):
+    """An IAM user's pages also read its policies and the repository's: still within the budget."""
+    client = signed_in(
+        make_user(
+            "operator",
+            "ecr:GetRepositoryPolicy",
+            "ecr:SetRepositoryPolicy",
+            "ecr:DeleteRepositoryPolicy",
+            "ecr:GetLifecyclePolicy",
+            "ecr:PutLifecyclePolicy",
+            "ecr:DeleteLifecyclePolicy",
+            "ecr:StartLifecyclePolicyPreview",
+            "ecr:GetLifecyclePolicyPreview",
+        )
+    )
+    for n in range(3):
+        make_user(f"dev{n}")
+    iam_services.set_repository_policy(
+        repository=repository, document=_policy(allow({"AWS": other_tenant.id}, PULL)), actor=SYSTEM
+    )
+    assert client.post(LIFECYCLE, {"intent": "save", "lifecycle_policy_text": LIFECYCLE_TEXT}).status_code == 302
+    assert client.post(LIFECYCLE, {"intent": "preview", "lifecycle_policy_text": ""}).status_code == 302
+    permissions = within_budget(client, PERMISSIONS).content.decode()
+    assert "Save policy" in permissions and "Delete policy" in permissions
+    assert f"arn:berth:iam::{tenant.id}:user/dev2" in permissions
+    lifecycle = within_budget(client, LIFECYCLE).content.decode()
+    assert "Save policy" in lifecycle and "Delete policy" in lifecycle and 'id="preview-summary"' in lifecycle
