@@ -120,6 +120,9 @@ def test_the_simulator_works_without_javascript(new_context, console_account, be
     assert "Allowed" in page.locator("#simulation .simulation__verdict").inner_text()
     assert json.loads(page.locator("#id_policy_text").input_value()) == draft  # the draft is kept, not saved
     assert page.locator("#policy-empty").is_visible()
+    # What needs the script is not offered without it.
+    assert not page.get_by_role("button", name="Format JSON").is_visible()
+    assert not page.get_by_role("button", name="Put the example in the editor").is_visible()
 
 
 @pytest.fixture
