@@ -44,7 +44,7 @@ class _InsightsView(ConsoleView):
     section = "insights"
 
     def window(self) -> tuple[WindowForm, data.Window | None]:
-        form = WindowForm(self.request.GET)
+        form = WindowForm({"days": self.request.GET.get("days", WindowForm.DEFAULT_DAYS)})
         if not form.is_valid():
             return form, None
         return form, data.Window.ending_today(form.cleaned_data["days"])

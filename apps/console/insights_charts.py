@@ -131,8 +131,8 @@ class HorizontalBar:
 class HorizontalChart:
     title: str
     bars: list[HorizontalBar]
-    width: int = WIDTH
-    label_width: int = 130
+    width: int = 480
+    label_width: int = 110
     bar_height: int = 22
     height: int = 0
 
@@ -149,7 +149,7 @@ def horizontal(title: str, rows: list[tuple[str, int]], *, unit: str = "pulls") 
     """One bar a row (name, value), the longest the largest value."""
     chart = HorizontalChart(title, [])
     largest = max((value for _, value in rows), default=0) or 1
-    room = chart.width - chart.label_width - 80
+    room = chart.width - chart.label_width - 60
     for index, (name, value) in enumerate(rows):
         y = 4 + index * (chart.bar_height + 8)
         chart.bars.append(

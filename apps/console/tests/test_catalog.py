@@ -94,6 +94,7 @@ def test_the_page_shows_the_catalog_data_with_its_rendering_and_the_gallery_link
     )
     body = root_client.get(URL).content.decode()
     assert "Small and fast" in body
+    assert 'aria-current="page">Catalog data</a>' in body and "badge--public" in body
     assert f'href="/{tenant.alias}/team/app"' in body
     # The stored about text in the textarea (escaped), its sanitized rendering in the preview pane.
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body

@@ -248,7 +248,7 @@ def test_the_repository_page_is_by_tag(root_client, tenant, pulls):
         and '<dd class="figure">5</dd>' in body
         and '<dd class="figure">4</dd>' in body
     )
-    assert 'aria-current="page">Insights' in body
+    assert 'aria-current="page">Insights' in body and "is private" not in body
 
 
 def test_a_private_repository_shows_its_trail_pulls_and_says_why_none_are_counted(root_client, tenant, pulls):
