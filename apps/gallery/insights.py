@@ -13,6 +13,12 @@ already keeps about pulls, aggregated in the database over a window of days.
   range of the window) with the window's distinct addresses beside them (a
   subquery over the same range).
 
+Cost: the trail part reads every pull event of the window. Measured on PostgreSQL
+with 100,000 pull events of one account over 90 days (200,000 in the table): about
+0.13 s for 7 days, 0.7 s for 30 and 1.3 to 1.6 s for 90 account-wide; 6, 36 and
+150 ms for one repository. An account pulled far more than that needs a daily
+rollup of addresses and clients kept beside the counters (from images.pulled).
+
 User agents are grouped into client families by their product token, in SQL
 (``client_family``), so the rows read back are a handful whatever the agents."""
 
