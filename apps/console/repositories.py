@@ -25,6 +25,7 @@ from apps.repositories import services
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository, TagMutability, Visibility
 from apps.repositories.mutability import WITH_EXCLUSION, TagMutabilityInvalid
 
+from . import converters  # noqa: F401  (registers `repo`, which the routes below use)
 from .base import ConsoleView
 from .repositories_forms import (
     CreateRepositoryForm,
