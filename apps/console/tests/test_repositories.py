@@ -396,9 +396,13 @@ def test_a_repository_with_images_needs_force(root_client, tenant, registry_clie
 
 def test_an_empty_repository_is_deleted_without_force(root_client, tenant):
     create(tenant, "team/api")
+    body = root_client.get("/console/repositories/team/api/-/delete").content.decode()
+    assert 'id="holds-nothing"' in body and 'name="force"' not in body
     response = root_client.post("/console/repositories/team/api/-/delete", {"confirm": "team/api"})
     assert response.status_code == 302
     assert not Repository.objects.exists()
+    (event,) = console_events("DeleteRepository")
+    assert (event.event_source, event.error_code, event.request_parameters["force"]) == ("ecr", "", False)
 
 
 def test_an_iam_user_without_permission_cannot_delete(client, tenant):
