@@ -116,6 +116,10 @@ class RepositorySettingsForm(_PlainLabels, forms.Form):
         "policies may match on them. Not image tags.",
     )
 
+    def __init__(self, *args, current_tags: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.current_tags = current_tags or {}
+
     def clean_exclusion_filters(self) -> list[str]:
         text = self.cleaned_data.get("exclusion_filters") or ""
         return [pattern for pattern in _FILTER_SEPARATORS.split(text) if pattern]
@@ -153,18 +157,20 @@ class RepositorySettingsForm(_PlainLabels, forms.Form):
     def for_repository(cls, repository: Repository, data=None) -> RepositorySettingsForm:
         """The form filled in with the repository's current settings (its resource
         tags prefetched or read here)."""
+        tags = current_tags(repository)
         initial = {
             "visibility": repository.visibility,
             "image_tag_mutability": repository.image_tag_mutability,
             "exclusion_filters": filters_text(repository.image_tag_mutability_exclusion_filters or []),
             "scan_on_push": repository.scan_on_push,
-            "resource_tags": tags_text(current_tags(repository)),
+            "resource_tags": tags_text(tags),
         }
-        return cls(data, initial=initial)
+        return cls(data, initial=initial, current_tags=tags)
 
     def changes(self, repository: Repository) -> dict:
-        """What differs from the repository's settings, in the management API's
-        words (UpdateRepository's fields): only what the user changed is asked for."""
+        """What differs from the repository's settings (of a form made with
+        for_repository), in the management API's words (UpdateRepository's fields):
+        only what the user changed is asked for."""
         data = self.cleaned_data
         changes: dict = {}
         if data["visibility"] != repository.visibility:
@@ -176,7 +182,7 @@ class RepositorySettingsForm(_PlainLabels, forms.Form):
             changes["imageTagMutabilityExclusionFilters"] = data["exclusion_filters"]
         if data["scan_on_push"] != repository.scan_on_push:
             changes["scanOnPush"] = data["scan_on_push"]
-        if data["resource_tags"] != current_tags(repository):
+        if data["resource_tags"] != self.current_tags:
             changes["tags"] = data["resource_tags"]
         return changes
 

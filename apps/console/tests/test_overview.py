@@ -15,6 +15,7 @@ from apps.accounts.models import Alias
 from apps.accounts.tests.test_settings_authorization import iam_user
 from apps.audit.events import Actor
 from apps.audit.models import Event
+from apps.iam import services as iam_services
 from apps.repositories import services as repository_services
 
 pytestmark = pytest.mark.django_db
@@ -132,8 +133,6 @@ def test_an_iam_user_counts_what_its_policies_let_it_describe(client, tenant, wi
     create(tenant, "team/one")
     create(tenant, "other")
     user = iam_user(tenant, "dev", "ecr-public:DescribeRegistries", "iam:CreateAccessKey")
-    from apps.iam import services as iam_services
-
     document = (
         '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:DescribeRepositories", '
         f'"Resource": "arn:aws:ecr:*:{tenant.id}:repository/team/*"}}]}}'
