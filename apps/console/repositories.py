@@ -5,12 +5,12 @@ Each does what the management API does for the same operation
 (apps/api/repositories/views.py): the same authorize actions (``also=`` included),
 the same services, which record the audit events. The list is DescribeRepositories
 filtered by the policies as the API's listing is; its sizes, image counts and last
-pushes are read for the page's repositories at once, whatever their number."""
+pushes are read for the page's repositories at once, whatever their number
+(apps.registry.selectors.stored_bytes)."""
 
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect
 from django.urls import path
 from django.utils.http import urlencode
@@ -19,7 +19,6 @@ from apps.audit import events
 from apps.iam import enforcement
 from apps.registry import selectors as registry_selectors
 from apps.registry import services as registry_services
-from apps.registry.models import Manifest, Tag
 from apps.repositories import selectors as repository_selectors
 from apps.repositories import services
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository, TagMutability, Visibility
@@ -50,27 +49,6 @@ _API_FIELDS = {
 
 def repository_path(name: str) -> str:
     return f"/console/repositories/{name}"
-
-
-def last_pushes(repository_ids: list[int]) -> dict[int, object]:
-    """When each repository last took a push, by id, in one query: its newest
-    manifest or the newest move of one of its tags (a tag pushed onto content it
-    already held), whichever is later. A repository never pushed to is absent."""
-    if not repository_ids:
-        return {}
-    newest_manifest = Manifest.objects.filter(repository=OuterRef("pk")).order_by("-created_at").values("created_at")
-    newest_tag = Tag.objects.filter(repository=OuterRef("pk")).order_by("-updated_at").values("updated_at")
-    rows = (
-        Repository.objects.filter(pk__in=repository_ids)
-        .annotate(manifest_at=Subquery(newest_manifest[:1]), tag_at=Subquery(newest_tag[:1]))
-        .values_list("pk", "manifest_at", "tag_at")
-    )
-    found = {}
-    for pk, manifest_at, tag_at in rows:
-        moments = [moment for moment in (manifest_at, tag_at) if moment is not None]
-        if moments:
-            found[pk] = max(moments)
-    return found
 
 
 class _RepositoryPage(ConsoleView):
@@ -116,14 +94,12 @@ class RepositoryList(_RepositoryPage):
         shown = list(page.object_list)
         ids = [repository.pk for repository in shown]
         stored = registry_selectors.stored_bytes(ids)
-        pushed = last_pushes(ids)
         host = repository_selectors.registry_host(request)
         rows = [
             {
                 "repository": repository,
                 "uri": repository_selectors.repository_uri(repository, host=host, primary_alias=self.primary_alias),
                 "stored": stored.get(repository.pk, registry_selectors.StoredBytes()),
-                "last_push": pushed.get(repository.pk),
                 "with_exclusions": repository.image_tag_mutability in WITH_EXCLUSION,
             }
             for repository in shown

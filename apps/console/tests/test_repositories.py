@@ -413,3 +413,19 @@ def test_an_iam_user_without_permission_cannot_delete(client, tenant):
     refused = client.post("/console/repositories/team/api/-/delete", {"confirm": "team/api"})
     assert refused.status_code == 403 and "ecr:DeleteRepository" in text_of(refused)
     assert Repository.objects.filter(name="team/api").exists()
+
+
+def test_an_iam_user_s_pages_keep_the_budget_too(client, tenant, within_budget, read_events_off):
+    for n in range(30):
+        create(tenant, f"team/svc-{n:02d}", resource_tags={"team": "a"})
+    user = iam_user(tenant, "dev")
+    allow(
+        tenant,
+        user,
+        (["ecr:DescribeRepositories", "ecr:DeleteRepository"], f"arn:aws:ecr:*:{tenant.id}:repository/team/*"),
+    )
+    client.force_login(user)
+    assert len(listed(within_budget(client, "/console/repositories"))) == 30
+    within_budget(client, "/console/repositories/team/svc-03/-/settings")
+    within_budget(client, "/console/repositories/team/svc-03/-/delete")
+    within_budget(client, "/console")
