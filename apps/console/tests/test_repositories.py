@@ -111,6 +111,8 @@ def test_search_finds_names_holding_the_text_ignoring_case(root_client, tenant):
     assert 'value="TEAM"' in response.content.decode()
     assert listed(root_client.get("/console/repositories", {"q": "nothing-like-it"})) == []
     assert "No repository has a name holding" in text_of(root_client.get("/console/repositories", {"q": "zzz"}))
+    assert root_client.get("/console/repositories", {"q": "app\x00"}).status_code == 400  # the site's NUL guard
+    assert len(listed(root_client.get("/console/repositories", {"q": "x" * 5000}))) == 0
 
 
 def test_the_list_pages_and_keeps_the_search(root_client, tenant, monkeypatch):
