@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core import signing
 from django.db import connection, models
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Collate, Concat
 
 from apps.accounts.models import Account
@@ -388,11 +389,13 @@ class StoredBytes:
     referenced: int = 0
     exclusive: int = 0
     images: int = 0  # image manifests, as DescribeRepositories' imageCount counts them
+    last_pushed_at: datetime | None = None  # of stored_bytes: when its newest manifest was pushed
 
 
 def stored_bytes(repository_ids) -> dict[int, StoredBytes]:
-    """Each repository's stored bytes, by id, in two grouped queries whatever the
-    number of repositories (a page of up to 1,000). A repository with nothing
+    """Each repository's stored bytes (with its image count and when its newest
+    manifest was pushed), by id, in two grouped queries whatever the number of
+    repositories (a page of up to 1,000). A repository with nothing
     stored is absent: StoredBytes() is its figure."""
     ids = list(repository_ids)
     if not ids:
@@ -409,17 +412,20 @@ def stored_bytes(repository_ids) -> dict[int, StoredBytes]:
     manifests = (
         Manifest.objects.filter(repository_id__in=ids)
         .values("repository_id")
-        .annotate(size=Sum("size"), images=Count("id", filter=Q(media_type__in=IMAGE_MANIFEST_TYPES)))
+        .annotate(
+            size=Sum("size"), images=Count("id", filter=Q(media_type__in=IMAGE_MANIFEST_TYPES)), last=Max("created_at")
+        )
         .order_by()
     )
-    found: dict[int, list[int]] = {}
+    found: dict[int, list] = {}
     for row in blobs:
-        found[row["repository_id"]] = [row["referenced"] or 0, row["exclusive"] or 0, 0]
+        found[row["repository_id"]] = [row["referenced"] or 0, row["exclusive"] or 0, 0, None]
     for row in manifests:
-        figures = found.setdefault(row["repository_id"], [0, 0, 0])
+        figures = found.setdefault(row["repository_id"], [0, 0, 0, None])
         figures[0] += row["size"] or 0
         figures[1] += row["size"] or 0
         figures[2] = row["images"]
+        figures[3] = row["last"]
     return {pk: StoredBytes(*figures) for pk, figures in found.items()}
 
 
