@@ -51,7 +51,7 @@ class ImagesFilterForm(_PlainLabels, forms.Form):
 
 class RetagForm(_PlainLabels, forms.Form):
     tag = forms.CharField(
-        label="New tag",
+        label="Add a tag",
         max_length=TAG_MAX_LENGTH,
         validators=[RegexValidator(TAG_PATTERN, message=f"A tag is {TAG_RULE}.")],
         help_text="Points the tag at this image, as a push of the same manifest with that tag would (ECR's PutImage). "
