@@ -205,9 +205,16 @@ class PullCommands:
     by_digest: list[str]
 
 
-def pull_commands(repository, *, host: str, alias: str, digest: str, tag: str | None) -> PullCommands:
+def pull_commands(
+    repository, *, host: str, alias: str, digest: str, tag: str | None, helm: bool = False
+) -> PullCommands:
     namespaces = [repository.account_id] + ([alias] if repository.is_public and alias else [])
     addresses = [f"{host}/{namespace}/{repository.name}" for namespace in namespaces]
+    if helm:  # a chart pulls with Helm, not Docker
+        return PullCommands(
+            by_tag=[f"helm pull oci://{address} --version {tag}" for address in addresses] if tag else [],
+            by_digest=[f"helm pull oci://{address}@{digest}" for address in addresses],
+        )
     return PullCommands(
         by_tag=[f"docker pull {address}:{tag}" for address in addresses] if tag else [],
         by_digest=[f"docker pull {address}@{digest}" for address in addresses],
@@ -340,17 +347,17 @@ def config_summary(manifest: Manifest, config: Descriptor | None) -> ConfigSumma
 # -- pages ------------------------------------------------------------------------------------
 
 
-def counted_page(queryset, number: int, per_page: int) -> Page:
+def counted_page(queryset, number: int, per_page: int) -> Page | None:
     """Page ``number`` of ``queryset``, counted in the page's own query (a window
-    count over the whole listing): one query where Django's Paginator takes two. A
-    page past the last is the last page (a count and the page, as Paginator would)."""
+    count over the whole listing): one query where Django's Paginator takes two.
+    None for a page past the last (the caller sends the reader to the last)."""
     offset = (number - 1) * per_page
     rows = list(queryset.annotate(listed=Window(Count("pk")))[offset : offset + per_page])
+    if not rows and number > 1:
+        return None
     paginator = Paginator(queryset, per_page)
-    if rows or number == 1:
-        paginator.__dict__["count"] = rows[0].listed if rows else 0  # Paginator.count is a cached_property
-        return Page(rows, number, paginator)
-    return paginator.get_page(number)
+    paginator.__dict__["count"] = rows[0].listed if rows else 0  # Paginator.count is a cached_property
+    return Page(rows, number, paginator)
 
 
 class _ImagesView(ConsoleView):
@@ -377,6 +384,9 @@ class RepositoryImages(_ImagesView):
             repository, tag_contains=query["tag"], order=query["sort"] or ImageOrder.PUSHED
         ).select_related("scan")
         page = counted_page(images, query["page"] or 1, IMAGES_PER_PAGE)
+        if page is None:  # past the last page: to the last one
+            last = Paginator(images, IMAGES_PER_PAGE).num_pages
+            return redirect(f"{request.path}?{filters.page_query(page=last)}")
         manifests = list(page.object_list)
         can_see_replication = self.allowed("ecr:DescribeImageReplicationStatus", repository=repository)
         replications = {}
@@ -398,7 +408,12 @@ class RepositoryImages(_ImagesView):
                     scan=scan_summary(manifest),
                     replications=replications.get(manifest.digest, []),
                     pull=pull_commands(
-                        repository, host=host, alias=alias, digest=manifest.digest, tag=tags[0] if tags else None
+                        repository,
+                        host=host,
+                        alias=alias,
+                        digest=manifest.digest,
+                        tag=tags[0] if tags else None,
+                        helm=kind == "helm",
                     ),
                 )
             )
@@ -525,7 +540,9 @@ class ImageDetail(_ImagesView):
             "entry_referrer_count": sum(_count(forest.get(e.digest, [])) for e in entries),
             "can_see_replication": can_see_replication,
             "replications": replications,
-            "pull": pull_commands(repository, host=host, alias=alias, digest=image.digest, tag=(tags or [None])[0]),
+            "pull": pull_commands(
+                repository, host=host, alias=alias, digest=image.digest, tag=(tags or [None])[0], helm=kind == "helm"
+            ),
             "can_put": can_put,
             "can_delete": can_delete,
             "retag_form": forms.get("retag_form") or RetagForm(tags=tags),

@@ -42,10 +42,12 @@ class ImagesFilterForm(_PlainLabels, forms.Form):
     sort = forms.ChoiceField(label="Sort by", choices=ImageOrder.choices, required=False)
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
-    def page_query(self) -> str:
-        """The filter's part of a page link's query (without `page`)."""
+    def page_query(self, *, page: int | None = None) -> str:
+        """The filter's part of a page link's query (with `page` when given)."""
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
         kept = {key: data[key] for key in ("tag", "sort") if data.get(key)}
+        if page is not None:
+            kept["page"] = page
         return urlencode(kept)
 
 

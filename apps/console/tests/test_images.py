@@ -547,3 +547,43 @@ def test_an_iam_reader_sees_no_write_forms_and_cannot_write(iam_client, within_b
     response = client.post(image_url(digest), {"action": "delete", "confirm": short(digest)})
     assert response.status_code == 403 and "ecr:BatchDeleteImage" in response.content.decode()
     assert not Tag.objects.filter(name="stable").exists() and Manifest.objects.filter(digest=digest).exists()
+
+
+def test_a_helm_chart_shows_its_chart_and_pulls_with_helm(root_client, within_budget, pusher, repository, committed):
+    chart_config = json.dumps({"name": "web", "version": "1.2.3", "appVersion": "4.5", "apiVersion": "v2"}).encode()
+    chart = os.urandom(512)
+    with committed():
+        digest = pusher.manifest(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.cncf.helm.config.v1+json",
+                    "digest": pusher.client.push_blob(pusher.name, chart_config),
+                    "size": len(chart_config),
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                        "digest": pusher.client.push_blob(pusher.name, chart),
+                        "size": len(chart),
+                    }
+                ],
+            },
+            "1.2.3",
+        )
+    listed = within_budget(root_client, images_url()).content.decode()
+    assert "Helm chart" in listed
+    assert f"helm pull oci://testserver/{repository.account_id}/team/app --version 1.2.3" in listed
+    shown = within_budget(root_client, image_url(digest)).content.decode()
+    assert "<dt>Chart</dt><dd>web</dd>" in shown and "<dt>App version</dt><dd>4.5</dd>" in shown
+    assert f"helm pull oci://testserver/{repository.account_id}/team/app@{digest}" in shown
+
+
+def test_a_page_past_the_last_leads_to_the_last(root_client, within_budget, pusher, committed):
+    with committed():
+        digest, _ = pusher.image("release-1")
+    response = within_budget(root_client, images_url() + "?tag=release&sort=tag&page=9", status=302)
+    assert response["Location"] == images_url() + "?tag=release&sort=tag&page=1"
+    page = within_budget(root_client, response["Location"]).content.decode()
+    assert short(digest) in page and "1 image with a tag" in page
