@@ -21,7 +21,9 @@ from .storage import get_blob_store
 _CONFIG_READ_LIMIT = 1024 * 1024
 
 
-def _read_config(digest: str, size: int) -> dict:
+def read_config(digest: str, size: int) -> dict:
+    """An image's config document as stored (labels, entrypoint, history...); {} when
+    it is too large to read here, not JSON, or not in the store yet."""
     if size > _CONFIG_READ_LIMIT:
         return {}
     try:
@@ -67,7 +69,7 @@ def record(manifest: Manifest) -> None:
         manifest.total_size = sum(d.size for d in parsed.blob_descriptors)
         manifest.layer_count = len(parsed.layers)
         if parsed.config and parsed.config.media_type in (mt.OCI_CONFIG, mt.DOCKER_CONFIG):
-            config = _read_config(parsed.config.digest, parsed.config.size)
+            config = read_config(parsed.config.digest, parsed.config.size)
             platform = _platform(config)
             manifest.platforms = [platform] if platform else []
             manifest.image_created_at = _created(config.get("created"))

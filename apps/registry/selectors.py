@@ -9,8 +9,23 @@ from datetime import datetime
 
 from django.core import signing
 from django.db import connection, models
-from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum, Value
-from django.db.models.functions import Collate, Concat
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Collate, Concat
 
 from apps.accounts.models import Account
 from apps.iam import enforcement
@@ -21,7 +36,7 @@ from apps.repositories.models import Repository, Visibility
 
 from .content import media_types as mt
 from .exceptions import ManifestBlobUnknown
-from .models import TAG_MAX_LENGTH, Blob, Manifest, PendingBlob, RepositoryBlob, Tag
+from .models import TAG_MAX_LENGTH, Blob, Manifest, ManifestChild, PendingBlob, RepositoryBlob, Tag
 
 
 def _lexical(expression):
@@ -309,6 +324,167 @@ def described_images(repository: Repository, manifest_ids: list[int]) -> list[Ma
     wanted = list(dict.fromkeys(manifest_ids))
     found = _described_images(repository).in_bulk(wanted)
     return [found[pk] for pk in wanted if pk in found]
+
+
+# -- images, as the console lists them ---------------------------------------------------
+
+
+class ImageOrder(models.TextChoices):
+    PUSHED = "pushed", "Pushed, newest first"
+    TAG = "tag", "Tag"
+    SIZE = "size", "Size, largest first"
+
+
+def _listed_by_an_index():
+    return Exists(ManifestChild.objects.filter(child=OuterRef("pk")))
+
+
+class _Joined(models.Aggregate):
+    """The values of a group joined by a newline, in no particular order (SQLite's
+    GROUP_CONCAT, PostgreSQL's STRING_AGG): a tag name holds no newline."""
+
+    function = "GROUP_CONCAT"
+    output_field = models.TextField()
+
+    def __init__(self, expression, **extra):
+        super().__init__(expression, Value("\n"), **extra)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, function="STRING_AGG", **extra_context)
+
+
+def _tag_names():
+    """A subquery: the image's tag names, newline-joined (None when untagged)."""
+    names = Tag.objects.filter(manifest=OuterRef("pk")).order_by().values("manifest").annotate(names=_Joined("name"))
+    return Subquery(names.values("names")[:1], output_field=models.TextField())
+
+
+def tag_names_of(manifest: Manifest) -> list[str]:
+    """Of an image from repository_images or image_with_entries: its tags in byte order."""
+    return sorted(manifest.joined_tags.split("\n")) if manifest.joined_tags else []
+
+
+def repository_images(
+    repository: Repository, *, tag_contains: str = "", order: str = ImageOrder.PUSHED
+) -> QuerySet[Manifest]:
+    """The repository's images as a person lists them: every tagged manifest, and
+    every untagged one that is neither an entry of an index nor a referrer (those
+    show under the image they belong to). Without the manifest bytes; each with
+    its tags (tag_names_of), ``referrer_count``, ``first_tag`` (in byte order; None
+    when untagged) and ``size_key``: its size, and an index's largest entry's (what
+    a pull of one platform fetches at most; an index's ``total_size`` adds up its
+    platforms, which no pull fetches). An index's entries (``child_refs`` with their
+    ``child``) are prefetched: two queries for a page.
+
+    ``tag_contains`` keeps the images with a tag containing it (any case);
+    ``order``: ImageOrder (pushed newest first; by tag, untagged last; by size,
+    largest first, unmeasured last)."""
+    images = (
+        Manifest.objects.filter(repository=repository)
+        .filter(_tagged() | (Q(subject_digest="") & ~_listed_by_an_index()))
+        .defer("content", "annotations")
+    )
+    if tag_contains:
+        images = images.filter(
+            Exists(Tag.objects.filter(manifest=OuterRef("pk"), name__icontains=tag_contains[:TAG_MAX_LENGTH]))
+        )
+    referrers = (
+        Manifest.objects.filter(repository_id=OuterRef("repository_id"), subject_digest=OuterRef("digest"))
+        .order_by()
+        .values("subject_digest")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    largest_entry = (
+        ManifestChild.objects.filter(parent=OuterRef("pk"))
+        .order_by(F("child__total_size").desc(nulls_last=True))
+        .values("child__total_size")[:1]
+    )
+    first_tag = Tag.objects.filter(manifest=OuterRef("pk")).annotate(key=_lexical(F("name"))).order_by("key")
+    images = images.annotate(
+        joined_tags=_tag_names(),
+        referrer_count=Coalesce(Subquery(referrers, output_field=IntegerField()), Value(0)),
+        first_tag=Subquery(first_tag.values("name")[:1]),
+        size_key=Case(
+            When(media_type__in=mt.INDEXES, then=Subquery(largest_entry)),
+            default=F("total_size"),
+        ),
+    ).prefetch_related(
+        Prefetch(
+            "child_refs",
+            queryset=ManifestChild.objects.select_related("child").only(
+                "id",
+                "parent_id",
+                "child_id",
+                "child__digest",
+                "child__media_type",
+                "child__size",
+                "child__total_size",
+                "child__platforms",
+                "child__artifact_type",
+                "child__config_media_type",
+            ),
+        ),
+    )
+    if order == ImageOrder.TAG:
+        return images.order_by(_lexical(F("first_tag")).asc(nulls_last=True), "-id")
+    if order == ImageOrder.SIZE:
+        return images.order_by(F("size_key").desc(nulls_last=True), "-id")
+    return images.order_by("-created_at", "-id")
+
+
+def image_with_entries(repository: Repository, digest: str) -> QuerySet[Manifest]:
+    """The manifest ``digest`` names and, when it is an index, the manifests it
+    lists, with their tags (tag_names_of), in one query (the caller tells them
+    apart by digest)."""
+    entries = ManifestChild.objects.filter(parent__repository=repository, parent__digest=digest).values("child_id")
+    return (
+        Manifest.objects.filter(repository=repository)
+        .filter(Q(digest=digest) | Q(pk__in=entries))
+        .annotate(joined_tags=_tag_names())
+        .order_by("id")
+    )
+
+
+REFERRER_TREE_DEPTH = 5
+REFERRER_TREE_LIMIT = 500
+
+
+def referrer_tree(
+    repository: Repository, digests, *, depth: int = REFERRER_TREE_DEPTH, limit: int = REFERRER_TREE_LIMIT
+) -> list[Manifest]:
+    """The referrers of ``digests`` (signatures, SBOMs, attestations whose subject
+    is one of them), their own referrers, and so on ``depth`` levels down, at most
+    ``limit`` of them, oldest first: one query (a recursive one). Each has
+    ``subject_digest`` to hang it under; without manifest bytes."""
+    digests = list(dict.fromkeys(digests))
+    if not digests:
+        return []
+    table = Manifest._meta.db_table
+    seeds = ", ".join(["%s"] * len(digests))
+    columns = ", ".join(
+        f"m.{Manifest._meta.get_field(name).column}"
+        for name in (
+            "id",
+            "digest",
+            "media_type",
+            "size",
+            "artifact_type",
+            "config_media_type",
+            "subject_digest",
+            "annotations",
+            "created_at",
+        )
+    )
+    sql = (
+        f"WITH RECURSIVE tree(id, digest, depth) AS ("
+        f" SELECT m.id, m.digest, 1 FROM {table} m WHERE m.repository_id = %s AND m.subject_digest IN ({seeds})"
+        f" UNION"
+        f" SELECT m.id, m.digest, tree.depth + 1 FROM {table} m JOIN tree ON m.subject_digest = tree.digest"
+        f" WHERE m.repository_id = %s AND tree.depth < %s"
+        f") SELECT {columns} FROM {table} m WHERE m.id IN (SELECT id FROM tree) ORDER BY m.created_at, m.id LIMIT %s"
+    )
+    return list(Manifest.objects.raw(sql, [repository.pk, *digests, repository.pk, depth, limit]))
 
 
 # -- repositories with what they hold (DescribeRepositories) ---------------------------

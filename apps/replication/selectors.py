@@ -97,6 +97,18 @@ def image_statuses(repository: Repository, digest: str) -> list[ImageReplication
     )
 
 
+def statuses_by_image(repository: Repository, digests) -> dict[str, list[ImageReplication]]:
+    """image_statuses of several images of the repository in one query, by digest
+    (an image with no copy is absent)."""
+    found: dict[str, list[ImageReplication]] = {}
+    rows = ImageReplication.objects.filter(
+        repository=repository, image_digest__in=set(digests), action=ReplicationAction.REPLICATE
+    ).order_by("destination_region", "destination_registry_id", "destination_endpoint")
+    for row in rows:
+        found.setdefault(row.image_digest, []).append(row)
+    return found
+
+
 def replicated_elsewhere(repository: Repository, digest: str, destination: config.Destination, *, limit: int = 3):
     """Names of the account's other repositories that link blob ``digest`` and whose
     copies reached ``destination``: the destination holds the blob there, and can

@@ -44,9 +44,14 @@ def _severity_rank():
     )
 
 
-def findings(manifest: Manifest, *, minimum_severity: str | None = None) -> QuerySet[Finding]:
-    """The findings of the image (an index: of its platforms), most severe first."""
-    queryset = Finding.objects.filter(scan__manifest__in=platform_manifests(manifest))
+def findings(
+    manifest: Manifest, *, minimum_severity: str | None = None, platforms: list[Manifest] | None = None
+) -> QuerySet[Finding]:
+    """The findings of the image (an index: of its platforms), most severe first.
+    ``platforms``: platform_manifests(manifest), when the caller has them already."""
+    if platforms is None:
+        platforms = platform_manifests(manifest)
+    queryset = Finding.objects.filter(scan__manifest__in=platforms)
     if minimum_severity:
         queryset = queryset.filter(severity__in=SEVERITIES[: SEVERITIES.index(minimum_severity) + 1])
     return (
