@@ -489,6 +489,12 @@ CELERY_BEAT_SCHEDULE["requeue-due-webhook-deliveries"] = {
     "task": "apps.webhooks.tasks.requeue_due_deliveries",
     "schedule": BERTH_WEBHOOK_SWEEP_SECONDS,
 }
+# Days a finished delivery stays in an endpoint's log (pruned daily by beat); 0 keeps them forever.
+BERTH_WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("BERTH_WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
+CELERY_BEAT_SCHEDULE["prune-webhook-deliveries"] = {
+    "task": "apps.webhooks.tasks.prune_deliveries",
+    "schedule": 24 * 3600,
+}
 
 LOGGING = {
     "version": 1,

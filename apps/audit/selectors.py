@@ -49,10 +49,13 @@ class EventFilters:
     start_time: datetime | None = None
     end_time: datetime | None = None
     read_only: bool | None = None
+    errors_only: bool = False  # only the events that failed (an errorCode)
 
     def fingerprint(self) -> str:
         """Names this set of filters in a page token, so a token only continues its own listing."""
         values = {key: iso_time(value) if isinstance(value, datetime) else value for key, value in asdict(self).items()}
+        if not values["errors_only"]:
+            del values["errors_only"]  # the tokens handed out before the filter existed still hold
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -84,6 +87,8 @@ def _filtered(events: QuerySet[Event], filters: EventFilters) -> QuerySet[Event]
         events = events.filter(event_time__lte=filters.end_time)
     if filters.read_only is not None:
         events = events.filter(read_only=filters.read_only)
+    if filters.errors_only:
+        events = events.exclude(error_code="")
     return events.order_by("-event_time", "-sequence")
 
 
@@ -198,3 +203,9 @@ def previous_digest(event: Event) -> str | None:
     if found is None and isinstance(elements.get("image"), dict):
         found = elements["image"].get(PREVIOUS_DIGEST_KEY)
     return found or None
+
+
+def visible_event(account_id: str, event_id) -> Event | None:
+    """The event ``event_id`` when the account may see it (about its resources, or
+    caused by its principals); None otherwise, another account's events included."""
+    return visible_events(account_id).filter(event_id=event_id).first()

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import services
+from . import services, verification
 
 
 @shared_task(ignore_result=True)
@@ -19,3 +19,9 @@ def prune_events() -> int:
     if days <= 0:
         return 0
     return services.prune(older_than=now - timedelta(days=days))
+
+
+@shared_task(ignore_result=True)
+def verify_chain() -> None:
+    """Walk the hash chain and keep the report for pages (apps.audit.verification)."""
+    verification.run()

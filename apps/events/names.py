@@ -7,7 +7,7 @@ repository.changed        {repositoryId, accountId, repository, changed: [what, 
 repository.deleted        {repositoryId, accountId, repository, uploadIds: [id, ...]}
 image.pushed              {repositoryId, accountId, repository, manifestId, digest, mediaType, tag}
 image.details_recorded    {repositoryId, manifestId, digest}
-image.deleted             {repositoryId, accountId, repository, digest, tags: [tag, ...]}
+image.deleted             {repositoryId, accountId, repository, digest, tags: [tag, ...], reason}
 tag.moved                 {repositoryId, accountId, repository, tag, digest, previousDigest}
 tag.deleted               {repositoryId, accountId, repository, tag, digest}
 images.pulled             {pulls: [{accountId, repository, tag, digest, mediaType, day, count, lastPulledAt}]}
@@ -21,7 +21,8 @@ blobs.served              {batchId, served: [{day, repositoryId, accountId, repo
 image.replication_changed {repositoryId, accountId, repository, digest, action, tag, destination: {region, registryId,
                            endpoint}, status, failureCode, failureReason, attempts, backfillId}
 
-``tag`` is null for a push by digest, ``previousDigest`` "" for a new tag; in
+``tag`` is null for a push by digest, ``previousDigest`` "" for a new tag; image.deleted's
+``reason`` is "request", or the Berth component that deleted it ("lifecycle", "replication"); in
 images.pulled ``tag`` is "" for a pull by digest."""
 
 REPOSITORY_CREATED = "repository.created"

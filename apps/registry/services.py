@@ -24,7 +24,7 @@ from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
 from apps.audit import services as audit_services
-from apps.audit.events import Actor
+from apps.audit.events import Actor, ActorType
 from apps.events import outbox
 from apps.events.names import IMAGE_DELETED, IMAGE_PUSHED, REPOSITORY_DELETED, TAG_DELETED, TAG_MOVED
 from apps.kernel import json_limits
@@ -856,7 +856,10 @@ def delete_manifest(
         locked = _lock_links(repository, blobs)
         manifest.delete()
         _release_links(repository, locked)
-        outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": digest, "tags": tags})
+        outbox.publish(
+            IMAGE_DELETED,
+            {**event_fields(repository), "digest": digest, "tags": tags, "reason": deletion_reason(actor)},
+        )
         _Change(actor, context, "BatchDeleteImage").record(
             repository, {"imageDigest": digest}, imageIds=[{"imageDigest": digest}]
         )
@@ -978,11 +981,23 @@ def delete_image(
                 raise selectors.ImageFailure(
                     selectors.FailureCode.IMAGE_NOT_FOUND, f"no image {digest} in the repository"
                 )
-        return _delete_image(repository=repository, manifest=manifest, actor=actor.display_name, cascade=cascade)
+        return _delete_image(
+            repository=repository,
+            manifest=manifest,
+            actor=actor.display_name,
+            reason=deletion_reason(actor),
+            cascade=cascade,
+        )
+
+
+def deletion_reason(actor: Actor) -> str:
+    """What image.deleted says caused a deletion: Berth's own component when Berth did
+    it ("lifecycle" for a lifecycle policy's expiry, "replication"), else "request"."""
+    return actor.username if actor.type == ActorType.SYSTEM and actor.username else "request"
 
 
 def _delete_image(
-    *, repository: Repository, manifest: Manifest, actor: str, cascade: bool = False
+    *, repository: Repository, manifest: Manifest, actor: str, reason: str, cascade: bool = False
 ) -> list[tuple[str, str | None]]:
     def referenced(indexes: list[str]) -> selectors.ImageFailure:
         return selectors.ImageFailure(
@@ -996,7 +1011,7 @@ def _delete_image(
     removed = []
     if cascade:
         for referrer in _manifests(repository).filter(subject_digest=manifest.digest):
-            removed += _delete_image(repository=repository, manifest=referrer, actor=actor, cascade=True)
+            removed += _delete_image(repository=repository, manifest=referrer, actor=actor, reason=reason, cascade=True)
     children = list(ManifestChild.objects.filter(parent=manifest).values_list("child_id", flat=True))
     tags = sorted(Tag.objects.filter(manifest=manifest).values_list("name", flat=True))
     TagHistory.objects.bulk_create(
@@ -1013,14 +1028,16 @@ def _delete_image(
             list(Manifest.objects.filter(child_refs__child=manifest).values_list("digest", flat=True)[:5])
         ) from None
     _release_links(repository, locked)
-    outbox.publish(IMAGE_DELETED, {**event_fields(repository), "digest": manifest.digest, "tags": tags})
+    outbox.publish(
+        IMAGE_DELETED, {**event_fields(repository), "digest": manifest.digest, "tags": tags, "reason": reason}
+    )
     removed += [(manifest.digest, tag) for tag in tags] or [(manifest.digest, None)]
     if cascade and children:
         # Entries another index lists, or that carry a tag of their own, are images
         # in their own right and stay.
         orphans = _manifests(repository).filter(pk__in=children, parent_refs__isnull=True, tags__isnull=True)
         for child in orphans:
-            removed += _delete_image(repository=repository, manifest=child, actor=actor, cascade=True)
+            removed += _delete_image(repository=repository, manifest=child, actor=actor, reason=reason, cascade=True)
     return removed
 
 

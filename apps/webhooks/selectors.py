@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.db.models import OuterRef, Subquery
+
 from apps.accounts.models import Account
 
 from .exceptions import WebhookDeliveryNotFound, WebhookNotFound
@@ -43,3 +45,17 @@ def delivery(endpoint: WebhookEndpoint, delivery_id: str) -> WebhookDelivery:
     if found is None:
         raise WebhookDeliveryNotFound(str(delivery_id))
     return found
+
+
+def endpoints_with_latest_delivery(account: Account) -> list[WebhookEndpoint]:
+    """The account's endpoints, each annotated (in the same query) with its latest
+    delivery's ``latest_status``, ``latest_status_code`` and ``latest_at`` (None
+    when nothing was delivered yet)."""
+    latest = WebhookDelivery.objects.filter(endpoint=OuterRef("pk")).order_by("-created_at", "id")
+    return list(
+        WebhookEndpoint.objects.filter(account=account).annotate(
+            latest_status=Subquery(latest.values("status")[:1]),
+            latest_status_code=Subquery(latest.values("last_status_code")[:1]),
+            latest_at=Subquery(latest.values("created_at")[:1]),
+        )
+    )

@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.accounts.models import Account
 from apps.audit import services as audit_services
 from apps.audit.events import Actor
+from apps.events import names
 from apps.events.models import DomainEvent
 from apps.kernel import sealing
 from apps.kernel.requests import RequestContext
@@ -166,17 +167,30 @@ def redeliver_webhook(
     return copy
 
 
+def _payloads_by_account(event: DomainEvent) -> dict[str, dict]:
+    """What each account is told of ``event``: its own payload, or, for a re-match's
+    chunk (images.rematched, which spans accounts), each account's scans only."""
+    if event.name == names.IMAGES_REMATCHED:
+        scans: dict[str, list] = {}
+        for scan in event.payload.get("scans", []):
+            if scan.get("accountId"):
+                scans.setdefault(scan["accountId"], []).append(scan)
+        return {account_id: {"scans": own} for account_id, own in scans.items()}
+    account_id = event.payload.get("accountId")
+    return {account_id: event.payload} if account_id else {}
+
+
 def fan_out(event: DomainEvent) -> list[WebhookDelivery]:
     """One delivery of ``event`` for each active endpoint of its account that wants
     it, each tried by a task once this transaction commits. A second run for the
     same event (a redelivered domain event) makes no second delivery."""
-    account_id = event.payload.get("accountId")
-    if not account_id:
+    payloads = _payloads_by_account(event)
+    if not payloads:
         return []
     key = cloudevents.event_key(event.pk, event.occurred_at)
     wanting = [
         endpoint
-        for endpoint in WebhookEndpoint.objects.filter(account_id=account_id, active=True)
+        for endpoint in WebhookEndpoint.objects.filter(account_id__in=list(payloads), active=True)
         if endpoint.wants(event.name)
     ]
     done = set(
@@ -194,10 +208,10 @@ def fan_out(event: DomainEvent) -> list[WebhookDelivery]:
                 cloud_event=cloudevents.build(
                     event_key=key,
                     endpoint_id=endpoint.pk,
-                    account_id=account_id,
+                    account_id=endpoint.account_id,
                     name=event.name,
                     occurred_at=event.occurred_at,
-                    payload=event.payload,
+                    payload=payloads[endpoint.account_id],
                 ),
                 status=DeliveryStatus.PENDING,
                 next_attempt_at=now,

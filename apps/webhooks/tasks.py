@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from datetime import timedelta
 
-from . import delivery
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from . import delivery, retention
 
 
 @shared_task(ignore_result=True)
@@ -26,3 +30,12 @@ def requeue_due_deliveries() -> int:
     for delivery_id, attempt in due:
         deliver.delay(delivery_id, attempt)
     return len(due)
+
+
+@shared_task(ignore_result=True)
+def prune_deliveries() -> int:
+    """Beat, daily: the delivery log keeps BERTH_WEBHOOK_DELIVERY_RETENTION_DAYS (0: forever)."""
+    days = settings.BERTH_WEBHOOK_DELIVERY_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    return retention.prune_deliveries(older_than=timezone.now() - timedelta(days=days))

@@ -130,6 +130,7 @@ def test_the_preview_names_the_rule_and_the_last_pull_and_equals_the_run(shelf):
     assert events[0].response_elements["deletedImageDigests"] == [signature, index, index_child]
     deleted_events = DomainEvent.objects.filter(name="image.deleted")
     assert {e.payload["digest"] for e in deleted_events} >= {index, signature, index_child, old}
+    assert {e.payload["reason"] for e in deleted_events} == {"lifecycle"}  # the cascade's too (webhooks tell it)
 
 
 def test_a_child_of_a_kept_index_is_kept_and_a_tagged_child_outlives_its_index(shelf):

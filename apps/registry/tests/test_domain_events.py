@@ -45,7 +45,7 @@ def test_pushes_retags_and_deletes_publish_what_they_changed(alice, repo, tenant
     assert alice.request("DELETE", f"/v2/{repo}/manifests/v2", scope=scope).status_code == 202
     assert published() == [("tag.deleted", {**about, "tag": "v2", "digest": other})]
     assert alice.request("DELETE", f"/v2/{repo}/manifests/{digest}", scope=scope).status_code == 202
-    assert published() == [("image.deleted", {**about, "digest": digest, "tags": ["v1"]})]
+    assert published() == [("image.deleted", {**about, "digest": digest, "tags": ["v1"], "reason": "request"})]
 
     services.delete_repository(actor=Actor.system("test"), repository=repository, force=True)
     assert published() == [("repository.deleted", {**about, "uploadIds": []})]
