@@ -206,6 +206,12 @@ def _reserved_error(name: str, account: Account | None) -> str | None:
     return None
 
 
+def reserved_error(name: str, *, account: Account | None = None) -> str | None:
+    """Why ``name`` is reserved for everyone but ``account`` (None: free of reservations):
+    what the staff console warns of on an alias request, reserved after it was made."""
+    return _reserved_error(name, account)
+
+
 def validate_custom_alias(name: str, *, account: Account | None = None) -> None:
     """Whether ``account`` may ask for ``name`` as its custom alias: the grammar
     (Amazon ECR Public's), the reserved names, and no one else holding or awaiting
