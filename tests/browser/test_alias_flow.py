@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.e2e.conftest import BERTH_BIN, CMD_TIMEOUT
 
@@ -45,8 +46,8 @@ def mailed_link(server, to: str, path_prefix: str) -> str:
     raise AssertionError(f"no mail to {to} with a link to {path_prefix} in {folder}")
 
 
-def test_sign_up_verify_the_email_request_an_alias_staff_approve_it_and_the_gallery_shows_it(
-    berth, new_context, artifacts
+def test_sign_up_verify_the_email_request_an_alias_set_a_profile_staff_approve_it_and_the_gallery_shows_it(
+    berth, new_context, artifacts, tmp_path
 ):
     suffix = secrets.token_hex(3)
     email, password = f"publisher-{suffix}@example.com", f"harbour-lantern-{secrets.token_hex(6)}"
@@ -82,6 +83,16 @@ def test_sign_up_verify_the_email_request_an_alias_staff_approve_it_and_the_gall
     assert "pending" in page.locator("#pending-request").inner_text()
     page.screenshot(path=artifacts / "account-settings-pending.png", full_page=True)
 
+    # The publisher's profile: a bio and a logo the gallery shows.
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (120, 120), (30, 100, 170)).save(logo)
+    page.get_by_label("Bio").fill("Tools for shipyards.\nMade in the harbour.")
+    page.get_by_label("Logo", exact=True).set_input_files(str(logo))
+    page.get_by_role("button", name="Save profile").click()
+    assert "Your publisher profile is saved." in page.locator(".messages").inner_text()
+    assert page.locator(".profile-logo img").evaluate("image => image.complete && image.naturalWidth") == 120
+    page.screenshot(path=artifacts / "account-settings-profile.png", full_page=True)
+
     staff_name, staff_password = f"staff-{suffix}", secrets.token_urlsafe(16)
     create_staff_user(berth, staff_name, staff_password)
     staff = new_context()
@@ -112,6 +123,8 @@ def test_sign_up_verify_the_email_request_an_alias_staff_approve_it_and_the_gall
         assert response.status == 200, alias
         assert new_alias in page.locator("h1").inner_text()
         assert "tools/cli" in page.locator("main").inner_text()
+        assert "Made in the harbour." in page.locator("#publisher-bio").inner_text()
+        assert page.locator("img.publisher-logo").evaluate("image => image.complete && image.naturalWidth") == 120
     page.screenshot(path=artifacts / "publisher-new-alias.png", full_page=True)
     publisher.close()
     staff.close()
