@@ -7,3 +7,8 @@ its own fixture)."""
 from registry_project.settings import *  # noqa: F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Mail is written to files in the server's data directory (one file a message), where
+# browser tests read the links Berth mails (the sign-up's email verification).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = DATA_DIR / "mail"  # noqa: F405

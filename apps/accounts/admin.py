@@ -1,8 +1,10 @@
 """The staff console for accounts: alias requests to decide (pending ones first,
-oldest first), reserved names, and accounts to search, verify, suspend and
-reinstate. Every change goes through apps.accounts.services, which records it in
-the audit trail with the staff member as its actor (``staff_change``); the forms
-here only ask staff for what the service needs (a reason)."""
+oldest first, with what staff weigh: the account, its verified email, repositories
+and pulls, and the names it could be mistaken for), reserved names, and accounts to
+search, verify, suspend and reinstate. Every change goes through
+apps.accounts.services, which records it in the audit trail with the staff member
+as its actor (``staff_change``) and mails the owner what concerns it; the forms here
+only ask staff for what the service needs (a reason)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from django.utils.timesince import timesince
 from apps.audit.events import Actor
 from apps.kernel.requests import request_context
 
-from . import links, selectors, services
+from . import links, notices, selectors, services, staff_context
 from .forms import StaffSignInForm
 from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
 from .similar_names import similar_names
@@ -97,14 +99,23 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "primary_alias", "display_name", "verified", "suspended", "created_at")
-    list_filter = ("verified", ("suspended_at", admin.EmptyFieldListFilter))
+    list_display = (
+        "id", "name", "primary_alias", "display_name", "verified", "email_verified", "suspended", "created_at",
+    )  # fmt: skip
+    list_filter = (
+        "verified",
+        ("suspended_at", admin.EmptyFieldListFilter),
+        ("email_verified_at", admin.EmptyFieldListFilter),
+    )
     search_fields = (
         "=id", "name", "display_name", "aliases__name", "memberships__user__email", "memberships__user__username",
     )  # fmt: skip
-    readonly_fields = ("id", "suspended_at", "suspension_reason", "created_at")
+    readonly_fields = (
+        "id", "email_verified_at", "bio", "logo_digest", "figures", "suspended_at", "suspension_reason", "created_at",
+    )  # fmt: skip
     fields = (
-        "id", "name", "display_name", "create_on_push", "verified", "suspended_at", "suspension_reason", "created_at",
+        "id", "name", "display_name", "bio", "logo_digest", "create_on_push", "verified", "email_verified_at",
+        "figures", "suspended_at", "suspension_reason", "created_at",
     )  # fmt: skip
     inlines = [AliasInline, MembershipInline]
     actions = ["verify_publisher", "unverify_publisher", "suspend", "reinstate"]
@@ -129,6 +140,15 @@ class AccountAdmin(admin.ModelAdmin):
             return "active"
         return f"suspended since {account.suspended_at:%Y-%m-%d}"
 
+    # A green tick for a verified email, a red cross for one not verified yet.
+    @admin.display(description="email verified", boolean=True, ordering="email_verified_at")
+    def email_verified(self, account: Account) -> bool:
+        return account.email_verified
+
+    @admin.display(description="repositories and pulls")
+    def figures(self, account: Account) -> str:
+        return "; ".join(staff_context.figures([account.pk])[account.pk]) or "—"
+
     def save_model(self, request, obj, form, change) -> None:
         data = form.cleaned_data
         services.update_account(
@@ -137,19 +157,24 @@ class AccountAdmin(admin.ModelAdmin):
             display_name=data["display_name"],
             create_on_push=data["create_on_push"],
             verified=data["verified"],
+            site_url=links.site_url(request),
             **staff_change(request),
         )
 
     @admin.action(description="Verify the selected publishers (the gallery's verified badge)")
     def verify_publisher(self, request, queryset):
         for account in queryset:
-            services.set_publisher_verified(account=account, verified=True, **staff_change(request))
+            services.set_publisher_verified(
+                account=account, verified=True, site_url=links.site_url(request), **staff_change(request)
+            )
         self.message_user(request, f"{len(queryset)} publisher(s) verified")
 
     @admin.action(description="Remove the verified badge of the selected publishers")
     def unverify_publisher(self, request, queryset):
         for account in queryset:
-            services.set_publisher_verified(account=account, verified=False, **staff_change(request))
+            services.set_publisher_verified(
+                account=account, verified=False, site_url=links.site_url(request), **staff_change(request)
+            )
         self.message_user(request, f"{len(queryset)} publisher(s) no longer verified")
 
     @admin.action(description="Suspend the selected accounts…")
@@ -163,14 +188,17 @@ class AccountAdmin(admin.ModelAdmin):
         if page is not None:
             return page
         for account in queryset:
-            services.suspend_account(account=account, reason=request.POST["reason"], **staff_change(request))
+            services.suspend_account(
+                account=account, reason=request.POST["reason"], site_url=links.site_url(request),
+                **staff_change(request),
+            )  # fmt: skip
         self.message_user(request, f"{len(queryset)} account(s) suspended", messages.WARNING)
         return None
 
     @admin.action(description="Reinstate the selected accounts")
     def reinstate(self, request, queryset):
         for account in queryset:
-            services.reinstate_account(account=account, **staff_change(request))
+            services.reinstate_account(account=account, site_url=links.site_url(request), **staff_change(request))
         self.message_user(request, f"{len(queryset)} account(s) reinstated")
 
 
@@ -222,8 +250,8 @@ class AliasRequestAdmin(admin.ModelAdmin):
     # Pending requests first, oldest first: the queue staff work through.
     ordering = (Case(When(status=AliasRequestStatus.PENDING, then=Value(0)), default=Value(1)).asc(), "created_at")
     fields = readonly_fields = (
-        "name", "similar_names", "account", "account_context", "status", "requester", "created_at", "decided_at",
-        "decided_by", "decision_reason",
+        "name", "warnings", "similar_names", "account", "account_context", "status", "requester", "created_at",
+        "decided_at", "decided_by", "decision_reason",
     )  # fmt: skip
     inlines = [AliasRequestEventInline]
     actions = ["approve", "reject"]
@@ -242,6 +270,26 @@ class AliasRequestAdmin(admin.ModelAdmin):
         name = selectors.user_name_of(requester)
         return f"{name} <{requester.email}>" if requester.email else name
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account", "requested_by__membership")
+
+    @admin.display(description="warnings")
+    def warnings(self, alias_request: AliasRequest) -> str:
+        """What staff must not miss: the name reserved (since it was asked for) or
+        already another account's, and an account whose email is unverified."""
+        found = []
+        reserved = services.reserved_error(alias_request.name, account=alias_request.account)
+        if reserved:
+            found.append(f"reserved: {reserved}")
+        holder = Alias.objects.filter(name=alias_request.name).exclude(account_id=alias_request.account_id).first()
+        if holder is not None:
+            found.append(f"taken: already an alias of account {holder.account_id}")
+        if not alias_request.account.email_verified:
+            found.append("the account's email is not verified")
+        if alias_request.account.is_suspended:
+            found.append("the account is suspended")
+        return "; ".join(found) or "none"
+
     @admin.display(description="looks like")
     def similar_names(self, alias_request: AliasRequest) -> str:
         found = similar_names(alias_request.name, account_id=alias_request.account_id)
@@ -251,13 +299,23 @@ class AliasRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="the account")
     def account_context(self, alias_request: AliasRequest) -> str:
+        """Who asks: the account's name, age, standing, badge and verified email, its
+        repositories and their pulls (staff_context: the apps above accounts say them)."""
         account = alias_request.account
         aliases = ", ".join(alias.name for alias in account.aliases.all()) or "none"
         standing = "suspended" if account.is_suspended else "in good standing"
         verified = "a verified publisher" if account.verified else "not verified"
+        email = notices.owner_emails(account.pk)
+        if email and account.email_verified:
+            email_state = f"email {', '.join(email)} verified {account.email_verified_at:%Y-%m-%d}"
+        elif email:
+            email_state = f"email {', '.join(email)} NOT verified"
+        else:
+            email_state = "no email"
+        figures = staff_context.figures([account.pk])[account.pk]
         return (
             f"{account.name}, created {timesince(account.created_at, timezone.now())} ago, {standing}, {verified}; "
-            f"aliases: {aliases}"
+            f"{email_state}; " + "".join(f"{figure}; " for figure in figures) + f"aliases: {aliases}"
         )
 
     @admin.display(description="waiting")

@@ -12,8 +12,10 @@ from django.contrib.auth.password_validation import password_validators_help_tex
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from apps.kernel import images
+
 from . import links, selectors, services, throttle
-from .models import CUSTOM_ALIAS_MAX_LENGTH, Account
+from .models import CUSTOM_ALIAS_MAX_LENGTH, PUBLISHER_BIO_MAX_LENGTH, REGISTRY_DISPLAY_NAME_MAX_LENGTH, Account
 
 # The email is the user name too, and user names are at most this long.
 EMAIL_MAX_LENGTH = 150
@@ -136,3 +138,56 @@ class AliasRequestForm(_PlainLabels, forms.Form):
         alias = self.cleaned_data["alias"].strip()
         services.validate_custom_alias(alias, account=self.account)
         return alias
+
+
+class PublisherProfileForm(_PlainLabels, forms.Form):
+    """The publisher's profile: checked by services.update_publisher_profile, whose
+    errors land on the field they concern."""
+
+    display_name = forms.CharField(
+        required=False,
+        max_length=REGISTRY_DISPLAY_NAME_MAX_LENGTH,
+        help_text="Your organisation or project as people know it. The gallery shows it once staff verify you as "
+        "a publisher; until then it shows your alias.",
+    )
+    bio = forms.CharField(
+        required=False,
+        strip=False,  # the service strips it once line breaks are one character each
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": PUBLISHER_BIO_MAX_LENGTH}),
+        help_text=f"Plain text, up to {PUBLISHER_BIO_MAX_LENGTH} characters, shown on your publisher page as written.",
+    )
+    logo = forms.FileField(
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg"}),
+        help_text=f"A PNG or JPEG image of at most {images.LOGO_MAX_BYTES // 1000} kB, each side "
+        f"{images.LOGO_MIN_SIDE} to {images.LOGO_MAX_SIDE} pixels. Leave empty to keep the current one.",
+    )
+    remove_logo = forms.BooleanField(required=False, label="Remove the logo")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("logo") and cleaned.get("remove_logo"):
+            self.add_error("remove_logo", "give a new logo or remove the logo, not both")
+        return cleaned
+
+    def logo_bytes(self) -> bytes | None:
+        """The uploaded logo, read no further than one byte past the limit (which
+        is enough to refuse it)."""
+        upload = self.cleaned_data.get("logo")
+        return upload.read(images.LOGO_MAX_BYTES + 1) if upload else None
+
+    def save(self, *, account: Account, actor, context) -> Account | None:
+        """The account with its profile updated, or None with the form's errors set."""
+        try:
+            return services.update_publisher_profile(
+                account=account,
+                display_name=self.cleaned_data["display_name"],
+                bio=self.cleaned_data["bio"],
+                logo=self.logo_bytes(),
+                remove_logo=self.cleaned_data["remove_logo"],
+                actor=actor,
+                context=context,
+            )
+        except services.PublisherProfileInvalid as error:
+            self.add_error(error.field if error.field in self.fields else None, str(error))
+        return None

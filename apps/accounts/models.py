@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import F
 from django.db.models.functions import Length, Lower
 
+from apps.kernel import images
+
 ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
 # Aliases are never all digits, so `<alias>/<name>` and `<account-id>/<name>` never collide.
 ALIAS_PATTERN = r"^[a-z0-9]+([._-][a-z0-9]+)*$"
@@ -14,6 +16,9 @@ CUSTOM_ALIAS_PATTERN = r"^[a-z][a-z0-9]+([._-][a-z0-9]+)*$"
 CUSTOM_ALIAS_MIN_LENGTH = 2
 CUSTOM_ALIAS_MAX_LENGTH = 50
 REGISTRY_DISPLAY_NAME_MAX_LENGTH = 100
+# A publisher's bio: plain text (no Markdown), shown on its gallery page.
+PUBLISHER_BIO_MAX_LENGTH = 500
+PUBLISHER_LOGO_CONTENT_TYPES = (images.PNG, images.JPEG)
 
 
 class Account(models.Model):
@@ -29,11 +34,23 @@ class Account(models.Model):
     # leave the gallery until it is reinstated. Nothing of it is deleted.
     suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
     suspension_reason = models.TextField(blank=True, default="", editable=False)
+    # When the email of the account's root user was shown to reach it (the link mailed at
+    # sign-up); an alias may be asked for only then. Accounts made by `berth create_account`
+    # and those made before verification existed count as verified from their creation.
+    email_verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The publisher's profile on its gallery page, which it sets on its settings page.
+    bio = models.CharField(max_length=PUBLISHER_BIO_MAX_LENGTH, blank=True, default="")
+    # `sha256:<hex>` of the publisher's logo (PublisherLogo, kept apart so that loading an
+    # account never loads its bytes), or empty: whether there is one, and its ETag.
+    logo_digest = models.CharField(max_length=71, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(id__regex=ACCOUNT_ID_PATTERN), name="account_id_12_digits"),
+            models.CheckConstraint(
+                condition=models.Q(bio__length__lte=PUBLISHER_BIO_MAX_LENGTH), name="account_bio_length"
+            ),
             models.CheckConstraint(
                 condition=models.Q(display_name__length__lte=REGISTRY_DISPLAY_NAME_MAX_LENGTH),
                 name="account_display_name_length",
@@ -59,6 +76,45 @@ class Account(models.Model):
     @property
     def is_suspended(self) -> bool:
         return self.suspended_at is not None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def has_logo(self) -> bool:
+        return bool(self.logo_digest)
+
+
+class PublisherLogo(models.Model):
+    """A publisher's logo on its gallery page: the bytes as uploaded, with what Pillow
+    found them to be (apps.kernel.images.inspect_logo)."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="logo")
+    data = models.BinaryField()
+    content_type = models.CharField(max_length=10)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    digest = models.CharField(max_length=71)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    content_type__in=PUBLISHER_LOGO_CONTENT_TYPES,
+                    width__gte=images.LOGO_MIN_SIDE,
+                    width__lte=images.LOGO_MAX_SIDE,
+                    height__gte=images.LOGO_MIN_SIDE,
+                    height__lte=images.LOGO_MAX_SIDE,
+                    digest__startswith="sha256:",
+                ),
+                name="publisher_logo_within_limits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"logo of {self.account_id}"
 
 
 def in_good_standing(user_path: str = "") -> models.Q:

@@ -33,6 +33,17 @@ class DisplayNameInvalid(ValueError):
         self.code = code
 
 
+def check_display_name(display_name: str) -> None:
+    """ECR Public's limits on a registry's display name; raises DisplayNameInvalid."""
+    if len(display_name) > REGISTRY_DISPLAY_NAME_MAX_LENGTH:
+        raise DisplayNameInvalid(
+            f"the display name is {len(display_name)} characters; at most {REGISTRY_DISPLAY_NAME_MAX_LENGTH}",
+            code="max_length",
+        )
+    if any(not character.isprintable() for character in display_name):
+        raise DisplayNameInvalid("the display name holds control characters")
+
+
 # -- writes -----------------------------------------------------------------------------
 
 
@@ -46,13 +57,7 @@ def put_registry_catalog_data(
 ) -> Account:
     """Amazon ECR Public's PutRegistryCatalogData: the name the gallery shows as the
     publisher of the account's public repositories; empty clears it."""
-    if len(display_name) > REGISTRY_DISPLAY_NAME_MAX_LENGTH:
-        raise DisplayNameInvalid(
-            f"the display name is {len(display_name)} characters; at most {REGISTRY_DISPLAY_NAME_MAX_LENGTH}",
-            code="max_length",
-        )
-    if any(not character.isprintable() for character in display_name):
-        raise DisplayNameInvalid("the display name holds control characters")
+    check_display_name(display_name)
     account.display_name = display_name
     with transaction.atomic():
         account.save(update_fields=["display_name"])

@@ -26,14 +26,16 @@ from apps.audit import services as audit_services
 from apps.audit.events import Actor
 from apps.events import outbox
 from apps.events.names import ALIAS_REQUEST_DECIDED
+from apps.kernel import images
 from apps.kernel.requests import RequestContext
 
-from . import links, login_passwords, registries, selectors
+from . import links, login_passwords, notices, registries, selectors
 from .models import (
     CUSTOM_ALIAS_MAX_LENGTH,
     CUSTOM_ALIAS_MIN_LENGTH,
     CUSTOM_ALIAS_PATTERN,
     MAX_ACTIVE_ACCESS_KEYS,
+    PUBLISHER_BIO_MAX_LENGTH,
     SIGN_IN_NAME_SEPARATOR,
     AccessKey,
     AccessKeyStatus,
@@ -44,6 +46,7 @@ from .models import (
     AliasRequestEventKind,
     AliasRequestStatus,
     Membership,
+    PublisherLogo,
     ReservedName,
     RootUser,
 )
@@ -77,9 +80,13 @@ def _check_root_username(username: str) -> None:
         )
 
 
-def create_account(*, name: str, username: str, password: str, email: str = "", validate: bool = True) -> Account:
+def create_account(
+    *, name: str, username: str, password: str, email: str = "", validate: bool = True, email_verified: bool = True
+) -> Account:
     """Create an account with a random 12-digit id and default alias, and its first
     user, its root, who signs in as ``username`` (unique across Berth, without ``/``).
+    An account an operator makes (`berth create_account`) counts as having its email
+    verified (``email_verified``); the website's sign-up mails a link instead.
     Raises UsernameInvalid or UsernameTaken."""
     _check_root_username(username)
     User = get_user_model()
@@ -90,7 +97,9 @@ def create_account(*, name: str, username: str, password: str, email: str = "", 
     for _ in range(20):
         try:
             with transaction.atomic():
-                account = Account.objects.create(id=_new_account_id(), name=name)
+                account = Account.objects.create(
+                    id=_new_account_id(), name=name, email_verified_at=timezone.now() if email_verified else None
+                )
                 Alias.objects.create(name=_new_default_alias(), account=account, is_default=True, is_primary=True)
                 user = User.objects.create_user(username=username, email=email, password=password)
                 Membership.objects.create(user=user, account=account, user_name=username)
@@ -109,14 +118,16 @@ class EmailTaken(ValueError):
 
 def sign_up(*, email: str, password: str) -> Account:
     """The website's sign-up: a new account whose first user signs in with ``email``
-    (also the user name, so the user table's unique names keep emails unique).
+    (also the user name, so the user table's unique names keep emails unique). Its
+    email is unverified until the link mailed to it is followed
+    (email_verification.send_link, which the sign-up page calls).
     Raises EmailTaken, or UsernameInvalid for an email holding a ``/``."""
     email = email.strip().lower()
     User = get_user_model()
     if User.objects.filter(email__iexact=email).exists() or User.objects.filter(username__iexact=email).exists():
         raise EmailTaken("an account with this email already exists: sign in, or reset its password")
     try:
-        return create_account(name=email, username=email, password=password, email=email)
+        return create_account(name=email, username=email, password=password, email=email, email_verified=False)
     except UsernameTaken:  # the same email signed up a moment before
         raise EmailTaken("an account with this email already exists: sign in, or reset its password") from None
 
@@ -195,13 +206,26 @@ def _reserved_error(name: str, account: Account | None) -> str | None:
     return None
 
 
+def reserved_error(name: str, *, account: Account | None = None) -> str | None:
+    """Why ``name`` is reserved for everyone but ``account`` (None: free of reservations):
+    what the staff console warns of on an alias request, reserved after it was made."""
+    return _reserved_error(name, account)
+
+
 def validate_custom_alias(name: str, *, account: Account | None = None) -> None:
     """Whether ``account`` may ask for ``name`` as its custom alias: the grammar
     (Amazon ECR Public's), the reserved names, and no one else holding or awaiting
     it; and no request of the account's own already pending.
 
     Raises ValidationError with a message for the person asking and a stable code:
+    email_unverified (an account whose email is not verified asks for nothing),
     grammar, reserved, taken, yours, pending, pending_request."""
+    if account is not None and not Account.objects.filter(pk=account.pk, email_verified_at__isnull=False).exists():
+        raise ValidationError(
+            "verify your email before asking for an alias: follow the link we mailed you, or have it sent again "
+            "from your settings page",
+            code="email_unverified",
+        )
     grammar_error = _grammar_error(name)
     if grammar_error:
         raise ValidationError(grammar_error, code="grammar")
@@ -426,15 +450,126 @@ def tell_requester(alias_request: AliasRequest, *, site_url: str) -> None:
     )
 
 
+# -- the publisher's profile ---------------------------------------------------------------
+
+
+class PublisherProfileInvalid(ValueError):
+    """Input outside the profile's limits; ``field`` names the form field at fault."""
+
+    def __init__(self, message: str, *, field: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+def clean_bio(bio: str) -> str:
+    """A plain-text bio (no Markdown, no HTML: shown as written), its line breaks
+    kept, at most PUBLISHER_BIO_MAX_LENGTH characters; raises PublisherProfileInvalid."""
+    bio = bio.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if len(bio) > PUBLISHER_BIO_MAX_LENGTH:
+        raise PublisherProfileInvalid(
+            f"the bio is {len(bio)} characters; at most {PUBLISHER_BIO_MAX_LENGTH}", field="bio", code="max_length"
+        )
+    if any(not (character.isprintable() or character == "\n") for character in bio):
+        raise PublisherProfileInvalid("the bio holds control characters", field="bio")
+    return bio
+
+
+def update_publisher_profile(
+    *,
+    account: Account,
+    display_name: str,
+    bio: str,
+    logo: bytes | None = None,
+    remove_logo: bool = False,
+    actor: Actor,
+    context: RequestContext | None = None,
+) -> Account:
+    """The publisher's profile on its gallery page, set on its settings page: the
+    display name (ECR Public's registry display name, which the gallery shows once
+    the publisher is verified), a plain-text bio and a logo (a PNG or JPEG image
+    checked as a repository logo is, apps.kernel.images). ``logo`` None keeps the
+    logo, unless ``remove_logo``. Recorded as Berth's UpdatePublisherProfile (the
+    logo by its digest). Raises PublisherProfileInvalid."""
+    display_name = display_name.strip()
+    try:
+        registries.check_display_name(display_name)
+    except registries.DisplayNameInvalid as error:
+        raise PublisherProfileInvalid(str(error), field="display_name", code=error.code) from None
+    bio = clean_bio(bio)
+    if logo is not None and remove_logo:
+        raise PublisherProfileInvalid("give a new logo or remove the logo, not both", field="logo")
+    try:
+        inspected = images.inspect_logo(logo) if logo is not None else None
+    except images.ImageInvalid as error:
+        raise PublisherProfileInvalid(str(error), field="logo", code=error.code) from None
+    with transaction.atomic():
+        stored = (
+            Account.objects.select_for_update().filter(pk=account.pk).values("display_name", "bio", "logo_digest").get()
+        )
+        account.display_name, account.bio = display_name, bio
+        fields = ["display_name", "bio"]
+        if inspected is not None:
+            PublisherLogo.objects.update_or_create(
+                account=account,
+                defaults={
+                    "data": inspected.data,
+                    "content_type": inspected.content_type,
+                    "width": inspected.width,
+                    "height": inspected.height,
+                    "digest": inspected.digest,
+                },
+            )
+            account.logo_digest = inspected.digest
+            fields.append("logo_digest")
+        elif remove_logo:
+            PublisherLogo.objects.filter(account=account).delete()
+            account.logo_digest = ""
+            fields.append("logo_digest")
+        account.save(update_fields=fields)
+        changed = [
+            name
+            for name, before, after in (
+                ("displayName", stored["display_name"], display_name),
+                ("bio", stored["bio"], bio),
+                ("logo", stored["logo_digest"], account.logo_digest),
+            )
+            if before != after
+        ]
+        if changed:
+            registries.publish_account_changed(account.pk, changed)
+        _record(
+            "UpdatePublisherProfile",
+            account.pk,
+            actor=actor,
+            context=context,
+            parameters={
+                "registryId": account.pk,
+                "displayName": display_name,
+                "bio": bio,
+                "logoDigest": account.logo_digest or None,
+            },
+            response_elements={"changed": changed},
+        )
+    return account
+
+
 # -- staff: verification and suspension -------------------------------------------------
 
 
 def set_publisher_verified(
-    *, account: Account, verified: bool, actor: Actor, context: RequestContext | None = None
+    *,
+    account: Account,
+    verified: bool,
+    actor: Actor,
+    context: RequestContext | None = None,
+    site_url: str | None = None,
 ) -> Account:
-    """The gallery's verified badge; staff set it once they know who the publisher is."""
+    """The gallery's verified badge; staff set it once they know who the publisher is.
+    The owner is mailed when the badge comes or goes (links to ``site_url``)."""
     with transaction.atomic():
-        Account.objects.filter(pk=account.pk).update(verified=verified)
+        if Account.objects.filter(pk=account.pk).exclude(verified=verified).update(verified=verified):
+            notices.mail_owner(account_id=account.pk, notice="publisher_verified", site_url=site_url, verified=verified)
         account.verified = verified
         registries.publish_account_changed(account.pk, ["verified"])
         _record(
@@ -447,10 +582,18 @@ def set_publisher_verified(
     return account
 
 
-def suspend_account(*, account: Account, reason: str, actor: Actor, context: RequestContext | None = None) -> Account:
+def suspend_account(
+    *,
+    account: Account,
+    reason: str,
+    actor: Actor,
+    context: RequestContext | None = None,
+    site_url: str | None = None,
+) -> Account:
     """The account's passwords, access keys, login passwords and sessions stop
     working at once, and its public repositories leave the gallery; nothing is
-    deleted. Suspending a suspended account keeps its first time and reason."""
+    deleted. Suspending a suspended account keeps its first time and reason. The
+    owner is mailed why (links to ``site_url``)."""
     reason = reason.strip()
     if not reason:
         raise ValueError("say why the account is suspended")
@@ -459,6 +602,7 @@ def suspend_account(*, account: Account, reason: str, actor: Actor, context: Req
             suspended_at=timezone.now(), suspension_reason=reason
         ):
             registries.publish_account_changed(account.pk, ["suspended"])
+            notices.mail_owner(account_id=account.pk, notice="account_suspended", site_url=site_url, reason=reason)
         account.refresh_from_db(fields=["suspended_at", "suspension_reason"])
         _record(
             "SuspendAccount",
@@ -470,12 +614,16 @@ def suspend_account(*, account: Account, reason: str, actor: Actor, context: Req
     return account
 
 
-def reinstate_account(*, account: Account, actor: Actor, context: RequestContext | None = None) -> Account:
+def reinstate_account(
+    *, account: Account, actor: Actor, context: RequestContext | None = None, site_url: str | None = None
+) -> Account:
+    """The suspension ends; the owner is mailed (links to ``site_url``)."""
     with transaction.atomic():
         if Account.objects.filter(pk=account.pk, suspended_at__isnull=False).update(
             suspended_at=None, suspension_reason=""
         ):
             registries.publish_account_changed(account.pk, ["suspended"])
+            notices.mail_owner(account_id=account.pk, notice="account_reinstated", site_url=site_url)
         account.suspended_at, account.suspension_reason = None, ""
         _record("ReinstateAccount", account.pk, actor=actor, context=context, parameters={"registryId": account.pk})
     return account
@@ -496,9 +644,11 @@ def update_account(
     verified: bool,
     actor: Actor,
     context: RequestContext | None = None,
+    site_url: str | None = None,
 ) -> Account:
     """Staff set an account's name, its registry's display name, whether its
-    members' pushes create repositories, and its publisher's badge."""
+    members' pushes create repositories, and its publisher's badge (the owner is
+    mailed when the badge comes or goes)."""
     values = {"name": name, "display_name": display_name, "create_on_push": create_on_push, "verified": verified}
     with transaction.atomic():
         stored = Account.objects.select_for_update().filter(pk=account.pk).values(*values).get()
@@ -508,6 +658,8 @@ def update_account(
         changed = [_ACCOUNT_FIELD_NAMES[field] for field, value in values.items() if stored[field] != value]
         if changed:
             registries.publish_account_changed(account.pk, changed)
+        if stored["verified"] != verified:
+            notices.mail_owner(account_id=account.pk, notice="publisher_verified", site_url=site_url, verified=verified)
         _record(
             "UpdateAccount",
             account.pk,

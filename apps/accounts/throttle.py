@@ -165,3 +165,23 @@ def count_sign_up(client_ip: str) -> None:
     now = time.time()
     _refuse_when_locked([counter], now, what="sign-ups from your address")
     counter.count_failure(now)
+
+
+# The settings page's "send the verification link again": once a minute, five times an hour.
+VERIFICATION_MAIL_INTERVAL = 60
+VERIFICATION_MAILS_PER_HOUR = 5
+
+
+def count_verification_mail(account_id: str) -> None:
+    """One more verification mail for the account; raises Throttled (counting
+    nothing) when the last was sent under VERIFICATION_MAIL_INTERVAL seconds ago or
+    the hour's VERIFICATION_MAILS_PER_HOUR are used."""
+    now = time.time()
+    pause_key = _key("verification-mail-pause", account_id)
+    counter = _Counter(_key("verification-mail", account_id), _Limits(VERIFICATION_MAILS_PER_HOUR, 3600, 3600, 3600))
+    _refuse_when_locked([counter], now, what="verification mails")
+    sent_at = cache.get(pause_key)
+    if sent_at is not None and now - sent_at < VERIFICATION_MAIL_INTERVAL:
+        raise Throttled(max(1, math.ceil(VERIFICATION_MAIL_INTERVAL - (now - sent_at))), what="verification mails")
+    cache.set(pause_key, now, VERIFICATION_MAIL_INTERVAL)
+    counter.count_failure(now)

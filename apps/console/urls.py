@@ -18,6 +18,9 @@ urlpatterns = [
     ),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("settings", views.account_settings, name="settings"),
+    path("settings/profile", views.publisher_profile, name="publisher_profile"),
+    path("settings/verification", views.resend_verification, name="resend_verification"),
+    path("verify-email/<str:token>", views.verify_email, name="verify_email"),
     path(
         "password-reset",
         views.PasswordResetView.as_view(

@@ -6,9 +6,13 @@ class GalleryConfig(AppConfig):
     label = "gallery"
 
     def ready(self) -> None:
+        from apps.accounts import staff_context as accounts_staff_context
         from apps.events import names, outbox
 
         from . import subscribers
+        from .staff_context import pull_figures
+
+        accounts_staff_context.register(pull_figures)
 
         # A deleted repository's row goes with it (a cascade): no event of its own is needed.
         for event_name in (

@@ -13,7 +13,7 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 
-from apps.accounts.models import Account, Alias
+from apps.accounts.models import Account, Alias, PublisherLogo
 from apps.registry.models import Tag
 from apps.repositories.models import (
     RECOGNISED_ARCHITECTURES,
@@ -51,8 +51,13 @@ _FIELD_WEIGHTS = (("title", 8), ("aliases", 8), ("publisher_name", 4), ("descrip
 def listed() -> QuerySet[GalleryEntry]:
     """Rows exist for public repositories only, but one follows its repository being
     made private only once that has committed (apps.gallery.subscribers): the
-    visibility is checked here too, as is the account's standing, which no row holds."""
-    return GalleryEntry.objects.filter(account__suspended_at__isnull=True, repository__visibility=Visibility.PUBLIC)
+    visibility is checked here too, as are the account's standing and a take-down by
+    staff, which no row holds."""
+    return GalleryEntry.objects.filter(
+        account__suspended_at__isnull=True,
+        repository__visibility=Visibility.PUBLIC,
+        repository__taken_down_at__isnull=True,
+    )
 
 
 def primary_aliases(account_ids) -> dict[str, str]:
@@ -269,6 +274,16 @@ class PublisherPage:
         """Shown only for verified publishers, as ECR Public does."""
         return self.account.display_name if self.account.verified else ""
 
+    @property
+    def bio(self) -> str:
+        """The publisher's own words (plain text), shown for every publisher, as a
+        repository's catalog data is."""
+        return self.account.bio
+
+    @property
+    def has_logo(self) -> bool:
+        return self.account.has_logo
+
 
 def account_by_alias(alias: str) -> Account | None:
     """The account in good standing that ``alias`` (any of its aliases) names."""
@@ -338,6 +353,14 @@ def logo_of(alias: str, name: str) -> RepositoryCatalogData | None:
         .filter(repository_id=entry.pk, logo__isnull=False)
         .first()
     )
+
+
+def publisher_logo_of(alias: str) -> PublisherLogo | None:
+    """The logo of the publisher (in good standing) ``alias`` names, if it has one."""
+    account = account_by_alias(alias)
+    if account is None or not account.has_logo:
+        return None
+    return PublisherLogo.objects.filter(account=account).first()
 
 
 # -- pull counts for publishers ---------------------------------------------------------

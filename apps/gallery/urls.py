@@ -17,6 +17,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("search", views.search, name="search"),
     re_path(rf"^{ALIAS}/{NAME}/-/logo$", views.repository_logo, name="logo"),
+    re_path(rf"^{ALIAS}/-/logo$", views.publisher_logo, name="publisher_logo"),
     re_path(rf"^{ALIAS}/{NAME}$", views.repository, name="repository"),
     re_path(rf"^{ALIAS}/{NAME}/$", views.repository_with_slash),
     re_path(rf"^{ALIAS}/?$", views.publisher, name="publisher"),

@@ -175,11 +175,23 @@ def repository_logo(request, alias: str, name: str):
     catalog = selectors.logo_of(alias, name)
     if catalog is None:
         return HttpResponse("no logo", status=404, content_type="text/plain")
-    etag = quote_etag(catalog.logo_digest)
+    return _logo_response(request, catalog.logo, content_type=catalog.logo_content_type, digest=catalog.logo_digest)
+
+
+@require_safe
+def publisher_logo(request, alias: str):
+    logo = selectors.publisher_logo_of(alias)
+    if logo is None:
+        return HttpResponse("no logo", status=404, content_type="text/plain")
+    return _logo_response(request, logo.data, content_type=logo.content_type, digest=logo.digest)
+
+
+def _logo_response(request, data, *, content_type: str, digest: str) -> HttpResponse:
+    etag = quote_etag(digest)
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponseNotModified()
     else:
-        response = HttpResponse(bytes(catalog.logo), content_type=catalog.logo_content_type)
+        response = HttpResponse(bytes(data), content_type=content_type)
     response["ETag"] = etag
     response["X-Content-Type-Options"] = "nosniff"
     # Public and the same for everyone; a changed logo has a new ETag, asked for within the hour.

@@ -6,7 +6,8 @@ The order of the rules:
 1. Nothing of a suspended account is served: not to its own callers, not as a
    public pull.
 2. A public repository can be pulled by everyone, anonymous callers included,
-   before any policy is consulted (Amazon ECR Public).
+   before any policy is consulted (Amazon ECR Public); one staff took down is
+   not public (its own account's callers go on to the rules below).
 3. An account's root user may do everything in its own account; no policy is
    loaded for it, so the manifest GET hot path costs no query here.
 4. Everyone else gets what the policy core's ``evaluate`` says, over the caller's
@@ -101,6 +102,12 @@ def _repository_account_suspended(repository: Repository) -> bool:
     return repository.account.is_suspended if flag is None else flag
 
 
+def _taken_down(repository: Repository) -> bool:
+    # find_repository reads it as a flag in its one query; other callers load the column.
+    flag = getattr(repository, "taken_down", None)
+    return repository.is_taken_down if flag is None else flag
+
+
 def _account_suspended(account_id: str, memo: _Memo) -> bool:
     if account_id not in memo.suspended_accounts:
         memo.suspended_accounts[account_id] = Account.objects.filter(pk=account_id, suspended_at__isnull=False).exists()
@@ -171,7 +178,12 @@ def _decide(
     owner = resource_account(caller, resource_arn, repository)
     if repository is not None and _repository_account_suspended(repository):
         return suspended(repository.account_id)
-    if repository is not None and repository.is_public and action in PUBLIC_READ_ACTIONS:
+    if (
+        repository is not None
+        and repository.is_public
+        and action in PUBLIC_READ_ACTIONS
+        and not _taken_down(repository)
+    ):
         return PUBLIC_ALLOWED
     if caller.is_anonymous:
         return policy.Decision(

@@ -107,9 +107,9 @@ def catalog(caller: Caller, *, limit: int, after: str | None, request=None) -> l
     of a suspended account is listed."""
     active = Repository.objects.filter(account__suspended_at__isnull=True)
     by_account_id = active.annotate(full_name=_lexical(Concat(F("account_id"), Value("/"), F("name"))))
-    public = active.filter(visibility=Visibility.PUBLIC, account__aliases__is_primary=True).annotate(
-        full_name=_lexical(Concat(F("account__aliases__name"), Value("/"), F("name")))
-    )
+    public = active.filter(
+        visibility=Visibility.PUBLIC, taken_down_at__isnull=True, account__aliases__is_primary=True
+    ).annotate(full_name=_lexical(Concat(F("account__aliases__name"), Value("/"), F("name"))))
     names = set(_names_after(public, limit=limit, after=after))
     if not caller.is_anonymous:
         granted = by_account_id.filter(repository_policy__isnull=False).exclude(account_id=caller.account_id)

@@ -7,20 +7,16 @@ what a repository made private keeps is shown again once it is public."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import nh3
 from django.db import transaction
 from markdown_it import MarkdownIt
-from PIL import Image
 
 from apps.audit import services as audit_services
 from apps.audit.events import Actor
+from apps.kernel import images
 from apps.kernel.requests import RequestContext
 
 from . import services
@@ -29,10 +25,6 @@ from .models import (
     CATALOG_BADGES_MAX,
     CATALOG_DESCRIPTION_MAX_LENGTH,
     CATALOG_TEXT_MAX_LENGTH,
-    LOGO_MAX_BYTES,
-    LOGO_MAX_SIDE,
-    LOGO_MIN_SIDE,
-    LogoContentType,
     Repository,
     RepositoryCatalogData,
 )
@@ -110,66 +102,17 @@ def render_markdown(text: str) -> str:
 
 # -- the logo ---------------------------------------------------------------------------
 
-_CONTENT_TYPES = {
-    "PNG": LogoContentType.PNG,
-    "JPEG": LogoContentType.JPEG,
-    # A JPEG with extra pictures in it (as cameras write); browsers show its first.
-    "MPO": LogoContentType.JPEG,
-}
-
-
-@dataclass(frozen=True)
-class Logo:
-    data: bytes
-    content_type: str
-    width: int
-    height: int
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.data).hexdigest()
+# The checks are the kernel's (a publisher's logo on the accounts floor takes them too).
+Logo = images.Logo
 
 
 def inspect_logo(data: bytes) -> Logo:
-    """The logo if it is a PNG or JPEG image of at most LOGO_MAX_BYTES, each side
-    LOGO_MIN_SIDE to LOGO_MAX_SIDE pixels; what it is comes from its bytes, never
-    from a name or a claimed type. The image is decoded whole, so a damaged one is
-    refused here rather than broken in a page."""
-    if not data:
-        raise LogoInvalid("the logo is empty", code="logo_format")
-    if len(data) > LOGO_MAX_BYTES:
-        raise LogoInvalid(
-            f"the logo is {len(data):,} bytes; it may be at most {LOGO_MAX_BYTES:,}", code="logo_too_large"
-        )
+    """The logo if it is a PNG or JPEG image within ECR Public's limits
+    (apps.kernel.images.inspect_logo); LogoInvalid otherwise."""
     try:
-        with warnings.catch_warnings():
-            # A header claiming a huge picture is refused by its size below, before decoding.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
-                image_format, (width, height) = image.format, image.size
-                _check_sides(width, height)
-                image.verify()
-            with Image.open(io.BytesIO(data), formats=["PNG", "JPEG"]) as image:
-                image.load()
-    except LogoInvalid:
-        raise
-    except Image.DecompressionBombError:
-        raise LogoInvalid(
-            f"the logo is far larger than {LOGO_MAX_SIDE} pixels a side", code="logo_dimensions"
-        ) from None
-    except Image.UnidentifiedImageError:
-        raise LogoInvalid("the logo is not a PNG or JPEG image", code="logo_format") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise LogoInvalid(f"the logo image is damaged: {exc}", code="logo_damaged") from None
-    return Logo(data=data, content_type=_CONTENT_TYPES[image_format], width=width, height=height)
-
-
-def _check_sides(width: int, height: int) -> None:
-    if not (LOGO_MIN_SIDE <= width <= LOGO_MAX_SIDE and LOGO_MIN_SIDE <= height <= LOGO_MAX_SIDE):
-        raise LogoInvalid(
-            f"the logo is {width}x{height} pixels; each side must be {LOGO_MIN_SIDE} to {LOGO_MAX_SIDE}",
-            code="logo_dimensions",
-        )
+        return images.inspect_logo(data)
+    except images.ImageInvalid as exc:
+        raise LogoInvalid(str(exc), code=exc.code) from None
 
 
 # -- validation -------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 
 from apps.accounts.models import Account
+from apps.kernel import images
+from apps.kernel.images import LOGO_MAX_BYTES, LOGO_MAX_SIDE, LOGO_MIN_SIDE  # noqa: F401  (re-exported)
 from apps.kernel.names import REPOSITORY_NAME_MAX_LENGTH, REPOSITORY_NAME_PATTERN
 
 
@@ -31,12 +33,22 @@ class Repository(models.Model):
     image_tag_mutability_exclusion_filters = models.JSONField(default=list, blank=True)
     # Stored for now; scanning images on push arrives with the scanner.
     scan_on_push = models.BooleanField(default=False)
+    # Set by staff (a public repository breaking the terms: malware, a trademark): it leaves
+    # the gallery and nobody outside its account may pull it until staff restore it. Its
+    # owner keeps every right on it, and nothing of it is deleted.
+    taken_down_at = models.DateTimeField(null=True, blank=True, editable=False)
+    takedown_reason = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "repositories"
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(taken_down_at__isnull=True, takedown_reason="")
+                | (models.Q(taken_down_at__isnull=False) & ~models.Q(takedown_reason="")),
+                name="repository_taken_down_with_a_reason",
+            ),
             models.UniqueConstraint(fields=["account", "name"], name="repository_name_unique_in_account"),
             models.CheckConstraint(
                 condition=models.Q(name__regex=REPOSITORY_NAME_PATTERN), name="repository_name_grammar"
@@ -57,6 +69,10 @@ class Repository(models.Model):
     @property
     def is_public(self) -> bool:
         return self.visibility == Visibility.PUBLIC
+
+    @property
+    def is_taken_down(self) -> bool:
+        return self.taken_down_at is not None
 
 
 RESOURCE_TAG_KEY_MAX_LENGTH = 128
@@ -92,14 +108,12 @@ CATALOG_BADGE_MAX_LENGTH = 50
 # by the API, as ECR Public does, but are not badges.
 RECOGNISED_ARCHITECTURES = ("ARM", "ARM 64", "x86", "x86-64")
 RECOGNISED_OPERATING_SYSTEMS = ("Linux", "Windows")
-LOGO_MAX_BYTES = 512_000
-LOGO_MIN_SIDE = 60
-LOGO_MAX_SIDE = 2048
+# A logo's limits are the kernel's (apps.kernel.images), shared with a publisher's logo.
 
 
 class LogoContentType(models.TextChoices):
-    PNG = "image/png", "PNG"
-    JPEG = "image/jpeg", "JPEG"
+    PNG = images.PNG, "PNG"
+    JPEG = images.JPEG, "JPEG"
 
 
 def _at_most(field: str, limit: int) -> LessThanOrEqual:

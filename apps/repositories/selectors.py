@@ -26,8 +26,13 @@ _NAME = re.compile(REPOSITORY_NAME_PATTERN)
 _TEMPLATE_PREFIX = re.compile(TEMPLATE_PREFIX_PATTERN)
 # An account id or an alias; anything else (a NUL byte, a space) names nothing.
 _NAMESPACE = re.compile(r"[0-9]{12}|" + ALIAS_PATTERN.strip("^$"))
-# What a registry request needs; the timestamps are left deferred (loaded if read).
-_REPOSITORY_FIELDS = [f for f in Repository._meta.concrete_fields if f.name not in ("created_at", "updated_at")]
+# What a registry request needs; the timestamps are left deferred (loaded if read), and a
+# take-down is read as the flag ``taken_down``.
+_REPOSITORY_FIELDS = [
+    f
+    for f in Repository._meta.concrete_fields
+    if f.name not in ("created_at", "updated_at", "taken_down_at", "takedown_reason")
+]
 # Columns whose raw values need the ORM's converters (JSON text; SQLite's 0/1 booleans).
 _CONVERTED_COLUMNS = [
     (index, field.get_col(Repository._meta.db_table))
@@ -68,7 +73,9 @@ def find_repository(full_name: str, *, also_select: tuple[str, list] | None = No
     """The repository `<namespace>/<name>` reaches, in one query: any repository of
     the account through its id, only public ones through an alias. The result's
     ``account_suspended`` says whether its account is suspended (nothing of it is
-    then served), read in the same query; so is ``also_select``, a scalar subquery
+    then served), and ``taken_down`` whether staff took it down (no alias reaches it
+    then, and it is not public: models.Repository.taken_down_at), read in the same
+    query; so is ``also_select``, a scalar subquery
     (SQL and parameters) whose value lands in the result's ``also_selected`` (the
     registry asks whether the caller's credential still holds).
 
@@ -79,7 +86,10 @@ def find_repository(full_name: str, *, also_select: tuple[str, list] | None = No
     namespace, _, name = full_name.partition("/")
     repositories = Repository._meta.db_table
     also_sql, also_params = also_select or ("NULL", [])
-    columns = ", ".join(f"r.{field.column}" for field in _REPOSITORY_FIELDS) + f", o.suspended_at, {also_sql}"
+    columns = (
+        ", ".join(f"r.{field.column}" for field in _REPOSITORY_FIELDS)
+        + f", r.taken_down_at IS NOT NULL, o.suspended_at, {also_sql}"
+    )
     account = f"JOIN {Account._meta.db_table} o ON o.id = r.account_id"
     if _ACCOUNT_ID.fullmatch(namespace):
         sql = f"SELECT {columns} FROM {repositories} r {account} WHERE r.account_id = %s AND r.name = %s"
@@ -88,7 +98,7 @@ def find_repository(full_name: str, *, also_select: tuple[str, list] | None = No
         sql = (
             f"SELECT {columns} FROM {repositories} r {account}"
             f" JOIN {Alias._meta.db_table} a ON a.account_id = r.account_id"
-            " WHERE a.name = %s AND r.name = %s AND r.visibility = %s"
+            " WHERE a.name = %s AND r.name = %s AND r.visibility = %s AND r.taken_down_at IS NULL"
         )
         params = [*also_params, namespace, name, Visibility.PUBLIC.value]
     with connection.cursor() as cursor:
@@ -96,12 +106,13 @@ def find_repository(full_name: str, *, also_select: tuple[str, list] | None = No
         row = cursor.fetchone()
     if row is None:
         return None
-    values, suspended_at, also_selected = list(row[:-2]), row[-2], row[-1]
+    values, taken_down, suspended_at, also_selected = list(row[:-3]), row[-3], row[-2], row[-1]
     for index, column in _CONVERTED_COLUMNS:
         for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
             values[index] = converter(values[index], column, connection)
     repository = Repository.from_db(connection.alias, [f.attname for f in _REPOSITORY_FIELDS], values)
     repository.account_suspended = suspended_at is not None
+    repository.taken_down = bool(taken_down)
     repository.also_selected = also_selected
     return repository
 

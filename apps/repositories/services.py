@@ -6,7 +6,9 @@ import re
 from collections.abc import Mapping, Sequence
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from apps.accounts import notices
 from apps.accounts.models import Account
 from apps.audit import services as audit_services
 from apps.audit.events import Actor
@@ -263,4 +265,81 @@ def update_repository(
                     "tags": dict(resource_tags) if resource_tags is not None else None,
                 },
             )
+    return repository
+
+
+# -- staff: taking a public repository down ---------------------------------------------
+
+
+class RepositoryNotPublic(ValueError):
+    pass
+
+
+def _record_takedown_step(
+    event_name: str, repository: Repository, *, actor: Actor, context: RequestContext | None, **parameters
+) -> None:
+    audit_services.record_change(
+        actor=actor,
+        context=context,
+        event_name=event_name,
+        event_source="berth",
+        recipient_account_id=repository.account_id,
+        repository=repository.name,
+        request_parameters={"registryId": repository.account_id, "repositoryName": repository.name, **parameters},
+        response_elements={"takenDownAt": repository.taken_down_at.isoformat() if repository.taken_down_at else None},
+    )
+
+
+def take_down_repository(
+    *,
+    repository: Repository,
+    reason: str,
+    actor: Actor,
+    context: RequestContext | None = None,
+    site_url: str | None = None,
+) -> Repository:
+    """Staff take a public repository down (malware, a trademark, a court order): it
+    leaves the gallery, the public catalog and anonymous pulls, and nobody outside
+    its account may pull it (apps.iam.enforcement's public rule, the selectors that
+    list public repositories). Its account keeps every right on it and nothing is
+    deleted; restore_repository undoes it. The owner is mailed the reason (links to
+    ``site_url``). Taking down a repository that is down keeps its first time and
+    reason. Raises ValueError without a reason, RepositoryNotPublic for a private one."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("say why the repository is taken down: its owner is told")
+    with transaction.atomic():
+        locked = Repository.objects.select_for_update().get(pk=repository.pk)
+        if not locked.is_public and not locked.is_taken_down:
+            raise RepositoryNotPublic(f"{locked} is private: only a public repository is taken down")
+        if not locked.is_taken_down:
+            locked.taken_down_at, locked.takedown_reason = timezone.now(), reason
+            locked.save(update_fields=["taken_down_at", "takedown_reason", "updated_at"])
+            publish_changed(locked, ["takenDown"])
+            notices.mail_owner(
+                account_id=locked.account_id, notice="repository_taken_down", site_url=site_url,
+                repository_name=locked.name, reason=reason,
+            )  # fmt: skip
+        repository.taken_down_at, repository.takedown_reason = locked.taken_down_at, locked.takedown_reason
+        _record_takedown_step("TakeDownRepository", locked, actor=actor, context=context, reason=reason)
+    return repository
+
+
+def restore_repository(
+    *, repository: Repository, actor: Actor, context: RequestContext | None = None, site_url: str | None = None
+) -> Repository:
+    """Staff undo a take-down: the repository is public again as it was (gallery,
+    pulls). The owner is mailed."""
+    with transaction.atomic():
+        locked = Repository.objects.select_for_update().get(pk=repository.pk)
+        if locked.is_taken_down:
+            locked.taken_down_at, locked.takedown_reason = None, ""
+            locked.save(update_fields=["taken_down_at", "takedown_reason", "updated_at"])
+            publish_changed(locked, ["takenDown"])
+            notices.mail_owner(
+                account_id=locked.account_id, notice="repository_restored", site_url=site_url,
+                repository_name=locked.name, public=locked.is_public,
+            )  # fmt: skip
+        repository.taken_down_at, repository.takedown_reason = None, ""
+        _record_takedown_step("RestoreRepository", locked, actor=actor, context=context)
     return repository

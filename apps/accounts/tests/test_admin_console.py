@@ -272,7 +272,9 @@ def test_repositories_show_image_count_and_stored_size_in_one_query(
     assert "3.0\xa0MiB" in response.content.decode()
 
 
-def test_repository_visibility_changes_but_name_and_account_do_not(staff_client, tenant, other_tenant):
+def test_repository_visibility_name_and_account_are_read_only_and_scan_on_push_changes(
+    staff_client, tenant, other_tenant
+):
     repository = repository_services.create_repository(actor=Actor.system("test"), account=tenant.account, name="tools")
     response = staff_client.post(
         f"/admin/repositories/repository/{repository.pk}/change/",
@@ -281,7 +283,8 @@ def test_repository_visibility_changes_but_name_and_account_do_not(staff_client,
     )  # fmt: skip
     assert response.status_code == 302, response.content
     repository.refresh_from_db()
-    assert (repository.visibility, repository.name, repository.account_id) == (Visibility.PUBLIC, "tools", tenant.id)
+    # The owner's choice: staff take a public repository down instead (test_staff_takedown.py).
+    assert (repository.visibility, repository.name, repository.account_id) == (Visibility.PRIVATE, "tools", tenant.id)
     assert repository.scan_on_push
     change = Event.objects.get(event_name="UpdateRepository")
     assert (change.actor_type, change.actor_username, change.recipient_account_id, change.repository) == (
@@ -290,12 +293,7 @@ def test_repository_visibility_changes_but_name_and_account_do_not(staff_client,
         tenant.id,
         "tools",
     )
-    assert change.request_parameters == {
-        "registryId": tenant.id,
-        "repositoryName": "tools",
-        "visibility": "public",
-        "scanOnPush": True,
-    }
+    assert change.request_parameters == {"registryId": tenant.id, "repositoryName": "tools", "scanOnPush": True}
     assert staff_client.get("/admin/repositories/repository/add/").status_code == 403
 
 

@@ -17,19 +17,27 @@ def sign_up(client, email="ada@example.com", password=STRONG, again=None):
     return client.post("/accounts/signup", {"email": email, "password1": password, "password2": again or password})
 
 
-def test_sign_up_creates_an_account_with_a_default_alias_and_signs_in(client):
+def test_sign_up_creates_an_account_with_a_default_alias_signs_in_and_mails_a_verification_link(client):
     response = sign_up(client, email="Ada@Example.com")
-    assert response.status_code == 302 and response["Location"] == "/accounts/settings"
+    # The console's getting started page, with the welcome and what was mailed.
+    assert response.status_code == 302 and response["Location"] == "/console"
     user = get_user_model().objects.get(email="ada@example.com")
     assert user.username == "ada@example.com"
     account = Account.objects.get(memberships__user=user)
     assert re.fullmatch(r"[1-9][0-9]{11}", account.id)
+    assert account.email_verified_at is None
     alias = Alias.objects.get(account=account)
     assert alias.is_default and alias.is_primary and re.fullmatch(r"[a-z][a-z0-9]{7}", alias.name)
+    [message] = mail.outbox
+    assert message.to == ["ada@example.com"] and account.id in message.subject
+    assert re.search(r"http://testserver/accounts/verify-email/bev\.\S+", message.body)
 
     page = client.get("/accounts/settings")
     assert page.status_code == 200
-    assert account.id in page.content.decode() and alias.name in page.content.decode()
+    body = page.content.decode()
+    assert account.id in body and alias.name in body
+    assert f"Welcome to Berth. Your account {account.id} is ready. We mailed a link to ada@example.com" in body
+    assert 'id="verify-email"' in body and "Send the link again" in body
 
 
 def test_a_weak_password_is_refused_with_the_validators_message(client):
@@ -78,6 +86,7 @@ def test_sign_in_and_out(client):
 def test_password_reset_mails_a_link_that_sets_a_new_password(client):
     sign_up(client)
     client.post("/accounts/logout")
+    mail.outbox.clear()  # the sign-up's verification link
 
     response = client.post("/accounts/password-reset", {"email": "ada@example.com"})
     assert response.status_code == 302 and response["Location"] == "/accounts/password-reset/sent"

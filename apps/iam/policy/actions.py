@@ -102,11 +102,13 @@ ECR_PUBLIC_ACTIONS = frozenset(
 )
 
 # Berth's own, for what Amazon's services have no action for: asking staff for a custom
-# public alias (Amazon grants them through its console). Only the root may without a policy.
+# public alias (Amazon grants them through its console), and setting the publisher's profile
+# (bio, logo) on the website. Only the root may without a policy.
 # An account's webhooks (docs/webhooks.md).
 BERTH_ACTIONS = frozenset(
     {
         "RequestAlias",
+        "UpdatePublisherProfile",
         "CreateWebhook",
         "DeleteWebhook",
         "DescribeWebhooks",
