@@ -5,6 +5,7 @@ reach a page, a count or a search result."""
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from difflib import SequenceMatcher
@@ -216,46 +217,52 @@ def _page_of_keys(keys: list, page_number, per_page: int, *, limit: int, total: 
 
 def _similar_names_in_python(entries: QuerySet, terms: list[str], sort: str) -> list[int]:
     """SQLite (no trigram index): a bounded pass in Python over the names of the
-    filtered repositories. A repository matches when every term is in a word of its
-    name or close to one (difflib's ratio, at least FUZZY_CUTOFF); relevance is the
-    mean closeness. The keys of the best MAX_SIMILAR_RESULTS + 1, in ``sort`` order."""
-    rows = list(
-        entries.order_by("-pull_count", "pk").values_list("pk", "title", "pull_count", "last_updated_at")[
-            :MAX_FUZZY_CANDIDATES
-        ]
-    )
-    vocabulary = {word for _, title, _, _ in rows for word in title.split()}
+    filtered repositories, the first MAX_FUZZY_CANDIDATES in ``sort`` order (most
+    pulled, or last updated). A repository matches when every term is in a word of
+    its name or close to one (difflib's ratio, at least FUZZY_CUTOFF); relevance is
+    the mean closeness, then that order. The keys of the best MAX_SIMILAR_RESULTS + 1."""
+    order = ("-last_updated_at", "pk") if sort == Sort.UPDATED else ("-pull_count", "pk")
+    rows = list(entries.order_by(*order).values_list("pk", "title")[:MAX_FUZZY_CANDIDATES])
+    # every word of the names, by length, with the rows (positions) it is in
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, (_, title) in enumerate(rows):
+        for word in set(title.split()):
+            positions[word].append(position)
+    by_length: dict[int, list[str]] = defaultdict(list)
+    for word in positions:
+        by_length[len(word)].append(word)
     closeness: list[dict[str, float]] = []
     for term in terms:
         matcher = SequenceMatcher(b=term, autojunk=False)
         close: dict[str, float] = {}
-        for word in vocabulary:
-            if term in word:
-                close[word] = 1.0
+        for length, words in by_length.items():
+            if length >= len(term):
+                close.update((word, 1.0) for word in words if term in word)
+            # ratio = 2 * matches / (both lengths): a length too far off can never reach the cutoff
+            if 2 * min(length, len(term)) < FUZZY_CUTOFF * (length + len(term)):
                 continue
-            matcher.set_seq1(word)
-            # the cheap upper bounds first, as difflib.get_close_matches does
-            if (
-                matcher.real_quick_ratio() >= FUZZY_CUTOFF
-                and matcher.quick_ratio() >= FUZZY_CUTOFF
-                and (ratio := matcher.ratio()) >= FUZZY_CUTOFF
-            ):
-                close[word] = ratio
+            for word in words:
+                if word in close:
+                    continue
+                matcher.set_seq1(word)
+                if matcher.quick_ratio() >= FUZZY_CUTOFF and (ratio := matcher.ratio()) >= FUZZY_CUTOFF:
+                    close[word] = ratio
         if not close:
             return []
         closeness.append(close)
-    found = []
-    for pk, title, pulls, updated in rows:
-        words = title.split()
-        scores = [max((close.get(word, 0.0) for word in words), default=0.0) for close in closeness]
-        if all(scores):
-            found.append((sum(scores) / len(scores), pulls, updated, pk))
-    if sort == Sort.UPDATED:
-        found.sort(key=lambda row: (row[2], row[1]), reverse=True)
-    elif sort == Sort.PULLS:
-        found.sort(key=lambda row: row[1], reverse=True)
-    else:
-        found.sort(key=lambda row: (row[0], row[1]), reverse=True)
+    # a row's score for a term is its closest word's: only rows with a close word of every term match
+    best: dict[int, list[float]] = {}
+    for n, close in enumerate(closeness):
+        for word, ratio in close.items():
+            for position in positions[word]:
+                scores = best.setdefault(position, [0.0] * len(closeness))
+                scores[n] = max(scores[n], ratio)
+    found = [
+        (-sum(scores) if sort == Sort.RELEVANCE else 0, position, rows[position][0])
+        for position, scores in best.items()
+        if all(scores)
+    ]
+    found.sort()
     return [pk for *_, pk in found[: MAX_SIMILAR_RESULTS + 1]]
 
 
