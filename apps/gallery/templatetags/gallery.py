@@ -93,11 +93,12 @@ def sparkline(history, element_id: str = "pull-history") -> str:
     if total:
         summary += f", at most {max(counts):,} a day"
     return format_html(
-        '<svg class="sparkline" id="{}" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}">'
+        '<svg class="sparkline" id="{}" viewBox="0 0 {} {}" width="{}" height="{}" preserveAspectRatio="none" '
+        'role="img" aria-label="{}">'
         "<title>{}</title>"
         '<polygon class="sparkline__area" points="{}" fill="currentColor" fill-opacity="0.15" stroke="none"/>'
         '<polyline class="sparkline__line" points="{}" fill="none" stroke="currentColor" stroke-width="1.5" '
-        'stroke-linejoin="round" stroke-linecap="round"/>'
+        'stroke-linejoin="round" stroke-linecap="round" vector-effect="non-scaling-stroke"/>'
         "</svg>",
         element_id,
         SPARKLINE_WIDTH,
