@@ -191,16 +191,17 @@ def _ordered(entries: QuerySet, sort: str, *, ranked: bool) -> QuerySet:
     return entries.order_by("-pull_count", "name", "pk")
 
 
-def _page(entries: QuerySet, page_number, per_page: int, *, limit: int | None = None) -> Page:
+def _page(entries: QuerySet, page_number, per_page: int, *, limit: int | None = None, count: bool = True) -> Page:
     """One query finds the keys of the first ``limit`` matches in order (narrow rows
     sort fast, and counting comes free); a second reads the page's rows by key.
     ``page.paginator.capped`` says whether there were more than ``limit``; then a
-    third counts them, up to MAX_COUNTED (``paginator.total``, ``paginator.total_capped``)."""
+    third counts them (unless ``count`` is false), up to MAX_COUNTED
+    (``paginator.total``, ``paginator.total_capped``)."""
     limit = MAX_RESULTS if limit is None else limit
     keys = list(entries.values_list("pk", flat=True)[: limit + 1])
     total = len(keys)
     if total > limit:
-        total = entries.order_by().values("pk")[: MAX_COUNTED + 1].count()
+        total = entries.order_by().values("pk")[: MAX_COUNTED + 1].count() if count else limit
     return _page_of_keys(keys, page_number, per_page, limit=limit, total=total)
 
 
@@ -282,14 +283,17 @@ def search(filters: SearchFilters, *, page_number=1, per_page: int = RESULTS_PER
         if page.paginator.count:
             return SearchResults(page=page, filters=filters)
         keys = _similar_names_in_python(entries, terms, filters.sort)
-        page = _page_of_keys(keys, page_number, per_page, limit=MAX_SIMILAR_RESULTS, total=len(keys))
+        total = min(len(keys), MAX_SIMILAR_RESULTS)
+        page = _page_of_keys(keys, page_number, per_page, limit=MAX_SIMILAR_RESULTS, total=total)
         return SearchResults(page=page, filters=filters, similar=bool(page.paginator.count))
     matched = _ordered(_full_text(entries, terms), filters.sort, ranked=True)
     page = _page(matched, page_number, per_page)
     if page.paginator.count:
         return SearchResults(page=page, filters=filters)
     similar = _ordered(_similar_names(entries, " ".join(terms)), filters.sort, ranked=True)
-    page = _page(similar, page_number, per_page, limit=MAX_SIMILAR_RESULTS)
+    # look-alikes are ranked by closeness and only the closest are shown: how many more
+    # there are says nothing useful, and counting them would cost as much again
+    page = _page(similar, page_number, per_page, limit=MAX_SIMILAR_RESULTS, count=False)
     return SearchResults(page=page, filters=filters, similar=bool(page.paginator.count))
 
 

@@ -386,3 +386,19 @@ def test_search_filters_fold_behind_a_filters_disclosure(client, acme, publish):
     body = client.get("/search", {"q": "tool", "os": "Linux", "verified": "1"}).content.decode()
     summary = re.search(r"<summary[^>]*>(.*?)</summary>", body, re.S).group(1)
     assert '<span class="count" aria-label="2 in use">2</span>' in summary
+
+
+def test_capped_look_alikes_say_they_are_the_closest_without_counting_them(
+    client, acme, publish, monkeypatch, django_assert_max_num_queries
+):
+    from .. import selectors
+
+    for name in ("postgres", "postgres-operator", "charts/postgres"):
+        publish(acme, name)
+    monkeypatch.setattr(selectors, "MAX_SIMILAR_RESULTS", 2)
+    with django_assert_max_num_queries(4):  # the exact pass, the look-alikes, the page's rows, their aliases
+        body = client.get("/search", {"q": "postgress"}).content.decode()
+    assert "More than 2 results for “postgress”" in body
+    assert "Showing the 2 closest names — refine your search or use the filters." in body
+    assert "Nothing matched those words exactly" in body
+    assert body.count('class="card"') == 2
