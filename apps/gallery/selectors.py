@@ -5,16 +5,21 @@ reach a page, a count or a search result."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from difflib import SequenceMatcher
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.accounts.models import Account, Alias, PublisherLogo
-from apps.registry.models import Tag
+from apps.registry.content.media_types import INDEXES
+from apps.registry.models import ManifestChild, Tag
 from apps.repositories.models import (
     RECOGNISED_ARCHITECTURES,
     RECOGNISED_OPERATING_SYSTEMS,
@@ -29,9 +34,18 @@ RESULTS_PER_PAGE = 20
 # Results are counted up to here ("1000+"): a page past the 50th of a common word is
 # never wanted, and counting every match of one would cost more than the page.
 MAX_RESULTS = 1000
+# A search with more matches than that still says how many there are, counted up to here.
+MAX_COUNTED = 10_000
 # A typo's look-alikes: the closest few pages are all anyone reads.
 MAX_SIMILAR_RESULTS = 100
+# SQLite's typo pass reads the names of at most this many repositories (the most pulled
+# first), and takes a word as a look-alike of a term from this similarity on (difflib's
+# ratio: one wrong letter in a word of five letters is 0.8, of six 0.83).
+MAX_FUZZY_CANDIDATES = 20_000
+FUZZY_CUTOFF = 0.8
 TAGS_PER_PAGE = 25
+TAG_FILTER_MAX_LENGTH = 128
+PULL_HISTORY_DAYS = 30
 QUERY_MAX_LENGTH = 200
 QUERY_MAX_TERMS = 8
 _TERM = re.compile(r"[^\W_]+")
@@ -113,7 +127,12 @@ class SearchFilters:
 
     @property
     def narrowed(self) -> bool:
-        return bool(self.operating_system or self.architecture or self.kind or self.verified_only)
+        return bool(self.narrowing_count)
+
+    @property
+    def narrowing_count(self) -> int:
+        """How many filters are in use (the sort is not one)."""
+        return sum(map(bool, (self.operating_system, self.architecture, self.kind, self.verified_only)))
 
 
 @dataclass
@@ -177,18 +196,80 @@ def _ordered(entries: QuerySet, sort: str, *, ranked: bool) -> QuerySet:
     return entries.order_by("-pull_count", "name", "pk")
 
 
-def _page(entries: QuerySet, page_number, per_page: int, *, limit: int | None = None) -> Page:
+def _page(entries: QuerySet, page_number, per_page: int, *, limit: int | None = None, count: bool = True) -> Page:
     """One query finds the keys of the first ``limit`` matches in order (narrow rows
     sort fast, and counting comes free); a second reads the page's rows by key.
-    ``page.paginator.capped`` says whether there were more than ``limit``."""
+    ``page.paginator.capped`` says whether there were more than ``limit``; then a
+    third counts them (unless ``count`` is false), up to MAX_COUNTED
+    (``paginator.total``, ``paginator.total_capped``)."""
     limit = MAX_RESULTS if limit is None else limit
     keys = list(entries.values_list("pk", flat=True)[: limit + 1])
+    total = len(keys)
+    if total > limit:
+        total = entries.order_by().values("pk")[: MAX_COUNTED + 1].count() if count else limit
+    return _page_of_keys(keys, page_number, per_page, limit=limit, total=total)
+
+
+def _page_of_keys(keys: list, page_number, per_page: int, *, limit: int, total: int) -> Page:
     paginator = Paginator(keys[:limit], per_page)
     paginator.capped = len(keys) > limit
+    paginator.total = min(total, MAX_COUNTED) if paginator.capped else total
+    paginator.total_capped = paginator.capped and total > MAX_COUNTED
     page = paginator.get_page(page_number)
     rows = GalleryEntry.objects.in_bulk(list(page.object_list))
     page.object_list = with_aliases(rows[pk] for pk in page.object_list if pk in rows)
     return page
+
+
+def _similar_names_in_python(entries: QuerySet, terms: list[str], sort: str) -> list[int]:
+    """SQLite (no trigram index): a bounded pass in Python over the names of the
+    filtered repositories, the first MAX_FUZZY_CANDIDATES in ``sort`` order (most
+    pulled, or last updated). A repository matches when every term is in a word of
+    its name or close to one (difflib's ratio, at least FUZZY_CUTOFF); relevance is
+    the mean closeness, then that order. The keys of the best MAX_SIMILAR_RESULTS + 1."""
+    order = ("-last_updated_at", "pk") if sort == Sort.UPDATED else ("-pull_count", "pk")
+    rows = list(entries.order_by(*order).values_list("pk", "title")[:MAX_FUZZY_CANDIDATES])
+    # every word of the names, by length, with the rows (positions) it is in
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, (_, title) in enumerate(rows):
+        for word in set(title.split()):
+            positions[word].append(position)
+    by_length: dict[int, list[str]] = defaultdict(list)
+    for word in positions:
+        by_length[len(word)].append(word)
+    closeness: list[dict[str, float]] = []
+    for term in terms:
+        matcher = SequenceMatcher(b=term, autojunk=False)
+        close: dict[str, float] = {}
+        for length, words in by_length.items():
+            if length >= len(term):
+                close.update((word, 1.0) for word in words if term in word)
+            # ratio = 2 * matches / (both lengths): a length too far off can never reach the cutoff
+            if 2 * min(length, len(term)) < FUZZY_CUTOFF * (length + len(term)):
+                continue
+            for word in words:
+                if word in close:
+                    continue
+                matcher.set_seq1(word)
+                if matcher.quick_ratio() >= FUZZY_CUTOFF and (ratio := matcher.ratio()) >= FUZZY_CUTOFF:
+                    close[word] = ratio
+        if not close:
+            return []
+        closeness.append(close)
+    # a row's score for a term is its closest word's: only rows with a close word of every term match
+    best: dict[int, list[float]] = {}
+    for n, close in enumerate(closeness):
+        for word, ratio in close.items():
+            for position in positions[word]:
+                scores = best.setdefault(position, [0.0] * len(closeness))
+                scores[n] = max(scores[n], ratio)
+    found = [
+        (-sum(scores) if sort == Sort.RELEVANCE else 0, position, rows[position][0])
+        for position, scores in best.items()
+        if all(scores)
+    ]
+    found.sort()
+    return [pk for *_, pk in found[: MAX_SIMILAR_RESULTS + 1]]
 
 
 def search(filters: SearchFilters, *, page_number=1, per_page: int = RESULTS_PER_PAGE) -> SearchResults:
@@ -203,13 +284,21 @@ def search(filters: SearchFilters, *, page_number=1, per_page: int = RESULTS_PER
         )
     if connection.vendor != "postgresql":
         matched = _ordered(_substring(entries, terms), filters.sort, ranked=True)
-        return SearchResults(page=_page(matched, page_number, per_page), filters=filters)
+        page = _page(matched, page_number, per_page)
+        if page.paginator.count:
+            return SearchResults(page=page, filters=filters)
+        keys = _similar_names_in_python(entries, terms, filters.sort)
+        total = min(len(keys), MAX_SIMILAR_RESULTS)
+        page = _page_of_keys(keys, page_number, per_page, limit=MAX_SIMILAR_RESULTS, total=total)
+        return SearchResults(page=page, filters=filters, similar=bool(page.paginator.count))
     matched = _ordered(_full_text(entries, terms), filters.sort, ranked=True)
     page = _page(matched, page_number, per_page)
     if page.paginator.count:
         return SearchResults(page=page, filters=filters)
     similar = _ordered(_similar_names(entries, " ".join(terms)), filters.sort, ranked=True)
-    page = _page(similar, page_number, per_page, limit=MAX_SIMILAR_RESULTS)
+    # look-alikes are ranked by closeness and only the closest are shown: how many more
+    # there are says nothing useful, and counting them would cost as much again
+    page = _page(similar, page_number, per_page, limit=MAX_SIMILAR_RESULTS, count=False)
     return SearchResults(page=page, filters=filters, similar=bool(page.paginator.count))
 
 
@@ -318,7 +407,68 @@ def catalog_texts(entry: GalleryEntry) -> RepositoryCatalogData | None:
     return RepositoryCatalogData.objects.only("about_html", "usage_html").filter(repository_id=entry.pk).first()
 
 
-def tags_page(entry: GalleryEntry, *, page_number=1, per_page: int = TAGS_PER_PAGE) -> Page:
+class TagSort:
+    NEWEST = "newest"
+    NAME = "name"
+    SIZE = "size"
+    PULLS = "pulls"
+    CHOICES = ((NEWEST, "Newest"), (NAME, "Name"), (SIZE, "Size"), (PULLS, "Most pulls"))
+
+
+@dataclass(frozen=True)
+class TagFilters:
+    """The tags tab's filter (a substring of the tag's name, the GET `tag`) and sort,
+    already cleaned: an unknown sort is the default, never an error."""
+
+    text: str = ""
+    sort: str = TagSort.NEWEST
+
+    @classmethod
+    def from_params(cls, params) -> TagFilters:
+        sort = params.get("sort", "")
+        return cls(
+            text=params.get("tag", "").strip()[:TAG_FILTER_MAX_LENGTH],
+            sort=sort if sort in dict(TagSort.CHOICES) else TagSort.NEWEST,
+        )
+
+
+@dataclass(frozen=True)
+class PlatformSize:
+    """One platform of a tag and what pulling it downloads (None: not measured yet)."""
+
+    platform: dict
+    size: int | None
+
+
+_TAG_ORDER = {
+    TagSort.NEWEST: ("-updated_at", "name"),
+    TagSort.NAME: ("name",),
+    TagSort.SIZE: (F("pull_size").desc(nulls_last=True), "name"),
+    TagSort.PULLS: ("-pulls", "-updated_at", "name"),
+}
+
+
+def tags_page(
+    entry: GalleryEntry, filters: TagFilters | None = None, *, page_number=1, per_page: int = TAGS_PER_PAGE
+) -> Page:
+    """A page of the repository's tags, filtered and sorted as asked, each with
+    `.pulls` (all-time pulls under that tag, from the gallery's counters),
+    `.pull_size` (what one pull downloads: an index's largest platform) and
+    `.platform_sizes` (a PlatformSize per platform; an index's from its children).
+    Two queries (the count and the page), three when the page has an index."""
+    filters = filters or TagFilters()
+    pulls = (
+        PullCount.objects.filter(repository_id=OuterRef("repository_id"), tag=OuterRef("name"))
+        .values("tag")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
+    largest_child = (
+        ManifestChild.objects.filter(parent_id=OuterRef("manifest_id"))
+        .values("parent_id")
+        .annotate(largest=Max("child__total_size"))
+        .values("largest")
+    )
     tags = (
         Tag.objects.filter(repository_id=entry.pk)
         .select_related("manifest", "manifest__gallery_scan")
@@ -335,9 +485,75 @@ def tags_page(entry: GalleryEntry, *, page_number=1, per_page: int = TAGS_PER_PA
             "manifest__gallery_scan__status",
             "manifest__gallery_scan__severity_counts",
         )
-        .order_by("-updated_at", "name")
+        .annotate(
+            pulls=Coalesce(Subquery(pulls), 0),
+            pull_size=Case(
+                When(manifest__media_type__in=INDEXES, then=Subquery(largest_child)),
+                default=F("manifest__total_size"),
+            ),
+        )
+        .order_by(*_TAG_ORDER[filters.sort])
     )
-    return Paginator(tags, per_page).get_page(page_number)
+    if filters.text:
+        tags = tags.filter(name__icontains=filters.text)
+    page = Paginator(tags, per_page).get_page(page_number)
+    page.object_list = list(page.object_list)
+    _attach_platform_sizes(page.object_list)
+    return page
+
+
+def _attach_platform_sizes(tags: list[Tag]) -> None:
+    """An image's one platform has the image's size; an index lists each child image
+    with its own size (never their sum: a pull downloads one platform). Children
+    without a real platform (attestations say unknown/unknown) are left out."""
+    indexes = [tag.manifest_id for tag in tags if tag.manifest.media_type in INDEXES]
+    children: dict[int, list[PlatformSize]] = {}
+    if indexes:
+        rows = (
+            ManifestChild.objects.filter(parent_id__in=indexes)
+            .select_related("child")
+            .only("parent_id", "child__platforms", "child__total_size")
+            .order_by("pk")
+        )
+        for row in rows:
+            platform = (row.child.platforms or [{}])[0]
+            if platform.get("os", "unknown") != "unknown" and platform.get("architecture", "unknown") != "unknown":
+                children.setdefault(row.parent_id, []).append(PlatformSize(platform, row.child.total_size))
+    for tag in tags:
+        manifest = tag.manifest
+        if manifest.media_type in INDEXES:
+            tag.platform_sizes = children.get(manifest.pk) or [PlatformSize(p, None) for p in manifest.platforms]
+        else:
+            tag.platform_sizes = [PlatformSize(p, manifest.total_size) for p in manifest.platforms]
+        tag.multi_platform = manifest.media_type in INDEXES
+
+
+def daily_pulls(entry: GalleryEntry, *, days: int = PULL_HISTORY_DAYS, today: date | None = None) -> PullHistory:
+    """Pulls per UTC day over the last ``days`` days up to today, every day present
+    (0 when none), all tags together. One query."""
+    today = today or timezone.now().date()
+    since = today - timedelta(days=days - 1)
+    rows = dict(
+        PullCount.objects.filter(repository_id=entry.pk, day__gte=since, day__lte=today)
+        .order_by()
+        .values("day")
+        .annotate(total=Sum("count"))
+        .values_list("day", "total")
+    )
+    return PullHistory([(since + timedelta(days=n), rows.get(since + timedelta(days=n), 0)) for n in range(days)])
+
+
+@dataclass
+class PullHistory:
+    days: list[tuple[date, int]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(count for _, count in self.days)
+
+    @property
+    def peak(self) -> int:
+        return max((count for _, count in self.days), default=0)
 
 
 def tag_named(entry: GalleryEntry, name: str) -> Tag | None:

@@ -135,27 +135,54 @@ def repository(request, alias: str, name: str):
         return HttpResponseRedirect(_with_query(request, reverse("gallery:repository", args=[entry.alias, name])))
     tab = request.GET.get("tab", "about")
     tab = tab if tab in REPOSITORY_TABS else "about"
-    chosen = request.GET.get("tag", "")
-    tag = selectors.tag_named(entry, chosen) if chosen else None
-    tag_name = tag.name if tag is not None else entry.default_tag
+    # `tag` chooses the tag the pull box shows; on the tags tab it also filters the
+    # list (a part of a tag's name), so a filter that is no tag's whole name is no error.
+    chosen = request.GET.get("tag", "")[: selectors.TAG_FILTER_MAX_LENGTH]
     host = registry_host(request)
+    is_helm_chart = entry.kind == Kind.HELM_CHART
+    page = None
+    if tab == "tags":
+        filters = selectors.TagFilters.from_params(request.GET)
+        page = selectors.tags_page(entry, filters, page_number=request.GET.get("page", 1))
+    # A tag chosen from the tags tab's list is on its page: no query to find it.
+    on_page = [row for row in page.object_list if row.name == chosen] if page is not None and chosen else []
+    tag = on_page[0] if on_page else selectors.tag_named(entry, chosen) if chosen else None
+    tag_name = tag.name if tag is not None else entry.default_tag
+    history = selectors.daily_pulls(entry)
     context = {
         "entry": entry,
         "tab": tab,
-        "texts": selectors.catalog_texts(entry),
+        "texts": selectors.catalog_texts(entry) if tab != "tags" else None,
         "host": host,
         "tag_name": tag_name,
-        "unknown_tag": chosen if chosen and tag is None else "",
+        "unknown_tag": chosen if chosen and tag is None and tab != "tags" else "",
         "pull_command": pull_command(host=host, alias=entry.alias, name=entry.name, tag=tag_name, kind=entry.kind)
         if tag_name
         else "",
-        "is_helm_chart": entry.kind == Kind.HELM_CHART,
+        "is_helm_chart": is_helm_chart,
+        "tags_label": "Versions" if is_helm_chart else "Image tags",
+        "tag_label": "Version" if is_helm_chart else "Tag",
+        "pull_history": history,
         # absolute addresses for link previews (Open Graph), as the public sees the site
         "site_url": settings.BERTH_PUBLIC_URL or f"{request.scheme}://{request.get_host()}",
     }
-    if tab == "tags":
-        context["page"] = selectors.tags_page(entry, page_number=request.GET.get("page", 1))
-        context["page_query"] = "tab=tags"
+    if page is not None:
+        for row in page.object_list:
+            row.pull_command = pull_command(
+                host=host, alias=entry.alias, name=entry.name, tag=row.name, kind=entry.kind
+            )
+        kept = {"tab": "tags"}
+        if filters.text:
+            kept["tag"] = filters.text
+        if filters.sort != selectors.TagSort.NEWEST:
+            kept["sort"] = filters.sort
+        context.update(
+            page=page,
+            page_query=urlencode(kept),
+            tag_filters=filters,
+            tag_sorts=selectors.TagSort.CHOICES,
+            sort_query=urlencode({"tab": "tags", "sort": filters.sort}),
+        )
     return render(request, "gallery/repository.html", context)
 
 

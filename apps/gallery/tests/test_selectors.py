@@ -204,13 +204,57 @@ def test_nonsense_finds_nothing_or_lists_everything_without_error(catalog_of_thr
     assert results.page.paginator.count == count
 
 
-@on_postgresql
-def test_a_small_typo_still_finds_the_repository_on_postgresql(catalog_of_three):
+def test_a_small_typo_still_finds_the_repository(catalog_of_three):
+    # PostgreSQL: trigram word similarity; SQLite: the bounded difflib pass over names.
     results = selectors.search(SearchFilters(query="postgress"))
     assert names(results) == ["postgres"]
     assert results.similar
     assert find("reddis") == ["redis-tools"]
     assert find("postgrse") == ["postgres"]
+    assert find("ngimz") == []  # two letters wrong in five: not a typo of nginx
+    assert not selectors.search(SearchFilters(query="zzzqqqxxx")).similar
+
+
+def test_a_typo_keeps_the_filters(acme, publish):
+    publish(acme, "postgres")
+    publish(acme, "charts/postgres", tags=("1.0.0",), config_media_type=mt.HELM_CONFIG)
+    assert sorted(find("postgress")) == ["charts/postgres", "postgres"]
+    assert find("postgress", kind=Kind.HELM_CHART) == ["charts/postgres"]
+    assert find("postgress", kind=Kind.ARTIFACT) == []
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="SQLite's typo pass in Python")
+def test_sqlite_typo_pass_every_term_and_its_bounds(acme, other, publish, monkeypatch):
+    publish(acme, "kafka-broker")
+    busy = publish(other, "kafka-connect")
+    GalleryEntry.objects.filter(repository=busy).update(pull_count=10)
+    # every term must be in a name word or close to one; ranked by closeness, then pulls
+    assert find("kafak brokr") == ["kafka-broker"]
+    assert find("kafak") == ["kafka-connect", "kafka-broker"]
+    assert find("kafak", sort=Sort.PULLS) == ["kafka-connect", "kafka-broker"]
+    assert find("kafak zzzzzz") == []
+    # the pass reads at most MAX_FUZZY_CANDIDATES names, the most pulled first
+    monkeypatch.setattr(selectors, "MAX_FUZZY_CANDIDATES", 1)
+    assert find("kafak") == ["kafka-connect"]
+    # and returns at most MAX_SIMILAR_RESULTS, saying there were more
+    monkeypatch.setattr(selectors, "MAX_FUZZY_CANDIDATES", 100)
+    monkeypatch.setattr(selectors, "MAX_SIMILAR_RESULTS", 1)
+    results = selectors.search(SearchFilters(query="kafak"))
+    assert names(results) == ["kafka-connect"] and results.page.paginator.capped
+
+
+def test_a_capped_search_counts_its_matches_up_to_a_limit(acme, publish, monkeypatch):
+    for n in range(6):
+        publish(acme, f"tool{n}")
+    monkeypatch.setattr(selectors, "MAX_RESULTS", 2)
+    paginator = selectors.search(SearchFilters(query="tool")).page.paginator
+    assert (paginator.count, paginator.capped, paginator.total, paginator.total_capped) == (2, True, 6, False)
+    monkeypatch.setattr(selectors, "MAX_COUNTED", 4)
+    paginator = selectors.search(SearchFilters(query="tool")).page.paginator
+    assert (paginator.total, paginator.total_capped) == (4, True)
+    monkeypatch.setattr(selectors, "MAX_RESULTS", 100)
+    paginator = selectors.search(SearchFilters(query="tool")).page.paginator
+    assert (paginator.count, paginator.capped, paginator.total) == (6, False, 6)
 
 
 def test_filters_narrow_by_os_architecture_kind_and_verification(acme, other, publish, committed):

@@ -118,8 +118,23 @@ def test_counts_stop_at_the_cap(client, acme, publish, monkeypatch):
     for n in range(5):
         publish(acme, f"tool{n}")
     body = client.get("/search", {"q": "tool"}).content.decode()
-    assert "3+ results for “tool”" in body
+    assert "5 results for “tool”" in body
+    assert "Showing the first 3 of 5 — refine your search or use the filters." in body
+    assert body.count('class="card"') == 3
     assert client.get("/search").content.decode().count('class="card"') == 3
+    # Past MAX_COUNTED the count says "more than".
+    monkeypatch.setattr(selectors, "MAX_COUNTED", 4)
+    body = client.get("/search", {"q": "tool", "kind": "helm"}).content.decode()
+    assert "0 results" in body and "Showing the first" not in body  # no Helm chart: not capped
+    body = client.get("/search", {"q": "tool"}).content.decode()
+    assert "More than 4 results for “tool”" in body
+    assert "Showing the first 3 of more than 4 — refine your search" in body
+
+
+def test_a_search_under_the_cap_says_nothing_about_it(client, acme, publish):
+    publish(acme, "tool")
+    body = client.get("/search", {"q": "tool"}).content.decode()
+    assert "1 result for “tool”" in body and "Showing the first" not in body
 
 
 def test_search_form_controls_are_labelled(client, db):
@@ -355,3 +370,35 @@ def test_pages_answer_only_safe_methods(client, acme, alias, publish):
 def test_the_gallery_routes_do_not_shadow_the_registry_api(client, db):
     assert client.get("/v2/").status_code in (200, 401)
     assert client.get("/api/v1/nothing").status_code in (401, 403, 404)
+
+
+def test_search_filters_fold_behind_a_filters_disclosure(client, acme, publish):
+    publish(acme, "tool")
+    body = client.get("/search", {"q": "tool"}).content.decode()
+    details = re.search(
+        r'<details class="filter-disclosure">\s*<summary[^>]*>(.*?)</summary>(.*?)</details>', body, re.S
+    )
+    assert details is not None  # folded (no `open`): on a phone the results come first
+    assert details.group(1).strip() == "Filters"
+    for control_id in ("filter-os", "filter-arch", "filter-kind", "filter-verified", "filter-sort"):
+        assert f'id="{control_id}"' in details.group(2)
+    assert 'id="search-q"' not in details.group(2)  # the search box itself stays out
+    body = client.get("/search", {"q": "tool", "os": "Linux", "verified": "1"}).content.decode()
+    summary = re.search(r"<summary[^>]*>(.*?)</summary>", body, re.S).group(1)
+    assert '<span class="count" aria-label="2 in use">2</span>' in summary
+
+
+def test_capped_look_alikes_say_they_are_the_closest_without_counting_them(
+    client, acme, publish, monkeypatch, django_assert_max_num_queries
+):
+    from .. import selectors
+
+    for name in ("postgres", "postgres-operator", "charts/postgres"):
+        publish(acme, name)
+    monkeypatch.setattr(selectors, "MAX_SIMILAR_RESULTS", 2)
+    with django_assert_max_num_queries(4):  # the exact pass, the look-alikes, the page's rows, their aliases
+        body = client.get("/search", {"q": "postgress"}).content.decode()
+    assert "More than 2 results for “postgress”" in body
+    assert "Showing the 2 closest names — refine your search or use the filters." in body
+    assert "Nothing matched those words exactly" in body
+    assert body.count('class="card"') == 2
