@@ -427,7 +427,7 @@ class TagFilters:
     def from_params(cls, params) -> TagFilters:
         sort = params.get("sort", "")
         return cls(
-            text=params.get("tag", "").strip()[:TAG_FILTER_MAX_LENGTH],
+            text=params.get("filter", "").strip()[:TAG_FILTER_MAX_LENGTH],
             sort=sort if sort in dict(TagSort.CHOICES) else TagSort.NEWEST,
         )
 

@@ -135,8 +135,8 @@ def repository(request, alias: str, name: str):
         return HttpResponseRedirect(_with_query(request, reverse("gallery:repository", args=[entry.alias, name])))
     tab = request.GET.get("tab", "about")
     tab = tab if tab in REPOSITORY_TABS else "about"
-    # `tag` chooses the tag the pull box shows; on the tags tab it also filters the
-    # list (a part of a tag's name), so a filter that is no tag's whole name is no error.
+    # `tag` chooses the tag the pull box shows; on the tags tab `filter` narrows the
+    # list (a part of a tag's name), and choosing a tag keeps the list as it was.
     chosen = request.GET.get("tag", "")[: selectors.TAG_FILTER_MAX_LENGTH]
     host = registry_host(request)
     is_helm_chart = entry.kind == Kind.HELM_CHART
@@ -173,7 +173,7 @@ def repository(request, alias: str, name: str):
             )
         kept = {"tab": "tags"}
         if filters.text:
-            kept["tag"] = filters.text
+            kept["filter"] = filters.text
         if filters.sort != selectors.TagSort.NEWEST:
             kept["sort"] = filters.sort
         context.update(
@@ -182,6 +182,7 @@ def repository(request, alias: str, name: str):
             tag_filters=filters,
             tag_sorts=selectors.TagSort.CHOICES,
             sort_query=urlencode({"tab": "tags", "sort": filters.sort}),
+            list_query=urlencode(kept),
         )
     return render(request, "gallery/repository.html", context)
 

@@ -327,7 +327,7 @@ def test_tags_tab_filter_sort_and_choice_stay_on_the_tab(new_context, berth, gal
     page.get_by_label("Filter image tags").fill("slim")
     with page.expect_navigation():
         page.get_by_label("Filter image tags").press("Enter")
-    assert "tab=tags" in page.url and "tag=slim" in page.url and "sort=pulls" in page.url
+    assert "tab=tags" in page.url and "filter=slim" in page.url and "sort=pulls" in page.url
     assert tag_rows(page) == ["1.0-slim"]
     expect(page.get_by_role("link", name="Image tags")).to_have_attribute("aria-current", "page")
     page.get_by_role("link", name="Show all").click()

@@ -200,15 +200,15 @@ def test_tags_sort(client, alias, four_tags, sort, expected):
 
 
 def test_tags_filter_by_a_part_of_the_name(client, alias, four_tags):
-    body = client.get(f"/{alias}/app", {"tab": "tags", "tag": "-L", "sort": "name"}).content.decode()
+    body = client.get(f"/{alias}/app", {"tab": "tags", "filter": "-L", "sort": "name"}).content.decode()
     assert rows(body) == ["a-large"]  # case does not matter
     assert "1 tag containing “-L”" in body
-    body = client.get(f"/{alias}/app", {"tab": "tags", "tag": "e", "sort": "name"}).content.decode()
+    body = client.get(f"/{alias}/app", {"tab": "tags", "filter": "e", "sort": "name"}).content.decode()
     assert rows(body) == ["a-large", "d-newest"]
     assert "There is no tag" not in body  # a filter is no claim that such a tag exists
-    body = client.get(f"/{alias}/app", {"tab": "tags", "tag": "zzz"}).content.decode()
+    body = client.get(f"/{alias}/app", {"tab": "tags", "filter": "zzz"}).content.decode()
     assert rows(body) == [] and "No tag contains “zzz”" in body
-    assert client.get(f"/{alias}/app", {"tab": "tags", "tag": "x" * 5000}).status_code == 200
+    assert client.get(f"/{alias}/app", {"tab": "tags", "filter": "x" * 5000}).status_code == 200
 
 
 def test_choosing_a_filter_sort_or_tag_stays_on_the_tags_tab(client, alias, four_tags, settings):
@@ -218,10 +218,16 @@ def test_choosing_a_filter_sort_or_tag_stays_on_the_tags_tab(client, alias, four
     # The filter and sort form sends the tab along.
     assert ("input", {"type": "hidden", "name": "tab", "value": "tags"}) in elements
     assert 'aria-current="page">Image tags' in body
-    # A row's link chooses its tag and stays on the tab, with the sort kept: the pull box shows that tag.
+    # A row's link chooses its tag and stays on the tab, with the sort kept: the pull box shows that tag,
+    # and the list stays whole (choosing is no filter).
     links = [a["href"] for tag, a in elements if tag == "a" and "tag=" in a.get("href", "") and a["href"][0] == "?"]
     assert "?tab=tags&sort=pulls&tag=a-large#pull-title" in links
     assert f"docker pull r.example.test/{alias}/app:a-large" in body.split('id="pull-command">')[1]
+    assert len(rows(body)) == 4 and "Show all" not in body
+    # With a filter, choosing a tag keeps the filter too.
+    body = client.get(f"/{alias}/app", {"tab": "tags", "filter": "a-", "sort": "pulls"}).content.decode()
+    links = [a["href"] for tag, a in parsed_elements(body) if tag == "a" and a.get("href", "").startswith("?")]
+    assert "?tab=tags&filter=a-&sort=pulls&tag=a-large#pull-title" in links
     assert "Show all" in body  # back to every tag
 
 
@@ -229,8 +235,8 @@ def test_pages_of_tags_keep_the_filter_and_sort(client, acme, alias, publish):
     repository = publish(acme, "app", tags=())
     for n in range(30):
         add_tag(repository, f"v{n}")
-    body = client.get(f"/{alias}/app", {"tab": "tags", "tag": "v", "sort": "name"}).content.decode()
-    assert "Page 1 of 2" in body and "?tab=tags&amp;tag=v&amp;sort=name&amp;page=2" in body
+    body = client.get(f"/{alias}/app", {"tab": "tags", "filter": "v", "sort": "name"}).content.decode()
+    assert "Page 1 of 2" in body and "?tab=tags&amp;filter=v&amp;sort=name&amp;page=2" in body
     body = client.get(f"/{alias}/app", {"tab": "tags"}).content.decode()
     assert "?tab=tags&amp;page=2" in body  # the defaults are left out of the address
 
@@ -317,7 +323,7 @@ def busy_gallery(acme, make_tenant, publish):
         ("/{alias}/app?tag=v3", 6),
         ("/{alias}/app?tab=tags", 7),
         ("/{alias}/app?tab=tags&tag=m3&sort=size", 7),  # a tag's name: the page has it
-        ("/{alias}/app?tab=tags&tag=m&sort=size", 8),  # part of names: is it one too?
+        ("/{alias}/app?tab=tags&filter=m&sort=size", 7),  # a filter: part of names
         ("/{alias}/app?tab=tags&sort=pulls&page=2", 7),
     ],
 )
