@@ -111,8 +111,8 @@ BERTH_AUDIT_WRITER_NICE = env_int("BERTH_AUDIT_WRITER_NICE", 10)
 if not 0 <= BERTH_AUDIT_WRITER_NICE <= 19:
     raise ImproperlyConfigured(f"BERTH_AUDIT_WRITER_NICE must be 0..19, not {BERTH_AUDIT_WRITER_NICE}")
 BERTH_AUDIT_SYNCHRONOUS = env_bool("BERTH_AUDIT_SYNCHRONOUS", False)
-# true: a management API write that succeeds without its service recording the
-# audit event raises (apps.api.views.UnrecordedChange) instead of logging an error.
+# true: a management API or console write that succeeds without its service recording the
+# audit event raises (apps.audit.events.UnrecordedChange) instead of logging an error.
 # The tests set it; DEBUG implies it.
 BERTH_AUDIT_STRICT = env_bool("BERTH_AUDIT_STRICT", False)
 # false: read-only events (pulls, lookups, and refused reads) are not recorded, as a

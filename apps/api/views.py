@@ -10,11 +10,9 @@ record nothing themselves."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from functools import cached_property
 
-from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
@@ -35,26 +33,8 @@ from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
 
 from .exceptions import AccessDenied
 
-logger = logging.getLogger(__name__)
-
-
-class UnrecordedChange(AssertionError):
-    """A write of the management API succeeded, but no service recorded its audit event."""
-
-
-def _unrecorded_change(draft: events.EventDraft) -> None:
-    """A successful write request whose started event no service recorded: the
-    service it called must record its change (apps.audit.services.record_change).
-    Raised with DEBUG or BERTH_AUDIT_STRICT (the tests), so a miss fails them;
-    otherwise logged as an error, and apps.audit.middleware still hands the event
-    to the recorder, outside the change's transaction."""
-    message = (
-        f"{draft.event_name} succeeded but no service recorded its audit event: "
-        "the service that made the change must call apps.audit.services.record_change"
-    )
-    if settings.DEBUG or settings.BERTH_AUDIT_STRICT:
-        raise UnrecordedChange(message)
-    logger.error(message)
+# Raised by a write whose service recorded no audit event (the tests import it from here).
+UnrecordedChange = events.UnrecordedChange
 
 
 class PolicyAuthorizedView(APIView):
@@ -63,7 +43,7 @@ class PolicyAuthorizedView(APIView):
     A request that may change state (any method but GET, HEAD, OPTIONS) runs in one
     transaction, which its audit event joins as the last write when it succeeds:
     the service that made the change recorded it. A successful write whose event
-    no service recorded is a bug (UnrecordedChange; see _unrecorded_change). An
+    no service recorded is a bug (events.require_recorded). An
     error response rolls everything back (its event is then recorded as a
     failure by apps.audit.middleware)."""
 
@@ -75,8 +55,8 @@ class PolicyAuthorizedView(APIView):
             draft = events.current(request)
             if response.status_code >= 400:
                 transaction.set_rollback(True)
-            elif draft is not None and not draft.read_only and not draft.recorded:
-                _unrecorded_change(draft)
+            else:
+                events.require_recorded(draft, surface="the management API")
         return response
 
     @cached_property

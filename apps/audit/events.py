@@ -12,6 +12,7 @@ response and handed to the recorder (its spool), so pulls never wait on a write.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -19,9 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
+from django.conf import settings
 from django.utils import timezone
 
 from apps.kernel.requests import RequestContext, request_context
+
+logger = logging.getLogger(__name__)
 
 REQUEST_ATTRIBUTE = "berth_audit_event"
 # Where an aggregate event (failed requests counted instead of recorded one by one:
@@ -193,3 +197,25 @@ def unstarted(
 def with_values(parameters: dict) -> dict:
     """The parameters that were given a value."""
     return {k: v for k, v in parameters.items() if v not in (None, "")}
+
+
+class UnrecordedChange(AssertionError):
+    """A write request succeeded, but no service recorded its audit event."""
+
+
+def require_recorded(draft: EventDraft | None, *, surface: str) -> None:
+    """After a successful write request of ``surface`` (the management API, the
+    console): the service that made the change must have recorded the event the
+    request started (apps.audit.services.record_change). A miss is a bug: raised
+    with DEBUG or BERTH_AUDIT_STRICT (the tests), logged as an error otherwise
+    (apps.audit.middleware still hands the event to the recorder, outside the
+    change's transaction)."""
+    if draft is None or draft.read_only or draft.recorded:
+        return
+    message = (
+        f"{draft.event_name} succeeded in {surface} but no service recorded its audit event: "
+        "the service that made the change must call apps.audit.services.record_change"
+    )
+    if settings.DEBUG or settings.BERTH_AUDIT_STRICT:
+        raise UnrecordedChange(message)
+    logger.error(message)

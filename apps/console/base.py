@@ -11,7 +11,7 @@ the request's audit event. A refusal renders ``console/not_authorized.html``
 Writes (POST) run in one transaction: a service that changes state is handed
 ``self.actor`` and ``self.context`` and records its audit event in it, exactly as
 behind the API; a write that succeeded without a recorded event is a bug
-(apps.api.views' UnrecordedChange check, the same rule). Forms are CSRF-protected
+(apps.audit.events.require_recorded, the API's rule too). Forms are CSRF-protected
 by Django's middleware; nothing here exempts them.
 
 Views raise ``Refused`` / ``Http404`` and let ``dispatch`` render them, so a
@@ -19,10 +19,8 @@ handler reads as the API's do: find, authorize, call the service, redirect."""
 
 from __future__ import annotations
 
-import logging
 from functools import cached_property
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
@@ -42,11 +40,6 @@ from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-logger = logging.getLogger(__name__)
-
-
-class UnrecordedChange(AssertionError):
-    """A console write succeeded, but no service recorded its audit event."""
 
 
 class Refused(Exception):
@@ -79,8 +72,8 @@ class ConsoleView(LoginRequiredMixin, View):
                 draft = events.current(request)
                 if response.status_code >= 400:
                     transaction.set_rollback(True)
-                elif draft is not None and not draft.read_only and not draft.recorded:
-                    _unrecorded_change(draft)
+                else:
+                    events.require_recorded(draft, surface="the console")
                 return response
         except Refused as refusal:
             return self.refused(refusal)
@@ -202,13 +195,3 @@ class ConsoleView(LoginRequiredMixin, View):
     def done(self, text: str) -> None:
         """A message shown on the next page (after a write's redirect)."""
         messages.success(self.request, text)
-
-
-def _unrecorded_change(draft: events.EventDraft) -> None:
-    message = (
-        f"{draft.event_name} succeeded in the console but no service recorded its audit event: "
-        "the service that made the change must call apps.audit.services.record_change"
-    )
-    if settings.DEBUG or settings.BERTH_AUDIT_STRICT:
-        raise UnrecordedChange(message)
-    logger.error(message)
