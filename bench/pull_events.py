@@ -36,6 +36,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from serving import wait_until_answering  # bench/serving.py, beside this script
+
 ACCEPT = ", ".join(
     [
         "application/vnd.oci.image.manifest.v1+json",
@@ -115,17 +117,7 @@ class Candidate:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/v2/", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break  # 401: it answers
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    sys.exit(f"{self.label}: berth serve did not come up (see {log.name})")
-                time.sleep(0.5)
+        wait_until_answering(self.url, self.process, what=f"{self.label}: see {log.name}")
         repository = f"{account_id}/bench/py-app"
         subprocess.run(
             [

@@ -29,9 +29,9 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from serving import wait_until_answering  # bench/serving.py, beside this script
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 BERTH = CHECKOUT / ".venv/bin/berth"
@@ -106,17 +106,7 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v2/", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break  # 401: it answers
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    sys.exit(f"{self.mode}: berth serve did not come up (see {self.log.name})")
-                time.sleep(0.3)
+        wait_until_answering(f"http://127.0.0.1:{self.port}", self.process, what=f"{self.mode}: see {self.log.name}")
         name = f"{account_id}/bench"
 
         basic = base64.b64encode(f"bench:{password}".encode()).decode()

@@ -48,6 +48,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from serving import wait_until_answering  # bench/serving.py, beside this script
+
 MiB = 1024 * 1024
 HOST = "127.0.0.1"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -128,17 +130,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{HOST}:{self.port}/v2/", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break  # 401: it answers
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    sys.exit(f"berth serve did not come up (see {self.log_path})")
-                time.sleep(0.5)
+        wait_until_answering(f"http://{HOST}:{self.port}", self.process, what=f"see {self.log_path}", timeout=180)
         self.authorization = f"Bearer {self._token()}"
 
     def _token(self) -> str:
