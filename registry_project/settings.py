@@ -223,6 +223,7 @@ INSTALLED_APPS = [
     "apps.replication",
     "apps.webhooks",
     "apps.console",
+    "apps.aws",
     # The project's own commands: `berth serve`, `worker`, `beat`, and `migrate` under a lock.
     "registry_project",
 ]

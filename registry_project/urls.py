@@ -3,9 +3,23 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.api.views import UnknownEndpoint
+from apps.aws import views as aws
+from apps.gallery import views as gallery
 from apps.registry.v2 import token
 
+
+def root(request):
+    """`/`: the AWS endpoint for a signed `POST` (what `aws --endpoint-url` and
+    boto3's `endpoint_url` name), the gallery's home page for everything else."""
+    if aws.is_aws_request(request):
+        return aws.endpoint(request)
+    return gallery.home(request)
+
+
+root.csrf_exempt = True  # the AWS endpoint's requests are signed; the home page takes no POST
+
 urlpatterns = [
+    path("", root, name="root"),
     path("", include("apps.registry.v2.urls")),
     path("token", token.token, name="token"),
     path("api/v1/", include("apps.api.urls")),

@@ -24,7 +24,7 @@ FLOORS = [
     {"iam"},
     {"registry"},
     {"gallery", "scanning", "usage", "lifecycle", "replication", "webhooks"},
-    {"api", "console"},
+    {"api", "console", "aws"},
 ]
 FLOOR_OF = {app: level for level, apps in enumerate(FLOORS) for app in apps}
 

@@ -24,6 +24,8 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.kernel import sealing
+
 from . import login_passwords, selectors, throttle
 from .models import AccessKey, AccessKeyStatus, in_good_standing
 
@@ -187,3 +189,47 @@ def check_login_password(password: str, *, client_ip: str):
             "account is suspended, or the access key it was got with has been deactivated or deleted"
         )
     return user
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An active access key and its secret, read back to verify an AWS signature."""
+
+    access_key: AccessKey
+    secret: str
+
+
+class SigningKeyUnusable(Exception):
+    """The key exists and is active, but cannot verify a signature (made before
+    Berth kept secrets sealed, or sealed with a key no longer configured)."""
+
+
+def signing_key(access_key_id: str) -> SigningKey | None:
+    """The active key ``access_key_id`` of an active user in an account in good
+    standing, with its secret; None when there is none. Raises SigningKeyUnusable
+    for a key whose secret Berth cannot read back. The caller verifies the
+    signature, counts a failure (throttle.count_failure with the subject
+    ``access-key:<id>``) and, when it matches, calls ``record_use``."""
+    access_key = (
+        AccessKey.objects.select_related("user")
+        .filter(
+            in_good_standing("user__"), access_key_id=access_key_id, status=AccessKeyStatus.ACTIVE, user__is_active=True
+        )
+        .first()
+    )
+    if access_key is None:
+        return None
+    if not access_key.secret_sealed:
+        raise SigningKeyUnusable(
+            f"access key {access_key_id} was made before Berth verified AWS signatures, so its secret cannot sign "
+            "requests; create a new access key"
+        )
+    try:
+        return SigningKey(access_key=access_key, secret=sealing.unseal(access_key.secret_sealed))
+    except sealing.SealedValueUnreadable as exc:
+        raise SigningKeyUnusable(f"access key {access_key_id}: {exc}") from None
+
+
+def record_use(access_key: AccessKey) -> None:
+    """Note that ``access_key`` signed a request (its last-used time, to the hour)."""
+    _record_use(access_key)

@@ -336,8 +336,11 @@ class AccessKeyStatus(models.TextChoices):
 
 
 class AccessKey(models.Model):
-    """A user's credentials for the management API: an id and a secret, the secret
-    kept only as a password hash.
+    """A user's credentials for the management API and the AWS wire API: an id and
+    a secret. The secret is kept as a password hash (checked when it is sent, as
+    HTTP Basic) and sealed (apps.kernel.sealing), because an AWS Signature Version 4
+    is verified by computing it again with the secret. Keys made before Berth
+    verified signatures have no sealed secret and sign nothing.
 
     An active key holds one of the user's two slots; the unique (user, slot) pair is
     what keeps the database itself from ever holding a third active key."""
@@ -345,6 +348,7 @@ class AccessKey(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
     access_key_id = models.CharField(max_length=20, unique=True, validators=[RegexValidator(ACCESS_KEY_ID_PATTERN)])
     secret_hash = models.CharField(max_length=128)
+    secret_sealed = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=8, choices=AccessKeyStatus.choices, default=AccessKeyStatus.ACTIVE)
     active_slot = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

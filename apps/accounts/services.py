@@ -26,7 +26,7 @@ from apps.audit import services as audit_services
 from apps.audit.events import Actor
 from apps.events import outbox
 from apps.events.names import ALIAS_REQUEST_DECIDED
-from apps.kernel import images
+from apps.kernel import images, sealing
 from apps.kernel.requests import RequestContext
 
 from . import links, login_passwords, notices, registries, selectors
@@ -875,7 +875,11 @@ def create_access_key(*, user, actor: Actor, context: RequestContext | None = No
         try:
             with transaction.atomic():
                 access_key = AccessKey.objects.create(
-                    user=user, access_key_id=_new_access_key_id(), secret_hash=secret_hash, active_slot=slot
+                    user=user,
+                    access_key_id=_new_access_key_id(),
+                    secret_hash=secret_hash,
+                    secret_sealed=sealing.seal(secret),
+                    active_slot=slot,
                 )
                 _record_access_key("CreateAccessKey", access_key, actor=actor, context=context)
         except IntegrityError:

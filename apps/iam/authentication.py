@@ -30,6 +30,7 @@ from apps.accounts.authentication import (
     is_login_password_attempt,
     verify_login_password,
 )
+from apps.kernel import sealing
 from apps.kernel.requests import client_ip
 
 from . import selectors, session_tokens
@@ -174,3 +175,43 @@ class TemporaryCredentialsAuthentication(BasicAuthentication):
             account_id=session.role.account_id, role_name=session.role.name, session_name=session.session_name
         )
         return user, session
+
+
+class SessionCredentialsExpired(Exception):
+    """Genuine temporary credentials whose session has ended."""
+
+
+@dataclass(frozen=True)
+class TemporarySigningKey:
+    session: RoleSession
+    secret: str
+
+
+def temporary_signing_key(access_key_id: str, session_token: str) -> TemporarySigningKey | None:
+    """The live role session a temporary key id and its session token name, with
+    its secret (to verify an AWS signature); None when the token is not Berth's or
+    names another key or a deleted session. Raises SessionCredentialsExpired when
+    the token is genuine but past its expiry, or its session expired."""
+    try:
+        claims = session_tokens.verify(session_token)
+    except session_tokens.InvalidSessionToken as exc:
+        try:  # genuine but expired?
+            claims = session_tokens.verify(session_token, now=0)
+        except session_tokens.InvalidSessionToken:
+            return None
+        if claims.access_key_id == access_key_id:
+            raise SessionCredentialsExpired(str(exc)) from None
+        return None
+    if claims.access_key_id != access_key_id:
+        return None
+    session = selectors.role_session(claims.session_id)
+    if session is None or session.access_key_id != access_key_id:
+        if RoleSession.objects.filter(pk=claims.session_id, access_key_id=access_key_id).exists():
+            raise SessionCredentialsExpired("the role session has expired")
+        return None
+    if not session.secret_sealed:
+        return None
+    try:
+        return TemporarySigningKey(session=session, secret=sealing.unseal(session.secret_sealed))
+    except sealing.SealedValueUnreadable:
+        return None

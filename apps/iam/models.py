@@ -148,8 +148,9 @@ class PolicyAttachment(models.Model):
 
 
 class RoleSession(models.Model):
-    """Temporary credentials from AssumeRole: an access key id, a secret kept only as
-    a password hash, and a signed session token (apps.iam.session_tokens) that
+    """Temporary credentials from AssumeRole: an access key id, a secret kept as a
+    password hash and sealed (to verify AWS signatures, as apps.accounts' AccessKey),
+    and a signed session token (apps.iam.session_tokens) that
     names this row. Deleting the row (or the role) ends the session."""
 
     role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="sessions")
@@ -158,6 +159,7 @@ class RoleSession(models.Model):
         max_length=20, unique=True, validators=[RegexValidator(TEMPORARY_ACCESS_KEY_ID_PATTERN)]
     )
     secret_hash = models.CharField(max_length=128)
+    secret_sealed = models.TextField(blank=True, default="", editable=False)
     expires_at = models.DateTimeField(db_index=True)
     source_arn = models.CharField(max_length=2048, help_text="the principal that assumed the role")
     source_ip = models.GenericIPAddressField(null=True, blank=True)

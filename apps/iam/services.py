@@ -26,6 +26,7 @@ from apps.accounts import login_passwords
 from apps.accounts.models import Account, Membership, iam_user_username
 from apps.audit import services as audit_services
 from apps.audit.events import Actor
+from apps.kernel import sealing
 from apps.kernel.requests import RequestContext
 from apps.repositories.models import Repository
 
@@ -601,6 +602,7 @@ def assume_role(
                     session_name=session_name,
                     access_key_id=_new_temporary_access_key_id(),
                     secret_hash=make_password(secret),
+                    secret_sealed=sealing.seal(secret),
                     expires_at=expires_at,
                     source_arn=caller.arn,
                     source_ip=source_ip or None,

@@ -1,0 +1,109 @@
+"""`POST /`: the AWS endpoint. A request carrying `X-Amz-Target` is AWS JSON 1.1
+(ECR, ECR Public); the root URLconf sends everything else at `/` to the gallery."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from apps.audit import events
+from apps.kernel.requests import request_context
+
+from . import operations, protocol, signing
+from .errors import AwsError, Serialization, Server, UnknownOperation
+
+logger = logging.getLogger(__name__)
+
+# The largest body read: UploadLayerPart's base64 layer part (ECR takes parts of
+# up to 20 MiB, 27 MiB once encoded) and room for the rest of the JSON.
+MAX_BODY_BYTES = 28 * 1024 * 1024
+
+
+def is_aws_request(request) -> bool:
+    """Is this `POST /` meant for the AWS endpoint rather than the gallery?"""
+    return request.method == "POST" and (
+        "HTTP_X_AMZ_TARGET" in request.META or request.META.get("HTTP_AUTHORIZATION", "").startswith(signing.ALGORITHM)
+    )
+
+
+def read_body(request) -> bytes:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise Serialization("Content-Length is not a number") from None
+    if length > MAX_BODY_BYTES:
+        raise Serialization(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise Serialization(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    return body
+
+
+def _target(request) -> tuple[str, str]:
+    target = request.META.get("HTTP_X_AMZ_TARGET", "")
+    prefix, _, name = target.partition(".")
+    service = protocol.TARGET_PREFIXES.get(prefix)
+    if service is None or not name:
+        raise UnknownOperation(
+            f"X-Amz-Target {target[:120]!r} names no service Berth answers: "
+            + " or ".join(f"{prefix}.<Operation>" for prefix in protocol.TARGET_PREFIXES)
+        )
+    return service, name
+
+
+def json_response(status: int, body: dict, *, request_id: str, error_type: str = "") -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(body, separators=(",", ":")), status=status, content_type=protocol.JSON_CONTENT_TYPE
+    )
+    response["x-amzn-RequestId"] = request_id
+    if error_type:
+        response["x-amzn-ErrorType"] = error_type
+    return response
+
+
+def error_answer(request, exc: AwsError, render) -> HttpResponse:
+    """``exc`` as ``render`` writes it; the request's audit event, if one was
+    started, records its code."""
+    draft = events.current(request)
+    if draft is not None and not draft.error_code:
+        draft.error_code, draft.error_message = exc.code, exc.message
+    return render(exc)
+
+
+@csrf_exempt
+def endpoint(request) -> HttpResponse:
+    """One AWS JSON 1.1 request: check the signature, find the operation, read its
+    input by the model, run its handler, write its output by the model."""
+    rid = request_context(request).request_id
+
+    def render(exc: AwsError) -> HttpResponse:
+        return json_response(
+            exc.status, {"__type": exc.code, "message": exc.message}, request_id=rid, error_type=exc.code
+        )
+
+    try:
+        body = read_body(request)
+        service, name = _target(request)
+        signer = signing.verify(request, body, services=(protocol.signing_name(service),))
+        found = operations.find(service, name)
+        model = protocol.operation_model(service, name)
+        params = protocol.parse_json_input(model, body)
+        call = operations.Call(request, service, name, params, signer)
+        try:
+            result = operations.run(call, found)
+        except AwsError:
+            raise
+        except Exception as exc:  # a domain refusal, or a bug
+            aws_error = operations.as_aws_error(exc)
+            if aws_error is None:
+                raise
+            raise aws_error from exc
+        return json_response(200, protocol.json_output(model, result), request_id=rid)
+    except AwsError as exc:
+        return error_answer(request, exc, render)
+    except Exception:
+        logger.exception("the AWS endpoint failed on %s", request.META.get("HTTP_X_AMZ_TARGET", "")[:200])
+        return error_answer(request, Server("An internal error occurred; the request changed nothing"), render)
