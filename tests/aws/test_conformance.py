@@ -1,0 +1,90 @@
+"""A conformance sweep over botocore's models: every operation of `ecr` and
+`ecr-public` is either exercised by a test here (its boto3 method, its AWS CLI
+command or its in-process call appears in a test) or answers
+UnsupportedOperationException, with a reason, to a real boto3 client."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from apps.aws import operations, protocol
+
+TEST_SOURCES = [
+    *Path(__file__).parent.glob("test_*.py"),
+    *(Path(__file__).parents[2] / "apps" / "aws" / "tests").glob("test_*.py"),
+]
+SERVICES = (protocol.ECR, protocol.ECR_PUBLIC)
+
+
+def sample(shape, depth: int = 0):
+    """The smallest value botocore's client-side validation accepts for ``shape``."""
+    kind = shape.type_name
+    if kind == "structure":
+        required = shape.metadata.get("required", [])
+        return {name: sample(shape.members[name], depth + 1) for name in required}
+    if kind == "list":
+        return [sample(shape.member, depth + 1) for _ in range(max(1, shape.metadata.get("min", 1)))]
+    if kind == "map":
+        return {"k": sample(shape.value, depth + 1)}
+    if kind == "string":
+        if shape.enum:
+            return shape.enum[0]
+        return "a" * max(2, shape.metadata.get("min", 1))
+    if kind in ("integer", "long"):
+        return max(1, int(shape.metadata.get("min", 1)))
+    if kind in ("float", "double"):
+        return 1.0
+    if kind == "boolean":
+        return False
+    if kind == "blob":
+        return b"x"
+    if kind == "timestamp":
+        return datetime.now(UTC)
+    raise AssertionError(f"no sample for {kind}")
+
+
+def _exercised(sources: str, service: str, name: str) -> bool:
+    """Does a test call ``name`` of ``service``: its boto3 method on a client whose
+    variable says which service it is (``ecr_public`` for ECR Public), its AWS CLI
+    command, or an in-process ``call("Name", …)``?"""
+    method = xform_name(name)
+    if f"aws {service} {xform_name(name, '-')}" in sources:
+        return True
+    if service == protocol.ECR_PUBLIC:
+        boto3 = rf"\b\w*public\w*\.{method}\("
+        in_process = rf'call\("{name}"[^\n]*service=protocol\.ECR_PUBLIC'
+    else:
+        boto3 = rf"\b(?!\w*public)\w+\.{method}\("
+        in_process = rf'call\("{name}"(?![^\n]*ECR_PUBLIC)'
+    return re.search(boto3, sources) is not None or re.search(in_process, sources) is not None
+
+
+def test_every_supported_operation_is_exercised_by_a_test():
+    sources = "\n".join(path.read_text() for path in TEST_SOURCES if path.name != Path(__file__).name)
+    missing = [
+        f"{service} {name}"
+        for (service, name) in sorted(operations.OPERATIONS)
+        if service in SERVICES and not _exercised(sources, service, name)
+    ]
+    assert not missing, f"supported operations no test calls: {missing}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_unsupported_operation_answers_unsupported_with_its_reason(aws_account, service):
+    client = aws_account.client(service)
+    model = protocol.service_model(service)
+    unsupported = sorted(name for (svc, name) in operations.UNSUPPORTED if svc == service)
+    assert unsupported, f"{service}: the table declares nothing unsupported"
+    for name in unsupported:
+        params = sample(model.operation_model(name).input_shape) if model.operation_model(name).input_shape else {}
+        with pytest.raises(ClientError) as refused:
+            getattr(client, xform_name(name))(**params)
+        error = refused.value.response["Error"]
+        assert error["Code"] == "UnsupportedOperationException", (name, error)
+        assert f"{service}:{name}" in error["Message"] and operations.UNSUPPORTED[(service, name)] in error["Message"]
