@@ -19,7 +19,6 @@ from apps.audit.events import Actor
 from apps.aws import protocol
 from apps.conftest import Tenant
 
-
 HOST = "testserver"
 
 

@@ -25,9 +25,7 @@ def test_output_by_shape_epoch_seconds_base64_and_no_nones():
         {"registryId": "123456789012", "repositoryName": "a", "imageId": {"imageTag": "v1", "imageDigest": None}},
     )
     assert wire == {"registryId": "123456789012", "repositoryName": "a", "imageId": {"imageTag": "v1"}}
-    repository = protocol.to_wire(
-        _shape("ecr", "Repository"), {"createdAt": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)}
-    )
+    repository = protocol.to_wire(_shape("ecr", "Repository"), {"createdAt": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)})
     assert repository == {"createdAt": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()}
     part = protocol.to_wire(_shape("ecr", "AuthorizationData"), {"authorizationToken": "QVdTOng="})
     assert part == {"authorizationToken": "QVdTOng="}
@@ -113,7 +111,9 @@ def test_unknown_targets_and_unsigned_requests(tenant, aws_client):
     client = aws_client(tenant)
     body = b"{}"
     unknown_service = client.post(
-        body, {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": protocol.JSON_CONTENT_TYPE}, service="ecr"
+        body,
+        {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": protocol.JSON_CONTENT_TYPE},
+        service="ecr",
     )
     assert unknown_service.error_type == "UnknownOperationException"
     unknown_operation = client.call("MakeCoffee")
