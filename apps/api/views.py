@@ -27,9 +27,9 @@ from apps.iam import selectors as iam_selectors
 from apps.iam.callers import ANONYMOUS, Caller
 from apps.iam.models import RoleSession
 from apps.iam.policy import Decision
+from apps.iam.surfaces import AccountRequest
 from apps.kernel.requests import RequestContext, request_context
-from apps.repositories import selectors as repository_selectors
-from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
+from apps.repositories.models import Repository
 
 from .exceptions import AccessDenied
 
@@ -81,6 +81,14 @@ class PolicyAuthorizedView(APIView):
     def context(self) -> RequestContext:
         return request_context(self.request)
 
+    @cached_property
+    def asking(self) -> AccountRequest:
+        return AccountRequest(self.request, self.caller, self.account)
+
+    @property
+    def account(self) -> Account | None:
+        return None
+
     def authorize(
         self,
         action: str,
@@ -95,9 +103,7 @@ class PolicyAuthorizedView(APIView):
         ``action``; raises 403 ``access_denied`` when the policies refuse it or any
         of the further actions ``also`` the request needs (apps.iam.enforcement.authorize)."""
         try:
-            return enforcement.authorize(
-                self.request,
-                self.caller,
+            return self.asking.authorize(
                 action,
                 repository=repository,
                 resource_arn=resource_arn,
@@ -145,14 +151,7 @@ class AccountScopedView(PolicyAuthorizedView):
         """The account's repository ``name``, or NotFound. Starts the request's audit
         event for ``action``, so that a request failing before ``authorize`` (a
         missing repository, invalid input) is in the trail too."""
-        repository = repository_selectors.account_repository(self.account, name)
-        self.begin_event(
-            action,
-            recipient_account_id=self.account.pk,
-            repository=repository.name if repository else "",
-            registryId=self.account.pk,
-            repositoryName=name[:REPOSITORY_NAME_MAX_LENGTH],
-        )
+        repository = self.asking.repository(name, action=action)
         if repository is None:
             raise NotFound(f"repository {name[:300]} does not exist in account {self.account.pk}")
         return repository
@@ -161,20 +160,10 @@ class AccountScopedView(PolicyAuthorizedView):
         """The ARN of the account's repository ``name``, existing or not (CreateRepository)."""
         return enforcement.repository_arn(self.account.pk, name, service=service)
 
-    def authorize(self, action: str, *, repository: Repository | None = None, **kwargs) -> Decision:
-        if repository is not None and repository.account_id == self.account.pk:
-            repository.account = self.account  # its suspension is then known without a query
-        return super().authorize(action, repository=repository, **kwargs)
-
     def authorize_each(self, action: str, repositories: Iterable[Repository]) -> list[Repository]:
         """For a listing: start the audit event of ``action`` and keep the
         repositories the caller may do it on (the account's root: all of them)."""
-        repositories = list(repositories)
-        caller = self.caller
-        self.begin_event(action, recipient_account_id=self.account.pk)
-        for repository in repositories:
-            repository.account = self.account
-        return enforcement.permitted(caller, action, repositories, request=self.request)
+        return self.asking.permitted(action, repositories)
 
 
 @extend_schema(exclude=True)

@@ -32,9 +32,9 @@ from apps.iam import enforcement
 from apps.iam import selectors as iam_selectors
 from apps.iam.callers import Caller
 from apps.iam.policy import Decision
+from apps.iam.surfaces import AccountRequest
 from apps.kernel.errors import DomainError
 from apps.kernel.requests import RequestContext, request_context
-from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
 
 from . import protocol
@@ -156,6 +156,10 @@ class Call:
                 "caller's own registry"
             )
 
+    @cached_property
+    def asking(self) -> AccountRequest:
+        return AccountRequest(self.request, self.caller, self.account)
+
     def authorize(
         self,
         action: str,
@@ -167,30 +171,15 @@ class Call:
     ) -> Decision:
         """Decide ``action`` as every surface does (apps.iam.enforcement.authorize),
         starting the request's audit event; AccessDeniedException when refused."""
-        if repository is not None and repository.account_id == self.account.pk:
-            repository.account = self.account  # its suspension is then known without a query
         try:
-            return enforcement.authorize(
-                self.request,
-                self.caller,
-                action,
-                repository=repository,
-                resource_arn=resource_arn,
-                also=also,
-                **request_parameters,
+            return self.asking.authorize(
+                action, repository=repository, resource_arn=resource_arn, also=also, **request_parameters
             )
         except enforcement.NotAuthorized as refusal:
             raise AccessDenied(str(refusal)) from None
 
     def begin_event(self, action: str, *, repository: str = "", **request_parameters) -> events.EventDraft:
-        return enforcement.begin_event(
-            self.request,
-            self.caller,
-            action,
-            recipient_account_id=self.account.pk,
-            repository=repository,
-            **request_parameters,
-        )
+        return self.asking.begin_event(action, repository=repository, **request_parameters)
 
     def repository_arn(self, name: str) -> str:
         return enforcement.repository_arn(self.account.pk, name, service=self.service)
@@ -199,30 +188,19 @@ class Call:
         """The account's repository ``name``; RepositoryNotFoundException otherwise.
         Starts the audit event of ``action`` first, so that a request for a
         missing repository is in the trail too."""
-        registry_id = self.registry_id
-        repository = repository_selectors.account_repository(self.account, name)
-        self.begin_event(
-            action,
-            repository=repository.name if repository else "",
-            registryId=registry_id,
-            repositoryName=name[:REPOSITORY_NAME_MAX_LENGTH],
-        )
+        repository = self.asking.repository(name, action=action)
         if repository is None:
             raise error(
                 "RepositoryNotFoundException",
                 f"The repository with name '{name[:REPOSITORY_NAME_MAX_LENGTH]}' does not exist in the registry "
-                f"with id '{registry_id}'",
+                f"with id '{self.account.pk}'",
             )
         return repository
 
     def permitted(self, action: str, repositories: Iterable[Repository]) -> list[Repository]:
         """For a listing: start the audit event of ``action`` and keep the
         repositories the caller may do it on."""
-        repositories = list(repositories)
-        self.begin_event(action)
-        for repository in repositories:
-            repository.account = self.account
-        return enforcement.permitted(self.caller, action, repositories, request=self.request)
+        return self.asking.permitted(action, repositories)
 
 
 # Domain refusals in botocore's words, by class (nearest base class first). A

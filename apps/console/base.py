@@ -35,6 +35,7 @@ from apps.iam import enforcement
 from apps.iam import selectors as iam_selectors
 from apps.iam.callers import Caller
 from apps.iam.policy import Decision
+from apps.iam.surfaces import AccountRequest
 from apps.kernel.requests import RequestContext, request_context
 from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import REPOSITORY_NAME_MAX_LENGTH, Repository
@@ -105,6 +106,10 @@ class ConsoleView(LoginRequiredMixin, View):
 
     # --- asking the policies ---------------------------------------------------------
 
+    @cached_property
+    def asking(self) -> AccountRequest:
+        return AccountRequest(self.request, self.caller, self.account)
+
     def authorize(
         self,
         action: str,
@@ -116,17 +121,9 @@ class ConsoleView(LoginRequiredMixin, View):
     ) -> Decision:
         """As the API's ``authorize``: decide ``action`` (and ``also``) and start the
         request's audit event named after it; ``Refused`` when the policies say no."""
-        if repository is not None and repository.account_id == self.account.pk:
-            repository.account = self.account  # its suspension is then known without a query
         try:
-            return enforcement.authorize(
-                self.request,
-                self.caller,
-                action,
-                repository=repository,
-                resource_arn=resource_arn,
-                also=also,
-                **request_parameters,
+            return self.asking.authorize(
+                action, repository=repository, resource_arn=resource_arn, also=also, **request_parameters
             )
         except enforcement.NotAuthorized as refusal:
             raise Refused(refusal) from None
@@ -143,29 +140,15 @@ class ConsoleView(LoginRequiredMixin, View):
     def permitted(self, action: str, repositories) -> list[Repository]:
         """For a listing: start the audit event of ``action`` and keep the
         repositories the caller may do it on (the account's root: all of them)."""
-        repositories = list(repositories)
-        enforcement.begin_event(self.request, self.caller, action, recipient_account_id=self.account.pk)
-        for repository in repositories:
-            repository.account = self.account
-        return enforcement.permitted(self.caller, action, repositories, request=self.request)
+        return self.asking.permitted(action, repositories)
 
     def repository_named(self, name: str, *, action: str) -> Repository:
         """The account's repository ``name``, or Http404 (never another account's).
         Starts the audit event of ``action`` first, so a request for a missing
         repository is in the trail too, as on the API."""
-        repository = repository_selectors.account_repository(self.account, name)
-        enforcement.begin_event(
-            self.request,
-            self.caller,
-            action,
-            recipient_account_id=self.account.pk,
-            repository=repository.name if repository else "",
-            registryId=self.account.pk,
-            repositoryName=name[:REPOSITORY_NAME_MAX_LENGTH],
-        )
+        repository = self.asking.repository(name, action=action)
         if repository is None:
             raise Http404(f"There is no repository {name[:REPOSITORY_NAME_MAX_LENGTH]} in account {self.account.pk}.")
-        repository.account = self.account
         return repository
 
     def repository_arn(self, name: str) -> str:
