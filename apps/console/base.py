@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
@@ -28,6 +29,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views import View
 
+from apps.accounts import links
 from apps.accounts import selectors as account_selectors
 from apps.accounts.models import Account
 from apps.audit import events
@@ -162,6 +164,9 @@ class ConsoleView(LoginRequiredMixin, View):
             "primary_alias": self.primary_alias,
             "section": self.section,
             "host": repository_selectors.registry_host(self.request),
+            # what the AWS CLI and SDKs take: the endpoint URL and the region signatures name
+            "endpoint": links.site_url(self.request),
+            "aws_region": settings.BERTH_REGION,
         }
         page.update(context or {})
         return render(self.request, template_name or self.template_name, page, status=status)
