@@ -134,9 +134,33 @@ def parse_json_input(operation: OperationModel, body: bytes) -> dict:
 
 
 def validate(shape: Shape, params: dict) -> None:
+    """botocore's client-side checks (required members, types, minimums), then the
+    maximums a service checks and botocore's validator leaves to it."""
     report = ParamValidator().validate(params, shape)
     if report.has_errors():
         raise InvalidParameter(report.generate_report().replace("\n", " "))
+    _check_maximums(shape, params, "")
+
+
+def _check_maximums(shape: Shape, value, path: str) -> None:
+    kind = shape.type_name
+    limit = shape.metadata.get("max")
+    if limit is not None:
+        size = (
+            value if kind in ("integer", "long") else len(value) if kind in ("string", "list", "map", "blob") else None
+        )
+        if size is not None and size > limit:
+            what = "value" if kind in ("integer", "long") else "length"
+            raise InvalidParameter(f"Invalid {what} for parameter {path}: {size}, valid max {what}: {limit}")
+    if kind == "structure":
+        for name, member in value.items():
+            _check_maximums(shape.members[name], member, _member_path(path, name))
+    elif kind == "list":
+        for i, item in enumerate(value):
+            _check_maximums(shape.member, item, f"{path}[{i}]")
+    elif kind == "map":
+        for key, item in value.items():
+            _check_maximums(shape.value, item, f"{path}.{key}")
 
 
 # -- output --------------------------------------------------------------------------

@@ -51,6 +51,12 @@ def test_input_by_shape_blobs_timestamps_and_botocore_validation():
         protocol.parse_json_input(protocol.operation_model("ecr", "CreateRepository"), b"{}")
     with pytest.raises(InvalidParameter, match="Invalid type"):
         protocol.parse_json_input(protocol.operation_model("ecr", "CreateRepository"), b'{"repositoryName": 5}')
+    with pytest.raises(InvalidParameter, match="valid max value: 1000"):
+        protocol.parse_json_input(protocol.operation_model("ecr", "DescribeRepositories"), b'{"maxResults": 1001}')
+    with pytest.raises(InvalidParameter, match=r"repositoryName: 257, valid max length: 256"):
+        protocol.parse_json_input(
+            protocol.operation_model("ecr", "CreateRepository"), json.dumps({"repositoryName": "a" * 257}).encode()
+        )
     with pytest.raises(Serialization):
         protocol.parse_json_input(protocol.operation_model("ecr", "CreateRepository"), b"[1]")
     with pytest.raises(Serialization):
