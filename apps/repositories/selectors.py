@@ -18,6 +18,7 @@ from .models import (
     TEMPLATE_PREFIX_PATTERN,
     Repository,
     RepositoryCreationTemplate,
+    RepositoryTag,
     Visibility,
 )
 
@@ -139,6 +140,11 @@ def account_repository(account: Account, name: str) -> Repository | None:
     if not _NAME.fullmatch(name):
         return None
     return Repository.objects.filter(account=account, name=name).first()
+
+
+def resource_tags_of(repository: Repository) -> dict[str, str]:
+    """The repository's resource tags (ECR's ListTagsForResource), by key."""
+    return dict(RepositoryTag.objects.filter(repository=repository).order_by("key").values_list("key", "value"))
 
 
 def registry_host(request) -> str:

@@ -53,6 +53,13 @@ class ResourceTagsInvalid(ValueError):
         self.code = code
 
 
+class TooManyResourceTags(ResourceTagsInvalid):
+    """More tags than a repository may have (ECR's TooManyTagsException)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="max_length")
+
+
 def validate_repository_name(name: str) -> None:
     if not name or len(name) > REPOSITORY_NAME_MAX_LENGTH or not _NAME.fullmatch(name):
         raise RepositoryNameInvalid(
@@ -63,7 +70,7 @@ def validate_repository_name(name: str) -> None:
 
 def validate_resource_tags(tags: Mapping[str, str]) -> None:
     if len(tags) > RESOURCE_TAGS_PER_REPOSITORY:
-        raise ResourceTagsInvalid(f"a repository has at most {RESOURCE_TAGS_PER_REPOSITORY} tags", code="max_length")
+        raise TooManyResourceTags(f"a repository has at most {RESOURCE_TAGS_PER_REPOSITORY} tags")
     for key, value in tags.items():
         if not key or len(key) > RESOURCE_TAG_KEY_MAX_LENGTH or not _RESOURCE_TAG.fullmatch(key):
             raise ResourceTagsInvalid(
@@ -198,6 +205,91 @@ def put_image_tag_mutability(
             },
         )
     return repository
+
+
+def put_image_scanning_configuration(
+    *, repository: Repository, scan_on_push: bool, actor: Actor, context: RequestContext | None = None
+) -> Repository:
+    """Amazon ECR's PutImageScanningConfiguration: the repository's scan-on-push setting."""
+    repository.scan_on_push = scan_on_push
+    with transaction.atomic():
+        repository.save(update_fields=["scan_on_push", "updated_at"])
+        publish_changed(repository, ["scanOnPush"])
+        audit_services.record_change(
+            actor=actor,
+            context=context,
+            event_name="PutImageScanningConfiguration",
+            recipient_account_id=repository.account_id,
+            repository=repository.name,
+            request_parameters={
+                "registryId": repository.account_id,
+                "repositoryName": repository.name,
+                "imageScanningConfiguration": {"scanOnPush": scan_on_push},
+            },
+        )
+    return repository
+
+
+def _change_resource_tags(
+    event_name: str,
+    repository: Repository,
+    *,
+    set_tags: Mapping[str, str],
+    remove_keys: Sequence[str],
+    actor: Actor,
+    context: RequestContext | None,
+    parameters: dict,
+) -> dict[str, str]:
+    with transaction.atomic():
+        # One writer at a time: two changes must not interleave into more tags than allowed.
+        Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        current = dict(RepositoryTag.objects.filter(repository=repository).values_list("key", "value"))
+        merged = {key: value for key, value in current.items() if key not in remove_keys} | dict(set_tags)
+        validate_resource_tags(merged)
+        _replace_resource_tags(repository, merged)
+        repository.save(update_fields=["updated_at"])
+        publish_changed(repository, ["resourceTags"])
+        audit_services.record_change(
+            actor=actor,
+            context=context,
+            event_name=event_name,
+            recipient_account_id=repository.account_id,
+            repository=repository.name,
+            request_parameters={"registryId": repository.account_id, "repositoryName": repository.name, **parameters},
+        )
+    return merged
+
+
+def tag_resource(
+    *, repository: Repository, tags: Mapping[str, str], actor: Actor, context: RequestContext | None = None
+) -> dict[str, str]:
+    """Amazon ECR's TagResource: adds ``tags`` (a key given again takes the new value);
+    the others stay. Returns the repository's tags."""
+    return _change_resource_tags(
+        "TagResource",
+        repository,
+        set_tags=tags,
+        remove_keys=(),
+        actor=actor,
+        context=context,
+        parameters={"tags": dict(tags)},
+    )
+
+
+def untag_resource(
+    *, repository: Repository, keys: Sequence[str], actor: Actor, context: RequestContext | None = None
+) -> dict[str, str]:
+    """Amazon ECR's UntagResource: removes the tags ``keys`` name (a key the
+    repository lacks is no error). Returns the repository's tags."""
+    return _change_resource_tags(
+        "UntagResource",
+        repository,
+        set_tags={},
+        remove_keys=list(keys),
+        actor=actor,
+        context=context,
+        parameters={"tagKeys": list(keys)},
+    )
 
 
 def update_repository(
