@@ -23,6 +23,7 @@ from apps.replication.cache_errors import PullThroughCacheRuleAlreadyExists, Pul
 from .. import operations, protocol
 from ..errors import InvalidParameter
 from ..operations import Call, domain_errors, operation
+from .lifecycle import offset
 
 domain_errors(
     {
@@ -116,14 +117,6 @@ def create_pull_through_cache_rule(call: Call) -> dict:
     return {**_rule(rule), "upstreamRegistry": named or found, "createdAt": rule.created_at}
 
 
-def _start(token: str | None) -> int:
-    if token is None:
-        return 0
-    if not token.isdigit() or len(token) > 9:
-        raise InvalidParameter("nextToken is not one DescribePullThroughCacheRules gave")
-    return int(token)
-
-
 @operation(protocol.ECR, "DescribePullThroughCacheRules")
 def describe_pull_through_cache_rules(call: Call) -> dict:
     params = call.params
@@ -131,7 +124,7 @@ def describe_pull_through_cache_rules(call: Call) -> dict:
     page, end = cache_selectors.rules_page(
         call.account,
         prefixes=params.get("ecrRepositoryPrefixes"),
-        start=_start(params.get("nextToken")),
+        start=offset(params.get("nextToken"), "DescribePullThroughCacheRules"),
         limit=params.get("maxResults", DEFAULT_PAGE),
     )
     return {

@@ -86,11 +86,13 @@ def start_lifecycle_policy_preview(call: Call) -> dict:
     }
 
 
-def _start(token: str | None) -> int:
+def offset(token: str | None, operation: str) -> int:
+    """Where the page a ``nextToken`` of ``operation`` names starts (the listings
+    whose tokens are offsets: the preview's results, the cache rules)."""
     if token is None:
         return 0
     if not token.isdigit() or len(token) > 9:
-        raise InvalidParameter("nextToken is not one GetLifecyclePolicyPreview gave")
+        raise InvalidParameter(f"nextToken is not one {operation} gave")
     return int(token)
 
 
@@ -119,7 +121,7 @@ def get_lifecycle_policy_preview(call: Call) -> dict:
         raise LifecyclePreviewNotFound(repository.name)
     page, end = selectors.preview_page(
         preview,
-        start=_start(params.get("nextToken")),
+        start=offset(params.get("nextToken"), "GetLifecyclePolicyPreview"),
         limit=len(preview.results) if image_ids else params.get("maxResults", DEFAULT_PAGE),
         image_ids=image_ids,
         tagged=_TAG_STATUS[params.get("filter", {}).get("tagStatus", "ANY")],

@@ -15,9 +15,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.accounts import services as account_services
+from apps.audit import recorder
 from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.aws import operations, protocol
+from apps.iam import services as iam_services
 from apps.scanning import vulndb
 from apps.scanning.tests import test_scans as scan_tests
 
@@ -43,9 +45,8 @@ class _Raw:
         yield self.content
 
 
-def ecr_client(tenant):
-    """boto3's ECR client signed with a new access key of ``tenant``'s root user."""
-    user = get_user_model().objects.get(username=tenant.username)
+def ecr_client(user):
+    """boto3's ECR client signed with a new access key of ``user``."""
     key = account_services.create_access_key(user=user, actor=Actor.system("test"))
     client = boto3.Session(
         aws_access_key_id=key.access_key.access_key_id, aws_secret_access_key=key.secret, region_name="local"
@@ -74,7 +75,7 @@ def ecr_client(tenant):
 
 @pytest.fixture
 def ecr(tenant):
-    return ecr_client(tenant)
+    return ecr_client(get_user_model().objects.get(username=tenant.username))
 
 
 def test_every_operation_of_this_area_is_handled_or_declared_unsupported():
@@ -346,3 +347,56 @@ def test_scan_findings_basic_then_enhanced(ecr, tenant, registry_client, committ
     assert urllib3["fixAvailable"] == "YES" and urllib3["type"] == "PACKAGE_VULNERABILITY"
     assert urllib3["awsAccountId"] == tenant.id
     assert urllib3["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"] == digest
+
+
+def test_iam_decides_as_in_the_management_api(ecr, tenant, registry_client):
+    """A user allowed to read lifecycle policies, templates and rules is refused
+    every write of this area, and the trail records each refusal."""
+    actor = Actor.system("test")
+    ecr.create_repository(repositoryName="guarded")
+    registry_client(tenant).push_image(f"{tenant.id}/guarded", "v1")
+    ecr.put_lifecycle_policy(repositoryName="guarded", lifecyclePolicyText=POLICY)
+    iam_services.create_user(account=tenant.account, username="reader", actor=actor)
+    reader = get_user_model().objects.get(membership__user_name="reader")
+    readable = [
+        "ecr:GetLifecyclePolicy",
+        "ecr:DescribeRepositoryCreationTemplates",
+        "ecr:DescribePullThroughCacheRules",
+    ]
+    policy = iam_services.create_policy(
+        account=tenant.account,
+        name="Reader",
+        document=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": readable, "Resource": "*"}]}
+        ),
+        actor=actor,
+    )
+    iam_services.attach_policy(account=tenant.account, managed_policy=policy, user=reader, actor=actor)
+    as_reader = ecr_client(reader)
+
+    assert as_reader.get_lifecycle_policy(repositoryName="guarded")["lifecyclePolicyText"] == POLICY
+    assert as_reader.describe_repository_creation_templates()["repositoryCreationTemplates"] == []
+    assert as_reader.describe_pull_through_cache_rules()["pullThroughCacheRules"] == []
+    refused = {
+        "PutLifecyclePolicy": lambda: as_reader.put_lifecycle_policy(
+            repositoryName="guarded", lifecyclePolicyText=POLICY
+        ),
+        "StartLifecyclePolicyPreview": lambda: as_reader.start_lifecycle_policy_preview(repositoryName="guarded"),
+        "StartImageScan": lambda: as_reader.start_image_scan(repositoryName="guarded", imageId={"imageTag": "v1"}),
+        "PutRegistryScanningConfiguration": lambda: as_reader.put_registry_scanning_configuration(scanType="BASIC"),
+        "CreatePullThroughCacheRule": lambda: as_reader.create_pull_through_cache_rule(
+            ecrRepositoryPrefix="hub", upstreamRegistryUrl="registry-1.docker.io"
+        ),
+        "CreateRepositoryCreationTemplate": lambda: as_reader.create_repository_creation_template(
+            prefix="prod", appliedFor=["REPLICATION"]
+        ),
+    }
+    for name, call in refused.items():
+        with pytest.raises(as_reader.exceptions.ClientError, match="AccessDenied") as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == "AccessDeniedException", name
+    recorder.flush()
+    recorded = Event.objects.filter(recipient_account_id=tenant.id, actor_arn__endswith="user/reader")
+    refusals = {event.event_name for event in recorded if event.error_code}
+    assert refusals == set(refused), [(event.event_name, event.error_code) for event in recorded]
+    assert {event.error_code for event in recorded if event.error_code} == {"AccessDenied"}
