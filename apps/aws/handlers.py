@@ -1,9 +1,18 @@
 """Every handler module, imported once (AwsConfig.ready) so that the table of
-operations is full."""
+operations is full. One line per module: add yours."""
 
-from .ecr import (
-    policies,  # noqa: F401
-    registry,  # noqa: F401
-    repositories,  # noqa: F401
-    settings,  # noqa: F401
-)
+from importlib import import_module
+
+MODULES = [
+    "ecr.repositories",
+    "ecr.settings",
+    "ecr.policies",
+    "ecr.registry",
+    "ecr.lifecycle",
+    "ecr.scanning",
+    "ecr.cache",
+    "ecr.templates",
+]
+
+for module in MODULES:
+    import_module(f"{__package__}.{module}")

@@ -28,3 +28,12 @@ def rule(account: Account, prefix: str) -> PullThroughCacheRule:
     if found is None:
         raise PullThroughCacheRuleNotFound(prefix)
     return found
+
+
+def rules_page(
+    account: Account, *, prefixes: list[str] | None = None, start: int = 0, limit: int
+) -> tuple[list[PullThroughCacheRule], int | None]:
+    """A page of ``rules``: ``limit`` from ``start`` (a previous page's offset), and
+    where the next page starts (None: the last)."""
+    page = list(rules(account, prefixes=prefixes)[start : start + limit + 1])
+    return page[:limit], start + limit if len(page) > limit else None

@@ -86,3 +86,58 @@ def _offset(token: str, digest: str) -> int:
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise FindingsTokenInvalid("nextToken is not one this listing gave for this image") from None
     return offset
+
+
+# -- an image's scan and findings in ECR's words (the management API and the AWS API) --
+
+
+def scan_status(scan: ImageScan | None) -> dict | None:
+    """ECR's imageScanStatus."""
+    if scan is None:
+        return None
+    return {"status": scan.status, "description": scan.description}
+
+
+def findings_summary(scan: ImageScan | None) -> dict | None:
+    """ECR's imageScanFindingsSummary (DescribeImages), the head of imageScanFindings
+    (DescribeImageScanFindings); None until a scan completed."""
+    if scan is None or scan.completed_at is None:
+        return None
+    return {
+        "imageScanCompletedAt": scan.completed_at,
+        "vulnerabilitySourceUpdatedAt": scan.vulnerability_source_updated_at,
+        "findingSeverityCounts": scan.severity_counts,
+    }
+
+
+def finding_description(finding: Finding) -> str:
+    return finding.advisory.summary or finding.advisory.details[:1000]
+
+
+def finding_uri(finding: Finding) -> str | None:
+    """The advisory's link: its ADVISORY reference, else its first."""
+    references = finding.advisory.references or []
+    preferred = [r["url"] for r in references if r.get("type") == "ADVISORY"] or [r["url"] for r in references]
+    return preferred[0] if preferred else None
+
+
+def finding_attributes(finding: Finding) -> list[dict]:
+    """ECR's ImageScanFinding attributes: the package and installed version, the
+    version that fixes it, the file and the layer, the image, the advisory's
+    aliases and CVSS (empty ones left out)."""
+    package, advisory = finding.package, finding.advisory
+    values = {
+        "package_name": package.name,
+        "package_version": package.version,
+        "package_manager": package.ecosystem,
+        "source_package_name": package.source_name,
+        "source_package_version": package.source_version,
+        "fixed_in_version": finding.fixed_version,
+        "file_path": package.path,
+        "layer_digest": package.layer_digest,
+        "image_digest": finding.scan.manifest.digest,
+        "aliases": ", ".join(advisory.aliases),
+        "CVSS_SCORE": "" if advisory.score is None else f"{advisory.score:.1f}",
+        "CVSS_VECTOR": advisory.vector,
+    }
+    return [{"key": key, "value": value} for key, value in values.items() if value]

@@ -155,15 +155,16 @@ class LifecyclePolicyPreview(AccountScopedView):
         preview = selectors.preview_of(repository)
         if preview is None:
             raise LifecyclePreviewNotFound(repository.name)
-        start = int(query.validated_data.get("nextToken", 0))
-        end = start + query.validated_data["maxResults"]
+        page, end = selectors.preview_page(
+            preview, start=int(query.validated_data.get("nextToken", 0)), limit=query.validated_data["maxResults"]
+        )
         body = {
             "registryId": repository.account_id,
             "repositoryName": repository.name,
             "lifecyclePolicyText": preview.text,
             "status": preview.status,
-            "previewResults": preview.results[start:end],
+            "previewResults": page,
             "summary": {"expiringImageTotalCount": len(preview.results)},
-            "nextToken": str(end) if end < len(preview.results) else None,
+            "nextToken": None if end is None else str(end),
         }
         return Response(LifecyclePolicyPreviewSerializer(body).data)

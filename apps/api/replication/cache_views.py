@@ -82,12 +82,13 @@ class PullThroughCacheRuleList(_RuleView):
         query = DescribeRulesQuerySerializer(data=data)
         query.is_valid(raise_exception=True)
         self.authorize("ecr:DescribePullThroughCacheRules")
-        rules = cache_selectors.rules(self.account, prefixes=query.validated_data.get("ecrRepositoryPrefixes"))
-        start = int(query.validated_data.get("nextToken", 0))
-        limit = query.validated_data["maxResults"]
-        page = list(rules[start : start + limit + 1])
-        next_token = str(start + limit) if len(page) > limit else None
-        body = {"pullThroughCacheRules": [_body(rule) for rule in page[:limit]], "nextToken": next_token}
+        page, end = cache_selectors.rules_page(
+            self.account,
+            prefixes=query.validated_data.get("ecrRepositoryPrefixes"),
+            start=int(query.validated_data.get("nextToken", 0)),
+            limit=query.validated_data["maxResults"],
+        )
+        body = {"pullThroughCacheRules": [_body(rule) for rule in page], "nextToken": None if end is None else str(end)}
         return Response(DescribeRulesSerializer(body).data)
 
     @extend_schema(

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.api.registry.serializers import ImageIdentifierSerializer
+from apps.scanning import selectors
 from apps.scanning.models import SEVERITIES, ScanFrequency, ScanType
 
 from .summaries import ImageScanStatusSerializer
@@ -47,32 +48,15 @@ class FindingSerializer(serializers.Serializer):
     attributes = serializers.SerializerMethodField()
 
     def get_description(self, finding) -> str:
-        return finding.advisory.summary or finding.advisory.details[:1000]
+        return selectors.finding_description(finding)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_uri(self, finding) -> str | None:
-        references = finding.advisory.references or []
-        preferred = [r["url"] for r in references if r.get("type") == "ADVISORY"] or [r["url"] for r in references]
-        return preferred[0] if preferred else None
+        return selectors.finding_uri(finding)
 
     @extend_schema_field(AttributeSerializer(many=True))
     def get_attributes(self, finding) -> list[dict]:
-        package, advisory = finding.package, finding.advisory
-        values = {
-            "package_name": package.name,
-            "package_version": package.version,
-            "package_manager": package.ecosystem,
-            "source_package_name": package.source_name,
-            "source_package_version": package.source_version,
-            "fixed_in_version": finding.fixed_version,
-            "file_path": package.path,
-            "layer_digest": package.layer_digest,
-            "image_digest": finding.scan.manifest.digest,
-            "aliases": ", ".join(advisory.aliases),
-            "CVSS_SCORE": "" if advisory.score is None else f"{advisory.score:.1f}",
-            "CVSS_VECTOR": advisory.vector,
-        }
-        return [{"key": key, "value": value} for key, value in values.items() if value]
+        return selectors.finding_attributes(finding)
 
 
 class ImageScanFindingsSerializer(serializers.Serializer):

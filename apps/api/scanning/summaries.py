@@ -6,27 +6,15 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.scanning.models import SEVERITIES, ScanStatus
+from apps.scanning.selectors import findings_summary, scan_status
+
+# The shapes are built by apps.scanning.selectors (the AWS API gives them too).
+__all__ = ["FindingsSummarySerializer", "ImageScanStatusSerializer", "findings_summary", "scan_status"]
 
 
 class ImageScanStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ScanStatus.choices)
     description = serializers.CharField()
-
-
-def scan_status(scan) -> dict | None:
-    if scan is None:
-        return None
-    return {"status": scan.status, "description": scan.description}
-
-
-def findings_summary(scan) -> dict | None:
-    if scan is None or scan.completed_at is None:
-        return None
-    return {
-        "imageScanCompletedAt": scan.completed_at,
-        "vulnerabilitySourceUpdatedAt": scan.vulnerability_source_updated_at,
-        "findingSeverityCounts": scan.severity_counts,
-    }
 
 
 class FindingsSummarySerializer(serializers.Serializer):

@@ -31,7 +31,6 @@ from .serializers import (
     StartImageScanRequestSerializer,
     StartImageScanResponseSerializer,
 )
-from .summaries import scan_status
 
 SCANNING_TAG = "scanning"
 NAME = OpenApiParameter(
@@ -68,7 +67,7 @@ class StartImageScan(AccountScopedView):
             "registryId": repository.account_id,
             "repositoryName": repository.name,
             "imageId": image_id(manifest.digest, wanted.get("imageTag")),
-            "imageScanStatus": scan_status(scan),
+            "imageScanStatus": selectors.scan_status(scan),
         }
         return Response(StartImageScanResponseSerializer(body).data)
 
@@ -113,17 +112,12 @@ class ImageScanFindings(AccountScopedView):
                 )
             except selectors.FindingsTokenInvalid as exc:
                 raise exceptions.ValidationError({"next": [ErrorDetail(str(exc), code="invalid")]}) from None
-            findings_body = {
-                "imageScanCompletedAt": scan.completed_at,
-                "vulnerabilitySourceUpdatedAt": scan.vulnerability_source_updated_at,
-                "findingSeverityCounts": scan.severity_counts,
-                "findings": page,
-            }
+            findings_body = {**selectors.findings_summary(scan), "findings": page}
         body = {
             "registryId": repository.account_id,
             "repositoryName": repository.name,
             "imageId": image_id(manifest.digest, data.get("imageTag")),
-            "imageScanStatus": scan_status(scan),
+            "imageScanStatus": selectors.scan_status(scan),
             "imageScanFindings": findings_body,
             "next": next_token,
         }
