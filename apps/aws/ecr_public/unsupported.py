@@ -40,8 +40,9 @@ unsupported(
 unsupported(
     protocol.ECR_PUBLIC,
     ["DescribeImageScanFindings"],
-    "ECR Public scans images of premium repositories only, which Berth does not have; Berth's scan findings of "
-    "an image are Amazon ECR's DescribeImageScanFindings (service ecr)",
+    "ECR Public scans images of premium repositories only, which Berth does not have; Berth scans the images of "
+    "every repository, public ones included: ask Amazon ECR's DescribeImageScanFindings (service ecr) or "
+    "GET /api/v1/repositories/<name>/-/images/scan-findings",
 )
 unsupported(
     protocol.ECR_PUBLIC,
