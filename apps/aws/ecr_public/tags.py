@@ -40,13 +40,11 @@ def _repository_of(call: Call, resource_arn: str, *, action: str) -> Repository:
     return public_repository(call, name, action=action)
 
 
-def _current_tags(repository: Repository) -> dict[str, str]:
-    return {tag.key: tag.value for tag in repository.resource_tags.all()}
-
-
-def _replace_tags(call: Call, repository: Repository, tags: dict[str, str]) -> None:
+def _change_tags(call: Call, repository: Repository, *, add=None, remove=()) -> None:
     try:
-        services.update_repository(repository=repository, resource_tags=tags, actor=call.actor, context=call.context)
+        services.change_resource_tags(
+            repository=repository, add=add, remove=remove, actor=call.actor, context=call.context
+        )
     except services.ResourceTagsInvalid as exc:
         if exc.code == "max_length":
             raise error("TooManyTagsException", str(exc)) from None
@@ -57,8 +55,7 @@ def _replace_tags(call: Call, repository: Repository, tags: dict[str, str]) -> N
 def tag_resource(call: Call) -> dict:
     repository = _repository_of(call, call.params["resourceArn"], action="ecr:TagResource")
     call.authorize("ecr:TagResource", repository=repository)
-    given = ecr_shapes.tag_mapping(call.params["tags"])
-    _replace_tags(call, repository, {**_current_tags(repository), **given})
+    _change_tags(call, repository, add=ecr_shapes.tag_mapping(call.params["tags"]))
     return {}
 
 
@@ -66,10 +63,7 @@ def tag_resource(call: Call) -> dict:
 def untag_resource(call: Call) -> dict:
     repository = _repository_of(call, call.params["resourceArn"], action="ecr:UntagResource")
     call.authorize("ecr:UntagResource", repository=repository)
-    removed = set(call.params["tagKeys"])
-    _replace_tags(
-        call, repository, {key: value for key, value in _current_tags(repository).items() if key not in removed}
-    )
+    _change_tags(call, repository, remove=call.params["tagKeys"])
     return {}
 
 
@@ -77,4 +71,4 @@ def untag_resource(call: Call) -> dict:
 def list_tags_for_resource(call: Call) -> dict:
     repository = _repository_of(call, call.params["resourceArn"], action="ecr:ListTagsForResource")
     call.authorize("ecr:ListTagsForResource", repository=repository)
-    return {"tags": ecr_shapes.tag_list(_current_tags(repository))}
+    return {"tags": ecr_shapes.tag_list(repository.resource_tags.all())}
