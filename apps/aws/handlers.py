@@ -12,6 +12,11 @@ MODULES = [
     "ecr.scanning",
     "ecr.cache",
     "ecr.templates",
+    "ecr_public.repositories",
+    "ecr_public.policies",
+    "ecr_public.catalog",
+    "ecr_public.tags",
+    "ecr_public.unsupported",
 ]
 
 for module in MODULES:

@@ -529,11 +529,19 @@ def _repositories_page_token(last_name: str) -> str:
 
 
 def describe_repositories(
-    account: Account, *, name_prefix: str = "", limit: int, next_token: str | None = None
+    account: Account,
+    *,
+    name_prefix: str = "",
+    visibility: str | None = None,
+    limit: int,
+    next_token: str | None = None,
 ) -> tuple[list[Repository], str | None]:
     """A page of the account's repositories by name, and the token of the next page
-    (None on the last)."""
+    (None on the last); only those of ``visibility`` when given (ECR Public's
+    DescribeRepositories lists the public ones)."""
     repositories = _described(account)
+    if visibility is not None:
+        repositories = repositories.filter(visibility=visibility)
     if name_prefix:
         repositories = repositories.filter(name__startswith=name_prefix)
     if next_token:
