@@ -15,7 +15,6 @@ MODULES = [
     "ecr_public.repositories",
     "ecr_public.policies",
     "ecr_public.catalog",
-    "ecr_public.tags",
     "ecr_public.unsupported",
 ]
 

@@ -185,15 +185,22 @@ class Call:
         return enforcement.repository_arn(self.account.pk, name, service=self.service)
 
     def repository(self, name: str, *, action: str) -> Repository:
-        """The account's repository ``name``; RepositoryNotFoundException otherwise.
-        Starts the audit event of ``action`` first, so that a request for a
-        missing repository is in the trail too."""
+        """The account's repository ``name`` (for ECR Public: its public
+        repository); RepositoryNotFoundException otherwise. Starts the audit event
+        of ``action`` first, so that a request for a missing repository is in the
+        trail too."""
         repository = self.asking.repository(name, action=action)
         if repository is None:
             raise error(
                 "RepositoryNotFoundException",
                 f"The repository with name '{name[:REPOSITORY_NAME_MAX_LENGTH]}' does not exist in the registry "
                 f"with id '{self.account.pk}'",
+            )
+        if self.service == protocol.ECR_PUBLIC and not repository.is_public:
+            raise error(
+                "RepositoryNotFoundException",
+                f"The repository with name '{repository.name}' does not exist in the public registry with id "
+                f"'{self.account.pk}': it is a private repository (Amazon ECR's API reaches it)",
             )
         return repository
 

@@ -360,28 +360,6 @@ def update_repository(
     return repository
 
 
-def change_resource_tags(
-    *,
-    repository: Repository,
-    add: Mapping[str, str] | None = None,
-    remove: Sequence[str] = (),
-    actor: Actor,
-    context: RequestContext | None = None,
-) -> dict[str, str]:
-    """Amazon ECR's TagResource (``add``: these tags, a key's value replaced) and
-    UntagResource (``remove``: these keys, absent ones ignored); the other tags stay.
-    Read and written under the repository's lock, so that two changes at once both
-    count. The repository's tags afterwards."""
-    with transaction.atomic():
-        Repository.objects.select_for_update().filter(pk=repository.pk).first()
-        tags = dict(RepositoryTag.objects.filter(repository=repository).values_list("key", "value"))
-        tags.update(add or {})
-        for key in remove:
-            tags.pop(key, None)
-        update_repository(repository=repository, resource_tags=tags, actor=actor, context=context)
-    return tags
-
-
 # -- staff: taking a public repository down ---------------------------------------------
 
 

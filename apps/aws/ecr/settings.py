@@ -1,6 +1,8 @@
 """ECR's operations on a repository's settings: PutImageTagMutability,
 PutImageScanningConfiguration, and its resource tags (TagResource, UntagResource,
-ListTagsForResource), as the management API's repository views do them."""
+ListTagsForResource, for ECR Public's repositories too: one policy, `ecr:TagResource`,
+governs a repository's tags whichever API changes them), as the management API's
+repository views do them."""
 
 from __future__ import annotations
 
@@ -103,6 +105,7 @@ def _tagged_repository(call: Call, action: str) -> Repository:
 
 
 @operation(protocol.ECR, "TagResource")
+@operation(protocol.ECR_PUBLIC, "TagResource")
 def tag_resource(call: Call) -> dict:
     repository = _tagged_repository(call, "ecr:TagResource")
     call.authorize("ecr:TagResource", repository=repository)
@@ -113,6 +116,7 @@ def tag_resource(call: Call) -> dict:
 
 
 @operation(protocol.ECR, "UntagResource")
+@operation(protocol.ECR_PUBLIC, "UntagResource")
 def untag_resource(call: Call) -> dict:
     repository = _tagged_repository(call, "ecr:UntagResource")
     call.authorize("ecr:UntagResource", repository=repository)
@@ -121,6 +125,7 @@ def untag_resource(call: Call) -> dict:
 
 
 @operation(protocol.ECR, "ListTagsForResource")
+@operation(protocol.ECR_PUBLIC, "ListTagsForResource")
 def list_tags_for_resource(call: Call) -> dict:
     repository = _tagged_repository(call, "ecr:ListTagsForResource")
     call.authorize("ecr:ListTagsForResource", repository=repository)

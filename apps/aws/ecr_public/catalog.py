@@ -15,14 +15,14 @@ from apps.repositories.selectors import registry_host
 from .. import protocol
 from ..errors import InvalidParameter
 from ..operations import Call, domain_errors, operation
-from .repositories import catalog_data, public_repository, put_catalog_data
+from .repositories import catalog_data, put_catalog_data
 
 domain_errors({registries.DisplayNameInvalid: "InvalidParameterException"})
 
 
 @operation(protocol.ECR_PUBLIC, "GetRepositoryCatalogData")
 def get_repository_catalog_data(call: Call) -> dict:
-    repository = public_repository(call, call.params["repositoryName"], action="ecr-public:GetRepositoryCatalogData")
+    repository = call.repository(call.params["repositoryName"], action="ecr-public:GetRepositoryCatalogData")
     call.authorize("ecr-public:GetRepositoryCatalogData", repository=repository)
     found = catalog.catalog_data_of(repository)
     return {"catalogData": catalog_data(call, found, alias=call.account.primary_alias)}
@@ -30,7 +30,7 @@ def get_repository_catalog_data(call: Call) -> dict:
 
 @operation(protocol.ECR_PUBLIC, "PutRepositoryCatalogData")
 def put_repository_catalog_data(call: Call) -> dict:
-    repository = public_repository(call, call.params["repositoryName"], action="ecr-public:PutRepositoryCatalogData")
+    repository = call.repository(call.params["repositoryName"], action="ecr-public:PutRepositoryCatalogData")
     call.authorize("ecr-public:PutRepositoryCatalogData", repository=repository)
     updated = put_catalog_data(call, repository, call.params["catalogData"])
     return {"catalogData": catalog_data(call, updated, alias=call.account.primary_alias)}

@@ -10,7 +10,6 @@ from apps.repositories.models import Repository
 from .. import protocol
 from ..errors import error
 from ..operations import Call, domain_errors, operation
-from .repositories import public_repository
 
 domain_errors({services.PolicyInvalid: "InvalidParameterException"})
 
@@ -29,7 +28,7 @@ def _answer(repository: Repository, text: str) -> dict:
 
 @operation(protocol.ECR_PUBLIC, "GetRepositoryPolicy")
 def get_repository_policy(call: Call) -> dict:
-    repository = public_repository(call, call.params["repositoryName"], action="ecr:GetRepositoryPolicy")
+    repository = call.repository(call.params["repositoryName"], action="ecr:GetRepositoryPolicy")
     call.authorize("ecr:GetRepositoryPolicy", repository=repository)
     stored = selectors.repository_policy_of(repository)
     if stored is None:
@@ -41,7 +40,7 @@ def get_repository_policy(call: Call) -> dict:
 def set_repository_policy(call: Call) -> dict:
     # `force` is for a policy that would lock its setter out: Berth never refuses one
     # for that (the account's root may always change it), so it changes nothing.
-    repository = public_repository(call, call.params["repositoryName"], action="ecr:SetRepositoryPolicy")
+    repository = call.repository(call.params["repositoryName"], action="ecr:SetRepositoryPolicy")
     call.authorize("ecr:SetRepositoryPolicy", repository=repository)
     stored = services.set_repository_policy(
         repository=repository, document=call.params["policyText"], actor=call.actor, context=call.context
@@ -51,7 +50,7 @@ def set_repository_policy(call: Call) -> dict:
 
 @operation(protocol.ECR_PUBLIC, "DeleteRepositoryPolicy")
 def delete_repository_policy(call: Call) -> dict:
-    repository = public_repository(call, call.params["repositoryName"], action="ecr:DeleteRepositoryPolicy")
+    repository = call.repository(call.params["repositoryName"], action="ecr:DeleteRepositoryPolicy")
     call.authorize("ecr:DeleteRepositoryPolicy", repository=repository)
     stored = selectors.repository_policy_of(repository)
     if stored is None or not services.delete_repository_policy(

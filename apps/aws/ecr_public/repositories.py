@@ -46,19 +46,6 @@ def not_found(call: Call, name: str):
     )
 
 
-def public_repository(call: Call, name: str, *, action: str) -> Repository:
-    """The account's public repository ``name`` (starting the audit event of
-    ``action``); RepositoryNotFoundException for a private one as for a missing one."""
-    repository = call.repository(name, action=action)
-    if not repository.is_public:
-        raise error(
-            "RepositoryNotFoundException",
-            f"The repository with name '{repository.name}' does not exist in the public registry with id "
-            f"'{call.registry_id}': it is a private repository (Amazon ECR's API reaches it)",
-        )
-    return repository
-
-
 def private_arn(call: Call, name: str) -> str:
     """The ARN the management API authorizes a repository's `ecr:` actions on."""
     return enforcement.repository_arn(call.account.pk, name)
@@ -166,7 +153,7 @@ def describe_repositories(call: Call) -> dict:
     if names:
         if "nextToken" in params or "maxResults" in params:
             raise InvalidParameter("nextToken and maxResults cannot be given with repositoryNames")
-        found = [public_repository(call, name, action="ecr:DescribeRepositories") for name in dict.fromkeys(names)]
+        found = [call.repository(name, action="ecr:DescribeRepositories") for name in dict.fromkeys(names)]
         for described in found:
             call.authorize("ecr:DescribeRepositories", repository=described)
         return {"repositories": [repository(call, described, alias=alias) for described in found]}
@@ -183,7 +170,7 @@ def describe_repositories(call: Call) -> dict:
 @operation(protocol.ECR_PUBLIC, "DeleteRepository")
 def delete_repository(call: Call) -> dict:
     force = call.params.get("force", False)
-    found = public_repository(call, call.params["repositoryName"], action="ecr:DeleteRepository")
+    found = call.repository(call.params["repositoryName"], action="ecr:DeleteRepository")
     call.authorize("ecr:DeleteRepository", repository=found, force=force)
     described = repository(call, found, alias=call.account.primary_alias)
     registry_services.delete_repository(repository=found, force=force, actor=call.actor, context=call.context)

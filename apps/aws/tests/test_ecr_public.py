@@ -157,9 +157,10 @@ def test_refusals(tenant, other_tenant):
         client.describe_repositories(registryId=other_tenant.account.pk)
 
     arn = f"arn:berth:ecr-public::{tenant.account.pk}:repository/app"
-    with refused(client.exceptions.TooManyTagsException):
-        client.tag_resource(resourceArn=arn, tags=[{"Key": f"k{i}", "Value": "v"} for i in range(201)])
-    with refused(client.exceptions.InvalidParameterException, match="caller's own registry"):
+    client.tag_resource(resourceArn=arn, tags=[{"Key": f"k{i}", "Value": "v"} for i in range(150)])
+    with refused(client.exceptions.TooManyTagsException):  # 150 + 60: more than a repository may have
+        client.tag_resource(resourceArn=arn, tags=[{"Key": f"m{i}", "Value": "v"} for i in range(60)])
+    with refused(client.exceptions.RepositoryNotFoundException, match=other_tenant.account.pk):
         client.list_tags_for_resource(resourceArn=f"arn:berth:ecr-public::{other_tenant.account.pk}:repository/app")
     with refused(client.exceptions.InvalidParameterException):
         client.list_tags_for_resource(resourceArn="not-an-arn")
