@@ -1,32 +1,17 @@
-"""An image's scan in a few fields: ECR's imageScanStatus and imageScanFindingsSummary,
-as DescribeImages and the scanning operations give them."""
+"""An image's scan in a few fields: ECR's imageScanStatus and imageScanFindingsSummary
+(apps.scanning.summaries), as the management API's serializers describe them."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from apps.scanning.models import SEVERITIES, ScanStatus
+from apps.scanning.summaries import findings_summary, scan_status  # noqa: F401  (this module's users import them here)
 
 
 class ImageScanStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ScanStatus.choices)
     description = serializers.CharField()
-
-
-def scan_status(scan) -> dict | None:
-    if scan is None:
-        return None
-    return {"status": scan.status, "description": scan.description}
-
-
-def findings_summary(scan) -> dict | None:
-    if scan is None or scan.completed_at is None:
-        return None
-    return {
-        "imageScanCompletedAt": scan.completed_at,
-        "vulnerabilitySourceUpdatedAt": scan.vulnerability_source_updated_at,
-        "findingSeverityCounts": scan.severity_counts,
-    }
 
 
 class FindingsSummarySerializer(serializers.Serializer):
