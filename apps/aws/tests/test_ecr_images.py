@@ -10,6 +10,7 @@ import hashlib
 import json
 
 import pytest
+import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -19,6 +20,7 @@ from django.test import Client
 from apps.accounts import services as account_services
 from apps.audit.events import Actor
 from apps.aws import protocol
+from apps.registry.tests.conftest import moto_endpoint, s3_settings  # noqa: F401  (fixtures)
 from apps.repositories import services as repository_services
 from apps.repositories.models import Visibility
 
@@ -236,3 +238,17 @@ def test_ecr_public_reaches_public_repositories_only(tenant, ecr_public):
         assert ecr_public(operation, repositoryName="public/app", **params)[0] == 200, operation
     data = ecr_public.ok("GetAuthorizationToken")["authorizationData"]
     assert set(data) == {"authorizationToken", "expiresAt"}
+
+
+@pytest.mark.usefixtures("s3_settings")
+def test_download_url_is_the_stores_presigned_url_where_v2_redirects(tenant, ecr, registry_client):
+    repository(tenant, "stored")
+    client = registry_client(tenant)
+    data = b"layer bytes in S3" * 100
+    digest = client.push_blob(f"{tenant.id}/stored", data)
+    url = ecr.ok("GetDownloadUrlForLayer", repositoryName="stored", layerDigest=digest)["downloadUrl"]
+    assert "X-Amz-Signature=" in url  # presigned: fetched without credentials
+    with requests.Session() as http:
+        http.trust_env = False  # moto is on 127.0.0.1: no proxy from the environment
+        fetched = http.get(url, timeout=10)
+    assert fetched.status_code == 200 and fetched.content == data
