@@ -20,6 +20,8 @@ from django.test import Client
 from apps.accounts import services as account_services
 from apps.audit.events import Actor
 from apps.aws import protocol
+from apps.iam import services as iam_services
+from apps.iam.models import ManagedPolicy
 from apps.registry.tests.conftest import moto_endpoint, s3_settings  # noqa: F401  (fixtures)
 from apps.repositories import services as repository_services
 from apps.repositories.models import Visibility
@@ -252,3 +254,30 @@ def test_download_url_is_the_stores_presigned_url_where_v2_redirects(tenant, ecr
         http.trust_env = False  # moto is on 127.0.0.1: no proxy from the environment
         fetched = http.get(url, timeout=10)
     assert fetched.status_code == 200 and fetched.content == data
+
+
+def test_a_read_only_user_reads_and_is_refused_writes(tenant, registry_client):
+    """The actions the REST API and /v2/ authorize, decided by the same policies."""
+    repository(tenant, "guarded")
+    registry_client(tenant).push_image(f"{tenant.id}/guarded", "v1")
+    reader = iam_services.create_user(account=tenant.account, username="reader", actor=Actor.system("test"))
+    iam_services.attach_policy(
+        account=tenant.account,
+        managed_policy=ManagedPolicy.objects.get(name="BerthRegistryReadOnly"),
+        user=reader,
+        actor=Actor.system("test"),
+    )
+    new = account_services.create_access_key(user=reader, actor=Actor.system("test"))
+    ecr = Aws(protocol.ECR, new.access_key.access_key_id, new.secret)
+    assert [d["imageTags"] for d in ecr.ok("DescribeImages", repositoryName="guarded")["imageDetails"]] == [["v1"]]
+    got = ecr.ok("BatchGetImage", repositoryName="guarded", imageIds=[{"imageTag": "v1"}])
+    manifest = got["images"][0]["imageManifest"]
+    for operation, params in [
+        ("PutImage", {"imageManifest": manifest, "imageTag": "v2"}),
+        ("BatchDeleteImage", {"imageIds": [{"imageTag": "v1"}]}),
+        ("InitiateLayerUpload", {}),
+    ]:
+        status, body = ecr(operation, repositoryName="guarded", **params)
+        assert (status, body["__type"]) == (400, "AccessDeniedException"), operation
+        assert f"ecr:{operation}" in body["message"]
+    assert ecr.ok("ListImages", repositoryName="guarded")["imageIds"][0]["imageTag"] == "v1"
