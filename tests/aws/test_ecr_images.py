@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.aws.conftest import REGION
 from tests.e2e import images as I
 from tests.e2e.conftest import need, run_isolated
 
@@ -47,6 +50,29 @@ def skopeo_login_and_push(berth, tmp: Path, password: str, image: I.Image, refer
         f"oci:{image.path}:{image.tag}",
         f"docker://{berth.host}/{reference}",
     )
+
+
+def aws_cli(aws_account, *args: str) -> str:
+    """The AWS CLI's output for ``args``, signed with the account's root access key."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": aws_account.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": aws_account.secret_access_key,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    env.pop("AWS_SESSION_TOKEN", None)
+    env.pop("AWS_PROFILE", None)
+    done = subprocess.run(
+        [need("aws"), *args, "--endpoint-url", aws_account.server.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def paged(call, key: str, **params) -> tuple[list, int]:
@@ -105,6 +131,7 @@ def test_ecr_images_layers_and_tokens(berth, aws_account, ecr, tmp_path):
     data = ecr.get_authorization_token()["authorizationData"]
     assert len(data) == 1 and data[0]["proxyEndpoint"] == berth.url
     password = login_password(data[0])
+    assert aws_cli(aws_account, "ecr", "get-login-password").startswith("blp1.")
     pushed = [I.build_oci_image(tmp_path / f"image-{tag}", tag=tag) for tag in ("v1", "v2", "v3")]
     for image in pushed:
         skopeo_login_and_push(berth, tmp_path / "skopeo", password, image, f"{account_id}/img/app:{image.tag}")
@@ -237,7 +264,9 @@ def test_ecr_public_images_layers_and_tokens(berth, aws_account, ecr_public, tmp
 
     data = ecr_public.get_authorization_token()["authorizationData"]
     assert set(data) == {"authorizationToken", "expiresAt"}
-    password = login_password(data)
+    login_password(data)
+    # `aws ecr-public get-login-password`, as AWS's documentation pipes it to `docker login`.
+    password = aws_cli(aws_account, "ecr-public", "get-login-password")
     pushed = [I.build_oci_image(tmp_path / f"image-{tag}", tag=tag) for tag in ("a", "b")]
     for image in pushed:
         skopeo_login_and_push(berth, tmp_path / "skopeo", password, image, f"{account_id}/pub/app:{image.tag}")
