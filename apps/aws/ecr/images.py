@@ -205,8 +205,8 @@ def batch_get_image(call: Call) -> dict:
     )
     return {
         "images": [
-            image(repository, digest=got.digest, tag=got.tag, manifest=got.manifest, media_type=got.media_type)
-            for got in got
+            image(repository, digest=item.digest, tag=item.tag, manifest=item.manifest, media_type=item.media_type)
+            for item in got
         ],
         "failures": [image_failure(digest, tag, failure) for digest, tag, failure in failed],
     }

@@ -99,14 +99,17 @@ def test_layer_uploads_refuse_as_ecr_does(tenant, ecr):
     repository(tenant, "layers")
     upload_id = ecr.ok("InitiateLayerUpload", repositoryName="layers")["uploadId"]
     part = b"x" * 100
-    assert ecr.refused(
-        "UploadLayerPart",
-        repositoryName="layers",
-        uploadId=upload_id,
-        partFirstByte=0,
-        partLastByte=98,
-        layerPartBlob=part,
-    ) == ("InvalidLayerPartException")
+    assert (
+        ecr.refused(
+            "UploadLayerPart",
+            repositoryName="layers",
+            uploadId=upload_id,
+            partFirstByte=0,
+            partLastByte=98,
+            layerPartBlob=part,
+        )
+        == "InvalidLayerPartException"
+    )
     # not where the upload ends
     assert (
         ecr.refused(
