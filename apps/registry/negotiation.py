@@ -224,3 +224,68 @@ def referrers_index(repository: Repository | None, subject_digest: str, *, artif
             descriptor["annotations"] = manifest.annotations
         descriptors.append(descriptor)
     return json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}).encode()
+
+
+# -- Amazon ECR's BatchGetImage ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GotImage:
+    """An image id of a BatchGetImage (``tag`` as asked) and what a pull of it got:
+    the manifest as text, its digest and media type."""
+
+    tag: str | None
+    digest: str
+    manifest: str
+    media_type: str
+
+
+def _served_image(repository: Repository, *, digest: str | None, tag: str | None, accepted: set[str]) -> Served:
+    """What a registry pull of the image id with ``accepted`` as its Accept header gets."""
+    if tag is not None:
+        selectors.find_image(repository, digest=digest, tag=tag)
+    else:
+        selectors.check_image_id(digest=digest, tag=tag)
+    try:
+        return served_manifest(
+            repository=repository,
+            # As a pull through the account id names it (schema 1 conversions embed the name).
+            name=f"{repository.account_id}/{repository.name}",
+            reference=digest or tag,
+            accepted=accepted,
+            head=False,
+        )
+    except ManifestUnknown:
+        raise selectors.ImageFailure(
+            selectors.FailureCode.IMAGE_NOT_FOUND, f"no image {digest or tag} in the repository"
+        ) from None
+    except (ManifestNotConvertible, ManifestInvalid) as exc:
+        raise selectors.ImageFailure(selectors.FailureCode.UNSUPPORTED_IMAGE_TYPE, exc.message) from None
+
+
+def batch_get_image(
+    repository: Repository, image_ids, *, accepted: set[str] | None
+) -> tuple[list[GotImage], list[tuple[str | None, str | None, selectors.ImageFailure]]]:
+    """Amazon ECR's BatchGetImage over (digest, tag) ids: each image's manifest,
+    negotiated exactly as a registry pull with ``accepted`` as its Accept header
+    (None: every image as stored), each returned one counted as a pull; and the
+    ids that failed, with their ImageFailure."""
+    accepted = set(accepted or ["*/*"])
+    images, failures = [], []
+    for digest, tag in image_ids:
+        try:
+            served = _served_image(repository, digest=digest, tag=tag, accepted=accepted)
+            manifest = served.content.decode("utf-8")
+        except UnicodeDecodeError:
+            failure = selectors.ImageFailure(
+                selectors.FailureCode.UNSUPPORTED_IMAGE_TYPE, "the manifest is not UTF-8 text"
+            )
+            failures.append((digest, tag, failure))
+            continue
+        except selectors.ImageFailure as failure:
+            failures.append((digest, tag, failure))
+            continue
+        if served.manifest_id is not None:
+            services.record_pull(manifest_id=served.manifest_id)
+        images.append(GotImage(tag=tag, digest=served.digest, manifest=manifest, media_type=served.media_type))
+    return images, failures

@@ -189,12 +189,14 @@ class FailureCode(models.TextChoices):
 
 
 class ImageFailure(Exception):
-    """One image id of a request failed: ``code`` is its failureCode, ``reason`` says why."""
+    """One image id of a request failed: ``code`` is its failureCode, ``reason`` says why;
+    ``index``: the id's position in a request that stops at its first failure."""
 
     def __init__(self, code: FailureCode, reason: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.index: int | None = None
 
 
 class PageTokenInvalid(ValueError):
@@ -324,6 +326,41 @@ def described_images(repository: Repository, manifest_ids: list[int]) -> list[Ma
     wanted = list(dict.fromkeys(manifest_ids))
     found = _described_images(repository).in_bulk(wanted)
     return [found[pk] for pk in wanted if pk in found]
+
+
+def describe_images_by_id(repository: Repository, image_ids) -> list[Manifest]:
+    """Amazon ECR's DescribeImages with imageIds, (digest, tag) pairs: the images
+    they name, each once, in the order asked. Raises the first failing id's
+    ImageFailure (ImageNotFound for one that names no image), its ``index`` set."""
+    found = []
+    for index, (digest, tag) in enumerate(image_ids):
+        try:
+            found.append(find_image(repository, digest=digest, tag=tag).pk)
+        except ImageFailure as failure:
+            failure.index = index
+            raise
+    return described_images(repository, found)
+
+
+def describe_image_tags(
+    repository: Repository, *, limit: int, next_token: str | None = None
+) -> tuple[list[Tag], str | None]:
+    """Amazon ECR Public's DescribeImageTags: a page of the repository's tags in
+    byte order, each with its image as DescribeImages shows it, and the token of the
+    next page (None on the last)."""
+    tags = (
+        Tag.objects.filter(repository=repository)
+        .annotate(key=_lexical(F("name")))
+        .select_related("manifest")
+        .defer("manifest__content", "manifest__annotations")
+    )
+    if next_token:
+        tags = tags.filter(key__gt=_page_after(repository, "tags", next_token))
+    page = list(tags.order_by("key")[: limit + 1])
+    if len(page) > limit:
+        page = page[:limit]
+        return page, _page_token(repository, "tags", page[-1].key)
+    return page, None
 
 
 # -- images, as the console lists them ---------------------------------------------------

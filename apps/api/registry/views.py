@@ -22,8 +22,7 @@ from apps.api.views import AccountScopedView
 from apps.kernel.digests import DigestInvalid
 from apps.kernel.errors import DomainError
 from apps.registry import negotiation, selectors, services
-from apps.registry.exceptions import ManifestInvalid, ManifestNotConvertible, ManifestUnknown, TagInvalid
-from apps.registry.negotiation import Served
+from apps.registry.exceptions import TagInvalid
 from apps.registry.selectors import FailureCode, ImageFailure, TagStatus
 from apps.repositories.models import Repository
 
@@ -210,18 +209,14 @@ class ImageDescriptions(_ImagesView):
                     "next": data.get("next"),
                 },
             )
-        found = []
-        for index, requested in enumerate(data["imageIds"]):
-            digest, tag = requested.get("imageDigest"), requested.get("imageTag")
-            try:
-                found.append(selectors.find_image(repository, digest=digest, tag=tag).pk)
-            except ImageFailure as failure:
-                if failure.code == FailureCode.IMAGE_NOT_FOUND:
-                    raise exceptions.NotFound(failure.reason, code="image_not_found") from None
-                raise exceptions.ValidationError(
-                    {"imageIds": {str(index): [ErrorDetail(failure.reason, code=_snake(failure.code))]}}
-                ) from None
-        images = selectors.described_images(repository, found)
+        try:
+            images = selectors.describe_images_by_id(repository, image_id_pairs(data["imageIds"]))
+        except ImageFailure as failure:
+            if failure.code == FailureCode.IMAGE_NOT_FOUND:
+                raise exceptions.NotFound(failure.reason, code="image_not_found") from None
+            raise exceptions.ValidationError(
+                {"imageIds": {str(failure.index): [ErrorDetail(failure.reason, code=_snake(failure.code))]}}
+            ) from None
         return Response(self._details(repository, images, next_token=None))
 
     def _page(self, repository: Repository, query: dict) -> Response:
@@ -266,46 +261,19 @@ class ImageBatchGet(_ImagesView):
         self.authorize("ecr:BatchGetImage", repository=repository)
         given = BatchGetImageRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        accepted = set(given.validated_data.get("acceptedMediaTypes") or ["*/*"])
-        images, failures = [], []
-        for digest, tag in image_id_pairs(given.validated_data["imageIds"]):
-            try:
-                served = _served_image(repository, digest=digest, tag=tag, accepted=accepted)
-                manifest = served.content.decode("utf-8")
-            except UnicodeDecodeError:
-                failure = ImageFailure(FailureCode.UNSUPPORTED_IMAGE_TYPE, "the manifest is not UTF-8 text")
-                failures.append(_failure(digest, tag, failure))
-                continue
-            except ImageFailure as failure:
-                failures.append(_failure(digest, tag, failure))
-                continue
-            if served.manifest_id is not None:
-                services.record_pull(manifest_id=served.manifest_id)
-            images.append(
-                self._image(repository, digest=served.digest, tag=tag, manifest=manifest, media_type=served.media_type)
-            )
-        return Response(BatchGetImageResponseSerializer({"images": images, "failures": failures}).data)
-
-
-def _served_image(repository: Repository, *, digest: str | None, tag: str | None, accepted: set[str]) -> Served:
-    """What a registry pull of the image id with ``accepted`` as its Accept header gets."""
-    if tag is not None:
-        selectors.find_image(repository, digest=digest, tag=tag)
-    else:
-        selectors.check_image_id(digest=digest, tag=tag)
-    try:
-        return negotiation.served_manifest(
-            repository=repository,
-            # As a pull through the account id names it (schema 1 conversions embed the name).
-            name=f"{repository.account_id}/{repository.name}",
-            reference=digest or tag,
-            accepted=accepted,
-            head=False,
+        got, failed = negotiation.batch_get_image(
+            repository,
+            image_id_pairs(given.validated_data["imageIds"]),
+            accepted=given.validated_data.get("acceptedMediaTypes"),
         )
-    except ManifestUnknown:
-        raise ImageFailure(FailureCode.IMAGE_NOT_FOUND, f"no image {digest or tag} in the repository") from None
-    except (ManifestNotConvertible, ManifestInvalid) as exc:
-        raise ImageFailure(FailureCode.UNSUPPORTED_IMAGE_TYPE, exc.message) from None
+        images = [
+            self._image(
+                repository, digest=image.digest, tag=image.tag, manifest=image.manifest, media_type=image.media_type
+            )
+            for image in got
+        ]
+        failures = [_failure(digest, tag, failure) for digest, tag, failure in failed]
+        return Response(BatchGetImageResponseSerializer({"images": images, "failures": failures}).data)
 
 
 class ImageBatchDelete(_ImagesView):
