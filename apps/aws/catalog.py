@@ -27,7 +27,7 @@ def markdown() -> str:
         unsupported = sum(len(group) for group in by_reason.values())
         lines.append(f"**{title}**: {len(supported)} of {len(names)} operations supported.")
         lines.append("")
-        lines.append("- Supported: " + ", ".join(f"`{name}`" for name in supported) + ".")
+        lines.append("- Supported: " + (", ".join(f"`{name}`" for name in supported) or "none") + ".")
         if unsupported:
             lines.append(f"- Unsupported ({unsupported}), answering `UnsupportedOperationException`:")
             for reason, group in by_reason.items():

@@ -19,6 +19,7 @@ MODULES = [
     "ecr_public.repositories",
     "ecr_public.policies",
     "ecr_public.catalog",
+    "ecr.unsupported",
     "ecr_public.unsupported",
 ]
 
