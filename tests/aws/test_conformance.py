@@ -49,28 +49,34 @@ def sample(shape, depth: int = 0):
     raise AssertionError(f"no sample for {kind}")
 
 
-def _exercised(sources: str, service: str, name: str) -> bool:
-    """Does a test call ``name`` of ``service``: its boto3 method on a client whose
-    variable says which service it is (``ecr_public`` for ECR Public), its AWS CLI
-    command, or an in-process ``call("Name", …)``?"""
-    method = xform_name(name)
-    if f"aws {service} {xform_name(name, '-')}" in sources:
-        return True
-    if service == protocol.ECR_PUBLIC:
-        boto3 = rf"\b\w*public\w*\.{method}\("
-        in_process = rf'call\("{name}"[^\n]*service=protocol\.ECR_PUBLIC'
-    else:
-        boto3 = rf"\b(?!\w*public)\w+\.{method}\("
-        in_process = rf'call\("{name}"(?![^\n]*ECR_PUBLIC)'
-    return re.search(boto3, sources) is not None or re.search(in_process, sources) is not None
+def _services_of(text: str) -> set[str]:
+    """Which of the services a test file calls: ECR Public when it names it, ECR when
+    it names `ecr` on its own (a client, a fixture, a CLI command)."""
+    services = set()
+    if re.search(r"ecr[-_]public|ECR_PUBLIC", text):
+        services.add(protocol.ECR_PUBLIC)
+    if re.search(r"\becr\b(?![-_]public)|protocol\.ECR\b", text):
+        services.add(protocol.ECR)
+    return services
+
+
+def _calls(text: str, service: str, name: str) -> bool:
+    """Does ``text`` call ``name``: its boto3 method, its AWS CLI command, or an
+    in-process call naming the operation (``call("Name", …)``, ``ecr.ok("Name", …)``)?"""
+    return (
+        re.search(rf"\.{xform_name(name)}\(", text) is not None
+        or f"aws {service} {xform_name(name, '-')}" in text
+        or re.search(rf'\(\s*"{name}"', text) is not None
+    )
 
 
 def test_every_supported_operation_is_exercised_by_a_test():
-    sources = "\n".join(path.read_text() for path in TEST_SOURCES if path.name != Path(__file__).name)
+    files = [path.read_text() for path in TEST_SOURCES if path.name != Path(__file__).name]
     missing = [
         f"{service} {name}"
         for (service, name) in sorted(operations.OPERATIONS)
-        if service in SERVICES and not _exercised(sources, service, name)
+        if service in SERVICES
+        and not any(service in _services_of(text) and _calls(text, service, name) for text in files)
     ]
     assert not missing, f"supported operations no test calls: {missing}"
 

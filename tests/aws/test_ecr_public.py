@@ -192,7 +192,9 @@ def test_public_repositories_catalog_policy_and_tags(ecr_public, ecr, aws_accoun
     assert ecr_public.list_tags_for_resource(resourceArn=arn)["tags"] == [{"Key": "tier", "Value": "front"}]
     with pytest.raises(ecr_public.exceptions.InvalidTagParameterException):
         ecr_public.tag_resource(resourceArn=arn, tags=[{"Key": "bad*key", "Value": "v"}])
-    with pytest.raises(ecr_public.exceptions.InvalidParameterException, match="not an ECR Public repository ARN"):
+    with pytest.raises(
+        ecr_public.exceptions.InvalidParameterException, match="is no repository ARN: arn:aws:ecr-public::"
+    ):
         ecr_public.list_tags_for_resource(resourceArn=f"arn:berth:ecr:local:{account_id}:repository/team/web")
     with pytest.raises(ecr_public.exceptions.RepositoryNotFoundException):
         ecr_public.list_tags_for_resource(resourceArn=f"arn:berth:ecr-public::{account_id}:repository/team/private")

@@ -82,15 +82,15 @@ def _tagged_repository(call: Call, action: str) -> Repository:
     repository the caller's account does not have (another account's included:
     this API manages the caller's own registry)."""
     text = call.params["resourceArn"]
+    region = "" if call.service == protocol.ECR_PUBLIC else settings.BERTH_REGION
     invalid = InvalidParameter(
         f"Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN' ({text[:300]!r} is no "
-        f"repository ARN: arn:aws:{call.service}:{settings.BERTH_REGION}:<account>:repository/<name>)"
+        f"repository ARN: arn:aws:{call.service}:{region}:<account>:repository/<name>)"
     )
     try:
         arn = Arn.parse(text, partition=settings.BERTH_ARN_PARTITION)
     except ArnError:
         raise invalid from None
-    region = "" if call.service == protocol.ECR_PUBLIC else settings.BERTH_REGION
     name = arn.resource.removeprefix(_REPOSITORY_RESOURCE)
     if arn.service != call.service or arn.region != region or not arn.account or name == arn.resource or not name:
         raise invalid
