@@ -21,6 +21,7 @@ MODULES = [
     "ecr_public.catalog",
     "ecr.unsupported",
     "ecr_public.unsupported",
+    "sts",
 ]
 
 for module in MODULES:

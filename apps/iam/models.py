@@ -185,6 +185,11 @@ class RoleSession(models.Model):
             self.role.account_id, self.role.name, self.session_name, partition=settings.BERTH_ARN_PARTITION
         )
 
+    @property
+    def assumed_role_id(self) -> str:
+        """STS's AssumedRoleId (and the session's GetCallerIdentity UserId): `<role id>:<session name>`."""
+        return f"{self.role_id}:{self.session_name}"
+
 
 class RepositoryPolicy(models.Model):
     """Amazon ECR's repository policy: the resource policy of one repository."""

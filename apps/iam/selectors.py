@@ -78,6 +78,28 @@ def caller_for_role_session(session: RoleSession, *, access_key_id: str = "") ->
     )
 
 
+@dataclass(frozen=True)
+class CallerIdentity:
+    """STS GetCallerIdentity's answer."""
+
+    account: str
+    arn: str
+    user_id: str
+
+
+def caller_identity(caller: Caller, session: RoleSession | None = None) -> CallerIdentity:
+    """Who ``caller`` is, as STS GetCallerIdentity says it. The user id is a role
+    session's AssumedRoleId (``session``: the role session that signed), a root
+    user's account id, or an IAM user's id."""
+    if caller.is_role_session:
+        user_id = session.assumed_role_id
+    elif caller.is_root:
+        user_id = caller.account_id
+    else:
+        user_id = str(caller.user_id)
+    return CallerIdentity(account=caller.account_id, arn=caller.arn, user_id=user_id)
+
+
 def role_session(session_id: int) -> RoleSession | None:
     """The unexpired session with its role; None once it expired or its role was deleted."""
     return RoleSession.objects.select_related("role").filter(pk=session_id, expires_at__gt=timezone.now()).first()

@@ -681,7 +681,7 @@ class AssumeRole(AccountScopedView):
             },
             "assumed_role_user": {
                 "arn": assumed.arn,
-                "assumed_role_id": f"{assumed.session.role_id}:{assumed.session.session_name}",
+                "assumed_role_id": assumed.session.assumed_role_id,
             },
         }
         response = Response(AssumeRoleResponseSerializer(body).data)
@@ -702,14 +702,9 @@ class CallerIdentity(AccountScopedView):
         caller = self.caller
         # As in AWS, no policy can refuse a caller its own identity: the call is only recorded.
         self.begin_event("sts:GetCallerIdentity", recipient_account_id=caller.account_id)
-        if caller.is_role_session:
-            user_id = f"{request.auth.role_id}:{caller.session_name}"
-        elif caller.is_root:
-            user_id = caller.account_id
-        else:
-            user_id = str(caller.user_id)
-        identity = {"account": caller.account_id, "arn": caller.arn, "user_id": user_id}
-        return Response(CallerIdentitySerializer(identity).data)
+        identity = selectors.caller_identity(caller, request.auth if caller.is_role_session else None)
+        body = {"account": identity.account, "arn": identity.arn, "user_id": identity.user_id}
+        return Response(CallerIdentitySerializer(body).data)
 
 
 # -- the simulator ----------------------------------------------------------------------
