@@ -47,7 +47,8 @@ VERSIONS = {protocol.service_model(protocol.STS).api_version: protocol.STS}
 MAX_ELEMENTS = 1000
 
 # apps.aws raises AWS JSON 1.1's error names; the Query services answer the same
-# refusals under these codes (AWS's common errors), with these statuses.
+# refusals under these codes (AWS's common errors), with these statuses. Others
+# keep their name (UnsupportedOperationException: as for ECR, so one name says it).
 QUERY_CODES: dict[str, tuple[str, int]] = {
     "MissingAuthenticationTokenException": ("MissingAuthenticationToken", 403),
     "IncompleteSignatureException": ("IncompleteSignature", 400),
@@ -60,7 +61,6 @@ QUERY_CODES: dict[str, tuple[str, int]] = {
     "SerializationException": ("MalformedQueryString", 400),
     "InvalidParameterException": ("ValidationError", 400),
     "UnknownOperationException": ("InvalidAction", 400),
-    "UnsupportedOperationException": ("UnsupportedOperation", 400),
     "ServerException": ("InternalFailure", 500),
 }
 

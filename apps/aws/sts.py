@@ -1,6 +1,6 @@
 """STS over the AWS Query protocol: AssumeRole and GetCallerIdentity, calling the
 same services as the management API's /api/v1/sts/ views. Every other operation
-of botocore's sts model answers UnsupportedOperation with the reason."""
+of botocore's sts model answers UnsupportedOperationException with the reason."""
 
 from __future__ import annotations
 

@@ -168,7 +168,7 @@ def test_sts_and_a_role_profile(aws_account, tmp_path):
     )
     assert "AccessDenied" in error
     error = aws.refused("sts", "get-session-token")
-    assert "UnsupportedOperation" in error
+    assert "UnsupportedOperationException" in error
 
 
 def test_push_with_get_login_password_and_describe_images(aws, aws_account, tmp_path):

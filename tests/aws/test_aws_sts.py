@@ -104,7 +104,7 @@ def test_sts_refusals(aws_account):
     with pytest.raises(ClientError) as raised:
         sts.get_session_token()
     code, message, _ = error_of(raised)
-    assert code == "UnsupportedOperation"
+    assert code == "UnsupportedOperationException"
     assert "GetSessionToken" in message and "AssumeRole" in message
 
     # Authentication, in STS's words.
