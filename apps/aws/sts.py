@@ -112,7 +112,7 @@ unsupported(
 unsupported(
     protocol.STS,
     ["GetAccessKeyInfo"],
-    "an access key's account is in the console and GET /api/v1/access-keys",
+    "Berth does not say which account holds another's access key; GET /api/v1/access-keys lists your own",
 )
 unsupported(
     protocol.STS,
