@@ -3,6 +3,7 @@ client (form-encoded requests, XML answers parsed by botocore's QueryParser)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import botocore
@@ -25,8 +26,6 @@ def error_of(raised: pytest.ExceptionInfo) -> tuple[str, str, int]:
 
 def wait_for_event(aws_account, event_name: str) -> dict:
     """Audit events reach the trail after the response: poll for one."""
-    import time
-
     for _ in range(40):
         events = management_api(aws_account, "GET", "audit/events", params={"event_name": event_name})["events"]
         if events:
