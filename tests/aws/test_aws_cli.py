@@ -61,6 +61,14 @@ class AwsCli:
     def command(self, *args: str, endpoint: bool = True) -> list[str]:
         return [str(AWS), *args, *(["--endpoint-url", self.url] if endpoint else [])]
 
+    def shell_command(self, *args: str) -> str:
+        """The command for a shell pipeline, with only this CLI's environment (what
+        the test process's own AWS_* variables say does not reach it)."""
+        environment = {name: value for name, value in self.env.items() if name.startswith("AWS_")}
+        environment.update(PATH=self.env.get("PATH", os.defpath), HOME=self.env["HOME"])
+        assignments = [f"{name}={value}" for name, value in environment.items()]
+        return " ".join(map(shlex.quote, ["env", "-i", *assignments, *self.command(*args)]))
+
     def run(self, *args: str, endpoint: bool = True, env: dict | None = None, check: bool = True):
         result = subprocess.run(
             self.command(*args, endpoint=endpoint),
@@ -179,7 +187,7 @@ def test_push_with_get_login_password_and_describe_images(aws, aws_account, tmp_
     image = I.build_oci_image(tmp_path / "image", tag="v1")
 
     skopeo_home = tmp_path / "skopeo"
-    login = " ".join(map(shlex.quote, aws.command("ecr", "get-login-password")))
+    login = aws.shell_command("ecr", "get-login-password")
     logged_in = run_isolated(
         [
             "bash",
@@ -189,7 +197,6 @@ def test_push_with_get_login_password_and_describe_images(aws, aws_account, tmp_
             f"{login} | skopeo login --tls-verify=false --username AWS --password-stdin {shlex.quote(server.host)}",
         ],
         skopeo_home,
-        env={name: value for name, value in aws.env.items() if name.startswith("AWS_")},
     )
     assert "Login Succeeded" in logged_in.stdout, logged_in.stdout + logged_in.stderr
     uri = repository["repositoryUri"]
