@@ -7,9 +7,12 @@ Query protocol, every request signed with AWS Signature Version 4.
   STS, a form body with an `Action`).
 - `signing.py`: verifies the signature against Berth access keys and role-session
   credentials.
-- `protocol.py`: reads requests and writes responses from botocore's own service
-  models, so an operation is a handler and a table entry, never a serializer.
+- `protocol.py` (AWS JSON 1.1) and `query.py` (the Query protocol): read requests and
+  write responses from botocore's own service models, so an operation is a handler
+  and a table entry, never a serializer.
 - `operations.py`: the table of operations and the `Call` a handler is given
   (who calls, for which account, `authorize` as every other surface does it).
 - `ecr/`, `ecr_public/`, `sts.py`: the handlers, one module per area, each calling
-  the same services and selectors as the management API."""
+  the same services and selectors as the management API; `handlers.py` lists them.
+- `catalog.py`: the supported and unsupported operations, for the README and
+  `berth aws_operations`."""
