@@ -21,6 +21,9 @@ from tests.e2e.conftest import need, run_isolated
 from .conftest import REGION, AwsAccount
 from .roles import create_role, role_arn, root_arn
 
+# The AWS CLI's plumbing does not depend on the database: one pass runs it.
+pytestmark = pytest.mark.database_independent
+
 AWS = Path(sys.executable).parent / "aws"
 TIMEOUT = 120
 

@@ -18,6 +18,9 @@ from .conftest import CLIENT_CONFIG, REGION
 from .roles import create_role, expire_role_session, new_access_key, set_access_key_status
 from .wire import signed_post
 
+# What these check (signatures, keys, sessions) no database changes: they run in one pass.
+pytestmark = pytest.mark.database_independent(pass_="postgres")
+
 ECR_JSON = {
     "Content-Type": "application/x-amz-json-1.1",
     "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",

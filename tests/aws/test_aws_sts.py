@@ -16,6 +16,9 @@ from .conftest import CLIENT_CONFIG
 from .roles import create_role, expire_role_session, management_api, role_arn, root_arn
 from .wire import signed_post
 
+# STS over the Query protocol does not depend on the database: one pass runs it.
+pytestmark = pytest.mark.database_independent(pass_="postgres")
+
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 

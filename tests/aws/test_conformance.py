@@ -15,6 +15,9 @@ from botocore.exceptions import ClientError
 
 from apps.aws import operations, protocol
 
+# The table of operations does not depend on the database: one pass runs it.
+pytestmark = pytest.mark.database_independent
+
 TEST_SOURCES = [
     *Path(__file__).parent.glob("test_*.py"),
     *(Path(__file__).parents[2] / "apps" / "aws" / "tests").glob("test_*.py"),
