@@ -91,6 +91,18 @@ def check_password(username: str, password: str, *, client_ip: str) -> Principal
     return principal_for(User.objects.select_related("membership").get(pk=user.pk))
 
 
+def _usable_key(access_key_id: str) -> AccessKey | None:
+    """The active key ``access_key_id`` (with its user) of an active user in an
+    account in good standing."""
+    return (
+        AccessKey.objects.select_related("user")
+        .filter(
+            in_good_standing("user__"), access_key_id=access_key_id, status=AccessKeyStatus.ACTIVE, user__is_active=True
+        )
+        .first()
+    )
+
+
 def check_access_key(access_key_id: str, secret: str, *, client_ip: str) -> AccessKey | None:
     """The active key (with its user) for this id and secret, None when they are
     wrong, the key is inactive, or its user is deactivated or in a suspended account.
@@ -99,13 +111,7 @@ def check_access_key(access_key_id: str, secret: str, *, client_ip: str) -> Acce
     Raises throttle.Throttled while this key id is locked from this address."""
     subject = f"access-key:{access_key_id}"
     throttle.refuse_when_locked(subject, client_ip)
-    access_key = (
-        AccessKey.objects.select_related("user")
-        .filter(
-            in_good_standing("user__"), access_key_id=access_key_id, status=AccessKeyStatus.ACTIVE, user__is_active=True
-        )
-        .first()
-    )
+    access_key = _usable_key(access_key_id)
     if access_key is None:
         throttle.count_failure(subject, client_ip)
         return None
@@ -210,13 +216,7 @@ def signing_key(access_key_id: str) -> SigningKey | None:
     for a key whose secret Berth cannot read back. The caller verifies the
     signature, counts a failure (throttle.count_failure with the subject
     ``access-key:<id>``) and, when it matches, calls ``record_use``."""
-    access_key = (
-        AccessKey.objects.select_related("user")
-        .filter(
-            in_good_standing("user__"), access_key_id=access_key_id, status=AccessKeyStatus.ACTIVE, user__is_active=True
-        )
-        .first()
-    )
+    access_key = _usable_key(access_key_id)
     if access_key is None:
         return None
     if not access_key.secret_sealed:

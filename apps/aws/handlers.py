@@ -17,7 +17,6 @@ MODULES = [
     "ecr.tokens",
     "ecr_public.images",
     "ecr_public.repositories",
-    "ecr_public.policies",
     "ecr_public.catalog",
     "ecr.unsupported",
     "ecr_public.unsupported",

@@ -1,5 +1,6 @@
 """ECR's policy operations: a repository's policy (GetRepositoryPolicy,
-SetRepositoryPolicy, DeleteRepositoryPolicy) and the registry's
+SetRepositoryPolicy, DeleteRepositoryPolicy, ECR Public's too: one policy, set with
+the `ecr:` actions, whichever API sets it) and the registry's
 (GetRegistryPolicy, PutRegistryPolicy, DeleteRegistryPolicy), as the management
 API's repository-policy and registry-policy views do them."""
 
@@ -35,6 +36,7 @@ def _no_repository_policy(call: Call, repository: Repository):
 
 
 @operation(protocol.ECR, "GetRepositoryPolicy")
+@operation(protocol.ECR_PUBLIC, "GetRepositoryPolicy")
 def get_repository_policy(call: Call) -> dict:
     repository = call.repository(call.params["repositoryName"], action="ecr:GetRepositoryPolicy")
     call.authorize("ecr:GetRepositoryPolicy", repository=repository)
@@ -45,6 +47,7 @@ def get_repository_policy(call: Call) -> dict:
 
 
 @operation(protocol.ECR, "SetRepositoryPolicy")
+@operation(protocol.ECR_PUBLIC, "SetRepositoryPolicy")
 def set_repository_policy(call: Call) -> dict:
     """ECR's ``force`` sets a policy that would lock its setter out of setting
     another. Berth's account root user is never refused on its own repositories, so
@@ -58,6 +61,7 @@ def set_repository_policy(call: Call) -> dict:
 
 
 @operation(protocol.ECR, "DeleteRepositoryPolicy")
+@operation(protocol.ECR_PUBLIC, "DeleteRepositoryPolicy")
 def delete_repository_policy(call: Call) -> dict:
     repository = call.repository(call.params["repositoryName"], action="ecr:DeleteRepositoryPolicy")
     call.authorize("ecr:DeleteRepositoryPolicy", repository=repository)

@@ -5,17 +5,11 @@ botocore, as a client would send them (the live tests are tests/aws/)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 
 import pytest
 import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from django.contrib.auth import get_user_model
-from django.test import Client
 
 from apps.accounts import services as account_services
 from apps.audit.events import Actor
@@ -26,60 +20,24 @@ from apps.registry.tests.conftest import moto_endpoint, s3_settings  # noqa: F40
 from apps.repositories import services as repository_services
 from apps.repositories.models import Visibility
 
+from .conftest import AwsClient, new_access_key, user_of
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-class Aws:
-    """One service's operations, signed with an access key, through Django's test client."""
-
-    def __init__(self, service: str, key_id: str, secret: str) -> None:
-        self.model = protocol.service_model(service)
-        self.credentials = Credentials(key_id, secret)
-        self.client = Client()
-
-    def __call__(self, operation: str, **params) -> tuple[int, dict]:
-        body = json.dumps(params, default=lambda blob: base64.b64encode(blob).decode()).encode()
-        headers = {
-            "Content-Type": protocol.JSON_CONTENT_TYPE,
-            "X-Amz-Target": f"{self.model.metadata['targetPrefix']}.{operation}",
-        }
-        request = AWSRequest(method="POST", url="http://testserver/", data=body, headers=headers)
-        SigV4Auth(self.credentials, self.model.signing_name, "local").add_auth(request)
-        meta = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in request.headers.items()}
-        meta.pop("HTTP_CONTENT_TYPE", None)
-        meta["HTTP_HOST"] = "testserver"
-        response = self.client.generic(
-            "POST", "/", data=body, content_type=protocol.JSON_CONTENT_TYPE, secure=False, **meta
-        )
-        return response.status_code, json.loads(response.content or b"{}")
-
-    def ok(self, operation: str, **params) -> dict:
-        status, body = self(operation, **params)
-        assert status == 200, body
-        return body
-
-    def refused(self, operation: str, **params) -> str:
-        """The error code, and its message as the assertion's text."""
-        status, body = self(operation, **params)
-        assert status >= 400, body
-        return body["__type"]
 
 
 @pytest.fixture
 def key(tenant):
-    user = get_user_model().objects.get(username=tenant.username)
-    new = account_services.create_access_key(user=user, actor=Actor.system("test"))
-    return new.access_key.access_key_id, new.secret
+    return new_access_key(user_of(tenant))
 
 
 @pytest.fixture
 def ecr(key):
-    return Aws(protocol.ECR, *key)
+    return AwsClient(*key)
 
 
 @pytest.fixture
 def ecr_public(key):
-    return Aws(protocol.ECR_PUBLIC, *key)
+    return AwsClient(*key, service=protocol.ECR_PUBLIC)
 
 
 def repository(tenant, name: str, *, public: bool = False):
@@ -271,7 +229,7 @@ def test_a_read_only_user_reads_and_is_refused_writes(tenant, registry_client):
         actor=Actor.system("test"),
     )
     new = account_services.create_access_key(user=reader, actor=Actor.system("test"))
-    ecr = Aws(protocol.ECR, new.access_key.access_key_id, new.secret)
+    ecr = AwsClient(new.access_key.access_key_id, new.secret)
     assert [d["imageTags"] for d in ecr.ok("DescribeImages", repositoryName="guarded")["imageDetails"]] == [["v1"]]
     got = ecr.ok("BatchGetImage", repositoryName="guarded", imageIds=[{"imageTag": "v1"}])
     manifest = got["images"][0]["imageManifest"]

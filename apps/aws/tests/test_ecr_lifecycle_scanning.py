@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
 from django.contrib.auth import get_user_model
-from django.test import Client
 
-from apps.accounts import services as account_services
 from apps.audit import recorder
 from apps.audit.events import Actor
 from apps.audit.models import Event
@@ -22,6 +17,8 @@ from apps.aws import operations, protocol
 from apps.iam import services as iam_services
 from apps.scanning import vulndb
 from apps.scanning.tests import test_scans as scan_tests
+
+from .conftest import boto3_client, user_of
 
 POLICY = json.dumps(
     {
@@ -37,45 +34,9 @@ POLICY = json.dumps(
 )
 
 
-class _Raw:
-    def __init__(self, content: bytes) -> None:
-        self.content = content
-
-    def stream(self, **_):
-        yield self.content
-
-
-def ecr_client(user):
-    """boto3's ECR client signed with a new access key of ``user``."""
-    key = account_services.create_access_key(user=user, actor=Actor.system("test"))
-    client = boto3.Session(
-        aws_access_key_id=key.access_key.access_key_id, aws_secret_access_key=key.secret, region_name="local"
-    ).client("ecr", endpoint_url="http://testserver", config=Config(retries={"max_attempts": 1}))
-    django_client = Client()
-
-    def send(request, **_):
-        def text(value) -> str:
-            return value.decode() if isinstance(value, bytes) else value
-
-        headers = {
-            f"HTTP_{name.upper().replace('-', '_')}": text(value)
-            for name, value in request.headers.items()
-            if name.lower() not in ("content-type", "content-length")
-        }
-        headers["HTTP_HOST"] = "testserver"  # what botocore signed (urllib3 adds the header when it sends)
-        body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
-        response = django_client.generic(
-            "POST", "/", data=body, content_type=text(request.headers.get("Content-Type", "")), **headers
-        )
-        return AWSResponse(request.url, response.status_code, dict(response.items()), _Raw(response.content))
-
-    client.meta.events.register("before-send.ecr", send)
-    return client
-
-
 @pytest.fixture
 def ecr(tenant):
-    return ecr_client(get_user_model().objects.get(username=tenant.username))
+    return boto3_client(user_of(tenant))
 
 
 def test_every_operation_of_this_area_is_handled_or_declared_unsupported():
@@ -372,7 +333,7 @@ def test_iam_decides_as_in_the_management_api(ecr, tenant, registry_client):
         actor=actor,
     )
     iam_services.attach_policy(account=tenant.account, managed_policy=policy, user=reader, actor=actor)
-    as_reader = ecr_client(reader)
+    as_reader = boto3_client(reader)
 
     assert as_reader.get_lifecycle_policy(repositoryName="guarded")["lifecyclePolicyText"] == POLICY
     assert as_reader.describe_repository_creation_templates()["repositoryCreationTemplates"] == []

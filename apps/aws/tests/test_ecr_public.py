@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import io
 import json
-from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
 from django.contrib.auth import get_user_model
-from django.test import Client
 from PIL import Image
 
-from apps.accounts import services as account_services
 from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.aws import operations, protocol
 from apps.iam import services as iam_services
 from apps.repositories.models import Repository, Visibility
+
+from .conftest import boto3_client
 
 # Helper 2's ECR Public operations (apps/aws/ecr_public/images.py).
 IMAGE_OPERATIONS = {
@@ -52,38 +48,12 @@ HANDLED = {
     "UntagResource",
     "ListTagsForResource",
 }
+
 SETUP = Actor.system("tests")
 
 
-class _Body:
-    def __init__(self, content: bytes) -> None:
-        self.content = content
-
-    def stream(self, **kwargs):
-        yield self.content
-
-
-def _through_django(request, **kwargs) -> AWSResponse:
-    """botocore's prepared request, served by Django's test client."""
-    headers = {key: value.decode() if isinstance(value, bytes) else value for key, value in request.headers.items()}
-    content_type = headers.pop("Content-Type", "application/x-amz-json-1.1")
-    meta = {
-        f"HTTP_{key.upper().replace('-', '_')}": value
-        for key, value in headers.items()
-        if key.lower() not in ("content-length", "host")
-    }
-    meta["HTTP_HOST"] = urlsplit(request.url).netloc  # what SigV4 signed as host
-    response = Client().generic("POST", "/", data=request.body or b"", content_type=content_type, **meta)
-    return AWSResponse(request.url, response.status_code, dict(response.items()), _Body(response.content))
-
-
-def client_for(user, service: str = "ecr-public"):
-    key = account_services.create_access_key(user=user, actor=SETUP)
-    client = boto3.Session(
-        aws_access_key_id=key.access_key.access_key_id, aws_secret_access_key=key.secret, region_name="local"
-    ).client(service, endpoint_url="http://testserver", config=Config(retries={"max_attempts": 1}))
-    client.meta.events.register("before-send", _through_django)
-    return client
+def client_for(user, service: str = protocol.ECR_PUBLIC):
+    return boto3_client(user, service)
 
 
 def root_user(tenant):

@@ -8,13 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-from django.contrib.auth import get_user_model
-from django.test import Client
 
-from apps.accounts import services as account_services
 from apps.audit.events import Actor
 from apps.audit.models import Event
 from apps.iam import selectors as iam_selectors
@@ -24,55 +18,18 @@ from apps.repositories import selectors as repository_selectors
 from apps.repositories import services as repository_services
 from apps.repositories.models import RESOURCE_TAGS_PER_REPOSITORY, Repository
 
+from .conftest import AwsClient, new_access_key, user_of
+
 TARGET = "AmazonEC2ContainerRegistry_V20150921"
 REGION = "local"
 
 
-class Ecr:
-    """ECR's wire API in-process, signed with one access key."""
-
-    def __init__(self, key_id: str, secret: str) -> None:
-        self.client = Client()
-        self.credentials = Credentials(key_id, secret)
-
-    def call(self, operation: str, **params):
-        body = json.dumps(params).encode()
-        request = AWSRequest(
-            method="POST",
-            url="http://testserver/",
-            data=body,
-            headers={"X-Amz-Target": f"{TARGET}.{operation}", "Content-Type": "application/x-amz-json-1.1"},
-        )
-        SigV4Auth(self.credentials, "ecr", REGION).add_auth(request)
-        headers = {
-            f"HTTP_{name.upper().replace('-', '_')}": value
-            for name, value in request.headers.items()
-            if name.lower() != "content-type"
-        }
-        response = self.client.generic(
-            "POST", "/", data=body, content_type="application/x-amz-json-1.1", HTTP_HOST="testserver", **headers
-        )
-        return response.status_code, json.loads(response.content or b"{}")
-
-    def ok(self, operation: str, **params) -> dict:
-        status, body = self.call(operation, **params)
-        assert status == 200, (operation, body)
-        return body
-
-    def fails(self, operation: str, code: str, **params) -> str:
-        status, body = self.call(operation, **params)
-        assert status >= 400 and body["__type"] == code, (operation, status, body)
-        return body["message"]
-
-
-def _ecr_for(tenant) -> Ecr:
-    user = get_user_model().objects.get(username=tenant.username)
-    new_key = account_services.create_access_key(user=user, actor=Actor.system("test"))
-    return Ecr(new_key.access_key.access_key_id, new_key.secret)
+def _ecr_for(tenant) -> AwsClient:
+    return AwsClient(*new_access_key(user_of(tenant)))
 
 
 @pytest.fixture
-def ecr(tenant) -> Ecr:
+def ecr(tenant) -> AwsClient:
     return _ecr_for(tenant)
 
 
