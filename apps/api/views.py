@@ -83,36 +83,21 @@ class PolicyAuthorizedView(APIView):
 
     @cached_property
     def asking(self) -> AccountRequest:
-        return AccountRequest(self.request, self.caller, self.account)
+        return AccountRequest(
+            self.request, self.caller, self.account, refusal=lambda refused: AccessDenied(str(refused))
+        )
 
     @property
     def account(self) -> Account | None:
         return None
 
-    def authorize(
-        self,
-        action: str,
-        *,
-        repository: Repository | None = None,
-        resource_arn: str | None = None,
-        also: Iterable[str] = (),
-        **request_parameters,
-    ) -> Decision:
-        """Decide ``action`` on ``repository`` (or the resource ``resource_arn``
+    def authorize(self, action: str, **options) -> Decision:
+        """Decide ``action`` on ``repository=`` (or the resource ``resource_arn=``
         names; neither: ``*``) and start the request's audit event, named after
         ``action``; raises 403 ``access_denied`` when the policies refuse it or any
-        of the further actions ``also`` the request needs (apps.iam.enforcement.authorize)."""
-        try:
-            return self.asking.authorize(
-                action,
-                repository=repository,
-                resource_arn=resource_arn,
-                also=also,
-                outside_accounts_allowed=True,
-                **request_parameters,
-            )
-        except enforcement.NotAuthorized as refusal:
-            raise AccessDenied(str(refusal)) from None
+        of the further actions ``also=`` the request needs (AccountRequest.authorize).
+        A signed-in user outside every account manages its own credentials here."""
+        return self.asking.authorize(action, outside_accounts_allowed=True, **options)
 
     def begin_event(self, action: str, *, recipient_account_id: str, repository: str = "", **request_parameters):
         """Start the request's audit event, named after ``action``."""

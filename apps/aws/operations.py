@@ -158,25 +158,15 @@ class Call:
 
     @cached_property
     def asking(self) -> AccountRequest:
-        return AccountRequest(self.request, self.caller, self.account)
+        return AccountRequest(
+            self.request, self.caller, self.account, refusal=lambda refused: AccessDenied(str(refused))
+        )
 
-    def authorize(
-        self,
-        action: str,
-        *,
-        repository: Repository | None = None,
-        resource_arn: str | None = None,
-        also: Iterable[str] = (),
-        **request_parameters,
-    ) -> Decision:
-        """Decide ``action`` as every surface does (apps.iam.enforcement.authorize),
+    def authorize(self, action: str, **options) -> Decision:
+        """Decide ``action`` (on ``repository=`` or ``resource_arn=``, with the
+        further actions ``also=``) as every surface does (AccountRequest.authorize),
         starting the request's audit event; AccessDeniedException when refused."""
-        try:
-            return self.asking.authorize(
-                action, repository=repository, resource_arn=resource_arn, also=also, **request_parameters
-            )
-        except enforcement.NotAuthorized as refusal:
-            raise AccessDenied(str(refusal)) from None
+        return self.asking.authorize(action, **options)
 
     def begin_event(self, action: str, *, repository: str = "", **request_parameters) -> events.EventDraft:
         return self.asking.begin_event(action, repository=repository, **request_parameters)

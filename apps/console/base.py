@@ -110,25 +110,12 @@ class ConsoleView(LoginRequiredMixin, View):
 
     @cached_property
     def asking(self) -> AccountRequest:
-        return AccountRequest(self.request, self.caller, self.account)
+        return AccountRequest(self.request, self.caller, self.account, refusal=Refused)
 
-    def authorize(
-        self,
-        action: str,
-        *,
-        repository: Repository | None = None,
-        resource_arn: str | None = None,
-        also=(),
-        **request_parameters,
-    ) -> Decision:
-        """As the API's ``authorize``: decide ``action`` (and ``also``) and start the
+    def authorize(self, action: str, **options) -> Decision:
+        """As the API's ``authorize``: decide ``action`` (and ``also=``) and start the
         request's audit event named after it; ``Refused`` when the policies say no."""
-        try:
-            return self.asking.authorize(
-                action, repository=repository, resource_arn=resource_arn, also=also, **request_parameters
-            )
-        except enforcement.NotAuthorized as refusal:
-            raise Refused(refusal) from None
+        return self.asking.authorize(action, **options)
 
     def allowed(self, action: str, *, repository: Repository | None = None, resource_arn: str | None = None) -> bool:
         """Whether the caller may do ``action``, without starting an audit event: for

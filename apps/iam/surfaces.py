@@ -7,7 +7,7 @@ repositories of a listing the caller may see. Each surface turns
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,14 @@ from .callers import Caller
 @dataclass(frozen=True)
 class AccountRequest:
     """A request of ``caller`` about ``account``'s resources (``account`` is None
-    for a signed-in user outside every account)."""
+    for a signed-in user outside every account). ``refusal`` makes the surface's own
+    error of a policy's refusal (enforcement.NotAuthorized is raised as it is
+    without one)."""
 
     request: Any
     caller: Caller
     account: Account | None
+    refusal: Callable[[enforcement.NotAuthorized], Exception] | None = None
 
     def authorize(
         self,
@@ -38,20 +41,27 @@ class AccountRequest:
         outside_accounts_allowed: bool = False,
         **request_parameters,
     ) -> policy.Decision:
-        """enforcement.authorize: starts the audit event named after ``action``;
-        raises enforcement.NotAuthorized when the policies refuse."""
+        """Decide ``action`` on ``repository`` (or the resource ``resource_arn``
+        names; neither: ``*``) and the further actions ``also`` the request needs
+        (enforcement.authorize): starts the audit event named after ``action``, and
+        raises the surface's refusal when the policies refuse."""
         if repository is not None and self.account is not None and repository.account_id == self.account.pk:
             repository.account = self.account  # its suspension is then known without a query
-        return enforcement.authorize(
-            self.request,
-            self.caller,
-            action,
-            repository=repository,
-            resource_arn=resource_arn,
-            also=also,
-            outside_accounts_allowed=outside_accounts_allowed,
-            **request_parameters,
-        )
+        try:
+            return enforcement.authorize(
+                self.request,
+                self.caller,
+                action,
+                repository=repository,
+                resource_arn=resource_arn,
+                also=also,
+                outside_accounts_allowed=outside_accounts_allowed,
+                **request_parameters,
+            )
+        except enforcement.NotAuthorized as refused:
+            if self.refusal is None:
+                raise
+            raise self.refusal(refused) from None
 
     def begin_event(self, action: str, *, repository: str = "", **request_parameters):
         return enforcement.begin_event(
