@@ -131,6 +131,11 @@ class Call:
             raise AccessDenied("this user belongs to no account, so it owns no registry")
         return account
 
+    @cached_property
+    def primary_alias(self) -> str:
+        """The account's primary alias, in public repositories' URIs (one query a request)."""
+        return self.account.primary_alias
+
     @property
     def actor(self) -> events.Actor:
         return self.caller.actor()

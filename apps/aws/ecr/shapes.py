@@ -18,7 +18,7 @@ def exclusion_filter_values(given: list[dict] | None) -> list[str]:
 
 def repository_uri(call: Call, repository: Repository) -> str:
     return repository_selectors.repository_uri(
-        repository, host=repository_selectors.registry_host(call.request), primary_alias=call.account.primary_alias
+        repository, host=repository_selectors.registry_host(call.request), primary_alias=call.primary_alias
     )
 
 

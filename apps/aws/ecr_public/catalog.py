@@ -25,7 +25,7 @@ def get_repository_catalog_data(call: Call) -> dict:
     repository = call.repository(call.params["repositoryName"], action="ecr-public:GetRepositoryCatalogData")
     call.authorize("ecr-public:GetRepositoryCatalogData", repository=repository)
     found = catalog.catalog_data_of(repository)
-    return {"catalogData": catalog_data(call, found, alias=call.account.primary_alias)}
+    return {"catalogData": catalog_data(call, found, alias=call.primary_alias)}
 
 
 @operation(protocol.ECR_PUBLIC, "PutRepositoryCatalogData")
@@ -33,7 +33,7 @@ def put_repository_catalog_data(call: Call) -> dict:
     repository = call.repository(call.params["repositoryName"], action="ecr-public:PutRepositoryCatalogData")
     call.authorize("ecr-public:PutRepositoryCatalogData", repository=repository)
     updated = put_catalog_data(call, repository, call.params["catalogData"])
-    return {"catalogData": catalog_data(call, updated, alias=call.account.primary_alias)}
+    return {"catalogData": catalog_data(call, updated, alias=call.primary_alias)}
 
 
 def _registry_catalog_data(account) -> dict:

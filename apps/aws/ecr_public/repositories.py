@@ -140,7 +140,7 @@ def create_repository(call: Call) -> dict:
         actor=call.actor,
         context=call.context,
     )
-    alias = call.account.primary_alias
+    alias = call.primary_alias
     put = put_catalog_data(call, created, given_catalog) if given_catalog else catalog.catalog_data_of(created)
     return {"repository": repository(call, created, alias=alias), "catalogData": catalog_data(call, put, alias=alias)}
 
@@ -149,7 +149,7 @@ def create_repository(call: Call) -> dict:
 def describe_repositories(call: Call) -> dict:
     params = call.params
     names = params.get("repositoryNames")
-    alias = call.account.primary_alias
+    alias = call.primary_alias
     if names:
         if "nextToken" in params or "maxResults" in params:
             raise InvalidParameter("nextToken and maxResults cannot be given with repositoryNames")
@@ -172,6 +172,6 @@ def delete_repository(call: Call) -> dict:
     force = call.params.get("force", False)
     found = call.repository(call.params["repositoryName"], action="ecr:DeleteRepository")
     call.authorize("ecr:DeleteRepository", repository=found, force=force)
-    described = repository(call, found, alias=call.account.primary_alias)
+    described = repository(call, found, alias=call.primary_alias)
     registry_services.delete_repository(repository=found, force=force, actor=call.actor, context=call.context)
     return {"repository": described}
