@@ -10,12 +10,13 @@ import logging
 from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.throttling import SimpleRateThrottle
 
 from apps.audit import events
 from apps.kernel.requests import request_context
 
 from . import operations, protocol, query, signing
-from .errors import AwsError, Serialization, Server, UnknownOperation
+from .errors import AwsError, Serialization, Server, Throttling, UnknownOperation
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,33 @@ def error_answer(request, exc: AwsError, render) -> HttpResponse:
     return render(exc)
 
 
+class _PrincipalBudget(SimpleRateThrottle):
+    """The management API's request budget of a principal (BERTH_API_THROTTLE_USER),
+    kept under the same cache key, so that a user has one budget whichever API it
+    calls: a user by its id, a role session by its own."""
+
+    scope = "user"
+
+    def __init__(self, signer: signing.Signer) -> None:
+        super().__init__()
+        if signer.session is not None:
+            self.ident = f"role-session-{signer.session.pk}"
+        else:
+            self.ident = str(signer.access_key.user_id)
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.ident}
+
+
+def _verified(request, body: bytes, service: str) -> signing.Signer:
+    """Who signed the request (signing.verify), within its principal's request budget."""
+    signer = signing.verify(request, body, services=(protocol.signing_name(service),))
+    budget = _PrincipalBudget(signer)
+    if not budget.allow_request(request, None):
+        raise Throttling(f"Rate exceeded: try again in {max(1, round(budget.wait() or 1))} s")
+    return signer
+
+
 def _run(call: operations.Call, found: operations.Operation):
     try:
         return operations.run(call, found)
@@ -118,7 +146,7 @@ def endpoint(request) -> HttpResponse:
     try:
         body = read_body(request)
         service, name = _target(request)
-        signer = signing.verify(request, body, services=(protocol.signing_name(service),))
+        signer = _verified(request, body, service)
         found = operations.find(service, name)
         model = protocol.operation_model(service, name)
         params = protocol.parse_json_input(model, body)
@@ -151,7 +179,7 @@ def query_endpoint(request) -> HttpResponse:
         fields = query.parse_form(body)
         service, name = query.service_for(fields)
         namespace = protocol.service_model(service).metadata.get("xmlNamespace", "")
-        signer = signing.verify(request, body, services=(protocol.signing_name(service),))
+        signer = _verified(request, body, service)
         found = operations.find(service, name)
         model = protocol.operation_model(service, name)
         params = query.parse_input(model, fields)

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from rest_framework.throttling import SimpleRateThrottle
 
 from apps.audit.models import Event
 from apps.aws import operations, protocol, views
@@ -138,3 +139,15 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(tenant, aws_client, 
     answer = aws_client(tenant).call("CreateRepository", {"repositoryName": "x" * 100})
     assert answer.error_type == "SerializationException"
     assert not Repository.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_principal_has_one_request_budget_whichever_api_it_calls(tenant, make_tenant, aws_client, monkeypatch):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/minute", "anon": "2/minute"})
+    client = aws_client(tenant)
+    for _ in range(3):
+        assert client.call("DescribeRepositories").status == 200
+    refused = client.call("DescribeRepositories")
+    assert (refused.status, refused.error_type) == (400, "ThrottlingException")
+    assert "Rate exceeded" in refused.body["message"]
+    assert aws_client(make_tenant("bob")).call("DescribeRepositories").status == 200
