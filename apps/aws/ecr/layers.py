@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import io
 
-from django.conf import settings
-
+from apps.accounts import links
 from apps.kernel.digests import DigestInvalid, parse_digest
 from apps.registry import selectors as registry_selectors
 from apps.registry import services as registry_services
@@ -35,11 +34,6 @@ domain_errors(
 # The part size InitiateLayerUpload advises; UploadLayerPart takes parts of up to
 # 20 MiB (the model's limit), of any size: Berth has no minimum part.
 PART_SIZE = 10 * 1024 * 1024
-
-
-def registry_url(request) -> str:
-    """The registry's base URL, as clients reach it (docker login's server)."""
-    return settings.BERTH_PUBLIC_URL or f"{request.scheme}://{request.get_host()}"
 
 
 def _upload(call: Call, repository):
@@ -158,5 +152,5 @@ def get_download_url_for_layer(call: Call) -> dict:
             traffic.served(repository, anonymous=False, size=blob.size)
             return {"downloadUrl": presigned, "layerDigest": blob.digest}
     # A pull-through cache's layer not fetched yet is fetched by the /v2/ GET.
-    url = f"{registry_url(call.request)}/v2/{repository.account_id}/{repository.name}/blobs/{digest}"
+    url = f"{links.site_url(call.request)}/v2/{repository.account_id}/{repository.name}/blobs/{digest}"
     return {"downloadUrl": url, "layerDigest": digest}

@@ -14,13 +14,13 @@ ECR's replication back-fills are not Berth's: see UNSUPPORTED_BACKFILLS."""
 
 from __future__ import annotations
 
-from apps.registry import selectors as registry_selectors
 from apps.replication import selectors, services
 from apps.replication.config import ReplicationConfigurationInvalid
 
 from .. import protocol
-from ..errors import InvalidParameter, error
+from ..errors import InvalidParameter
 from ..operations import Call, domain_errors, operation, unsupported
+from . import shapes
 
 domain_errors({ReplicationConfigurationInvalid: "InvalidParameterException"})
 
@@ -100,14 +100,7 @@ def describe_image_replication_status(call: Call) -> dict:
     repository = call.repository(params["repositoryName"], action="ecr:DescribeImageReplicationStatus")
     call.authorize("ecr:DescribeImageReplicationStatus", repository=repository)
     wanted = params["imageId"]
-    try:
-        manifest = registry_selectors.find_image(
-            repository, digest=wanted.get("imageDigest"), tag=wanted.get("imageTag")
-        )
-    except registry_selectors.ImageFailure as failure:
-        if failure.code == registry_selectors.FailureCode.IMAGE_NOT_FOUND:
-            raise error("ImageNotFoundException", failure.reason) from None
-        raise InvalidParameter(failure.reason) from None
+    manifest = shapes.requested_image(repository, wanted)
     rows = selectors.image_statuses(repository, manifest.digest)
     return {
         "repositoryName": repository.name,

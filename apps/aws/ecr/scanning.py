@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from apps.registry import selectors as registry_selectors
-from apps.registry.selectors import FailureCode, ImageFailure
 from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import Repository
 from apps.scanning import configuration, selectors, services
@@ -21,8 +19,9 @@ from apps.scanning.exceptions import ImageNotScannable, ScanLimitExceeded, Scann
 from apps.scanning.models import ScanFrequency, ScanStatus, ScanType
 
 from .. import operations, protocol
-from ..errors import InvalidParameter, error
+from ..errors import error
 from ..operations import Call, domain_errors, operation
+from . import shapes
 
 domain_errors(
     {
@@ -45,19 +44,6 @@ operations.unsupported(
 DEFAULT_PAGE = 100
 
 
-def requested_image(repository: Repository, image_id: dict):
-    """The manifest an ECR imageId names: ImageNotFoundException, or
-    InvalidParameterException for a malformed id."""
-    try:
-        return registry_selectors.find_image(
-            repository, digest=image_id.get("imageDigest"), tag=image_id.get("imageTag")
-        )
-    except ImageFailure as failure:
-        if failure.code == FailureCode.IMAGE_NOT_FOUND:
-            raise error("ImageNotFoundException", failure.reason) from None
-        raise InvalidParameter(failure.reason) from None
-
-
 def _image_id(manifest, image_id: dict) -> dict:
     return {"imageDigest": manifest.digest, "imageTag": image_id.get("imageTag")}
 
@@ -66,7 +52,7 @@ def _image_id(manifest, image_id: dict) -> dict:
 def start_image_scan(call: Call) -> dict:
     repository = call.repository(call.params["repositoryName"], action="ecr:StartImageScan")
     call.authorize("ecr:StartImageScan", repository=repository)
-    manifest = requested_image(repository, call.params["imageId"])
+    manifest = shapes.requested_image(repository, call.params["imageId"])
     scan = services.start_image_scan(repository=repository, manifest=manifest, actor=call.actor, context=call.context)
     return {
         "registryId": repository.account_id,
@@ -167,7 +153,7 @@ def describe_image_scan_findings(call: Call) -> dict:
     params = call.params
     repository = call.repository(params["repositoryName"], action="ecr:DescribeImageScanFindings")
     call.authorize("ecr:DescribeImageScanFindings", repository=repository)
-    manifest = requested_image(repository, params["imageId"])
+    manifest = shapes.requested_image(repository, params["imageId"])
     scan = selectors.scan_of(manifest)
     if scan is None:
         raise error(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from apps.registry import selectors as registry_selectors
+from apps.registry.models import Manifest
+from apps.registry.selectors import FailureCode, ImageFailure
 from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import Repository
 
+from ..errors import InvalidParameter, error
 from ..operations import Call
 
 
@@ -37,11 +41,6 @@ def repository(call: Call, repository: Repository) -> dict:
     }
 
 
-def tags(resource_tags: dict[str, str] | None) -> dict[str, str] | None:
-    """ECR's [{Key, Value}] as a mapping."""
-    return resource_tags
-
-
 def tag_mapping(given: list[dict] | None) -> dict[str, str] | None:
     return None if given is None else {tag["Key"]: tag["Value"] for tag in given}
 
@@ -51,3 +50,16 @@ def tag_list(resource_tags) -> list[dict]:
     if isinstance(resource_tags, dict):
         return [{"Key": key, "Value": value} for key, value in sorted(resource_tags.items())]
     return [{"Key": tag.key, "Value": tag.value} for tag in sorted(resource_tags, key=lambda tag: tag.key)]
+
+
+def requested_image(repository: Repository, image_id: dict) -> Manifest:
+    """The manifest an ECR imageId names: ImageNotFoundException, or
+    InvalidParameterException for a malformed id."""
+    try:
+        return registry_selectors.find_image(
+            repository, digest=image_id.get("imageDigest"), tag=image_id.get("imageTag")
+        )
+    except ImageFailure as failure:
+        if failure.code == FailureCode.IMAGE_NOT_FOUND:
+            raise error("ImageNotFoundException", failure.reason) from None
+        raise InvalidParameter(failure.reason) from None

@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+from apps.accounts import links
 from apps.accounts import services as account_services
 from apps.accounts.login_passwords import IssuedLoginPassword
 from apps.iam import services as iam_services
 
 from .. import protocol
 from ..operations import Call, operation
-from .layers import registry_url
 
 # The user name ECR's tokens carry; Berth's registry takes `berth` too.
 USERNAME = "AWS"
@@ -48,6 +48,6 @@ def get_authorization_token(call: Call) -> dict:
     registryIds): the same password, since every registry this server holds is
     behind the one endpoint, where policies decide what the caller may pull or push."""
     issued = login_password(call)
-    data = authorization_data(issued) | {"proxyEndpoint": registry_url(call.request)}
+    data = authorization_data(issued) | {"proxyEndpoint": links.site_url(call.request)}
     registry_ids = list(dict.fromkeys(call.params.get("registryIds") or [None]))
     return {"authorizationData": [data for _ in registry_ids]}
