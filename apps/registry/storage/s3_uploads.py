@@ -26,11 +26,13 @@ import logging
 import secrets
 import time
 from collections.abc import Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from django.db.models import Q
 from django.utils import timezone
@@ -50,11 +52,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PARTS = 10_000  # S3's maximum
 # Parts grow by one base size every thousand parts, so that 10,000 parts of a
 # base of 8 MiB hold 440 GiB, while a part in memory stays small for most blobs.
 PARTS_PER_SIZE = 1000
+COPY_CONFIG = TransferConfig(multipart_threshold=5 * GiB, multipart_chunksize=512 * MiB, max_concurrency=4)
+# Parts uploading at once while a request reads on: a request holds up to this
+# many parts in flight besides the one it fills.
+PARTS_IN_FLIGHT = 2
 LEASE_SECONDS = 60
 RENEW_SECONDS = 15
 
@@ -126,9 +133,8 @@ class S3UploadStore(UploadStore):
         return Upload.objects.filter(pk=upload_id).values_list("size", flat=True).first()
 
     def settled_size(self, upload_id: str) -> int | None:
-        # The row is the truth: nothing counts until its UPDATE committed.
-        if not Upload.objects.filter(pk=upload_id).exists():
-            raise FileNotFoundError(upload_id)
+        # The row is the truth (the caller has just read it): nothing counts until
+        # a chunk's UPDATE committed.
         return None
 
     @contextmanager
@@ -155,7 +161,9 @@ class S3UploadStore(UploadStore):
     def append(self, upload_id: str, stream: BinaryIO, *, offset: int | None, length: int | None) -> int:
         upload_id = str(upload_id)
         with self.exclusive(upload_id) as lease:
-            upload = Upload.objects.get(pk=upload_id)
+            upload = Upload.objects.filter(pk=upload_id).first()
+            if upload is None:  # cancelled just now
+                raise FileNotFoundError(upload_id)
             start = upload.size
             if offset is not None and offset != start:
                 raise OffsetMismatch(start)
@@ -170,6 +178,11 @@ class S3UploadStore(UploadStore):
         buffer = bytearray(self._read_tail(upload, start - in_parts))
         new_tail = ""
         received = 0
+        client = self._client  # boto3 clients are thread-safe; the pool's threads share this one
+        # Parts go up in the background while the body is read on: up to
+        # PARTS_IN_FLIGHT at once, each a copy out of the buffer.
+        pool = ThreadPoolExecutor(max_workers=PARTS_IN_FLIGHT, thread_name_prefix="s3-upload-part")
+        in_flight: list[Future] = []
         try:
             while length is None or received < length:
                 want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - received)
@@ -180,15 +193,24 @@ class S3UploadStore(UploadStore):
                     hasher.update(data)
                 buffer += data
                 received += len(data)
-                while len(buffer) >= part_size(self.part_size, len(parts) + 1):
+                while len(buffer) >= part_size(self.part_size, len(parts) + len(in_flight) + 1):
+                    number = len(parts) + len(in_flight) + 1
+                    if number > MAX_PARTS:
+                        raise UploadTooLarge(f"upload {upload_id} is larger than S3's {MAX_PARTS} parts hold")
                     if not multipart_id:
                         multipart_id = self._start_multipart(upload_id, lease)
-                    parts.append(self._put_part(upload_id, multipart_id, len(parts) + 1, buffer))
-                    del buffer[: parts[-1][2]]
-                    lease.renew(every=0)
+                    size = part_size(self.part_size, number)
+                    with memoryview(buffer) as view:
+                        body = bytes(view[:size])
+                    del buffer[:size]
+                    in_flight.append(pool.submit(self._put_part, client, upload_id, multipart_id, number, body))
+                    if len(in_flight) >= PARTS_IN_FLIGHT:
+                        parts.append(in_flight.pop(0).result())
+                        lease.renew(every=0)
                 lease.renew()
             if length is not None and received != length:
                 raise ShortBody(length, received)
+            parts += [future.result() for future in in_flight]
             if not received:
                 return start
             if buffer:
@@ -210,6 +232,8 @@ class S3UploadStore(UploadStore):
             if new_tail:
                 self._delete_quietly(new_tail)
             raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         if upload.tail_key and upload.tail_key != new_tail:
             self._delete_quietly(upload.tail_key)
         return start + received
@@ -244,18 +268,11 @@ class S3UploadStore(UploadStore):
         Upload.objects.filter(pk=upload_id, lease_token=lease.token).update(multipart_id=multipart_id)
         return multipart_id
 
-    def _put_part(self, upload_id: str, multipart_id: str, number: int, buffer: bytearray) -> list:
-        if number > MAX_PARTS:
-            raise UploadTooLarge(f"upload {upload_id} is larger than S3's {MAX_PARTS} parts hold")
-        size = part_size(self.part_size, number)
-        response = self._client.upload_part(
-            Bucket=self._bucket,
-            Key=self.data_key(upload_id),
-            UploadId=multipart_id,
-            PartNumber=number,
-            Body=bytes(memoryview(buffer)[:size]),
+    def _put_part(self, client, upload_id: str, multipart_id: str, number: int, body: bytes) -> list:
+        response = client.upload_part(
+            Bucket=self._bucket, Key=self.data_key(upload_id), UploadId=multipart_id, PartNumber=number, Body=body
         )
-        return [number, response["ETag"], size]
+        return [number, response["ETag"], len(body)]
 
     # -- completing -----------------------------------------------------------------
 
@@ -328,14 +345,14 @@ class S3UploadStore(UploadStore):
         if not source:
             self._client.put_object(**target, Body=b"", **blob_store.write_args())
         else:
-            # Server-side: CopyObject, or UploadPartCopy above the managed transfer's
-            # threshold (S3 copies at most 5 GiB in one request).
+            # Server-side: one CopyObject up to S3's 5 GiB limit for it, parallel
+            # UploadPartCopy requests above.
             self._client.copy(
                 {"Bucket": self._bucket, "Key": source},
                 target["Bucket"],
                 target["Key"],
                 ExtraArgs={**blob_store.write_args(), "MetadataDirective": "REPLACE"},
-                Config=blob_store.transfer_config,
+                Config=COPY_CONFIG,
             )
         self.discard(upload_id, quietly=True)
 
