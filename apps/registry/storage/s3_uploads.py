@@ -56,7 +56,7 @@ GiB = 1024 * MiB
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 MAX_PARTS = 10_000  # S3's maximum
 # Parts grow by one base size every thousand parts, so that 10,000 parts of a
-# base of 8 MiB hold 440 GiB, while a part in memory stays small for most blobs.
+# base of 8 MiB hold about 430 GiB, while a part in memory stays small for most blobs.
 PARTS_PER_SIZE = 1000
 COPY_CONFIG = TransferConfig(multipart_threshold=5 * GiB, multipart_chunksize=512 * MiB, max_concurrency=4)
 # Parts uploading at once while a request reads on: a request holds up to this

@@ -19,7 +19,7 @@ from apps.registry import services
 from apps.registry.exceptions import BlobUploadBusy, ChunkIncomplete, DigestMismatch
 from apps.registry.models import Blob, Upload
 from apps.registry.storage import get_blob_store, hash_state
-from apps.registry.storage.s3_uploads import S3UploadStore
+from apps.registry.storage.s3_uploads import S3UploadStore, part_size
 from apps.registry.storage.uploads import UploadBusy
 from apps.repositories.services import create_repository
 
@@ -96,6 +96,18 @@ class ShortStream:
         return self.data.read(size)
 
 
+def test_parts_grow_every_thousand_so_that_ten_thousand_hold_ten_times_more():
+    assert [part_size(PART, n) for n in (1, 1000, 1001, 2000, 2001, 10_000)] == [
+        PART,
+        PART,
+        2 * PART,
+        2 * PART,
+        3 * PART,
+        10 * PART,
+    ]
+    assert sum(part_size(8 * MiB, n) for n in range(1, 10_001)) == 8 * MiB * 1000 * 55  # about 430 GiB
+
+
 def test_the_hash_state_travels_and_a_foreign_one_is_refused():
     assert hash_state.AVAILABLE
     data = os.urandom(1000)
@@ -114,8 +126,8 @@ def test_the_hash_state_travels_and_a_foreign_one_is_refused():
 
 
 def test_tiny_chunks_and_chunks_across_parts_complete_on_any_process(repository, bucket):
-    data = os.urandom(2 * PART + 3 * MiB + 17)
-    cuts = [0, 1, 100, 3 * MiB, PART + 10, PART + 11, 2 * PART + MiB, len(data)]
+    data = os.urandom(PART + 3 * MiB + 17)
+    cuts = [0, 1, 100, 3 * MiB, PART + 10, PART + 11, len(data)]
     upload = push(repository, data, cuts[:4])
     row = Upload.objects.get(pk=upload.pk)
     assert (row.size, row.parts, row.multipart_id) == (3 * MiB, [], "")  # no part yet: the bytes are the tail
@@ -125,7 +137,7 @@ def test_tiny_chunks_and_chunks_across_parts_complete_on_any_process(repository,
         append(upload, data[first:end], first)
     row = Upload.objects.get(pk=upload.pk)
     assert row.size == len(data)
-    assert [(number, size) for number, _, size in row.parts] == [(1, PART), (2, PART)]
+    assert [(number, size) for number, _, size in row.parts] == [(1, PART)]
     assert len(multipart_uploads(bucket)) == 1
 
     digest = digest_of(data)
