@@ -253,3 +253,17 @@ def test_a_blob_stored_already_aborts_the_upload_and_keeps_the_stored_copy(repos
         repository=repository, digest=digest_of(b""), stream=io.BytesIO(b""), length=0, actor=PUSHER
     )
     assert empty.size == 0 and stored(bucket, digest_of(b"")) == b""
+
+
+def test_a_patch_while_another_process_writes_gets_the_registry_error(tenant, registry_client, bucket):
+    client = registry_client(tenant)
+    repo = f"{tenant.id}/app"
+    token = client.token(f"repository:{repo}:pull,push")
+    location = client.request("POST", f"/v2/{repo}/blobs/uploads/", token=token)["Location"]
+    upload = Upload.objects.get()
+    with another_process().exclusive(str(upload.id)):
+        response = client.request("PATCH", location, token=token, data=b"chunk", headers={"Content-Range": "0-4"})
+        assert response.status_code == 409
+        assert response.json()["errors"][0]["code"] == "BLOB_UPLOAD_INVALID"
+    response = client.request("PATCH", location, token=token, data=b"chunk", headers={"Content-Range": "0-4"})
+    assert response.status_code == 202 and response["Range"] == "0-4"
