@@ -41,6 +41,11 @@ class BlobStore(abc.ABC):
         """Every blob in the store, as (digest, size, when it was written in epoch
         seconds): for the collector's reconciliation, which looks for bytes with no row."""
 
+    def upload_store(self):
+        """The UploadStore that keeps uploads in this store, or None for the local
+        upload area (storage/uploads.py)."""
+        return None
+
     def redirect_url(self, digest: str) -> str | None:
         """A URL the client can fetch the blob from directly, or None to stream it."""
         return None

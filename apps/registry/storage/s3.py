@@ -41,8 +41,11 @@ class S3BlobStore(BlobStore):
         redirect_expiry: int = 1200,
         part_size: int = 64 * MiB,
         max_concurrency: int = 4,
+        upload_part_size: int = 8 * MiB,
     ) -> None:
         self.storage = storage
+        self.upload_part_size = upload_part_size
+        self._uploads = None
         self.redirect = redirect
         self.redirect_expiry = redirect_expiry
         self.transfer_config = TransferConfig(
@@ -63,6 +66,7 @@ class S3BlobStore(BlobStore):
         )
         options.setdefault("redirect", settings.BERTH_S3_REDIRECT)
         options.setdefault("redirect_expiry", settings.BERTH_S3_REDIRECT_EXPIRY)
+        options.setdefault("upload_part_size", settings.BERTH_S3_UPLOAD_PART_SIZE)
         return cls(storage, **options)
 
     @property
@@ -70,6 +74,19 @@ class S3BlobStore(BlobStore):
         # The storage keeps one boto3 connection per thread; fetch it per call so
         # every web thread uses its own.
         return self.storage.connection.meta.client
+
+    def upload_store(self):
+        """Uploads as S3 multipart uploads in this bucket (s3_uploads.py)."""
+        if self._uploads is None:
+            from .s3_uploads import S3UploadStore
+
+            self._uploads = S3UploadStore(self, part_size=self.upload_part_size)
+        return self._uploads
+
+    def write_args(self, encryption=None) -> dict:
+        """The arguments of every object Berth writes (PutObject, CreateMultipartUpload,
+        CopyObject), as boto3's ExtraArgs."""
+        return {"ContentType": "application/octet-stream"}
 
     def _name(self, digest: str) -> str:
         """The name relative to AWS_LOCATION, for the Storage API."""
@@ -97,7 +114,7 @@ class S3BlobStore(BlobStore):
                 source_path,
                 self.storage.bucket_name,
                 self._object_key(digest),
-                ExtraArgs={"ContentType": "application/octet-stream"},
+                ExtraArgs=self.write_args(),
                 Config=self.transfer_config,
             )
         # Only once the object is complete: a failed upload leaves the spool file
