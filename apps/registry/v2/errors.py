@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from apps.accounts.quotas import QuotaExceeded
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
 from apps.kernel.sealing import SealedValueUnreadable
@@ -214,6 +215,13 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     # longer holds: the repository is not created, and the owner must mend the template.
     CreationTemplateInvalid: OciError("DENIED", 403),
     registry.UpstreamFetchBusy: OciError("TOOMANYREQUESTS", 429, headers=lambda error, request: {"Retry-After": "5"}),
+    # The spec's code for a request the registry refuses to carry out: the message names
+    # the quota, its limit and the current figure, which clients print.
+    QuotaExceeded: OciError(
+        "DENIED",
+        403,
+        detail=lambda error: {"quota": error.quota, "limit": error.limit, "current": error.current},
+    ),
     registry.PullRateExceeded: OciError(
         "TOOMANYREQUESTS",
         429,
