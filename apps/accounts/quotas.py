@@ -83,11 +83,20 @@ def _in_force(own: int | None, default: int) -> int | None:
     return value or None
 
 
+def resolve(*, storage_bytes: int | None, repositories: int | None, images_per_repository: int | None) -> Limits:
+    """The limits in force given an account's own figures (None: not set)."""
+    return Limits(
+        storage_bytes=_in_force(storage_bytes, settings.BERTH_QUOTA_STORAGE_BYTES),
+        repositories=_in_force(repositories, settings.BERTH_QUOTA_REPOSITORIES),
+        images_per_repository=_in_force(images_per_repository, settings.BERTH_QUOTA_IMAGES_PER_REPOSITORY),
+    )
+
+
 def limits_of(account_id: str) -> Limits:
     """The account's limits: its own where staff set one, else the defaults. One query."""
     own = AccountQuota.objects.filter(account_id=account_id).first() or AccountQuota(account_id=account_id)
-    return Limits(
-        storage_bytes=_in_force(own.storage_bytes, settings.BERTH_QUOTA_STORAGE_BYTES),
-        repositories=_in_force(own.repositories, settings.BERTH_QUOTA_REPOSITORIES),
-        images_per_repository=_in_force(own.images_per_repository, settings.BERTH_QUOTA_IMAGES_PER_REPOSITORY),
+    return resolve(
+        storage_bytes=own.storage_bytes,
+        repositories=own.repositories,
+        images_per_repository=own.images_per_repository,
     )

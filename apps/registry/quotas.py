@@ -16,23 +16,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Sum
+from django.db.models import BigIntegerField, Count, F, Func, Subquery
+from django.db.models.functions import Coalesce
 
 from apps.accounts import quotas
+from apps.accounts.models import Account
 from apps.accounts.quotas import QuotaExceeded
 from apps.repositories.models import Repository
 
 from .models import Blob, Manifest, RepositoryBlob
 
 
+def _total(queryset, field: str) -> Coalesce:
+    """SUM(field) of ``queryset`` as a scalar subquery (0 when it has no rows)."""
+    return Coalesce(
+        Subquery(queryset.order_by().values(total=Func(F(field), function="SUM")).values("total")[:1]),
+        0,
+        output_field=BigIntegerField(),
+    )
+
+
+def _stored(account_id: str) -> dict:
+    """The stored bytes' two parts as expressions: each blob the account's repositories
+    link, once, and their manifests."""
+    linked = RepositoryBlob.objects.filter(repository__account_id=account_id).values("blob_id")
+    return {
+        "blob_bytes": _total(Blob.objects.filter(digest__in=linked), "size"),
+        "manifest_bytes": _total(Manifest.objects.filter(repository__account_id=account_id), "size"),
+    }
+
+
 def stored_bytes(account_id: str) -> int:
     """What the storage quota counts: each blob the account's repositories link once,
-    however many link it, and their manifests (usage's `referenced` figure). Two
-    aggregate queries."""
-    linked = RepositoryBlob.objects.filter(repository__account_id=account_id).values("blob_id")
-    blobs = Blob.objects.filter(digest__in=linked).aggregate(size=Sum("size"))["size"] or 0
-    manifests = Manifest.objects.filter(repository__account_id=account_id).aggregate(size=Sum("size"))["size"] or 0
-    return blobs + manifests
+    however many link it, and their manifests (usage's `referenced` figure). One query."""
+    row = Account.objects.filter(pk=account_id).values(**_stored(account_id)).first()
+    return row["blob_bytes"] + row["manifest_bytes"] if row else 0
 
 
 def check_blob(*, repository: Repository, digest: str, size: int) -> None:
@@ -94,22 +112,45 @@ class QuotaFigure:
 
 
 def figures(account_id: str) -> list[QuotaFigure]:
-    """Each quota of the account with what it uses now. Five queries."""
-    limits = quotas.limits_of(account_id)
+    """Each quota of the account with what it uses now, in one query."""
     fullest = (
         Manifest.objects.filter(repository__account_id=account_id)
-        .values("repository__name")
+        .values("repository_id")
         .annotate(images=Count("id"))
         .order_by("-images", "repository__name")
+    )
+    row = (
+        Account.objects.filter(pk=account_id)
+        .values(
+            own_storage_bytes=F("quota__storage_bytes"),
+            own_repositories=F("quota__repositories"),
+            own_images_per_repository=F("quota__images_per_repository"),
+            repository_count=Coalesce(
+                Subquery(
+                    Repository.objects.filter(account_id=account_id)
+                    .order_by()
+                    .values(count=Func(F("id"), function="COUNT"))
+                    .values("count")[:1]
+                ),
+                0,
+            ),
+            fullest_images=Coalesce(Subquery(fullest.values("images")[:1]), 0),
+            fullest_name=Subquery(fullest.values("repository__name")[:1]),
+            **_stored(account_id),
+        )
         .first()
     )
+    if row is None:
+        return []
+    limits = quotas.resolve(
+        storage_bytes=row["own_storage_bytes"],
+        repositories=row["own_repositories"],
+        images_per_repository=row["own_images_per_repository"],
+    )
     return [
-        QuotaFigure(quotas.STORAGE_BYTES, limits.storage_bytes, stored_bytes(account_id)),
-        QuotaFigure(quotas.REPOSITORIES, limits.repositories, Repository.objects.filter(account_id=account_id).count()),
+        QuotaFigure(quotas.STORAGE_BYTES, limits.storage_bytes, row["blob_bytes"] + row["manifest_bytes"]),
+        QuotaFigure(quotas.REPOSITORIES, limits.repositories, row["repository_count"]),
         QuotaFigure(
-            quotas.IMAGES_PER_REPOSITORY,
-            limits.images_per_repository,
-            fullest["images"] if fullest else 0,
-            fullest["repository__name"] if fullest else None,
+            quotas.IMAGES_PER_REPOSITORY, limits.images_per_repository, row["fullest_images"], row["fullest_name"]
         ),
     ]
