@@ -6,15 +6,18 @@ account's blobs."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import threading
 
 import pytest
+from django.db import connection, connections
 
 from apps.accounts import quotas as account_quotas
 from apps.accounts import services as account_services
 from apps.accounts.models import AccountQuota
 from apps.audit.events import Actor
-from apps.registry import quotas
+from apps.registry import quotas, services
 from apps.registry.models import Blob, Manifest, RepositoryBlob, Upload
 from apps.repositories.models import Repository
 from apps.repositories.services import create_repository
@@ -215,3 +218,64 @@ def test_figures_say_each_quota_with_what_it_uses(alice, tenant, repo):
     assert figures["storageBytes"].used == quotas.stored_bytes(tenant.id) > 0
     assert AccountQuota.objects.get(account=tenant.account).images_per_repository == 0
     assert [figure.label for figure in figures.values()] == ["storage bytes", "repositories", "images per repository"]
+
+
+# -- races: two pushes at the limit ---------------------------------------------------------
+
+RACERS = 4
+
+
+def race(work) -> tuple[int, list[BaseException]]:
+    """``work(n)`` in RACERS threads at once: how many succeeded, and what the others raised."""
+    start = threading.Barrier(RACERS)
+    done: list[int] = []
+    raised: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            start.wait()
+            work(number)
+            done.append(number)
+        except BaseException as exc:  # reported by the test's thread
+            raised.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return len(done), raised
+
+
+@pytest.mark.django_db(transaction=True)
+def test_creations_and_pushes_racing_at_the_limit_never_pass_it(tenant):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks between concurrent transactions: SQLite has one writer at a time")
+    set_quota(tenant, repositories=2, images_per_repository=2)
+    created, raised = race(
+        lambda n: create_repository(account=tenant.account, name=f"r{n}", actor=Actor.system("test"))
+    )
+    assert created == 2 and all(isinstance(exc, account_quotas.QuotaExceeded) for exc in raised), raised
+    assert Repository.objects.filter(account=tenant.account).count() == 2
+
+    repository = Repository.objects.filter(account=tenant.account).first()
+    config = b"{}"
+    blob = Blob.objects.create(digest=sha256(config), size=len(config))
+    RepositoryBlob.objects.create(repository=repository, blob=blob)
+
+    def push(n: int) -> None:
+        manifest = {**manifest_of(blob.digest, config), "annotations": {"n": str(n)}}
+        services.put_manifest(
+            repository=repository,
+            name=f"{tenant.id}/{repository.name}",
+            reference=str(n),
+            body=json.dumps(manifest).encode(),
+            content_type=OCI_MANIFEST,
+            actor=Actor.system("test"),
+        )
+
+    pushed, raised = race(push)
+    assert pushed == 2 and all(isinstance(exc, account_quotas.QuotaExceeded) for exc in raised), raised
+    assert Manifest.objects.filter(repository=repository).count() == 2
