@@ -405,6 +405,12 @@ class AccountQuota(models.Model):
         "default; 0: unlimited",
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # The storage quota's running figure (apps.registry.quotas.check_blob): the
+    # account's stored bytes when last counted exactly (counted_at), plus each blob
+    # admitted since; deletions are not taken off, so it only errs high, and a check
+    # it would refuse counts again before refusing.
+    stored_bytes_counted = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    counted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"quotas of {self.account_id}"

@@ -4,27 +4,40 @@ images (manifests) of one repository, checked before a manifest new to it is sto
 The limits are apps.accounts.quotas'; the repositories quota is checked where
 repositories are made (apps.repositories.quotas).
 
-The stored-bytes figure is an aggregate, not a maintained counter: every path that
-links or drops a link (pushes, mounts, deletions, the collector, a repository's
-deletion) would have to keep a counter right, and the aggregate is index-backed
-(the links' unique index on repository and blob, the blobs' primary key); its cost
-is in bench/README.md. Its queries are a fixed number whatever the account holds.
-Concurrent uploads each check before any of them links: together they may overshoot
-the limit by at most the uploads in flight."""
+The stored-bytes figure is exact when counted (stored_bytes, an aggregate over the
+blobs the account's repositories link and their manifests), but that costs time in
+proportion to the account's links (bench/README.md: ~0.2 s at 100,000 blobs), too
+much for every layer of every push. So a check keeps a running figure per account:
+the last exact count plus the blobs it admitted since. It errs high (deletions are
+not taken off), or low by no more than what pushes added without a check since the
+count (manifests, a few KiB each; the registry's own small blobs, services.store_blob);
+it counts exactly again before it would refuse and every RECOUNT_AFTER, so a
+refusal is always the exact figure's, and a deletion's room is seen by the next
+check it matters to.
+A counter kept exact instead would have to be kept by every path that drops a link
+(image and repository deletions, the collector, an account's deletion). Concurrent
+uploads each check before any of them links: together they may overshoot the limit
+by at most the uploads in flight."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import BigIntegerField, Count, F, Func, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.accounts import quotas
-from apps.accounts.models import Account
+from apps.accounts.models import Account, AccountQuota
 from apps.accounts.quotas import QuotaExceeded
 from apps.repositories.models import Repository
 
 from .models import Blob, Manifest, RepositoryBlob
+
+# How long the storage quota's running figure stands before a check counts again.
+RECOUNT_AFTER = timedelta(minutes=5)
 
 
 def _total(queryset, field: str) -> Coalesce:
@@ -55,17 +68,33 @@ def stored_bytes(account_id: str) -> int:
 
 def check_blob(*, repository: Repository, digest: str, size: int) -> None:
     """Raise QuotaExceeded when linking blob ``digest`` of ``size`` bytes to
-    ``repository`` would take its account past its storage quota. A blob another of
-    the account's repositories links already adds nothing. Without a limit, one query."""
-    limit = quotas.limits_of(repository.account_id).storage_bytes
+    ``repository`` would take its account past its storage quota; a blob another of
+    the account's repositories links already adds nothing. Without a limit, one query.
+
+    With one, the account's running figure (AccountQuota.stored_bytes_counted) is
+    read under its row's lock and the blob's size added to it: four queries however
+    much the account holds. The figure is counted again exactly (stored_bytes)
+    before a refusal, and when older than RECOUNT_AFTER: a refusal is always the
+    exact figure's (see the module's docstring)."""
+    account_id = repository.account_id
+    limit = quotas.limits_of(account_id).storage_bytes
     if limit is None:
         return
-    if RepositoryBlob.objects.filter(repository__account_id=repository.account_id, blob_id=digest).exists():
+    if RepositoryBlob.objects.filter(repository__account_id=account_id, blob_id=digest).exists():
         return
-    current = stored_bytes(repository.account_id)
-    if current + size > limit:
+    now = timezone.now()
+    with transaction.atomic():
+        figure, _ = AccountQuota.objects.select_for_update().get_or_create(account_id=account_id)
+        current, counted_at = figure.stored_bytes_counted, figure.counted_at
+        if current is None or counted_at is None or counted_at < now - RECOUNT_AFTER or current + size > limit:
+            current, counted_at = stored_bytes(account_id), now
+        admitted = current + size <= limit
+        AccountQuota.objects.filter(pk=account_id).update(
+            stored_bytes_counted=current + size if admitted else current, counted_at=counted_at
+        )
+    if not admitted:
         raise QuotaExceeded(
-            quota=quotas.STORAGE_BYTES, limit=limit, current=current, adding=size, account_id=repository.account_id
+            quota=quotas.STORAGE_BYTES, limit=limit, current=current, adding=size, account_id=account_id
         )
 
 

@@ -373,7 +373,8 @@ def _complete_upload(
                 area.discard(key)
                 Upload.objects.filter(pk=upload.pk).delete()
                 raise DigestMismatch(expected=digest, actual=f"{algorithm}:{actual}", what="blob")
-            _check_blob_quota(upload, digest, size)
+            if change is not None:  # store_blob's few bytes of the registry's own are never refused
+                _check_blob_quota(upload, digest, size)
             try:
                 # The bytes are committed to the store in the transaction that claims
                 # and links their row: the collector cannot take them in between.

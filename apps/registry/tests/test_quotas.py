@@ -12,6 +12,7 @@ import threading
 
 import pytest
 from django.db import connection, connections
+from django.utils import timezone
 
 from apps.accounts import quotas as account_quotas
 from apps.accounts import services as account_services
@@ -188,13 +189,41 @@ def test_the_storage_check_costs_the_same_queries_whatever_the_account_holds(ten
         RepositoryBlob.objects.bulk_create([RepositoryBlob(repository=repository, blob=blob) for blob in blobs])
 
     link(3, 0)
-    # The limits, "linked already?", the stored bytes.
-    with django_assert_num_queries(3):
+    # The limits, "linked already?", the running figure (locked), the exact count, the figure
+    # kept; and the savepoint and its release of the figure's transaction, nested in the test's.
+    with django_assert_num_queries(7):
         quotas.check_blob(repository=repository, digest=sha256(b"new"), size=10)
     link(500, 3)
-    with django_assert_num_queries(3):
+    # The figure stands: no count, whatever the account holds.
+    with django_assert_num_queries(6):
         quotas.check_blob(repository=repository, digest=sha256(b"new"), size=10)
+    assert AccountQuota.objects.get(account=tenant.account).stored_bytes_counted == 3000 + 10 + 10
+    # Once it is old, or a refusal is near, the check counts exactly again (a fixed number of queries too).
+    AccountQuota.objects.filter(account=tenant.account).update(counted_at=timezone.now() - quotas.RECOUNT_AFTER * 2)
+    with django_assert_num_queries(7):
+        quotas.check_blob(repository=repository, digest=sha256(b"new"), size=10)
+    assert AccountQuota.objects.get(account=tenant.account).stored_bytes_counted == 503_000 + 10
     assert quotas.stored_bytes(tenant.id) == 503_000
+
+
+def test_the_running_figure_errs_high_and_a_refusal_counts_exactly(tenant):
+    repository = create_repository(account=tenant.account, name="exact", actor=Actor.system("test"))
+    stored = Blob.objects.create(digest=sha256(b"stored"), size=600)
+    RepositoryBlob.objects.create(repository=repository, blob=stored)
+    set_quota(tenant, storage_bytes=1000)
+
+    def figure() -> int:
+        return AccountQuota.objects.get(account=tenant.account).stored_bytes_counted
+
+    with pytest.raises(account_quotas.QuotaExceeded) as refused:
+        quotas.check_blob(repository=repository, digest=sha256(b"a"), size=500)
+    assert (refused.value.current, refused.value.limit, refused.value.adding) == (600, 1000, 500)
+    assert figure() == 600
+    quotas.check_blob(repository=repository, digest=sha256(b"b"), size=300)  # admitted; its push never links it
+    assert figure() == 900
+    # 900 + 200 would pass the limit on the running figure: counted exactly, 600 + 200 fits.
+    quotas.check_blob(repository=repository, digest=sha256(b"c"), size=200)
+    assert figure() == 800
 
 
 def test_without_a_limit_a_check_is_one_query(tenant, django_assert_num_queries):
