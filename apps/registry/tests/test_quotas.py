@@ -18,6 +18,7 @@ from apps.accounts import quotas as account_quotas
 from apps.accounts import services as account_services
 from apps.accounts.models import AccountQuota
 from apps.audit.events import Actor
+from apps.audit.models import Event
 from apps.registry import quotas, services
 from apps.registry.models import Blob, Manifest, RepositoryBlob, Upload
 from apps.repositories.models import Repository
@@ -76,6 +77,10 @@ def test_a_push_that_would_create_a_repository_past_the_quota_is_denied(alice, t
     message = denied(response, account_quotas.REPOSITORIES, 1, 1)
     assert f"account {tenant.id}" in message
     assert list(Repository.objects.filter(account=tenant.account).values_list("name", flat=True)) == ["app"]
+    refused = Event.objects.filter(event_name="InitiateLayerUpload").order_by("-sequence").first()
+    # The trail's code is the AWS API's for a quota, not AccessDenied (no policy refused it).
+    assert (refused.repository, refused.error_code) == ("second", "LimitExceededException")
+    assert refused.error_message.startswith("quota exceeded: repositories")
     # The repository it holds still takes pushes.
     alice.push_blob(repo, b"second")
 
@@ -103,6 +108,8 @@ def test_a_new_manifest_past_the_images_quota_is_denied_and_deleting_frees_room(
     message = denied(response, account_quotas.IMAGES_PER_REPOSITORY, 2, 2)
     assert f"repository {repo}" in message
     assert Manifest.objects.filter(repository__name="app").count() == 2
+    refused = Event.objects.filter(event_name="PutImage").order_by("-sequence").first()
+    assert (refused.error_code, refused.request_parameters.get("imageTag")) == ("LimitExceededException", "3")
     # What it holds may be pushed again and tagged anew: nothing is added.
     assert alice.push_manifest(repo, "2-again", second_manifest).status_code == 201
     # Another repository has its own count.

@@ -13,6 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from apps.accounts.quotas import QuotaExceeded
+from apps.audit import events
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
 from apps.kernel.sealing import SealedValueUnreadable
@@ -109,6 +110,9 @@ class OciError:
     detail: Callable[[Any], object] | None = None
     headers: Callable[[Any, HttpRequest], dict[str, str]] | None = None
     message: str | None = None
+    # The audit trail's errorCode, where the response's status would say it wrongly
+    # (the trail says AccessDenied for every 403: a quota is no policy's refusal).
+    trail_code: str | None = None
 
 
 def _required_access(error: registry.TokenRequired) -> list[dict] | None:
@@ -221,6 +225,7 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
         "DENIED",
         403,
         detail=lambda error: {"quota": error.quota, "limit": error.limit, "current": error.current},
+        trail_code="LimitExceededException",  # as the AWS API answers it
     ),
     registry.PullRateExceeded: OciError(
         "TOOMANYREQUESTS",
@@ -241,6 +246,9 @@ def oci_error_of(error_class: type[DomainError]) -> OciError:
 def registry_error(error: DomainError, request: HttpRequest) -> RegistryError:
     """The envelope of a domain error."""
     oci = oci_error_of(type(error))
+    draft = events.current(request) if oci.trail_code else None
+    if draft is not None:
+        draft.error_code, draft.error_message = oci.trail_code, error.message
     return RegistryError(
         oci.code,
         oci.message or error.message,
