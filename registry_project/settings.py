@@ -590,3 +590,10 @@ BERTH_PULL_RATE_ANONYMOUS = float(os.environ.get("BERTH_PULL_RATE_ANONYMOUS") or
 BERTH_PULL_BURST_ANONYMOUS = env_int("BERTH_PULL_BURST_ANONYMOUS", 10)
 BERTH_PULL_RATE_AUTHENTICATED = float(os.environ.get("BERTH_PULL_RATE_AUTHENTICATED") or 10)
 BERTH_PULL_BURST_AUTHENTICATED = env_int("BERTH_PULL_BURST_AUTHENTICATED", 100)
+
+# Quotas (docs/quotas.md): the deployment's default limits of every account, which
+# staff override per account in the admin (Account quotas). 0 is unlimited. Enforced
+# on push with the OCI error DENIED naming the quota; repositories also on creation.
+BERTH_QUOTA_STORAGE_BYTES = env_int("BERTH_QUOTA_STORAGE_BYTES", 0)
+BERTH_QUOTA_REPOSITORIES = env_int("BERTH_QUOTA_REPOSITORIES", 0)
+BERTH_QUOTA_IMAGES_PER_REPOSITORY = env_int("BERTH_QUOTA_IMAGES_PER_REPOSITORY", 0)

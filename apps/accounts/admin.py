@@ -24,9 +24,18 @@ from django.utils.timesince import timesince
 from apps.audit.events import Actor
 from apps.kernel.requests import request_context
 
-from . import links, notices, selectors, services, staff_context
+from . import links, notices, quotas, selectors, services, staff_context
 from .forms import StaffSignInForm
-from .models import Account, Alias, AliasRequest, AliasRequestEvent, AliasRequestStatus, Membership, ReservedName
+from .models import (
+    Account,
+    AccountQuota,
+    Alias,
+    AliasRequest,
+    AliasRequestEvent,
+    AliasRequestStatus,
+    Membership,
+    ReservedName,
+)
 from .similar_names import similar_names
 
 # Its sign-in goes through the same throttle as the website's; the form says how long to wait.
@@ -200,6 +209,47 @@ class AccountAdmin(admin.ModelAdmin):
         for account in queryset:
             services.reinstate_account(account=account, site_url=links.site_url(request), **staff_change(request))
         self.message_user(request, f"{len(queryset)} account(s) reinstated")
+
+
+@admin.register(AccountQuota)
+class AccountQuotaAdmin(admin.ModelAdmin):
+    """An account's quotas (docs/quotas.md): an empty field takes the deployment's
+    default (BERTH_QUOTA_*), 0 is unlimited. Saved through
+    services.set_account_quota, which records SetAccountQuota; never deleted
+    (empty fields bring back the defaults, and the trail says so)."""
+
+    list_display = ("account", "storage_bytes", "repositories", "images_per_repository", "in_force", "updated_at")
+    search_fields = ("=account__id", "account__name", "account__aliases__name")
+    autocomplete_fields = ("account",)
+    fields = ("account", "storage_bytes", "repositories", "images_per_repository", "in_force", "updated_at")
+    readonly_fields = ("in_force", "updated_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("account", *self.readonly_fields) if obj is not None else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="limits in force")
+    def in_force(self, quota: AccountQuota) -> str:
+        if not quota.account_id:
+            return "—"
+        limits = quotas.limits_of(quota.account_id)
+        return "; ".join(
+            f"{label}: {'unlimited' if limits.of(key) is None else limits.of(key)}"
+            for key, label in quotas.LABELS.items()
+        )
+
+    def save_model(self, request, obj, form, change) -> None:
+        data = form.cleaned_data
+        saved = services.set_account_quota(
+            account=obj.account,
+            storage_bytes=data["storage_bytes"],
+            repositories=data["repositories"],
+            images_per_repository=data["images_per_repository"],
+            **staff_change(request),
+        )
+        obj.updated_at = saved.updated_at
 
 
 @admin.register(Alias)

@@ -381,3 +381,36 @@ class AccessKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == AccessKeyStatus.ACTIVE
+
+
+class AccountQuota(models.Model):
+    """Staff's limits of one account (docs/quotas.md), as Amazon ECR's service quotas:
+    each null takes the deployment's default (settings BERTH_QUOTA_*), 0 is unlimited.
+    An account without a row has the defaults."""
+
+    account = models.OneToOneField(Account, primary_key=True, on_delete=models.CASCADE, related_name="quota")
+    storage_bytes = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="bytes the account may store: each blob its repositories link counted once, and their "
+        "manifests; empty: the deployment's default; 0: unlimited",
+    )
+    repositories = models.PositiveIntegerField(
+        null=True, blank=True, help_text="repositories the account may hold; empty: the default; 0: unlimited"
+    )
+    images_per_repository = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="manifests one repository may hold (an index and each of its entries count); empty: the "
+        "default; 0: unlimited",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    # The storage quota's running figure (apps.registry.quotas.check_blob): the
+    # account's stored bytes when last counted exactly (counted_at), plus each blob
+    # admitted since; deletions are not taken off, so it only errs high, and a check
+    # it would refuse counts again before refusing.
+    stored_bytes_counted = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    counted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"quotas of {self.account_id}"

@@ -40,6 +40,7 @@ from .models import (
     AccessKey,
     AccessKeyStatus,
     Account,
+    AccountQuota,
     Alias,
     AliasRequest,
     AliasRequestEvent,
@@ -941,3 +942,43 @@ def create_login_password(*, user, access_key: AccessKey | None = None) -> login
     return login_passwords.issue(
         user_id=user.pk, password_hash=user.password, access_key_id=access_key.access_key_id if access_key else ""
     )
+
+
+# -- quotas (docs/quotas.md) ---------------------------------------------------------
+
+
+def set_account_quota(
+    *,
+    account: Account,
+    storage_bytes: int | None,
+    repositories: int | None,
+    images_per_repository: int | None,
+    actor: Actor,
+    context: RequestContext | None = None,
+) -> AccountQuota:
+    """Staff set an account's quotas: each None takes the deployment's default, 0 is
+    unlimited (apps.accounts.quotas). What is already stored stays: a lower quota
+    refuses only what would add to it. Recorded as Berth's SetAccountQuota."""
+    values = {
+        "storage_bytes": storage_bytes,
+        "repositories": repositories,
+        "images_per_repository": images_per_repository,
+    }
+    for field, value in values.items():
+        if value is not None and value < 0:
+            raise ValueError(f"{field} must be 0 (unlimited), a positive number, or None (the default)")
+    with transaction.atomic():
+        quota, _ = AccountQuota.objects.update_or_create(account=account, defaults=values)
+        _record(
+            "SetAccountQuota",
+            account.pk,
+            actor=actor,
+            context=context,
+            parameters={
+                "registryId": account.pk,
+                "storageBytes": storage_bytes,
+                "repositories": repositories,
+                "imagesPerRepository": images_per_repository,
+            },
+        )
+    return quota

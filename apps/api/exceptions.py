@@ -17,6 +17,7 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from apps.accounts.quotas import QuotaExceeded
 from apps.iam import registry_policies
 from apps.kernel.errors import DomainError
 from apps.lifecycle import exceptions as lifecycle
@@ -93,6 +94,8 @@ def error_body(exc: exceptions.APIException) -> dict:
 # request as a whole when it names none.
 DOMAIN_ERRORS: dict[type[DomainError], tuple[type[exceptions.APIException], str]] = {
     registry.TagImmutable: (Conflict, "image_tag_already_exists"),
+    # The account's figures, not the request, refuse it: it succeeds once room is freed.
+    QuotaExceeded: (Conflict, "quota_exceeded"),
     registry.ManifestBlobUnknown: (BadRequest, "layers_not_found"),
     registry.ReferencedManifestUnknown: (BadRequest, "referenced_images_not_found"),
     registry.DigestMismatch: (BadRequest, "image_digest_does_not_match"),

@@ -6,7 +6,10 @@ credentials, the form that creates the user's first access key, and a few counts
 The counts are DescribeRepositories' (filtered by the policies, as the API's listing
 is); the aliases are shown in full when the caller may describe the registry
 (ecr-public:DescribeRegistries, as the account settings page asks), else only the
-primary one, which the console's frame shows every member anyway."""
+primary one, which the console's frame shows every member anyway. The account's
+quotas (docs/quotas.md), each as used / limit, are shown to who may describe all of
+its repositories (ecr:DescribeRepositories on `repository/*`, as the usage API asks):
+the figures are the whole account's."""
 
 from __future__ import annotations
 
@@ -16,7 +19,10 @@ from django.db.models.functions import Coalesce
 from django.urls import path
 
 from apps.accounts import links
+from apps.accounts import quotas as account_quotas
 from apps.accounts import selectors as account_selectors
+from apps.kernel.sizes import binary_size
+from apps.registry import quotas
 from apps.registry import selectors as registry_selectors
 from apps.registry.models import Manifest
 from apps.repositories.models import Repository, Visibility
@@ -29,6 +35,23 @@ CREATE_ACCESS_KEY = "iam:CreateAccessKey"
 # Example names in the commands when the account has no repository of that kind yet.
 EXAMPLE_PRIVATE = "my-app"
 EXAMPLE_PUBLIC = "my-tool"
+
+
+def _quota_rows(account_id: str) -> list[dict]:
+    rows = []
+    for figure in quotas.figures(account_id):
+        said = binary_size if figure.quota == account_quotas.STORAGE_BYTES else str
+        rows.append(
+            {
+                "key": figure.quota,
+                "label": figure.label,
+                "used": said(figure.used),
+                "limit": "unlimited" if figure.limit is None else said(figure.limit),
+                "full": figure.limit is not None and figure.used >= figure.limit,
+                "repository": figure.repository,
+            }
+        )
+    return rows
 
 
 class Overview(ConsoleView):
@@ -75,6 +98,9 @@ class Overview(ConsoleView):
             "may_create_key": may_create_key,
             "endpoint": links.site_url(request),
             "login_password_hours": max(1, settings.BERTH_LOGIN_PASSWORD_TTL // 3600),
+            "quotas": _quota_rows(account.pk)
+            if self.allowed(DESCRIBE_REPOSITORIES, resource_arn=self.repository_arn("*"))
+            else None,
         }
         return self.render(context)
 

@@ -15,6 +15,7 @@ from django.shortcuts import redirect
 from django.urls import path
 from django.utils.http import urlencode
 
+from apps.accounts.quotas import QuotaExceeded
 from apps.audit import events
 from apps.iam import enforcement
 from apps.registry import selectors as registry_selectors
@@ -157,6 +158,10 @@ class NewRepository(_RepositoryPage):
             form.add_error("name", f"Your account already has a repository named {data['name']}.")
             self.input_refused("repository_already_exists", _first_error(form))
             return self.render({"form": form}, status=400)
+        except QuotaExceeded as exc:
+            form.add_error(None, str(exc))
+            self.input_refused("quota_exceeded", str(exc))
+            return self.render({"form": form}, status=409)
         except services.RepositoryNameInvalid as exc:
             form.add_error("name", str(exc))
         except TagMutabilityInvalid as exc:

@@ -37,7 +37,7 @@ from apps.repositories.models import Repository
 from apps.repositories.mutability import tag_is_immutable
 from apps.repositories.services import RepositoryNotEmpty, event_fields
 
-from . import selectors
+from . import quotas, selectors
 from .content import media_types as mt
 from .content import schema1
 from .content.manifests import Descriptor, ParsedManifest, check_foreign_layer_urls, parse_manifest
@@ -190,6 +190,7 @@ def mount_blob(
     with transaction.atomic():
         if not _claim_blob(digest):  # collected meanwhile: the client uploads it instead
             return None
+        quotas.check_blob(repository=repository, digest=digest, size=blob.size)
         link_blob(repository=repository, blob=blob)
         _Change(actor, context, "InitiateLayerUpload").record(
             repository, {"mount": digest, "from": source_name}, layerDigest=digest, mountedFrom=source_name
@@ -376,6 +377,8 @@ def _complete_upload(
                 area.discard(key)
                 Upload.objects.filter(pk=upload.pk).delete()
                 raise DigestMismatch(expected=digest, actual=f"{algorithm}:{actual}", what="blob")
+            if change is not None:  # store_blob's few bytes of the registry's own are never refused
+                _check_blob_quota(upload, digest, size)
             try:
                 # The bytes are committed to the store in the transaction that claims
                 # and links their row: the collector cannot take them in between.
@@ -410,6 +413,16 @@ def _complete_upload(
     except UploadBusy:
         raise BlobUploadBusy(key) from None
     return blob
+
+
+def _check_blob_quota(upload: Upload, digest: str, size: int) -> None:
+    """The storage quota (quotas.check_blob) before a verified upload is committed: a
+    refused upload is cancelled, its spooled bytes with it, and nothing is stored."""
+    try:
+        quotas.check_blob(repository=upload.repository, digest=digest, size=size)
+    except quotas.QuotaExceeded:
+        cancel_upload(upload=upload)
+        raise
 
 
 def store_blob(*, repository: Repository, data: bytes) -> Blob:
@@ -707,6 +720,7 @@ def _store_manifest(
     pushed_payload: dict | None = None,
 ) -> tuple[Manifest, bool]:
     with transaction.atomic():
+        quotas.check_manifest(repository=repository, digest=digest)
         # Manifests before links, as a delete locks them (delete_image, _release_links).
         _hold_manifests(repository, children)
         manifest, created = _get_or_create_manifest(repository, digest, fields)

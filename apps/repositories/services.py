@@ -30,6 +30,7 @@ from .models import (
     Visibility,
 )
 from .mutability import validate_tag_mutability
+from .quotas import check_repository_quota
 
 _NAME = re.compile(REPOSITORY_NAME_PATTERN)
 _RESOURCE_TAG = re.compile(RESOURCE_TAG_PATTERN)
@@ -134,6 +135,7 @@ def create_repository(
     validate_resource_tags(resource_tags or {})
     try:
         with transaction.atomic():
+            check_repository_quota(account.pk, name=name)
             repository = Repository.objects.create(
                 account=account,
                 name=name,
@@ -169,6 +171,7 @@ def get_or_create_on_push(*, account: Account, name: str) -> Repository:
     """The repository a member's push creates when the account allows it; safe under races."""
     validate_repository_name(name)
     with transaction.atomic():
+        check_repository_quota(account.pk, name=name)
         repository, created = Repository.objects.get_or_create(account=account, name=name)
         if created:
             _publish_created(repository)

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
+from apps.registry import quotas as registry_quotas
 from apps.registry import selectors as registry_selectors
 from apps.registry.selectors import StoredBytes
 from apps.repositories.models import Repository
@@ -56,6 +57,8 @@ class Usage:
     repositories: list[RepositoryUsage] = field(default_factory=list)
     stored: list[StoredDay] = field(default_factory=list)
     served: list[ServedDay] = field(default_factory=list)
+    # The account's quotas, whichever repository was asked for (docs/quotas.md).
+    quotas: list[registry_quotas.QuotaFigure] = field(default_factory=list)
 
 
 def _days(days: int, today: date) -> tuple[date, date]:
@@ -108,6 +111,7 @@ def account_usage(account_id: str, *, days: int = 30, repository: str | None = N
     if repository is None or current:
         usage.stored.append(StoredDay(last, usage.now.referenced, usage.now.exclusive, usage.now.images, live=True))
     usage.served = _served_days(served, first, last)
+    usage.quotas = registry_quotas.figures(account_id)
     return usage
 
 

@@ -1,5 +1,6 @@
 """`berth usage`: what the account stores (now, per repository) and what it served
-per day, anonymous and signed-in pulls apart (GET /api/v1/usage)."""
+per day, anonymous and signed-in pulls apart, and each quota's used / limit
+(GET /api/v1/usage)."""
 
 from __future__ import annotations
 
@@ -38,11 +39,35 @@ STORED_COLUMNS = [
     Column("Referenced", "referencedBytes", size),
     Column("Exclusive", "exclusiveBytes", size),
 ]
+QUOTA_LABELS = {
+    "storageBytes": "Storage",
+    "repositories": "Repositories",
+    "imagesPerRepository": "Images per repository",
+}
+
+
+def _quota_figure(quota: dict, value: int) -> str:
+    return size(value) if quota["name"] == "storageBytes" else str(value)
+
+
+def _quota_line(quota: dict) -> str:
+    """`used / limit`, the limit `unlimited` when there is none; the fullest repository named."""
+    limit = "unlimited" if quota["limit"] is None else _quota_figure(quota, quota["limit"])
+    line = f"{_quota_figure(quota, quota['used'])} / {limit}"
+    return f"{line} ({quota['repository']})" if quota.get("repository") else line
+
+
+QUOTA_COLUMNS = [
+    Column("Quota", lambda row: QUOTA_LABELS.get(row["name"], row["name"])),
+    Column("Used / limit", _quota_line),
+]
 
 
 def _render(usage: dict) -> str:
     days = f"{usage['fromDay']} to {usage['toDay']}"
     parts = [fields(usage, ACCOUNT_COLUMNS)]
+    if usage.get("quotas"):
+        parts.append("Quotas (used / limit)\n" + table(usage["quotas"], QUOTA_COLUMNS))
     if usage["repositories"]:
         parts.append(f"Repositories now (served: {days})\n" + table(usage["repositories"], REPOSITORY_COLUMNS))
     parts.append("Stored per day (daily snapshots)\n" + table(usage["stored"], STORED_COLUMNS))
@@ -66,7 +91,7 @@ def _render(usage: dict) -> str:
 @pass_session
 def usage(session: Session, days: int, repository: str | None, output: str, as_json: bool) -> None:
     """The account's stored bytes now (referenced: each blob once; exclusive: what
-    deleting would free), per repository, per day from the daily snapshots, and the
+    deleting would free), its quotas (used / limit), per repository, per day from the daily snapshots, and the
     bytes blob and manifest GETs served per day to anonymous and to signed-in callers."""
     with Activity("Fetching usage"):
         data = session.client.get("/usage", days=days, repository=repository)

@@ -28,6 +28,7 @@ def seed(cli: Cli) -> None:
         from datetime import timedelta
         from django.utils import timezone
         from apps.accounts.models import Account
+        from apps.accounts.services import set_account_quota
         from apps.audit.events import Actor
         from apps.repositories.services import create_repository
         from apps.usage import services
@@ -36,6 +37,8 @@ def seed(cli: Cli) -> None:
         repository = create_repository(actor=Actor.system("test"), account=Account.objects.get(pk="{account}"),
                                        name="team/app", visibility="public")
         services.take_snapshot(actor=Actor.system("test"), day=today - timedelta(days=1))
+        set_account_quota(account=repository.account, storage_bytes=1073741824, repositories=1,
+                          images_per_repository=None, actor=Actor.staff("ops"))
         def served(anonymous, size, requests):
             return {{"day": today.isoformat(), "repositoryId": repository.pk, "accountId": "{account}",
                     "repository": "team/app", "anonymous": anonymous, "bytes": size, "requests": requests}}
@@ -57,6 +60,11 @@ def test_usage_shows_the_account_its_repositories_and_the_days(user):
     assert lines[-1].split()[1:] == ["2.4", "MiB", "3", "700", "B", "2"]
     stored = lines.index("Stored per day (daily snapshots)")
     assert lines[stored + 3].split()[1] == "(now)"
+    quotas = lines.index("Quotas (used / limit)")
+    assert lines[quotas + 1].split() == ["QUOTA", "USED", "/", "LIMIT"]
+    assert lines[quotas + 2].split() == ["Storage", "0", "B", "/", "1.0", "GiB"]
+    assert lines[quotas + 3].split() == ["Repositories", "1", "/", "1"]
+    assert lines[quotas + 4].split() == ["Images", "per", "repository", "0", "/", "unlimited"]
 
     body = user.json("usage", "--days", "3")
     assert json.loads(user.ok("usage", "--days", "3", "--json")) == body
@@ -64,6 +72,9 @@ def test_usage_shows_the_account_its_repositories_and_the_days(user):
     assert [day["live"] for day in body["stored"]] == [False, True]
     assert user.json("usage", "--repository", "team/app")["repository"] == "team/app"
     assert "does not exist" in user.fails("usage", "--repository", "nope")
+    assert body["quotas"][1] == {"name": "repositories", "limit": 1, "used": 1, "repository": None}
+    refused = user.fails("repo", "create", "team/more")
+    assert f"quota exceeded: repositories of account {user.account.account_id}: limit 1, current 1" in refused
 
 
 def test_bad_days_are_refused_before_asking(user):

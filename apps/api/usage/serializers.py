@@ -58,6 +58,20 @@ class ServedDaySerializer(serializers.Serializer):
     signedInRequests = serializers.IntegerField(source="signed_in_requests")
 
 
+class QuotaSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        source="quota", help_text="storageBytes, repositories or imagesPerRepository (docs/quotas.md)"
+    )
+    limit = serializers.IntegerField(allow_null=True, help_text="the limit in force; null: unlimited")
+    used = serializers.IntegerField(
+        help_text="what counts against it now: the account's stored bytes (each blob once, and the manifests), its "
+        "repositories, or the images (manifests) of its fullest repository"
+    )
+    repository = serializers.CharField(
+        allow_null=True, help_text="imagesPerRepository: the fullest repository; null for the others"
+    )
+
+
 class UsageSerializer(serializers.Serializer):
     accountId = serializers.CharField(source="account_id")
     repository = serializers.CharField(allow_null=True, help_text="the repository asked for; null for the account")
@@ -76,4 +90,9 @@ class UsageSerializer(serializers.Serializer):
         many=True,
         help_text="bytes blob and manifest GETs sent per day, every day of the range; a web process publishes "
         "its counts at most a minute late",
+    )
+    quotas = QuotaSerializer(
+        many=True,
+        help_text="the account's quotas (whichever repository was asked for), each with what it uses now; a push "
+        "past one is refused",
     )

@@ -14,6 +14,7 @@ from django.core import signing
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import prefetch_related_objects
 
+from apps.accounts.quotas import QuotaExceeded
 from apps.kernel.digests import parse_digest
 from apps.registry import negotiation
 from apps.registry import selectors as registry_selectors
@@ -44,6 +45,7 @@ domain_errors(
         DigestMismatch: "ImageDigestDoesNotMatchException",
         BlobUploadUnknown: "UploadNotFoundException",
         StorageFull: "LimitExceededException",
+        QuotaExceeded: "LimitExceededException",
     }
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from apps.accounts.quotas import QuotaExceeded
 from apps.registry import selectors as registry_selectors
 from apps.registry import services as registry_services
 from apps.repositories import services
@@ -16,6 +17,7 @@ from . import shapes
 domain_errors(
     {
         services.RepositoryExists: "RepositoryAlreadyExistsException",
+        QuotaExceeded: "LimitExceededException",
         services.RepositoryNotEmpty: "RepositoryNotEmptyException",
         services.ResourceTagsInvalid: "InvalidTagParameterException",
         TagMutabilityInvalid: "InvalidParameterException",

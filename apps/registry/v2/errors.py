@@ -12,6 +12,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from apps.accounts.quotas import QuotaExceeded
+from apps.audit import events
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
 from apps.kernel.sealing import SealedValueUnreadable
@@ -108,6 +110,9 @@ class OciError:
     detail: Callable[[Any], object] | None = None
     headers: Callable[[Any, HttpRequest], dict[str, str]] | None = None
     message: str | None = None
+    # The audit trail's errorCode, where the response's status would say it wrongly
+    # (the trail says AccessDenied for every 403: a quota is no policy's refusal).
+    trail_code: str | None = None
 
 
 def _required_access(error: registry.TokenRequired) -> list[dict] | None:
@@ -214,6 +219,14 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     # longer holds: the repository is not created, and the owner must mend the template.
     CreationTemplateInvalid: OciError("DENIED", 403),
     registry.UpstreamFetchBusy: OciError("TOOMANYREQUESTS", 429, headers=lambda error, request: {"Retry-After": "5"}),
+    # The spec's code for a request the registry refuses to carry out: the message names
+    # the quota, its limit and the current figure, which clients print.
+    QuotaExceeded: OciError(
+        "DENIED",
+        403,
+        detail=lambda error: {"quota": error.quota, "limit": error.limit, "current": error.current},
+        trail_code="LimitExceededException",  # as the AWS API answers it
+    ),
     registry.PullRateExceeded: OciError(
         "TOOMANYREQUESTS",
         429,
@@ -233,6 +246,9 @@ def oci_error_of(error_class: type[DomainError]) -> OciError:
 def registry_error(error: DomainError, request: HttpRequest) -> RegistryError:
     """The envelope of a domain error."""
     oci = oci_error_of(type(error))
+    draft = events.current(request) if oci.trail_code else None
+    if draft is not None:
+        draft.error_code, draft.error_message = oci.trail_code, error.message
     return RegistryError(
         oci.code,
         oci.message or error.message,
