@@ -319,7 +319,7 @@ def config_summary(manifest: Manifest, config: Descriptor | None) -> ConfigSumma
     )
     if config is None or config.media_type not in (*_IMAGE_CONFIGS, mt.HELM_CONFIG):
         return summary
-    document = image_details.read_config(config.digest, config.size)
+    document = image_details.read_config(config.digest, config.size, manifest.repository)
     if config.media_type == mt.HELM_CONFIG:
         summary.chart = [
             (label, str(document[key]))

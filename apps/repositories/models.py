@@ -24,6 +24,18 @@ class TagMutability(models.TextChoices):
     MUTABLE_WITH_EXCLUSION = "MUTABLE_WITH_EXCLUSION", "Mutable, except tags matching a filter"
 
 
+class RepositoryEncryption(models.TextChoices):
+    """How a repository's blobs are encrypted at rest, chosen at creation and never
+    changed (apps.registry.storage.encryption; docs/encryption.md)."""
+
+    NONE = "", "None"
+    AES256 = "AES256", "AES256"
+    KMS = "KMS", "KMS"
+
+
+KMS_KEY_MAX_LENGTH = 2048
+
+
 class Repository(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="repositories")
     name = models.CharField(max_length=REPOSITORY_NAME_MAX_LENGTH, validators=[RegexValidator(REPOSITORY_NAME_PATTERN)])
@@ -38,12 +50,23 @@ class Repository(models.Model):
     # owner keeps every right on it, and nothing of it is deleted.
     taken_down_at = models.DateTimeField(null=True, blank=True, editable=False)
     takedown_reason = models.TextField(blank=True, default="", editable=False)
+    # Encryption at rest: immutable (no service changes them). KMS names its key (S3:
+    # a KMS key id, ARN or alias; filesystem: a key of Berth's key ring).
+    encryption_type = models.CharField(
+        max_length=8, choices=RepositoryEncryption.choices, blank=True, default="", editable=False
+    )
+    kms_key = models.CharField(max_length=KMS_KEY_MAX_LENGTH, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "repositories"
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(encryption_type__in=["", "AES256"], kms_key="")
+                | (models.Q(encryption_type="KMS") & ~models.Q(kms_key="")),
+                name="repository_encryption_known_with_its_key",
+            ),
             models.CheckConstraint(
                 condition=models.Q(taken_down_at__isnull=True, takedown_reason="")
                 | (models.Q(taken_down_at__isnull=False) & ~models.Q(takedown_reason="")),
