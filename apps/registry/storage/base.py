@@ -54,7 +54,7 @@ class BlobStore(abc.ABC):
         goes too."""
         digests = list(digests)
         for encryption in self.scopes():
-            self.delete_many(digests, encryption)
+            self.delete_many(digests, encryption=encryption)
 
     @abc.abstractmethod
     def stored(self) -> Iterator[tuple[str, int, float]]:
