@@ -43,8 +43,8 @@ from .services import ResourceTagsInvalid, validate_resource_tags
 REPOSITORY_POLICY = "repositoryPolicy"
 LIFECYCLE_POLICY = "lifecyclePolicy"
 KMS_REFUSAL = (
-    "Berth has no KMS: encryptionType KMS (and KMS_DSSE) cannot be used; AES256 (the store's server-side "
-    "encryption) is the only encryption type"
+    "a creation template takes encryptionType AES256 only: KMS names a key, chosen when a repository is "
+    "created (CreateRepository's encryptionConfiguration), and KMS_DSSE is not supported"
 )
 
 _PREFIX = re.compile(TEMPLATE_PREFIX_PATTERN)

@@ -230,7 +230,8 @@ class AppliedFor(models.TextChoices):
 
 
 class EncryptionType(models.TextChoices):
-    """ECR's encryptionType. Berth has no KMS: AES256 only, the store's server-side encryption."""
+    """ECR's encryptionType of a template: AES256 only (KMS names its key when a repository
+    is created). The repositories the template creates are encrypted with it."""
 
     AES256 = "AES256", "AES256"
 

@@ -34,9 +34,11 @@ _POLICY_HELP = "{what} (JSON text) given to each repository created from the tem
 
 class EncryptionConfigurationSerializer(serializers.Serializer):
     encryptionType = serializers.CharField(
-        help_text="AES256 only: Berth has no KMS. It describes the store's server-side encryption."
+        help_text="AES256 only: the repositories the template creates are encrypted at rest with it (docs/encryption.md)."
     )
-    kmsKey = serializers.CharField(required=False, help_text="refused: Berth has no KMS")
+    kmsKey = serializers.CharField(
+        required=False, help_text="refused: a KMS key is chosen when a repository is created"
+    )
 
 
 class TemplateSerializer(serializers.Serializer):
@@ -182,7 +184,7 @@ class TemplateList(_TemplateView):
         "repository policy, lifecycle policy) of the repositories replication (`REPLICATION`) or the pull-through "
         "cache (`PULL_THROUGH_CACHE`) create under `prefix`; the longest matching prefix wins, `ROOT` last. The "
         "policies are validated as SetRepositoryPolicy and PutLifecyclePolicy validate them. `encryptionConfiguration`"
-        " takes `AES256` only (Berth has no KMS). 409 `template_already_exists` for a prefix that has one.",
+        " takes `AES256` only (KMS is chosen per repository at creation). 409 `template_already_exists` for a prefix that has one.",
         request=CreateTemplateSerializer,
         responses={201: TemplateResponseSerializer, **error_responses(400, 401, 403, 409)},
         tags=[TEMPLATES_TAG],

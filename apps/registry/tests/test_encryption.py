@@ -326,3 +326,24 @@ def test_data_dir_paths_are_what_the_docs_say(fs):
         "ab" * 32
     )
     assert TAG == 16
+
+
+@pytest.mark.django_db
+def test_berth_keys_commands(data_dir, tenant, alice, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    kms = make(tenant, "kms", "KMS", "team")
+    old = alice.push_blob(kms, b"before the rotation")
+    call_command("keys", "rotate", "team")
+    new = alice.push_blob(kms, b"after the rotation")
+    call_command("keys", "rewrap", "team")
+    assert "1 of 2 blobs moved to version 2" in capsys.readouterr().out
+    call_command("keys", "retire", "team", "1")
+    for digest, data in ((old, b"before the rotation"), (new, b"after the rotation")):
+        response = alice.request("GET", f"/v2/{kms}/blobs/{digest}", scope=f"repository:{kms}:pull")
+        assert b"".join(response.streaming_content) == data
+    call_command("keys", "list")
+    assert "team\tcurrent 2\tversions 2" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="already holds a key named 'team'"):
+        call_command("keys", "create", "team")

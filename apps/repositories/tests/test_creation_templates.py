@@ -102,11 +102,15 @@ def test_a_template_keeps_its_settings_and_is_recorded(tenant, other_tenant):
         ({"prefix": "x" * 257}, "prefix", "invalid prefix"),
         ({"applied_for": []}, "appliedFor", "one or both"),
         ({"applied_for": ["MIRROR"]}, "appliedFor", "not MIRROR"),
-        ({"encryption_configuration": {"encryptionType": "KMS"}}, "encryptionConfiguration", "Berth has no KMS"),
+        (
+            {"encryption_configuration": {"encryptionType": "KMS"}},
+            "encryptionConfiguration",
+            "takes encryptionType AES256 only",
+        ),
         (
             {"encryption_configuration": {"encryptionType": "AES256", "kmsKey": "arn:aws:kms:k"}},
             "encryptionConfiguration",
-            "Berth has no KMS",
+            "takes encryptionType AES256 only",
         ),
         ({"encryption_configuration": {"encryptionType": "ROT13"}}, "encryptionConfiguration", "must be AES256"),
         ({"image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION"}, "imageTagMutability", "at least one exclusion"),
@@ -153,7 +157,7 @@ def test_update_replaces_what_is_given_and_keeps_the_rest(tenant):
         "appliedFor": ["PULL_THROUGH_CACHE"],
         "removedPolicies": ["lifecyclePolicy"],
     }
-    with pytest.raises(CreationTemplateInvalid, match="Berth has no KMS"):
+    with pytest.raises(CreationTemplateInvalid, match="takes encryptionType AES256 only"):
         update_repository_creation_template(
             template=stored, encryption_configuration={"encryptionType": "KMS"}, actor=ACTOR
         )
