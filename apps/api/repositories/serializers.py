@@ -85,7 +85,7 @@ def validate_unique_keys(tags: list[dict]) -> list[dict]:
 SCAN_ON_PUSH_HELP = "stored now; images are scanned on push once Berth's scanner arrives (a later release)"
 
 
-class EncryptionConfigurationSerializer(serializers.Serializer):
+class RepositoryEncryptionSerializer(serializers.Serializer):
     encryptionType = serializers.CharField(
         help_text="`AES256` (S3's SSE-S3; on the filesystem, envelope encryption under Berth's master key) or "
         "`KMS` (S3's SSE-KMS; on the filesystem, a key of Berth's key ring); `KMS_DSSE` is refused"
@@ -138,7 +138,7 @@ class RepositorySerializer(serializers.Serializer):
     def get_exclusiveBytes(self, repository) -> int:
         return self._stored(repository).exclusive
 
-    @extend_schema_field(EncryptionConfigurationSerializer(allow_null=True))
+    @extend_schema_field(RepositoryEncryptionSerializer(allow_null=True))
     def get_encryptionConfiguration(self, repository):
         return encryption_configuration(repository)
 
@@ -171,7 +171,7 @@ class CreateRepositorySerializer(serializers.Serializer):
     imageTagMutabilityExclusionFilters = exclusion_filters_field(default=list)
     scanOnPush = serializers.BooleanField(default=False, help_text=SCAN_ON_PUSH_HELP)
     tags = resource_tags_field(default=list)
-    encryptionConfiguration = EncryptionConfigurationSerializer(
+    encryptionConfiguration = RepositoryEncryptionSerializer(
         required=False,
         allow_null=True,
         help_text="left out: the registry's default (BERTH_DEFAULT_ENCRYPTION); null: not encrypted",

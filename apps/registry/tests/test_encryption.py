@@ -347,3 +347,38 @@ def test_berth_keys_commands(data_dir, tenant, alice, capsys):
     assert "team\tcurrent 2\tversions 2" in capsys.readouterr().out
     with pytest.raises(CommandError, match="already holds a key named 'team'"):
         call_command("keys", "create", "team")
+
+
+@pytest.mark.django_db
+def test_the_console_creates_and_shows_an_encrypted_repository(data_dir, settings, tenant, client):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    client.login(username=tenant.username, password=tenant.password)
+    response = client.post(
+        "/console/new-repository",
+        {
+            "name": "secret",
+            "visibility": "private",
+            "image_tag_mutability": "MUTABLE",
+            "encryption_type": "KMS",
+            "kms_key": "nope",
+        },
+    )
+    assert response.status_code == 400 and b"berth keys create nope" in response.content
+    response = client.post(
+        "/console/new-repository",
+        {
+            "name": "secret",
+            "visibility": "private",
+            "image_tag_mutability": "MUTABLE",
+            "encryption_type": "KMS",
+            "kms_key": "team",
+        },
+    )
+    assert response.status_code == 302, response.content
+    repository = Repository.objects.get(account=tenant.account, name="secret")
+    assert (repository.encryption_type, repository.kms_key) == ("KMS", "team")
+    page = client.get("/console/repositories/secret/-/settings")
+    assert b"KMS, key <code>team</code>" in page.content
