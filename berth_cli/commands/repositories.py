@@ -105,7 +105,9 @@ repo.add_command(lifecycle_policy)
     default=None,
     help="encryption at rest, for good (default: the server's, BERTH_DEFAULT_ENCRYPTION); KMS needs --kms-key",
 )
-@click.option("--kms-key", metavar="KEY", help="with --encryption KMS: the key (S3: id, ARN or alias; else a key ring name)")
+@click.option(
+    "--kms-key", metavar="KEY", help="with --encryption KMS: the key (S3: id, ARN or alias; else a key ring name)"
+)
 @output_option
 @pass_session
 def create(
