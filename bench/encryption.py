@@ -7,7 +7,7 @@ Starts one `berth serve` (filesystem blob store; SQLite, or a PostgreSQL databas
 its own when DATABASE_URL is set), an account, a key of the key ring, and three
 repositories: plain, AES256 and KMS (the key). The same ``--mib`` MiB blob of random
 bytes is pushed to each (one monolithic POST), then fetched ``--runs`` times by
-`curl` (to /dev/null, with a bearer token), and each run's MB/s printed with the
+`curl`, the three repositories in turn (to /dev/null, with a bearer token), and each run's MB/s printed with the
 median per repository; plus the push (commit) time of each. Not part of the test
 suite; figures in bench/README.md ("Encryption at rest")."""
 
@@ -73,41 +73,44 @@ def main() -> None:
         server.start()
         account = server.create_account("Bench")
         server.cli("keys", "create", "bench")
-        results = {}
+        pushes, bearers = {}, {}
         for label, encryption in REPOSITORIES.items():
             name = f"{account.account_id}/bench-{label}"
             server.cli("create_repository", "--account", account.account_id, "--name", f"bench-{label}", *encryption)
-            bearer = token(server, account, f"repository:{name}:pull,push")
+            bearers[label] = token(server, account, f"repository:{name}:pull,push")
             started = time.monotonic()
             with open(blob, "rb") as body:
                 response = requests.post(
                     f"{server.url}/v2/{name}/blobs/uploads/?digest={digest}",
                     data=body,
-                    headers={"Authorization": f"Bearer {bearer}", "Content-Type": "application/octet-stream",
+                    headers={"Authorization": f"Bearer {bearers[label]}", "Content-Type": "application/octet-stream",
                              "Content-Length": str(options.mib * MiB)},
                     timeout=600,
                 )  # fmt: skip
-            pushed = time.monotonic() - started
+            pushes[label] = time.monotonic() - started
             assert response.status_code == 201, response.text
-            rates = []
-            for _ in range(options.runs):
+        # The repositories' GETs take turns, so that a busy moment of the host falls on each alike.
+        results = {label: [] for label in REPOSITORIES}
+        for _ in range(options.runs):
+            for label in REPOSITORIES:
+                name = f"{account.account_id}/bench-{label}"
                 out = subprocess.run(
                     ["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total} %{size_download}",
-                     "-H", f"Authorization: Bearer {bearer}", f"{server.url}/v2/{name}/blobs/{digest}"],
+                     "-H", f"Authorization: Bearer {bearers[label]}", f"{server.url}/v2/{name}/blobs/{digest}"],
                     check=True, capture_output=True, text=True, timeout=600,
                 )  # fmt: skip
                 seconds, size = out.stdout.split()
                 assert int(size) == options.mib * MiB, out.stdout
-                rates.append(int(size) / float(seconds) / 1e6)
-            results[label] = (pushed, rates)
+                results[label].append(int(size) / float(seconds) / 1e6)
+        for label, rates in results.items():
             print(
-                f"{label:7} push {options.mib / pushed:6.0f} MiB/s ({pushed:.2f} s); GET MB/s "
+                f"{label:7} push {options.mib / pushes[label]:6.0f} MiB/s ({pushes[label]:.2f} s); GET MB/s "
                 f"{' '.join(f'{r:.0f}' for r in rates)}; median {statistics.median(rates):.0f}",
                 flush=True,
             )
-    plain = statistics.median(results["plain"][1])
+    plain = statistics.median(results["plain"])
     for label in ("aes256", "kms"):
-        print(f"{label}: {statistics.median(results[label][1]) / plain:.2f} x plain's GET throughput")
+        print(f"{label}: {statistics.median(results[label]) / plain:.2f} x plain's GET throughput")
 
 
 if __name__ == "__main__":

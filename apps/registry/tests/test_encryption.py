@@ -382,3 +382,31 @@ def test_the_console_creates_and_shows_an_encrypted_repository(data_dir, setting
     assert (repository.encryption_type, repository.kms_key) == ("KMS", "team")
     page = client.get("/console/repositories/secret/-/settings")
     assert b"KMS, key <code>team</code>" in page.content
+
+
+@pytest.mark.django_db
+def test_the_aws_api_creates_and_describes_encryption_as_ecr_does(data_dir, tenant):
+    from apps.audit.models import Event
+    from apps.aws.tests.conftest import boto3_client, user_of
+
+    ecr = boto3_client(user_of(tenant))
+    created = ecr.create_repository(
+        repositoryName="kms", encryptionConfiguration={"encryptionType": "KMS", "kmsKey": "team"}
+    )["repository"]
+    assert created["encryptionConfiguration"] == {"encryptionType": "KMS", "kmsKey": "team"}
+    ecr.create_repository(repositoryName="aes", encryptionConfiguration={"encryptionType": "AES256"})
+    ecr.create_repository(repositoryName="default")  # BERTH_DEFAULT_ENCRYPTION: none
+    described = {
+        r["repositoryName"]: r.get("encryptionConfiguration") for r in ecr.describe_repositories()["repositories"]
+    }
+    assert described == {
+        "kms": {"encryptionType": "KMS", "kmsKey": "team"},
+        "aes": {"encryptionType": "AES256"},
+        "default": None,
+    }
+    with pytest.raises(ecr.exceptions.InvalidParameterException, match="KMS_DSSE"):
+        ecr.create_repository(
+            repositoryName="dsse", encryptionConfiguration={"encryptionType": "KMS_DSSE", "kmsKey": "team"}
+        )
+    event = Event.objects.filter(event_name="CreateRepository", repository="kms").get()
+    assert event.request_parameters["encryptionConfiguration"] == {"encryptionType": "KMS", "kmsKey": "team"}
