@@ -52,6 +52,7 @@ def _from_template(template: RepositoryCreationTemplate) -> _NewSettings:
         repository_policy=template.repository_policy,
         creation_template=template.prefix,
         encryption_type=template.encryption_type,
+        kms_key=template.kms_key,
     )
 
 

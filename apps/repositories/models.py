@@ -230,10 +230,11 @@ class AppliedFor(models.TextChoices):
 
 
 class EncryptionType(models.TextChoices):
-    """ECR's encryptionType of a template: AES256 only (KMS names its key when a repository
-    is created). The repositories the template creates are encrypted with it."""
+    """ECR's encryptionType of a template: the repositories it creates are encrypted
+    with it (KMS with ``kms_key``)."""
 
     AES256 = "AES256", "AES256"
+    KMS = "KMS", "KMS"
 
 
 class RepositoryCreationTemplate(models.Model):
@@ -253,6 +254,7 @@ class RepositoryCreationTemplate(models.Model):
     lifecycle_policy = models.TextField(blank=True, default="")
     applied_for = models.JSONField(default=list)
     encryption_type = models.CharField(max_length=16, choices=EncryptionType.choices, default=EncryptionType.AES256)
+    kms_key = models.CharField(max_length=KMS_KEY_MAX_LENGTH, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -269,6 +271,11 @@ class RepositoryCreationTemplate(models.Model):
             models.CheckConstraint(
                 condition=models.Q(encryption_type__in=EncryptionType.values),
                 name="creation_template_encryption_type_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(encryption_type="AES256", kms_key="")
+                | (models.Q(encryption_type="KMS") & ~models.Q(kms_key="")),
+                name="creation_template_kms_with_its_key",
             ),
         ]
 

@@ -410,3 +410,27 @@ def test_the_aws_api_creates_and_describes_encryption_as_ecr_does(data_dir, tena
         )
     event = Event.objects.filter(event_name="CreateRepository", repository="kms").get()
     assert event.request_parameters["encryptionConfiguration"] == {"encryptionType": "KMS", "kmsKey": "team"}
+
+
+@pytest.mark.django_db
+def test_a_creation_template_encrypts_the_repositories_it_creates(data_dir, tenant):
+    from apps.replication import creation
+    from apps.repositories.creation_templates import create_repository_creation_template
+
+    create_repository_creation_template(
+        account=tenant.account,
+        prefix="cache",
+        applied_for=["PULL_THROUGH_CACHE"],
+        encryption_configuration={"encryptionType": "KMS", "kmsKey": "team"},
+        actor=TEST,
+    )
+    made = creation.create_repository(
+        account=tenant.account, name="cache/library/alpine", applied_for="PULL_THROUGH_CACHE", actor=TEST
+    )
+    assert (made.encryption_type, made.kms_key) == ("KMS", "team")
+    # Replicas made without a template take their source's setting.
+    source = Repository.objects.get(pk=made.pk)
+    replica = creation.create_repository(
+        account=tenant.account, name="elsewhere/alpine", applied_for="REPLICATION", source=source, actor=TEST
+    )
+    assert (replica.encryption_type, replica.kms_key) == ("KMS", "team")

@@ -105,14 +105,19 @@ def test_a_template_keeps_its_settings_and_is_recorded(tenant, other_tenant):
         (
             {"encryption_configuration": {"encryptionType": "KMS"}},
             "encryptionConfiguration",
-            "takes encryptionType AES256 only",
+            "needs a KMS key",
+        ),
+        (
+            {"encryption_configuration": {"encryptionType": "KMS_DSSE", "kmsKey": "k"}},
+            "encryptionConfiguration",
+            "KMS_DSSE",
         ),
         (
             {"encryption_configuration": {"encryptionType": "AES256", "kmsKey": "arn:aws:kms:k"}},
             "encryptionConfiguration",
-            "takes encryptionType AES256 only",
+            "only given with encryption type KMS",
         ),
-        ({"encryption_configuration": {"encryptionType": "ROT13"}}, "encryptionConfiguration", "must be AES256"),
+        ({"encryption_configuration": {"encryptionType": "ROT13"}}, "encryptionConfiguration", "must be AES256 or KMS"),
         ({"image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION"}, "imageTagMutability", "at least one exclusion"),
         ({"image_tag_mutability": "SOMETIMES"}, "imageTagMutability", "must be one of"),
         ({"resource_tags": {"bad key!": "v"}}, "resourceTags", "invalid tag key"),
@@ -157,7 +162,7 @@ def test_update_replaces_what_is_given_and_keeps_the_rest(tenant):
         "appliedFor": ["PULL_THROUGH_CACHE"],
         "removedPolicies": ["lifecyclePolicy"],
     }
-    with pytest.raises(CreationTemplateInvalid, match="takes encryptionType AES256 only"):
+    with pytest.raises(CreationTemplateInvalid, match="needs a KMS key"):
         update_repository_creation_template(
             template=stored, encryption_configuration={"encryptionType": "KMS"}, actor=ACTOR
         )
