@@ -434,3 +434,14 @@ def test_a_creation_template_encrypts_the_repositories_it_creates(data_dir, tena
         account=tenant.account, name="elsewhere/alpine", applied_for="REPLICATION", source=source, actor=TEST
     )
     assert (replica.encryption_type, replica.kms_key) == ("KMS", "team")
+
+
+@pytest.mark.django_db
+def test_reconciliation_finds_orphans_in_every_scope(data_dir, tmp_path):
+    store = get_blob_store()
+    data = os.urandom(2000)
+    digest = put(store, tmp_path, data, Encryption(KMS, "team"))  # bytes with no row: a crash before the commit
+    report = collector.reconcile(grace=timedelta(0))
+    assert (report.orphans, report.orphan_bytes) == (1, 2000)  # the blob's size, not the file's
+    collector.collect(grace=timedelta(0))
+    assert not store.exists(digest, Encryption(KMS, "team"))
