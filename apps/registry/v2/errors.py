@@ -14,9 +14,10 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
+from apps.kernel.keyring import KeyRingError
 from apps.kernel.sealing import SealedValueUnreadable
 from apps.repositories.creation_templates import CreationTemplateInvalid
-from apps.repositories.services import RepositoryNameInvalid
+from apps.repositories.services import EncryptionConfigurationInvalid, RepositoryNameInvalid
 
 from .. import exceptions as registry
 from ..access import challenge
@@ -213,6 +214,11 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     # A first pull through the cache whose creation template's repository policy no
     # longer holds: the repository is not created, and the owner must mend the template.
     CreationTemplateInvalid: OciError("DENIED", 403),
+    # The same for its encryption: its KMS key is no longer in the key ring.
+    EncryptionConfigurationInvalid: OciError("DENIED", 403),
+    # An encrypted blob whose key (or key version) the key ring no longer holds, or
+    # that no configured master key unwraps: as a sealed value no key opens.
+    KeyRingError: OciError("UNAVAILABLE", 503),
     registry.UpstreamFetchBusy: OciError("TOOMANYREQUESTS", 429, headers=lambda error, request: {"Retry-After": "5"}),
     registry.PullRateExceeded: OciError(
         "TOOMANYREQUESTS",
