@@ -194,6 +194,14 @@ AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
 AWS_LOCATION = os.environ.get("AWS_LOCATION", "")
 AWS_S3_ADDRESSING_STYLE = os.environ.get("AWS_S3_ADDRESSING_STYLE") or None
 AWS_S3_SIGNATURE_VERSION = os.environ.get("AWS_S3_SIGNATURE_VERSION", "s3v4")
+# With S3, uploads are S3 multipart uploads (BERTH_UPLOAD_DIR is not used): the size
+# of a part in bytes (S3's minimum is 5 MiB; parts grow past the 1,000th, see
+# docs/storage.md). Each request writing to an upload holds up to a part in memory.
+BERTH_S3_UPLOAD_PART_SIZE = env_int("BERTH_S3_UPLOAD_PART_SIZE", 8 * 1024 * 1024)
+if BERTH_S3_UPLOAD_PART_SIZE < 5 * 1024 * 1024:
+    raise ImproperlyConfigured(
+        f"BERTH_S3_UPLOAD_PART_SIZE must be at least 5242880 (S3's minimum part), not {BERTH_S3_UPLOAD_PART_SIZE}"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -131,13 +131,31 @@ class TagHistory(models.Model):
 
 
 class Upload(models.Model):
-    """An upload session. Its bytes spool in the upload area, shared by all web processes."""
+    """An upload session. With the filesystem store its bytes spool in the upload
+    area, shared by all web processes; with S3 they are an S3 multipart upload, and
+    the fields below the line say where it stands (storage/s3_uploads.py), each
+    written only after what it names is stored."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="uploads")
     size = models.BigIntegerField(default=0)
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # -- S3 uploads --
+    # The S3 multipart upload's UploadId (empty until the first full part).
+    multipart_id = models.CharField(max_length=1024, blank=True, default="")
+    # The parts stored, in order: [[part number, ETag, size], ...].
+    parts = models.JSONField(default=list, blank=True)
+    # The object holding the bytes after the last part (fewer than a part's size).
+    tail_key = models.CharField(max_length=1024, blank=True, default="")
+    # The running sha256 of every byte so far (storage/hash_state.py); null when it
+    # could not travel: the digest is then computed from the stored bytes.
+    hash_state = models.BinaryField(null=True, blank=True)
+    # Set once the parts were assembled into one object (the fallback re-hash).
+    assembled = models.BooleanField(default=False)
+    # One writer at a time, across processes: whoever holds an unexpired lease.
+    lease_token = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return str(self.id)

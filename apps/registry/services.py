@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
@@ -71,18 +72,19 @@ from .models import (
     Upload,
 )
 from .storage import encryption as storage_encryption
-from .storage import get_blob_store
+from .storage import get_blob_store, get_upload_store
 from .storage.space import out_of_space
-from .storage.uploads import OffsetMismatch, ShortBody, UploadArea, UploadBusy
+from .storage.uploads import OffsetMismatch, ShortBody, UploadBusy, UploadStore
 
 logger = logging.getLogger(__name__)
 
 TAG_GRAMMAR = re.compile(TAG_PATTERN)
 
 
-@lru_cache(maxsize=1)
-def upload_area() -> UploadArea:
-    return UploadArea(settings.BERTH_UPLOAD_DIR)
+def upload_area() -> UploadStore:
+    """Where uploads wait: the local upload area, or S3 multipart uploads with the
+    S3 blob store (storage/uploads.py)."""
+    return get_upload_store()
 
 
 # -- blobs --------------------------------------------------------------------------
@@ -124,7 +126,7 @@ def _claim_blob(digest: str) -> bool:
     return Blob.objects.filter(digest=digest, condemned_at__isnull=True).update(touched_at=timezone.now()) == 1
 
 
-def _store_claimed(digest: str, size: int, source_path: str, repository: Repository) -> Blob:
+def _store_claimed(digest: str, size: int, upload_id: str, repository: Repository) -> Blob:
     """Commit verified bytes to the store as ``digest``, claimed for linking in the
     caller's transaction. A condemned blob is pardoned: its row is locked here, so
     the collector's deletion of its bytes either committed already (the row is gone
@@ -141,7 +143,7 @@ def _store_claimed(digest: str, size: int, source_path: str, repository: Reposit
                 Blob.objects.create(digest=digest, size=size, touched_at=now)
         except IntegrityError:  # another push of the same bytes made the row first
             Blob.objects.filter(digest=digest).update(touched_at=now, condemned_at=None)
-    get_blob_store().commit(digest, source_path, storage_encryption.of(repository))
+    upload_area().commit(upload_id, digest, get_blob_store(), storage_encryption.of(repository))
     return Blob(digest=digest, size=size)
 
 
@@ -328,7 +330,9 @@ def _spool(upload: Upload, stream, *, offset: int | None, length: int | None) ->
         raise BlobUploadBusy(str(upload.id)) from exc
     except ShortBody as exc:
         raise ChunkIncomplete(expected=exc.expected, received=exc.received) from exc
-    except OSError as exc:
+    except FileNotFoundError as exc:  # cancelled while the chunk came
+        raise BlobUploadUnknown(str(upload.id)) from exc
+    except Exception as exc:  # OSError from the upload area, ClientError from S3
         if not out_of_space(exc):
             raise
         # The area took the chunk back: the upload holds what it held before.
@@ -414,7 +418,7 @@ def _complete_upload(
                 # The bytes are committed to the store in the transaction that claims
                 # and links their row: the collector cannot take them in between.
                 with transaction.atomic():
-                    blob = _store_claimed(digest, size, str(area.path(key)), upload.repository)
+                    blob = _store_claimed(digest, size, key, upload.repository)
                     link_blob(repository=upload.repository, blob=blob)
                     if linked is not None:
                         linked(blob)
@@ -471,17 +475,14 @@ def expire_abandoned_uploads(*, older_than: timedelta | None = None) -> int:
     cutoff = timezone.now() - older_than
     area = upload_area()
     expired = 0
-    for upload_id in Upload.objects.filter(updated_at__lt=cutoff).values_list("id", flat=True):
+    # A session a request still writes to (an unexpired S3 upload lease) is not abandoned.
+    writing = Q(lease_expires_at__gt=timezone.now())
+    for upload_id in Upload.objects.filter(updated_at__lt=cutoff).exclude(writing).values_list("id", flat=True):
         area.discard(str(upload_id))
         Upload.objects.filter(pk=upload_id).delete()
         expired += 1
-    if area.root.is_dir():
-        live = {str(u) for u in Upload.objects.values_list("id", flat=True)}
-        for path in area.root.iterdir():
-            if path.name not in live and path.stat().st_mtime < cutoff.timestamp():
-                path.unlink(missing_ok=True)
-                expired += 1
-    return expired
+    live = {str(u) for u in Upload.objects.values_list("id", flat=True)}
+    return expired + area.sweep(live, cutoff)
 
 
 # -- manifests ----------------------------------------------------------------------
@@ -1193,8 +1194,21 @@ class BlobFill:
         self.upload = _new_upload(repository)
         self.size = 0
         self._noted_at = time.monotonic()
+        # Bytes gathered before they are spooled, up to the store's batch size: an
+        # append to an S3 upload costs requests, not one per network read.
+        self._batch = bytearray()
+        self._batch_size = upload_area().batch_size
 
     def write(self, data: bytes) -> None:
+        self._batch += data
+        self.size += len(data)
+        if len(self._batch) >= self._batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        data, self._batch = bytes(self._batch), bytearray()
         self.size = _spool(self.upload, io.BytesIO(data), offset=None, length=len(data))
         # The session's row is touched now and then, so that the sweep of abandoned
         # uploads leaves a long fill be.
@@ -1217,6 +1231,7 @@ class BlobFill:
             )
             waiting.delete()
 
+        self._flush()
         change = _Change(self.actor, None, IMPORT_EVENT)
         return _complete_upload(self.upload, self.digest, change, {"upstream": self.upstream}, linked=reference)
 

@@ -1,9 +1,11 @@
 """The README's scaled-out setup, started as an operator would: two `berth serve
---no-worker` web processes (each with a data directory of its own, as on two hosts)
-sharing PostgreSQL, Redis, an S3 endpoint (moto's server) and the upload directory,
-one `berth worker` and one `berth beat`.
+--no-worker` web processes (each with a data directory and an upload directory of
+its own, as on two hosts) sharing nothing but PostgreSQL, Redis and an S3 endpoint
+(moto's server), one `berth worker` and one `berth beat`.
 
-A chunked upload's PATCHes alternate between the web processes; the worker is
+A chunked upload's PATCHes alternate between the web processes, in chunks smaller
+and larger than S3's 5 MiB part minimum, and no upload byte is written to either
+host's disk (uploads are S3 multipart uploads); the worker is
 killed while it runs a task (the blob store stalls under it), and the task runs on
 the worker started next; every image is pulled back with skopeo from the web
 process it was not pushed to, digest by digest.
@@ -185,7 +187,8 @@ def installation(tmp_path):
         **fake_aws,
         "SECRET_KEY": secrets.token_urlsafe(40),
         "BERTH_TOKEN_PRIVATE_KEY": token_signing_key(),
-        "BERTH_UPLOAD_DIR": str(tmp_path / "shared-uploads"),
+        # parts of S3's minimum size, so that the chunks below cross part boundaries
+        "BERTH_S3_UPLOAD_PART_SIZE": str(5 * MiB),
         "BERTH_CELERY_QUEUE": f"berth-scaled-{secrets.token_hex(6)}",
         "BERTH_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
         # beat hands the worker a sweep every 2 s: proof that beat, broker and worker meet
@@ -199,6 +202,8 @@ def installation(tmp_path):
         data_dir.mkdir()
         web = BerthServer(data_dir, database.url)
         web.env.update(shared)
+        # not shared: with S3 no upload byte may land here
+        web.env["BERTH_UPLOAD_DIR"] = str(data_dir / "uploads")
         web.serve_options = ["--no-worker"]
         web.log_path = tmp_path / f"web{number}.log"
         webs.append(web)
@@ -242,12 +247,12 @@ def bearer(server: BerthServer, account, scope: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def upload_in_chunks(webs: list[BerthServer], name: str, headers: dict, blob: bytes, chunks: int) -> str:
-    """PATCH ``blob`` in ``chunks`` pieces, each to the other web process; commit it."""
+def upload_in_chunks(webs: list[BerthServer], name: str, headers: dict, blob: bytes, cuts: list[int]) -> str:
+    """PATCH ``blob`` in the pieces ``cuts`` delimit, each to the other web process; commit it."""
     start = requests.post(f"{webs[0].url}/v2/{name}/blobs/uploads/", headers=headers, timeout=30)
     assert start.status_code == 202, start.text
     path = start.headers["Location"]
-    cuts = [len(blob) * i // chunks for i in range(chunks + 1)]
+    chunks = len(cuts) - 1
     for number, (first, end) in enumerate(zip(cuts, cuts[1:])):
         web = webs[number % len(webs)]
         response = requests.patch(
@@ -348,9 +353,11 @@ def test_two_web_processes_a_worker_and_beat_share_one_installation(installation
         TASK_TIMEOUT,
     )
 
-    # A layer uploaded in chunks that alternate between the two web processes.
-    raw_layer, layer = I.random_layer("scaled", size=5 * MiB)
-    layer_digest = upload_in_chunks([web1, web2], name, headers, layer, chunks=5)
+    # A layer uploaded in chunks that alternate between the two web processes: tiny
+    # ones, and ones below and above S3's 5 MiB part minimum, crossing parts.
+    raw_layer, layer = I.random_layer("scaled", size=12 * MiB)
+    cuts = [0, 1, 100 * 1024, 6 * MiB, 6 * MiB + 7, 9 * MiB, len(layer)]
+    layer_digest = upload_in_chunks([web1, web2], name, headers, layer, cuts)
     config = I.canonical_json(I._image_config("amd64", [I.sha256_digest(raw_layer)]))
     config_digest = upload_whole(web2, name, headers, config)
     manifest = json.dumps(
@@ -414,3 +421,18 @@ def test_two_web_processes_a_worker_and_beat_share_one_installation(installation
         account.creds,
     )
     pull_and_check(web1, tmp_path, f"{name}:chunked", manifest_digest, {config_digest, layer_digest}, account.creds)
+
+    # Nothing of any upload was written on either web host; nothing is left in the bucket.
+    for web in (web1, web2):
+        uploads = Path(web.env["BERTH_UPLOAD_DIR"])
+        assert not uploads.exists() or not any(uploads.iterdir()), list(uploads.iterdir())
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=web1.env["AWS_S3_ENDPOINT_URL"],
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = web1.env["AWS_STORAGE_BUCKET_NAME"]
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+    assert not s3.list_objects_v2(Bucket=bucket, Prefix="uploads/").get("Contents")

@@ -62,6 +62,11 @@ class BlobStore(abc.ABC):
         in epoch seconds): for the collector's reconciliation, which looks for bytes
         with no row. A digest stored in several scopes is listed once per scope."""
 
+    def upload_store(self):
+        """The UploadStore that keeps uploads in this store, or None for the local
+        upload area (storage/uploads.py)."""
+        return None
+
     def redirect_url(self, digest: str, encryption: Encryption = PLAIN) -> str | None:
         """A URL the client can fetch the blob from directly, or None to stream it."""
         return None

@@ -47,8 +47,11 @@ class S3BlobStore(BlobStore):
         redirect_expiry: int = 1200,
         part_size: int = 64 * MiB,
         max_concurrency: int = 4,
+        upload_part_size: int = 8 * MiB,
     ) -> None:
         self.storage = storage
+        self.upload_part_size = upload_part_size
+        self._uploads = None
         self.redirect = redirect
         self.redirect_expiry = redirect_expiry
         self.transfer_config = TransferConfig(
@@ -69,6 +72,7 @@ class S3BlobStore(BlobStore):
         )
         options.setdefault("redirect", settings.BERTH_S3_REDIRECT)
         options.setdefault("redirect_expiry", settings.BERTH_S3_REDIRECT_EXPIRY)
+        options.setdefault("upload_part_size", settings.BERTH_S3_UPLOAD_PART_SIZE)
         return cls(storage, **options)
 
     @property
@@ -76,6 +80,14 @@ class S3BlobStore(BlobStore):
         # The storage keeps one boto3 connection per thread; fetch it per call so
         # every web thread uses its own.
         return self.storage.connection.meta.client
+
+    def upload_store(self):
+        """Uploads as S3 multipart uploads in this bucket (s3_uploads.py)."""
+        if self._uploads is None:
+            from .s3_uploads import S3UploadStore
+
+            self._uploads = S3UploadStore(self, part_size=self.upload_part_size)
+        return self._uploads
 
     @staticmethod
     def _prefix(encryption: Encryption = PLAIN) -> str:

@@ -1,22 +1,34 @@
-"""The upload area: where pushed bytes spool, hashed as they arrive, before the
-digest is verified and the blob is committed to the blob store.
+"""Upload stores: where pushed bytes wait, hashed as they arrive, before the
+digest is verified and the blob is committed to the blob store. One interface
+(UploadStore), two stores, chosen with the blob store (get_upload_store):
 
-It is a directory every web process can reach (a shared volume when scaled out),
+- the upload area (UploadArea, here) for the filesystem blob store;
+- S3 multipart uploads (s3_uploads.py) for the S3 blob store: nothing local.
+
+The upload area is a directory every web process can reach (a shared volume when scaled out),
 so the chunks of one upload may land on different processes. Each process keeps
 the running hash of the uploads it served last; when the next chunk or the final
 PUT lands elsewhere, that process rehashes the spooled bytes from disk."""
 
 from __future__ import annotations
 
+import abc
 import fcntl
 import os
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
+from collections.abc import Collection
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from apps.kernel.digests import new_hasher
+
+from .encryption import PLAIN, Encryption
+
+if TYPE_CHECKING:
+    from .base import BlobStore
 
 CHUNK_SIZE = 1024 * 1024
 _HASHERS_KEPT = 64
@@ -45,7 +57,64 @@ class ShortBody(Exception):
         super().__init__(f"expected {expected} bytes, received {received}")
 
 
-class UploadArea:
+class UploadStore(abc.ABC):
+    """Where an upload's bytes wait. Uploads are named by their session's id (the
+    Upload row's). Every method may be called from any web process."""
+
+    # The pull-through cache's fill gathers this many bytes before it appends
+    # them (0: every chunk as it comes), so a store with a cost per append is
+    # not called per network read.
+    batch_size = 0
+
+    @abc.abstractmethod
+    def create(self, upload_id: str) -> None:
+        """Make room for a new, empty upload."""
+
+    @abc.abstractmethod
+    def size(self, upload_id: str) -> int | None:
+        """The bytes the upload holds (None: no such upload)."""
+
+    @abc.abstractmethod
+    def settled_size(self, upload_id: str) -> int | None:
+        """The bytes the upload holds while no request writes to it, if the store
+        knows better than the session's row; None: the row's size. Raises
+        FileNotFoundError when the upload is gone."""
+
+    @abc.abstractmethod
+    def append(self, upload_id: str, stream: BinaryIO, *, offset: int | None, length: int | None) -> int:
+        """Append ``length`` bytes (or all of ``stream``) at ``offset``; returns the
+        new size. Raises OffsetMismatch, UploadBusy (another writer holds it),
+        ShortBody (the upload is left as it was), FileNotFoundError (gone)."""
+
+    @abc.abstractmethod
+    def exclusive(self, upload_id: str) -> AbstractContextManager:
+        """Hold the upload against every other writer or completer, in any process.
+        Raises FileNotFoundError when the upload is gone, UploadBusy when held."""
+
+    @abc.abstractmethod
+    def hexdigest(self, upload_id: str, algorithm: str) -> str:
+        """The digest of everything the upload holds (under ``exclusive``)."""
+
+    @abc.abstractmethod
+    def commit(self, upload_id: str, digest: str, blob_store: BlobStore, encryption: Encryption = PLAIN) -> None:
+        """Move the verified bytes into ``blob_store`` as ``digest`` in ``encryption``'s
+        scope (under ``exclusive``); what the upload held is consumed."""
+
+    @abc.abstractmethod
+    def discard(self, upload_id: str) -> None:
+        """Throw the upload's bytes away; a missing upload is not an error."""
+
+    @abc.abstractmethod
+    def forget(self, upload_id: str) -> None:
+        """Drop what this process keeps of an upload that was committed."""
+
+    @abc.abstractmethod
+    def sweep(self, live: Collection[str], before: datetime) -> int:
+        """Remove bytes of uploads not in ``live`` written before ``before`` (left by
+        a crash between the store and the database); returns how many."""
+
+
+class UploadArea(UploadStore):
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
         self._hashers: OrderedDict[str, tuple[int, object]] = OrderedDict()
@@ -161,6 +230,18 @@ class UploadArea:
             while chunk := source.read(CHUNK_SIZE):
                 hasher.update(chunk)
         return hasher.hexdigest()
+
+    def commit(self, upload_id: str, digest: str, blob_store: BlobStore, encryption: Encryption = PLAIN) -> None:
+        blob_store.commit(digest, str(self.path(upload_id)), encryption)
+
+    def sweep(self, live: Collection[str], before: datetime) -> int:
+        swept = 0
+        if self.root.is_dir():
+            for path in self.root.iterdir():
+                if path.name not in live and path.stat().st_mtime < before.timestamp():
+                    path.unlink(missing_ok=True)
+                    swept += 1
+        return swept
 
     def discard(self, upload_id: str) -> None:
         key = str(upload_id)

@@ -165,18 +165,14 @@ def test_the_key_ring_file_holds_no_key_in_the_clear(ring, tmp_path):
 @pytest.fixture
 def data_dir(settings, tmp_path):
     """The blob store, upload area and key ring in this test's own directory."""
-    from apps.registry.services import upload_area
-
     settings.BLOB_STORAGE = "filesystem"
     settings.BERTH_BLOB_DIR = tmp_path / "data" / "blobs"
     settings.BERTH_UPLOAD_DIR = tmp_path / "data" / "uploads"
     settings.BERTH_KEY_RING_FILE = tmp_path / "data" / "key-ring.json"
     get_blob_store.cache_clear()
-    upload_area.cache_clear()
     get_key_ring().create("team")
     yield tmp_path / "data"
     get_blob_store.cache_clear()
-    upload_area.cache_clear()
 
 
 def make(tenant, name, encryption_type="", kms_key="") -> str:
@@ -276,11 +272,21 @@ def test_every_object_of_an_encrypted_repository_carries_its_sse_headers(s3_sett
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+    # An upload in progress: its objects in the bucket are encrypted as the repository's blobs.
+    response = alice.request("POST", f"/v2/{kms}/blobs/uploads/", scope=f"repository:{kms}:pull,push")
+    assert response.status_code == 202, response.content
+    response = alice.request(
+        "PATCH", response["Location"], scope=f"repository:{kms}:pull,push", data=b"pending bytes",
+        headers={"Content-Range": "0-12"},
+    )  # fmt: skip
+    assert response.status_code == 202, response.content
     keys = [item["Key"] for item in client.list_objects_v2(Bucket=s3_settings)["Contents"]]
-    assert len(keys) == 4  # a config and a layer in each repository
+    assert len(keys) == 5  # a config and a layer in each repository, and the upload's tail
     for key in keys:
         head = client.head_object(Bucket=s3_settings, Key=key)
-        if key.startswith("encrypted/aes256/"):
+        if key.startswith("uploads/"):
+            assert head["ServerSideEncryption"] == "aws:kms", key
+        elif key.startswith("encrypted/aes256/"):
             assert head["ServerSideEncryption"] == "AES256", key
         else:
             assert key.startswith("encrypted/kms/alias%2Fberth-test/"), key
