@@ -597,3 +597,20 @@ BERTH_PULL_BURST_AUTHENTICATED = env_int("BERTH_PULL_BURST_AUTHENTICATED", 100)
 BERTH_QUOTA_STORAGE_BYTES = env_int("BERTH_QUOTA_STORAGE_BYTES", 0)
 BERTH_QUOTA_REPOSITORIES = env_int("BERTH_QUOTA_REPOSITORIES", 0)
 BERTH_QUOTA_IMAGES_PER_REPOSITORY = env_int("BERTH_QUOTA_IMAGES_PER_REPOSITORY", 0)
+
+# Encryption at rest (docs/encryption.md). A new repository's setting when its
+# creator names none: "" (none) or "AES256". Master keys (comma-separated, 32 bytes
+# each in URL-safe base64; the first wraps, every one unwraps) wrap the filesystem
+# store's AES256 data keys and the key ring's keys; unset: one created once in the
+# data directory. The key ring holds the named keys of KMS repositories on the filesystem.
+BERTH_DEFAULT_ENCRYPTION = os.environ.get("BERTH_DEFAULT_ENCRYPTION", "").strip().upper()
+if BERTH_DEFAULT_ENCRYPTION not in ("", "AES256"):
+    raise ImproperlyConfigured("BERTH_DEFAULT_ENCRYPTION must be empty (no encryption) or AES256")
+BERTH_ENCRYPTION_MASTER_KEYS = [
+    key.strip() for key in os.environ.get("BERTH_ENCRYPTION_MASTER_KEYS", "").split(",") if key.strip()
+]
+if not BERTH_ENCRYPTION_MASTER_KEYS:
+    from apps.kernel.secrets import data_dir_secret, fernet_key
+
+    BERTH_ENCRYPTION_MASTER_KEYS = [data_dir_secret(DATA_DIR, "encryption_master_key", make=fernet_key)]
+BERTH_KEY_RING_FILE = Path(os.environ.get("BERTH_KEY_RING_FILE", str(DATA_DIR / "key-ring.json")))

@@ -313,13 +313,14 @@ def _words(value) -> str:
     return value if isinstance(value, str) else ""
 
 
-def config_summary(manifest: Manifest, config: Descriptor | None) -> ConfigSummary:
+def config_summary(manifest: Manifest, config: Descriptor | None, repository=None) -> ConfigSummary:
+    """``repository``: the manifest's, when the caller has it loaded."""
     summary = ConfigSummary(
         platform=platform_label((manifest.platforms or [None])[0]), created=manifest.image_created_at
     )
     if config is None or config.media_type not in (*_IMAGE_CONFIGS, mt.HELM_CONFIG):
         return summary
-    document = image_details.read_config(config.digest, config.size)
+    document = image_details.read_config(config.digest, config.size, repository or manifest.repository)
     if config.media_type == mt.HELM_CONFIG:
         summary.chart = [
             (label, str(document[key]))
@@ -494,7 +495,7 @@ class ImageDetail(_ImagesView):
             entries = [_descriptor_entry(d, found.children.get(d.digest)) for d in parsed.manifests]
         elif parsed is not None:
             layers = list(parsed.layers)
-            config = config_summary(image, parsed.config)
+            config = config_summary(image, parsed.config, repository)
         # Findings: the image's own, an index's platforms'.
         scan = scan_summary(image)
         top_findings = []

@@ -151,9 +151,13 @@ class NewRepository(_RepositoryPage):
                 image_tag_mutability_exclusion_filters=data["exclusion_filters"],
                 scan_on_push=data["scan_on_push"],
                 resource_tags=data["resource_tags"],
+                encryption_type=data["encryption_type"],
+                kms_key=data["kms_key"],
                 actor=self.actor,
                 context=self.context,
             )
+        except services.EncryptionConfigurationInvalid as exc:
+            form.add_error("encryption_type", str(exc))
         except services.RepositoryExists:
             form.add_error("name", f"Your account already has a repository named {data['name']}.")
             self.input_refused("repository_already_exists", _first_error(form))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.conf import settings
 
 from apps.repositories import services
 from apps.repositories.models import (
@@ -200,7 +201,45 @@ class CreateRepositoryForm(RepositorySettingsForm):
         "Unique in the account.",
     )
 
-    field_order = ["name", "visibility", "image_tag_mutability", "exclusion_filters", "scan_on_push", "resource_tags"]
+    encryption_type = forms.ChoiceField(
+        label="Encryption at rest",
+        choices=[("", "None"), ("AES256", "AES256"), ("KMS", "KMS (a named key)")],
+        required=False,
+        help_text="Chosen now, for good. AES256: the registry's key; KMS: the key named below.",
+    )
+    kms_key = forms.CharField(
+        label="KMS key",
+        required=False,
+        max_length=2048,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}),
+        help_text="With KMS only: on S3 a KMS key id, ARN or alias; otherwise a key of Berth's key ring.",
+    )
+
+    field_order = [
+        "name",
+        "visibility",
+        "image_tag_mutability",
+        "exclusion_filters",
+        "scan_on_push",
+        "resource_tags",
+        "encryption_type",
+        "kms_key",
+    ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("encryption_type", settings.BERTH_DEFAULT_ENCRYPTION)
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data["encryption_type"], data["kms_key"] = services.validate_encryption(
+                data.get("encryption_type", ""), data.get("kms_key", "")
+            )
+        except services.EncryptionConfigurationInvalid as exc:
+            self.add_error("kms_key" if data.get("encryption_type") == "KMS" else "encryption_type", str(exc))
+        return data
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]

@@ -289,7 +289,7 @@ def _delete_condemned(report: Report, progress: Progress, actor: Actor) -> None:
                 # Rows first, bytes second, one transaction: a failure of the store
                 # rolls the rows back, still condemned, for the next pass.
                 _delete_rows(digests)
-                store.delete_many(digests)
+                store.delete_everywhere(digests)
                 freed = sum(size for _, size, _ in doomed)
                 audit_services.record_change(
                     actor=actor,

@@ -16,18 +16,19 @@ from .content import media_types as mt
 from .content import schema1
 from .content.manifests import parse_manifest
 from .models import Blob, Manifest
+from .storage import encryption as storage_encryption
 from .storage import get_blob_store
 
 _CONFIG_READ_LIMIT = 1024 * 1024
 
 
-def read_config(digest: str, size: int) -> dict:
+def read_config(digest: str, size: int, repository) -> dict:
     """An image's config document as stored (labels, entrypoint, history...); {} when
     it is too large to read here, not JSON, or not in the store yet."""
     if size > _CONFIG_READ_LIMIT:
         return {}
     try:
-        stream = get_blob_store().open_range(digest)
+        stream = get_blob_store().open_range(digest, encryption=storage_encryption.of(repository))
     except FileNotFoundError:
         return {}  # a cached manifest's config the pull-through cache has yet to fetch
     with stream:
@@ -69,7 +70,7 @@ def record(manifest: Manifest) -> None:
         manifest.total_size = sum(d.size for d in parsed.blob_descriptors)
         manifest.layer_count = len(parsed.layers)
         if parsed.config and parsed.config.media_type in (mt.OCI_CONFIG, mt.DOCKER_CONFIG):
-            config = read_config(parsed.config.digest, parsed.config.size)
+            config = read_config(parsed.config.digest, parsed.config.size, manifest.repository)
             platform = _platform(config)
             manifest.platforms = [platform] if platform else []
             manifest.image_created_at = _created(config.get("created"))

@@ -24,6 +24,7 @@ from .content import media_types as mt
 from .content.manifests import parse_manifest
 from .exceptions import ManifestInvalid, ManifestNotConvertible, ManifestUnknown
 from .models import Manifest, ManifestConversion
+from .storage import encryption as storage_encryption
 from .storage import get_blob_store
 
 SCHEMA1_TYPES = frozenset({mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED})
@@ -190,7 +191,7 @@ def _to_schema1(repository: Repository, manifest: Manifest, name: str, tag: str)
     if parsed.config.size > _CONFIG_LIMIT:
         raise ManifestInvalid("the image config is too large to convert to schema 1")
     try:
-        stream = get_blob_store().open_range(parsed.config.digest)
+        stream = get_blob_store().open_range(parsed.config.digest, encryption=storage_encryption.of(repository))
     except FileNotFoundError:
         # A cached manifest whose config the pull-through cache has yet to fetch.
         raise ManifestNotConvertible(

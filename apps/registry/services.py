@@ -71,6 +71,7 @@ from .models import (
     TagHistory,
     Upload,
 )
+from .storage import encryption as storage_encryption
 from .storage import get_blob_store, get_upload_store
 from .storage.space import out_of_space
 from .storage.uploads import OffsetMismatch, ShortBody, UploadBusy, UploadStore
@@ -125,12 +126,16 @@ def _claim_blob(digest: str) -> bool:
     return Blob.objects.filter(digest=digest, condemned_at__isnull=True).update(touched_at=timezone.now()) == 1
 
 
-def _store_claimed(digest: str, size: int, upload_id: str) -> Blob:
+def _store_claimed(digest: str, size: int, upload_id: str, repository: Repository) -> Blob:
     """Commit verified bytes to the store as ``digest``, claimed for linking in the
     caller's transaction. A condemned blob is pardoned: its row is locked here, so
     the collector's deletion of its bytes either committed already (the row is gone
     and is made anew) or waits and then finds it pardoned, and the store keeps or
-    re-writes the bytes under that lock."""
+    re-writes the bytes under that lock.
+
+    The bytes go to the copy of ``repository``'s encryption scope, written when the
+    store lacks it (a blob first pushed to a repository of another scope): blobs are
+    shared only between repositories whose encryption settings agree."""
     now = timezone.now()
     if not Blob.objects.filter(digest=digest).update(touched_at=now, condemned_at=None):
         try:
@@ -138,7 +143,7 @@ def _store_claimed(digest: str, size: int, upload_id: str) -> Blob:
                 Blob.objects.create(digest=digest, size=size, touched_at=now)
         except IntegrityError:  # another push of the same bytes made the row first
             Blob.objects.filter(digest=digest).update(touched_at=now, condemned_at=None)
-    upload_area().commit(upload_id, digest, get_blob_store())
+    upload_area().commit(upload_id, digest, get_blob_store(), storage_encryption.of(repository))
     return Blob(digest=digest, size=size)
 
 
@@ -190,12 +195,45 @@ def mount_blob(
     with transaction.atomic():
         if not _claim_blob(digest):  # collected meanwhile: the client uploads it instead
             return None
+        # The row is claimed: the collector cannot take the bytes now. A repository
+        # of another encryption scope may hold the only copy: the client uploads.
+        encryption = storage_encryption.of(repository)
+        if encryption != storage_encryption.of(source) and not get_blob_store().exists(digest, encryption):
+            return None
         quotas.check_blob(repository=repository, digest=digest, size=blob.size)
         link_blob(repository=repository, blob=blob)
         _Change(actor, context, "InitiateLayerUpload").record(
             repository, {"mount": digest, "from": source_name}, layerDigest=digest, mountedFrom=source_name
         )
     return blob
+
+
+def copy_blob(
+    *, repository: Repository, source: Repository, digest: str, actor: Actor, context: RequestContext | None = None
+) -> Blob | None:
+    """Link a blob of ``source`` into ``repository`` (replication within this
+    registry): mounted when the store holds ``repository``'s copy, otherwise read
+    from ``source``'s copy and written to ``repository``'s encryption scope through
+    the verified upload path. None when ``source`` no longer has the blob."""
+    blob = mount_blob(repository=repository, source=source, digest=digest, actor=actor, context=context)
+    if blob is not None:
+        return blob
+    held = selectors.linked_blob(source, digest)
+    if held is None:
+        return None
+    upload = _new_upload(repository)
+    try:
+        try:
+            stream = get_blob_store().open_range(digest, encryption=storage_encryption.of(source))
+        except FileNotFoundError:
+            cancel_upload(upload=upload)
+            return None
+        with stream:
+            _note_size(upload, _spool(upload, stream, offset=0, length=held.size))
+        return _complete_upload(upload, digest, _Change(actor, context, "CompleteLayerUpload"), {})
+    except BaseException:
+        cancel_upload(upload=upload)
+        raise
 
 
 def unlink_blob(*, repository: Repository, digest: str, actor: Actor, context: RequestContext | None = None) -> bool:
@@ -383,7 +421,7 @@ def _complete_upload(
                 # The bytes are committed to the store in the transaction that claims
                 # and links their row: the collector cannot take them in between.
                 with transaction.atomic():
-                    blob = _store_claimed(digest, size, key)
+                    blob = _store_claimed(digest, size, key, upload.repository)
                     link_blob(repository=upload.repository, blob=blob)
                     if linked is not None:
                         linked(blob)

@@ -41,6 +41,7 @@ from apps.registry import exceptions as registry_errors
 from apps.registry import services as registry_services
 from apps.registry.models import Manifest, ManifestBlob, RepositoryBlob, Tag
 from apps.registry.selectors import FailureCode
+from apps.registry.storage import encryption as storage_encryption
 from apps.registry.storage import get_blob_store
 from apps.repositories import selectors as repository_selectors
 from apps.repositories.models import Repository
@@ -206,7 +207,7 @@ def _copy_local(repository: Repository, image: Plan, destination: config.Destina
                 if digest in linked:
                     continue
                 if (
-                    registry_services.mount_blob(repository=target, source=repository, digest=digest, actor=REPLICATION)
+                    registry_services.copy_blob(repository=target, source=repository, digest=digest, actor=REPLICATION)
                     is None
                 ):
                     raise SourceGone(digest)
@@ -284,13 +285,13 @@ def make_client(destination: config.Destination) -> registry_client.RegistryClie
     )
 
 
-def _blob_source(digest: str):
+def _blob_source(digest: str, repository: Repository):
     """The blob's bytes from ``offset``, as the client's upload asks for them."""
     store = get_blob_store()
 
     def source(offset: int):
         try:
-            stream = store.open_range(digest, offset)
+            stream = store.open_range(digest, offset, encryption=storage_encryption.of(repository))
         except FileNotFoundError:
             raise CopyFailed(
                 "SourceNotFound", f"blob {digest} is missing from this registry's store", retryable=False
@@ -338,7 +339,7 @@ def _copy_remote(repository: Repository, image: Plan, destination: config.Destin
                     f"{destination.registry_id}/{name}"
                     for name in selectors.replicated_elsewhere(repository, digest, destination)
                 ]
-                how = remote.upload_blob(path, digest, size, _blob_source(digest), mount_from=mount_from)
+                how = remote.upload_blob(path, digest, size, _blob_source(digest, repository), mount_from=mount_from)
                 sent.add(digest)
                 if how != "present":
                     done.blobs += 1

@@ -39,6 +39,9 @@ class _NewSettings:
     resource_tags: dict[str, str] = field(default_factory=dict)
     repository_policy: str = ""
     creation_template: str | None = None
+    # None: the registry's default (BERTH_DEFAULT_ENCRYPTION).
+    encryption_type: str | None = None
+    kms_key: str = ""
 
 
 def _from_template(template: RepositoryCreationTemplate) -> _NewSettings:
@@ -48,6 +51,8 @@ def _from_template(template: RepositoryCreationTemplate) -> _NewSettings:
         resource_tags=dict(template.resource_tags),
         repository_policy=template.repository_policy,
         creation_template=template.prefix,
+        encryption_type=template.encryption_type,
+        kms_key=template.kms_key,
     )
 
 
@@ -57,6 +62,9 @@ def _from_source(source: Repository) -> _NewSettings:
         image_tag_mutability_exclusion_filters=tuple(source.image_tag_mutability_exclusion_filters),
         scan_on_push=source.scan_on_push,
         resource_tags=dict(RepositoryTag.objects.filter(repository=source).values_list("key", "value")),
+        # A replica is encrypted as its source is: the same key for KMS.
+        encryption_type=source.encryption_type,
+        kms_key=source.kms_key,
     )
 
 
@@ -102,6 +110,8 @@ def create_repository(
                 scan_on_push=chosen.scan_on_push,
                 resource_tags=chosen.resource_tags,
                 creation_template=chosen.creation_template,
+                encryption_type=chosen.encryption_type,
+                kms_key=chosen.kms_key,
                 actor=actor,
                 context=context,
             )

@@ -38,14 +38,11 @@ from .models import (
     TagMutability,
 )
 from .mutability import TagMutabilityInvalid, validate_tag_mutability
-from .services import ResourceTagsInvalid, validate_resource_tags
+from .services import EncryptionConfigurationInvalid, ResourceTagsInvalid, validate_encryption, validate_resource_tags
 
 REPOSITORY_POLICY = "repositoryPolicy"
 LIFECYCLE_POLICY = "lifecyclePolicy"
-KMS_REFUSAL = (
-    "Berth has no KMS: encryptionType KMS (and KMS_DSSE) cannot be used; AES256 (the store's server-side "
-    "encryption) is the only encryption type"
-)
+KMS_REFUSAL = "encryptionType KMS_DSSE (dual-layer) is not supported by Berth: use AES256 or KMS with a kmsKey"
 
 _PREFIX = re.compile(TEMPLATE_PREFIX_PATTERN)
 
@@ -136,17 +133,28 @@ def _applied_for(values: Iterable[str]) -> list[str]:
     return [value for value in AppliedFor.values if value in values]
 
 
-def _encryption_type(encryption: Mapping | None) -> str:
+def _encryption(encryption: Mapping | None) -> tuple[str, str]:
+    """(type, KMS key) of a template's encryptionConfiguration: AES256 when left out."""
     if not encryption:
-        return EncryptionType.AES256
+        return EncryptionType.AES256, ""
     encryption_type = encryption.get("encryptionType")
-    if encryption_type in ("KMS", "KMS_DSSE") or encryption.get("kmsKey"):
+    if encryption_type == "KMS_DSSE":
         raise CreationTemplateInvalid("encryptionConfiguration", KMS_REFUSAL)
-    if encryption_type != EncryptionType.AES256:
+    if encryption_type not in EncryptionType.values:
         raise CreationTemplateInvalid(
-            "encryptionConfiguration", f"encryptionType must be AES256, not {str(encryption_type)[:50]!r}"
+            "encryptionConfiguration", f"encryptionType must be AES256 or KMS, not {str(encryption_type)[:50]!r}"
         )
-    return EncryptionType.AES256
+    try:
+        return validate_encryption(encryption_type, encryption.get("kmsKey") or "")
+    except EncryptionConfigurationInvalid as exc:
+        raise CreationTemplateInvalid("encryptionConfiguration", exc.message) from None
+
+
+def template_encryption(template: RepositoryCreationTemplate) -> dict:
+    configuration = {"encryptionType": template.encryption_type}
+    if template.kms_key:
+        configuration["kmsKey"] = template.kms_key
+    return configuration
 
 
 def _description(description: str) -> str:
@@ -183,7 +191,7 @@ def template_parameters(template: RepositoryCreationTemplate) -> dict:
         "repositoryPolicy": template.repository_policy,
         "lifecyclePolicy": template.lifecycle_policy,
         "appliedFor": list(template.applied_for),
-        "encryptionConfiguration": {"encryptionType": template.encryption_type},
+        "encryptionConfiguration": template_encryption(template),
     }
 
 
@@ -229,8 +237,8 @@ def create_repository_creation_template(
         repository_policy=_validate_policy(REPOSITORY_POLICY, repository_policy, account.pk),
         lifecycle_policy=_validate_policy(LIFECYCLE_POLICY, lifecycle_policy, account.pk),
         applied_for=_applied_for(applied_for),
-        encryption_type=_encryption_type(encryption_configuration),
     )
+    template.encryption_type, template.kms_key = _encryption(encryption_configuration)
     try:
         with transaction.atomic():
             template.save()
@@ -296,8 +304,8 @@ def update_repository_creation_template(
         template.applied_for = _applied_for(applied_for)
         given["appliedFor"] = list(template.applied_for)
     if encryption_configuration is not UNCHANGED:
-        template.encryption_type = _encryption_type(encryption_configuration)
-        given["encryptionConfiguration"] = {"encryptionType": template.encryption_type}
+        template.encryption_type, template.kms_key = _encryption(encryption_configuration)
+        given["encryptionConfiguration"] = template_encryption(template)
     # The trail keeps no empty values: a policy removed is named.
     removed = [name for name in (REPOSITORY_POLICY, LIFECYCLE_POLICY) if given.get(name) == ""]
     with transaction.atomic():

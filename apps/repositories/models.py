@@ -24,6 +24,18 @@ class TagMutability(models.TextChoices):
     MUTABLE_WITH_EXCLUSION = "MUTABLE_WITH_EXCLUSION", "Mutable, except tags matching a filter"
 
 
+class RepositoryEncryption(models.TextChoices):
+    """How a repository's blobs are encrypted at rest, chosen at creation and never
+    changed (apps.registry.storage.encryption; docs/encryption.md)."""
+
+    NONE = "", "None"
+    AES256 = "AES256", "AES256"
+    KMS = "KMS", "KMS"
+
+
+KMS_KEY_MAX_LENGTH = 2048
+
+
 class Repository(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="repositories")
     name = models.CharField(max_length=REPOSITORY_NAME_MAX_LENGTH, validators=[RegexValidator(REPOSITORY_NAME_PATTERN)])
@@ -38,12 +50,23 @@ class Repository(models.Model):
     # owner keeps every right on it, and nothing of it is deleted.
     taken_down_at = models.DateTimeField(null=True, blank=True, editable=False)
     takedown_reason = models.TextField(blank=True, default="", editable=False)
+    # Encryption at rest: immutable (no service changes them). KMS names its key (S3:
+    # a KMS key id, ARN or alias; filesystem: a key of Berth's key ring).
+    encryption_type = models.CharField(
+        max_length=8, choices=RepositoryEncryption.choices, blank=True, default="", editable=False
+    )
+    kms_key = models.CharField(max_length=KMS_KEY_MAX_LENGTH, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name_plural = "repositories"
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(encryption_type__in=["", "AES256"], kms_key="")
+                | (models.Q(encryption_type="KMS") & ~models.Q(kms_key="")),
+                name="repository_encryption_known_with_its_key",
+            ),
             models.CheckConstraint(
                 condition=models.Q(taken_down_at__isnull=True, takedown_reason="")
                 | (models.Q(taken_down_at__isnull=False) & ~models.Q(takedown_reason="")),
@@ -207,9 +230,11 @@ class AppliedFor(models.TextChoices):
 
 
 class EncryptionType(models.TextChoices):
-    """ECR's encryptionType. Berth has no KMS: AES256 only, the store's server-side encryption."""
+    """ECR's encryptionType of a template: the repositories it creates are encrypted
+    with it (KMS with ``kms_key``)."""
 
     AES256 = "AES256", "AES256"
+    KMS = "KMS", "KMS"
 
 
 class RepositoryCreationTemplate(models.Model):
@@ -229,6 +254,7 @@ class RepositoryCreationTemplate(models.Model):
     lifecycle_policy = models.TextField(blank=True, default="")
     applied_for = models.JSONField(default=list)
     encryption_type = models.CharField(max_length=16, choices=EncryptionType.choices, default=EncryptionType.AES256)
+    kms_key = models.CharField(max_length=KMS_KEY_MAX_LENGTH, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -245,6 +271,11 @@ class RepositoryCreationTemplate(models.Model):
             models.CheckConstraint(
                 condition=models.Q(encryption_type__in=EncryptionType.values),
                 name="creation_template_encryption_type_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(encryption_type="AES256", kms_key="")
+                | (models.Q(encryption_type="KMS") & ~models.Q(kms_key="")),
+                name="creation_template_kms_with_its_key",
             ),
         ]
 

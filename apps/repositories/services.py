@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -15,9 +16,11 @@ from apps.audit.events import Actor
 from apps.events import outbox
 from apps.events.names import REPOSITORY_CHANGED, REPOSITORY_CREATED
 from apps.kernel.errors import DomainError
+from apps.kernel.keyring import get_key_ring
 from apps.kernel.requests import RequestContext
 
 from .models import (
+    KMS_KEY_MAX_LENGTH,
     REPOSITORY_NAME_MAX_LENGTH,
     REPOSITORY_NAME_PATTERN,
     RESOURCE_TAG_KEY_MAX_LENGTH,
@@ -25,6 +28,7 @@ from .models import (
     RESOURCE_TAG_VALUE_MAX_LENGTH,
     RESOURCE_TAGS_PER_REPOSITORY,
     Repository,
+    RepositoryEncryption,
     RepositoryTag,
     TagMutability,
     Visibility,
@@ -46,6 +50,55 @@ class RepositoryExists(ValueError):
 
 class RepositoryNotEmpty(ValueError):
     pass
+
+
+class EncryptionConfigurationInvalid(DomainError, ValueError):
+    """An encryption setting Berth cannot give a repository (ECR's
+    InvalidParameterException / KmsException)."""
+
+
+_KMS_KEY = re.compile(r"^[A-Za-z0-9:/_.+=,@-]+$")
+
+
+def validate_encryption(encryption_type: str | None, kms_key: str | None = "") -> tuple[str, str]:
+    """The (type, key) a new repository gets: ``encryption_type`` None takes
+    BERTH_DEFAULT_ENCRYPTION. KMS needs a key (on the filesystem store, one of
+    Berth's key ring), the others take none."""
+    kms_key = (kms_key or "").strip()
+    if encryption_type is None:
+        encryption_type = settings.BERTH_DEFAULT_ENCRYPTION
+    if encryption_type == "KMS_DSSE":
+        raise EncryptionConfigurationInvalid(
+            "encryption type KMS_DSSE (dual-layer) is not supported by Berth: use AES256 or KMS"
+        )
+    if encryption_type not in RepositoryEncryption.values:
+        raise EncryptionConfigurationInvalid(
+            f"unknown encryption type {str(encryption_type)[:50]!r}: use AES256 or KMS (or none)"
+        )
+    if encryption_type != RepositoryEncryption.KMS:
+        if kms_key:
+            raise EncryptionConfigurationInvalid("a KMS key is only given with encryption type KMS")
+        return encryption_type, ""
+    if not kms_key:
+        raise EncryptionConfigurationInvalid("encryption type KMS needs a KMS key")
+    if len(kms_key) > KMS_KEY_MAX_LENGTH or not _KMS_KEY.fullmatch(kms_key):
+        raise EncryptionConfigurationInvalid(f"invalid KMS key {kms_key[:100]!r}")
+    if settings.BLOB_STORAGE == "filesystem" and not get_key_ring().has(kms_key):
+        raise EncryptionConfigurationInvalid(
+            f"Berth's key ring holds no key named {kms_key[:100]!r}: an operator creates it with "
+            f"`berth keys create {kms_key[:100]}`"
+        )
+    return encryption_type, kms_key
+
+
+def encryption_configuration(repository: Repository) -> dict | None:
+    """ECR's encryptionConfiguration of a repository; None when it is not encrypted."""
+    if not repository.encryption_type:
+        return None
+    configuration = {"encryptionType": repository.encryption_type}
+    if repository.kms_key:
+        configuration["kmsKey"] = repository.kms_key
+    return configuration
 
 
 class ResourceTagsInvalid(ValueError):
@@ -122,13 +175,18 @@ def create_repository(
     scan_on_push: bool = False,
     resource_tags: Mapping[str, str] | None = None,
     creation_template: str | None = None,
+    encryption_type: str | None = None,
+    kms_key: str = "",
     actor: Actor,
     context: RequestContext | None = None,
 ) -> Repository:
     """Amazon ECR's CreateRepository, recorded in the audit trail. ``creation_template``:
     the prefix of the repository creation template whose settings these are
-    (apps.replication.creation), told to repository.created's subscribers."""
+    (apps.replication.creation), told to repository.created's subscribers.
+    ``encryption_type`` ("", "AES256", "KMS" with ``kms_key``; None: the default)
+    is the repository's for good."""
     validate_repository_name(name)
+    encryption_type, kms_key = validate_encryption(encryption_type, kms_key)
     if visibility not in Visibility.values:
         raise ValueError(f"visibility must be one of {', '.join(Visibility.values)}")
     filters = validate_tag_mutability(image_tag_mutability, image_tag_mutability_exclusion_filters)
@@ -143,6 +201,8 @@ def create_repository(
                 image_tag_mutability=image_tag_mutability,
                 image_tag_mutability_exclusion_filters=filters,
                 scan_on_push=scan_on_push,
+                encryption_type=encryption_type,
+                kms_key=kms_key,
             )
             _replace_resource_tags(repository, resource_tags or {})
             _publish_created(repository, creation_template=creation_template)
@@ -160,6 +220,7 @@ def create_repository(
                     "imageTagMutabilityExclusionFilters": list(filters) or None,
                     "imageScanningConfiguration": {"scanOnPush": scan_on_push},
                     "tags": dict(resource_tags) if resource_tags else None,
+                    "encryptionConfiguration": encryption_configuration(repository),
                 },
             )
             return repository
@@ -172,7 +233,9 @@ def get_or_create_on_push(*, account: Account, name: str) -> Repository:
     validate_repository_name(name)
     with transaction.atomic():
         check_repository_quota(account.pk, name=name)
-        repository, created = Repository.objects.get_or_create(account=account, name=name)
+        repository, created = Repository.objects.get_or_create(
+            account=account, name=name, defaults={"encryption_type": settings.BERTH_DEFAULT_ENCRYPTION}
+        )
         if created:
             _publish_created(repository)
     return repository

@@ -30,6 +30,7 @@ from apps.registry.content import media_types as mt
 from apps.registry.content.manifests import parse_manifest
 from apps.registry.exceptions import ManifestInvalid
 from apps.registry.models import Manifest
+from apps.registry.storage import encryption as storage_encryption
 from apps.registry.storage import get_blob_store
 from apps.repositories.models import Repository
 
@@ -100,6 +101,7 @@ def plan(manifest: Manifest) -> Plan:
         kind = parsed.artifact_type or (parsed.config.media_type if parsed.config else "no config")
         raise ImageNotScannable(manifest.digest, f"it is an artifact ({kind}), not a container image")
     store = get_blob_store()
+    encryption = storage_encryption.of(manifest.repository)
     layers = []
     for descriptor in parsed.layers:
         if descriptor.is_foreign_layer:
@@ -110,7 +112,7 @@ def plan(manifest: Manifest) -> Plan:
             Layer(
                 digest=descriptor.digest,
                 media_type=descriptor.media_type,
-                open=lambda digest=descriptor.digest: store.open_range(digest),
+                open=lambda digest=descriptor.digest: store.open_range(digest, encryption=encryption),
             )
         )
     return Plan(layers=tuple(layers))

@@ -96,8 +96,11 @@ def _settings_options(function):
             ),
             click.option(
                 "--encryption-type",
-                type=click.Choice(["AES256"]),
-                help="AES256, the store's server-side encryption (Berth has no KMS)",
+                type=click.Choice(["AES256", "KMS"]),
+                help="the created repositories' encryption at rest (KMS needs --kms-key)",
+            ),
+            click.option(
+                "--kms-key", help="with --encryption-type KMS: the key (S3: id, ARN or alias; else a key ring name)"
             ),
         ]
     ):
@@ -121,6 +124,10 @@ def _body(settings: dict) -> dict:
         body["lifecyclePolicy"] = settings["lifecycle_policy"].read()
     if settings["encryption_type"] is not None:
         body["encryptionConfiguration"] = {"encryptionType": settings["encryption_type"]}
+        if settings.get("kms_key"):
+            body["encryptionConfiguration"]["kmsKey"] = settings["kms_key"]
+    elif settings.get("kms_key"):
+        raise click.UsageError("--kms-key goes with --encryption-type KMS")
     return body
 
 

@@ -20,6 +20,14 @@ def _resource_tags(repository: dict) -> str:
     return plain({tag["key"]: tag["value"] for tag in repository.get("tags") or []})
 
 
+def _encryption(repository: dict) -> str:
+    configuration = repository.get("encryptionConfiguration")
+    if not configuration:
+        return "none"
+    key = configuration.get("kmsKey")
+    return f"{configuration['encryptionType']} ({key})" if key else configuration["encryptionType"]
+
+
 LIST_COLUMNS = [
     Column("Name", "name"),
     Column("Visibility", "visibility"),
@@ -38,6 +46,7 @@ DESCRIBE_COLUMNS = [
     Column("Tag mutability", "imageTagMutability"),
     Column("Exclusion filters", "imageTagMutabilityExclusionFilters"),
     Column("Scan on push", "scanOnPush"),
+    Column("Encryption", _encryption),
     Column("Images", "imageCount"),
     Column("Size", "totalSize", size),
     Column("Referenced", "referencedBytes", size),
@@ -90,6 +99,15 @@ repo.add_command(lifecycle_policy)
     help="Stored now; takes effect when Berth scans images (a later release).",
 )
 @click.option("--tag", "resource_tags", multiple=True, metavar="KEY=VALUE", help="a resource tag; repeat for more")
+@click.option(
+    "--encryption",
+    type=click.Choice(["none", "AES256", "KMS"]),
+    default=None,
+    help="encryption at rest, for good (default: the server's, BERTH_DEFAULT_ENCRYPTION); KMS needs --kms-key",
+)
+@click.option(
+    "--kms-key", metavar="KEY", help="with --encryption KMS: the key (S3: id, ARN or alias; else a key ring name)"
+)
 @output_option
 @pass_session
 def create(
@@ -100,9 +118,13 @@ def create(
     exclusion_filters: tuple[str, ...],
     scan_on_push: bool,
     resource_tags: tuple[str, ...],
+    encryption: str | None,
+    kms_key: str | None,
     output: str,
 ) -> None:
     """Create the repository NAME (it may contain '/': team/app)."""
+    if kms_key and encryption != "KMS":
+        raise click.UsageError("--kms-key goes with --encryption KMS")
     body = {
         "name": name,
         "visibility": visibility,
@@ -111,6 +133,10 @@ def create(
         "scanOnPush": scan_on_push,
         "tags": _parse_resource_tags(resource_tags),
     }
+    if encryption == "none":
+        body["encryptionConfiguration"] = None
+    elif encryption is not None:
+        body["encryptionConfiguration"] = {"encryptionType": encryption, **({"kmsKey": kms_key} if kms_key else {})}
     with Activity(f"Creating repository {name}"):
         repository = session.client.post("/repositories", body)
     emit(repository, output, _describe)

@@ -173,8 +173,11 @@ def test_repository_commands(cli):
         "latest",
         "--tag",
         "env=prod",
+        "--encryption",
+        "AES256",
     )
     assert created["name"] == "team/app"
+    assert created["encryptionConfiguration"] == {"encryptionType": "AES256"}
     assert created["uri"] == f"{cli.server.host}/{cli.account.account_id}/team/app"
     assert created["imageTagMutabilityExclusionFilters"] == ["latest"]
     assert created["tags"] == [{"key": "env", "value": "prod"}]
@@ -189,6 +192,7 @@ def test_repository_commands(cli):
     described = cli.ok("repo", "describe", "team/app")
     assert f"URI:                {created['uri']}\n" in described
     assert "Resource tags:      env=prod\n" in described
+    assert "Encryption:         AES256\n" in described
     assert cli.json("repo", "describe", "team/app") == created
 
     cli.ok("repo", "set-tag-mutability", "team/app", "MUTABLE")

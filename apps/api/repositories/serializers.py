@@ -31,6 +31,7 @@ from apps.repositories.models import (
 )
 from apps.repositories.mutability import EXCLUSION_FILTER_PATTERN, MAX_EXCLUSION_FILTERS
 from apps.repositories.selectors import repository_uri
+from apps.repositories.services import encryption_configuration
 
 _TAG_CHARACTERS = "letters, digits, spaces and _ . : / = + - @"
 
@@ -84,6 +85,16 @@ def validate_unique_keys(tags: list[dict]) -> list[dict]:
 SCAN_ON_PUSH_HELP = "stored now; images are scanned on push once Berth's scanner arrives (a later release)"
 
 
+class RepositoryEncryptionSerializer(serializers.Serializer):
+    encryptionType = serializers.CharField(
+        help_text="`AES256` (S3's SSE-S3; on the filesystem, envelope encryption under Berth's master key) or "
+        "`KMS` (S3's SSE-KMS; on the filesystem, a key of Berth's key ring); `KMS_DSSE` is refused"
+    )
+    kmsKey = serializers.CharField(
+        required=False, help_text="KMS only: the key (S3: key id, ARN or alias; filesystem: a key ring name)"
+    )
+
+
 class RepositorySerializer(serializers.Serializer):
     name = serializers.CharField()
     accountId = serializers.CharField(source="account_id")
@@ -98,6 +109,10 @@ class RepositorySerializer(serializers.Serializer):
         source="image_tag_mutability_exclusion_filters", child=serializers.CharField()
     )
     scanOnPush = serializers.BooleanField(source="scan_on_push", help_text=SCAN_ON_PUSH_HELP)
+    encryptionConfiguration = serializers.SerializerMethodField(
+        help_text="how the repository's blobs are encrypted at rest (`encryptionType` AES256 or KMS, with "
+        "`kmsKey`); null when they are not. Chosen at creation, never changed."
+    )
     tags = serializers.SerializerMethodField()
     imageCount = serializers.IntegerField(
         source="image_count", help_text="image manifests (an index's entries count, the index does not)"
@@ -122,6 +137,10 @@ class RepositorySerializer(serializers.Serializer):
 
     def get_exclusiveBytes(self, repository) -> int:
         return self._stored(repository).exclusive
+
+    @extend_schema_field(RepositoryEncryptionSerializer(allow_null=True))
+    def get_encryptionConfiguration(self, repository):
+        return encryption_configuration(repository)
 
     def get_uri(self, repository) -> str:
         return repository_uri(repository, host=self.context["host"], primary_alias=self.context["primary_alias"])
@@ -152,6 +171,11 @@ class CreateRepositorySerializer(serializers.Serializer):
     imageTagMutabilityExclusionFilters = exclusion_filters_field(default=list)
     scanOnPush = serializers.BooleanField(default=False, help_text=SCAN_ON_PUSH_HELP)
     tags = resource_tags_field(default=list)
+    encryptionConfiguration = RepositoryEncryptionSerializer(
+        required=False,
+        allow_null=True,
+        help_text="left out: the registry's default (BERTH_DEFAULT_ENCRYPTION); null: not encrypted",
+    )
 
     def validate_tags(self, tags):
         return validate_unique_keys(tags)

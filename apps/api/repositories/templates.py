@@ -34,9 +34,12 @@ _POLICY_HELP = "{what} (JSON text) given to each repository created from the tem
 
 class EncryptionConfigurationSerializer(serializers.Serializer):
     encryptionType = serializers.CharField(
-        help_text="AES256 only: Berth has no KMS. It describes the store's server-side encryption."
+        help_text="AES256 or KMS (with kmsKey): the repositories the template creates are encrypted at rest with it "
+        "(docs/encryption.md); KMS_DSSE is refused"
     )
-    kmsKey = serializers.CharField(required=False, help_text="refused: Berth has no KMS")
+    kmsKey = serializers.CharField(
+        required=False, help_text="KMS only: the key (S3: id, ARN or alias; filesystem: a key ring name)"
+    )
 
 
 class TemplateSerializer(serializers.Serializer):
@@ -115,7 +118,7 @@ class UpdateTemplateSerializer(_TemplateFieldsSerializer):
 
 def _represent(template: RepositoryCreationTemplate) -> dict:
     template.tag_list = [{"key": key, "value": value} for key, value in template.resource_tags.items()]
-    template.encryption_configuration = {"encryptionType": template.encryption_type}
+    template.encryption_configuration = creation_templates.template_encryption(template)
     return template
 
 
@@ -182,7 +185,7 @@ class TemplateList(_TemplateView):
         "repository policy, lifecycle policy) of the repositories replication (`REPLICATION`) or the pull-through "
         "cache (`PULL_THROUGH_CACHE`) create under `prefix`; the longest matching prefix wins, `ROOT` last. The "
         "policies are validated as SetRepositoryPolicy and PutLifecyclePolicy validate them. `encryptionConfiguration`"
-        " takes `AES256` only (Berth has no KMS). 409 `template_already_exists` for a prefix that has one.",
+        " takes `AES256` or `KMS` with a `kmsKey`. 409 `template_already_exists` for a prefix that has one.",
         request=CreateTemplateSerializer,
         responses={201: TemplateResponseSerializer, **error_responses(400, 401, 403, 409)},
         tags=[TEMPLATES_TAG],

@@ -143,9 +143,12 @@ class RepositoryList(_RepositoryView):
                 image_tag_mutability_exclusion_filters=data["imageTagMutabilityExclusionFilters"],
                 scan_on_push=data["scanOnPush"],
                 resource_tags=_resource_tags(data["tags"]),
+                **_encryption(data),
                 actor=self.actor,
                 context=self.context,
             )
+        except services.EncryptionConfigurationInvalid as exc:
+            raise _invalid("encryptionConfiguration", exc) from None
         except services.RepositoryExists as exc:
             raise Conflict(str(exc), code="repository_already_exists") from None
         except TagMutabilityInvalid as exc:
@@ -153,6 +156,16 @@ class RepositoryList(_RepositoryView):
         except services.ResourceTagsInvalid as exc:
             raise _invalid("tags", exc) from None
         return self._represent(repository, status_code=status.HTTP_201_CREATED)
+
+
+def _encryption(data) -> dict:
+    """create_repository's encryption arguments from the request's encryptionConfiguration."""
+    if "encryptionConfiguration" not in data:
+        return {"encryption_type": None}
+    given = data["encryptionConfiguration"]
+    if given is None:
+        return {"encryption_type": ""}
+    return {"encryption_type": given["encryptionType"], "kms_key": given.get("kmsKey", "")}
 
 
 class RepositoryDetail(_RepositoryView):

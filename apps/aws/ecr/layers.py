@@ -17,6 +17,7 @@ from apps.registry import selectors as registry_selectors
 from apps.registry import services as registry_services
 from apps.registry import traffic
 from apps.registry.exceptions import BlobUploadBusy, DigestMismatch, UploadOffsetMismatch
+from apps.registry.storage import encryption as storage_encryption
 from apps.registry.storage import get_blob_store
 
 from .. import protocol
@@ -146,7 +147,7 @@ def get_download_url_for_layer(call: Call) -> dict:
     if blob is None and registry_selectors.pending_blob(repository, digest) is None:
         raise error("LayersNotFoundException", f"layer {digest} is not in the repository")
     if blob is not None:
-        presigned = get_blob_store().redirect_url(blob.digest)
+        presigned = get_blob_store().redirect_url(blob.digest, storage_encryption.of(repository))
         if presigned:
             # Counted as /v2/ counts a redirected GET: the store sends the bytes for this caller.
             traffic.served(repository, anonymous=False, size=blob.size)

@@ -21,6 +21,7 @@ domain_errors(
         services.RepositoryNotEmpty: "RepositoryNotEmptyException",
         services.ResourceTagsInvalid: "InvalidTagParameterException",
         TagMutabilityInvalid: "InvalidParameterException",
+        services.EncryptionConfigurationInvalid: "InvalidParameterException",
         registry_selectors.PageTokenInvalid: "InvalidParameterException",
     }
 )
@@ -34,9 +35,8 @@ def create_repository(call: Call) -> dict:
     params = call.params
     name = params["repositoryName"]
     tags = shapes.tag_mapping(params.get("tags"))
-    encryption = params.get("encryptionConfiguration", {}).get("encryptionType", "AES256")
-    if encryption != "AES256":
-        raise InvalidParameter(f"encryptionType {encryption} is not supported: Berth encrypts nothing per repository")
+    # Without encryptionConfiguration, the registry's default (BERTH_DEFAULT_ENCRYPTION).
+    encryption = params.get("encryptionConfiguration")
     call.authorize(
         "ecr:CreateRepository",
         resource_arn=call.repository_arn(name),
@@ -53,6 +53,8 @@ def create_repository(call: Call) -> dict:
         ),
         scan_on_push=params.get("imageScanningConfiguration", {}).get("scanOnPush", False),
         resource_tags=tags,
+        encryption_type=None if encryption is None else encryption.get("encryptionType", "AES256"),
+        kms_key="" if encryption is None else encryption.get("kmsKey", ""),
         actor=call.actor,
         context=call.context,
     )

@@ -6,6 +6,7 @@ from apps.registry import selectors as registry_selectors
 from apps.registry.models import Manifest
 from apps.registry.selectors import FailureCode, ImageFailure
 from apps.repositories import selectors as repository_selectors
+from apps.repositories import services as repository_services
 from apps.repositories.models import Repository
 
 from ..errors import InvalidParameter, error
@@ -37,7 +38,8 @@ def repository(call: Call, repository: Repository) -> dict:
         "imageTagMutability": repository.image_tag_mutability,
         "imageTagMutabilityExclusionFilters": exclusion_filters(repository.image_tag_mutability_exclusion_filters),
         "imageScanningConfiguration": {"scanOnPush": repository.scan_on_push},
-        "encryptionConfiguration": {"encryptionType": "AES256"},
+        # Omitted for a repository stored in the clear (Berth's own; ECR always encrypts).
+        "encryptionConfiguration": repository_services.encryption_configuration(repository),
     }
 
 

@@ -44,7 +44,7 @@ def _changes(params: dict) -> dict:
     if "customRoleArn" in params:
         raise InvalidParameter(
             "customRoleArn cannot be used: Berth creates repositories from a template itself, with no IAM role "
-            "(and has no KMS key a role would be needed for)"
+            "(its KMS keys need no role: S3's are used with Berth's credentials, the filesystem's are Berth's key ring)"
         )
     changes = {name: params[member] for member, name in _FIELDS.items() if member in params}
     if "imageTagMutabilityExclusionFilters" in params:
@@ -64,7 +64,7 @@ def _template(template: RepositoryCreationTemplate) -> dict:
     return {
         "prefix": template.prefix,
         "description": template.description or None,
-        "encryptionConfiguration": {"encryptionType": template.encryption_type},
+        "encryptionConfiguration": creation_templates.template_encryption(template),
         "resourceTags": shapes.tag_list(template.resource_tags),
         "imageTagMutability": template.image_tag_mutability,
         "imageTagMutabilityExclusionFilters": shapes.exclusion_filters(template.image_tag_mutability_exclusion_filters),

@@ -162,7 +162,8 @@ CREATE = {
 def test_the_create_page_is_within_the_budget_and_preselects_public(root_client, within_budget):
     body = within_budget(root_client, "/console/new-repository?visibility=public").content.decode()
     assert re.search(r'<input type="radio" name="visibility" value="public"[^>]*checked', body)
-    assert "encryption" not in body.lower()  # Berth has no repository encryption setting
+    # Encryption at rest is offered, none preselected (BERTH_DEFAULT_ENCRYPTION is empty).
+    assert re.search(r'<option value="" selected>None</option>', body)
 
 
 def test_the_root_creates_a_repository_with_every_setting(root_client, tenant):

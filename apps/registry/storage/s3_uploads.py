@@ -42,7 +42,9 @@ from apps.kernel.digests import new_hasher
 from apps.kernel.iterables import batched
 
 from ..models import Upload
+from . import encryption as storage_encryption
 from . import hash_state
+from .encryption import PLAIN, Encryption
 from .uploads import CHUNK_SIZE, OffsetMismatch, ShortBody, UploadBusy, UploadStore
 
 if TYPE_CHECKING:
@@ -161,7 +163,7 @@ class S3UploadStore(UploadStore):
     def append(self, upload_id: str, stream: BinaryIO, *, offset: int | None, length: int | None) -> int:
         upload_id = str(upload_id)
         with self.exclusive(upload_id) as lease:
-            upload = Upload.objects.filter(pk=upload_id).first()
+            upload = Upload.objects.select_related("repository").filter(pk=upload_id).first()
             if upload is None:  # cancelled just now
                 raise FileNotFoundError(upload_id)
             start = upload.size
@@ -171,6 +173,8 @@ class S3UploadStore(UploadStore):
 
     def _append(self, upload: Upload, lease: _Lease, stream: BinaryIO, length: int | None) -> int:
         upload_id, start = str(upload.id), upload.size
+        # The upload's objects are encrypted as its repository's blobs will be.
+        encryption = storage_encryption.of(upload.repository)
         hasher = self._hasher(upload)
         parts = [list(part) for part in upload.parts]
         multipart_id = upload.multipart_id
@@ -198,7 +202,7 @@ class S3UploadStore(UploadStore):
                     if number > MAX_PARTS:
                         raise UploadTooLarge(f"upload {upload_id} is larger than S3's {MAX_PARTS} parts hold")
                     if not multipart_id:
-                        multipart_id = self._start_multipart(upload_id, lease)
+                        multipart_id = self._start_multipart(upload_id, lease, encryption)
                     size = part_size(self.part_size, number)
                     with memoryview(buffer) as view:
                         body = bytes(view[:size])
@@ -216,7 +220,7 @@ class S3UploadStore(UploadStore):
             if buffer:
                 new_tail = self._tail_key(upload_id, lease.token)
                 self._client.put_object(
-                    Bucket=self._bucket, Key=new_tail, Body=bytes(buffer), **self.blobs.write_args()
+                    Bucket=self._bucket, Key=new_tail, Body=bytes(buffer), **self.blobs.write_args(encryption)
                 )
             recorded = Upload.objects.filter(pk=upload_id, lease_token=lease.token).update(
                 size=start + received,
@@ -259,9 +263,9 @@ class S3UploadStore(UploadStore):
             raise OSError(f"upload {upload.id}: its tail object {upload.tail_key} holds {len(data)} bytes, not {size}")
         return data
 
-    def _start_multipart(self, upload_id: str, lease: _Lease) -> str:
+    def _start_multipart(self, upload_id: str, lease: _Lease, encryption: Encryption = PLAIN) -> str:
         response = self._client.create_multipart_upload(
-            Bucket=self._bucket, Key=self.data_key(upload_id), **self.blobs.write_args()
+            Bucket=self._bucket, Key=self.data_key(upload_id), **self.blobs.write_args(encryption)
         )
         multipart_id = response["UploadId"]
         # Recorded at once, so that a cancel or the sweep aborts it whatever comes next.
@@ -334,16 +338,16 @@ class S3UploadStore(UploadStore):
             self._delete_quietly(upload.tail_key)
         return self.data_key(upload_id)
 
-    def commit(self, upload_id: str, digest: str, blob_store: BlobStore) -> None:
+    def commit(self, upload_id: str, digest: str, blob_store: BlobStore, encryption: Encryption = PLAIN) -> None:
         upload = Upload.objects.get(pk=upload_id)
-        if blob_store.exists(digest):
+        if blob_store.exists(digest, encryption):
             # Content addressing: the stored copy is these bytes already.
             self.discard(upload_id)
             return
-        target = {"Bucket": self._bucket, "Key": blob_store._object_key(digest)}
+        target = {"Bucket": self._bucket, "Key": blob_store._object_key(digest, encryption)}
         source = self._assemble(upload)
         if not source:
-            self._client.put_object(**target, Body=b"", **blob_store.write_args())
+            self._client.put_object(**target, Body=b"", **blob_store.write_args(encryption))
         else:
             # Server-side: one CopyObject up to S3's 5 GiB limit for it, parallel
             # UploadPartCopy requests above.
@@ -351,7 +355,7 @@ class S3UploadStore(UploadStore):
                 {"Bucket": self._bucket, "Key": source},
                 target["Bucket"],
                 target["Key"],
-                ExtraArgs={**blob_store.write_args(), "MetadataDirective": "REPLACE"},
+                ExtraArgs={**blob_store.write_args(encryption), "MetadataDirective": "REPLACE"},
                 Config=COPY_CONFIG,
             )
         self.discard(upload_id, quietly=True)

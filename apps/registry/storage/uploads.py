@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from apps.kernel.digests import new_hasher
 
+from .encryption import PLAIN, Encryption
+
 if TYPE_CHECKING:
     from .base import BlobStore
 
@@ -94,9 +96,9 @@ class UploadStore(abc.ABC):
         """The digest of everything the upload holds (under ``exclusive``)."""
 
     @abc.abstractmethod
-    def commit(self, upload_id: str, digest: str, blob_store: BlobStore) -> None:
-        """Move the verified bytes into ``blob_store`` as ``digest`` (under
-        ``exclusive``); what the upload held is consumed."""
+    def commit(self, upload_id: str, digest: str, blob_store: BlobStore, encryption: Encryption = PLAIN) -> None:
+        """Move the verified bytes into ``blob_store`` as ``digest`` in ``encryption``'s
+        scope (under ``exclusive``); what the upload held is consumed."""
 
     @abc.abstractmethod
     def discard(self, upload_id: str) -> None:
@@ -229,8 +231,8 @@ class UploadArea(UploadStore):
                 hasher.update(chunk)
         return hasher.hexdigest()
 
-    def commit(self, upload_id: str, digest: str, blob_store: BlobStore) -> None:
-        blob_store.commit(digest, str(self.path(upload_id)))
+    def commit(self, upload_id: str, digest: str, blob_store: BlobStore, encryption: Encryption = PLAIN) -> None:
+        blob_store.commit(digest, str(self.path(upload_id)), encryption)
 
     def sweep(self, live: Collection[str], before: datetime) -> int:
         swept = 0

@@ -1,7 +1,9 @@
-"""The contract every BlobStore keeps, run against each backend."""
+"""The contract every BlobStore keeps, run against each backend and in each
+encryption scope (plain, AES256, KMS): one suite every blob store must pass."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -9,22 +11,54 @@ import tracemalloc
 
 import pytest
 
+from apps.kernel.keyring import KeyRing
 from apps.registry.storage.base import BlobStore
+from apps.registry.storage.encryption import AES256, KMS, PLAIN, Encryption
 from apps.registry.storage.filesystem import FilesystemBlobStore
 from apps.registry.storage.s3 import MiB, S3BlobStore
+
+SCOPED = {"exists", "commit", "open_range", "delete", "delete_many", "redirect_url", "_object_key"}
+ENCRYPTIONS = {"plain": PLAIN, "aes256": Encryption(AES256), "kms": Encryption(KMS, "test-key")}
 
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(params=["filesystem", "s3"])
-def store(request, tmp_path) -> BlobStore:
-    if request.param == "filesystem":
-        return FilesystemBlobStore(tmp_path / "blobs")
+class Scoped:
+    """A store whose calls all name one encryption scope."""
+
+    def __init__(self, store: BlobStore, encryption: Encryption) -> None:
+        self.inner = store
+        self.encryption = encryption
+
+    def __getattr__(self, name):
+        value = getattr(self.inner, name)
+        return functools.partial(value, encryption=self.encryption) if name in SCOPED else value
+
+    def __setattr__(self, name, value):
+        if name in ("inner", "encryption"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.inner, name, value)
+
+
+def key_ring(tmp_path) -> KeyRing:
+    ring = KeyRing(tmp_path / "key-ring.json", [os.urandom(32)])
+    ring.create("test-key")
+    return ring
+
+
+# S3's AES256 differs from its KMS only by the write arguments, which
+# test_encryption.py checks on every object of a push: not run twice here.
+@pytest.fixture(params=[*(f"filesystem-{scope}" for scope in ENCRYPTIONS), "s3-plain", "s3-kms"])
+def store(request, tmp_path) -> Scoped:
+    backend, scope = request.param.split("-")
+    if backend == "filesystem":
+        return Scoped(FilesystemBlobStore(tmp_path / "blobs", key_ring=key_ring(tmp_path)), ENCRYPTIONS[scope])
     request.getfixturevalue("s3_settings")
     # A small part size makes multi-MiB blobs take the multipart path.
-    return S3BlobStore.from_settings(part_size=5 * MiB)
+    return Scoped(S3BlobStore.from_settings(part_size=5 * MiB), ENCRYPTIONS[scope])
 
 
 @pytest.fixture
@@ -144,16 +178,17 @@ def test_large_blob_streams_back_in_chunks(store, spool):
     assert hasher.hexdigest() == digest[7:]
     assert peak < 8 * MiB, f"streaming held {peak} bytes at once"
     assert read(store, digest, 7 * MiB, 13 * MiB) == data[7 * MiB : 13 * MiB + 1]
-    if isinstance(store, S3BlobStore):
+    if isinstance(store.inner, S3BlobStore):
         head = store._client.head_object(Bucket=store.storage.bucket_name, Key=store._object_key(digest))
         assert head["ETag"].strip('"').endswith("-5"), "20 MiB in 5 MiB parts is a multipart upload"
+        assert head.get("ServerSideEncryption") == store.inner.write_args(store.encryption).get("ServerSideEncryption")
 
 
 def test_redirect_url(store, spool, http):
     data = os.urandom(3000)
     digest = commit(store, spool, data)
     url = store.redirect_url(digest)
-    if isinstance(store, FilesystemBlobStore):
+    if isinstance(store.inner, FilesystemBlobStore):
         assert url is None
         return
     assert url.startswith(store.storage.endpoint_url)

@@ -214,7 +214,7 @@ def test_a_collector_that_fails_mid_batch_leaves_the_rest_for_the_next_pass(tena
     delete_manifest(alice, repo, digest)
     store = get_blob_store()
 
-    def refuse(digests):
+    def refuse(digests, encryption=None):
         raise OSError("the store is down")
 
     monkeypatch.setattr(store, "delete_many", refuse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from django.http import FileResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -10,9 +11,13 @@ from apps.kernel.digests import parse_digest
 
 from .. import selectors, services, traffic, upstream
 from ..access import authorize
+from ..storage import encryption as storage_encryption
 from ..storage import get_blob_store
+from ..storage.envelope import BlobTampered
 from .base import empty_response, registry_endpoint
 from .errors import RegistryError
+
+logger = logging.getLogger(__name__)
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -64,10 +69,11 @@ def blob(request, name: str, digest: str):
         return StreamingHttpResponse(blob.chunks, headers=headers | {"Content-Length": str(blob.size)})
 
     store = get_blob_store()
+    encryption = storage_encryption.of(authorized.repository)
     range_header = request.META.get("HTTP_RANGE")
     byte_range = _byte_range(range_header, blob.size) if range_header and blob.size else None
     if byte_range is None:
-        redirect = store.redirect_url(blob.digest)
+        redirect = store.redirect_url(blob.digest, encryption)
         if redirect:
             # The store sends the bytes; they are served to this caller all the same.
             traffic.served(authorized.repository, anonymous=authorized.caller.is_anonymous, size=blob.size)
@@ -78,9 +84,13 @@ def blob(request, name: str, digest: str):
     else:
         (start, end), status = byte_range, 206
     try:
-        stream = store.open_range(blob.digest, start, end if blob.size else None)
+        stream = store.open_range(blob.digest, start, end if blob.size else None, encryption)
     except FileNotFoundError:
         raise RegistryError("BLOB_UNKNOWN", "blob content is missing from storage", detail={"digest": digest}) from None
+    except BlobTampered as exc:
+        # Never served as data: the stored bytes fail authentication.
+        logger.error("%s", exc)
+        raise RegistryError("BLOB_UNKNOWN", "blob content in storage is damaged", detail={"digest": digest}) from None
     length = end - start + 1 if blob.size else 0
     traffic.served(authorized.repository, anonymous=authorized.caller.is_anonymous, size=length)
     response = FileResponse(stream, status=status)

@@ -16,9 +16,10 @@ from apps.accounts.quotas import QuotaExceeded
 from apps.audit import events
 from apps.kernel.digests import DigestAlgorithmUnsupported, DigestInvalid
 from apps.kernel.errors import DomainError
+from apps.kernel.keyring import KeyRingError
 from apps.kernel.sealing import SealedValueUnreadable
 from apps.repositories.creation_templates import CreationTemplateInvalid
-from apps.repositories.services import RepositoryNameInvalid
+from apps.repositories.services import EncryptionConfigurationInvalid, RepositoryNameInvalid
 
 from .. import exceptions as registry
 from ..access import challenge
@@ -218,6 +219,11 @@ OCI_ERRORS: dict[type[DomainError], OciError] = {
     # A first pull through the cache whose creation template's repository policy no
     # longer holds: the repository is not created, and the owner must mend the template.
     CreationTemplateInvalid: OciError("DENIED", 403),
+    # The same for its encryption: its KMS key is no longer in the key ring.
+    EncryptionConfigurationInvalid: OciError("DENIED", 403),
+    # An encrypted blob whose key (or key version) the key ring no longer holds, or
+    # that no configured master key unwraps: as a sealed value no key opens.
+    KeyRingError: OciError("UNAVAILABLE", 503),
     registry.UpstreamFetchBusy: OciError("TOOMANYREQUESTS", 429, headers=lambda error, request: {"Retry-After": "5"}),
     # The spec's code for a request the registry refuses to carry out: the message names
     # the quota, its limit and the current figure, which clients print.

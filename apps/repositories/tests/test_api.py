@@ -43,10 +43,12 @@ def test_create_with_every_setting(tenant, alice):
         imageTagMutabilityExclusionFilters=["latest", "dev-*"],
         scanOnPush=True,
         tags=[{"key": "team", "value": "platform"}, {"key": "cost center", "value": ""}],
+        encryptionConfiguration={"encryptionType": "AES256"},
     )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body == {
+        "encryptionConfiguration": {"encryptionType": "AES256"},
         "name": "team/app",
         "accountId": tenant.id,
         "visibility": "private",

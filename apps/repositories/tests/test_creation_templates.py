@@ -102,13 +102,22 @@ def test_a_template_keeps_its_settings_and_is_recorded(tenant, other_tenant):
         ({"prefix": "x" * 257}, "prefix", "invalid prefix"),
         ({"applied_for": []}, "appliedFor", "one or both"),
         ({"applied_for": ["MIRROR"]}, "appliedFor", "not MIRROR"),
-        ({"encryption_configuration": {"encryptionType": "KMS"}}, "encryptionConfiguration", "Berth has no KMS"),
+        (
+            {"encryption_configuration": {"encryptionType": "KMS"}},
+            "encryptionConfiguration",
+            "needs a KMS key",
+        ),
+        (
+            {"encryption_configuration": {"encryptionType": "KMS_DSSE", "kmsKey": "k"}},
+            "encryptionConfiguration",
+            "KMS_DSSE",
+        ),
         (
             {"encryption_configuration": {"encryptionType": "AES256", "kmsKey": "arn:aws:kms:k"}},
             "encryptionConfiguration",
-            "Berth has no KMS",
+            "only given with encryption type KMS",
         ),
-        ({"encryption_configuration": {"encryptionType": "ROT13"}}, "encryptionConfiguration", "must be AES256"),
+        ({"encryption_configuration": {"encryptionType": "ROT13"}}, "encryptionConfiguration", "must be AES256 or KMS"),
         ({"image_tag_mutability": "IMMUTABLE_WITH_EXCLUSION"}, "imageTagMutability", "at least one exclusion"),
         ({"image_tag_mutability": "SOMETIMES"}, "imageTagMutability", "must be one of"),
         ({"resource_tags": {"bad key!": "v"}}, "resourceTags", "invalid tag key"),
@@ -153,7 +162,7 @@ def test_update_replaces_what_is_given_and_keeps_the_rest(tenant):
         "appliedFor": ["PULL_THROUGH_CACHE"],
         "removedPolicies": ["lifecyclePolicy"],
     }
-    with pytest.raises(CreationTemplateInvalid, match="Berth has no KMS"):
+    with pytest.raises(CreationTemplateInvalid, match="needs a KMS key"):
         update_repository_creation_template(
             template=stored, encryption_configuration={"encryptionType": "KMS"}, actor=ACTOR
         )

@@ -15,6 +15,12 @@ class Command(BaseCommand):
         parser.add_argument("--account", required=True, help="12-digit account id")
         parser.add_argument("--name", required=True)
         parser.add_argument("--public", action="store_true")
+        parser.add_argument(
+            "--encryption",
+            choices=["none", "AES256", "KMS"],
+            help="encryption at rest, for good (default: BERTH_DEFAULT_ENCRYPTION); KMS needs --kms-key",
+        )
+        parser.add_argument("--kms-key", default="", help="with --encryption KMS: the key")
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, account, name, public, **options):
@@ -24,7 +30,12 @@ class Command(BaseCommand):
         visibility = Visibility.PUBLIC if public else Visibility.PRIVATE
         try:
             repository = services.create_repository(
-                account=owner, name=name, visibility=visibility, actor=Actor.system("create_repository")
+                account=owner,
+                name=name,
+                visibility=visibility,
+                encryption_type=None if options["encryption"] is None else options["encryption"].replace("none", ""),
+                kms_key=options["kms_key"],
+                actor=Actor.system("create_repository"),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
