@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -602,3 +603,6 @@ BERTH_LOG_FORMAT = os.environ.get("BERTH_LOG_FORMAT", "text") or "text"
 if BERTH_LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"BERTH_LOG_FORMAT must be text or json, not {BERTH_LOG_FORMAT!r}")
 LOGGING = configure_logs(LOGGING, BERTH_LOG_FORMAT)
+if BERTH_LOG_FORMAT == "json":
+    # Python's warnings (a library's DeprecationWarning, Celery's as root) as log records too
+    logging.captureWarnings(True)
