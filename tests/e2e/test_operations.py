@@ -25,7 +25,6 @@ from tests.e2e import images as I
 from tests.e2e.conftest import BERTH_BIN, METRICS_TOKEN, BerthServer, _free_port, need, run_isolated
 from tests.live_database import server_database
 
-
 DETAILS_TASK = "apps.registry.tasks.record_image_details"
 
 
