@@ -49,7 +49,7 @@ SPOOL_LINE_READ = 64 * 1024
 #: kombu's Redis transport keeps a queue's messages of priority p > 0 in "<queue>\x06\x16<p>".
 REDIS_PRIORITY_SEPARATOR = "\x06\x16"
 REDIS_PRIORITY_STEPS = (0, 3, 6, 9)
-#: Paths that are no request of a user's: not counted (registry_project/ops.py answers them before Django).
+#: Methods counted by name; any other is "other" (a label's values stay few).
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _GROUP = re.compile(r"\(\?P<([a-z_][a-z0-9_]*)>(?:[^()]|\([^()]*\))*\)", re.IGNORECASE)
 
@@ -168,6 +168,19 @@ def _method(request: HttpRequest) -> str:
     return request.method if request.method in _METHODS else "other"
 
 
+@lru_cache(maxsize=4096)
+def _children(route: str, method: str, status: int):
+    """The labelled series a request adds to, looked up once per (route, method,
+    status): prometheus_client's labels() validates and locks on every call."""
+    kind = route_class(route, method)
+    return (
+        instruments.REQUESTS.labels(route, method, str(status)),
+        instruments.REQUEST_SECONDS.labels(route, method),
+        instruments.BYTES_IN.labels(kind, method),
+        instruments.BYTES_OUT.labels(kind, method),
+    )
+
+
 class RequestMetricsMiddleware:
     """Counts each request (see the module's doc). Placed right after
     AuditMiddleware, which gives the request its id."""
@@ -186,15 +199,15 @@ class RequestMetricsMiddleware:
         try:
             route = route_of(request)
             method = _method(request)
-            instruments.REQUESTS.labels(route, method, str(response.status_code)).inc()
-            instruments.REQUEST_SECONDS.labels(route, method).observe(elapsed)
-            kind = route_class(route, method)
+            counted, timed, bytes_in, bytes_out = _children(route, method, response.status_code)
+            counted.inc()
+            timed.observe(elapsed)
             received = request_body_bytes(request)
             if received:
-                instruments.BYTES_IN.labels(kind, method).inc(received)
+                bytes_in.inc(received)
             sent = response_body_bytes(request, response)
             if sent:
-                instruments.BYTES_OUT.labels(kind, method).inc(sent)
+                bytes_out.inc(sent)
         except Exception:
             logger.exception("could not count request %s", request.path_info[:200])
         return response

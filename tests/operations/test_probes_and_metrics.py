@@ -247,3 +247,26 @@ def test_json_log_lines_carry_the_request_id_and_the_traceback():
     assert (
         entry["exception"].startswith("Traceback (most recent call last):") and "ValueError: boom" in entry["exception"]
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_separate_listener_serves_metrics_and_probes(settings, tmp_path):
+    import urllib.request
+
+    from registry_project.ops import start_listener
+
+    settings.BERTH_METRICS_TOKEN = ""
+    settings.BERTH_BLOB_DIR = tmp_path / "blobs"
+    settings.BERTH_AUDIT_SPOOL_DIR = tmp_path / "spool"
+    settings.REDIS_URL = ""
+    server = start_listener("127.0.0.1:0")
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+            names = {family.name for family in text_string_to_metric_families(response.read().decode())}
+        assert {"berth_http_requests", "berth_image_scans"} <= names
+        with urllib.request.urlopen(base + "/readyz", timeout=10) as response:
+            assert json.loads(response.read())["status"] == "ready"
+    finally:
+        server.shutdown()
+        server.server_close()

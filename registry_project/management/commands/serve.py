@@ -20,7 +20,6 @@ from django.core.management.base import BaseCommand
 from registry_project import instruments
 from registry_project.hosts import bind_warning
 from registry_project.logs import JsonLines
-from registry_project.ops import start_listener
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +221,12 @@ class Command(BaseCommand):
         fresh_metrics_dir("serve")
         # serve's own listener has every process's counters: the worker it starts runs none
         metrics_bind = os.environ.pop("BERTH_METRICS_BIND", "") and settings.BERTH_METRICS_BIND
-        listener = start_listener(metrics_bind) if metrics_bind else None
+        listener = None
+        if metrics_bind:
+            # late: this module's command lines are imported without the apps (bench/pull_instructions.py)
+            from registry_project.ops import start_listener
+
+            listener = start_listener(metrics_bind)
         stdout = JsonLines(self.stdout, "berth.serve") if settings.BERTH_LOG_FORMAT == "json" else self.stdout
         stdout.write(f"Berth serving on http://{bind} (data in {settings.DATA_DIR})\n")
         if listener is not None:
