@@ -110,7 +110,11 @@ class OpsApplication:
         try:
             body = metrics.exposition(state=self.state)
         finally:
-            _close_old_connections()
+            if self.listener:
+                # the listener serves each request in a thread of its own: its connection goes with it
+                connection.close()
+            else:
+                _close_old_connections()
         return _answer(start_response, "200 OK", body, metrics.CONTENT_TYPE_LATEST)
 
 

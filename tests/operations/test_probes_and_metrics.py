@@ -61,7 +61,7 @@ def _refused(self):
     raise OperationalError("connection refused (test)")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_readyz_names_each_check_and_what_failed(ops, settings, tmp_path, monkeypatch):
     settings.BERTH_BLOB_DIR = tmp_path / "blobs"
     settings.BERTH_AUDIT_SPOOL_DIR = tmp_path / "spool"
@@ -249,7 +249,7 @@ def test_json_log_lines_carry_the_request_id_and_the_traceback():
     )
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_the_separate_listener_serves_metrics_and_probes(settings, tmp_path):
     import urllib.request
 
