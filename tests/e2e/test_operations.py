@@ -93,6 +93,13 @@ def test_metrics_after_a_push_and_a_pull(berth, tmp_path):
     assert total(families, "berth_http_request_body_bytes", route_class="upload") >= layer_bytes
     assert total(families, "berth_http_response_body_bytes", route_class="blob", method="GET") >= layer_bytes
     assert "berth_audit_spool_lag_seconds" in families and "berth_celery_queue_length" in families
+    # every scrape-time source answered (the queue: Redis's LLEN on the PostgreSQL pass, the broker folder on SQLite's)
+    assert {s.labels["source"]: s.value for s in families["berth_metrics_source_up"].samples} == {
+        "uploads": 1,
+        "queue": 1,
+        "audit_spool": 1,
+        "scans": 1,
+    }
 
 
 @pytest.fixture
