@@ -29,6 +29,13 @@ def _make_broker_folders(sender, **kwargs):
             Path(folder).mkdir(parents=True, exist_ok=True)
 
 
+@signals.worker_process_init.connect(weak=False)
+def _scrape_time_counters(**kwargs):
+    """A pool process counts what the tasks' results say (registry_project.metrics:
+    how scans ended), which reads the models: imported once the apps are loaded."""
+    import registry_project.metrics  # noqa: F401
+
+
 @signals.worker_ready.connect(weak=False)
 def _metrics_listener(sender=None, **kwargs):
     """`berth worker` with BERTH_METRICS_BIND: its own counters on a listener of its

@@ -52,6 +52,11 @@ TASKS = Counter(
     "Celery tasks finished by the worker, by task name and outcome (success, failure, retry).",
     ["task", "outcome"],
 )
+SCANS_FINISHED = Counter(
+    "berth_image_scans_finished",
+    "Image scans the worker finished, by the status they ended in (COMPLETE, FAILED, UNSUPPORTED_IMAGE, ...).",
+    ["status"],
+)
 GC_RUNS = Counter("berth_gc_runs", "Garbage collection passes finished, by kind (collect, reconcile).", ["kind"])
 GC_BLOBS = Counter("berth_gc_blobs_deleted", "Blobs the garbage collector deleted from the store.")
 GC_BYTES = Counter("berth_gc_bytes_deleted", "Bytes the garbage collector deleted from the store.")

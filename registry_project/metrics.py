@@ -23,6 +23,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from celery import signals
 from django.conf import settings
 from django.db.models import Count, Q
 from django.http import FileResponse, HttpRequest, HttpResponseBase
@@ -360,12 +361,40 @@ def _first_event_time(path: Path, offset: int):
         return None
 
 
+IN_FLIGHT = (ScanStatus.PENDING, ScanStatus.IN_PROGRESS)
+
+
 def _scans():
-    family = GaugeMetricFamily("berth_image_scans", "Image scans by status.", labels=["status"])
-    counts = dict(ImageScan.objects.values_list("status").annotate(count=Count("pk")).order_by())
-    for status in ScanStatus.values:
+    """Scans waiting or running, over the partial index of those: a GROUP BY over
+    every scan grows with the registry (~150 ms for 200,000 on PostgreSQL here),
+    so finished scans are counted as they finish (``_count_finished_scan``)."""
+    family = GaugeMetricFamily(
+        "berth_image_scans_in_flight", "Image scans waiting (PENDING) or running (IN_PROGRESS).", labels=["status"]
+    )
+    counts = dict(
+        ImageScan.objects.filter(status__in=IN_FLIGHT).values_list("status").annotate(count=Count("pk")).order_by()
+    )
+    for status in IN_FLIGHT:
         family.add_metric([status], counts.get(status, 0))
     yield family
+
+
+SCAN_TASK = "apps.scanning.tasks.scan_image"
+
+
+@signals.task_postrun.connect(weak=False)
+def _count_finished_scan(sender=None, args=None, kwargs=None, state=None, **rest) -> None:
+    """After the worker ran a scan task: the status the scan ended in (one query a scan)."""
+    if getattr(sender, "name", None) != SCAN_TASK or state != "SUCCESS":
+        return
+    manifest_id = (kwargs or {}).get("manifest_id", (args or [None])[0])
+    try:
+        status = ImageScan.objects.filter(manifest_id=manifest_id).values_list("status", flat=True).first()
+    except Exception as error:
+        logger.warning("metrics: could not read the scan of manifest %s: %s", manifest_id, error)
+        return
+    if status is not None and status not in IN_FLIGHT:
+        instruments.SCANS_FINISHED.labels(status).inc()
 
 
 # -- the exposition -----------------------------------------------------------------------------

@@ -11,11 +11,14 @@ import os
 from wsgiref.util import setup_testing_defaults
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.registry import tasks as registry_tasks
+from apps.registry.models import Manifest
+from apps.scanning import tasks as scanning_tasks
 from registry_project import health, instruments, logs, metrics
 from registry_project.ops import OpsApplication
 
@@ -161,7 +164,11 @@ def test_requests_bytes_tasks_and_state_reach_the_scrape(tenant, registry_client
     assert client.request("GET", f"/v2/{name}/blobs/{layer}", token=pull).status_code == 200
     assert client.request("GET", f"/v2/{name}/manifests/v1", token=pull).status_code == 200
     registry_tasks.collect_garbage.delay()
-    after = _families(metrics.exposition())
+    scanning_tasks.scan_image.delay(Manifest.objects.get(digest=digest).pk)
+    with CaptureQueriesContext(connection) as queries:
+        after = _families(metrics.exposition())
+    # a scrape's reads are bounded: uploads (1), the spool's cursors (none: no spool file here), scans (1)
+    assert len(queries) <= 4, [query["sql"] for query in queries]
 
     def grew(family, **labels):
         return _value(after[family], **labels) - (_value(before[family], **labels) if family in before else 0)
@@ -186,8 +193,17 @@ def test_requests_bytes_tasks_and_state_reach_the_scrape(tenant, registry_client
     ]
     up = {sample.labels["source"]: sample.value for sample in after["berth_metrics_source_up"].samples}
     assert up == {"uploads": 1, "queue": 1, "audit_spool": 1, "scans": 1}
-    scans = {sample.labels["status"]: sample.value for sample in after["berth_image_scans"].samples}
-    assert set(scans) >= {"PENDING", "COMPLETE", "FAILED"}
+    in_flight = {sample.labels["status"]: sample.value for sample in after["berth_image_scans_in_flight"].samples}
+    assert in_flight == {"PENDING": 0, "IN_PROGRESS": 0}
+    assert (
+        sum(s.value for s in after["berth_image_scans_finished"].samples if s.name.endswith("_total"))
+        - sum(
+            s.value
+            for s in before.get("berth_image_scans_finished", after["berth_image_scans_in_flight"]).samples
+            if s.name.endswith("_total")
+        )
+        == 1
+    )
 
 
 def test_readable_routes_and_classes():
@@ -264,7 +280,7 @@ def test_the_separate_listener_serves_metrics_and_probes(settings, tmp_path):
         base = f"http://127.0.0.1:{server.server_port}"
         with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
             names = {family.name for family in text_string_to_metric_families(response.read().decode())}
-        assert {"berth_http_requests", "berth_image_scans"} <= names
+        assert {"berth_http_requests", "berth_image_scans_in_flight"} <= names
         with urllib.request.urlopen(base + "/readyz", timeout=10) as response:
             assert json.loads(response.read())["status"] == "ready"
     finally:
