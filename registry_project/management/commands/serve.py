@@ -82,7 +82,7 @@ def fresh_metrics_dir(name: str) -> str:
     PROMETHEUS_MULTIPROC_DIR for them to inherit."""
     directory = settings.BERTH_METRICS_DIR / name
     shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True, mode=0o700)
+    directory.mkdir(parents=True, mode=0o700, exist_ok=True)
     os.environ[instruments.MULTIPROC_VARIABLE] = str(directory)
     return str(directory)
 
