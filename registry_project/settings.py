@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from apps.kernel.datadir import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, keep_private
 from registry_project.hosts import allowed_hosts
+from registry_project.logs import configure as configure_logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -242,6 +244,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "registry_project.page_policy.PagePolicyMiddleware",
     "apps.audit.middleware.AuditMiddleware",
+    # Right after the request gets its id: counts it (route, status, latency, bytes) and logs with the id.
+    "registry_project.metrics.RequestMetricsMiddleware",
     "registry_project.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -614,3 +618,23 @@ if not BERTH_ENCRYPTION_MASTER_KEYS:
 
     BERTH_ENCRYPTION_MASTER_KEYS = [data_dir_secret(DATA_DIR, "encryption_master_key", make=fernet_key)]
 BERTH_KEY_RING_FILE = Path(os.environ.get("BERTH_KEY_RING_FILE", str(DATA_DIR / "key-ring.json")))
+
+# -- Metrics, health and logs (registry_project/metrics.py, ops.py, health.py, logs.py; docs/operations.md) --
+# /metrics on the web listener needs `Authorization: Bearer <BERTH_METRICS_TOKEN>`; unset, it is 404 there.
+BERTH_METRICS_TOKEN = os.environ.get("BERTH_METRICS_TOKEN", "")
+# host:port of a separate listener for /metrics (and the probes), run by `berth serve` (every process's
+# counters and the state) and by `berth worker` (its own task counters); unset: none.
+BERTH_METRICS_BIND = os.environ.get("BERTH_METRICS_BIND", "")
+# Where the processes of `berth serve` and `berth worker` keep their counters (prometheus_client's
+# multiprocess files, emptied at start): serve in <dir>/serve, worker in <dir>/worker.
+BERTH_METRICS_DIR = Path(os.environ.get("BERTH_METRICS_DIR", str(DATA_DIR / "metrics")))
+# Seconds /readyz waits for its checks (database, Redis, blob store, audit spool) together.
+BERTH_READYZ_TIMEOUT_SECONDS = float(os.environ.get("BERTH_READYZ_TIMEOUT_SECONDS") or 2)
+# text (the default) or json: one JSON object a line, with the request id, for the web, worker and beat.
+BERTH_LOG_FORMAT = os.environ.get("BERTH_LOG_FORMAT", "text") or "text"
+if BERTH_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"BERTH_LOG_FORMAT must be text or json, not {BERTH_LOG_FORMAT!r}")
+LOGGING = configure_logs(LOGGING, BERTH_LOG_FORMAT)
+if BERTH_LOG_FORMAT == "json":
+    # Python's warnings (a library's DeprecationWarning, Celery's as root) as log records too
+    logging.captureWarnings(True)

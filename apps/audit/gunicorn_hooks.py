@@ -1,5 +1,5 @@
-"""gunicorn server hooks (`gunicorn --config python:apps.audit.gunicorn_hooks`, as
-`berth serve` runs it): a worker that exits closes its audit spool file and, when
+"""gunicorn server hooks (`berth serve`'s gunicorn reads them through
+registry_project/gunicorn_config.py): a worker that exits closes its audit spool file and, when
 it ingests the spool itself (BERTH_AUDIT_WRITER=thread), writes what is spooled,
 so a graceful restart leaves nothing waiting."""
 

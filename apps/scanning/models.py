@@ -174,7 +174,15 @@ class ImageScan(models.Model):
     severity_counts = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["inventory"], name="scanning_scan_inventory")]
+        indexes = [
+            models.Index(fields=["inventory"], name="scanning_scan_inventory"),
+            # the scans waiting or running, which /metrics counts at every scrape (a few rows of many)
+            models.Index(
+                fields=["status"],
+                condition=models.Q(status__in=["PENDING", "IN_PROGRESS"]),
+                name="scanning_scan_in_flight",
+            ),
+        ]
 
 
 class Finding(models.Model):

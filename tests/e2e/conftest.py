@@ -41,6 +41,8 @@ BIN_DIR = Path(sys.executable).parent
 BERTH_BIN = BIN_DIR / "berth"
 STARTUP_TIMEOUT = 90
 CMD_TIMEOUT = 120
+# Every live server answers /metrics to this bearer token (tests/e2e/test_operations.py).
+METRICS_TOKEN = "e2e-metrics-" + secrets.token_hex(8)
 
 _server_log_tail: list[str] = []
 # Servers whose logs are checked for tracebacks after each test (until they stop).
@@ -72,11 +74,29 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 # --------------------------------------------------------------------------- server logs
 
 
+def _json_tracebacks_expanded(log: str) -> str:
+    """``log`` with the traceback of each JSON log line (BERTH_LOG_FORMAT=json puts it
+    under "exception") written out as text after it, as the text format has it."""
+    if '"exception"' not in log:
+        return log
+    lines = []
+    for line in log.splitlines():
+        lines.append(line)
+        if line.startswith("{") and '"exception"' in line:
+            try:
+                exception = json.loads(line).get("exception")
+            except ValueError:
+                continue
+            if isinstance(exception, str):
+                lines.extend(exception.splitlines())
+    return "\n".join(lines)
+
+
 def tracebacks_in(log: str) -> list[str]:
     """Each traceback in ``log`` with the log line before it (the record that
     printed it: which request, which task) and the exception line that ends it,
-    chained exceptions included."""
-    lines = log.splitlines()
+    chained exceptions included. JSON log lines' tracebacks count too."""
+    lines = _json_tracebacks_expanded(log).splitlines()
     found = []
     index = 0
     while index < len(lines):
@@ -287,6 +307,7 @@ class BerthServer:
         self.env.pop("CELERY_TASK_ALWAYS_EAGER", None)
         # likewise for the audit trail: a real server batches pull events in the background
         self.env.pop("BERTH_AUDIT_SYNCHRONOUS", None)
+        self.env["BERTH_METRICS_TOKEN"] = METRICS_TOKEN
         # Berth's settings with a fast password hasher (tests/live_server_settings.py).
         self.env["DJANGO_SETTINGS_MODULE"] = "tests.live_server_settings"
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), self.env.get("PYTHONPATH")]))

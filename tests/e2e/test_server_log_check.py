@@ -60,3 +60,19 @@ def test_each_line_is_checked_once_and_a_half_written_line_waits(tmp_path):
     with server.log_path.open("a") as log:
         log.write(' call last):\n  File "a.py", line 1, in f\nRuntimeError\n')
     assert len(unexpected_tracebacks([server], [])) == 1
+
+
+def test_a_json_log_lines_traceback_is_found_too():
+    import json
+
+    line = json.dumps(
+        {
+            "level": "ERROR",
+            "logger": "django.request",
+            "message": "Internal Server Error: /v2/",
+            "request_id": "abc",
+            "exception": 'Traceback (most recent call last):\n  File "x.py", line 1, in f\n    g()\nValueError: boom',
+        }
+    )
+    found = tracebacks_in(REQUEST_LINES + line + "\n" + REQUEST_LINES)
+    assert len(found) == 1 and found[0].startswith(line) and found[0].endswith("ValueError: boom")

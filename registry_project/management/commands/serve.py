@@ -7,6 +7,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from registry_project import instruments
 from registry_project.hosts import bind_warning
+from registry_project.logs import JsonLines
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +60,31 @@ def gunicorn_command(*, bind: str, workers: int, threads: int) -> list[str]:
         # registry_project.proxies); gunicorn would believe any client on 127.0.0.1.
         "--forwarded-allow-ips",
         "",
-        # server hooks: a worker writes its buffered audit events before it exits
+        # server hooks (a worker writes its buffered audit events before it exits, and
+        # leaves the metrics' sum), JSON logs with BERTH_LOG_FORMAT=json
         "--config",
-        "python:apps.audit.gunicorn_hooks",
+        "python:registry_project.gunicorn_config",
     ]
 
 
 def celery_command(*, role: str) -> list[str]:
     base = [sys.executable, "-m", "celery", "-A", "registry_project"]
+    if settings.BERTH_LOG_FORMAT == "json":
+        base.append("--quiet")  # no banner: every line is a JSON log line
     if role == "beat":
         return base + ["beat", "--loglevel", "INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
     return base + ["worker", "--loglevel", "INFO", "--concurrency", str(settings.BERTH_WORKER_CONCURRENCY)]
+
+
+def fresh_metrics_dir(name: str) -> str:
+    """An empty directory for the multiprocess metrics of the processes about to
+    start (a previous run's counts are gone with its processes), named in
+    PROMETHEUS_MULTIPROC_DIR for them to inherit."""
+    directory = settings.BERTH_METRICS_DIR / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+    os.environ[instruments.MULTIPROC_VARIABLE] = str(directory)
+    return str(directory)
 
 
 def audit_writer_command() -> list[str]:
@@ -201,6 +218,23 @@ class Command(BaseCommand):
             commands["beat"] = celery_command(role="beat")
         if audit_writer:
             commands["audit"] = audit_writer_command()
-        self.stdout.write(f"Berth serving on http://{bind} (data in {settings.DATA_DIR})")
-        self.stdout.flush()
-        raise SystemExit(run_together(commands, self.stdout, grace=settings.BERTH_STOP_GRACE_SECONDS))
+        fresh_metrics_dir("serve")
+        # serve's own listener has every process's counters: the worker it starts runs none
+        metrics_bind = os.environ.pop("BERTH_METRICS_BIND", "") and settings.BERTH_METRICS_BIND
+        listener = None
+        if metrics_bind:
+            # late: this module's command lines are imported without the apps (bench/pull_instructions.py)
+            from registry_project.ops import start_listener
+
+            listener = start_listener(metrics_bind)
+        stdout = JsonLines(self.stdout, "berth.serve") if settings.BERTH_LOG_FORMAT == "json" else self.stdout
+        stdout.write(f"Berth serving on http://{bind} (data in {settings.DATA_DIR})\n")
+        if listener is not None:
+            stdout.write(f"metrics on http://{metrics_bind}/metrics\n")
+        stdout.flush()
+        try:
+            code = run_together(commands, stdout, grace=settings.BERTH_STOP_GRACE_SECONDS)
+        finally:
+            if listener is not None:
+                listener.shutdown()
+        raise SystemExit(code)

@@ -7,6 +7,7 @@ the CPU, the events wait in the spool and the pulls go first."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -24,6 +25,9 @@ from apps.audit.recorder import recorder
 # every batch read them back (a pass of 20,000 pulls from 350 addresses: 84-126 µs
 # an event with the default, 64-84 µs with this).
 SQLITE_CACHE_KIB = 64 << 10
+
+
+logger = logging.getLogger(__name__)
 
 
 def _sqlite_cache(sender, connection, **kwargs) -> None:
@@ -51,7 +55,7 @@ class Command(BaseCommand):
             signal.signal(sig, lambda signum, frame: stop.set())
         if settings.BERTH_AUDIT_WRITER_NICE:
             os.nice(settings.BERTH_AUDIT_WRITER_NICE)
-        self.stdout.write(f"audit writer ingesting {recorder.ingester.directory} (nice {os.nice(0)})")
-        self.stdout.flush()
+        # logged, not printed: under BERTH_LOG_FORMAT=json every line `berth serve` writes is JSON
+        logger.info("audit writer ingesting %s (nice %d)", recorder.ingester.directory, os.nice(0))
         recorder.run(stop)
-        self.stdout.write("audit writer stopped")
+        logger.info("audit writer stopped")
