@@ -23,6 +23,9 @@ import yaml
 
 from tests.test_env_example import listed, variables_read
 
+# Nothing here depends on the database: the SQLite pass runs it.
+pytestmark = pytest.mark.database_independent
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 COMPOSE = REPOSITORY / "deploy" / "compose.yaml"
 CHART = REPOSITORY / "deploy" / "helm" / "berth"

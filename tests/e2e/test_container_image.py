@@ -205,10 +205,13 @@ def image(tmp_path_factory):
         # the dir: transport keeps the Docker schema 2 manifest and config as built (HEALTHCHECK included)
         buildah("push", "--format", "v2s2", IMAGE_REF, f"dir:{exported}", timeout=600)
         _timed(timings, "export", started)
+        layers = json.loads((exported / "manifest.json").read_text())["layers"]
+        timings["compressed MB"] = [round(layer["size"] / 1e6, 1) for layer in layers]
         yield {"buildah": buildah, "exported": exported, "version": version, "timings": timings}
     finally:
         buildah.clean()
-        print(f"\nimage timings (s): {json.dumps(timings)}")
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"\nimage figures (seconds; layer sizes): {json.dumps(timings)}")
 
 
 @pytest.fixture(scope="module")

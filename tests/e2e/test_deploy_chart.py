@@ -15,6 +15,9 @@ from tests.e2e import images as I
 from tests.e2e.conftest import REPO_ROOT, in_ci
 from tests.e2e.test_clients import _oras_prime_push_token
 
+# Nothing here depends on the database: the SQLite pass runs it.
+pytestmark = pytest.mark.database_independent
+
 CHART_DIR = REPO_ROOT / "deploy" / "helm" / "berth"
 
 
