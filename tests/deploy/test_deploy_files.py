@@ -97,7 +97,7 @@ def test_compose_settings_are_berths(compose):
 def test_compose_health_and_order(compose):
     services = compose["services"]
     web = services["web"]
-    assert "/readyz" in " ".join(web["healthcheck"]["test"])
+    assert web["healthcheck"]["test"] == ["CMD", "python3", "-m", "registry_project.healthcheck", "/readyz"]
     assert web["ports"] == ["${BERTH_PORT:-5000}:5000"]
     assert web["volumes"] == ["web-data:/var/lib/berth"]
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
@@ -128,7 +128,7 @@ def test_containerfile_runs_berth_as_its_user():
     assert re.search(r'^CMD \["serve", "--no-worker"\]$', text, re.M)
     assert re.search(r"^EXPOSE 5000$", text, re.M)
     assert re.search(r'^VOLUME \["/var/lib/berth"\]$', text, re.M)
-    assert "/healthz" in text and "collectstatic" in text
+    assert '"registry_project.healthcheck", "/healthz"' in text and "collectstatic" in text
     # what the image leaves out of requirements.txt starts at this line
     assert "# Lint and format" in text
     assert "# Lint and format (scripts/test runs both first)" in (REPOSITORY / "requirements.txt").read_text()
@@ -302,3 +302,62 @@ def test_chart_refuses_missing_secrets(helm_render):
     res = render(helm_render, context)
     assert res.returncode != 0
     assert "secrets.BERTH_SEALING_KEYS is required" in res.stderr
+
+
+# --------------------------------------------------------------------------- the image's health check
+
+
+@pytest.mark.parametrize(
+    ("env", "host"),
+    [
+        ({}, "localhost"),
+        ({"BERTH_PUBLIC_URL": "https://registry.example.com/"}, "registry.example.com"),
+        ({"ALLOWED_HOSTS": ".example.com,other", "BERTH_PUBLIC_URL": "https://x.test"}, "example.com"),
+        ({"ALLOWED_HOSTS": "*"}, "localhost"),
+    ],
+)
+def test_healthcheck_asks_for_an_allowed_host(env, host, monkeypatch):
+    """registry_project.healthcheck, the image's HEALTHCHECK: GET <path> on BERTH_BIND's
+    port with a Host header ALLOWED_HOSTS accepts; 0 on a 2xx, 1 otherwise."""
+    import http.server
+    import threading
+
+    from registry_project import healthcheck
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers["Host"]))
+            self.send_response(200 if self.path == "/healthz" else 503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for name in ("ALLOWED_HOSTS", "BERTH_PUBLIC_URL"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("BERTH_BIND", f"0.0.0.0:{server.server_address[1]}")
+        assert healthcheck.main([]) == 0
+        assert healthcheck.main(["/readyz"]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert seen == [("/healthz", host), ("/readyz", host)]
+    monkeypatch.setenv("BERTH_BIND", f"127.0.0.1:{_free_port()}")
+    assert healthcheck.main([]) == 1  # nothing listens
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -322,6 +322,14 @@ def test_the_image_runs_berth(image, berth, pushed):
             assert _status(url + "/healthz") == 200
         if _has_route("/readyz"):
             assert _status(url + "/readyz") == 200
+        # the image's HEALTHCHECK command, from another container of the image
+        probe = "/healthz" if _has_route("/healthz") else "/"
+        checker = buildah("from", "--pull-never", IMAGE_REF).stdout.strip()
+        buildah(  # fails the test unless it exits 0
+            *["run", "--isolation", "chroot", "--env", f"BERTH_BIND=127.0.0.1:{port}", checker, "--"],
+            *json.loads(_inspect(pushed, "--config", "--raw"))["config"]["Healthcheck"]["Test"][1:-1],
+            probe,
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
