@@ -214,7 +214,14 @@ def run_client(url: str, credentials: tuple, repositories: list[str], seed: int,
     results.put((done, dict(client.outcomes)))
 
 
-@pytest.fixture(params=["filesystem", "s3"])
+# Each store with the database it is deployed with, one pass each (the suite's time): the
+# filesystem with SQLite (the embedded defaults), S3 with PostgreSQL (the scaled-out set-up).
+@pytest.fixture(
+    params=[
+        pytest.param("filesystem", marks=pytest.mark.database_independent()),
+        pytest.param("s3", marks=pytest.mark.database_independent(pass_="postgres")),
+    ]
+)
 def installation(request, tmp_path):
     """A server collecting every second with no grace window, on the pass's database
     and the given blob store; yields (server, a function listing the stored digests)."""

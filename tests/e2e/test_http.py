@@ -109,6 +109,9 @@ def second_server(berth, tmp_path_factory):
     web host behind a load balancer."""
     server = BerthServer(berth.data_dir, berth.database_url)
     server.log_path = tmp_path_factory.mktemp("second") / "berth-server.log"
+    # its own metrics folder: `berth serve` empties its folder at start (docs/operations.md),
+    # which would take the first server's counts
+    server.env["BERTH_METRICS_DIR"] = str(tmp_path_factory.mktemp("second-metrics"))
     server.start()
     yield server
     server.stop()

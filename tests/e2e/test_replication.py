@@ -27,7 +27,9 @@ from tests.e2e import images as I
 from tests.e2e.conftest import BerthServer, need, processes_marked, run_isolated
 from tests.live_database import server_database
 
-pytestmark = [pytest.mark.e2e]
+# Replication's logic runs on both databases in-process (apps/replication/tests); the two
+# live deployments (a minute and a half) run in the PostgreSQL + Redis pass, the scaled-out set-up.
+pytestmark = [pytest.mark.e2e, pytest.mark.database_independent(pass_="postgres")]
 
 DEADLINE = 60
 ARTIFACT_TYPE = "application/vnd.dev.cosign.artifact.sig.v1+json"

@@ -23,7 +23,8 @@ from apps.registry.storage.s3_uploads import S3UploadStore, part_size
 from apps.registry.storage.uploads import UploadBusy
 from apps.repositories.services import create_repository
 
-pytestmark = pytest.mark.django_db
+# S3 uploads are the scaled-out set-up's (PostgreSQL, Redis, S3): they run in that pass only.
+pytestmark = [pytest.mark.django_db, pytest.mark.database_independent(pass_="postgres")]
 
 MiB = 1024 * 1024
 PART = 5 * MiB  # S3's minimum, which moto enforces too
