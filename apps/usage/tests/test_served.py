@@ -77,7 +77,9 @@ def test_a_redirect_to_the_store_counts_the_whole_blob(tenant, registry_client, 
     from apps.registry.storage import get_blob_store
 
     store = get_blob_store()
-    monkeypatch.setattr(type(store), "redirect_url", lambda self, digest, encryption=None: f"https://s3.example/{digest}")
+    monkeypatch.setattr(
+        type(store), "redirect_url", lambda self, digest, encryption=None: f"https://s3.example/{digest}"
+    )
     client = registry_client(None)
     name = f"{tenant.alias}/site"
     response = client.request(
