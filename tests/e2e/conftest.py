@@ -308,6 +308,11 @@ class BerthServer:
         # likewise for the audit trail: a real server batches pull events in the background
         self.env.pop("BERTH_AUDIT_SYNCHRONOUS", None)
         self.env["BERTH_METRICS_TOKEN"] = METRICS_TOKEN
+        # An idle Celery worker takes 5-9 s to finish a warm shutdown (billiard joins its
+        # pool's threads a second at a time); a test's server is thrown away, so each stage
+        # of its stop gets 5 s before its processes are killed (the suite's time). Tests of
+        # the stop itself (test_serve_stop.py, apps/audit/tests/test_shutdown.py) set their own.
+        self.env["BERTH_STOP_GRACE_SECONDS"] = "5"
         # Berth's settings with a fast password hasher (tests/live_server_settings.py).
         self.env["DJANGO_SETTINGS_MODULE"] = "tests.live_server_settings"
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), self.env.get("PYTHONPATH")]))

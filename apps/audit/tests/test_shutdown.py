@@ -53,6 +53,7 @@ def idle_writer_server(tmp_path):
     server.env.update(
         {
             "BERTH_AUDIT_SYNCHRONOUS": "false",
+            "BERTH_STOP_GRACE_SECONDS": "20",  # the stop is what is tested: Berth's default grace
             "BERTH_AUDIT_FLUSH_SECONDS": "3600",  # the audit writer runs at start, then only at the stop
             "BERTH_WEB_WORKERS": "2",
         }
